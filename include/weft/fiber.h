@@ -1,0 +1,173 @@
+/*
+ * weft/fiber.h - fibers: spawn, join, yield, sleep, cancel, scopes,
+ * fiber-local storage, park/unpark.
+ *
+ * A fiber is a function running on its own stack. When it blocks (sleep,
+ * join, park, and every blocking call of the other weft headers) only the
+ * fiber is suspended; its worker thread runs another fiber. Fibers move
+ * between workers when idle workers steal them, so a fiber must not keep a
+ * thread-local address (errno's included) or an OS lock across a call that
+ * may switch. Pin it (wf_fiber_opts.worker, wf_pin_self()) when it must stay.
+ *
+ * A fiber is named by a struct wf_fiber handle, a plain value that stays
+ * safe to use after the fiber is gone: a stale handle gives WF_ESRCH, never a
+ * crash. Every fiber is joined exactly once, or detached, or owned by a scope.
+ *
+ * Calls marked "fiber only" return WF_EPERM from a plain thread. Calls that
+ * wait park the calling fiber, or block the calling plain thread; each takes
+ * an absolute deadline (WF_FOREVER for none) and returns WF_ECANCELED once
+ * the calling fiber has been cancelled.
+ */
+#ifndef WEFT_FIBER_H
+#define WEFT_FIBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Handle of a fiber: 0 never names one. */
+struct wf_fiber {
+    uint64_t id;
+};
+
+/* Run on any worker (default of wf_fiber_opts.worker). */
+#define WF_ANY_WORKER (-1)
+/* Longest fiber name kept, without the terminating NUL. */
+#define WF_NAME_MAX 31
+
+struct wf_fiber_opts {
+    size_t stack_size; /* 0: the runtime's default (see wf_config) */
+    const char *name;  /* copied, truncated to WF_NAME_MAX; NULL: none */
+    int worker;        /* WF_ANY_WORKER, or the worker index to pin it to */
+};
+
+/* Options with every field at its default. */
+#define WF_FIBER_OPTS_INIT { 0, NULL, WF_ANY_WORKER }
+
+/* Start fn(arg) as a new fiber. If out is not NULL it receives the handle
+ * and the fiber must later be joined or detached; with out NULL the fiber
+ * starts detached. The new fiber is queued on the caller's worker (from a
+ * plain thread: on the runtime's shared queue) and idle workers are woken
+ * to take it. Any thread, never blocks.
+ * Errors: WF_ESHUTDOWN runtime not running; WF_EINVAL fn NULL or a bad
+ * option (worker out of range, stack size over 1 GiB); WF_ENOMEM no memory
+ * for the stack. On error nothing was started and *out is untouched. */
+WF_API int wf_go(struct wf_fiber *out, wf_fiber_fn *fn, void *arg);
+WF_API int wf_go_opts(struct wf_fiber *out, const struct wf_fiber_opts *opts,
+                      wf_fiber_fn *fn, void *arg);
+
+/* Wait until fiber f has returned, store its result in *result (if not
+ * NULL) and release the handle. Parks a fiber / blocks a plain thread.
+ * Errors: WF_ESRCH f is not a live fiber handle (already joined, never
+ * existed); WF_EINVAL f is detached, owned by a scope, or another caller is
+ * already joining it; WF_EDEADLK f is the caller; WF_ETIMEDOUT deadline
+ * passed; WF_ECANCELED the caller was cancelled (f stays joinable). */
+WF_API int wf_join(struct wf_fiber f, void **result, int64_t deadline);
+
+/* Give up the handle: the fiber's resources are released when it returns.
+ * Any thread. Errors: WF_ESRCH not a live handle; WF_EINVAL already
+ * detached, owned by a scope, or being joined. */
+WF_API int wf_detach(struct wf_fiber f);
+
+/* Let the other runnable fibers of this worker run, then continue. Fiber
+ * only. Returns 0. */
+WF_API int wf_yield(void);
+
+/* Park until the deadline. Parks a fiber / blocks a plain thread.
+ * Returns 0 when the deadline has passed (never earlier), WF_ECANCELED if
+ * the calling fiber was cancelled first. */
+WF_API int wf_sleep_until(int64_t deadline);
+/* wf_sleep_until(wf_deadline_in(ns)). */
+WF_API int wf_sleep(int64_t ns);
+
+/* The calling fiber's handle, or {0} from a plain thread. */
+WF_API struct wf_fiber wf_self(void);
+
+/* The calling fiber's name ("" if none), or NULL from a plain thread. The
+ * string lives as long as the fiber. */
+WF_API const char *wf_self_name(void);
+
+/* Pin the calling fiber to the worker that runs it now: from here on it
+ * only ever runs there. Fiber only. Returns the worker index. */
+WF_API int wf_pin_self(void);
+
+/* Cancellation. Ask fiber f to stop: from now on every blocking call it is
+ * in, or makes, returns WF_ECANCELED (it is never stopped by force).
+ * Cancelling a fiber also cancels the fibers of every scope it has open.
+ * Any thread. Errors: WF_ESRCH f is not live. Cancelling twice is fine. */
+WF_API int wf_cancel(struct wf_fiber f);
+
+/* Whether the calling fiber has been cancelled (false from a plain
+ * thread). For long computations that want to stop early. */
+WF_API bool wf_cancelled(void);
+
+/* Park / unpark: the primitive that weft's own blocking calls use, for
+ * users who build their own. Each fiber has one permit.
+ *
+ * wf_park() returns at once, consuming the permit, if the permit is
+ * available; otherwise it parks until wf_unpark() makes it available, the
+ * deadline passes or the fiber is cancelled. It may also return 0 for no
+ * reason, so callers re-check their condition in a loop. Fiber only.
+ * Returns 0, WF_ETIMEDOUT or WF_ECANCELED.
+ *
+ * wf_unpark(f) makes f's permit available (at most one is kept) and wakes
+ * f if it is parked. Any thread, never blocks. Errors: WF_ESRCH f is not
+ * live. */
+WF_API int wf_park(int64_t deadline);
+WF_API int wf_unpark(struct wf_fiber f);
+
+/* Structured concurrency. A scope owns the fibers started in it, and the
+ * fiber (or thread) that opened it must close it: closing cancels the
+ * members still running and waits for every one of them, so no member
+ * outlives the scope unseen. Scopes nest: a member may open its own scope,
+ * and cancelling a fiber cancels the scopes it has open. */
+struct wf_scope;
+
+/* Open a scope owned by the calling fiber or thread. Any thread.
+ * Errors: WF_ENOMEM; WF_ESHUTDOWN runtime not running. */
+WF_API int wf_scope_open(struct wf_scope **out);
+
+/* Start fn(arg) as a member of s (opts may be NULL). Members are joined by
+ * the scope, not by handle. Any thread. Errors: as wf_go_opts(), and
+ * WF_EINVAL if s is closing. */
+WF_API int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
+                       wf_fiber_fn *fn, void *arg);
+
+/* Wait until every member has returned, without cancelling them.
+ * Returns 0, WF_ETIMEDOUT or WF_ECANCELED (the caller was cancelled). */
+WF_API int wf_scope_wait(struct wf_scope *s, int64_t deadline);
+
+/* Cancel every member (as wf_cancel) without waiting. Returns 0. */
+WF_API int wf_scope_cancel(struct wf_scope *s);
+
+/* Cancel the members still running, wait for all of them (even if the
+ * caller is cancelled itself), and free the scope. Returns the number of
+ * members that were still running and had to be cancelled. */
+WF_API int wf_scope_close(struct wf_scope *s);
+
+/* Fiber-local storage: a value per fiber per key, NULL until set. When a
+ * fiber returns, each non-NULL value is passed to its key's destructor.
+ * At most WF_FLS_KEYS keys exist; keys are never deleted. */
+#define WF_FLS_KEYS 64
+
+/* Create a key. Any thread. Errors: WF_EAGAIN all keys in use. */
+WF_API int wf_fls_key_create(unsigned *key, void (*destructor)(void *value));
+/* Set the calling fiber's value. Fiber only. Errors: WF_EINVAL bad key;
+ * WF_ENOMEM. */
+WF_API int wf_fls_set(unsigned key, void *value);
+/* The calling fiber's value for key; NULL if unset, bad key, or not in a
+ * fiber. */
+WF_API void *wf_fls_get(unsigned key);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

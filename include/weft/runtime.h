@@ -1,0 +1,109 @@
+/*
+ * weft/runtime.h - starting and stopping the runtime.
+ *
+ * One runtime per process. It owns N worker threads (one per online CPU by
+ * default); each runs fibers from its own queue and steals from the others
+ * when it runs dry. An idle runtime parks every worker and uses no CPU.
+ *
+ * Two ways to start it:
+ *   - wf_run() for programs whose main logic is a fiber: it starts the
+ *     runtime, runs main_fn as a fiber, waits for it, stops the runtime and
+ *     hands back main_fn's result;
+ *   - wf_init() / wf_shutdown() for programs that keep their own threads: in
+ *     between, any thread may spawn and join fibers.
+ *
+ * Settings come from struct wf_config; a field left 0 takes the value of its
+ * environment variable, else the built-in default:
+ *
+ *   field           variable             default
+ *   workers         WEFT_WORKERS         online CPUs
+ *   stack_size      WEFT_STACK_SIZE      128 KiB (bytes; suffix k/m allowed)
+ *   guarded_stacks  WEFT_GUARDED_STACKS  vm.max_map_count / 4
+ *   stall_ns        WEFT_STALL_MS        100 ms (0 in the variable: off)
+ *
+ * and WEFT_DEBUG_MIGRATE=1 makes every fiber that yields or wakes move to
+ * another worker, so that code which keeps a thread-local address across a
+ * switch fails in tests rather than in production.
+ */
+#ifndef WEFT_RUNTIME_H
+#define WEFT_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a stall report says: a fiber ran on one worker for `ran_ns` without
+ * switching. Reported once per stall, while it is still going on. */
+struct wf_stall {
+    uint64_t fiber_id; /* the fiber's id (see wf_self()) */
+    const char *name;  /* its name, "" if it has none; valid during the call */
+    int worker;        /* the worker it is blocking */
+    int64_t ran_ns;    /* how long it has run without a switch so far */
+};
+
+/* Called from the runtime's monitor thread (not a worker, not a fiber);
+ * must not block. */
+typedef void wf_stall_fn(const struct wf_stall *stall, void *arg);
+
+struct wf_config {
+    /* Worker threads, >= 1. 0: WEFT_WORKERS, else the online CPU count. */
+    int workers;
+    /* Default fiber stack size in bytes (rounded up to pages, at least
+     * 16 KiB). 0: WEFT_STACK_SIZE, else 128 KiB. Stacks are reserved
+     * lazily: only pages a fiber touches cost memory. */
+    size_t stack_size;
+    /* How many stacks may have a guard page (each costs two kernel
+     * mappings, capped by vm.max_map_count). Beyond it stacks are carved
+     * from shared slabs and protected by a canary that is checked at every
+     * switch. 0: WEFT_GUARDED_STACKS, else vm.max_map_count / 4; -1: none. */
+    long guarded_stacks;
+    /* Report a fiber that runs longer than this without switching.
+     * 0: WEFT_STALL_MS, else 100 ms; negative: no stall monitor. */
+    int64_t stall_ns;
+    /* Receives stall reports; NULL prints them on stderr. */
+    wf_stall_fn *stall_fn;
+    void *stall_arg;
+};
+
+/* The signature of every fiber body: gets its argument, returns a result
+ * that wf_join() hands to the joiner. */
+typedef void *wf_fiber_fn(void *arg);
+
+/* Start the runtime, run main_fn(arg) as a fiber, wait for it to return,
+ * stop the runtime. cfg may be NULL (all defaults). On success returns 0 and
+ * stores main_fn's return value in *result (if result is not NULL).
+ * Fibers still alive when main_fn returns are discarded without running
+ * further (use a scope to wait for them). Call from a plain thread.
+ * Errors: WF_EALREADY the runtime is running; WF_EPERM called from a fiber;
+ * WF_EINVAL a bad config field; WF_ENOMEM, WF_EAGAIN out of memory/threads. */
+WF_API int wf_run(const struct wf_config *cfg, wf_fiber_fn *main_fn, void *arg,
+                  void **result);
+
+/* Start the runtime's workers and return. Errors as wf_run(). */
+WF_API int wf_init(const struct wf_config *cfg);
+
+/* Stop the workers and release everything the runtime holds. Fibers still
+ * alive are discarded without running further; plain threads blocked in
+ * weft calls return WF_ESHUTDOWN. Call from a plain thread after wf_init();
+ * the runtime can be started again afterwards.
+ * Errors: WF_ESHUTDOWN not running; WF_EPERM called from a fiber. */
+WF_API int wf_shutdown(void);
+
+/* Number of workers of the running runtime, or WF_ESHUTDOWN. Any thread. */
+WF_API int wf_workers(void);
+
+/* Index (0 .. wf_workers()-1) of the worker running the calling fiber, or
+ * WF_EPERM from a plain thread. The value may change after any call that
+ * switches (yield, sleep, join...) unless the fiber is pinned. */
+WF_API int wf_worker_index(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

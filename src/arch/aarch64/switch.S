@@ -1,0 +1,166 @@
+/*
+ * AArch64 (AAPCS64) context switch.
+ *
+ * wf__ctx_switch(from = x0, to = x1) stores the callee-saved registers in a
+ * 160-byte frame on the current stack, stores sp in from->sp, loads to->sp
+ * and restores the same frame from there. Frame, from the saved sp upwards:
+ *
+ *   sp+0    x29 (fp)   sp+8    x30 (lr: where the switch returns to)
+ *   sp+16   x19 x20    sp+32   x21 x22    sp+48   x23 x24
+ *   sp+64   x25 x26    sp+80   x27 x28
+ *   sp+96   d8  d9     sp+112  d10 d11    sp+128  d12 d13    sp+144  d14 d15
+ *
+ * x29/x30 come first so that the frame is an ordinary AAPCS64 frame record:
+ * a saved sp is also a frame pointer, and a frame-pointer walk started from
+ * it (a gdb script listing parked fibers) goes straight into the caller.
+ * Only the low 64 bits of v8-v15 are callee-saved (AAPCS64 6.1.2); the FPCR
+ * and FPSR are left alone, as an ordinary call leaves them.
+ *
+ * sp must stay 16-byte aligned at every instruction (the hardware checks
+ * it on each access through sp), which the 160-byte frame keeps. The CFI
+ * below describes the frame, so debuggers and backtrace() unwind through a
+ * switch; a fresh context starts in wf__ctx_trampoline, whose return
+ * address is marked undefined so backtraces end there.
+ *
+ * Built with -mbranch-protection, the switch starts with a BTI landing pad
+ * (it may be called through a pointer) and the object carries the GNU
+ * property note that lets the linker keep BTI/PAC enabled for the whole
+ * program. The trampoline needs no pad: it is entered by `ret`, which BTI
+ * does not check.
+ */
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define BTI_C hint 34
+#else
+#define BTI_C
+#endif
+
+    .text
+    .globl  wf__ctx_switch
+    .hidden wf__ctx_switch
+    .type   wf__ctx_switch, %function
+    .p2align 4
+wf__ctx_switch:
+    .cfi_startproc
+    BTI_C
+    stp     x29, x30, [sp, #-160]!
+    .cfi_def_cfa_offset 160
+    .cfi_offset x29, -160
+    .cfi_offset x30, -152
+    stp     x19, x20, [sp, #16]
+    .cfi_offset x19, -144
+    .cfi_offset x20, -136
+    stp     x21, x22, [sp, #32]
+    .cfi_offset x21, -128
+    .cfi_offset x22, -120
+    stp     x23, x24, [sp, #48]
+    .cfi_offset x23, -112
+    .cfi_offset x24, -104
+    stp     x25, x26, [sp, #64]
+    .cfi_offset x25, -96
+    .cfi_offset x26, -88
+    stp     x27, x28, [sp, #80]
+    .cfi_offset x27, -80
+    .cfi_offset x28, -72
+    stp     d8, d9, [sp, #96]
+    .cfi_offset d8, -64
+    .cfi_offset d9, -56
+    stp     d10, d11, [sp, #112]
+    .cfi_offset d10, -48
+    .cfi_offset d11, -40
+    stp     d12, d13, [sp, #128]
+    .cfi_offset d12, -32
+    .cfi_offset d13, -24
+    stp     d14, d15, [sp, #144]
+    .cfi_offset d14, -16
+    .cfi_offset d15, -8
+
+    /* str/ldr cannot name sp as the data register; go through x9. From
+     * here on the CFI, which is relative to sp, describes the frame of the
+     * context being resumed: same layout, same offsets. */
+    mov     x9, sp
+    str     x9, [x0]
+    ldr     x9, [x1]
+    mov     sp, x9
+
+    ldp     d14, d15, [sp, #144]
+    .cfi_restore d14
+    .cfi_restore d15
+    ldp     d12, d13, [sp, #128]
+    .cfi_restore d12
+    .cfi_restore d13
+    ldp     d10, d11, [sp, #112]
+    .cfi_restore d10
+    .cfi_restore d11
+    ldp     d8, d9, [sp, #96]
+    .cfi_restore d8
+    .cfi_restore d9
+    ldp     x27, x28, [sp, #80]
+    .cfi_restore x27
+    .cfi_restore x28
+    ldp     x25, x26, [sp, #64]
+    .cfi_restore x25
+    .cfi_restore x26
+    ldp     x23, x24, [sp, #48]
+    .cfi_restore x23
+    .cfi_restore x24
+    ldp     x21, x22, [sp, #32]
+    .cfi_restore x21
+    .cfi_restore x22
+    ldp     x19, x20, [sp, #16]
+    .cfi_restore x19
+    .cfi_restore x20
+    ldp     x29, x30, [sp], #160
+    .cfi_def_cfa_offset 0
+    .cfi_restore x29
+    .cfi_restore x30
+    ret
+    .cfi_endproc
+    .size   wf__ctx_switch, .-wf__ctx_switch
+
+/* First code of a fresh context: x19 = entry, x20 = arg (set by
+ * wf__ctx_make), sp 16-byte aligned. entry must never return; if it does
+ * anyway, brk stops the program here instead of running off into whatever
+ * follows. */
+    .globl  wf__ctx_trampoline
+    .hidden wf__ctx_trampoline
+    .type   wf__ctx_trampoline, %function
+    .p2align 4
+wf__ctx_trampoline:
+    .cfi_startproc
+    .cfi_undefined x30
+    mov     x0, x20
+    blr     x19
+    brk     #0x3e8
+    .cfi_endproc
+    .size   wf__ctx_trampoline, .-wf__ctx_trampoline
+
+#if (defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT) || \
+    (defined(__ARM_FEATURE_PAC_DEFAULT) && __ARM_FEATURE_PAC_DEFAULT)
+/* GNU_PROPERTY_AARCH64_FEATURE_1_AND (0xc0000000): bit 0 BTI, bit 1 PAC.
+ * The switch signs nothing: the return addresses it saves were signed (or
+ * not) by their own functions, and it returns through a plain `ret` to the
+ * address it restored, so it is compatible with PAC-enabled callers. */
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define FEATURE_BTI 1
+#else
+#define FEATURE_BTI 0
+#endif
+#if defined(__ARM_FEATURE_PAC_DEFAULT) && __ARM_FEATURE_PAC_DEFAULT
+#define FEATURE_PAC 2
+#else
+#define FEATURE_PAC 0
+#endif
+    .pushsection .note.gnu.property, "a"
+    .p2align 3
+    .word   4                       /* name size: "GNU\0" */
+    .word   16                      /* descriptor size */
+    .word   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .word   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+    .word   4                       /* property data size */
+    .word   FEATURE_BTI | FEATURE_PAC
+    .word   0                       /* pad to 8 bytes */
+    .popsection
+#endif
+
+    .section .note.GNU-stack,"",%progbits

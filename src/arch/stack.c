@@ -1,0 +1,278 @@
+/*
+ * Fiber stack allocator. Design in stack.h; here the mechanics.
+ *
+ * Global state is guarded by `g.lock` (a spinlock: every critical section
+ * is a few list operations; the mmap calls happen outside it). The region
+ * registry (for unmapping at shutdown) is an array that only grows.
+ *
+ * Slab layout, lowest address first: one canary page (its last 16 bytes
+ * protect the lowest stack), then 64 regions. Region k's last 16 bytes are
+ * the canary of region k+1, which lies directly above it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+#include "common/futex.h"
+#include "stack.h"
+
+#define SLAB_STACKS 64
+
+struct region {
+    void *base;
+    size_t len;
+};
+
+static struct {
+    struct wf__spin lock;
+    size_t page;
+    size_t dflt;            /* default region size */
+    long guard_cap;         /* < 0: never guard */
+    long guarded;           /* guarded stacks created */
+    struct wf__stack *free_dflt;  /* default size, pages given back */
+    struct wf__stack *free_other; /* other sizes */
+    struct region *regions;
+    size_t nregions, cap_regions;
+} g = { .page = 4096 };
+
+size_t wf__stack_round(size_t size)
+{
+    size_t page = g.page;
+    if (size > WF__STACK_MAX)
+        return 0;
+    if (size < WF__STACK_MIN)
+        size = WF__STACK_MIN;
+    size += WF__STACK_HEADROOM;
+    return (size + page - 1) & ~(page - 1);
+}
+
+void wf__stack_setup(size_t default_size, long guard_cap)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    g.page = p > 0 ? (size_t)p : 4096;
+    g.dflt = wf__stack_round(default_size);
+    g.guard_cap = guard_cap;
+}
+
+long wf__stack_guarded_count(void)
+{
+    wf__spin_lock(&g.lock);
+    long n = g.guarded;
+    wf__spin_unlock(&g.lock);
+    return n;
+}
+
+static int remember(void *base, size_t len)
+{
+    int err = 0;
+    wf__spin_lock(&g.lock);
+    if (g.nregions == g.cap_regions) {
+        size_t cap = g.cap_regions ? g.cap_regions * 2 : 256;
+        struct region *r = realloc(g.regions, cap * sizeof *r);
+        if (!r) {
+            err = -1;
+            goto out;
+        }
+        g.regions = r;
+        g.cap_regions = cap;
+    }
+    g.regions[g.nregions++] = (struct region){base, len};
+out:
+    wf__spin_unlock(&g.lock);
+    return err;
+}
+
+static void *map(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Write the descriptor into the headroom of the region [lo, lo + size). */
+static struct wf__stack *init_region(char *lo, size_t size, bool guarded,
+                                     uint64_t *canary)
+{
+    struct wf__stack *st =
+        (struct wf__stack *)(lo + size - WF__STACK_HEADROOM);
+    st->lo = lo;
+    st->size = size;
+    st->guarded = guarded;
+    st->canary = canary;
+    st->next = NULL;
+    st->valgrind_id = 0;
+#ifdef WEFT_HAVE_VALGRIND
+    st->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)st);
+#endif
+    /* Region's own last 16 bytes: the canary of the region above (slabs);
+     * harmless elsewhere. */
+    uint64_t *top = (uint64_t *)(lo + size) - 2;
+    top[0] = top[1] = WF__STACK_CANARY;
+    if (canary)
+        canary[0] = canary[1] = WF__STACK_CANARY;
+    return st;
+}
+
+static struct wf__stack *new_guarded(size_t size)
+{
+    size_t len = size + g.page;
+    char *base = map(len);
+    if (!base)
+        return NULL;
+    if (mprotect(base, g.page, PROT_NONE) != 0 || remember(base, len) != 0) {
+        munmap(base, len);
+        return NULL;
+    }
+    return init_region(base + g.page, size, true, NULL);
+}
+
+/* Carve a slab of SLAB_STACKS regions of `size`; returns one, the rest go
+ * to the global free list for that size. */
+static struct wf__stack *new_slab(size_t size)
+{
+    size_t len = g.page + SLAB_STACKS * size;
+    char *base = map(len);
+    if (!base)
+        return NULL;
+    if (remember(base, len) != 0) {
+        munmap(base, len);
+        return NULL;
+    }
+    struct wf__stack *first = NULL, *head = NULL, *tail = NULL;
+    for (int k = 0; k < SLAB_STACKS; k++) {
+        char *lo = base + g.page + (size_t)k * size;
+        struct wf__stack *st = init_region(lo, size, false, (uint64_t *)lo - 2);
+        if (!first) {
+            first = st;
+            continue;
+        }
+        if (!head)
+            head = st;
+        else
+            tail->next = st;
+        tail = st;
+    }
+    if (head) {
+        wf__spin_lock(&g.lock);
+        struct wf__stack **list = size == g.dflt ? &g.free_dflt : &g.free_other;
+        tail->next = *list;
+        *list = head;
+        wf__spin_unlock(&g.lock);
+    }
+    return first;
+}
+
+struct wf__stack *wf__stack_alloc(struct wf__stack_cache *cache, size_t size)
+{
+    struct wf__stack *st;
+
+    if (size == 0)
+        size = g.dflt;
+    if (size == g.dflt && cache && cache->head) {
+        st = cache->head;
+        cache->head = st->next;
+        cache->n--;
+        return st;
+    }
+
+    bool guard = false;
+    wf__spin_lock(&g.lock);
+    struct wf__stack **pp = size == g.dflt ? &g.free_dflt : &g.free_other;
+    while (*pp && (*pp)->size != size)
+        pp = &(*pp)->next;
+    st = *pp;
+    if (st)
+        *pp = st->next;
+    else if (g.guard_cap >= 0 && g.guarded < g.guard_cap) {
+        g.guarded++;
+        guard = true;
+    }
+    wf__spin_unlock(&g.lock);
+    if (st)
+        return st;
+
+    if (guard) {
+        st = new_guarded(size);
+        if (st)
+            return st;
+        wf__spin_lock(&g.lock);
+        g.guarded--;
+        wf__spin_unlock(&g.lock);
+    }
+    return new_slab(size);
+}
+
+/* Give the pages of a free stack back to the kernel, keeping the page that
+ * holds its descriptor (and the canary of the region above). */
+static void give_back(struct wf__stack *st)
+{
+    uintptr_t keep = (uintptr_t)st & ~(uintptr_t)(g.page - 1);
+    if (keep > (uintptr_t)st->lo)
+        madvise(st->lo, keep - (uintptr_t)st->lo, MADV_DONTNEED);
+}
+
+static void push_global(struct wf__stack *st)
+{
+    wf__spin_lock(&g.lock);
+    struct wf__stack **list = st->size == g.dflt ? &g.free_dflt : &g.free_other;
+    st->next = *list;
+    *list = st;
+    wf__spin_unlock(&g.lock);
+}
+
+void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st)
+{
+    if (st->size == g.dflt && cache && cache->n < WF__STACK_CACHE) {
+        st->next = cache->head;
+        cache->head = st;
+        cache->n++;
+        return;
+    }
+    give_back(st);
+    push_global(st);
+}
+
+void wf__stack_cache_drain(struct wf__stack_cache *cache)
+{
+    while (cache->head) {
+        struct wf__stack *st = cache->head;
+        cache->head = st->next;
+        push_global(st);
+    }
+    cache->n = 0;
+}
+
+bool wf__stack_in_guard(const struct wf__stack *st, const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr, lo = (uintptr_t)st->lo;
+    return a < lo + 256 && a + g.page >= lo;
+}
+
+void wf__stack_release_all(void)
+{
+    wf__spin_lock(&g.lock);
+#ifdef WEFT_HAVE_VALGRIND
+    /* Valgrind ids live in the descriptors; deregister the free ones we can
+     * still reach (the rest die with their mappings). */
+    for (struct wf__stack *st = g.free_dflt; st; st = st->next)
+        if (st->valgrind_id)
+            VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+    for (struct wf__stack *st = g.free_other; st; st = st->next)
+        if (st->valgrind_id)
+            VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+#endif
+    for (size_t i = 0; i < g.nregions; i++)
+        munmap(g.regions[i].base, g.regions[i].len);
+    free(g.regions);
+    g.regions = NULL;
+    g.nregions = g.cap_regions = 0;
+    g.free_dflt = g.free_other = NULL;
+    g.guarded = 0;
+    wf__spin_unlock(&g.lock);
+}

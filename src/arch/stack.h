@@ -1,0 +1,83 @@
+/*
+ * src/arch/stack.h - fiber stacks: allocation, protection, recycling.
+ *
+ * A stack is a region of address space reserved with MAP_NORESERVE: only
+ * the pages a fiber touches cost memory. The top WF__STACK_HEADROOM bytes
+ * of each region belong to the owner (the fiber keeps its control block
+ * there, so a new fiber costs no malloc and a blocked fiber that used
+ * little stack costs one page); struct wf__stack is the first thing in that
+ * headroom. The usable stack is [lo, hdr).
+ *
+ * Protection. The first `guard_cap` stacks get a PROT_NONE guard page below
+ * lo: an overflow faults at once and the SIGSEGV handler names the fiber.
+ * Each such stack costs two kernel mappings, and vm.max_map_count (65,530
+ * by default) caps them, so past the cap stacks are carved from slabs of
+ * 64 (one mapping for all) and protected by a canary instead: the last 16
+ * bytes of each region hold a magic value, which is exactly what the stack
+ * above it overruns first, and is checked at every switch away from a
+ * fiber. A canary detects an overflow at the next switch, after the damage
+ * (to the neighbouring fiber's control block): it reports and aborts.
+ *
+ * Recycling. Freed stacks go to the freeing worker's cache (hot, untouched)
+ * and past its limit to a global list, after MADV_DONTNEED gives back their
+ * pages (the headroom page is kept). Regions are unmapped only when the
+ * runtime shuts down, so a control block in the headroom stays readable for
+ * as long as the runtime runs: a late wake-up of a fiber that has ended
+ * reads memory that is still mapped (see core/sched.c on spurious wakes).
+ */
+#ifndef WEFT_ARCH_STACK_H
+#define WEFT_ARCH_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WF__STACK_HEADROOM 1024u          /* bytes reserved at the top */
+#define WF__STACK_MIN (16u * 1024u)       /* smallest usable stack */
+#define WF__STACK_MAX ((size_t)1 << 30)   /* largest accepted request */
+#define WF__STACK_CANARY UINT64_C(0x7765667463616e61) /* "weftcana" */
+#define WF__STACK_CACHE 1024u             /* per-worker cached stacks */
+
+struct wf__stack {
+    char *lo;               /* lowest usable byte */
+    size_t size;            /* region size from lo to the region's end */
+    uint64_t *canary;       /* checked at switches; NULL when guarded */
+    struct wf__stack *next; /* free-list link while free */
+    unsigned valgrind_id;   /* valgrind's stack id, 0 if none */
+    bool guarded;
+};
+
+/* A worker's private cache of default-size stacks (owner only). */
+struct wf__stack_cache {
+    struct wf__stack *head;
+    unsigned n;
+};
+
+/* Configure the allocator: default region size (page multiple) and how
+ * many stacks may be guarded (negative: none). Call before any alloc. */
+void wf__stack_setup(size_t default_size, long guard_cap);
+
+/* A stack whose region is `size` bytes (0: the default); cache may be NULL
+ * (plain threads). NULL when out of memory. */
+struct wf__stack *wf__stack_alloc(struct wf__stack_cache *cache, size_t size);
+
+/* Give a stack back; cache may be NULL. */
+void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st);
+
+/* Move a cache's stacks to the global list (a worker that stops). */
+void wf__stack_cache_drain(struct wf__stack_cache *cache);
+
+/* Unmap every region (runtime shutdown: no fiber may run). */
+void wf__stack_release_all(void);
+
+/* Whether addr lies in st's guard page (or just below lo). */
+bool wf__stack_in_guard(const struct wf__stack *st, const void *addr);
+
+/* Round a requested stack size to a region size (page multiple, at least
+ * the minimum, headroom included). 0 when it is over WF__STACK_MAX. */
+size_t wf__stack_round(size_t size);
+
+/* Guarded stacks in existence (tests). */
+long wf__stack_guarded_count(void);
+
+#endif

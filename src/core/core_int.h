@@ -1,0 +1,338 @@
+/*
+ * src/core/core_int.h - the core's private structures, shared by its files.
+ *
+ *   runtime.c  wf_run / wf_init / wf_shutdown, configuration, the overflow
+ *              signal handler, plain-thread parkers
+ *   sched.c    workers: run queues, the switch, stealing, parking workers,
+ *              waking fibers
+ *   fiber.c    the fiber API: handles (slots), spawn, join, park, cancel,
+ *              fiber-local storage
+ *   scope.c    structured concurrency
+ *   monitor.c  the stall monitor thread
+ *   timer.c    per-worker timer heaps;  deque.c  the Chase-Lev deque
+ *
+ * Lock order (outer first): scope lock -> slot lock of a member -> that
+ * member's scope locks (depth grows, so cancellation that walks down nested
+ * scopes cannot cycle); worker inbox lock and timer heap lock are leaves,
+ * except that firing a timer (heap lock held) may take an inbox lock or the
+ * idle lock; the idle lock is a leaf.
+ */
+#ifndef WEFT_CORE_INT_H
+#define WEFT_CORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/ctx.h"
+#include "arch/stack.h"
+#include "common/futex.h"
+#include "core/deque.h"
+#include "core/timer.h"
+#include "weft/fiber.h"
+#include "weft/runtime.h"
+
+#define WF__CACHELINE 64
+#define WF__DEQUE_CAP 256
+
+#define WF_PANIC(...) wf__panic(__FILE__, __LINE__, __VA_ARGS__)
+#ifdef WEFT_DEBUG
+#define WF_ASSERT(c) ((c) ? (void)0 : WF_PANIC("assertion failed: %s", #c))
+#else
+#define WF_ASSERT(c) ((void)0)
+#endif
+
+_Noreturn void wf__panic(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sanitizer bookkeeping of one execution context (fiber or worker). */
+struct wf__san {
+    void *asan_fake;     /* ASan fake stack saved across a switch */
+    const void *bottom;  /* stack bounds announced to ASan */
+    size_t size;
+    void *tsan;          /* TSan fiber handle */
+};
+
+/* Something that can run: a fiber, or a worker's scheduler loop on the
+ * worker thread's own stack. */
+struct wf__exec {
+    struct wf__ctx ctx;
+    struct wf__san san;
+};
+
+/* Park states of a fiber (fiber->wstate); see sched.c. */
+enum {
+    WF__RUNNING = 1, /* running, or queued to run */
+    WF__PARKING,     /* committed to park, still on its own stack */
+    WF__PARKED,      /* off its stack, waiting for a wake */
+    WF__WOKEN,       /* woken while PARKING: the switch's after-step queues it */
+};
+
+struct wf__scope_link {
+    struct wf__fiber *prev, *next;
+};
+
+/* A fiber's control block. It lives in the headroom at the top of its own
+ * stack region (see arch/stack.h), so it is type-stable memory for as long
+ * as the runtime runs. */
+struct wf__fiber {
+    struct wf__stack st;         /* must be first: the stack descriptor */
+    struct wf__exec ex;
+    wf_fiber_fn *fn;
+    void *arg;
+    uint64_t id;                 /* handle id: generation << 32 | slot + 1 */
+    struct wf__fiber *next;      /* link in the inject queue or an inbox */
+    atomic_int wstate;           /* WF__RUNNING... */
+    atomic_int notified;         /* the park permit */
+    atomic_bool cancelled;
+    atomic_int home;             /* pinned worker index or -1 */
+    struct wf__timer timer;      /* for deadlines of park */
+    struct wf_scope *scope;      /* owning scope or NULL; fixed at spawn */
+    struct wf__scope_link sl;    /* in scope's member list; scope lock */
+    struct wf_scope *owned;      /* scopes it has open; its slot lock */
+    void **fls;                  /* fiber-local values; owner only */
+    char name[WF_NAME_MAX + 1];
+};
+
+_Static_assert(sizeof(struct wf__fiber) + 16 <= WF__STACK_HEADROOM,
+               "fiber control block must fit in the stack headroom");
+
+/* What a worker does right after switching to the next context, on behalf
+ * of the context it left (which cannot act once it is off its stack). */
+enum wf__after {
+    WF__AFTER_NONE,
+    WF__AFTER_REQUEUE, /* the fiber yielded: queue it at the tail */
+    WF__AFTER_PARK,    /* the fiber parks: PARKING -> PARKED, or requeue */
+    WF__AFTER_EXIT,    /* the fiber returned: finish and free it */
+};
+
+struct wf__worker {
+    /* Owner-only hot fields first. */
+    struct wf__exec sched;         /* the scheduler loop's context */
+    _Atomic(struct wf__fiber *) current; /* owner writes; monitor reads */
+    enum wf__after after;
+    struct wf__fiber *after_fiber;
+    unsigned tick;                 /* scheduling decisions, for fairness */
+    unsigned streak;               /* run-next picks in a row */
+    uint64_t rng;
+    struct wf__stack_cache stacks;
+    int index;
+    struct wf__rt *rt;
+
+    struct wf__deque dq;           /* local run queue (FIFO use) */
+    /* The fiber woken last by this worker, run next. Thieves may take it
+     * with an exchange when the deque is empty. */
+    _Alignas(WF__CACHELINE) _Atomic(struct wf__fiber *) runnext;
+
+    /* Fibers pinned here (or sent here by debug migration): not stealable. */
+    _Alignas(WF__CACHELINE) struct wf__spin inbox_lock;
+    struct wf__fiber *inbox_head, *inbox_tail; /* inbox_lock */
+    atomic_int inbox_n;
+
+    struct wf__timers timers;
+
+    /* Sleeping: `parked` is set under rt->idle_lock and read lock-free by
+     * wakers after a seq_cst fence; `wake_word` is the futex. */
+    _Alignas(WF__CACHELINE) atomic_bool parked;
+    atomic_uint wake_word;
+
+    /* Stall monitor: bumped at every switch (relaxed: a progress counter). */
+    _Alignas(WF__CACHELINE) atomic_ulong nswitch;
+
+    pthread_t thread;
+    void *altstack;
+};
+
+/* Plain-thread parker: one per thread that ever waited in weft, never
+ * freed (type-stable, like fibers), reused by later threads. */
+struct wf__tparker {
+    atomic_uint word; /* 1: permit available */
+    struct wf__tparker *next_free;
+    struct wf__tparker *prev_wait, *next_wait; /* rt->tw_lock */
+    bool waiting;                              /* rt->tw_lock */
+};
+
+/* Who waits: a fiber, or a plain thread. */
+struct wf__waiter {
+    struct wf__fiber *fiber;
+    struct wf__tparker *tp;
+};
+
+/* Fiber handle slot. ctl = generation << 32 | SLOT_LOCK? | state. */
+struct wf__slot {
+    _Atomic uint64_t ctl;
+    struct wf__fiber *fiber;  /* valid while the state is live */
+    void *result;             /* written before the state becomes DONE */
+    struct wf__waiter *joiner; /* written before the state becomes JOINING */
+    uint32_t next_free;       /* free list link (rt->slot_lock) */
+};
+
+enum {
+    WF__S_FREE = 0,
+    WF__S_LIVE,        /* running, joinable */
+    WF__S_JOINING,     /* running, a joiner waits */
+    WF__S_DETACHED,    /* running, nobody will join */
+    WF__S_SCOPED,      /* running, its scope will wait */
+    WF__S_DONE,        /* returned, result waits for a joiner */
+    WF__S_DONE_JOINED, /* returned while a joiner waited: it claims it */
+};
+#define WF__SLOT_STATE 0xFu
+#define WF__SLOT_LOCK 0x10u
+#define WF__SLOT_CHUNK 4096u
+#define WF__SLOT_CHUNKS 4096u
+#define WF__SLOT_NONE UINT32_MAX
+
+struct wf__rt {
+    atomic_int state;          /* RT_OFF .. RT_STOPPING (runtime.c) */
+    int nworkers;
+    struct wf__worker *workers;
+    size_t stack_size;         /* default region size */
+    bool debug_migrate;
+    atomic_uint migrate_rr;
+
+    /* Global inject queue: fibers from plain threads and spills. */
+    _Alignas(WF__CACHELINE) struct wf__spin inject_lock;
+    struct wf__fiber *inject_head, *inject_tail; /* inject_lock */
+    atomic_long inject_n;
+
+    /* Idle workers. */
+    _Alignas(WF__CACHELINE) pthread_mutex_t idle_lock;
+    atomic_int nparked;    /* workers parked or about to (idle_lock) */
+    atomic_int nsearching; /* workers looking for work */
+    atomic_bool stopping;
+
+    /* Handles. */
+    _Alignas(WF__CACHELINE) struct wf__spin slot_lock;
+    struct wf__slot *chunks[WF__SLOT_CHUNKS]; /* grow under slot_lock */
+    uint32_t nslots;                          /* slot_lock */
+    uint32_t free_slot;                       /* slot_lock */
+    atomic_long live_fibers;
+
+    /* Scopes not yet closed (freed at shutdown if abandoned). */
+    struct wf__spin scopes_lock;
+    struct wf_scope *scopes;
+
+    /* Plain threads blocked in weft calls, woken at shutdown. */
+    pthread_mutex_t tw_lock;
+    struct wf__tparker *tw_head;
+    int tw_count;
+    pthread_cond_t tw_cond;
+
+    /* Stall monitor. */
+    int64_t stall_ns;
+    wf_stall_fn *stall_fn;
+    void *stall_arg;
+    pthread_t monitor;
+    bool monitor_started;
+    atomic_uint mon_word;       /* futex the monitor sleeps on */
+    atomic_bool mon_sleeping;   /* monitor waits for a worker to wake */
+};
+
+extern struct wf__rt wf__rt;
+
+enum { WF__RT_OFF, WF__RT_STARTING, WF__RT_RUNNING, WF__RT_STOPPING };
+
+/* ---- sched.c ------------------------------------------------------------ */
+
+/* The worker running on this thread, NULL on plain threads. Not inlined,
+ * and opaque to the optimiser: a fiber may resume on another thread, so a
+ * cached TLS address would name the old worker (DESIGN.md, known traps). */
+struct wf__worker *wf__worker_self(void);
+/* The fiber running on this thread, NULL on plain threads or between
+ * fibers. Same caveat. */
+struct wf__fiber *wf__fiber_self(void);
+
+int wf__workers_start(struct wf__rt *rt);
+void wf__workers_stop(struct wf__rt *rt);
+
+/* Queue a runnable fiber: on this worker's run-next slot (next = true) or
+ * at its queue's tail; pinned fibers go to their worker; from a plain
+ * thread to the inject queue. Wakes an idle worker if one should help. */
+void wf__ready(struct wf__fiber *f, bool next);
+
+/* Make f's permit available and wake it if parked (any thread; f may even
+ * have ended: then this is a harmless spurious wake-up). */
+void wf__fiber_wake(struct wf__fiber *f);
+
+/* Park the calling fiber until woken (permit), the deadline or
+ * cancellation. Returns 0 when woken (maybe spuriously), -ETIMEDOUT when the
+ * deadline has passed, -ECANCELED when cancelled. */
+int wf__fiber_park(struct wf__fiber *self, int64_t deadline);
+/* The same, but cancellation neither stops nor prevents the wait. */
+int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline);
+
+/* Yield: requeue at the tail and run something else. */
+void wf__fiber_yield(struct wf__fiber *self);
+
+/* Leave a returned fiber for good (never returns). */
+_Noreturn void wf__fiber_exit(struct wf__fiber *self);
+/* The body returned `result`: run fiber-local destructors, record the
+ * result, leave (fiber.c). */
+_Noreturn void wf__fiber_exit_with(struct wf__fiber *self, void *result);
+/* Drop a fiber's sanitizer state (it no longer runs). */
+void wf__fiber_release_san(struct wf__fiber *f);
+
+/* Initialise a fiber's context to start in its body. */
+void wf__fiber_prepare(struct wf__fiber *f);
+
+/* Finish a fiber that has returned, on the context that switched away
+ * from it (fiber.c). */
+void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f);
+
+/* Check the stack canary of a fiber about to switch away (aborts with a
+ * report if it was overrun). */
+void wf__stack_check(struct wf__fiber *f);
+
+/* Report a stack overflow of f and abort (async-signal-safe). */
+_Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how);
+
+/* ---- waiting (runtime.c) -------------------------------------------------- */
+
+/* The calling context's waiter; NULL tp/fiber never both. */
+void wf__waiter_self(struct wf__waiter *w);
+/* Park the waiter (fiber park or thread futex). 0, -ETIMEDOUT, -ECANCELED,
+ * -ESHUTDOWN (plain thread at runtime shutdown). May return 0 spuriously. */
+int wf__waiter_park(struct wf__waiter *w, int64_t deadline);
+void wf__waiter_wake(const struct wf__waiter *w);
+/* The wait is over (unregisters a plain thread's parker). */
+void wf__waiter_done(struct wf__waiter *w);
+/* Bracket a plain thread's wait so shutdown can wake it. */
+void wf__thread_wait_begin(struct wf__tparker *tp);
+void wf__thread_wait_end(struct wf__tparker *tp);
+
+/* ---- fiber.c ------------------------------------------------------------ */
+
+int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
+              wf_fiber_fn *fn, void *arg, struct wf_scope *scope);
+struct wf__slot *wf__slot_get(uint64_t id);
+/* Lock a live handle's slot; returns the fiber, or NULL (slot unlocked)
+ * when id is not live. */
+struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id);
+void wf__slot_unlock(struct wf__slot *s);
+/* Cancel a fiber whose slot lock the caller holds. */
+void wf__cancel_locked(struct wf__fiber *f);
+void wf__slots_destroy(struct wf__rt *rt);
+/* Free runtime memory of fibers abandoned at shutdown. */
+void wf__fibers_abandon(struct wf__rt *rt);
+
+/* ---- scope.c ------------------------------------------------------------ */
+
+/* Link a new member (before it can run). WF_EINVAL if s is closing. */
+int wf__scope_add(struct wf_scope *s, struct wf__fiber *f);
+/* A member returned: unlink it and wake the scope's waiter if it was the
+ * last one. */
+void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f);
+/* Cancel every member of the scopes that f has open (f's slot locked). */
+void wf__scope_cancel_owned(struct wf__fiber *f);
+void wf__scopes_abandon(struct wf__rt *rt);
+
+/* ---- monitor.c ---------------------------------------------------------- */
+
+int wf__monitor_start(struct wf__rt *rt);
+void wf__monitor_stop(struct wf__rt *rt);
+/* A worker left its parked state: let a sleeping monitor watch again. */
+void wf__monitor_kick(struct wf__rt *rt);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * Bounded Chase-Lev deque (see deque.h).
+ *
+ * Invariants: elements live in buf[top .. bottom-1] (indices mod capacity);
+ * only the owner moves bottom, top only grows (by CAS). A slot is written
+ * only by the owner's push, when bottom - top < capacity, so a thief that
+ * read buf[t] before its CAS on top read a value no push can overwrite
+ * until top moves past t.
+ *
+ * Rejected: a growable array (the original paper's) - it needs the old
+ * arrays kept alive for late thieves; the scheduler instead spills half a
+ * full deque to the global queue, which also rebalances load.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "deque.h"
+
+int wf__deque_init(struct wf__deque *d, long capacity)
+{
+    d->buf = calloc((size_t)capacity, sizeof *d->buf);
+    if (!d->buf)
+        return -ENOMEM;
+    d->mask = capacity - 1;
+    atomic_init(&d->top, 0);
+    atomic_init(&d->bottom, 0);
+    return 0;
+}
+
+void wf__deque_destroy(struct wf__deque *d)
+{
+    free(d->buf);
+    d->buf = NULL;
+}
+
+bool wf__deque_push(struct wf__deque *d, void *x)
+{
+    long b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* acquire: pairs with the thieves' CAS on top, so the slot they freed
+     * is no longer being read when we overwrite it. */
+    long t = atomic_load_explicit(&d->top, memory_order_acquire);
+    if (b - t > d->mask)
+        return false;
+    atomic_store_explicit(&d->buf[b & d->mask], x, memory_order_relaxed);
+    /* release: publishes the slot before the new bottom; pairs with the
+     * acquire load of bottom in steal. */
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    return true;
+}
+
+void *wf__deque_pop(struct wf__deque *d)
+{
+    long b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
+    /* seq_cst: the new bottom must be visible before we read top, against
+     * a thief that read the old bottom (Dekker with steal's fence). */
+    atomic_thread_fence(memory_order_seq_cst);
+    long t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    void *x = NULL;
+    if (t <= b) {
+        x = atomic_load_explicit(&d->buf[b & d->mask], memory_order_relaxed);
+        if (t == b) {
+            /* Last element: race the thieves for it. */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &d->top, &t, t + 1, memory_order_seq_cst,
+                    memory_order_relaxed))
+                x = NULL;
+            atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        }
+    } else {
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return x;
+}
+
+void *wf__deque_steal(struct wf__deque *d)
+{
+    /* acquire: pairs with the CAS of other thieves. */
+    long t = atomic_load_explicit(&d->top, memory_order_acquire);
+    /* seq_cst: orders our read of top before bottom (Dekker with pop). */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* acquire: pairs with the release fence in push. */
+    long b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    if (t >= b)
+        return NULL;
+    void *x = atomic_load_explicit(&d->buf[t & d->mask], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return WF__DEQUE_ABORT;
+    return x;
+}
+
+long wf__deque_size(struct wf__deque *d)
+{
+    long b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    long t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    return b > t ? b - t : 0;
+}

@@ -1,0 +1,634 @@
+/*
+ * The fiber API: handles, spawn, join, detach, park/unpark, sleep, cancel,
+ * fiber-local storage.
+ *
+ * Handles. A struct wf_fiber carries an id = generation << 32 | (slot + 1).
+ * The slot table is a two-level array that only grows (chunks are never
+ * moved or freed while the runtime runs), so any id can be looked up
+ * without a lock. A slot's ctl word packs the generation, a state and a
+ * lock bit; every transition is a CAS on it, so a stale handle (older
+ * generation) is detected, never dereferenced: double join gives WF_ESRCH,
+ * not a use-after-free.
+ *
+ *   LIVE --join--> JOINING --exit--> DONE_JOINED --joiner claims--> FREE
+ *   LIVE --exit--> DONE --join claims--> FREE (generation + 1)
+ *   LIVE --detach--> DETACHED --exit--> FREE;  SCOPED --exit--> FREE
+ *
+ * The lock bit is held by operations that dereference the fiber through
+ * its handle (cancel, unpark): the exit transition waits for it, so they
+ * never act on a control block that a new fiber has reused.
+ *
+ * The result travels in the slot, not the fiber, so a fiber's stack is
+ * recycled as soon as it returns even if nobody joins it yet.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core_int.h"
+
+#define GEN(c) ((uint32_t)((c) >> 32))
+#define STATE(c) ((unsigned)((c) & WF__SLOT_STATE))
+#define CTL(gen, state) (((uint64_t)(gen) << 32) | (state))
+
+/* ---- slots ---------------------------------------------------------------- */
+
+struct wf__slot *wf__slot_get(uint64_t id)
+{
+    uint32_t low = (uint32_t)id;
+    if (low == 0)
+        return NULL;
+    uint32_t idx = low - 1;
+    if (idx / WF__SLOT_CHUNK >= WF__SLOT_CHUNKS)
+        return NULL;
+    /* acquire: pairs with the release store that published the chunk. */
+    struct wf__slot *chunk = atomic_load_explicit(
+        (_Atomic(struct wf__slot *) *)&wf__rt.chunks[idx / WF__SLOT_CHUNK],
+        memory_order_acquire);
+    return chunk ? &chunk[idx % WF__SLOT_CHUNK] : NULL;
+}
+
+static uint32_t slot_index(uint64_t id)
+{
+    return (uint32_t)id - 1;
+}
+
+/* Allocate a slot; returns its index, or WF__SLOT_NONE. */
+static uint32_t slot_alloc(struct wf__rt *rt)
+{
+    uint32_t idx = WF__SLOT_NONE;
+    wf__spin_lock(&rt->slot_lock);
+    if (rt->free_slot != WF__SLOT_NONE) {
+        idx = rt->free_slot;
+        rt->free_slot = wf__slot_get((uint64_t)idx + 1)->next_free;
+    } else if (rt->nslots < WF__SLOT_CHUNK * WF__SLOT_CHUNKS) {
+        uint32_t c = rt->nslots / WF__SLOT_CHUNK;
+        if (rt->nslots % WF__SLOT_CHUNK == 0) {
+            struct wf__slot *chunk = calloc(WF__SLOT_CHUNK, sizeof *chunk);
+            if (!chunk)
+                goto out;
+            for (uint32_t k = 0; k < WF__SLOT_CHUNK; k++)
+                atomic_init(&chunk[k].ctl, CTL(1, WF__S_FREE));
+            /* release: publishes the initialised chunk to wf__slot_get. */
+            atomic_store_explicit(
+                (_Atomic(struct wf__slot *) *)&rt->chunks[c], chunk,
+                memory_order_release);
+        }
+        idx = rt->nslots++;
+    }
+out:
+    wf__spin_unlock(&rt->slot_lock);
+    return idx;
+}
+
+static void slot_free(struct wf__rt *rt, uint32_t idx)
+{
+    struct wf__slot *s = wf__slot_get((uint64_t)idx + 1);
+    s->fiber = NULL;
+    s->result = NULL;
+    wf__spin_lock(&rt->slot_lock);
+    s->next_free = rt->free_slot;
+    rt->free_slot = idx;
+    wf__spin_unlock(&rt->slot_lock);
+}
+
+struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id)
+{
+    uint64_t c = atomic_load(&s->ctl);
+    for (;;) {
+        if (GEN(c) != (uint32_t)(id >> 32))
+            return NULL;
+        unsigned st = STATE(c);
+        if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
+            return NULL;
+        if (c & WF__SLOT_LOCK) {
+            wf__cpu_relax();
+            c = atomic_load(&s->ctl);
+            continue;
+        }
+        /* acquire: pairs with the release in wf__slot_unlock. */
+        if (atomic_compare_exchange_weak_explicit(&s->ctl, &c, c | WF__SLOT_LOCK,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return s->fiber;
+    }
+}
+
+void wf__slot_unlock(struct wf__slot *s)
+{
+    /* release: pairs with the acquire in wf__slot_lock and the exit CAS. */
+    atomic_fetch_and_explicit(&s->ctl, ~(uint64_t)WF__SLOT_LOCK,
+                              memory_order_release);
+}
+
+/* Wait until the lock bit is clear; returns the unlocked ctl. */
+static uint64_t slot_ctl_unlocked(struct wf__slot *s)
+{
+    uint64_t c;
+    while ((c = atomic_load(&s->ctl)) & WF__SLOT_LOCK)
+        wf__cpu_relax();
+    return c;
+}
+
+void wf__slots_destroy(struct wf__rt *rt)
+{
+    for (uint32_t c = 0; c < WF__SLOT_CHUNKS && rt->chunks[c]; c++) {
+        free(rt->chunks[c]);
+        rt->chunks[c] = NULL;
+    }
+    rt->nslots = 0;
+    rt->free_slot = WF__SLOT_NONE;
+}
+
+/* ---- fiber-local storage -------------------------------------------------- */
+
+static pthread_mutex_t fls_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*fls_dtor[WF_FLS_KEYS])(void *);
+static atomic_uint fls_nkeys;
+
+int wf_fls_key_create(unsigned *key, void (*destructor)(void *))
+{
+    int err = 0;
+    if (!key)
+        return WF_EINVAL;
+    pthread_mutex_lock(&fls_lock);
+    unsigned k = atomic_load_explicit(&fls_nkeys, memory_order_relaxed);
+    if (k >= WF_FLS_KEYS) {
+        err = WF_EAGAIN;
+    } else {
+        fls_dtor[k] = destructor;
+        /* release: publishes fls_dtor[k] with the key. */
+        atomic_store_explicit(&fls_nkeys, k + 1, memory_order_release);
+        *key = k;
+    }
+    pthread_mutex_unlock(&fls_lock);
+    return err;
+}
+
+int wf_fls_set(unsigned key, void *value)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    if (!f)
+        return WF_EPERM;
+    /* acquire: pairs with the release in wf_fls_key_create. */
+    if (key >= atomic_load_explicit(&fls_nkeys, memory_order_acquire))
+        return WF_EINVAL;
+    if (!f->fls) {
+        f->fls = calloc(WF_FLS_KEYS, sizeof *f->fls);
+        if (!f->fls)
+            return WF_ENOMEM;
+    }
+    f->fls[key] = value;
+    return 0;
+}
+
+void *wf_fls_get(unsigned key)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    if (!f || !f->fls || key >= WF_FLS_KEYS)
+        return NULL;
+    return f->fls[key];
+}
+
+/* Run destructors on the fiber's own stack (they may use weft calls); as
+ * with POSIX thread keys, repeat while destructors set new values. */
+static void fls_run_dtors(struct wf__fiber *f)
+{
+    for (int pass = 0; pass < 4 && f->fls; pass++) {
+        bool again = false;
+        unsigned n = atomic_load_explicit(&fls_nkeys, memory_order_acquire);
+        for (unsigned k = 0; k < n; k++) {
+            void *v = f->fls[k];
+            if (v && fls_dtor[k]) {
+                f->fls[k] = NULL;
+                fls_dtor[k](v);
+                again = true;
+            }
+        }
+        if (!again)
+            break;
+    }
+    free(f->fls);
+    f->fls = NULL;
+}
+
+/* ---- spawn and exit ---------------------------------------------------------- */
+
+int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
+              wf_fiber_fn *fn, void *arg, struct wf_scope *scope)
+{
+    static const struct wf_fiber_opts dflt = WF_FIBER_OPTS_INIT;
+    struct wf__rt *rt = &wf__rt;
+    size_t size = 0;
+
+    if (atomic_load_explicit(&rt->state, memory_order_acquire) != WF__RT_RUNNING)
+        return WF_ESHUTDOWN;
+    if (!fn)
+        return WF_EINVAL;
+    if (!opts)
+        opts = &dflt;
+    if (opts->worker < WF_ANY_WORKER || opts->worker >= rt->nworkers)
+        return WF_EINVAL;
+    if (opts->stack_size) {
+        size = wf__stack_round(opts->stack_size);
+        if (!size)
+            return WF_EINVAL;
+        if (size == rt->stack_size)
+            size = 0;
+    }
+
+    struct wf__worker *w = wf__worker_self();
+    struct wf__stack *st = wf__stack_alloc(w ? &w->stacks : NULL, size);
+    if (!st)
+        return WF_ENOMEM;
+    uint32_t idx = slot_alloc(rt);
+    if (idx == WF__SLOT_NONE) {
+        wf__stack_free(w ? &w->stacks : NULL, st);
+        return WF_ENOMEM;
+    }
+    struct wf__slot *s = wf__slot_get((uint64_t)idx + 1);
+    uint32_t gen = GEN(atomic_load(&s->ctl));
+
+    struct wf__fiber *f = (struct wf__fiber *)st;
+    f->fn = fn;
+    f->arg = arg;
+    f->id = ((uint64_t)gen << 32) | ((uint64_t)idx + 1);
+    f->next = NULL;
+    /* Stale wakers may touch these words of a reused block: atomics. */
+    atomic_store_explicit(&f->wstate, WF__RUNNING, memory_order_relaxed);
+    atomic_store_explicit(&f->notified, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->cancelled, false, memory_order_relaxed);
+    atomic_store_explicit(&f->home, opts->worker, memory_order_relaxed);
+    atomic_store_explicit(&f->timer.heap, NULL, memory_order_relaxed);
+    f->scope = scope;
+    f->sl.prev = f->sl.next = NULL;
+    f->owned = NULL;
+    f->fls = NULL;
+    f->name[0] = '\0';
+    if (opts->name) {
+        strncpy(f->name, opts->name, WF_NAME_MAX);
+        f->name[WF_NAME_MAX] = '\0';
+    }
+    s->fiber = f;
+    s->result = NULL;
+    s->joiner = NULL;
+    if (scope) {
+        int err = wf__scope_add(scope, f);
+        if (err) {
+            s->fiber = NULL;
+            slot_free(rt, idx);
+            wf__stack_free(w ? &w->stacks : NULL, st);
+            return err;
+        }
+    }
+    unsigned state = scope ? WF__S_SCOPED : out ? WF__S_LIVE : WF__S_DETACHED;
+    /* release: the slot's fields before its state. */
+    atomic_store_explicit(&s->ctl, CTL(gen, state), memory_order_release);
+    wf__fiber_prepare(f);
+    atomic_fetch_add_explicit(&rt->live_fibers, 1, memory_order_relaxed);
+    if (out)
+        out->id = f->id;
+    wf__ready(f, false);
+    return 0;
+}
+
+int wf_go(struct wf_fiber *out, wf_fiber_fn *fn, void *arg)
+{
+    return wf__spawn(out, NULL, fn, arg, NULL);
+}
+
+int wf_go_opts(struct wf_fiber *out, const struct wf_fiber_opts *opts,
+               wf_fiber_fn *fn, void *arg)
+{
+    return wf__spawn(out, opts, fn, arg, NULL);
+}
+
+_Noreturn void wf__fiber_exit_with(struct wf__fiber *self, void *result)
+{
+    if (self->fls)
+        fls_run_dtors(self);
+    wf__slot_get(self->id)->result = result;
+    wf__fiber_exit(self);
+}
+
+/* On the context that took over from a returned fiber. */
+void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
+{
+    struct wf__rt *rt = w->rt;
+    struct wf__slot *s = wf__slot_get(f->id);
+    uint32_t gen = (uint32_t)(f->id >> 32);
+    uint64_t c = slot_ctl_unlocked(s);
+
+    for (;;) {
+        unsigned st = STATE(c);
+        if (st == WF__S_JOINING) {
+            struct wf__waiter jw = *s->joiner; /* before the CAS frees it */
+            /* release: publishes the result to the joiner. */
+            if (atomic_compare_exchange_weak_explicit(
+                    &s->ctl, &c, CTL(gen, WF__S_DONE_JOINED),
+                    memory_order_release, memory_order_relaxed)) {
+                wf__waiter_wake(&jw);
+                break;
+            }
+        } else if (st == WF__S_LIVE) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &s->ctl, &c, CTL(gen, WF__S_DONE), memory_order_release,
+                    memory_order_relaxed))
+                break;
+        } else {
+            WF_ASSERT(st == WF__S_DETACHED || st == WF__S_SCOPED);
+            if (atomic_compare_exchange_weak_explicit(
+                    &s->ctl, &c, CTL(gen + 1, WF__S_FREE), memory_order_release,
+                    memory_order_relaxed)) {
+                slot_free(rt, slot_index(f->id));
+                break;
+            }
+        }
+        if (c & WF__SLOT_LOCK)
+            c = slot_ctl_unlocked(s);
+    }
+    if (f->scope)
+        wf__scope_member_exit(f->scope, f);
+    wf__fiber_release_san(f);
+    /* Wakers that come late must find no parked fiber here. */
+    atomic_store(&f->wstate, 0);
+    atomic_fetch_sub_explicit(&rt->live_fibers, 1, memory_order_relaxed);
+    wf__stack_free(&w->stacks, &f->st);
+}
+
+/* ---- join and detach ---------------------------------------------------------- */
+
+/* Claim a returned fiber's result; c is its DONE or DONE_JOINED ctl. */
+static bool claim(struct wf__slot *s, uint64_t id, uint64_t c, void **result)
+{
+    /* acquire (by the CAS): pairs with the release of the exit transition,
+     * so the result read below is the one the fiber stored. */
+    if (!atomic_compare_exchange_strong(&s->ctl, &c,
+                                        CTL(GEN(c) + 1, WF__S_FREE)))
+        return false;
+    if (result)
+        *result = s->result;
+    slot_free(&wf__rt, slot_index(id));
+    return true;
+}
+
+int wf_join(struct wf_fiber f, void **result, int64_t deadline)
+{
+    struct wf__rt *rt = &wf__rt;
+    struct wf__slot *s = wf__slot_get(f.id);
+    struct wf__fiber *self = wf__fiber_self();
+    struct wf__waiter w;
+    int err = 0;
+
+    if (!s)
+        return WF_ESRCH;
+    if (self && self->id == f.id)
+        return WF_EDEADLK;
+    uint64_t c = atomic_load(&s->ctl);
+    for (;;) {
+        if (GEN(c) != (uint32_t)(f.id >> 32))
+            return WF_ESRCH;
+        switch (STATE(c)) {
+        case WF__S_FREE:
+            return WF_ESRCH;
+        case WF__S_DONE:
+            if (claim(s, f.id, c, result))
+                return 0;
+            c = atomic_load(&s->ctl);
+            continue;
+        case WF__S_LIVE:
+            break;
+        default: /* detached, scoped, or someone else joins */
+            return WF_EINVAL;
+        }
+        if (c & WF__SLOT_LOCK) {
+            c = slot_ctl_unlocked(s);
+            continue;
+        }
+        wf__waiter_self(&w);
+        s->joiner = &w;
+        /* release: publishes s->joiner to the exiting fiber. */
+        if (atomic_compare_exchange_strong_explicit(
+                &s->ctl, &c, CTL(GEN(c), WF__S_JOINING), memory_order_release,
+                memory_order_relaxed))
+            break;
+        wf__waiter_done(&w);
+    }
+
+    bool woken = false;
+    for (;;) {
+        c = atomic_load(&s->ctl);
+        if (STATE(c) == WF__S_DONE_JOINED) {
+            bool ok = claim(s, f.id, c, result);
+            WF_ASSERT(ok);
+            (void)ok;
+            err = 0;
+            break;
+        }
+        if (err) {
+            /* Give up: take the joiner back, unless the fiber returned
+             * meanwhile (then the join succeeds after all). */
+            c = slot_ctl_unlocked(s);
+            if (STATE(c) == WF__S_JOINING &&
+                atomic_compare_exchange_strong(&s->ctl, &c,
+                                               CTL(GEN(c), WF__S_LIVE)))
+                break;
+            continue;
+        }
+        int r = wf__waiter_park(&w, deadline);
+        if (r == 0)
+            woken = true;
+        else
+            err = r;
+    }
+    wf__waiter_done(&w);
+    if (woken && self) /* a user's permit may have been consumed */
+        atomic_store(&self->notified, 1);
+    (void)rt;
+    return err;
+}
+
+int wf_detach(struct wf_fiber f)
+{
+    struct wf__slot *s = wf__slot_get(f.id);
+    if (!s)
+        return WF_ESRCH;
+    uint64_t c = atomic_load(&s->ctl);
+    for (;;) {
+        if (GEN(c) != (uint32_t)(f.id >> 32))
+            return WF_ESRCH;
+        switch (STATE(c)) {
+        case WF__S_FREE:
+            return WF_ESRCH;
+        case WF__S_DONE:
+            if (claim(s, f.id, c, NULL))
+                return 0;
+            c = atomic_load(&s->ctl);
+            continue;
+        case WF__S_LIVE:
+            if (c & WF__SLOT_LOCK) {
+                c = slot_ctl_unlocked(s);
+                continue;
+            }
+            if (atomic_compare_exchange_strong(&s->ctl, &c,
+                                               CTL(GEN(c), WF__S_DETACHED)))
+                return 0;
+            continue;
+        default:
+            return WF_EINVAL;
+        }
+    }
+}
+
+/* ---- the rest of the fiber API ------------------------------------------------- */
+
+int wf_yield(void)
+{
+    struct wf__fiber *self = wf__fiber_self();
+    if (!self)
+        return WF_EPERM;
+    wf__fiber_yield(self);
+    return 0;
+}
+
+int wf_park(int64_t deadline)
+{
+    struct wf__fiber *self = wf__fiber_self();
+    if (!self)
+        return WF_EPERM;
+    if (atomic_load(&self->cancelled))
+        return WF_ECANCELED;
+    return wf__fiber_park(self, deadline);
+}
+
+int wf_unpark(struct wf_fiber f)
+{
+    struct wf__slot *s = wf__slot_get(f.id);
+    if (!s)
+        return WF_ESRCH;
+    struct wf__fiber *fb = wf__slot_lock(s, f.id);
+    if (!fb) {
+        uint64_t c = atomic_load(&s->ctl);
+        bool returned = GEN(c) == (uint32_t)(f.id >> 32) &&
+                        (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
+        return returned ? 0 : WF_ESRCH;
+    }
+    wf__fiber_wake(fb);
+    wf__slot_unlock(s);
+    return 0;
+}
+
+int wf_sleep_until(int64_t deadline)
+{
+    struct wf__fiber *self = wf__fiber_self();
+    if (!self) {
+        struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
+        if (deadline == WF_FOREVER)
+            ts.tv_sec = (time_t)INT64_MAX / 1000000000;
+        while (deadline > wf_now() &&
+               clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+            ;
+        return 0;
+    }
+    bool woken = false;
+    int err = 0;
+    for (;;) {
+        if (atomic_load(&self->cancelled)) {
+            err = WF_ECANCELED;
+            break;
+        }
+        if (wf_now() >= deadline)
+            break;
+        int r = wf__fiber_park(self, deadline);
+        if (r == -ETIMEDOUT)
+            break;
+        if (r == -ECANCELED) {
+            err = WF_ECANCELED;
+            break;
+        }
+        if (r == -ENOMEM) {
+            /* No memory for the timer: wait by yielding. */
+            wf__fiber_yield(self);
+            continue;
+        }
+        woken = true;
+    }
+    if (woken) /* give back the permit we swallowed */
+        atomic_store(&self->notified, 1);
+    return err;
+}
+
+int wf_sleep(int64_t ns)
+{
+    return wf_sleep_until(wf_deadline_in(ns));
+}
+
+struct wf_fiber wf_self(void)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    return (struct wf_fiber){ f ? f->id : 0 };
+}
+
+const char *wf_self_name(void)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    return f ? f->name : NULL;
+}
+
+int wf_pin_self(void)
+{
+    struct wf__worker *w = wf__worker_self();
+    struct wf__fiber *f = w ? atomic_load_explicit(&w->current,
+                                                   memory_order_relaxed) : NULL;
+    if (!f)
+        return WF_EPERM;
+    /* relaxed: read by wakers, which queue it to this worker either way. */
+    atomic_store_explicit(&f->home, w->index, memory_order_relaxed);
+    return w->index;
+}
+
+bool wf_cancelled(void)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    return f && atomic_load(&f->cancelled);
+}
+
+void wf__cancel_locked(struct wf__fiber *f)
+{
+    atomic_store(&f->cancelled, true);
+    wf__fiber_wake(f);
+    wf__scope_cancel_owned(f);
+}
+
+int wf_cancel(struct wf_fiber f)
+{
+    struct wf__slot *s = wf__slot_get(f.id);
+    if (!s)
+        return WF_ESRCH;
+    struct wf__fiber *fb = wf__slot_lock(s, f.id);
+    if (!fb) {
+        uint64_t c = atomic_load(&s->ctl);
+        bool returned = GEN(c) == (uint32_t)(f.id >> 32) &&
+                        (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
+        return returned ? 0 : WF_ESRCH;
+    }
+    wf__cancel_locked(fb);
+    wf__slot_unlock(s);
+    return 0;
+}
+
+void wf__fibers_abandon(struct wf__rt *rt)
+{
+    for (uint32_t i = 0; i < rt->nslots; i++) {
+        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
+        unsigned st = STATE(atomic_load(&s->ctl));
+        if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
+            continue;
+        if (s->fiber) {
+            free(s->fiber->fls);
+            s->fiber->fls = NULL;
+            wf__fiber_release_san(s->fiber);
+        }
+    }
+}

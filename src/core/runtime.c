@@ -1,0 +1,494 @@
+/*
+ * The runtime's life cycle: configuration, start, stop; plus what waits
+ * outside fibers (plain-thread parkers) and what reports fatal states
+ * (stack overflow, panics).
+ *
+ * There is one runtime per process (the global wf__rt). rt->state moves
+ * OFF -> STARTING -> RUNNING -> STOPPING -> OFF by CAS, so concurrent
+ * wf_init calls cannot both start it.
+ *
+ * Plain threads wait on a futex in a per-thread parker with the same permit
+ * semantics as fibers. Parkers are never freed (a thread that exits gives
+ * its parker to a free list for the next thread), so a late wake of a
+ * thread that has moved on is a spurious wake-up, as for fibers. While a
+ * plain thread waits, its parker is on rt->tw_head so that wf_shutdown can
+ * wake it (its call then returns WF_ESHUTDOWN) and wait for it to leave.
+ *
+ * Stack overflow. Every worker has an alternate signal stack; the SIGSEGV
+ * handler checks whether the fault address is in the guard page of the
+ * fiber running on this worker and, if so, writes a report naming the
+ * fiber with write(2) only (async-signal-safe) and aborts. Other faults are
+ * handed to the previous handler by restoring it and returning, so the
+ * instruction faults again under it (sanitizers' handlers included).
+ */
+#include <ctype.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_int.h"
+
+struct wf__rt wf__rt;
+
+#define DEFAULT_STACK (128u * 1024u)
+#define DEFAULT_STALL_NS (100 * WF_MSEC)
+
+/* ---- fatal reports ------------------------------------------------------- */
+
+_Noreturn void wf__panic(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "weft: panic at %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (*s && at + 1 < cap)
+        buf[at++] = *s++;
+    return at;
+}
+
+static size_t put_u64(char *buf, size_t at, size_t cap, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && at + 1 < cap)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+_Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how)
+{
+    char buf[256];
+    size_t n = 0;
+    n = put_str(buf, n, sizeof buf, "weft: stack overflow (");
+    n = put_str(buf, n, sizeof buf, how);
+    n = put_str(buf, n, sizeof buf, ") in fiber ");
+    n = put_u64(buf, n, sizeof buf, f->id);
+    n = put_str(buf, n, sizeof buf, " '");
+    n = put_str(buf, n, sizeof buf, f->name);
+    n = put_str(buf, n, sizeof buf, "', stack of ");
+    n = put_u64(buf, n, sizeof buf, (uint64_t)((char *)f - f->st.lo));
+    n = put_str(buf, n, sizeof buf, " bytes; raise wf_fiber_opts.stack_size "
+                                    "or WEFT_STACK_SIZE\n");
+    ssize_t r = write(STDERR_FILENO, buf, n);
+    (void)r;
+    abort();
+}
+
+void wf__stack_check(struct wf__fiber *f)
+{
+    uint64_t *c = f->st.canary;
+    if (c && (c[0] != WF__STACK_CANARY || c[1] != WF__STACK_CANARY))
+        wf__overflow_abort(f, "canary overwritten");
+}
+
+static struct sigaction old_segv, old_bus;
+static bool handlers_installed;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    struct wf__worker *w = wf__worker_self();
+    struct wf__fiber *f =
+        w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+    if (f && f->st.guarded && wf__stack_in_guard(&f->st, si->si_addr))
+        wf__overflow_abort(f, "guard page hit");
+    /* Not ours: let the previous handler see the fault again. */
+    sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+}
+
+static void install_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &old_segv) == 0 &&
+        sigaction(SIGBUS, &sa, &old_bus) == 0)
+        handlers_installed = true;
+}
+
+static void restore_handlers(void)
+{
+    if (!handlers_installed)
+        return;
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    handlers_installed = false;
+}
+
+/* ---- plain-thread parkers ------------------------------------------------ */
+
+static struct wf__spin tp_lock;
+static struct wf__tparker *tp_free; /* tp_lock */
+static pthread_key_t tp_key;
+static pthread_once_t tp_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct wf__tparker *tls_tp;
+
+static void tp_release(void *p)
+{
+    struct wf__tparker *tp = p;
+    wf__spin_lock(&tp_lock);
+    tp->next_free = tp_free;
+    tp_free = tp;
+    wf__spin_unlock(&tp_lock);
+}
+
+static void tp_init_key(void)
+{
+    pthread_key_create(&tp_key, tp_release);
+}
+
+static struct wf__tparker *thread_parker(void)
+{
+    struct wf__tparker *tp = tls_tp;
+    if (tp)
+        return tp;
+    pthread_once(&tp_once, tp_init_key);
+    wf__spin_lock(&tp_lock);
+    tp = tp_free;
+    if (tp)
+        tp_free = tp->next_free;
+    wf__spin_unlock(&tp_lock);
+    if (!tp) {
+        /* Never freed: type-stable for late wakers (see top comment). */
+        tp = calloc(1, sizeof *tp);
+        if (!tp)
+            WF_PANIC("out of memory for a thread parker");
+    }
+    atomic_store(&tp->word, 0);
+    tls_tp = tp;
+    pthread_setspecific(tp_key, tp);
+    return tp;
+}
+
+void wf__thread_wait_begin(struct wf__tparker *tp)
+{
+    struct wf__rt *rt = &wf__rt;
+    pthread_mutex_lock(&rt->tw_lock);
+    tp->prev_wait = NULL;
+    tp->next_wait = rt->tw_head;
+    if (rt->tw_head)
+        rt->tw_head->prev_wait = tp;
+    rt->tw_head = tp;
+    tp->waiting = true;
+    rt->tw_count++;
+    pthread_mutex_unlock(&rt->tw_lock);
+}
+
+void wf__thread_wait_end(struct wf__tparker *tp)
+{
+    struct wf__rt *rt = &wf__rt;
+    pthread_mutex_lock(&rt->tw_lock);
+    if (tp->waiting) {
+        if (tp->prev_wait)
+            tp->prev_wait->next_wait = tp->next_wait;
+        else
+            rt->tw_head = tp->next_wait;
+        if (tp->next_wait)
+            tp->next_wait->prev_wait = tp->prev_wait;
+        tp->waiting = false;
+        if (--rt->tw_count == 0)
+            pthread_cond_broadcast(&rt->tw_cond);
+    }
+    pthread_mutex_unlock(&rt->tw_lock);
+}
+
+void wf__waiter_self(struct wf__waiter *w)
+{
+    w->fiber = wf__fiber_self();
+    w->tp = NULL;
+    if (!w->fiber) {
+        w->tp = thread_parker();
+        wf__thread_wait_begin(w->tp);
+    }
+}
+
+void wf__waiter_done(struct wf__waiter *w)
+{
+    if (w->tp)
+        wf__thread_wait_end(w->tp);
+}
+
+int wf__waiter_park(struct wf__waiter *w, int64_t deadline)
+{
+    if (w->fiber)
+        return wf__fiber_park(w->fiber, deadline);
+    struct wf__tparker *tp = w->tp;
+    if (atomic_exchange(&tp->word, 0))
+        return 0;
+    if (atomic_load(&wf__rt.state) != WF__RT_RUNNING)
+        return -ESHUTDOWN;
+    if (deadline != WF_FOREVER && wf_now() >= deadline)
+        return -ETIMEDOUT;
+    wf__futex_wait(&tp->word, 0, deadline);
+    if (atomic_exchange(&tp->word, 0))
+        return 0;
+    if (atomic_load(&wf__rt.state) != WF__RT_RUNNING)
+        return -ESHUTDOWN;
+    if (deadline != WF_FOREVER && wf_now() >= deadline)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+void wf__waiter_wake(const struct wf__waiter *w)
+{
+    if (w->fiber) {
+        wf__fiber_wake(w->fiber);
+    } else if (!atomic_exchange(&w->tp->word, 1)) {
+        wf__futex_wake(&w->tp->word, 1);
+    }
+}
+
+/* ---- configuration ---------------------------------------------------------- */
+
+static long env_long(const char *name, long dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s)
+        return dflt;
+    while (isspace((unsigned char)*end))
+        end++;
+    switch (tolower((unsigned char)*end)) {
+    case 'k':
+        v *= 1024;
+        break;
+    case 'm':
+        v *= 1024 * 1024;
+        break;
+    default:
+        break;
+    }
+    return v;
+}
+
+static long max_map_count(void)
+{
+    long v = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+static int configure(struct wf__rt *rt, const struct wf_config *cfg,
+                     long *guard_cap)
+{
+    struct wf_config c = {0};
+    if (cfg)
+        c = *cfg;
+    if (c.workers < 0)
+        return WF_EINVAL;
+    if (c.workers == 0) {
+        long n = env_long("WEFT_WORKERS", 0);
+        if (n <= 0)
+            n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.workers = n > 0 ? (int)(n > 4096 ? 4096 : n) : 1;
+    }
+    if (c.workers > 4096)
+        return WF_EINVAL;
+    if (c.stack_size == 0) {
+        long v = env_long("WEFT_STACK_SIZE", 0);
+        c.stack_size = v > 0 ? (size_t)v : DEFAULT_STACK;
+    }
+    if (c.stack_size > WF__STACK_MAX)
+        return WF_EINVAL;
+    if (c.guarded_stacks < -1)
+        return WF_EINVAL;
+    if (c.guarded_stacks == 0) {
+        long v = env_long("WEFT_GUARDED_STACKS", 0);
+        c.guarded_stacks = v != 0 ? v : max_map_count() / 4;
+    }
+    *guard_cap = c.guarded_stacks;
+    if (c.stall_ns == 0) {
+        const char *s = getenv("WEFT_STALL_MS");
+        if (s && *s) {
+            long ms = strtol(s, NULL, 10);
+            c.stall_ns = ms > 0 ? ms * WF_MSEC : -1;
+        } else {
+            c.stall_ns = DEFAULT_STALL_NS;
+        }
+    }
+    rt->nworkers = c.workers;
+    rt->stall_ns = c.stall_ns;
+    rt->stall_fn = c.stall_fn;
+    rt->stall_arg = c.stall_arg;
+    const char *m = getenv("WEFT_DEBUG_MIGRATE");
+    rt->debug_migrate = m && *m && strcmp(m, "0") != 0;
+    rt->stack_size = wf__stack_round(c.stack_size);
+    return 0;
+}
+
+/* ---- start and stop ----------------------------------------------------------- */
+
+static void reset(struct wf__rt *rt)
+{
+    rt->workers = NULL;
+    rt->inject_head = rt->inject_tail = NULL;
+    atomic_store(&rt->inject_n, 0);
+    atomic_store(&rt->nparked, 0);
+    atomic_store(&rt->nsearching, 0);
+    atomic_store(&rt->stopping, false);
+    atomic_store(&rt->live_fibers, 0);
+    atomic_store(&rt->migrate_rr, 0);
+    rt->nslots = 0;
+    rt->free_slot = WF__SLOT_NONE;
+    rt->scopes = NULL;
+    rt->tw_head = NULL;
+    rt->tw_count = 0;
+    rt->monitor_started = false;
+    atomic_store(&rt->mon_word, 0);
+    atomic_store(&rt->mon_sleeping, false);
+}
+
+static void teardown(struct wf__rt *rt)
+{
+    wf__fibers_abandon(rt);
+    wf__scopes_abandon(rt);
+    wf__slots_destroy(rt);
+    wf__stack_release_all();
+    free(rt->workers);
+    rt->workers = NULL;
+    restore_handlers();
+    pthread_mutex_destroy(&rt->idle_lock);
+    pthread_mutex_destroy(&rt->tw_lock);
+    pthread_cond_destroy(&rt->tw_cond);
+}
+
+int wf_init(const struct wf_config *cfg)
+{
+    struct wf__rt *rt = &wf__rt;
+    long guard_cap;
+
+    if (wf__worker_self())
+        return WF_EALREADY;
+    int expect = WF__RT_OFF;
+    if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STARTING))
+        return WF_EALREADY;
+    reset(rt);
+    int err = configure(rt, cfg, &guard_cap);
+    if (err)
+        goto out_off;
+    pthread_mutex_init(&rt->idle_lock, NULL);
+    pthread_mutex_init(&rt->tw_lock, NULL);
+    pthread_cond_init(&rt->tw_cond, NULL);
+    wf__stack_setup(rt->stack_size, guard_cap);
+    rt->workers = aligned_alloc(WF__CACHELINE,
+                                sizeof *rt->workers * (size_t)rt->nworkers);
+    if (!rt->workers) {
+        err = WF_ENOMEM;
+        goto out_locks;
+    }
+    memset(rt->workers, 0, sizeof *rt->workers * (size_t)rt->nworkers);
+    install_handlers();
+    err = wf__workers_start(rt);
+    if (err)
+        goto out_workers;
+    /* release: publishes the configured runtime to wf_go callers. */
+    atomic_store_explicit(&rt->state, WF__RT_RUNNING, memory_order_release);
+    err = wf__monitor_start(rt);
+    if (err) {
+        wf_shutdown();
+        return err;
+    }
+    return 0;
+
+out_workers:
+    for (int i = 0; i < rt->nworkers; i++)
+        wf__deque_destroy(&rt->workers[i].dq);
+    restore_handlers();
+    free(rt->workers);
+    rt->workers = NULL;
+out_locks:
+    pthread_mutex_destroy(&rt->idle_lock);
+    pthread_mutex_destroy(&rt->tw_lock);
+    pthread_cond_destroy(&rt->tw_cond);
+out_off:
+    atomic_store(&rt->state, WF__RT_OFF);
+    return err;
+}
+
+int wf_shutdown(void)
+{
+    struct wf__rt *rt = &wf__rt;
+    if (wf__worker_self())
+        return WF_EPERM;
+    int expect = WF__RT_RUNNING;
+    if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STOPPING))
+        return WF_ESHUTDOWN;
+
+    /* Plain threads blocked in weft calls return WF_ESHUTDOWN. */
+    pthread_mutex_lock(&rt->tw_lock);
+    for (struct wf__tparker *tp = rt->tw_head; tp; tp = tp->next_wait) {
+        atomic_store(&tp->word, 1);
+        wf__futex_wake(&tp->word, 1);
+    }
+    while (rt->tw_count > 0)
+        pthread_cond_wait(&rt->tw_cond, &rt->tw_lock);
+    pthread_mutex_unlock(&rt->tw_lock);
+
+    wf__monitor_stop(rt);
+    wf__workers_stop(rt);
+    teardown(rt);
+    atomic_store(&rt->state, WF__RT_OFF);
+    return 0;
+}
+
+int wf_run(const struct wf_config *cfg, wf_fiber_fn *main_fn, void *arg,
+           void **result)
+{
+    struct wf_fiber main_fiber;
+    void *res = NULL;
+
+    if (wf__worker_self())
+        return WF_EPERM;
+    if (!main_fn)
+        return WF_EINVAL;
+    int err = wf_init(cfg);
+    if (err)
+        return err;
+    struct wf_fiber_opts opts = WF_FIBER_OPTS_INIT;
+    opts.name = "main";
+    err = wf_go_opts(&main_fiber, &opts, main_fn, arg);
+    if (err == 0)
+        err = wf_join(main_fiber, &res, WF_FOREVER);
+    wf_shutdown();
+    if (err == 0 && result)
+        *result = res;
+    return err;
+}
+
+int wf_workers(void)
+{
+    struct wf__rt *rt = &wf__rt;
+    if (atomic_load(&rt->state) != WF__RT_RUNNING)
+        return WF_ESHUTDOWN;
+    return rt->nworkers;
+}
+
+int wf_worker_index(void)
+{
+    struct wf__worker *w = wf__worker_self();
+    return w ? w->index : WF_EPERM;
+}

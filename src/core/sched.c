@@ -1,0 +1,802 @@
+/*
+ * The scheduler: workers, run queues, the switch, stealing, parking.
+ *
+ * Each worker thread has a bounded Chase-Lev deque used as a FIFO (push at
+ * the bottom, take at the top, like thieves), a run-next slot for the fiber
+ * it woke last, an inbox for fibers pinned to it, and a timer heap. Plain
+ * threads submit to a global inject queue. Order of a scheduling decision
+ * (pick_local): every 64th decision the inject queue first (so it cannot
+ * starve); the inbox; run-next (at most 16 times in a row, so two fibers
+ * waking each other cannot starve the queue); the deque; the inject queue.
+ * With nothing local, the worker's scheduler loop steals from random
+ * victims (their deque, then their run-next slot, and fires their expired
+ * timers), spins for ~30 us, then parks on a futex until woken or until its
+ * earliest timer.
+ *
+ * Direct switches. A fiber that yields, parks or returns picks its
+ * successor itself and switches straight to it (one switch, not two via
+ * the scheduler loop). Whatever must happen to the fiber it left - queue
+ * it, mark it parked, free it - cannot be done before the switch (another
+ * worker could resume it while we still run on its stack), so it is
+ * recorded in worker->after and done by whoever runs next on this worker,
+ * first thing after the switch (run_after).
+ *
+ * Parking protocol (wstate, with the permit `notified`):
+ *   park:  exchange(notified, 0) -> return if set; store(wstate, PARKING);
+ *          exchange(notified, 0) -> if set, store(RUNNING) and return;
+ *          switch away; after the switch CAS(PARKING -> PARKED), and if
+ *          that fails (a waker saw PARKING and set WOKEN) requeue it.
+ *   wake:  exchange(notified, 1) -> return if it was set already; then
+ *          CAS(PARKED -> RUNNING) and queue it, or CAS(PARKING -> WOKEN).
+ * All seq_cst: the store of PARKING and the waker's exchange of notified
+ * form a Dekker pair, so either the parker sees the permit or the waker
+ * sees PARKING/PARKED. A fiber is queued by exactly one party per park.
+ *
+ * Spurious wake-ups are part of the contract: every waiting loop in weft
+ * re-checks its condition. That makes waking a fiber that has already
+ * ended harmless (its control block stays mapped, see arch/stack.h, and a
+ * freed one has wstate 0, which no waker acts on), so wakers never need a
+ * reference on the fiber they wake.
+ *
+ * Idle workers (after Go's spinning-thread protocol). rt->nsearching counts
+ * workers looking for work, rt->nparked those asleep. Whoever makes work
+ * runnable issues a seq_cst fence and wakes one parked worker only if no
+ * worker is searching; a woken worker counts as searching (the waker
+ * counts it) until it finds work, and the last searcher that finds work
+ * wakes another if more is visible. A worker about to sleep marks itself
+ * parked, stops counting as searching (seq_cst RMW), then re-checks every
+ * queue before sleeping: against the producer's fence that closes the
+ * window for lost wake-ups.
+ *
+ * Rejected: a mutex-protected shared run queue (simple, but every switch
+ * would contend on it); waking a parked worker on every submission (futex
+ * traffic of 15-24 us a wake on this machine for work the submitter will
+ * usually run itself).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if defined(WEFT_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(WEFT_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#include "core_int.h"
+
+#define SPIN_NS 30000          /* search before parking */
+#define RUNNEXT_STREAK 16      /* run-next picks in a row before the deque */
+#define ALTSTACK_SIZE (64 * 1024)
+
+static _Thread_local struct wf__worker *tls_worker;
+
+/* The asm statement makes the value opaque: the compiler can neither
+ * treat the function as pure nor reuse an earlier result after a switch. */
+__attribute__((noinline)) struct wf__worker *wf__worker_self(void)
+{
+    struct wf__worker *w = tls_worker;
+    __asm__ __volatile__("" : "+r"(w) : : "memory");
+    return w;
+}
+
+__attribute__((noinline)) struct wf__fiber *wf__fiber_self(void)
+{
+    struct wf__worker *w = wf__worker_self();
+    /* relaxed: only this thread writes current. */
+    return w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+}
+
+static uint64_t next_rand(struct wf__worker *w)
+{
+    uint64_t x = w->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* ---- the switch ------------------------------------------------------- */
+
+static void jump(struct wf__worker *w, struct wf__exec *from,
+                 struct wf__exec *to, bool from_dying)
+{
+    /* relaxed: a progress counter for the monitor; owner-only writes. */
+    atomic_store_explicit(&w->nswitch,
+                          atomic_load_explicit(&w->nswitch, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+#if defined(WEFT_ASAN)
+    __sanitizer_start_switch_fiber(from_dying ? NULL : &from->san.asan_fake,
+                                   to->san.bottom, to->san.size);
+#else
+    (void)from_dying;
+#endif
+#if defined(WEFT_TSAN)
+    __tsan_switch_to_fiber(to->san.tsan, 0);
+#endif
+    wf__ctx_switch(&from->ctx, &to->ctx);
+#if defined(WEFT_ASAN)
+    __sanitizer_finish_switch_fiber(from->san.asan_fake, NULL, NULL);
+#endif
+}
+
+/* ---- queues ------------------------------------------------------------- */
+
+static void inject_push_list(struct wf__rt *rt, struct wf__fiber *head,
+                             struct wf__fiber *tail, long n)
+{
+    tail->next = NULL;
+    wf__spin_lock(&rt->inject_lock);
+    if (rt->inject_tail)
+        rt->inject_tail->next = head;
+    else
+        rt->inject_head = head;
+    rt->inject_tail = tail;
+    /* seq_cst: read lock-free by workers deciding to sleep (Dekker with
+     * their nsearching decrement, see the top comment). */
+    atomic_fetch_add(&rt->inject_n, n);
+    wf__spin_unlock(&rt->inject_lock);
+}
+
+/* The deque is full: move half of it plus f to the inject queue, where
+ * other workers take batches (rebalancing as a side effect). */
+static void spill(struct wf__worker *w, struct wf__fiber *f)
+{
+    struct wf__fiber *head = f, *tail = f;
+    long n = 1;
+    for (long k = 0; k < WF__DEQUE_CAP / 2; k++) {
+        struct wf__fiber *g = wf__deque_steal(&w->dq);
+        if (g == WF__DEQUE_ABORT) {
+            k--;
+            continue;
+        }
+        if (!g)
+            break;
+        tail->next = g;
+        tail = g;
+        n++;
+    }
+    inject_push_list(w->rt, head, tail, n);
+}
+
+static void local_push(struct wf__worker *w, struct wf__fiber *f)
+{
+    if (!wf__deque_push(&w->dq, f))
+        spill(w, f);
+}
+
+static struct wf__fiber *take_inject(struct wf__worker *w)
+{
+    struct wf__rt *rt = w->rt;
+    if (!wf__spin_trylock(&rt->inject_lock))
+        return NULL;
+    struct wf__fiber *f = rt->inject_head;
+    if (!f) {
+        wf__spin_unlock(&rt->inject_lock);
+        return NULL;
+    }
+    /* Take a fair share (at most a quarter of the deque) in one go. */
+    long avail = atomic_load_explicit(&rt->inject_n, memory_order_relaxed);
+    long take = avail / rt->nworkers + 1;
+    if (take > WF__DEQUE_CAP / 4)
+        take = WF__DEQUE_CAP / 4;
+    struct wf__fiber *last = f;
+    for (long k = 1; k < take && last->next; k++)
+        last = last->next;
+    long n = 1;
+    for (struct wf__fiber *g = f; g != last; g = g->next)
+        n++;
+    rt->inject_head = last->next;
+    if (!rt->inject_head)
+        rt->inject_tail = NULL;
+    atomic_fetch_sub(&rt->inject_n, n);
+    wf__spin_unlock(&rt->inject_lock);
+
+    struct wf__fiber *rest = f->next;
+    last->next = NULL;
+    while (rest) {
+        struct wf__fiber *g = rest;
+        rest = rest->next;
+        local_push(w, g);
+    }
+    return f;
+}
+
+static struct wf__fiber *take_inbox(struct wf__worker *w)
+{
+    wf__spin_lock(&w->inbox_lock);
+    struct wf__fiber *f = w->inbox_head;
+    if (f) {
+        w->inbox_head = f->next;
+        if (!w->inbox_head)
+            w->inbox_tail = NULL;
+        atomic_fetch_sub(&w->inbox_n, 1);
+    }
+    wf__spin_unlock(&w->inbox_lock);
+    return f;
+}
+
+/* ---- waking workers ------------------------------------------------------- */
+
+/* Wake worker t if it is parked, counting it as searching. */
+static bool wake_parked(struct wf__rt *rt, struct wf__worker *t)
+{
+    bool woke = false;
+    pthread_mutex_lock(&rt->idle_lock);
+    if (atomic_load(&t->parked)) {
+        atomic_store(&t->parked, false);
+        atomic_fetch_sub(&rt->nparked, 1);
+        atomic_fetch_add(&rt->nsearching, 1);
+        atomic_store(&t->wake_word, 1);
+        woke = true;
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (woke)
+        wf__futex_wake(&t->wake_word, 1);
+    return woke;
+}
+
+static void wake_one(struct wf__rt *rt)
+{
+    static atomic_uint rr;
+    int n = rt->nworkers;
+    /* relaxed: only spreads the choice. */
+    unsigned start = atomic_fetch_add_explicit(&rr, 1, memory_order_relaxed);
+    for (int k = 0; k < n; k++) {
+        struct wf__worker *t = &rt->workers[(start + (unsigned)k) % (unsigned)n];
+        if (atomic_load(&t->parked) && wake_parked(rt, t))
+            return;
+    }
+}
+
+/* Work was made runnable: make sure someone will look at it. */
+static void notify_idle(struct wf__rt *rt)
+{
+    /* seq_cst: orders the queue store before the loads below (Dekker with
+     * a worker's nsearching decrement and re-check, see top comment). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&rt->nparked, memory_order_relaxed) > 0)
+        wake_one(rt);
+}
+
+static void inbox_push(struct wf__worker *t, struct wf__fiber *f)
+{
+    f->next = NULL;
+    wf__spin_lock(&t->inbox_lock);
+    if (t->inbox_tail)
+        t->inbox_tail->next = f;
+    else
+        t->inbox_head = f;
+    t->inbox_tail = f;
+    atomic_fetch_add(&t->inbox_n, 1); /* seq_cst: see notify_idle */
+    wf__spin_unlock(&t->inbox_lock);
+    if (t != wf__worker_self()) {
+        atomic_thread_fence(memory_order_seq_cst); /* Dekker with park_worker */
+        if (atomic_load(&t->parked))
+            wake_parked(t->rt, t);
+    }
+}
+
+static struct wf__worker *migrate_target(struct wf__rt *rt,
+                                         struct wf__worker *w)
+{
+    /* relaxed: round-robin spreading only. */
+    unsigned k = atomic_fetch_add_explicit(&rt->migrate_rr, 1,
+                                           memory_order_relaxed);
+    unsigned n = (unsigned)rt->nworkers;
+    unsigned t = (unsigned)w->index + 1 + k % (n - 1);
+    return &rt->workers[t % n];
+}
+
+void wf__ready(struct wf__fiber *f, bool next)
+{
+    struct wf__rt *rt = &wf__rt;
+    struct wf__worker *w = wf__worker_self();
+    /* relaxed: home is written by the fiber itself before it can park. */
+    int home = atomic_load_explicit(&f->home, memory_order_relaxed);
+
+    if (home >= 0) {
+        if (!w || w->index != home) {
+            inbox_push(&rt->workers[home], f);
+            return;
+        }
+    } else if (!w) {
+        inject_push_list(rt, f, f, 1);
+        notify_idle(rt);
+        return;
+    } else if (rt->debug_migrate && rt->nworkers > 1) {
+        inbox_push(migrate_target(rt, w), f);
+        return;
+    }
+    if (next) {
+        struct wf__fiber *old = atomic_exchange(&w->runnext, f);
+        if (old)
+            local_push(w, old);
+    } else {
+        local_push(w, f);
+    }
+    notify_idle(rt);
+}
+
+/* Put a fiber that just left the CPU back in line (yield, or woken while
+ * it was parking). */
+static void requeue(struct wf__worker *w, struct wf__fiber *f)
+{
+    struct wf__rt *rt = w->rt;
+    int home = atomic_load_explicit(&f->home, memory_order_relaxed);
+    if (home >= 0 && home != w->index)
+        inbox_push(&rt->workers[home], f);
+    else if (home < 0 && rt->debug_migrate && rt->nworkers > 1)
+        inbox_push(migrate_target(rt, w), f);
+    else
+        local_push(w, f);
+}
+
+/* ---- picking the next fiber ------------------------------------------------ */
+
+static void run_timers(struct wf__worker *w, struct wf__worker *owner)
+{
+    int64_t e = wf__timers_earliest(&owner->timers);
+    if (e == INT64_MAX)
+        return;
+    int64_t now = wf_now();
+    if (e <= now)
+        wf__timers_run(&owner->timers, now, 256);
+}
+
+static struct wf__fiber *pick_local(struct wf__worker *w)
+{
+    struct wf__rt *rt = w->rt;
+    struct wf__fiber *f;
+    unsigned tick = ++w->tick;
+
+    if ((tick & 63) == 0 &&
+        atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0 &&
+        (f = take_inject(w)))
+        return f;
+    if ((tick & 15) == 0)
+        run_timers(w, w);
+    if (atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0 &&
+        (f = take_inbox(w)))
+        return f;
+    bool queue_first = ++w->streak > RUNNEXT_STREAK;
+    if (!queue_first &&
+        atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+        (f = atomic_exchange(&w->runnext, NULL)))
+        return f;
+    w->streak = 0;
+    while ((f = wf__deque_steal(&w->dq)) == WF__DEQUE_ABORT)
+        ;
+    if (f)
+        return f;
+    if (queue_first && (f = atomic_exchange(&w->runnext, NULL)))
+        return f;
+    if (atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0)
+        return take_inject(w);
+    return NULL;
+}
+
+/* ---- after a switch ------------------------------------------------------- */
+
+static void run_after(struct wf__worker *w)
+{
+    enum wf__after what = w->after;
+    struct wf__fiber *f = w->after_fiber;
+
+    w->after = WF__AFTER_NONE;
+    switch (what) {
+    case WF__AFTER_NONE:
+        break;
+    case WF__AFTER_REQUEUE:
+        requeue(w, f);
+        break;
+    case WF__AFTER_PARK: {
+        int s = WF__PARKING;
+        if (!atomic_compare_exchange_strong(&f->wstate, &s, WF__PARKED)) {
+            /* A waker saw PARKING and left the queueing to us. */
+            atomic_store(&f->wstate, WF__RUNNING);
+            requeue(w, f);
+        }
+        break;
+    }
+    case WF__AFTER_EXIT:
+        wf__fiber_finish(w, f);
+        break;
+    }
+}
+
+/* Leave fiber `self` for `next` (NULL: the scheduler loop), recording what
+ * the next context must do for it. Returns when self is resumed. */
+static void leave(struct wf__worker *w, struct wf__fiber *self,
+                  enum wf__after what, struct wf__fiber *next)
+{
+    struct wf__exec *to = &w->sched;
+
+    wf__stack_check(self);
+    if (atomic_load_explicit(&w->rt->stopping, memory_order_relaxed)) {
+        if (next) /* shutting down: nothing new starts */
+            local_push(w, next);
+        next = NULL;
+    }
+    w->after = what;
+    w->after_fiber = self;
+    if (next)
+        to = &next->ex;
+    /* relaxed: read by this thread, and racily by the monitor. */
+    atomic_store_explicit(&w->current, next, memory_order_relaxed);
+    jump(w, &self->ex, to, what == WF__AFTER_EXIT);
+    /* Resumed, maybe on another thread: fetch the worker anew. */
+    run_after(wf__worker_self());
+}
+
+void wf__fiber_yield(struct wf__fiber *self)
+{
+    struct wf__worker *w = wf__worker_self();
+    struct wf__fiber *next = pick_local(w);
+    if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1))
+        return; /* nobody else to run here */
+    leave(w, self, WF__AFTER_REQUEUE, next);
+}
+
+void wf__fiber_wake(struct wf__fiber *f)
+{
+    /* seq_cst: Dekker with the parker's store of PARKING (top comment). */
+    if (atomic_exchange(&f->notified, 1))
+        return;
+    int s = atomic_load(&f->wstate);
+    for (;;) {
+        if (s == WF__PARKED) {
+            if (atomic_compare_exchange_weak(&f->wstate, &s, WF__RUNNING)) {
+                wf__ready(f, true);
+                return;
+            }
+        } else if (s == WF__PARKING) {
+            if (atomic_compare_exchange_weak(&f->wstate, &s, WF__WOKEN))
+                return;
+        } else {
+            return;
+        }
+    }
+}
+
+static void timer_fire(struct wf__timer *t)
+{
+    struct wf__fiber *f =
+        (struct wf__fiber *)((char *)t - offsetof(struct wf__fiber, timer));
+    wf__fiber_wake(f);
+}
+
+static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
+{
+    if (atomic_exchange(&self->notified, 0))
+        return 0;
+    if (cancellable &&
+        atomic_load_explicit(&self->cancelled, memory_order_relaxed))
+        return -ECANCELED;
+    if (deadline != WF_FOREVER && wf_now() >= deadline)
+        return -ETIMEDOUT;
+
+    atomic_store(&self->wstate, WF__PARKING);
+    if (atomic_exchange(&self->notified, 0)) {
+        atomic_store(&self->wstate, WF__RUNNING);
+        return 0;
+    }
+    struct wf__worker *w = wf__worker_self();
+    bool armed = false;
+    if (deadline != WF_FOREVER) {
+        self->timer.fire = timer_fire;
+        if (wf__timer_add(&w->timers, &self->timer, deadline) != 0) {
+            atomic_store(&self->wstate, WF__RUNNING);
+            return -ENOMEM;
+        }
+        armed = true;
+    }
+    leave(w, self, WF__AFTER_PARK, pick_local(w));
+
+    if (armed)
+        wf__timer_cancel(&self->timer);
+    atomic_exchange(&self->notified, 0); /* consume the wake */
+    if (cancellable &&
+        atomic_load_explicit(&self->cancelled, memory_order_relaxed))
+        return -ECANCELED;
+    if (deadline != WF_FOREVER && wf_now() >= deadline)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+int wf__fiber_park(struct wf__fiber *self, int64_t deadline)
+{
+    return park(self, deadline, true);
+}
+
+int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline)
+{
+    return park(self, deadline, false);
+}
+
+_Noreturn void wf__fiber_exit(struct wf__fiber *self)
+{
+    struct wf__worker *w = wf__worker_self();
+    leave(w, self, WF__AFTER_EXIT, pick_local(w));
+    WF_PANIC("a returned fiber was resumed");
+}
+
+static void fiber_entry(void *p)
+{
+    struct wf__fiber *f = p;
+#if defined(WEFT_ASAN)
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    run_after(wf__worker_self());
+    void *result = f->fn(f->arg);
+    wf__fiber_exit_with(f, result);
+}
+
+void wf__fiber_prepare(struct wf__fiber *f)
+{
+    size_t size = (size_t)((char *)f - f->st.lo);
+    wf__ctx_make(&f->ex.ctx, f->st.lo, size, fiber_entry, f);
+    f->ex.san.asan_fake = NULL;
+    f->ex.san.bottom = f->st.lo;
+    f->ex.san.size = size;
+#if defined(WEFT_TSAN)
+    f->ex.san.tsan = __tsan_create_fiber(0);
+#else
+    f->ex.san.tsan = NULL;
+#endif
+}
+
+void wf__fiber_release_san(struct wf__fiber *f)
+{
+#if defined(WEFT_TSAN)
+    if (f->ex.san.tsan)
+        __tsan_destroy_fiber(f->ex.san.tsan);
+#endif
+    f->ex.san.tsan = NULL;
+}
+
+/* ---- the scheduler loop ---------------------------------------------------- */
+
+static bool work_visible(struct wf__worker *w)
+{
+    struct wf__rt *rt = w->rt;
+    if (atomic_load(&rt->inject_n) > 0 || atomic_load(&w->inbox_n) > 0 ||
+        atomic_load(&rt->stopping))
+        return true;
+    if (wf__timers_earliest(&w->timers) <= wf_now())
+        return true;
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct wf__worker *v = &rt->workers[i];
+        if (wf__deque_size(&v->dq) > 0 || atomic_load(&v->runnext))
+            return true;
+    }
+    return false;
+}
+
+/* One pass over the other workers: steal a fiber, or fire their expired
+ * timers (which readies the woken fibers here). */
+static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
+{
+    struct wf__rt *rt = w->rt;
+    int n = rt->nworkers;
+    int start = (int)(next_rand(w) % (uint64_t)n);
+
+    for (int k = 0; k < n; k++) {
+        struct wf__worker *v = &rt->workers[(start + k) % n];
+        if (v == w)
+            continue;
+        struct wf__fiber *f;
+        for (int tries = 0; tries < 4; tries++) {
+            f = wf__deque_steal(&v->dq);
+            if (f != WF__DEQUE_ABORT)
+                break;
+        }
+        if (f && f != WF__DEQUE_ABORT)
+            return f;
+        if (take_runnext && atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
+            (f = atomic_exchange(&v->runnext, NULL)))
+            return f;
+        run_timers(w, v);
+    }
+    return NULL;
+}
+
+/* Returns true when another worker woke us (and counted us as searching). */
+static bool park_worker(struct wf__worker *w)
+{
+    struct wf__rt *rt = w->rt;
+
+    pthread_mutex_lock(&rt->idle_lock);
+    atomic_store(&w->wake_word, 0);
+    atomic_store(&w->parked, true);
+    atomic_fetch_add(&rt->nparked, 1);
+    pthread_mutex_unlock(&rt->idle_lock);
+    atomic_fetch_sub(&rt->nsearching, 1); /* seq_cst: see top comment */
+
+    if (!work_visible(w)) {
+        int64_t deadline = wf__timers_earliest(&w->timers);
+        while (atomic_load(&w->wake_word) == 0) {
+            if (wf__futex_wait(&w->wake_word, 0, deadline) == -ETIMEDOUT)
+                break;
+        }
+    }
+    bool woken = true;
+    pthread_mutex_lock(&rt->idle_lock);
+    if (atomic_load(&w->parked)) {
+        atomic_store(&w->parked, false);
+        atomic_fetch_sub(&rt->nparked, 1);
+        woken = false;
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+    wf__monitor_kick(rt);
+    return woken;
+}
+
+static struct wf__fiber *find_work(struct wf__worker *w)
+{
+    struct wf__rt *rt = w->rt;
+    bool searching = false;
+
+    for (;;) {
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+            if (searching)
+                atomic_fetch_sub(&rt->nsearching, 1);
+            return NULL;
+        }
+        run_timers(w, w);
+        struct wf__fiber *f = pick_local(w);
+        if (!f) {
+            if (!searching) {
+                atomic_fetch_add(&rt->nsearching, 1);
+                searching = true;
+            }
+            int64_t start = wf_now();
+            for (unsigned round = 0;; round++) {
+                f = steal_round(w, round > 2);
+                if (f || (f = pick_local(w)))
+                    break;
+                if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+                    break;
+                if ((round & 7) == 7 && wf_now() - start > SPIN_NS)
+                    break;
+                for (int k = 0; k < 32; k++)
+                    wf__cpu_relax();
+            }
+        }
+        if (f) {
+            if (searching) {
+                searching = false;
+                /* The last searcher to find work hands the search on. */
+                if (atomic_fetch_sub(&rt->nsearching, 1) == 1 &&
+                    (wf__deque_size(&w->dq) > 0 ||
+                     atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0))
+                    notify_idle(rt);
+            }
+            return f;
+        }
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+            continue;
+        searching = park_worker(w);
+    }
+}
+
+static void setup_altstack(struct wf__worker *w)
+{
+    w->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (w->altstack == MAP_FAILED) {
+        w->altstack = NULL;
+        return;
+    }
+    stack_t ss = { .ss_sp = w->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+}
+
+static void *worker_main(void *p)
+{
+    struct wf__worker *w = p;
+
+    tls_worker = w;
+    setup_altstack(w);
+#if defined(WEFT_TSAN)
+    w->sched.san.tsan = __tsan_get_current_fiber();
+#endif
+    {
+        pthread_attr_t a;
+        void *lo = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            pthread_attr_getstack(&a, &lo, &size);
+            pthread_attr_destroy(&a);
+        }
+        w->sched.san.bottom = lo;
+        w->sched.san.size = size;
+    }
+
+    for (;;) {
+        struct wf__fiber *f = find_work(w);
+        if (!f)
+            break;
+        atomic_store_explicit(&w->current, f, memory_order_relaxed);
+        jump(w, &w->sched, &f->ex, false);
+        run_after(w);
+    }
+
+    if (w->altstack) {
+        stack_t ss = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
+        sigaltstack(&ss, NULL);
+        munmap(w->altstack, ALTSTACK_SIZE);
+        w->altstack = NULL;
+    }
+    tls_worker = NULL;
+    return NULL;
+}
+
+int wf__workers_start(struct wf__rt *rt)
+{
+    int n = rt->nworkers;
+    for (int i = 0; i < n; i++) {
+        struct wf__worker *w = &rt->workers[i];
+        w->index = i;
+        w->rt = rt;
+        w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+        atomic_init(&w->current, NULL);
+        atomic_init(&w->runnext, NULL);
+        atomic_init(&w->inbox_n, 0);
+        atomic_init(&w->parked, false);
+        atomic_init(&w->wake_word, 0);
+        atomic_init(&w->nswitch, 0);
+        atomic_init(&w->inbox_lock.held, false);
+        wf__timers_init(&w->timers);
+        if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0)
+            return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        int err = pthread_create(&rt->workers[i].thread, &a, worker_main,
+                                 &rt->workers[i]);
+        pthread_attr_destroy(&a);
+        if (err) {
+            atomic_store(&rt->stopping, true);
+            for (int k = 0; k < i; k++) {
+                atomic_store(&rt->workers[k].wake_word, 1);
+                wf__futex_wake(&rt->workers[k].wake_word, 1);
+                pthread_join(rt->workers[k].thread, NULL);
+            }
+            return -err;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "weft-w%d", i % 100000);
+        name[15] = '\0'; /* the kernel's limit */
+        pthread_setname_np(rt->workers[i].thread, name);
+    }
+    return 0;
+}
+
+void wf__workers_stop(struct wf__rt *rt)
+{
+    atomic_store(&rt->stopping, true);
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct wf__worker *w = &rt->workers[i];
+        atomic_store(&w->wake_word, 1);
+        wf__futex_wake(&w->wake_word, 1);
+    }
+    for (int i = 0; i < rt->nworkers; i++)
+        pthread_join(rt->workers[i].thread, NULL);
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct wf__worker *w = &rt->workers[i];
+        w->stacks.head = NULL;
+        w->stacks.n = 0;
+        wf__timers_destroy(&w->timers);
+        wf__deque_destroy(&w->dq);
+    }
+}

@@ -1,0 +1,247 @@
+/*
+ * Structured concurrency: scopes own fibers.
+ *
+ * A scope keeps its running members in a list (protected by s->lock) and
+ * counts them; a member unlinks itself when it returns (wf__fiber_finish,
+ * off the member's stack) and wakes the scope's waiter when it was the
+ * last. The waiter's record is copied before the lock is dropped, and the
+ * fibers/thread parkers it names are type-stable, so a member never touches
+ * a scope or a waiter after the unlock: the closer may free the scope as
+ * soon as the count is zero.
+ *
+ * Cancellation reaches members through their handles (slot lock, see
+ * fiber.c) and descends into the scopes they have open; the lock order is
+ * in core_int.h. Closing waits without being interruptible: a scope that
+ * gave up waiting could free itself while members still point at it.
+ */
+#include <stdlib.h>
+
+#include "core_int.h"
+
+struct wf_scope {
+    struct wf__spin lock;
+    struct wf__fiber *head;   /* running members; lock */
+    int nlive;                /* lock */
+    bool closing;             /* lock */
+    bool has_waiter;          /* lock */
+    struct wf__waiter waiter; /* lock */
+    uint64_t owner_id;        /* opening fiber, 0 for a plain thread */
+    struct wf_scope *owner_next; /* in the owner's list; owner's slot lock */
+    struct wf_scope *all_prev, *all_next; /* rt->scopes_lock */
+};
+
+int wf__scope_add(struct wf_scope *s, struct wf__fiber *f)
+{
+    int err = 0;
+    wf__spin_lock(&s->lock);
+    if (s->closing) {
+        err = WF_EINVAL;
+    } else {
+        f->sl.prev = NULL;
+        f->sl.next = s->head;
+        if (s->head)
+            s->head->sl.prev = f;
+        s->head = f;
+        s->nlive++;
+    }
+    wf__spin_unlock(&s->lock);
+    return err;
+}
+
+void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
+{
+    struct wf__waiter w;
+    bool wake = false;
+
+    wf__spin_lock(&s->lock);
+    if (f->sl.prev)
+        f->sl.prev->sl.next = f->sl.next;
+    else
+        s->head = f->sl.next;
+    if (f->sl.next)
+        f->sl.next->sl.prev = f->sl.prev;
+    if (--s->nlive == 0 && s->has_waiter) {
+        w = s->waiter;
+        wake = true;
+    }
+    wf__spin_unlock(&s->lock);
+    if (wake)
+        wf__waiter_wake(&w);
+}
+
+int wf_scope_open(struct wf_scope **out)
+{
+    struct wf__rt *rt = &wf__rt;
+    if (!out)
+        return WF_EINVAL;
+    if (atomic_load(&rt->state) != WF__RT_RUNNING)
+        return WF_ESHUTDOWN;
+    struct wf_scope *s = calloc(1, sizeof *s);
+    if (!s)
+        return WF_ENOMEM;
+    struct wf__fiber *self = wf__fiber_self();
+    if (self) {
+        struct wf__slot *slot = wf__slot_get(self->id);
+        if (wf__slot_lock(slot, self->id)) {
+            s->owner_id = self->id;
+            s->owner_next = self->owned;
+            self->owned = s;
+            wf__slot_unlock(slot);
+        }
+    }
+    wf__spin_lock(&rt->scopes_lock);
+    s->all_next = rt->scopes;
+    if (rt->scopes)
+        rt->scopes->all_prev = s;
+    rt->scopes = s;
+    wf__spin_unlock(&rt->scopes_lock);
+    *out = s;
+    return 0;
+}
+
+int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
+                wf_fiber_fn *fn, void *arg)
+{
+    if (!s)
+        return WF_EINVAL;
+    return wf__spawn(NULL, opts, fn, arg, s);
+}
+
+/* Cancel every member; s->lock held. Returns how many were running. */
+static int cancel_members(struct wf_scope *s)
+{
+    int n = 0;
+    for (struct wf__fiber *f = s->head; f; f = f->sl.next) {
+        struct wf__slot *slot = wf__slot_get(f->id);
+        struct wf__fiber *m = wf__slot_lock(slot, f->id);
+        if (!m)
+            continue; /* returned; unlinking itself right now */
+        wf__cancel_locked(m);
+        wf__slot_unlock(slot);
+        n++;
+    }
+    return n;
+}
+
+int wf_scope_cancel(struct wf_scope *s)
+{
+    if (!s)
+        return WF_EINVAL;
+    wf__spin_lock(&s->lock);
+    cancel_members(s);
+    wf__spin_unlock(&s->lock);
+    return 0;
+}
+
+void wf__scope_cancel_owned(struct wf__fiber *f)
+{
+    for (struct wf_scope *s = f->owned; s; s = s->owner_next)
+        wf_scope_cancel(s);
+}
+
+/* Wait for the member count to reach zero. */
+static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
+{
+    struct wf__waiter w;
+    struct wf__fiber *self = wf__fiber_self();
+    int err = 0;
+
+    wf__waiter_self(&w);
+    for (;;) {
+        wf__spin_lock(&s->lock);
+        if (s->nlive == 0) {
+            s->has_waiter = false;
+            wf__spin_unlock(&s->lock);
+            break;
+        }
+        s->waiter = w;
+        s->has_waiter = true;
+        wf__spin_unlock(&s->lock);
+        if (err)
+            break;
+        int r;
+        if (self && !cancellable) {
+            r = wf__fiber_park_nocancel(self, deadline);
+        } else {
+            r = wf__waiter_park(&w, deadline);
+        }
+        if (r != 0) {
+            err = r;
+            wf__spin_lock(&s->lock);
+            s->has_waiter = false;
+            bool done = s->nlive == 0;
+            wf__spin_unlock(&s->lock);
+            if (done)
+                err = 0;
+            break;
+        }
+    }
+    wf__waiter_done(&w);
+    return err;
+}
+
+int wf_scope_wait(struct wf_scope *s, int64_t deadline)
+{
+    if (!s)
+        return WF_EINVAL;
+    if (wf_cancelled())
+        return WF_ECANCELED;
+    return wait_members(s, deadline, true);
+}
+
+static void unlink_owner(struct wf_scope *s)
+{
+    if (!s->owner_id)
+        return;
+    struct wf__slot *slot = wf__slot_get(s->owner_id);
+    struct wf__fiber *owner = wf__slot_lock(slot, s->owner_id);
+    if (!owner)
+        return;
+    for (struct wf_scope **pp = &owner->owned; *pp; pp = &(*pp)->owner_next)
+        if (*pp == s) {
+            *pp = s->owner_next;
+            break;
+        }
+    wf__slot_unlock(slot);
+}
+
+static void unlink_all(struct wf__rt *rt, struct wf_scope *s)
+{
+    wf__spin_lock(&rt->scopes_lock);
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else
+        rt->scopes = s->all_next;
+    if (s->all_next)
+        s->all_next->all_prev = s->all_prev;
+    wf__spin_unlock(&rt->scopes_lock);
+}
+
+int wf_scope_close(struct wf_scope *s)
+{
+    if (!s)
+        return WF_EINVAL;
+    wf__spin_lock(&s->lock);
+    s->closing = true;
+    int n = cancel_members(s);
+    wf__spin_unlock(&s->lock);
+    int err;
+    do
+        err = wait_members(s, WF_FOREVER, false);
+    while (err == -ETIMEDOUT);
+    if (err == -ESHUTDOWN)
+        return err; /* the runtime is going away and frees the scope */
+    unlink_owner(s);
+    unlink_all(&wf__rt, s);
+    free(s);
+    return n;
+}
+
+void wf__scopes_abandon(struct wf__rt *rt)
+{
+    while (rt->scopes) {
+        struct wf_scope *s = rt->scopes;
+        rt->scopes = s->all_next;
+        free(s);
+    }
+}

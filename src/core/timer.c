@@ -1,0 +1,147 @@
+/*
+ * Timer heap (see timer.h). A 4-ary heap: half the depth of a binary heap,
+ * and the four children of a node share a cache line of the array.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "timer.h"
+
+#define ARITY 4
+
+void wf__timers_init(struct wf__timers *ts)
+{
+    ts->h = NULL;
+    ts->n = ts->cap = 0;
+    atomic_init(&ts->earliest, INT64_MAX);
+    atomic_init(&ts->lock.held, false);
+}
+
+void wf__timers_destroy(struct wf__timers *ts)
+{
+    for (uint32_t i = 0; i < ts->n; i++)
+        atomic_store_explicit(&ts->h[i]->heap, NULL, memory_order_relaxed);
+    free(ts->h);
+    ts->h = NULL;
+    ts->n = ts->cap = 0;
+}
+
+static void place(struct wf__timers *ts, uint32_t i, struct wf__timer *t)
+{
+    ts->h[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(struct wf__timers *ts, uint32_t i)
+{
+    struct wf__timer *t = ts->h[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / ARITY;
+        if (ts->h[p]->deadline <= t->deadline)
+            break;
+        place(ts, i, ts->h[p]);
+        i = p;
+    }
+    place(ts, i, t);
+}
+
+static void sift_down(struct wf__timers *ts, uint32_t i)
+{
+    struct wf__timer *t = ts->h[i];
+    for (;;) {
+        uint32_t c = i * ARITY + 1, best = i;
+        int64_t bd = t->deadline;
+        for (uint32_t k = c; k < c + ARITY && k < ts->n; k++)
+            if (ts->h[k]->deadline < bd) {
+                best = k;
+                bd = ts->h[k]->deadline;
+            }
+        if (best == i)
+            break;
+        place(ts, i, ts->h[best]);
+        i = best;
+    }
+    place(ts, i, t);
+}
+
+static void update_earliest(struct wf__timers *ts)
+{
+    /* relaxed: readers treat it as a hint (see timer.h). */
+    atomic_store_explicit(&ts->earliest, ts->n ? ts->h[0]->deadline : INT64_MAX,
+                          memory_order_relaxed);
+}
+
+static void remove_at(struct wf__timers *ts, uint32_t i)
+{
+    struct wf__timer *last = ts->h[--ts->n];
+    if (i < ts->n) {
+        place(ts, i, last);
+        if (i > 0 && last->deadline < ts->h[(i - 1) / ARITY]->deadline)
+            sift_up(ts, i);
+        else
+            sift_down(ts, i);
+    }
+}
+
+int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
+{
+    wf__spin_lock(&ts->lock);
+    if (ts->n == ts->cap) {
+        uint32_t cap = ts->cap ? ts->cap * 2 : 64;
+        struct wf__timer **h = realloc(ts->h, cap * sizeof *h);
+        if (!h) {
+            wf__spin_unlock(&ts->lock);
+            return -ENOMEM;
+        }
+        ts->h = h;
+        ts->cap = cap;
+    }
+    t->deadline = deadline;
+    atomic_store_explicit(&t->heap, ts, memory_order_relaxed);
+    ts->h[ts->n] = t;
+    t->idx = ts->n++;
+    sift_up(ts, t->idx);
+    update_earliest(ts);
+    wf__spin_unlock(&ts->lock);
+    return 0;
+}
+
+void wf__timer_cancel(struct wf__timer *t)
+{
+    /* relaxed: the value is re-checked under the heap's lock. */
+    struct wf__timers *ts = atomic_load_explicit(&t->heap, memory_order_relaxed);
+    if (!ts)
+        return;
+    wf__spin_lock(&ts->lock);
+    if (atomic_load_explicit(&t->heap, memory_order_relaxed) == ts) {
+        remove_at(ts, t->idx);
+        atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
+        update_earliest(ts);
+    }
+    wf__spin_unlock(&ts->lock);
+}
+
+int wf__timers_run(struct wf__timers *ts, int64_t now, int max)
+{
+    int fired = 0;
+    if (wf__timers_earliest(ts) > now || !wf__spin_trylock(&ts->lock))
+        return 0;
+    while (ts->n && ts->h[0]->deadline <= now && fired < max) {
+        struct wf__timer *t = ts->h[0];
+        remove_at(ts, 0);
+        atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
+        t->fire(t);
+        fired++;
+    }
+    update_earliest(ts);
+    wf__spin_unlock(&ts->lock);
+    return fired;
+}
+
+uint32_t wf__timers_count(struct wf__timers *ts)
+{
+    wf__spin_lock(&ts->lock);
+    uint32_t n = ts->n;
+    wf__spin_unlock(&ts->lock);
+    return n;
+}

@@ -1,0 +1,61 @@
+/*
+ * src/core/timer.h - per-worker timer heaps.
+ *
+ * Each worker owns one 4-ary min-heap of timers ordered by deadline. A timer
+ * is intrusive (lives in its owner, e.g. a fiber's control block) and knows
+ * its index, so removal is O(log n) and a million pending timers cost one
+ * pointer each in the heap array. The heap has a spinlock because a timer
+ * is removed by whoever owns it (a fiber resumed on another worker) and
+ * idle workers fire the expired timers of busy ones; `earliest` lets
+ * everyone look without the lock.
+ *
+ * Firing happens with the heap lock held, so a timer's owner that removes
+ * it (wf__timer_cancel) either removes it first or waits until the firing
+ * is over: the fire callback never runs on a timer whose owner has moved on.
+ */
+#ifndef WEFT_CORE_TIMER_H
+#define WEFT_CORE_TIMER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/futex.h"
+
+struct wf__timers;
+
+struct wf__timer {
+    int64_t deadline;
+    uint32_t idx;                        /* position in the heap */
+    _Atomic(struct wf__timers *) heap;   /* NULL when not armed */
+    void (*fire)(struct wf__timer *t);   /* called with the heap locked */
+};
+
+struct wf__timers {
+    struct wf__spin lock;
+    struct wf__timer **h; /* protected by lock */
+    uint32_t n, cap;      /* protected by lock */
+    _Atomic int64_t earliest; /* INT64_MAX when empty; written under lock */
+};
+
+void wf__timers_init(struct wf__timers *ts);
+void wf__timers_destroy(struct wf__timers *ts);
+
+/* Arm t in ts. Returns 0 or -ENOMEM. t must not be armed. */
+int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline);
+
+/* Disarm t if still armed; returns when no fire of t is in progress. */
+void wf__timer_cancel(struct wf__timer *t);
+
+/* Fire every timer with deadline <= now (at most `max`); returns how many. */
+int wf__timers_run(struct wf__timers *ts, int64_t now, int max);
+
+static inline int64_t wf__timers_earliest(struct wf__timers *ts)
+{
+    /* relaxed: a hint; the heap is re-read under the lock before firing. */
+    return atomic_load_explicit(&ts->earliest, memory_order_relaxed);
+}
+
+/* Number of armed timers (tests). */
+uint32_t wf__timers_count(struct wf__timers *ts);
+
+#endif

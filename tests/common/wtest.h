@@ -1,0 +1,169 @@
+/*
+ * tests/common/wtest.h - the tiny harness every weft test program uses.
+ *
+ * A test program lists its cases with WT_CASE(name) and ends with
+ * WT_MAIN(). Run with a case name it runs that case alone (ctest registers
+ * each case as its own test, so each runs in its own process under a
+ * timeout); run with no argument it runs every case in turn, each in a
+ * child process. A case passes by returning, fails through WT_CHECK*
+ * (which print file, line and the failed expression and exit 1), and is
+ * skipped with WT_SKIP("why") (exit code 77, ctest's SKIP_RETURN_CODE).
+ *
+ * Stress cases read WT_SEED (default: from the clock) and WT_THREADS and
+ * print the seed when they fail, so a failure can be replayed.
+ */
+#ifndef WEFT_TESTS_WTEST_H
+#define WEFT_TESTS_WTEST_H
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct wt_case {
+    const char *name;
+    void (*fn)(void);
+};
+
+#define WT_MAX_CASES 256
+static struct wt_case wt_cases[WT_MAX_CASES];
+static int wt_ncases;
+static uint64_t wt_seed_value;
+static int wt_seed_set;
+
+#define WT_CASE(name)                                                      \
+    static void wt_case_##name(void);                                      \
+    __attribute__((constructor)) static void wt_register_##name(void)      \
+    {                                                                      \
+        if (wt_ncases < WT_MAX_CASES)                                      \
+            wt_cases[wt_ncases++] = (struct wt_case){#name, wt_case_##name}; \
+    }                                                                      \
+    static void wt_case_##name(void)
+
+#define WT_FAIL(...)                                                       \
+    do {                                                                   \
+        fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);              \
+        fprintf(stderr, __VA_ARGS__);                                      \
+        fputc('\n', stderr);                                               \
+        if (wt_seed_set)                                                   \
+            fprintf(stderr, "(seed WT_SEED=%" PRIu64 ")\n", wt_seed_value); \
+        fflush(stderr);                                                    \
+        _exit(1);                                                          \
+    } while (0)
+
+#define WT_CHECK(cond)                                                     \
+    do {                                                                   \
+        if (!(cond))                                                       \
+            WT_FAIL("%s", #cond);                                          \
+    } while (0)
+
+/* Compare two integers, printing both on failure. */
+#define WT_CHECK_EQ(a, b)                                                  \
+    do {                                                                   \
+        long long wt_a_ = (long long)(a), wt_b_ = (long long)(b);          \
+        if (wt_a_ != wt_b_)                                                \
+            WT_FAIL("%s == %s (%lld != %lld)", #a, #b, wt_a_, wt_b_);      \
+    } while (0)
+
+#define WT_SKIP(...)                                                       \
+    do {                                                                   \
+        fprintf(stderr, "SKIP: ");                                         \
+        fprintf(stderr, __VA_ARGS__);                                      \
+        fputc('\n', stderr);                                               \
+        exit(77);                                                          \
+    } while (0)
+
+/* The stress seed: WT_SEED from the environment, else from the clock. */
+static inline uint64_t wt_seed(void)
+{
+    if (!wt_seed_set) {
+        const char *s = getenv("WT_SEED");
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        wt_seed_value = s ? strtoull(s, NULL, 0)
+                          : (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+        wt_seed_set = 1;
+    }
+    return wt_seed_value;
+}
+
+/* WT_THREADS from the environment, else dflt. */
+static inline int wt_threads(int dflt)
+{
+    const char *s = getenv("WT_THREADS");
+    return s && atoi(s) > 0 ? atoi(s) : dflt;
+}
+
+/* A small, fast, thread-safe-if-per-thread PRNG (xorshift64*). */
+static inline uint64_t wt_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Whether the program runs under a sanitizer (heavier: tests may scale
+ * their counts down, never their checks). */
+static inline int wt_sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
+static inline int wt_run_one(const struct wt_case *c)
+{
+    c->fn();
+    return 0;
+}
+
+#define WT_MAIN()                                                          \
+    int main(int argc, char **argv)                                        \
+    {                                                                      \
+        if (argc > 1 && strcmp(argv[1], "--list") == 0) {                  \
+            for (int i = 0; i < wt_ncases; i++)                            \
+                printf("%s\n", wt_cases[i].name);                          \
+            return 0;                                                      \
+        }                                                                  \
+        if (argc > 1) {                                                    \
+            for (int i = 0; i < wt_ncases; i++)                            \
+                if (strcmp(argv[1], wt_cases[i].name) == 0)                \
+                    return wt_run_one(&wt_cases[i]);                       \
+            fprintf(stderr, "no test case '%s'\n", argv[1]);               \
+            return 2;                                                      \
+        }                                                                  \
+        int failed = 0, skipped = 0;                                       \
+        for (int i = 0; i < wt_ncases; i++) {                              \
+            fflush(NULL);                                                  \
+            pid_t pid = fork();                                            \
+            if (pid == 0)                                                  \
+                _exit(wt_run_one(&wt_cases[i]));                           \
+            int st = 0;                                                    \
+            waitpid(pid, &st, 0);                                          \
+            int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); \
+            printf("%-40s %s\n", wt_cases[i].name,                         \
+                   rc == 0 ? "ok" : rc == 77 ? "skipped" : "FAILED");      \
+            failed += rc != 0 && rc != 77;                                 \
+            skipped += rc == 77;                                           \
+        }                                                                  \
+        printf("%d passed, %d failed, %d skipped\n",                       \
+               wt_ncases - failed - skipped, failed, skipped);             \
+        return failed ? 1 : 0;                                             \
+    }
+
+#endif
