@@ -93,8 +93,9 @@ static void *monitor_main(void *p)
             struct wf__worker *w = &rt->workers[i];
             unsigned long c = atomic_load_explicit(&w->nswitch,
                                                    memory_order_relaxed);
+            /* acquire: pairs with the worker's release store of current. */
             struct wf__fiber *f =
-                atomic_load_explicit(&w->current, memory_order_relaxed);
+                atomic_load_explicit(&w->current, memory_order_acquire);
             if (c != smp[i].count || !f) {
                 smp[i] = (struct sample){ c, now, false };
                 continue;

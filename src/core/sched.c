@@ -195,11 +195,11 @@ static struct wf__fiber *take_inject(struct wf__worker *w)
     rt->inject_head = last->next;
     if (!rt->inject_head)
         rt->inject_tail = NULL;
+    last->next = NULL;
     atomic_fetch_sub(&rt->inject_n, n);
     wf__spin_unlock(&rt->inject_lock);
 
     struct wf__fiber *rest = f->next;
-    last->next = NULL;
     while (rest) {
         struct wf__fiber *g = rest;
         rest = rest->next;
@@ -303,10 +303,9 @@ void wf__ready(struct wf__fiber *f, bool next)
     int home = atomic_load_explicit(&f->home, memory_order_relaxed);
 
     if (home >= 0) {
-        if (!w || w->index != home) {
-            inbox_push(&rt->workers[home], f);
-            return;
-        }
+        /* Pinned: never in a stealable queue, not even at home. */
+        inbox_push(&rt->workers[home], f);
+        return;
     } else if (!w) {
         inject_push_list(rt, f, f, 1);
         notify_idle(rt);
@@ -331,7 +330,7 @@ static void requeue(struct wf__worker *w, struct wf__fiber *f)
 {
     struct wf__rt *rt = w->rt;
     int home = atomic_load_explicit(&f->home, memory_order_relaxed);
-    if (home >= 0 && home != w->index)
+    if (home >= 0)
         inbox_push(&rt->workers[home], f);
     else if (home < 0 && rt->debug_migrate && rt->nworkers > 1)
         inbox_push(migrate_target(rt, w), f);
@@ -429,8 +428,8 @@ static void leave(struct wf__worker *w, struct wf__fiber *self,
     w->after_fiber = self;
     if (next)
         to = &next->ex;
-    /* relaxed: read by this thread, and racily by the monitor. */
-    atomic_store_explicit(&w->current, next, memory_order_relaxed);
+    /* release: the monitor reads the fiber's name through it. */
+    atomic_store_explicit(&w->current, next, memory_order_release);
     jump(w, &self->ex, to, what == WF__AFTER_EXIT);
     /* Resumed, maybe on another thread: fetch the worker anew. */
     run_after(wf__worker_self());
@@ -724,7 +723,8 @@ static void *worker_main(void *p)
         struct wf__fiber *f = find_work(w);
         if (!f)
             break;
-        atomic_store_explicit(&w->current, f, memory_order_relaxed);
+        /* release: the monitor reads the fiber's name through it. */
+        atomic_store_explicit(&w->current, f, memory_order_release);
         jump(w, &w->sched, &f->ex, false);
         run_after(w);
     }
