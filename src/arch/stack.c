@@ -17,6 +17,9 @@
 #ifdef WEFT_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+#if defined(WEFT_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "common/futex.h"
 #include "stack.h"
@@ -85,6 +88,19 @@ static int remember(void *base, size_t len)
 out:
     wf__spin_unlock(&g.lock);
     return err;
+}
+
+/* ASan poisons the redzones of stack frames and unpoisons them when the
+ * frames return. The last frames of a fiber never return (it switches away
+ * for good), so its stack must be unpoisoned before anyone reuses it. */
+static void unpoison(void *lo, size_t len)
+{
+#if defined(WEFT_ASAN)
+    ASAN_UNPOISON_MEMORY_REGION(lo, len);
+#else
+    (void)lo;
+    (void)len;
+#endif
 }
 
 static void *map(size_t len)
@@ -228,6 +244,7 @@ static void push_global(struct wf__stack *st)
 
 void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st)
 {
+    unpoison(st->lo, (size_t)((char *)st - st->lo));
     if (st->size == g.dflt && cache && cache->n < WF__STACK_CACHE) {
         st->next = cache->head;
         cache->head = st;
@@ -267,8 +284,10 @@ void wf__stack_release_all(void)
         if (st->valgrind_id)
             VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
-    for (size_t i = 0; i < g.nregions; i++)
+    for (size_t i = 0; i < g.nregions; i++) {
+        unpoison(g.regions[i].base, g.regions[i].len);
         munmap(g.regions[i].base, g.regions[i].len);
+    }
     free(g.regions);
     g.regions = NULL;
     g.nregions = g.cap_regions = 0;

@@ -1,6 +1,7 @@
 /*
  * Error names and time: the two things every layer needs.
  */
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -8,8 +9,10 @@
 
 const char *wf_strerror(int err)
 {
-    if (err < 0)
-        err = -err;
+    long e = err < 0 ? -(long)err : err;
+    if (e > INT_MAX)
+        return "unknown error";
+    err = (int)e;
     switch (err) {
     case 0:
         return "success";

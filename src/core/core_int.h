@@ -112,6 +112,7 @@ struct wf__worker {
     /* Owner-only hot fields first. */
     struct wf__exec sched;         /* the scheduler loop's context */
     _Atomic(struct wf__fiber *) current; /* owner writes; monitor reads */
+    _Atomic uint64_t current_id;   /* its id (0: none); for the monitor */
     enum wf__after after;
     struct wf__fiber *after_fiber;
     unsigned tick;                 /* scheduling decisions, for fairness */

@@ -318,6 +318,8 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
     struct wf__rt *rt = w->rt;
     struct wf__slot *s = wf__slot_get(f->id);
     uint32_t gen = (uint32_t)(f->id >> 32);
+    /* Failed CASes reload c with acquire: the joiner's record is read
+     * after seeing JOINING, which its release CAS published. */
     uint64_t c = slot_ctl_unlocked(s);
 
     for (;;) {
@@ -327,20 +329,20 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
             /* release: publishes the result to the joiner. */
             if (atomic_compare_exchange_weak_explicit(
                     &s->ctl, &c, CTL(gen, WF__S_DONE_JOINED),
-                    memory_order_release, memory_order_relaxed)) {
+                    memory_order_release, memory_order_acquire)) {
                 wf__waiter_wake(&jw);
                 break;
             }
         } else if (st == WF__S_LIVE) {
             if (atomic_compare_exchange_weak_explicit(
                     &s->ctl, &c, CTL(gen, WF__S_DONE), memory_order_release,
-                    memory_order_relaxed))
+                    memory_order_acquire))
                 break;
         } else {
             WF_ASSERT(st == WF__S_DETACHED || st == WF__S_SCOPED);
             if (atomic_compare_exchange_weak_explicit(
                     &s->ctl, &c, CTL(gen + 1, WF__S_FREE), memory_order_release,
-                    memory_order_relaxed)) {
+                    memory_order_acquire)) {
                 slot_free(rt, slot_index(f->id));
                 break;
             }

@@ -16,9 +16,11 @@
  * mon_sleeping + load of nparked and the worker's nparked decrement + load
  * of mon_sleeping).
  *
- * Reading the fiber's name races with nothing while the count stays
- * unchanged (the fiber is still running, its control block is live); the
- * count is re-read after copying and the report dropped if it moved.
+ * The monitor never dereferences a worker's current fiber directly (it
+ * may end and its control block be reused at any moment): it reads the
+ * fiber's id, which the worker publishes at every switch, and reads the
+ * name through the handle with the slot lock held, which keeps the fiber
+ * from finishing meanwhile (fiber.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,20 +34,17 @@ struct sample {
     bool reported;
 };
 
-static void report(struct wf__rt *rt, struct wf__worker *w,
-                   struct wf__fiber *f, int64_t ran)
+static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
+                   int64_t ran)
 {
-    char name[WF_NAME_MAX + 1];
-    uint64_t id = f->id;
-    unsigned long before = atomic_load(&w->nswitch);
-    for (int i = 0; i <= WF_NAME_MAX; i++) {
-        name[i] = f->name[i];
-        if (!name[i])
-            break;
-    }
+    char name[WF_NAME_MAX + 1] = "";
+    struct wf__slot *s = wf__slot_get(id);
+    struct wf__fiber *f = s ? wf__slot_lock(s, id) : NULL;
+    if (!f)
+        return; /* it has returned meanwhile */
+    memcpy(name, f->name, sizeof name);
+    wf__slot_unlock(s);
     name[WF_NAME_MAX] = '\0';
-    if (atomic_load(&w->nswitch) != before)
-        return;
     struct wf_stall st = { id, name, w->index, ran };
     if (rt->stall_fn) {
         rt->stall_fn(&st, rt->stall_arg);
@@ -93,10 +92,10 @@ static void *monitor_main(void *p)
             struct wf__worker *w = &rt->workers[i];
             unsigned long c = atomic_load_explicit(&w->nswitch,
                                                    memory_order_relaxed);
-            /* acquire: pairs with the worker's release store of current. */
-            struct wf__fiber *f =
-                atomic_load_explicit(&w->current, memory_order_acquire);
-            if (c != smp[i].count || !f) {
+            /* relaxed: compared only; see the top comment. */
+            uint64_t id = atomic_load_explicit(&w->current_id,
+                                               memory_order_relaxed);
+            if (c != smp[i].count || !id) {
                 smp[i] = (struct sample){ c, now, false };
                 continue;
             }
@@ -104,7 +103,7 @@ static void *monitor_main(void *p)
             if (ran < rt->stall_ns || smp[i].reported)
                 continue;
             smp[i].reported = true;
-            report(rt, w, f, ran);
+            report(rt, w, id, ran);
             if (work_waiting(w, now) && atomic_load(&rt->nparked) > 0) {
                 /* Let a parked worker come and steal around the hog. */
                 atomic_thread_fence(memory_order_seq_cst);

@@ -428,8 +428,10 @@ static void leave(struct wf__worker *w, struct wf__fiber *self,
     w->after_fiber = self;
     if (next)
         to = &next->ex;
-    /* release: the monitor reads the fiber's name through it. */
-    atomic_store_explicit(&w->current, next, memory_order_release);
+    /* relaxed: the monitor only compares these (see monitor.c). */
+    atomic_store_explicit(&w->current, next, memory_order_relaxed);
+    atomic_store_explicit(&w->current_id, next ? next->id : 0,
+                          memory_order_relaxed);
     jump(w, &self->ex, to, what == WF__AFTER_EXIT);
     /* Resumed, maybe on another thread: fetch the worker anew. */
     run_after(wf__worker_self());
@@ -723,8 +725,9 @@ static void *worker_main(void *p)
         struct wf__fiber *f = find_work(w);
         if (!f)
             break;
-        /* release: the monitor reads the fiber's name through it. */
-        atomic_store_explicit(&w->current, f, memory_order_release);
+        /* relaxed: the monitor only compares these (see monitor.c). */
+        atomic_store_explicit(&w->current, f, memory_order_relaxed);
+        atomic_store_explicit(&w->current_id, f->id, memory_order_relaxed);
         jump(w, &w->sched, &f->ex, false);
         run_after(w);
     }
@@ -748,6 +751,7 @@ int wf__workers_start(struct wf__rt *rt)
         w->rt = rt;
         w->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
         atomic_init(&w->current, NULL);
+        atomic_init(&w->current_id, 0);
         atomic_init(&w->runnext, NULL);
         atomic_init(&w->inbox_n, 0);
         atomic_init(&w->parked, false);

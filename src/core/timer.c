@@ -108,8 +108,9 @@ int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
 
 void wf__timer_cancel(struct wf__timer *t)
 {
-    /* relaxed: the value is re-checked under the heap's lock. */
-    struct wf__timers *ts = atomic_load_explicit(&t->heap, memory_order_relaxed);
+    /* acquire: pairs with the release in wf__timers_run, so NULL means
+     * any fire of t has finished; non-NULL is re-checked under the lock. */
+    struct wf__timers *ts = atomic_load_explicit(&t->heap, memory_order_acquire);
     if (!ts)
         return;
     wf__spin_lock(&ts->lock);
@@ -129,8 +130,10 @@ int wf__timers_run(struct wf__timers *ts, int64_t now, int max)
     while (ts->n && ts->h[0]->deadline <= now && fired < max) {
         struct wf__timer *t = ts->h[0];
         remove_at(ts, 0);
-        atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
         t->fire(t);
+        /* release, after the fire: an owner that reads NULL in
+         * wf__timer_cancel (acquire) knows the fire is over. */
+        atomic_store_explicit(&t->heap, NULL, memory_order_release);
         fired++;
     }
     update_earliest(ts);

@@ -8,7 +8,8 @@
  * it sp is that top: 16-byte aligned, as AAPCS64 requires at every
  * instruction (not only at calls, as on x86-64). Saved x29 is 0, which ends
  * frame-pointer walks at the first frame of the context; the trampoline's
- * CFI ends CFI-based unwinds at the same place.
+ * CFI ends CFI-based unwinds at the same place, even while the first switch
+ * into the context is still restoring registers (hence the + 4 below).
  */
 #include <stdint.h>
 #include <string.h>
@@ -33,7 +34,9 @@ void wf__ctx_make(struct wf__ctx *ctx, void *lo, size_t size,
 
     memset(f, 0, sizeof(*f)); /* x21-x28 and d8-d15 start as zero */
     f->x29 = 0;
-    f->x30 = (uint64_t)(uintptr_t)wf__ctx_trampoline;
+    /* Past the trampoline's leading nop (switch.S says why); AArch64
+     * instructions are always 4 bytes. */
+    f->x30 = (uint64_t)(uintptr_t)wf__ctx_trampoline + 4;
     f->x19_x28[0] = (uint64_t)(uintptr_t)entry;
     f->x19_x28[1] = (uint64_t)(uintptr_t)arg;
     ctx->sp = f;

@@ -120,7 +120,14 @@ wf__ctx_switch:
 /* First code of a fresh context: x19 = entry, x20 = arg (set by
  * wf__ctx_make), sp 16-byte aligned. entry must never return; if it does
  * anyway, brk stops the program here instead of running off into whatever
- * follows. */
+ * follows.
+ *
+ * The first switch "returns" to wf__ctx_trampoline + 4, past the nop.
+ * Debuggers look up a caller's unwind info at its return address - 1 (the
+ * call instruction); returning to the trampoline's first byte would put
+ * that lookup before the trampoline, outside any FDE, and gdb would print
+ * a garbage backtrace while that first switch restores registers. With the
+ * nop the lookup lands here, where the CFI ends the backtrace. */
     .globl  wf__ctx_trampoline
     .hidden wf__ctx_trampoline
     .type   wf__ctx_trampoline, %function
@@ -128,6 +135,7 @@ wf__ctx_switch:
 wf__ctx_trampoline:
     .cfi_startproc
     .cfi_undefined x30
+    nop
     mov     x0, x20
     blr     x19
     brk     #0x3e8

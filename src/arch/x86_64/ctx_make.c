@@ -25,7 +25,7 @@ void wf__ctx_make(struct wf__ctx *ctx, void *lo, size_t size,
     f[4] = (uint64_t)(uintptr_t)entry;          /* r12 */
     f[5] = 0;                                   /* rbx */
     f[6] = 0;                                   /* rbp: ends frame-pointer walks */
-    f[7] = (uint64_t)(uintptr_t)wf__ctx_trampoline;
+    f[7] = (uint64_t)(uintptr_t)wf__ctx_trampoline + 1; /* past its nop */
     /* After `ret` pops f[7], rsp == top: 16-byte aligned before the call. */
     ctx->sp = f;
 }

@@ -82,6 +82,9 @@ wf__ctx_switch:
 wf__ctx_trampoline:
     .cfi_startproc
     .cfi_undefined %rip
+    /* A fresh frame "returns" to the instruction after this nop, so that
+     * unwinders, which look up return address - 1, land in this FDE. */
+    nop
     movq    %r13, %rdi
     callq   *%r12
     ud2
