@@ -37,8 +37,10 @@ static struct {
     size_t dflt;            /* default region size */
     long guard_cap;         /* < 0: never guard */
     long guarded;           /* guarded stacks created */
-    struct wf__stack *free_dflt;  /* default size, pages given back */
-    struct wf__stack *free_other; /* other sizes */
+    struct wf__stack *hot;   /* default size, pages kept (warm) */
+    unsigned nhot;
+    struct wf__stack *cold;  /* default size, pages given back */
+    struct wf__stack *other; /* other sizes, pages given back */
     struct region *regions;
     size_t nregions, cap_regions;
 } g = { .page = 4096 };
@@ -176,17 +178,49 @@ static struct wf__stack *new_slab(size_t size)
     }
     if (head) {
         wf__spin_lock(&g.lock);
-        struct wf__stack **list = size == g.dflt ? &g.free_dflt : &g.free_other;
-        tail->next = *list;
-        *list = head;
+        if (size == g.dflt) {
+            tail->next = g.hot;
+            g.hot = head;
+            g.nhot += SLAB_STACKS - 1;
+        } else {
+            tail->next = g.other;
+            g.other = head;
+        }
         wf__spin_unlock(&g.lock);
     }
     return first;
 }
 
+/* Pop up to `max` stacks of the default size from the hot list, then one
+ * from the cold list; g.lock held. Returns a chain (linked by next). */
+static struct wf__stack *take_default(unsigned max, unsigned *got)
+{
+    struct wf__stack *head = g.hot, *last = NULL;
+    unsigned n = 0;
+    while (g.hot && n < max) {
+        last = g.hot;
+        g.hot = g.hot->next;
+        n++;
+    }
+    g.nhot -= n;
+    if (last) {
+        last->next = NULL;
+    } else if (g.cold) {
+        head = g.cold;
+        g.cold = head->next;
+        head->next = NULL;
+        n = 1;
+    } else {
+        head = NULL;
+    }
+    *got = n;
+    return head;
+}
+
 struct wf__stack *wf__stack_alloc(struct wf__stack_cache *cache, size_t size)
 {
-    struct wf__stack *st;
+    struct wf__stack *st = NULL;
+    bool guard = false;
 
     if (size == 0)
         size = g.dflt;
@@ -197,21 +231,31 @@ struct wf__stack *wf__stack_alloc(struct wf__stack_cache *cache, size_t size)
         return st;
     }
 
-    bool guard = false;
     wf__spin_lock(&g.lock);
-    struct wf__stack **pp = size == g.dflt ? &g.free_dflt : &g.free_other;
-    while (*pp && (*pp)->size != size)
-        pp = &(*pp)->next;
-    st = *pp;
-    if (st)
-        *pp = st->next;
-    else if (g.guard_cap >= 0 && g.guarded < g.guard_cap) {
+    if (size == g.dflt) {
+        unsigned got;
+        st = take_default(cache ? WF__STACK_BATCH : 1, &got);
+        if (st && cache) { /* keep the rest of the batch */
+            cache->head = st->next;
+            cache->n += got - 1;
+        }
+    } else {
+        struct wf__stack **pp = &g.other;
+        while (*pp && (*pp)->size != size)
+            pp = &(*pp)->next;
+        st = *pp;
+        if (st)
+            *pp = st->next;
+    }
+    if (!st && g.guard_cap >= 0 && g.guarded < g.guard_cap) {
         g.guarded++;
         guard = true;
     }
     wf__spin_unlock(&g.lock);
-    if (st)
+    if (st) {
+        st->next = NULL;
         return st;
+    }
 
     if (guard) {
         st = new_guarded(size);
@@ -233,35 +277,75 @@ static void give_back(struct wf__stack *st)
         madvise(st->lo, keep - (uintptr_t)st->lo, MADV_DONTNEED);
 }
 
-static void push_global(struct wf__stack *st)
+/* Free a chain of n default-size stacks to the global lists: the hot list
+ * while it has room, the rest cold after giving back their pages. */
+static void free_default_chain(struct wf__stack *head, unsigned n)
 {
+    struct wf__stack *cold = NULL;
     wf__spin_lock(&g.lock);
-    struct wf__stack **list = st->size == g.dflt ? &g.free_dflt : &g.free_other;
-    st->next = *list;
-    *list = st;
+    while (head) {
+        struct wf__stack *st = head;
+        head = head->next;
+        if (g.nhot < WF__STACK_HOT) {
+            st->next = g.hot;
+            g.hot = st;
+            g.nhot++;
+        } else {
+            st->next = cold;
+            cold = st;
+        }
+    }
+    wf__spin_unlock(&g.lock);
+    (void)n;
+    if (!cold)
+        return;
+    struct wf__stack *last = cold;
+    for (struct wf__stack *st = cold; st; st = st->next) {
+        give_back(st);
+        last = st;
+    }
+    wf__spin_lock(&g.lock);
+    last->next = g.cold;
+    g.cold = cold;
     wf__spin_unlock(&g.lock);
 }
 
 void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st)
 {
     unpoison(st->lo, (size_t)((char *)st - st->lo));
-    if (st->size == g.dflt && cache && cache->n < WF__STACK_CACHE) {
-        st->next = cache->head;
-        cache->head = st;
-        cache->n++;
+    if (st->size != g.dflt) {
+        give_back(st);
+        wf__spin_lock(&g.lock);
+        st->next = g.other;
+        g.other = st;
+        wf__spin_unlock(&g.lock);
         return;
     }
-    give_back(st);
-    push_global(st);
+    if (!cache) {
+        st->next = NULL;
+        free_default_chain(st, 1);
+        return;
+    }
+    if (cache->n >= WF__STACK_CACHE) {
+        /* Full: hand half to the global lists in one go. */
+        struct wf__stack *head = cache->head, *last = head;
+        unsigned n = WF__STACK_CACHE / 2;
+        for (unsigned k = 1; k < n; k++)
+            last = last->next;
+        cache->head = last->next;
+        cache->n -= n;
+        last->next = NULL;
+        free_default_chain(head, n);
+    }
+    st->next = cache->head;
+    cache->head = st;
+    cache->n++;
 }
 
 void wf__stack_cache_drain(struct wf__stack_cache *cache)
 {
-    while (cache->head) {
-        struct wf__stack *st = cache->head;
-        cache->head = st->next;
-        push_global(st);
-    }
+    free_default_chain(cache->head, cache->n);
+    cache->head = NULL;
     cache->n = 0;
 }
 
@@ -277,12 +361,11 @@ void wf__stack_release_all(void)
 #ifdef WEFT_HAVE_VALGRIND
     /* Valgrind ids live in the descriptors; deregister the free ones we can
      * still reach (the rest die with their mappings). */
-    for (struct wf__stack *st = g.free_dflt; st; st = st->next)
-        if (st->valgrind_id)
-            VALGRIND_STACK_DEREGISTER(st->valgrind_id);
-    for (struct wf__stack *st = g.free_other; st; st = st->next)
-        if (st->valgrind_id)
-            VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+    struct wf__stack *lists[] = { g.hot, g.cold, g.other };
+    for (int i = 0; i < 3; i++)
+        for (struct wf__stack *st = lists[i]; st; st = st->next)
+            if (st->valgrind_id)
+                VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
     for (size_t i = 0; i < g.nregions; i++) {
         unpoison(g.regions[i].base, g.regions[i].len);
@@ -291,7 +374,8 @@ void wf__stack_release_all(void)
     free(g.regions);
     g.regions = NULL;
     g.nregions = g.cap_regions = 0;
-    g.free_dflt = g.free_other = NULL;
+    g.hot = g.cold = g.other = NULL;
+    g.nhot = 0;
     g.guarded = 0;
     wf__spin_unlock(&g.lock);
 }

@@ -18,9 +18,12 @@
  * fiber. A canary detects an overflow at the next switch, after the damage
  * (to the neighbouring fiber's control block): it reports and aborts.
  *
- * Recycling. Freed stacks go to the freeing worker's cache (hot, untouched)
- * and past its limit to a global list, after MADV_DONTNEED gives back their
- * pages (the headroom page is kept). Regions are unmapped only when the
+ * Recycling. Freed stacks go to the freeing worker's cache; a full cache
+ * hands half to a global hot list, and an empty one takes a batch from it
+ * (fibers often end on another worker than the one that spawned them, so
+ * stacks flow between caches in batches, one lock each). Past
+ * WF__STACK_HOT the global stacks give their pages back (MADV_DONTNEED,
+ * keeping the headroom page) and wait on a cold list. Regions are unmapped only when the
  * runtime shuts down, so a control block in the headroom stays readable for
  * as long as the runtime runs: a late wake-up of a fiber that has ended
  * reads memory that is still mapped (see core/sched.c on spurious wakes).
@@ -37,6 +40,8 @@
 #define WF__STACK_MAX ((size_t)1 << 30)   /* largest accepted request */
 #define WF__STACK_CANARY UINT64_C(0x7765667463616e61) /* "weftcana" */
 #define WF__STACK_CACHE 1024u             /* per-worker cached stacks */
+#define WF__STACK_BATCH 64u               /* refill of an empty cache */
+#define WF__STACK_HOT 8192u               /* global stacks kept warm */
 
 struct wf__stack {
     char *lo;               /* lowest usable byte */

@@ -35,6 +35,7 @@
 #include "weft/runtime.h"
 
 #define WF__CACHELINE 64
+#define WF__SLOT_CACHE 256 /* free handle slots a worker keeps */
 #define WF__DEQUE_CAP 256
 
 #define WF_PANIC(...) wf__panic(__FILE__, __LINE__, __VA_ARGS__)
@@ -119,6 +120,8 @@ struct wf__worker {
     unsigned streak;               /* run-next picks in a row */
     uint64_t rng;
     struct wf__stack_cache stacks;
+    uint32_t slot_cache[WF__SLOT_CACHE]; /* free handle slots; owner only */
+    unsigned nslot_cache;
     int index;
     struct wf__rt *rt;
 
@@ -209,7 +212,6 @@ struct wf__rt {
     struct wf__slot *chunks[WF__SLOT_CHUNKS]; /* grow under slot_lock */
     uint32_t nslots;                          /* slot_lock */
     uint32_t free_slot;                       /* slot_lock */
-    atomic_long live_fibers;
 
     /* Scopes not yet closed (freed at shutdown if abandoned). */
     struct wf__spin scopes_lock;

@@ -54,15 +54,28 @@ static uint32_t slot_index(uint64_t id)
     return (uint32_t)id - 1;
 }
 
-/* Allocate a slot; returns its index, or WF__SLOT_NONE. */
-static uint32_t slot_alloc(struct wf__rt *rt)
+/* Allocate a slot (from the worker's cache when there is one; an empty
+ * cache takes a batch from the global list); returns its index, or
+ * WF__SLOT_NONE. */
+static uint32_t slot_alloc(struct wf__rt *rt, struct wf__worker *w)
 {
+    if (w && w->nslot_cache)
+        return w->slot_cache[--w->nslot_cache];
+
     uint32_t idx = WF__SLOT_NONE;
+    unsigned want = w ? WF__SLOT_CACHE / 4 : 0;
     wf__spin_lock(&rt->slot_lock);
-    if (rt->free_slot != WF__SLOT_NONE) {
-        idx = rt->free_slot;
-        rt->free_slot = wf__slot_get((uint64_t)idx + 1)->next_free;
-    } else if (rt->nslots < WF__SLOT_CHUNK * WF__SLOT_CHUNKS) {
+    while (rt->free_slot != WF__SLOT_NONE) {
+        uint32_t k = rt->free_slot;
+        rt->free_slot = wf__slot_get((uint64_t)k + 1)->next_free;
+        if (idx == WF__SLOT_NONE)
+            idx = k;
+        else
+            w->slot_cache[w->nslot_cache++] = k;
+        if (!want || w->nslot_cache >= want)
+            break;
+    }
+    if (idx == WF__SLOT_NONE && rt->nslots < WF__SLOT_CHUNK * WF__SLOT_CHUNKS) {
         uint32_t c = rt->nslots / WF__SLOT_CHUNK;
         if (rt->nslots % WF__SLOT_CHUNK == 0) {
             struct wf__slot *chunk = calloc(WF__SLOT_CHUNK, sizeof *chunk);
@@ -82,14 +95,28 @@ out:
     return idx;
 }
 
+/* Free a slot whose generation has been bumped: into the caller's worker
+ * cache; a full cache hands half to the global list in one go. */
 static void slot_free(struct wf__rt *rt, uint32_t idx)
 {
+    struct wf__worker *w = wf__worker_self();
     struct wf__slot *s = wf__slot_get((uint64_t)idx + 1);
     s->fiber = NULL;
     s->result = NULL;
+    if (w && w->nslot_cache < WF__SLOT_CACHE) {
+        w->slot_cache[w->nslot_cache++] = idx;
+        return;
+    }
     wf__spin_lock(&rt->slot_lock);
     s->next_free = rt->free_slot;
     rt->free_slot = idx;
+    if (w) {
+        while (w->nslot_cache > WF__SLOT_CACHE / 2) {
+            uint32_t k = w->slot_cache[--w->nslot_cache];
+            wf__slot_get((uint64_t)k + 1)->next_free = rt->free_slot;
+            rt->free_slot = k;
+        }
+    }
     wf__spin_unlock(&rt->slot_lock);
 }
 
@@ -242,7 +269,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     struct wf__stack *st = wf__stack_alloc(w ? &w->stacks : NULL, size);
     if (!st)
         return WF_ENOMEM;
-    uint32_t idx = slot_alloc(rt);
+    uint32_t idx = slot_alloc(rt, w);
     if (idx == WF__SLOT_NONE) {
         wf__stack_free(w ? &w->stacks : NULL, st);
         return WF_ENOMEM;
@@ -286,7 +313,6 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     /* release: the slot's fields before its state. */
     atomic_store_explicit(&s->ctl, CTL(gen, state), memory_order_release);
     wf__fiber_prepare(f);
-    atomic_fetch_add_explicit(&rt->live_fibers, 1, memory_order_relaxed);
     if (out)
         out->id = f->id;
     wf__ready(f, false);
@@ -355,7 +381,6 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
     wf__fiber_release_san(f);
     /* Wakers that come late must find no parked fiber here. */
     atomic_store(&f->wstate, 0);
-    atomic_fetch_sub_explicit(&rt->live_fibers, 1, memory_order_relaxed);
     wf__stack_free(&w->stacks, &f->st);
 }
 

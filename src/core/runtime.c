@@ -350,7 +350,6 @@ static void reset(struct wf__rt *rt)
     atomic_store(&rt->nparked, 0);
     atomic_store(&rt->nsearching, 0);
     atomic_store(&rt->stopping, false);
-    atomic_store(&rt->live_fibers, 0);
     atomic_store(&rt->migrate_rr, 0);
     rt->nslots = 0;
     rt->free_slot = WF__SLOT_NONE;
