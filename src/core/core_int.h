@@ -35,8 +35,8 @@
 #include "weft/runtime.h"
 
 #define WF__CACHELINE 64
-#define WF__SLOT_CACHE 256 /* free handle slots a worker keeps */
-#define WF__DEQUE_CAP 256
+#define WF__SLOT_CACHE 1024 /* free handle slots a worker keeps */
+#define WF__DEQUE_CAP 4096
 
 #define WF_PANIC(...) wf__panic(__FILE__, __LINE__, __VA_ARGS__)
 #ifdef WEFT_DEBUG
@@ -258,6 +258,8 @@ void wf__ready(struct wf__fiber *f, bool next);
 /* Make f's permit available and wake it if parked (any thread; f may even
  * have ended: then this is a harmless spurious wake-up). */
 void wf__fiber_wake(struct wf__fiber *f);
+/* The same, queueing f on the run-next slot (next) or at the tail. */
+void wf__fiber_wake_to(struct wf__fiber *f, bool next);
 
 /* Park the calling fiber until woken (permit), the deadline or
  * cancellation. Returns 0 when woken (maybe spuriously), -ETIMEDOUT when the
@@ -299,6 +301,9 @@ void wf__waiter_self(struct wf__waiter *w);
  * -ESHUTDOWN (plain thread at runtime shutdown). May return 0 spuriously. */
 int wf__waiter_park(struct wf__waiter *w, int64_t deadline);
 void wf__waiter_wake(const struct wf__waiter *w);
+/* Wake a waiter at the tail of the run queue: for a waiter that is likely
+ * to find more finished work when it runs (a joiner of many fibers). */
+void wf__waiter_wake_tail(const struct wf__waiter *w);
 /* The wait is over (unregisters a plain thread's parker). */
 void wf__waiter_done(struct wf__waiter *w);
 /* Bracket a plain thread's wait so shutdown can wake it. */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/atomic.h"
 #include "deque.h"
 
 int wf__deque_init(struct wf__deque *d, long capacity)
@@ -54,9 +55,9 @@ void *wf__deque_pop(struct wf__deque *d)
 {
     long b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
     atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
-    /* seq_cst: the new bottom must be visible before we read top, against
-     * a thief that read the old bottom (Dekker with steal's fence). */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Full fence: the new bottom must be visible before we read top,
+     * against a thief that read the old bottom (Dekker with steal's). */
+    wf__fence();
     long t = atomic_load_explicit(&d->top, memory_order_relaxed);
     void *x = NULL;
     if (t <= b) {
@@ -79,8 +80,8 @@ void *wf__deque_steal(struct wf__deque *d)
 {
     /* acquire: pairs with the CAS of other thieves. */
     long t = atomic_load_explicit(&d->top, memory_order_acquire);
-    /* seq_cst: orders our read of top before bottom (Dekker with pop). */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Full fence: orders our read of top before bottom (Dekker with pop). */
+    wf__fence();
     /* acquire: pairs with the release fence in push. */
     long b = atomic_load_explicit(&d->bottom, memory_order_acquire);
     if (t >= b)
@@ -91,6 +92,24 @@ void *wf__deque_steal(struct wf__deque *d)
                                                  memory_order_relaxed))
         return WF__DEQUE_ABORT;
     return x;
+}
+
+void *wf__deque_take(struct wf__deque *d)
+{
+    for (;;) {
+        /* acquire: pairs with the thieves' CAS on top. */
+        long t = atomic_load_explicit(&d->top, memory_order_acquire);
+        /* relaxed: bottom is ours; no pop runs concurrently with this. */
+        long b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+        if (t >= b)
+            return NULL;
+        void *x = atomic_load_explicit(&d->buf[t & d->mask],
+                                       memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
+                                                    memory_order_seq_cst,
+                                                    memory_order_relaxed))
+            return x;
+    }
 }
 
 long wf__deque_size(struct wf__deque *d)

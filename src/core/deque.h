@@ -4,7 +4,7 @@
  * The owner pushes and pops at the bottom; anyone steals at the top. The
  * scheduler uses the top end for its own FIFO order too (a fiber queue must
  * be fair: a yielded fiber goes behind the others), so for fibers the
- * owner pushes at the bottom and takes with wf__deque_steal(); fork-join
+ * owner pushes at the bottom and takes with wf__deque_take(); fork-join
  * tasks use the LIFO wf__deque_pop(). Orders follow Lê, Pop, Cohen and
  * Zappa Nardelli, "Correct and efficient work-stealing for weak memory
  * models" (PPoPP 2013).
@@ -34,6 +34,10 @@ bool wf__deque_push(struct wf__deque *d, void *x);
 void *wf__deque_pop(struct wf__deque *d);
 /* Anyone: oldest element, NULL when empty, WF__DEQUE_ABORT on a lost race. */
 void *wf__deque_steal(struct wf__deque *d);
+/* Owner only: oldest element, or NULL. Like a steal, but the owner knows
+ * bottom exactly, so it needs no fence: the CAS on top alone arbitrates
+ * against thieves. */
+void *wf__deque_take(struct wf__deque *d);
 /* Approximate number of elements (any thread). */
 long wf__deque_size(struct wf__deque *d);
 

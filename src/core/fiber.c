@@ -356,7 +356,10 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
             if (atomic_compare_exchange_weak_explicit(
                     &s->ctl, &c, CTL(gen, WF__S_DONE_JOINED),
                     memory_order_release, memory_order_acquire)) {
-                wf__waiter_wake(&jw);
+                /* At the tail: a joiner usually joins many; running it
+                 * after the fibers already queued lets it find them done
+                 * instead of parking for each one. */
+                wf__waiter_wake_tail(&jw);
                 break;
             }
         } else if (st == WF__S_LIVE) {
@@ -379,8 +382,10 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
     if (f->scope)
         wf__scope_member_exit(f->scope, f);
     wf__fiber_release_san(f);
-    /* Wakers that come late must find no parked fiber here. */
-    atomic_store(&f->wstate, 0);
+    /* Wakers that come late must find no parked fiber here (relaxed: they
+     * only CAS from PARKED/PARKING, which this block will not be in until a
+     * spawn publishes it anew). */
+    atomic_store_explicit(&f->wstate, 0, memory_order_relaxed);
     wf__stack_free(&w->stacks, &f->st);
 }
 

@@ -249,6 +249,15 @@ void wf__waiter_wake(const struct wf__waiter *w)
 {
     if (w->fiber) {
         wf__fiber_wake(w->fiber);
+    } else {
+        wf__waiter_wake_tail(w);
+    }
+}
+
+void wf__waiter_wake_tail(const struct wf__waiter *w)
+{
+    if (w->fiber) {
+        wf__fiber_wake_to(w->fiber, false);
     } else if (!atomic_exchange(&w->tp->word, 1)) {
         wf__futex_wake(&w->tp->word, 1);
     }

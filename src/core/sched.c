@@ -68,6 +68,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include "common/atomic.h"
 #include "core_int.h"
 
 #define SPIN_NS 30000          /* search before parking */
@@ -258,9 +259,9 @@ static void wake_one(struct wf__rt *rt)
 /* Work was made runnable: make sure someone will look at it. */
 static void notify_idle(struct wf__rt *rt)
 {
-    /* seq_cst: orders the queue store before the loads below (Dekker with
-     * a worker's nsearching decrement and re-check, see top comment). */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* Full fence: orders the queue store before the loads below (Dekker
+     * with a worker's nsearching decrement and re-check, top comment). */
+    wf__fence();
     if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
         atomic_load_explicit(&rt->nparked, memory_order_relaxed) > 0)
         wake_one(rt);
@@ -278,7 +279,7 @@ static void inbox_push(struct wf__worker *t, struct wf__fiber *f)
     atomic_fetch_add(&t->inbox_n, 1); /* seq_cst: see notify_idle */
     wf__spin_unlock(&t->inbox_lock);
     if (t != wf__worker_self()) {
-        atomic_thread_fence(memory_order_seq_cst); /* Dekker with park_worker */
+        wf__fence(); /* Dekker with park_worker */
         if (atomic_load(&t->parked))
             wake_parked(t->rt, t);
     }
@@ -321,7 +322,8 @@ void wf__ready(struct wf__fiber *f, bool next)
     } else {
         local_push(w, f);
     }
-    notify_idle(rt);
+    if (rt->nworkers > 1) /* alone, this worker is the one who will run it */
+        notify_idle(rt);
 }
 
 /* Put a fiber that just left the CPU back in line (yield, or woken while
@@ -371,9 +373,7 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
         (f = atomic_exchange(&w->runnext, NULL)))
         return f;
     w->streak = 0;
-    while ((f = wf__deque_steal(&w->dq)) == WF__DEQUE_ABORT)
-        ;
-    if (f)
+    if ((f = wf__deque_take(&w->dq)))
         return f;
     if (queue_first && (f = atomic_exchange(&w->runnext, NULL)))
         return f;
@@ -448,6 +448,11 @@ void wf__fiber_yield(struct wf__fiber *self)
 
 void wf__fiber_wake(struct wf__fiber *f)
 {
+    wf__fiber_wake_to(f, true);
+}
+
+void wf__fiber_wake_to(struct wf__fiber *f, bool next)
+{
     /* seq_cst: Dekker with the parker's store of PARKING (top comment). */
     if (atomic_exchange(&f->notified, 1))
         return;
@@ -455,7 +460,7 @@ void wf__fiber_wake(struct wf__fiber *f)
     for (;;) {
         if (s == WF__PARKED) {
             if (atomic_compare_exchange_weak(&f->wstate, &s, WF__RUNNING)) {
-                wf__ready(f, true);
+                wf__ready(f, next);
                 return;
             }
         } else if (s == WF__PARKING) {
