@@ -35,7 +35,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef WEFT_CTX_UCONTEXT
+#define WF__STACK_HEADROOM 2048u          /* a ucontext_t is ~1 KiB */
+#else
 #define WF__STACK_HEADROOM 1024u          /* bytes reserved at the top */
+#endif
 #define WF__STACK_MIN (16u * 1024u)       /* smallest usable stack */
 #define WF__STACK_MAX ((size_t)1 << 30)   /* largest accepted request */
 #define WF__STACK_CANARY UINT64_C(0x7765667463616e61) /* "weftcana" */

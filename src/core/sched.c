@@ -441,8 +441,15 @@ void wf__fiber_yield(struct wf__fiber *self)
 {
     struct wf__worker *w = wf__worker_self();
     struct wf__fiber *next = pick_local(w);
-    if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1))
-        return; /* nobody else to run here */
+    if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1)) {
+        /* Nobody else to run here. Still a scheduling point: the stall
+         * monitor must not take a fiber that yields for a hog. */
+        atomic_store_explicit(&w->nswitch,
+                              atomic_load_explicit(&w->nswitch,
+                                                   memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        return;
+    }
     leave(w, self, WF__AFTER_REQUEUE, next);
 }
 
