@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# scripts/demo.sh - build weft in Release mode and run its demo.
+# For a fresh Debian 12 machine: installs the compiler and CMake if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+weft_need_debs build-essential cmake
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build --target weft-demo -j "$(nproc)"
+./build/tools/weft-demo

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# scripts/test.sh - build weft in Debug mode (warnings are errors) and run
+# every test. For a fresh Debian 12 machine: installs what the build needs
+# if missing (valgrind brings the headers weft uses to describe its stacks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+weft_need_debs build-essential cmake valgrind
+
+cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON
+cmake --build build-test -j "$(nproc)"
+ctest --test-dir build-test --output-on-failure --no-tests=error -j2
