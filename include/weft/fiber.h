@@ -141,7 +141,9 @@ WF_API int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
                        wf_fiber_fn *fn, void *arg);
 
 /* Wait until every member has returned, without cancelling them.
- * Returns 0, WF_ETIMEDOUT or WF_ECANCELED (the caller was cancelled). */
+ * Returns 0, WF_ETIMEDOUT or WF_ECANCELED (the caller was cancelled before
+ * the call, or while waiting and members are still running; if the last
+ * member returned first, the wait succeeded and 0 is returned). */
 WF_API int wf_scope_wait(struct wf_scope *s, int64_t deadline);
 
 /* Cancel every member (as wf_cancel) without waiting. Returns 0. */
