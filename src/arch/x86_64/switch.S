@@ -10,6 +10,14 @@
  *   sp+8   r15   sp+16 r14   sp+24 r13   sp+32 r12   sp+40 rbx   sp+48 rbp
  *   sp+56  return address
  *
+ * It returns with `ret`, not Boost's pop-and-jump: every switch the
+ * scheduler makes comes from one call site (jump() in core/sched.c), so
+ * the return-stack predictor is right and stays balanced for the returns
+ * that follow. Measured on AMD EPYC: `ret` 6.7 ns a switch when both sides
+ * switch from one site, 15 ns from different sites; pop-and-jump 6.7 ns for
+ * both, but the scheduler's yield went from 22 to 38-52 ns, because every
+ * later return mispredicts once the predictor is unbalanced.
+ *
  * The CFI below describes that frame, so debuggers and backtrace() unwind
  * through a switch; a fresh context starts in wf__ctx_trampoline, whose
  * return address is marked undefined so backtraces end there.
