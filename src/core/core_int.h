@@ -57,10 +57,16 @@ struct wf__san {
 };
 
 /* Something that can run: a fiber, or a worker's scheduler loop on the
- * worker thread's own stack. */
+ * worker thread's own stack. The sanitizer fields exist only in sanitizer
+ * builds, to keep a fiber's hot fields in as few cache lines as possible. */
+#if defined(WEFT_ASAN) || defined(WEFT_TSAN)
+#define WF__SAN 1
+#endif
 struct wf__exec {
     struct wf__ctx ctx;
+#ifdef WF__SAN
     struct wf__san san;
+#endif
 };
 
 /* Park states of a fiber (fiber->wstate); see sched.c. */
@@ -77,26 +83,37 @@ struct wf__scope_link {
 
 /* A fiber's control block. It lives in the headroom at the top of its own
  * stack region (see arch/stack.h), so it is type-stable memory for as long
- * as the runtime runs. */
+ * as the runtime runs. Field order is cache-line order: spawning writes
+ * only the first two lines (with a 40-byte stack descriptor and the
+ * assembly context), everything after `owned` is reset when the previous
+ * occupant finished, while its lines were hot. */
 struct wf__fiber {
     struct wf__stack st;         /* must be first: the stack descriptor */
     struct wf__exec ex;
     wf_fiber_fn *fn;
     void *arg;
+    /* second line */
     uint64_t id;                 /* handle id: generation << 32 | slot + 1 */
     struct wf__fiber *next;      /* link in the inject queue or an inbox */
     atomic_int wstate;           /* WF__RUNNING... */
     atomic_int notified;         /* the park permit */
-    atomic_bool cancelled;
     atomic_int home;             /* pinned worker index or -1 */
-    struct wf__timer timer;      /* for deadlines of park */
+    atomic_bool cancelled;
+    bool named;                  /* name[] is not empty */
     struct wf_scope *scope;      /* owning scope or NULL; fixed at spawn */
-    struct wf__scope_link sl;    /* in scope's member list; scope lock */
     struct wf_scope *owned;      /* scopes it has open; its slot lock */
     void **fls;                  /* fiber-local values; owner only */
-    char name[WF_NAME_MAX + 1];
+    /* cold: NULL/empty whenever the block is free */
+    struct wf__timer timer;      /* for deadlines of park; disarmed */
+    struct wf__scope_link sl;    /* in scope's member list; scope lock */
+    char name[WF_NAME_MAX + 1];  /* "" unless set at spawn */
 };
 
+#if !defined(WF__SAN) && !defined(WEFT_CTX_UCONTEXT) && UINTPTR_MAX == UINT64_MAX
+_Static_assert(offsetof(struct wf__fiber, id) == 64 &&
+                   offsetof(struct wf__fiber, timer) <= 128,
+               "spawn-written fields must fill exactly two cache lines");
+#endif
 _Static_assert(sizeof(struct wf__fiber) + 16 <= WF__STACK_HEADROOM,
                "fiber control block must fit in the stack headroom");
 

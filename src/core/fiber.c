@@ -287,13 +287,13 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     atomic_store_explicit(&f->notified, 0, memory_order_relaxed);
     atomic_store_explicit(&f->cancelled, false, memory_order_relaxed);
     atomic_store_explicit(&f->home, opts->worker, memory_order_relaxed);
-    atomic_store_explicit(&f->timer.heap, NULL, memory_order_relaxed);
+    /* timer, sl, owned, fls and name were left empty by wf__fiber_finish
+     * (or are zero in a fresh region): no need to touch their lines. */
+    WF_ASSERT(!atomic_load_explicit(&f->timer.heap, memory_order_relaxed));
+    WF_ASSERT(!f->owned && !f->fls && !f->name[0]);
     f->scope = scope;
-    f->sl.prev = f->sl.next = NULL;
-    f->owned = NULL;
-    f->fls = NULL;
-    f->name[0] = '\0';
-    if (opts->name) {
+    f->named = opts->name && opts->name[0];
+    if (f->named) {
         strncpy(f->name, opts->name, WF_NAME_MAX);
         f->name[WF_NAME_MAX] = '\0';
     }
@@ -303,6 +303,8 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     if (scope) {
         int err = wf__scope_add(scope, f);
         if (err) {
+            f->name[0] = '\0';
+            f->named = false;
             s->fiber = NULL;
             slot_free(rt, idx);
             wf__stack_free(w ? &w->stacks : NULL, st);
@@ -382,6 +384,14 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
     if (f->scope)
         wf__scope_member_exit(f->scope, f);
     wf__fiber_release_san(f);
+    /* Leave the cold fields empty for the next occupant (see core_int.h). A
+     * fiber that returned with scopes still open forgets them: closing such
+     * a scope later finds its owner gone. */
+    f->owned = NULL;
+    if (f->named) { /* the name's line is cold: touch it only if used */
+        f->name[0] = '\0';
+        f->named = false;
+    }
     /* Wakers that come late must find no parked fiber here (relaxed: they
      * only CAS from PARKED/PARKING, which this block will not be in until a
      * spawn publishes it anew). */

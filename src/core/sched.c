@@ -556,6 +556,7 @@ void wf__fiber_prepare(struct wf__fiber *f)
 {
     size_t size = (size_t)((char *)f - f->st.lo);
     wf__ctx_make(&f->ex.ctx, f->st.lo, size, fiber_entry, f);
+#ifdef WF__SAN
     f->ex.san.asan_fake = NULL;
     f->ex.san.bottom = f->st.lo;
     f->ex.san.size = size;
@@ -564,6 +565,7 @@ void wf__fiber_prepare(struct wf__fiber *f)
 #else
     f->ex.san.tsan = NULL;
 #endif
+#endif
 }
 
 void wf__fiber_release_san(struct wf__fiber *f)
@@ -571,8 +573,10 @@ void wf__fiber_release_san(struct wf__fiber *f)
 #if defined(WEFT_TSAN)
     if (f->ex.san.tsan)
         __tsan_destroy_fiber(f->ex.san.tsan);
-#endif
     f->ex.san.tsan = NULL;
+#else
+    (void)f;
+#endif
 }
 
 /* ---- the scheduler loop ---------------------------------------------------- */
@@ -721,6 +725,7 @@ static void *worker_main(void *p)
 #if defined(WEFT_TSAN)
     w->sched.san.tsan = __tsan_get_current_fiber();
 #endif
+#if defined(WEFT_ASAN)
     {
         pthread_attr_t a;
         void *lo = NULL;
@@ -732,6 +737,7 @@ static void *worker_main(void *p)
         w->sched.san.bottom = lo;
         w->sched.san.size = size;
     }
+#endif
 
     for (;;) {
         struct wf__fiber *f = find_work(w);
