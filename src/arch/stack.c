@@ -24,7 +24,7 @@
 #include "common/futex.h"
 #include "stack.h"
 
-#define SLAB_STACKS 64
+#define SLAB_STACKS 256
 
 struct region {
     void *base;

@@ -12,7 +12,7 @@
  * lo: an overflow faults at once and the SIGSEGV handler names the fiber.
  * Each such stack costs two kernel mappings, and vm.max_map_count (65,530
  * by default) caps them, so past the cap stacks are carved from slabs of
- * 64 (one mapping for all) and protected by a canary instead: the last 16
+ * 256 (one mapping for all) and protected by a canary instead: the last 16
  * bytes of each region hold a magic value, which is exactly what the stack
  * above it overruns first, and is checked at every switch away from a
  * fiber. A canary detects an overflow at the next switch, after the damage
