@@ -448,14 +448,20 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
             c = slot_ctl_unlocked(s);
             continue;
         }
+        /* Take the slot lock before writing s->joiner: a second joiner
+         * that also saw LIVE must not overwrite the record of the one
+         * that won (it would be woken instead, and the winner never). */
+        if (!atomic_compare_exchange_strong_explicit(
+                &s->ctl, &c, c | WF__SLOT_LOCK, memory_order_acquire,
+                memory_order_relaxed))
+            continue;
         wf__waiter_self(&w);
         s->joiner = &w;
-        /* release: publishes s->joiner to the exiting fiber. */
-        if (atomic_compare_exchange_strong_explicit(
-                &s->ctl, &c, CTL(GEN(c), WF__S_JOINING), memory_order_release,
-                memory_order_relaxed))
-            break;
-        wf__waiter_done(&w);
+        /* release: publishes s->joiner to the exiting fiber; also drops
+         * the lock bit. */
+        atomic_store_explicit(&s->ctl, CTL(GEN(c), WF__S_JOINING),
+                              memory_order_release);
+        break;
     }
 
     bool woken = false;

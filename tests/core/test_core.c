@@ -3119,4 +3119,65 @@ WT_CASE(stress_spawn_join_race)
                 8 * scaled_spawns(100000));
 }
 
+/* Two joiners race for one target, round after round: exactly one is
+ * refused, the other gets the result. A joiner that lost the race used to
+ * overwrite the winner's record, so the target's exit woke the loser and
+ * the winner waited for ever (this case then hangs into its timeout). */
+struct jrace {
+    struct wf_fiber target;
+    atomic_int go_flag;
+    int rc[2];
+    void *res[2];
+};
+
+static void *jrace_target(void *arg)
+{
+    struct jrace *r = arg;
+    while (!atomic_load(&r->go_flag))
+        wf_yield();
+    return U2P(0x77);
+}
+
+static struct jrace *jrace_cur;
+
+static void *jrace_joiner(void *arg)
+{
+    int side = (int)P2U(arg);
+    struct jrace *r = jrace_cur;
+    r->rc[side] = wf_join(r->target, &r->res[side], WF_FOREVER);
+    return NULL;
+}
+
+static void *jrace_main(void *arg)
+{
+    int rounds = (int)P2U(arg);
+    for (int i = 0; i < rounds; i++) {
+        struct jrace r;
+        memset(&r, 0, sizeof r);
+        atomic_init(&r.go_flag, 0);
+        jrace_cur = &r;
+        r.target = go(jrace_target, &r);
+        struct wf_fiber a = go(jrace_joiner, U2P(0));
+        struct wf_fiber b = go(jrace_joiner, U2P(1));
+        wf_yield();
+        atomic_store(&r.go_flag, 1);
+        join(a);
+        join(b);
+        int ok = (r.rc[0] == 0) + (r.rc[1] == 0);
+        /* The loser is refused while the winner waits (WF_EINVAL), or
+         * finds the handle already released (WF_ESRCH). */
+        int refused = (r.rc[0] == WF_EINVAL || r.rc[0] == WF_ESRCH) +
+                      (r.rc[1] == WF_EINVAL || r.rc[1] == WF_ESRCH);
+        if (ok != 1 || refused != 1)
+            WT_FAIL("round %d: join results %d and %d", i, r.rc[0], r.rc[1]);
+        WT_CHECK_EQ(P2U(r.res[r.rc[0] == 0 ? 0 : 1]), 0x77);
+    }
+    return NULL;
+}
+
+WT_CASE(stress_concurrent_joiners)
+{
+    run_main(wt_threads(4), jrace_main, U2P(wt_sanitized() ? 300 : 3000));
+}
+
 WT_MAIN()
