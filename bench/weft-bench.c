@@ -317,7 +317,7 @@ static void *idle_main(void *arg)
         /* Let the new fibers run and park now and then, so that this loop
          * does not hold its worker for seconds (the stall monitor would
          * report it). */
-        if (started % 10000 == 9999)
+        if (started % 1000 == 999)
             wf_yield();
     }
     /* Wait until every fiber has entered its park loop, then a little
