@@ -26,6 +26,10 @@
  *           once, not as a median: memory figures barely vary between runs,
  *           and a second round in the same process would reuse the stacks
  *           the first one left in the runtime's pools.
+ *           idle_sleeper_bytes: the same, in a second runtime, with every
+ *           fiber in an hour-long wf_sleep (a million pending timers; the
+ *           allocator may reuse memory the first runtime freed, so take it
+ *           as a close lower bound).
  *   wake    wake_cross_worker_ns: two fibers pinned to workers 0 and 1 wake
  *           each other with wf_unpark()/wf_park(), ping-pong; round trip / 2.
  *           Needs two workers; with fewer it prints nothing (a note on
@@ -248,6 +252,7 @@ static void *spawn_main(void *arg)
 enum { IDLE_FIBERS = 1000000 };
 
 struct idle_state {
+    bool sleeping;        /* wait in wf_sleep (a pending timer each) */
     atomic_long parked;   /* fibers that reached their park loop */
     atomic_int release;   /* set before the wake-up; read with acquire */
     double rss_bytes;     /* results */
@@ -277,6 +282,11 @@ static void *idle_body(void *arg)
 {
     struct idle_state *st = arg;
     atomic_fetch_add_explicit(&st->parked, 1, memory_order_relaxed);
+    if (st->sleeping) {
+        /* An hour-long timer each; idle_main cancels them all. */
+        wf_sleep(3600 * WF_SEC);
+        return NULL;
+    }
     /* acquire pairs with the release store in idle_main. */
     while (!atomic_load_explicit(&st->release, memory_order_acquire)) {
         int err = wf_park(WF_FOREVER);
@@ -335,7 +345,7 @@ static void *idle_main(void *arg)
     /* release pairs with the acquire load in idle_body. */
     atomic_store_explicit(&st->release, 1, memory_order_release);
     for (long i = 0; i < started; i++) {
-        int err = wf_unpark(fs[i]);
+        int err = st->sleeping ? wf_cancel(fs[i]) : wf_unpark(fs[i]);
         if (err < 0) {
             fail("idle: wf_unpark", err);
             status = (void *)1;
@@ -490,11 +500,16 @@ static int group_spawn(void)
 
 static int group_idle(void)
 {
-    static struct idle_state st;
+    static struct idle_state st, sl;
     if (run_fiber("idle", NULL, idle_main, &st))
         return 1;
     report("idle_fiber_bytes", st.rss_bytes, "bytes");
     report("idle_fiber_pte_bytes", st.pte_bytes, "bytes");
+    /* The same with every fiber asleep: a million pending timers. */
+    sl.sleeping = true;
+    if (run_fiber("idle", NULL, idle_main, &sl))
+        return 1;
+    report("idle_sleeper_bytes", sl.rss_bytes, "bytes");
     return 0;
 }
 
