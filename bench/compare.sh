@@ -197,6 +197,8 @@ row "spawn+join, ns/fiber (1 worker)" weft1:spawn_join_ns \
     "Boost.Fiber, default stacks" boost:boost_fiber_spawn_join_ns
 row "idle, RSS bytes/fiber" weft:idle_fiber_bytes \
     "Go, RSS bytes/goroutine" go:go_idle_bytes
+row "idle, RSS bytes/fiber asleep" weft:idle_sleeper_bytes \
+    "Go, RSS bytes/goroutine" go:go_idle_bytes
 row "idle, page-table bytes/fiber" weft:idle_fiber_pte_bytes \
     "Go, page-table bytes/goroutine" go:go_idle_pte_bytes
 row "wake cross-worker, ns one-way" weft2:wake_cross_worker_ns \

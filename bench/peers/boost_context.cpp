@@ -12,24 +12,12 @@
 #include <ctime>
 #include <vector>
 
+#include "timing.hpp"
+
 namespace ctx = boost::context;
 
 static const long ITERS = 10000000; // round trips per repetition
 static const int REPS = 7;
-
-static double now_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 int main()
 {

@@ -126,6 +126,23 @@ static inline int wt_sanitized(void)
 #endif
 }
 
+/* Whether the program runs under ThreadSanitizer (each fiber costs about
+ * a millisecond there: tests scale fiber counts further). */
+static inline int wt_under_tsan(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}
+
 static inline int wt_run_one(const struct wt_case *c)
 {
     c->fn();

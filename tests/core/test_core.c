@@ -52,21 +52,6 @@
 #define WT_OPAQUE __attribute__((noinline, noipa))
 #endif
 
-static int under_tsan(void)
-{
-#if defined(__SANITIZE_THREAD__)
-    return 1;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    return 1;
-#else
-    return 0;
-#endif
-#else
-    return 0;
-#endif
-}
-
 /* Counts scaled down under sanitizers (the checks stay): by 10. */
 static long scaled(long n)
 {
@@ -78,7 +63,7 @@ static long scaled(long n)
  * about a millisecond (a million fibers would take a quarter of an hour). */
 static long scaled_spawns(long n)
 {
-    return under_tsan() ? n / 100 : scaled(n);
+    return wt_under_tsan() ? n / 100 : scaled(n);
 }
 
 static struct wf_config config(int workers)
