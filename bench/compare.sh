@@ -5,16 +5,18 @@
 #
 # What it does:
 #   1. installs the peers' Debian packages if missing (libboost-context-dev,
-#      libboost-fiber-dev, golang-go) with apt-get; a peer whose package
-#      cannot be had is skipped and shown as n/a;
+#      libboost-fiber-dev, golang-go, libck-dev) with apt-get; a peer whose
+#      package cannot be had is skipped and shown as n/a;
 #   2. builds weft-bench in Release in build-bench/ (WEFT_BENCH_BUILD
 #      overrides the folder) and the peers in build-bench/peers/
-#      (g++ -O2; go build with its cache inside that folder);
+#      (g++ -O2, cc -O2; go build with its cache inside that folder);
 #   3. runs every program once (each reports medians of its own
 #      repetitions) and prints the machine, a table and the raw lines.
 #
-# Ratios are weft / peer. Every figure is a cost (ns or bytes), so smaller
-# is better and a ratio below 1 means weft is cheaper.
+# Ratios are weft / peer. Most figures are costs (ns or bytes): smaller is
+# better and a ratio below 1 means weft is cheaper. The queue rows (mpmc,
+# ring; labelled "M items/s, more is better") are rates: there a ratio
+# above 1 means weft is faster.
 #
 # Results move by 10-100% between sittings on this kind of machine, and
 # anything else running on the machine distorts them: compare only figures
@@ -41,7 +43,7 @@ mkdir -p "$PEERS" || exit 1
 : >"$ERRS"
 
 # ---- 1. packages --------------------------------------------------------------
-pkgs="libboost-context-dev libboost-fiber-dev golang-go"
+pkgs="libboost-context-dev libboost-fiber-dev golang-go libck-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -85,7 +87,7 @@ else
     status=1
 fi
 
-BC="" BF="" GO=""
+BC="" BF="" GO="" CK=""
 if g++ -O2 -std=c++17 -o "$PEERS/boost_context" "$ROOT/bench/peers/boost_context.cpp" \
     -lboost_context >"$PEERS/boost_context.log" 2>&1; then
     BC=$PEERS/boost_context
@@ -105,6 +107,14 @@ if command -v go >/dev/null 2>&1 &&
     GO=$PEERS/goroutines
 else
     say "compare.sh: building the Go peer FAILED (see $PEERS/go.log; is golang-go installed?)"
+fi
+
+# ck_ring is header-only: no library to link.
+if cc -O2 -std=c11 -pthread -o "$PEERS/ck_ring" "$ROOT/bench/peers/ck_ring.c" \
+    >"$PEERS/ck_ring.log" 2>&1; then
+    CK=$PEERS/ck_ring
+else
+    say "compare.sh: building the ck_ring peer FAILED (see $PEERS/ck_ring.log; is libck-dev installed?)"
 fi
 
 # ---- 3. runs ----------------------------------------------------------------------
@@ -153,10 +163,13 @@ if [ -n "$WB" ]; then
     run weft2 env WEFT_WORKERS=2 "$WB" spawn
     run weft2 env WEFT_WORKERS=2 "$WB" wake
     run weft "$WB" idle
+    run weft "$WB" mpmc
+    run weft "$WB" ring
 fi
 [ -n "$BC" ] && run boost "$BC"
 [ -n "$BF" ] && run boost "$BF"
 [ -n "$GO" ] && run go "$GO"
+[ -n "$CK" ] && run ck "$CK"
 
 # ---- report -----------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
@@ -164,8 +177,10 @@ echo "machine: $(nproc) CPUs online, ${cpu:-unknown CPU}, Linux $(uname -r)"
 echo "other load: the CPUs were ${busy_pct}% busy in the second before the runs"
 echo "tools:   $(cc --version 2>/dev/null | head -n 1); $(g++ --version 2>/dev/null | head -n 1);" \
     "$(go version 2>/dev/null || echo 'no go');" \
-    "boost $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?')"
-echo "ratio = weft / peer; all figures are costs (smaller is better): ratio < 1 means weft is cheaper"
+    "boost $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?');" \
+    "ck $(dpkg-query -W -f='${Version}' libck-dev 2>/dev/null || echo '?')"
+echo "ratio = weft / peer; costs (ns, bytes): smaller is better, ratio < 1 means weft is cheaper;"
+echo "rates (M items/s, more is better): ratio > 1 means weft is faster"
 echo
 
 # row FIGURE WEFT_KEY PEER_LABEL PEER_KEY
@@ -203,6 +218,10 @@ row "idle, page-table bytes/fiber" weft:idle_fiber_pte_bytes \
     "Go, page-table bytes/goroutine" go:go_idle_pte_bytes
 row "wake cross-worker, ns one-way" weft2:wake_cross_worker_ns \
     "(no peer)" none:none
+row "mpmc, M items/s, more is better" weft:mpmc_mops \
+    "ck_ring mpmc, 2+2 threads" ck:ck_mpmc_mops
+row "ring, M items/s, more is better" weft:ring_mops \
+    "ck_ring spsc, 1+1 threads" ck:ck_spsc_mops
 echo
 echo "raw figures ([run] name value unit; weft1/weft2: WEFT_WORKERS=1/2, weft: default workers):"
 cat "$RAW"

@@ -1,7 +1,8 @@
 /*
  * weft-bench - what weft's fiber primitives cost.
  *
- *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake; none: all
+ *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake mpmc ring;
+ *                          none: all
  *
  * Each figure is printed on stdout as one `name value unit` line and nothing
  * else goes to stdout; notes and errors go to stderr. A timed figure is the
@@ -34,10 +35,24 @@
  *           each other with wf_unpark()/wf_park(), ping-pong; round trip / 2.
  *           Needs two workers; with fewer it prints nothing (a note on
  *           stderr).
+ *   mpmc    mpmc_mops: a wf_mpmc queue of 1,024 8-byte items between 2
+ *           producer and 2 consumer plain threads (no runtime), 4,000,000
+ *           items a repetition; millions of items per second, from the
+ *           moment all threads start to the moment the last consumer is
+ *           done. A thread that finds the queue full or empty calls
+ *           sched_yield(). Each producer ends with one stop item, and each
+ *           consumer leaves at the first stop item it pops.
+ *   ring    ring_mops: the same with a wf_spsc ring and 1 producer and 1
+ *           consumer thread.
+ *
+ * The mpmc and ring figures are rates: more is better. bench/peers/ck_ring.c
+ * measures Concurrency Kit's ck_ring in exactly the same shapes.
  *
  * The `switch` group calls the internal context switch, which is why this
  * program links weft_testlib rather than the public library.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <limits.h>
@@ -458,6 +473,109 @@ static void *wake_main(void *arg)
     return NULL;
 }
 
+/* ---- mpmc, ring: the lock-free queues -------------------------------------- */
+
+#define QUEUE_REPS 5
+#define QUEUE_ITEMS 4000000L
+#define QUEUE_CAP 1024
+
+/* One repetition: `pairs` producers and as many consumers. Items are
+ * 1..QUEUE_ITEMS split between the producers; 0 is the stop item. */
+struct qbench {
+    struct wf_mpmc *mq; /* the queue measured: mq, or sq if spsc */
+    struct wf_spsc *sq;
+    bool spsc;
+    int pairs;
+    pthread_barrier_t start;
+    atomic_long popped; /* added to once per consumer, at its end */
+};
+
+static int q_push(struct qbench *b, const uint64_t *v)
+{
+    return b->spsc ? wf_spsc_try_push(b->sq, v) : wf_mpmc_try_push(b->mq, v);
+}
+
+static int q_pop(struct qbench *b, uint64_t *v)
+{
+    return b->spsc ? wf_spsc_try_pop(b->sq, v) : wf_mpmc_try_pop(b->mq, v);
+}
+
+static void *q_producer(void *arg)
+{
+    struct qbench *b = arg;
+    long n = QUEUE_ITEMS / b->pairs;
+    pthread_barrier_wait(&b->start);
+    for (uint64_t v = 1; v <= (uint64_t)n + 1; v++) {
+        uint64_t item = v <= (uint64_t)n ? v : 0;
+        while (q_push(b, &item) != 0)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void *q_consumer(void *arg)
+{
+    struct qbench *b = arg;
+    long got = 0;
+    pthread_barrier_wait(&b->start);
+    for (;;) {
+        uint64_t item;
+        if (q_pop(b, &item) != 0) {
+            sched_yield();
+            continue;
+        }
+        if (item == 0)
+            break;
+        got++;
+    }
+    atomic_fetch_add(&b->popped, got);
+    return NULL;
+}
+
+/* Millions of items per second of one repetition; < 0 on error. */
+static double queue_round(bool spsc, int pairs)
+{
+    struct qbench b = { .mq = NULL };
+    pthread_t th[8];
+    int err = spsc ? wf_spsc_create(&b.sq, QUEUE_CAP, 8)
+                   : wf_mpmc_create(&b.mq, QUEUE_CAP, 8);
+    if (err < 0) {
+        fail("queue create", err);
+        return -1;
+    }
+    b.spsc = spsc;
+    b.pairs = pairs;
+    atomic_init(&b.popped, 0);
+    pthread_barrier_init(&b.start, NULL, (unsigned)(2 * pairs + 1));
+    for (int i = 0; i < 2 * pairs; i++)
+        pthread_create(&th[i], NULL, i < pairs ? q_producer : q_consumer, &b);
+    pthread_barrier_wait(&b.start);
+    int64_t t0 = now_ns();
+    for (int i = 0; i < 2 * pairs; i++)
+        pthread_join(th[i], NULL);
+    int64_t t1 = now_ns();
+    pthread_barrier_destroy(&b.start);
+    wf_spsc_destroy(b.sq);
+    wf_mpmc_destroy(b.mq);
+    long want = QUEUE_ITEMS / pairs * pairs;
+    if (atomic_load(&b.popped) != want) {
+        fprintf(stderr, "weft-bench: queue lost items: %ld of %ld\n",
+                atomic_load(&b.popped), want);
+        return -1;
+    }
+    return (double)want / (double)(t1 - t0) * 1e3;
+}
+
+static int bench_queue(const char *name, bool spsc, int pairs)
+{
+    double mops[QUEUE_REPS];
+    for (int r = 0; r < QUEUE_REPS; r++)
+        if ((mops[r] = queue_round(spsc, pairs)) < 0)
+            return 1;
+    report(name, median(mops, QUEUE_REPS), "Mitems/s");
+    return 0;
+}
+
 /* ---- driver -------------------------------------------------------------- */
 
 /* Runs main_fn as the runtime's main fiber; 0 on success. */
@@ -523,6 +641,16 @@ static int group_wake(void)
     return 0;
 }
 
+static int group_mpmc(void)
+{
+    return bench_queue("mpmc_mops", false, 2);
+}
+
+static int group_ring(void)
+{
+    return bench_queue("ring_mops", true, 1);
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -532,6 +660,8 @@ static const struct {
     { "spawn", group_spawn },
     { "idle", group_idle },
     { "wake", group_wake },
+    { "mpmc", group_mpmc },
+    { "ring", group_ring },
 };
 
 #define NGROUPS (sizeof groups / sizeof groups[0])
@@ -540,7 +670,7 @@ int main(int argc, char **argv)
 {
     int status = 0;
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake]\n", argv[0]);
+        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring]\n", argv[0]);
         return 2;
     }
     if (argc == 2) {

@@ -12,6 +12,7 @@
 #include "weft/common.h"
 #include "weft/runtime.h"
 #include "weft/fiber.h"
+#include "weft/queue.h"
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1
