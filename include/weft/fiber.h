@@ -114,8 +114,10 @@ WF_API bool wf_cancelled(void);
  * wf_park() returns at once, consuming the permit, if the permit is
  * available; otherwise it parks until wf_unpark() makes it available, the
  * deadline passes or the fiber is cancelled. It may also return 0 for no
- * reason, so callers re-check their condition in a loop. Fiber only.
- * Returns 0, WF_ETIMEDOUT or WF_ECANCELED.
+ * reason, so callers re-check their condition in a loop. A permit that
+ * arrives together with the deadline or a cancellation is consumed and
+ * reported as 0. Fiber only. Returns 0, WF_ETIMEDOUT, WF_ECANCELED, or
+ * WF_ENOMEM (no memory to arm the deadline's timer).
  *
  * wf_unpark(f) makes f's permit available (at most one is kept) and wakes
  * f if it is parked. Any thread, never blocks. Errors: WF_ESRCH f is not
@@ -140,7 +142,9 @@ WF_API int wf_scope_open(struct wf_scope **out);
 WF_API int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
                        wf_fiber_fn *fn, void *arg);
 
-/* Wait until every member has returned, without cancelling them.
+/* Wait until every member has returned, without cancelling them. Several
+ * fibers and threads may wait at once. WF_EDEADLK if the caller is itself
+ * a member of s.
  * Returns 0, WF_ETIMEDOUT or WF_ECANCELED (the caller was cancelled before
  * the call, or while waiting and members are still running; if the last
  * member returned first, the wait succeeded and 0 is returned). */
@@ -151,7 +155,9 @@ WF_API int wf_scope_cancel(struct wf_scope *s);
 
 /* Cancel the members still running, wait for all of them (even if the
  * caller is cancelled itself), and free the scope. Returns the number of
- * members that were still running and had to be cancelled. */
+ * members that were still running and had to be cancelled, or WF_EDEADLK
+ * if the caller is a member of s (nothing is done). s must not be used
+ * after a successful close, nor closed twice. */
 WF_API int wf_scope_close(struct wf_scope *s);
 
 /* Fiber-local storage: a value per fiber per key, NULL until set. When a

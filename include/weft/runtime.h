@@ -89,8 +89,10 @@ WF_API int wf_init(const struct wf_config *cfg);
 
 /* Stop the workers and release everything the runtime holds. Fibers still
  * alive are discarded without running further; plain threads blocked in
- * weft calls return WF_ESHUTDOWN. Call from a plain thread after wf_init();
- * the runtime can be started again afterwards.
+ * weft calls return WF_ESHUTDOWN. No other thread may start a weft call
+ * while it runs (nor may the stall callback call it). Call from a plain
+ * thread after wf_init(); the runtime can be started again afterwards, and
+ * handles from before then give WF_ESRCH.
  * Errors: WF_ESHUTDOWN not running; WF_EPERM called from a fiber. */
 WF_API int wf_shutdown(void);
 

@@ -229,6 +229,7 @@ struct wf__rt {
     struct wf__slot *chunks[WF__SLOT_CHUNKS]; /* grow under slot_lock */
     uint32_t nslots;                          /* slot_lock */
     uint32_t free_slot;                       /* slot_lock */
+    bool slots_ready;   /* free_slot initialised; the table outlives runs */
 
     /* Scopes not yet closed (freed at shutdown if abandoned). */
     struct wf__spin scopes_lock;
@@ -277,6 +278,10 @@ void wf__ready(struct wf__fiber *f, bool next);
 void wf__fiber_wake(struct wf__fiber *f);
 /* The same, queueing f on the run-next slot (next) or at the tail. */
 void wf__fiber_wake_to(struct wf__fiber *f, bool next);
+/* Get f going if it is parked, without giving it the permit: for wakers
+ * whose reason the parker checks itself (its deadline, `cancelled`), which
+ * must be stored (seq_cst) before the call. */
+void wf__fiber_kick(struct wf__fiber *f);
 
 /* Park the calling fiber until woken (permit), the deadline or
  * cancellation. Returns 0 when woken (maybe spuriously), -ETIMEDOUT when the
@@ -338,7 +343,8 @@ struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id);
 void wf__slot_unlock(struct wf__slot *s);
 /* Cancel a fiber whose slot lock the caller holds. */
 void wf__cancel_locked(struct wf__fiber *f);
-void wf__slots_destroy(struct wf__rt *rt);
+/* Runtime shutdown: free every slot, moving its generation on (fiber.c). */
+void wf__slots_retire(struct wf__rt *rt);
 /* Free runtime memory of fibers abandoned at shutdown. */
 void wf__fibers_abandon(struct wf__rt *rt);
 

@@ -158,14 +158,26 @@ static uint64_t slot_ctl_unlocked(struct wf__slot *s)
     return c;
 }
 
-void wf__slots_destroy(struct wf__rt *rt)
+/* Runtime shutdown: every slot's generation moves on and all become free,
+ * but the table itself stays for the next runtime of this process. A
+ * handle kept across wf_shutdown() and wf_init() then finds a newer
+ * generation (WF_ESRCH) instead of naming a fiber of the new runtime. The
+ * chunks live as long as the process, reachable from wf__rt. */
+void wf__slots_retire(struct wf__rt *rt)
 {
-    for (uint32_t c = 0; c < WF__SLOT_CHUNKS && rt->chunks[c]; c++) {
-        free(rt->chunks[c]);
-        rt->chunks[c] = NULL;
-    }
-    rt->nslots = 0;
     rt->free_slot = WF__SLOT_NONE;
+    for (uint32_t i = rt->nslots; i-- > 0;) {
+        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
+        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
+        if (STATE(c) != WF__S_FREE)
+            atomic_store_explicit(&s->ctl, CTL(GEN(c) + 1, WF__S_FREE),
+                                  memory_order_relaxed);
+        s->fiber = NULL;
+        s->result = NULL;
+        s->joiner = NULL;
+        s->next_free = rt->free_slot;
+        rt->free_slot = i;
+    }
 }
 
 /* ---- fiber-local storage -------------------------------------------------- */
@@ -300,9 +312,17 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     s->fiber = f;
     s->result = NULL;
     s->joiner = NULL;
+    unsigned state = scope ? WF__S_SCOPED : out ? WF__S_LIVE : WF__S_DETACHED;
+    /* release: the slot's fields before its state. Published before the
+     * fiber joins its scope, so that a close or cancel that finds it in
+     * the member list can lock its slot and cancel it. */
+    atomic_store_explicit(&s->ctl, CTL(gen, state), memory_order_release);
     if (scope) {
         int err = wf__scope_add(scope, f);
         if (err) {
+            /* Nobody has seen the id: take the slot back unchanged. */
+            atomic_store_explicit(&s->ctl, CTL(gen, WF__S_FREE),
+                                  memory_order_relaxed);
             f->name[0] = '\0';
             f->named = false;
             s->fiber = NULL;
@@ -311,9 +331,6 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
             return err;
         }
     }
-    unsigned state = scope ? WF__S_SCOPED : out ? WF__S_LIVE : WF__S_DETACHED;
-    /* release: the slot's fields before its state. */
-    atomic_store_explicit(&s->ctl, CTL(gen, state), memory_order_release);
     wf__fiber_prepare(f);
     if (out)
         out->id = f->id;
@@ -353,17 +370,23 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
     for (;;) {
         unsigned st = STATE(c);
         if (st == WF__S_JOINING) {
-            struct wf__waiter jw = *s->joiner; /* before the CAS frees it */
-            /* release: publishes the result to the joiner. */
-            if (atomic_compare_exchange_weak_explicit(
-                    &s->ctl, &c, CTL(gen, WF__S_DONE_JOINED),
-                    memory_order_release, memory_order_acquire)) {
-                /* At the tail: a joiner usually joins many; running it
-                 * after the fibers already queued lets it find them done
-                 * instead of parking for each one. */
-                wf__waiter_wake_tail(&jw);
-                break;
-            }
+            /* Lock first, then read the record: a joiner that gives up
+             * (JOINING -> LIVE) and a new one that registers could
+             * otherwise slip in between, and the new one would never be
+             * woken (the ctl word would look unchanged to our CAS). */
+            if (!atomic_compare_exchange_weak_explicit(
+                    &s->ctl, &c, c | WF__SLOT_LOCK, memory_order_acquire,
+                    memory_order_acquire))
+                goto retry;
+            struct wf__waiter jw = *s->joiner; /* before it may vanish */
+            /* release: publishes the result to the joiner, drops the lock. */
+            atomic_store_explicit(&s->ctl, CTL(gen, WF__S_DONE_JOINED),
+                                  memory_order_release);
+            /* At the tail: a joiner usually joins many; running it after
+             * the fibers already queued lets it find them done instead of
+             * parking for each one. */
+            wf__waiter_wake_tail(&jw);
+            break;
         } else if (st == WF__S_LIVE) {
             if (atomic_compare_exchange_weak_explicit(
                     &s->ctl, &c, CTL(gen, WF__S_DONE), memory_order_release,
@@ -378,6 +401,7 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
                 break;
             }
         }
+    retry:
         if (c & WF__SLOT_LOCK)
             c = slot_ctl_unlocked(s);
     }
@@ -644,8 +668,8 @@ bool wf_cancelled(void)
 
 void wf__cancel_locked(struct wf__fiber *f)
 {
-    atomic_store(&f->cancelled, true);
-    wf__fiber_wake(f);
+    atomic_store(&f->cancelled, true); /* seq_cst: before the kick */
+    wf__fiber_kick(f);
     wf__scope_cancel_owned(f);
 }
 

@@ -360,8 +360,11 @@ static void reset(struct wf__rt *rt)
     atomic_store(&rt->nsearching, 0);
     atomic_store(&rt->stopping, false);
     atomic_store(&rt->migrate_rr, 0);
-    rt->nslots = 0;
-    rt->free_slot = WF__SLOT_NONE;
+    if (!rt->slots_ready) { /* the handle table outlives runtimes */
+        rt->nslots = 0;
+        rt->free_slot = WF__SLOT_NONE;
+        rt->slots_ready = true;
+    }
     rt->scopes = NULL;
     rt->tw_head = NULL;
     rt->tw_count = 0;
@@ -374,7 +377,7 @@ static void teardown(struct wf__rt *rt)
 {
     wf__fibers_abandon(rt);
     wf__scopes_abandon(rt);
-    wf__slots_destroy(rt);
+    wf__slots_retire(rt);
     wf__stack_release_all();
     free(rt->workers);
     rt->workers = NULL;

@@ -31,6 +31,11 @@
  * All seq_cst: the store of PARKING and the waker's exchange of notified
  * form a Dekker pair, so either the parker sees the permit or the waker
  * sees PARKING/PARKED. A fiber is queued by exactly one party per park.
+ * Deadlines and cancellation do not use the permit (it belongs to
+ * wf_unpark and to weft's own wake-ups, and must be neither lost nor
+ * faked): the timer and the canceller only "kick" (the CAS part of wake),
+ * and the parker checks `cancelled` again after storing PARKING and looks
+ * at the clock when it resumes.
  *
  * Spurious wake-ups are part of the contract: every waiting loop in weft
  * re-checks its condition. That makes waking a fiber that has already
@@ -399,9 +404,12 @@ static void run_after(struct wf__worker *w)
     case WF__AFTER_PARK: {
         int s = WF__PARKING;
         if (!atomic_compare_exchange_strong(&f->wstate, &s, WF__PARKED)) {
-            /* A waker saw PARKING and left the queueing to us. */
+            /* A waker saw PARKING and left the queueing to us: new work,
+             * so idle workers may have to hear of it. */
             atomic_store(&f->wstate, WF__RUNNING);
             requeue(w, f);
+            if (w->rt->nworkers > 1)
+                notify_idle(w->rt);
         }
         break;
     }
@@ -458,11 +466,10 @@ void wf__fiber_wake(struct wf__fiber *f)
     wf__fiber_wake_to(f, true);
 }
 
-void wf__fiber_wake_to(struct wf__fiber *f, bool next)
+/* Get a parked or parking fiber going again; exactly one caller of this
+ * queues it per park (see the top comment). */
+static void resume(struct wf__fiber *f, bool next)
 {
-    /* seq_cst: Dekker with the parker's store of PARKING (top comment). */
-    if (atomic_exchange(&f->notified, 1))
-        return;
     int s = atomic_load(&f->wstate);
     for (;;) {
         if (s == WF__PARKED) {
@@ -479,11 +486,29 @@ void wf__fiber_wake_to(struct wf__fiber *f, bool next)
     }
 }
 
+void wf__fiber_wake_to(struct wf__fiber *f, bool next)
+{
+    /* seq_cst: Dekker with the parker's store of PARKING (top comment). */
+    if (atomic_exchange(&f->notified, 1))
+        return;
+    resume(f, next);
+}
+
+void wf__fiber_kick(struct wf__fiber *f)
+{
+    /* seq_cst load in resume(): Dekker with the parker, which stores
+     * PARKING and then reads the condition the kicker set (its deadline,
+     * or `cancelled`, stored before this call with seq_cst). */
+    resume(f, true);
+}
+
+/* A deadline passed: get the fiber going without giving it the permit,
+ * so that a permit from wf_unpark is neither faked nor lost. */
 static void timer_fire(struct wf__timer *t)
 {
     struct wf__fiber *f =
         (struct wf__fiber *)((char *)t - offsetof(struct wf__fiber, timer));
-    wf__fiber_wake(f);
+    wf__fiber_kick(f);
 }
 
 static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
@@ -497,9 +522,15 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
         return -ETIMEDOUT;
 
     atomic_store(&self->wstate, WF__PARKING);
+    /* After PARKING (seq_cst), look again at what a waker or canceller
+     * may have set before it could see PARKING. */
     if (atomic_exchange(&self->notified, 0)) {
         atomic_store(&self->wstate, WF__RUNNING);
         return 0;
+    }
+    if (cancellable && atomic_load(&self->cancelled)) {
+        atomic_store(&self->wstate, WF__RUNNING);
+        return -ECANCELED;
     }
     struct wf__worker *w = wf__worker_self();
     bool armed = false;
@@ -515,7 +546,11 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
 
     if (armed)
         wf__timer_cancel(&self->timer);
-    atomic_exchange(&self->notified, 0); /* consume the wake */
+    /* A permit wins over a deadline or a cancellation that came with it:
+     * it is consumed, so it must be reported (the caller re-checks and
+     * sees the rest at its next call). */
+    if (atomic_exchange(&self->notified, 0))
+        return 0;
     if (cancellable &&
         atomic_load_explicit(&self->cancelled, memory_order_relaxed))
         return -ECANCELED;
@@ -636,6 +671,10 @@ static bool park_worker(struct wf__worker *w)
     atomic_fetch_add(&rt->nparked, 1);
     pthread_mutex_unlock(&rt->idle_lock);
     atomic_fetch_sub(&rt->nsearching, 1); /* seq_cst: see top comment */
+    /* Full fence: the re-check below reads the queues with relaxed loads,
+     * which C11 does not order after the RMW above (x86 does; AArch64's
+     * ldaxr/stlxr need not). Pairs with the producers' fence. */
+    wf__fence();
 
     if (!work_visible(w)) {
         int64_t deadline = wf__timers_earliest(&w->timers);
@@ -690,10 +729,11 @@ static struct wf__fiber *find_work(struct wf__worker *w)
         if (f) {
             if (searching) {
                 searching = false;
-                /* The last searcher to find work hands the search on. */
+                /* The last searcher to find work hands the search on, if
+                 * there is more to find anywhere: a producer that saw it
+                 * searching skipped its own wake-up. */
                 if (atomic_fetch_sub(&rt->nsearching, 1) == 1 &&
-                    (wf__deque_size(&w->dq) > 0 ||
-                     atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0))
+                    work_visible(w))
                     notify_idle(rt);
             }
             return f;

@@ -3,28 +3,35 @@
  *
  * A scope keeps its running members in a list (protected by s->lock) and
  * counts them; a member unlinks itself when it returns (wf__fiber_finish,
- * off the member's stack) and wakes the scope's waiter when it was the
- * last. The waiter's record is copied before the lock is dropped, and the
- * fibers/thread parkers it names are type-stable, so a member never touches
- * a scope or a waiter after the unlock: the closer may free the scope as
- * soon as the count is zero.
+ * off the member's stack) and, when it was the last, wakes every waiter
+ * while still holding the lock. Waiters link a record on their own stack
+ * and unlink it themselves under the lock, so a member never touches a
+ * record that is gone, and the closer frees the scope only once the count
+ * is zero and no other waiter is linked.
  *
  * Cancellation reaches members through their handles (slot lock, see
  * fiber.c) and descends into the scopes they have open; the lock order is
  * in core_int.h. Closing waits without being interruptible: a scope that
  * gave up waiting could free itself while members still point at it.
  */
+#include <sched.h>
 #include <stdlib.h>
 
 #include "core_int.h"
+
+/* One fiber or thread waiting for a scope's members; lives on the
+ * waiter's stack, linked while it waits. */
+struct scope_waiter {
+    struct wf__waiter w;
+    struct scope_waiter *prev, *next; /* scope lock */
+};
 
 struct wf_scope {
     struct wf__spin lock;
     struct wf__fiber *head;   /* running members; lock */
     int nlive;                /* lock */
     bool closing;             /* lock */
-    bool has_waiter;          /* lock */
-    struct wf__waiter waiter; /* lock */
+    struct scope_waiter *waiters; /* lock */
     uint64_t owner_id;        /* opening fiber, 0 for a plain thread */
     struct wf_scope *owner_next; /* in the owner's list; owner's slot lock */
     struct wf_scope *all_prev, *all_next; /* rt->scopes_lock */
@@ -50,9 +57,6 @@ int wf__scope_add(struct wf_scope *s, struct wf__fiber *f)
 
 void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
 {
-    struct wf__waiter w;
-    bool wake = false;
-
     wf__spin_lock(&s->lock);
     if (f->sl.prev)
         f->sl.prev->sl.next = f->sl.next;
@@ -60,13 +64,13 @@ void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
         s->head = f->sl.next;
     if (f->sl.next)
         f->sl.next->sl.prev = f->sl.prev;
-    if (--s->nlive == 0 && s->has_waiter) {
-        w = s->waiter;
-        wake = true;
+    if (--s->nlive == 0) {
+        /* Under the lock: a waiter unlinks its record only under it. Waking
+         * takes only leaf locks (core_int.h). */
+        for (struct scope_waiter *sw = s->waiters; sw; sw = sw->next)
+            wf__waiter_wake(&sw->w);
     }
     wf__spin_unlock(&s->lock);
-    if (wake)
-        wf__waiter_wake(&w);
 }
 
 int wf_scope_open(struct wf_scope **out)
@@ -142,48 +146,56 @@ void wf__scope_cancel_owned(struct wf__fiber *f)
 /* Wait for the member count to reach zero. */
 static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
 {
-    struct wf__waiter w;
+    struct scope_waiter sw;
     struct wf__fiber *self = wf__fiber_self();
+    bool woken = false;
     int err = 0;
 
-    wf__waiter_self(&w);
-    for (;;) {
-        wf__spin_lock(&s->lock);
-        if (s->nlive == 0) {
-            s->has_waiter = false;
-            wf__spin_unlock(&s->lock);
-            break;
-        }
-        s->waiter = w;
-        s->has_waiter = true;
+    wf__waiter_self(&sw.w);
+    wf__spin_lock(&s->lock);
+    sw.prev = NULL;
+    sw.next = s->waiters;
+    if (s->waiters)
+        s->waiters->prev = &sw;
+    s->waiters = &sw;
+    while (s->nlive > 0 && !err) {
         wf__spin_unlock(&s->lock);
-        if (err)
-            break;
-        int r;
-        if (self && !cancellable) {
-            r = wf__fiber_park_nocancel(self, deadline);
-        } else {
-            r = wf__waiter_park(&w, deadline);
-        }
-        if (r != 0) {
+        int r = self && !cancellable ? wf__fiber_park_nocancel(self, deadline)
+                                     : wf__waiter_park(&sw.w, deadline);
+        if (r == 0)
+            woken = true;
+        else
             err = r;
-            wf__spin_lock(&s->lock);
-            s->has_waiter = false;
-            bool done = s->nlive == 0;
-            wf__spin_unlock(&s->lock);
-            if (done)
-                err = 0;
-            break;
-        }
+        wf__spin_lock(&s->lock);
     }
-    wf__waiter_done(&w);
+    if (s->nlive == 0)
+        err = 0; /* the members are done: the wait succeeded */
+    if (sw.prev)
+        sw.prev->next = sw.next;
+    else
+        s->waiters = sw.next;
+    if (sw.next)
+        sw.next->prev = sw.prev;
+    wf__spin_unlock(&s->lock);
+    wf__waiter_done(&sw.w);
+    if (woken && self) /* a user's permit may have been consumed */
+        atomic_store(&self->notified, 1);
     return err;
+}
+
+/* Whether the caller is a member of s (waiting for itself). */
+static bool own_member(struct wf_scope *s)
+{
+    struct wf__fiber *self = wf__fiber_self();
+    return self && self->scope == s;
 }
 
 int wf_scope_wait(struct wf_scope *s, int64_t deadline)
 {
     if (!s)
         return WF_EINVAL;
+    if (own_member(s))
+        return WF_EDEADLK;
     if (wf_cancelled())
         return WF_ECANCELED;
     return wait_members(s, deadline, true);
@@ -221,6 +233,8 @@ int wf_scope_close(struct wf_scope *s)
 {
     if (!s)
         return WF_EINVAL;
+    if (own_member(s))
+        return WF_EDEADLK;
     wf__spin_lock(&s->lock);
     s->closing = true;
     int n = cancel_members(s);
@@ -231,6 +245,19 @@ int wf_scope_close(struct wf_scope *s)
     while (err == -ETIMEDOUT);
     if (err == -ESHUTDOWN)
         return err; /* the runtime is going away and frees the scope */
+    /* Other waiters were woken with the last member; let them unlink their
+     * records before the scope goes. */
+    for (;;) {
+        wf__spin_lock(&s->lock);
+        bool alone = !s->waiters;
+        wf__spin_unlock(&s->lock);
+        if (alone)
+            break;
+        if (wf__fiber_self())
+            wf_yield();
+        else
+            sched_yield();
+    }
     unlink_owner(s);
     unlink_all(&wf__rt, s);
     free(s);

@@ -3165,4 +3165,175 @@ WT_CASE(stress_concurrent_joiners)
     run_main(wt_threads(4), jrace_main, U2P(wt_sanitized() ? 300 : 3000));
 }
 
+/* ---- found by review: scope waiters, stale handles across restarts,
+ * permits kept across internal waits, a member waiting on its own scope */
+
+static atomic_int sw_release, sw_done;
+static struct wf_scope *sw_scope;
+
+static void *sw_member(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&sw_release))
+        wf_sleep(WF_MSEC);
+    return NULL;
+}
+
+static void *sw_waiter(void *arg)
+{
+    (void)arg;
+    int rc = wf_scope_wait(sw_scope, wf_deadline_in(30 * WF_SEC));
+    atomic_fetch_add(&sw_done, 1);
+    return U2P((uintptr_t)(rc == 0));
+}
+
+static void *scope_waiters_main(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_scope_open(&sw_scope), 0);
+    WT_CHECK_EQ(wf_scope_go(sw_scope, NULL, sw_member, NULL), 0);
+    struct wf_fiber a = go(sw_waiter, NULL), b = go(sw_waiter, NULL);
+    WT_CHECK_EQ(wf_sleep(20 * WF_MSEC), 0); /* both are waiting */
+    WT_CHECK_EQ(atomic_load(&sw_done), 0);
+    atomic_store(&sw_release, 1);
+    /* Both waiters return, and succeed, without a deadline passing. */
+    WT_CHECK_EQ(P2U(join(a)), 1);
+    WT_CHECK_EQ(P2U(join(b)), 1);
+    WT_CHECK_EQ(wf_scope_close(sw_scope), 0);
+    return NULL;
+}
+
+WT_CASE(scope_two_waiters)
+{
+    run_main(2, scope_waiters_main, NULL);
+}
+
+static struct wf_fiber stale_old;
+
+static void *stale_first(void *arg)
+{
+    (void)arg;
+    stale_old = go(park_forever, NULL); /* abandoned at shutdown */
+    return NULL;
+}
+
+static void *stale_second(void *arg)
+{
+    (void)arg;
+    struct wf_fiber fresh = go(park_forever, NULL);
+    WT_CHECK(fresh.id != stale_old.id);
+    WT_CHECK_EQ(wf_cancel(stale_old), WF_ESRCH);
+    WT_CHECK_EQ(wf_unpark(stale_old), WF_ESRCH);
+    WT_CHECK_EQ(wf_join(stale_old, NULL, WF_FOREVER), WF_ESRCH);
+    WT_CHECK_EQ(wf_detach(stale_old), WF_ESRCH);
+    /* The fresh fiber was not touched by any of that. */
+    WT_CHECK_EQ(wf_join(fresh, NULL, wf_deadline_in(20 * WF_MSEC)),
+                WF_ETIMEDOUT);
+    WT_CHECK_EQ(wf_cancel(fresh), 0);
+    join(fresh);
+    return NULL;
+}
+
+WT_CASE(stale_handle_across_restart)
+{
+    run_main(1, stale_first, NULL);
+    run_main(1, stale_second, NULL);
+}
+
+static struct wf_fiber permit_target;
+
+static void *permit_scope_member(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_unpark(permit_target), 0); /* while it waits */
+    wf_sleep(10 * WF_MSEC);
+    return NULL;
+}
+
+static void *permit_scope_main(void *arg)
+{
+    (void)arg;
+    struct wf_scope *s;
+    permit_target = wf_self();
+    WT_CHECK_EQ(wf_scope_open(&s), 0);
+    WT_CHECK_EQ(wf_scope_go(s, NULL, permit_scope_member, NULL), 0);
+    WT_CHECK_EQ(wf_scope_wait(s, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_scope_close(s), 0);
+    /* The permit given during the wait is still there. */
+    WT_CHECK_EQ(wf_park(wf_deadline_in(WF_SEC)), 0);
+    return NULL;
+}
+
+WT_CASE(permit_kept_across_scope_wait)
+{
+    run_main(2, permit_scope_main, NULL);
+}
+
+static void *own_scope_member(void *arg)
+{
+    struct wf_scope *s = arg;
+    int a = wf_scope_wait(s, WF_FOREVER);
+    int b = wf_scope_close(s);
+    return U2P((uintptr_t)(a == WF_EDEADLK && b == WF_EDEADLK));
+}
+
+static atomic_int own_ok;
+
+static void *own_scope_wrapper(void *arg)
+{
+    atomic_store(&own_ok, (int)P2U(own_scope_member(arg)));
+    return NULL;
+}
+
+static void *own_scope_main(void *arg)
+{
+    (void)arg;
+    struct wf_scope *s;
+    WT_CHECK_EQ(wf_scope_open(&s), 0);
+    WT_CHECK_EQ(wf_scope_go(s, NULL, own_scope_wrapper, s), 0);
+    WT_CHECK_EQ(wf_scope_wait(s, wf_deadline_in(10 * WF_SEC)), 0);
+    WT_CHECK_EQ(atomic_load(&own_ok), 1);
+    WT_CHECK_EQ(wf_scope_close(s), 0);
+    return NULL;
+}
+
+WT_CASE(member_waits_on_own_scope)
+{
+    run_main(2, own_scope_main, NULL);
+}
+
+/* A member spawned while its scope is being closed is either refused or
+ * cancelled by the close; never left running for ever. The spawner is a
+ * member itself, so the scope outlives its calls. */
+static atomic_int race_spawned;
+
+static void *race_spawner(void *arg)
+{
+    struct wf_scope *s = arg;
+    for (int i = 0; i < 8; i++)
+        if (wf_scope_go(s, NULL, park_forever, NULL) == 0)
+            atomic_fetch_add(&race_spawned, 1);
+    return NULL;
+}
+
+static void *scope_race_main(void *arg)
+{
+    int rounds = (int)P2U(arg);
+    for (int i = 0; i < rounds; i++) {
+        struct wf_scope *s;
+        WT_CHECK_EQ(wf_scope_open(&s), 0);
+        WT_CHECK_EQ(wf_scope_go(s, NULL, race_spawner, s), 0);
+        if (i & 1)
+            wf_yield();
+        WT_CHECK(wf_scope_close(s) >= 0);
+    }
+    return NULL;
+}
+
+WT_CASE(stress_scope_go_vs_close)
+{
+    run_main(wt_threads(4), scope_race_main,
+             U2P(wt_sanitized() ? 200 : 2000));
+}
+
 WT_MAIN()
