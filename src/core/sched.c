@@ -389,6 +389,17 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
 
 /* ---- after a switch ------------------------------------------------------- */
 
+/* A waker saw PARKING and left the queueing to us: new work, so idle
+ * workers may have to hear of it. Rare; kept out of the switch path. */
+__attribute__((noinline, cold)) static void park_raced(struct wf__worker *w,
+                                                       struct wf__fiber *f)
+{
+    atomic_store(&f->wstate, WF__RUNNING);
+    requeue(w, f);
+    if (w->rt->nworkers > 1)
+        notify_idle(w->rt);
+}
+
 static void run_after(struct wf__worker *w)
 {
     enum wf__after what = w->after;
@@ -403,14 +414,8 @@ static void run_after(struct wf__worker *w)
         break;
     case WF__AFTER_PARK: {
         int s = WF__PARKING;
-        if (!atomic_compare_exchange_strong(&f->wstate, &s, WF__PARKED)) {
-            /* A waker saw PARKING and left the queueing to us: new work,
-             * so idle workers may have to hear of it. */
-            atomic_store(&f->wstate, WF__RUNNING);
-            requeue(w, f);
-            if (w->rt->nworkers > 1)
-                notify_idle(w->rt);
-        }
+        if (!atomic_compare_exchange_strong(&f->wstate, &s, WF__PARKED))
+            park_raced(w, f);
         break;
     }
     case WF__AFTER_EXIT:
