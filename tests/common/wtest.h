@@ -109,18 +109,29 @@ static inline uint64_t wt_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+/* Which sanitizer the program is built with (gcc and clang spell it
+ * differently). */
+#if defined(__SANITIZE_THREAD__)
+#define WT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define WT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WT_ASAN 1
+#endif
+#endif
+
 /* Whether the program runs under a sanitizer (heavier: tests may scale
  * their counts down, never their checks). */
 static inline int wt_sanitized(void)
 {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(WT_TSAN) || defined(WT_ASAN)
     return 1;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-    return 1;
-#else
-    return 0;
-#endif
 #else
     return 0;
 #endif
@@ -130,14 +141,8 @@ static inline int wt_sanitized(void)
  * a millisecond there: tests scale fiber counts further). */
 static inline int wt_under_tsan(void)
 {
-#if defined(__SANITIZE_THREAD__)
+#if defined(WT_TSAN)
     return 1;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    return 1;
-#else
-    return 0;
-#endif
 #else
     return 0;
 #endif
