@@ -277,9 +277,9 @@ static void give_back(struct wf__stack *st)
         madvise(st->lo, keep - (uintptr_t)st->lo, MADV_DONTNEED);
 }
 
-/* Free a chain of n default-size stacks to the global lists: the hot list
+/* Free a chain of default-size stacks to the global lists: the hot list
  * while it has room, the rest cold after giving back their pages. */
-static void free_default_chain(struct wf__stack *head, unsigned n)
+static void free_default_chain(struct wf__stack *head)
 {
     struct wf__stack *cold = NULL;
     wf__spin_lock(&g.lock);
@@ -296,7 +296,6 @@ static void free_default_chain(struct wf__stack *head, unsigned n)
         }
     }
     wf__spin_unlock(&g.lock);
-    (void)n;
     if (!cold)
         return;
     struct wf__stack *last = cold;
@@ -323,7 +322,7 @@ void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st)
     }
     if (!cache) {
         st->next = NULL;
-        free_default_chain(st, 1);
+        free_default_chain(st);
         return;
     }
     if (cache->n >= WF__STACK_CACHE) {
@@ -335,18 +334,11 @@ void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st)
         cache->head = last->next;
         cache->n -= n;
         last->next = NULL;
-        free_default_chain(head, n);
+        free_default_chain(head);
     }
     st->next = cache->head;
     cache->head = st;
     cache->n++;
-}
-
-void wf__stack_cache_drain(struct wf__stack_cache *cache)
-{
-    free_default_chain(cache->head, cache->n);
-    cache->head = NULL;
-    cache->n = 0;
 }
 
 bool wf__stack_in_guard(const struct wf__stack *st, const void *addr)

@@ -73,9 +73,6 @@ struct wf__stack *wf__stack_alloc(struct wf__stack_cache *cache, size_t size);
 /* Give a stack back; cache may be NULL. */
 void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st);
 
-/* Move a cache's stacks to the global list (a worker that stops). */
-void wf__stack_cache_drain(struct wf__stack_cache *cache);
-
 /* Unmap every region (runtime shutdown: no fiber may run). */
 void wf__stack_release_all(void);
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "core_int.h"
+#include "core_test.h"
 
 struct wf__rt wf__rt;
 
@@ -502,4 +503,22 @@ int wf_worker_index(void)
 {
     struct wf__worker *w = wf__worker_self();
     return w ? w->index : WF_EPERM;
+}
+
+/* ---- test hooks (core_test.h) ----------------------------------------------- */
+
+long wf__test_pending_timers(void)
+{
+    struct wf__rt *rt = &wf__rt;
+    if (atomic_load(&rt->state) != WF__RT_RUNNING)
+        return WF_ESHUTDOWN;
+    long n = 0;
+    for (int i = 0; i < rt->nworkers; i++)
+        n += (long)wf__timers_count(&rt->workers[i].timers);
+    return n;
+}
+
+long wf__test_guarded_stacks(void)
+{
+    return wf__stack_guarded_count();
 }
