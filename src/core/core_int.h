@@ -226,7 +226,9 @@ struct wf__rt {
 
     /* Handles. */
     _Alignas(WF__CACHELINE) struct wf__spin slot_lock;
-    struct wf__slot *chunks[WF__SLOT_CHUNKS]; /* grow under slot_lock */
+    /* Chunks of the handle table: set once under slot_lock, read without
+     * it (wf__slot_get); kept for the life of the process. */
+    _Atomic(struct wf__slot *) chunks[WF__SLOT_CHUNKS];
     uint32_t nslots;                          /* slot_lock */
     uint32_t free_slot;                       /* slot_lock */
     bool slots_ready;   /* free_slot initialised; the table outlives runs */
@@ -336,7 +338,19 @@ void wf__thread_wait_end(struct wf__tparker *tp);
 
 int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
               wf_fiber_fn *fn, void *arg, struct wf_scope *scope);
-struct wf__slot *wf__slot_get(uint64_t id);
+/* The slot a handle id names, or NULL if no such slot exists. Any thread,
+ * no lock (the table only grows). */
+static inline struct wf__slot *wf__slot_get(uint64_t id)
+{
+    uint32_t low = (uint32_t)id;
+    if (low == 0 || (low - 1) / WF__SLOT_CHUNK >= WF__SLOT_CHUNKS)
+        return NULL;
+    uint32_t idx = low - 1;
+    /* acquire: pairs with the release store that published the chunk. */
+    struct wf__slot *chunk = atomic_load_explicit(
+        &wf__rt.chunks[idx / WF__SLOT_CHUNK], memory_order_acquire);
+    return chunk ? &chunk[idx % WF__SLOT_CHUNK] : NULL;
+}
 /* Lock a live handle's slot; returns the fiber, or NULL (slot unlocked)
  * when id is not live. */
 struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id);

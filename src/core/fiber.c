@@ -34,21 +34,6 @@
 
 /* ---- slots ---------------------------------------------------------------- */
 
-struct wf__slot *wf__slot_get(uint64_t id)
-{
-    uint32_t low = (uint32_t)id;
-    if (low == 0)
-        return NULL;
-    uint32_t idx = low - 1;
-    if (idx / WF__SLOT_CHUNK >= WF__SLOT_CHUNKS)
-        return NULL;
-    /* acquire: pairs with the release store that published the chunk. */
-    struct wf__slot *chunk = atomic_load_explicit(
-        (_Atomic(struct wf__slot *) *)&wf__rt.chunks[idx / WF__SLOT_CHUNK],
-        memory_order_acquire);
-    return chunk ? &chunk[idx % WF__SLOT_CHUNK] : NULL;
-}
-
 static uint32_t slot_index(uint64_t id)
 {
     return (uint32_t)id - 1;
@@ -84,9 +69,7 @@ static uint32_t slot_alloc(struct wf__rt *rt, struct wf__worker *w)
             for (uint32_t k = 0; k < WF__SLOT_CHUNK; k++)
                 atomic_init(&chunk[k].ctl, CTL(1, WF__S_FREE));
             /* release: publishes the initialised chunk to wf__slot_get. */
-            atomic_store_explicit(
-                (_Atomic(struct wf__slot *) *)&rt->chunks[c], chunk,
-                memory_order_release);
+            atomic_store_explicit(&rt->chunks[c], chunk, memory_order_release);
         }
         idx = rt->nslots++;
     }
