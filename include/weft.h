@@ -13,6 +13,7 @@
 #include "weft/runtime.h"
 #include "weft/fiber.h"
 #include "weft/queue.h"
+#include "weft/sync.h"
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1

@@ -23,6 +23,13 @@
 #define WF_API __attribute__((visibility("default")))
 #endif
 
+/* Alignment of caller-storage objects, spelt for C11 and for C++. */
+#ifdef __cplusplus
+#define WF_ALIGN(n) alignas(n)
+#else
+#define WF_ALIGN(n) _Alignas(n)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

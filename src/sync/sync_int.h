@@ -1,0 +1,119 @@
+/*
+ * src/sync/sync_int.h - the wait queue every sync primitive is built on.
+ *
+ * A wait queue is a FIFO of records that live on the waiters' stacks,
+ * protected by the owning primitive's spinlock (struct wf__spin). A waiter
+ * links its record and parks (wf__waiter_park: a fiber parks, a plain
+ * thread sleeps on its futex parker); a waker pops records from the head,
+ * marks them `woken` and wakes their waiter, all under the lock. A record
+ * is unlinked either by the waker that pops it or by its waiter (on a
+ * deadline, cancellation or shutdown), always under the lock, so nobody
+ * touches a record after its waiter has returned.
+ *
+ * No lost wake-ups: `woken` is only ever set by a pop, under the lock, and
+ * the waiter reads it under the lock after every park. A waiter whose
+ * deadline or cancellation races with a wake reports the wake (returns 0)
+ * rather than the error; the primitive then re-checks its condition, so
+ * whatever the wake announced is either consumed or left for the next
+ * waiter, never dropped. A waiter that gives up was still linked, so no
+ * wake was spent on it.
+ *
+ * Lock order: a primitive's spinlock is taken before the core's leaf locks
+ * (waking a fiber may take a worker's inbox lock or the idle lock; waking
+ * a plain thread is a futex call). No primitive holds two sync locks at
+ * once (wf_cond_wait releases the condvar's lock before the mutex's).
+ */
+#ifndef WEFT_SYNC_INT_H
+#define WEFT_SYNC_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core_int.h"
+
+/* A waiter's record; on the waiter's stack while it waits. */
+struct wf__wqrec {
+    struct wf__waiter w;
+    struct wf__wqrec *prev, *next; /* queue lock */
+    bool linked;                   /* queue lock */
+    bool woken;                    /* set by a pop; queue lock */
+    bool granted;                  /* primitive-specific hand-over; queue lock */
+    bool got_zero;                 /* a park returned 0: maybe a user permit */
+    bool counted;                  /* counted in q->inside; queue lock */
+    uint64_t tag;                  /* primitive-specific (mutex: owner tag) */
+    int64_t since;                 /* when it first queued (mutex handoff) */
+};
+
+struct wf__waitq {
+    struct wf__wqrec *head, *tail; /* owner's lock */
+    int inside;                    /* records between first link and done; lock */
+};
+
+/* Prepare a record for the calling fiber or thread (registers a plain
+ * thread so runtime shutdown can wake it, which takes a runtime mutex: so
+ * call it before taking the primitive's lock, on slow paths only). Pair
+ * with wf__wqrec_done (lock held) and wf__wqrec_finish (lock released).
+ * Returns 0, or WF_ESHUTDOWN for a plain thread when no runtime runs
+ * (then nothing is to be paired). */
+int wf__wqrec_init(struct wf__wqrec *r);
+/* The record's wait is over (lock held; r unlinked). Afterwards the
+ * caller may touch the primitive only until it releases the lock. Call
+ * wf__wqrec_finish after releasing the lock. */
+void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r);
+/* After the lock is released: unregister a plain thread, give a fiber back
+ * a park permit its waits may have consumed. */
+void wf__wqrec_finish(struct wf__wqrec *r);
+
+/* Link r at the tail (or, for a waiter that was woken and lost a race,
+ * at the head, so it keeps its place). Lock held. */
+void wf__waitq_link(struct wf__waitq *q, struct wf__wqrec *r, bool front);
+
+/* Wait until r is woken (popped) or the deadline, cancellation (only if
+ * cancellable) or runtime shutdown (plain threads) ends the wait. Called
+ * and returns with `lock` held; r must have been linked, and is unlinked on
+ * return. Returns 0 if r was woken (even if the deadline or a cancellation
+ * came at the same time), else WF_ETIMEDOUT, WF_ECANCELED, WF_ESHUTDOWN or
+ * WF_ENOMEM. (wf__waitq_link clears `woken`; a record popped between its
+ * link and this call returns 0 at once.) */
+int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
+                   struct wf__wqrec *r, int64_t deadline, bool cancellable);
+
+/* wf__waitq_link then wf__waitq_park. */
+int wf__waitq_wait(struct wf__spin *lock, struct wf__waitq *q,
+                   struct wf__wqrec *r, int64_t deadline, bool front,
+                   bool cancellable);
+
+/* The oldest record, or NULL. Lock held. */
+static inline struct wf__wqrec *wf__waitq_head(const struct wf__waitq *q)
+{
+    return q->head;
+}
+
+/* Unlink the head and mark it woken, without waking it (the caller may set
+ * `granted` first, then call wf__waiter_wake(&r->w) under the lock).
+ * NULL if empty. Lock held. */
+struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q);
+/* Pop and wake the oldest waiter; false if there was none. Lock held. */
+bool wf__waitq_wake_one(struct wf__waitq *q);
+/* Pop and wake every waiter; returns how many. Lock held. */
+int wf__waitq_wake_all(struct wf__waitq *q);
+
+/* Whether anyone is linked, or woken but not yet gone. Lock held. */
+static inline bool wf__waitq_busy(const struct wf__waitq *q)
+{
+    return q->inside > 0;
+}
+static inline bool wf__waitq_empty(const struct wf__waitq *q)
+{
+    return q->head == NULL;
+}
+
+/* Wait (yielding) until no record is inside q; for destroy functions once
+ * nobody is linked any more. Takes and releases `lock`. */
+void wf__waitq_drain(struct wf__spin *lock, struct wf__waitq *q);
+
+/* Who is calling, as a non-zero tag: the fiber id, or (plain thread) an
+ * address unique to the thread with bit 63 set. */
+uint64_t wf__owner_tag(void);
+
+#endif

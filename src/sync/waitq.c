@@ -1,0 +1,196 @@
+/*
+ * The wait queue (see sync_int.h for the contract).
+ *
+ * Design. Records are linked on the waiters' stacks in a doubly linked
+ * FIFO under the primitive's spinlock; there is no allocation and no
+ * reference counting. A pop unlinks the record and sets `woken` under the
+ * lock, then wakes the waiter (still under the lock, like scope.c: the
+ * record may vanish as soon as the lock is dropped). The waiter loops
+ * "unlock, park, lock, check woken", because every park may return
+ * spuriously (sched.c); it decides only under the lock, so a wake either
+ * lands before it looks (it reports success) or finds it unlinked and is
+ * never sent. The spinlock's acquire/release is the only ordering used:
+ * `woken`, `linked` and `granted` are plain fields under it.
+ *
+ * Park permits. A fiber parks through its permit (`notified`), which it
+ * shares with wf_park/wf_unpark. A wait that saw a park return 0 may have
+ * eaten a user's wf_unpark, so wf__wqrec_finish gives the permit back, as
+ * scope.c does: the user's next wf_park may then return spuriously, which
+ * its contract allows, instead of never.
+ *
+ * Rejected: waking outside the lock (from a copy of the waiter). It would
+ * keep futex calls out of the critical section, but a late wake would then
+ * land on whatever the waiter waits for next; a spurious wake is allowed,
+ * yet it makes the hand-over protocols (mutex handoff) harder to reason
+ * about. Measure before revisiting.
+ */
+#include <sched.h>
+#include <stdint.h>
+
+#include "sync_int.h"
+
+int wf__wqrec_init(struct wf__wqrec *r)
+{
+    r->prev = r->next = NULL;
+    r->linked = false;
+    r->woken = false;
+    r->granted = false;
+    r->got_zero = false;
+    r->tag = 0;
+    r->since = 0;
+    r->counted = false;
+    r->w.fiber = wf__fiber_self();
+    r->w.tp = NULL;
+    if (r->w.fiber)
+        return 0;
+    /* A plain thread can block only while a runtime runs (its parker
+     * registry lives in the runtime). acquire: pairs with wf_init's
+     * release store of RUNNING. */
+    if (atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
+        WF__RT_RUNNING)
+        return WF_ESHUTDOWN;
+    wf__waiter_self(&r->w);
+    return 0;
+}
+
+void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r)
+{
+    WF_ASSERT(!r->linked);
+    if (r->counted) {
+        WF_ASSERT(q->inside > 0);
+        q->inside--;
+        r->counted = false;
+    }
+}
+
+void wf__wqrec_finish(struct wf__wqrec *r)
+{
+    if (r->w.tp)
+        wf__waiter_done(&r->w);
+    else if (r->w.fiber && r->got_zero)
+        /* seq_cst like every access to the permit (sched.c). */
+        atomic_store(&r->w.fiber->notified, 1);
+}
+
+void wf__waitq_link(struct wf__waitq *q, struct wf__wqrec *r, bool front)
+{
+    WF_ASSERT(!r->linked);
+    if (!r->counted) {
+        q->inside++;
+        r->counted = true;
+    }
+    r->woken = false;
+    r->linked = true;
+    if (front) {
+        r->prev = NULL;
+        r->next = q->head;
+        if (q->head)
+            q->head->prev = r;
+        else
+            q->tail = r;
+        q->head = r;
+    } else {
+        r->next = NULL;
+        r->prev = q->tail;
+        if (q->tail)
+            q->tail->next = r;
+        else
+            q->head = r;
+        q->tail = r;
+    }
+}
+
+static void unlink_rec(struct wf__waitq *q, struct wf__wqrec *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        q->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        q->tail = r->prev;
+    r->prev = r->next = NULL;
+    r->linked = false;
+}
+
+int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
+                   struct wf__wqrec *r, int64_t deadline, bool cancellable)
+{
+    int err = 0;
+    while (!r->woken) {
+        wf__spin_unlock(lock);
+        int rc = r->w.fiber && !cancellable
+                     ? wf__fiber_park_nocancel(r->w.fiber, deadline)
+                     : wf__waiter_park(&r->w, deadline);
+        wf__spin_lock(lock);
+        if (rc == 0) {
+            r->got_zero = true;
+        } else if (!r->woken) {
+            err = rc;
+            break;
+        }
+    }
+    if (r->linked)
+        unlink_rec(q, r);
+    return r->woken ? 0 : err;
+}
+
+int wf__waitq_wait(struct wf__spin *lock, struct wf__waitq *q,
+                   struct wf__wqrec *r, int64_t deadline, bool front,
+                   bool cancellable)
+{
+    wf__waitq_link(q, r, front);
+    return wf__waitq_park(lock, q, r, deadline, cancellable);
+}
+
+struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q)
+{
+    struct wf__wqrec *r = q->head;
+    if (!r)
+        return NULL;
+    unlink_rec(q, r);
+    r->woken = true;
+    return r;
+}
+
+bool wf__waitq_wake_one(struct wf__waitq *q)
+{
+    struct wf__wqrec *r = wf__waitq_pop(q);
+    if (!r)
+        return false;
+    wf__waiter_wake(&r->w);
+    return true;
+}
+
+int wf__waitq_wake_all(struct wf__waitq *q)
+{
+    int n = 0;
+    while (wf__waitq_wake_one(q))
+        n++;
+    return n;
+}
+
+void wf__waitq_drain(struct wf__spin *lock, struct wf__waitq *q)
+{
+    wf__spin_lock(lock);
+    while (q->inside > 0) {
+        wf__spin_unlock(lock);
+        if (wf__fiber_self())
+            wf__fiber_yield(wf__fiber_self());
+        else
+            sched_yield();
+        wf__spin_lock(lock);
+    }
+    wf__spin_unlock(lock);
+}
+
+uint64_t wf__owner_tag(void)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    if (f)
+        return f->id & ~(UINT64_C(1) << 63);
+    /* Only read on plain threads, which never migrate. */
+    static _Thread_local char anchor;
+    return (uint64_t)(uintptr_t)&anchor | (UINT64_C(1) << 63);
+}
