@@ -424,7 +424,6 @@ static bool claim(struct wf__slot *s, uint64_t id, uint64_t c, void **result)
 
 int wf_join(struct wf_fiber f, void **result, int64_t deadline)
 {
-    struct wf__rt *rt = &wf__rt;
     struct wf__slot *s = wf__slot_get(f.id);
     struct wf__fiber *self = wf__fiber_self();
     struct wf__waiter w;
@@ -500,7 +499,6 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
     wf__waiter_done(&w);
     if (woken && self) /* a user's permit may have been consumed */
         atomic_store(&self->notified, 1);
-    (void)rt;
     return err;
 }
 

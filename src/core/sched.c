@@ -110,13 +110,19 @@ static uint64_t next_rand(struct wf__worker *w)
 
 /* ---- the switch ------------------------------------------------------- */
 
-static void jump(struct wf__worker *w, struct wf__exec *from,
-                 struct wf__exec *to, bool from_dying)
+/* A scheduling point, for the stall monitor. */
+static inline void count_switch(struct wf__worker *w)
 {
     /* relaxed: a progress counter for the monitor; owner-only writes. */
     atomic_store_explicit(&w->nswitch,
                           atomic_load_explicit(&w->nswitch, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+}
+
+static void jump(struct wf__worker *w, struct wf__exec *from,
+                 struct wf__exec *to, bool from_dying)
+{
+    count_switch(w);
 #if defined(WEFT_ASAN)
     __sanitizer_start_switch_fiber(from_dying ? NULL : &from->san.asan_fake,
                                    to->san.bottom, to->san.size);
@@ -457,10 +463,7 @@ void wf__fiber_yield(struct wf__fiber *self)
     if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1)) {
         /* Nobody else to run here. Still a scheduling point: the stall
          * monitor must not take a fiber that yields for a hog. */
-        atomic_store_explicit(&w->nswitch,
-                              atomic_load_explicit(&w->nswitch,
-                                                   memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        count_switch(w);
         return;
     }
     leave(w, self, WF__AFTER_REQUEUE, next);

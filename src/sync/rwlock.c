@@ -97,17 +97,30 @@ static bool read_ok(const struct rwlock *rw)
     return !rw->writer && rw->wwait == 0;
 }
 
+/* Take the lock for reading / writing if that is allowed now. Lock held. */
+static bool try_read(struct rwlock *rw)
+{
+    if (!read_ok(rw))
+        return false;
+    rw->readers++;
+    return true;
+}
+
+static bool try_write(struct rwlock *rw, uint64_t me)
+{
+    if (rw->writer || rw->readers)
+        return false;
+    rw->writer = me;
+    return true;
+}
+
 int wf_rwlock_tryrdlock(struct wf_rwlock *rwp)
 {
     if (!rwp)
         return WF_EINVAL;
     struct rwlock *rw = RW(rwp);
-    int err = WF_EBUSY;
     wf__spin_lock(&rw->lock);
-    if (read_ok(rw)) {
-        rw->readers++;
-        err = 0;
-    }
+    int err = try_read(rw) ? 0 : WF_EBUSY;
     wf__spin_unlock(&rw->lock);
     return err;
 }
@@ -123,8 +136,7 @@ int wf_rwlock_rdlock(struct wf_rwlock *rwp, int64_t deadline)
         wf__spin_unlock(&rw->lock);
         return WF_EDEADLK;
     }
-    if (read_ok(rw)) {
-        rw->readers++;
+    if (try_read(rw)) {
         wf__spin_unlock(&rw->lock);
         return 0;
     }
@@ -134,9 +146,7 @@ int wf_rwlock_rdlock(struct wf_rwlock *rwp, int64_t deadline)
     if (err)
         return err;
     wf__spin_lock(&rw->lock);
-    if (read_ok(rw))
-        rw->readers++;
-    else
+    if (!try_read(rw))
         err = wf__waitq_wait(&rw->lock, &rw->rq, &r, deadline, false, true);
     WF_ASSERT(err != 0 || !r.woken || r.granted);
     wf__wqrec_done(&rw->rq, &r);
@@ -151,12 +161,8 @@ int wf_rwlock_trywrlock(struct wf_rwlock *rwp)
         return WF_EINVAL;
     struct rwlock *rw = RW(rwp);
     uint64_t me = wf__owner_tag();
-    int err = WF_EBUSY;
     wf__spin_lock(&rw->lock);
-    if (!rw->writer && rw->readers == 0) {
-        rw->writer = me;
-        err = 0;
-    }
+    int err = try_write(rw, me) ? 0 : WF_EBUSY;
     wf__spin_unlock(&rw->lock);
     return err;
 }
@@ -172,8 +178,7 @@ int wf_rwlock_wrlock(struct wf_rwlock *rwp, int64_t deadline)
         wf__spin_unlock(&rw->lock);
         return WF_EDEADLK;
     }
-    if (!rw->writer && rw->readers == 0) {
-        rw->writer = me;
+    if (try_write(rw, me)) {
         wf__spin_unlock(&rw->lock);
         return 0;
     }
@@ -184,9 +189,7 @@ int wf_rwlock_wrlock(struct wf_rwlock *rwp, int64_t deadline)
         return err;
     r.tag = me;
     wf__spin_lock(&rw->lock);
-    if (!rw->writer && rw->readers == 0) {
-        rw->writer = me;
-    } else {
+    if (!try_write(rw, me)) {
         rw->wwait++;
         err = wf__waitq_wait(&rw->lock, &rw->wq, &r, deadline, false, true);
         if (err) {

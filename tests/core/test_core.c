@@ -26,7 +26,7 @@
  */
 #include <weft.h>
 
-#include "wtest.h"
+#include "wtest_rt.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -41,8 +41,6 @@
 
 /* ---- helpers --------------------------------------------------------- */
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
 
 /* A function the compiler may neither inline nor analyse across: used to
  * read the current thread's TLS address afresh and to defeat tail calls. */
@@ -52,11 +50,6 @@
 #define WT_OPAQUE __attribute__((noinline, noipa))
 #endif
 
-/* Counts scaled down under sanitizers (the checks stay): by 10. */
-static long scaled(long n)
-{
-    return wt_sanitized() ? n / 10 : n;
-}
 
 /* Counts of fibers created: by 10 under ASan, by 100 under TSan, which
  * gives every fiber a thread context of its own and makes a spawn cost
@@ -66,24 +59,7 @@ static long scaled_spawns(long n)
     return wt_under_tsan() ? n / 100 : scaled(n);
 }
 
-static struct wf_config config(int workers)
-{
-    struct wf_config c;
-    memset(&c, 0, sizeof c);
-    c.workers = workers;
-    return c;
-}
 
-/* wf_run() that must succeed; returns main's result. */
-static void *run_main(int workers, wf_fiber_fn *fn, void *arg)
-{
-    struct wf_config c = config(workers);
-    void *res = U2P(0xdead);
-    int rc = wf_run(&c, fn, arg, &res);
-    if (rc != 0)
-        WT_FAIL("wf_run: %s (%d)", wf_strerror(rc), rc);
-    return res;
-}
 
 static void nap_ms(long ms)
 {

@@ -6,11 +6,8 @@
 #include <stdatomic.h>
 
 #include "core/core_test.h"
-#include "weft.h"
-#include "wtest.h"
+#include "wtest_rt.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
 
 static atomic_int started;
 

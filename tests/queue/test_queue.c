@@ -21,7 +21,7 @@
  */
 #include <weft.h>
 
-#include "wtest.h"
+#include "wtest_rt.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -88,11 +88,6 @@ static void *make(const struct kind *k, size_t cap, size_t elem_size)
     return q;
 }
 
-/* Counts scaled down under sanitizers (the checks stay): by 10. */
-static long scaled(long n)
-{
-    return wt_sanitized() ? n / 10 : n;
-}
 
 /* ---- argument errors --------------------------------------------------- */
 

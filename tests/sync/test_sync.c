@@ -18,7 +18,7 @@
  */
 #include <weft.h>
 
-#include "wtest.h"
+#include "wtest_rt.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -26,31 +26,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
 
-static long scaled(long n)
-{
-    return wt_sanitized() ? n / 10 : n;
-}
 
-static struct wf_config config(int workers)
-{
-    struct wf_config c;
-    memset(&c, 0, sizeof c);
-    c.workers = workers;
-    return c;
-}
 
-static void *run_main(int workers, wf_fiber_fn *fn, void *arg)
-{
-    struct wf_config c = config(workers);
-    void *res = U2P(0xdead);
-    int rc = wf_run(&c, fn, arg, &res);
-    if (rc != 0)
-        WT_FAIL("wf_run: %s (%d)", wf_strerror(rc), rc);
-    return res;
-}
 
 static void init_rt(int workers)
 {
