@@ -14,6 +14,7 @@
 #include "weft/fiber.h"
 #include "weft/queue.h"
 #include "weft/sync.h"
+#include "weft/chan.h"
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1

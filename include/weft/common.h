@@ -47,6 +47,7 @@ extern "C" {
 #define WF_ETIMEDOUT (-ETIMEDOUT) /* the deadline passed first */
 #define WF_ECANCELED (-ECANCELED) /* the calling fiber was cancelled */
 #define WF_ESHUTDOWN (-ESHUTDOWN) /* the runtime is not running */
+#define WF_EPIPE     (-EPIPE)     /* the channel (or pipe, socket) is closed */
 
 /* Deadline meaning "no deadline". */
 #define WF_FOREVER INT64_MAX

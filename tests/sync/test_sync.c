@@ -1329,4 +1329,204 @@ WT_CASE(dining_philosophers)
     run_main(4, phil_main, NULL);
 }
 
+/* ---- bounded buffer ------------------------------------------------------------------------ */
+
+/* The textbook producer/consumer on a ring of 8 slots guarded by two
+ * counting semaphores (free slots, filled slots) and a mutex: producers
+ * (fibers and a plain thread) put items, consumers take them. Every item
+ * is taken exactly once and the ring never holds more than its size. */
+#define BB_SLOTS 8
+#define BB_PRODUCERS 4
+#define BB_CONSUMERS 3
+static struct {
+    struct wf_sem free_slots, filled;
+    struct wf_mutex m;
+    long ring[BB_SLOTS];
+    int head, count; /* m */
+    long per_producer;
+    atomic_uchar *seen;
+    atomic_long taken;
+} bb;
+
+static void *bb_producer(void *arg)
+{
+    long id = (long)P2U(arg);
+    for (long i = 0; i < bb.per_producer; i++) {
+        WT_CHECK_EQ(wf_sem_wait(&bb.free_slots, WF_FOREVER), 0);
+        WT_CHECK_EQ(wf_mutex_lock(&bb.m, WF_FOREVER), 0);
+        WT_CHECK(bb.count < BB_SLOTS);
+        bb.ring[(bb.head + bb.count) % BB_SLOTS] = id * bb.per_producer + i;
+        bb.count++;
+        WT_CHECK_EQ(wf_mutex_unlock(&bb.m), 0);
+        WT_CHECK_EQ(wf_sem_post(&bb.filled), 0);
+    }
+    return NULL;
+}
+
+static void *bb_consumer(void *arg)
+{
+    long quota = (long)P2U(arg);
+    for (long i = 0; i < quota; i++) {
+        WT_CHECK_EQ(wf_sem_wait(&bb.filled, WF_FOREVER), 0);
+        WT_CHECK_EQ(wf_mutex_lock(&bb.m, WF_FOREVER), 0);
+        WT_CHECK(bb.count > 0);
+        long v = bb.ring[bb.head];
+        bb.head = (bb.head + 1) % BB_SLOTS;
+        bb.count--;
+        WT_CHECK_EQ(wf_mutex_unlock(&bb.m), 0);
+        WT_CHECK_EQ(wf_sem_post(&bb.free_slots), 0);
+        WT_CHECK(v >= 0 && v < BB_PRODUCERS * bb.per_producer);
+        WT_CHECK_EQ(atomic_exchange(&bb.seen[v], 1), 0);
+        atomic_fetch_add(&bb.taken, 1);
+    }
+    return NULL;
+}
+
+WT_CASE(bounded_buffer)
+{
+    bb.per_producer = scaled(30000);
+    long total = BB_PRODUCERS * bb.per_producer;
+    bb.seen = calloc((size_t)total, 1);
+    WT_CHECK(bb.seen != NULL);
+    WT_CHECK_EQ(wf_sem_init(&bb.free_slots, BB_SLOTS), 0);
+    WT_CHECK_EQ(wf_sem_init(&bb.filled, 0), 0);
+    WT_CHECK_EQ(wf_mutex_init(&bb.m), 0);
+    init_rt(4);
+    pthread_t pt = thread(bb_producer, U2P(0));
+    struct wf_fiber p[BB_PRODUCERS], c[BB_CONSUMERS];
+    for (int i = 1; i < BB_PRODUCERS; i++)
+        p[i] = go(bb_producer, U2P(i));
+    long share = total / BB_CONSUMERS;
+    for (int i = 0; i < BB_CONSUMERS; i++)
+        c[i] = go(bb_consumer,
+                  U2P(i == BB_CONSUMERS - 1 ? total - share * (BB_CONSUMERS - 1) : share));
+    pthread_join(pt, NULL);
+    for (int i = 1; i < BB_PRODUCERS; i++)
+        join(p[i]);
+    for (int i = 0; i < BB_CONSUMERS; i++)
+        join(c[i]);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(atomic_load(&bb.taken), total);
+    WT_CHECK_EQ(bb.count, 0);
+    WT_CHECK_EQ(wf_sem_value(&bb.free_slots), BB_SLOTS);
+    for (long i = 0; i < total; i++)
+        WT_CHECK_EQ(atomic_load(&bb.seen[i]), 1);
+    free(bb.seen);
+    WT_CHECK_EQ(wf_sem_destroy(&bb.free_slots), 0);
+    WT_CHECK_EQ(wf_sem_destroy(&bb.filled), 0);
+    WT_CHECK_EQ(wf_mutex_destroy(&bb.m), 0);
+}
+
+/* ---- sleeping barber ----------------------------------------------------------------------- */
+
+/* Dijkstra's sleeping barber: one barber, a waiting room of 3 chairs,
+ * customer fibers arriving in bursts. A customer who finds every chair
+ * taken leaves. Checked: every customer is either served or turned away,
+ * the barber cuts only when a customer sits in his chair, the waiting
+ * room never holds more than its chairs, and each served customer was
+ * served exactly once. */
+#define BARBER_CHAIRS 3
+static struct {
+    struct wf_sem customers;   /* customers waiting: the barber sleeps on it */
+    struct wf_sem barber_free; /* the barber calls the next customer */
+    struct wf_sem cut_done;    /* the haircut is over */
+    struct wf_mutex m;
+    int waiting;               /* m */
+    int in_chair;              /* id of the customer in the chair, or -1; m */
+    long served, turned_away;  /* m */
+    atomic_uchar *done;
+    long ncust;
+} bar;
+
+static void *barber(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        WT_CHECK_EQ(wf_sem_wait(&bar.customers, WF_FOREVER), 0);
+        WT_CHECK_EQ(wf_mutex_lock(&bar.m, WF_FOREVER), 0);
+        if (bar.served + bar.turned_away == bar.ncust && bar.waiting == 0) {
+            WT_CHECK_EQ(wf_mutex_unlock(&bar.m), 0);
+            return NULL; /* the closing post */
+        }
+        WT_CHECK(bar.waiting > 0);
+        bar.waiting--;
+        WT_CHECK_EQ(wf_mutex_unlock(&bar.m), 0);
+        WT_CHECK_EQ(wf_sem_post(&bar.barber_free), 0);
+        /* cut: the customer sits down before signalling cut_done's turn */
+        WT_CHECK_EQ(wf_sem_wait(&bar.cut_done, WF_FOREVER), 0);
+    }
+}
+
+static void *customer(void *arg)
+{
+    long id = (long)P2U(arg);
+    WT_CHECK_EQ(wf_mutex_lock(&bar.m, WF_FOREVER), 0);
+    if (bar.waiting == BARBER_CHAIRS) {
+        bar.turned_away++;
+        bool last = bar.served + bar.turned_away == bar.ncust;
+        WT_CHECK_EQ(wf_mutex_unlock(&bar.m), 0);
+        if (last)
+            WT_CHECK_EQ(wf_sem_post(&bar.customers), 0);
+        return NULL;
+    }
+    bar.waiting++;
+    WT_CHECK(bar.waiting <= BARBER_CHAIRS);
+    WT_CHECK_EQ(wf_mutex_unlock(&bar.m), 0);
+    WT_CHECK_EQ(wf_sem_post(&bar.customers), 0);
+    WT_CHECK_EQ(wf_sem_wait(&bar.barber_free, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_mutex_lock(&bar.m, WF_FOREVER), 0);
+    WT_CHECK_EQ(bar.in_chair, -1);
+    bar.in_chair = (int)id;
+    WT_CHECK_EQ(atomic_exchange(&bar.done[id], 1), 0);
+    bar.in_chair = -1;
+    bar.served++;
+    bool last = bar.served + bar.turned_away == bar.ncust;
+    WT_CHECK_EQ(wf_mutex_unlock(&bar.m), 0);
+    WT_CHECK_EQ(wf_sem_post(&bar.cut_done), 0);
+    if (last)
+        WT_CHECK_EQ(wf_sem_post(&bar.customers), 0);
+    return NULL;
+}
+
+static void *barber_main(void *arg)
+{
+    (void)arg;
+    struct wf_fiber b = go(barber, NULL);
+    struct wf_fiber *cs = calloc((size_t)bar.ncust, sizeof *cs);
+    WT_CHECK(cs != NULL);
+    for (long i = 0; i < bar.ncust; i++) {
+        cs[i] = go(customer, U2P(i));
+        if (i % 7 == 6)
+            wf_sleep(10 * WF_USEC); /* bursts, then a lull */
+    }
+    for (long i = 0; i < bar.ncust; i++)
+        join(cs[i]);
+    join(b);
+    free(cs);
+    return NULL;
+}
+
+WT_CASE(sleeping_barber)
+{
+    bar.ncust = scaled(5000);
+    bar.done = calloc((size_t)bar.ncust, 1);
+    WT_CHECK(bar.done != NULL);
+    bar.in_chair = -1;
+    WT_CHECK_EQ(wf_sem_init(&bar.customers, 0), 0);
+    WT_CHECK_EQ(wf_sem_init(&bar.barber_free, 0), 0);
+    WT_CHECK_EQ(wf_sem_init(&bar.cut_done, 0), 0);
+    WT_CHECK_EQ(wf_mutex_init(&bar.m), 0);
+    run_main(4, barber_main, NULL);
+    WT_CHECK_EQ(bar.served + bar.turned_away, bar.ncust);
+    WT_CHECK(bar.served > 0);
+    WT_CHECK_EQ(bar.waiting, 0);
+    long served = 0;
+    for (long i = 0; i < bar.ncust; i++)
+        served += atomic_load(&bar.done[i]);
+    WT_CHECK_EQ(served, bar.served);
+    printf("sleeping_barber: %ld served, %ld turned away\n", bar.served,
+           bar.turned_away);
+    free(bar.done);
+}
+
 WT_MAIN()

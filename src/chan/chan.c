@@ -1,0 +1,716 @@
+/*
+ * Channels and select (weft/chan.h).
+ *
+ * Design. A channel is one heap block: a spinlock, a ring buffer of
+ * `cap` elements, and two FIFO queues of blocked operations (senders,
+ * receivers). Every decision about a channel (is it closed, what is
+ * buffered, who is queued, which queued operation completes) is made under
+ * its lock. A blocked operation is a `struct op` on its caller's stack,
+ * linked into one channel queue; a select links one per case, all
+ * pointing at one `struct wait` shared by the cases.
+ *
+ * Completing a blocked operation. Whoever completes it (a sender finding a
+ * queued receiver, a receiver finding a queued sender or making room in
+ * the buffer, a closer) pops its `op` under the channel's lock and claims
+ * its `wait` with a CAS WAITING -> CLAIMED. Only one claim can succeed per
+ * `wait`, so a select blocked on many channels completes exactly one case
+ * and is woken once; an `op` whose claim fails belongs to a wait that
+ * already completed elsewhere or gave up, and is dropped from the queue.
+ * After a successful claim the completer copies the element, stores the
+ * result, copies the waiter's identity (fiber or thread parker) to its own
+ * stack and publishes the case index with a release store; from that
+ * moment the waiter may return and its stack is gone, so the wake-up is
+ * sent from the copy, after the channel's lock is released. A late wake
+ * of a fiber or thread that has moved on is a spurious wake-up, which
+ * every park tolerates (fibers are type-stable, thread parkers are never
+ * freed).
+ *
+ * Giving up. A waiter whose park reports a deadline, cancellation or
+ * shutdown CASes WAITING -> GAVE_UP. If that fails a completer claimed it
+ * first, and the waiter reports the completion instead (it spins through
+ * the short CLAIMED window). Then, for every case still linked, it takes
+ * that channel's lock and unlinks its `op` (`linked` is only read and
+ * written under the channel's lock; a popped `op` is never touched by the
+ * completer once the lock is released).
+ *
+ * Select. It locks every distinct channel of its cases in address order
+ * (the global lock order for channels, so two selects never deadlock),
+ * looks at each case, and picks one ready case uniformly at random
+ * (reservoir sampling over the ready ones, so a case's chance does not
+ * depend on its position). If none is ready it links one `op` per case and
+ * unlocks them all: the check and the linking happen under all the locks,
+ * so a completion cannot slip in between. Queued `op`s of finished waits
+ * are pruned whenever a queue is examined.
+ *
+ * Invariants (lock held): a buffered channel with waiting receivers has an
+ * empty buffer; one with waiting senders has a full buffer; a closed
+ * channel has no waiting senders, and no waiting receivers once drained.
+ *
+ * Orders: the spinlock's acquire/release orders all channel state; `state`
+ * of a wait is the one field read outside any lock (see `complete` and
+ * `wait_done`). `count` is an atomic only so wf_chan_len can read it
+ * without the lock (relaxed: a snapshot).
+ *
+ * Rejected: waking from under the lock, as the sync wait queue does. The
+ * waiter would then have to take the channel's lock again after waking to
+ * know the completer is done with its record, an extra trip of the lock's
+ * cache line between workers on every blocked operation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/atomic.h"
+#include "sync/sync_int.h"
+#include "weft/chan.h"
+
+struct wf_chan {
+    struct wf__spin lock;
+    atomic_bool closed;       /* written under lock; wf_chan_closed reads it */
+    size_t esz;               /* element size; fixed */
+    size_t cap;               /* buffer slots; fixed */
+    size_t head;              /* oldest buffered element; lock */
+    atomic_size_t count;      /* buffered elements; written under lock */
+    struct op *sendq_head, *sendq_tail; /* lock */
+    struct op *recvq_head, *recvq_tail; /* lock */
+    atomic_long refs;
+    unsigned char *buf;       /* cap * esz bytes, after the struct */
+};
+
+enum {
+    WAITING = -1, /* linked, nobody has completed it */
+    CLAIMED = -2, /* a completer is filling it in */
+    GAVE_UP = -3, /* its waiter left (deadline, cancellation, shutdown) */
+};
+
+/* One blocking call: a send, a receive or a select. On its caller's stack. */
+struct wait {
+    struct wf__wqrec rec; /* who waits (rec.w) and its park bookkeeping */
+    atomic_int state;     /* WAITING, CLAIMED, GAVE_UP, or the case index */
+    int result;           /* 0 or WF_EPIPE; written before state's release */
+};
+
+/* One case of a blocking call, linked in one channel's queue. */
+struct op {
+    struct wait *w;
+    struct wf_chan *c;
+    struct op *prev, *next; /* c->lock */
+    void *elem;             /* source (send) or destination (receive) */
+    int idx;                /* case index reported to the waiter */
+    bool linked;            /* c->lock */
+};
+
+/* A wake-up to send once the lock is released. */
+struct wake {
+    struct wf__waiter w;
+    bool pending;
+};
+
+/* ---- queues ------------------------------------------------------------------ */
+
+static void q_link(struct op **head, struct op **tail, struct op *o)
+{
+    o->next = NULL;
+    o->prev = *tail;
+    if (*tail)
+        (*tail)->next = o;
+    else
+        *head = o;
+    *tail = o;
+    o->linked = true;
+}
+
+static void q_unlink(struct op **head, struct op **tail, struct op *o)
+{
+    if (o->prev)
+        o->prev->next = o->next;
+    else
+        *head = o->next;
+    if (o->next)
+        o->next->prev = o->prev;
+    else
+        *tail = o->prev;
+    o->prev = o->next = NULL;
+    o->linked = false;
+}
+
+static void op_unlink(struct op *o, bool send)
+{
+    struct wf_chan *c = o->c;
+    if (send)
+        q_unlink(&c->sendq_head, &c->sendq_tail, o);
+    else
+        q_unlink(&c->recvq_head, &c->recvq_tail, o);
+}
+
+/* Pop the oldest queued op whose wait this caller could claim, claiming
+ * it; ops of finished waits met on the way are dropped. NULL if none. */
+static struct op *q_claim(struct op **head, struct op **tail)
+{
+    struct op *o;
+    while ((o = *head)) {
+        q_unlink(head, tail, o);
+        int expect = WAITING;
+        /* acquire: orders the claim before the copies into the waiter's
+         * memory that follow it (the waiter's own writes were published
+         * by the lock when it linked). */
+        if (atomic_compare_exchange_strong_explicit(
+                &o->w->state, &expect, CLAIMED, memory_order_acquire,
+                memory_order_relaxed))
+            return o;
+    }
+    return NULL;
+}
+
+/* Whether the queue holds an op that could be claimed now; prunes ops of
+ * finished waits from its head. */
+static bool q_ready(struct op **head, struct op **tail)
+{
+    struct op *o;
+    while ((o = *head)) {
+        /* relaxed: a hint; q_claim decides with the CAS. */
+        if (atomic_load_explicit(&o->w->state, memory_order_relaxed) ==
+            WAITING)
+            return true;
+        q_unlink(head, tail, o);
+    }
+    return false;
+}
+
+/* The claimed op is done with `result`: publish it and note whom to wake.
+ * After the release store the waiter may return: touch nothing of it. */
+static void complete(struct op *o, int result, struct wake *wk)
+{
+    struct wait *w = o->w;
+    wk->w = w->rec.w;
+    wk->pending = true;
+    w->result = result;
+    /* release: the element copy and `result` happen before the waiter's
+     * acquire load of `state` in wait_done. */
+    atomic_store_explicit(&w->state, o->idx, memory_order_release);
+}
+
+static void send_wake(struct wake *wk)
+{
+    if (wk->pending)
+        wf__waiter_wake(&wk->w);
+}
+
+/* ---- buffer -------------------------------------------------------------------- */
+
+static inline unsigned char *slot(struct wf_chan *c, size_t i)
+{
+    i += c->head;
+    if (i >= c->cap)
+        i -= c->cap;
+    return c->buf + i * c->esz;
+}
+
+static inline size_t count_of(const struct wf_chan *c)
+{
+    /* relaxed: written only under the lock we hold, or a snapshot. */
+    return atomic_load_explicit(&c->count, memory_order_relaxed);
+}
+
+static inline void set_count(struct wf_chan *c, size_t n)
+{
+    atomic_store_explicit(&c->count, n, memory_order_relaxed);
+}
+
+/* Under the lock, which orders it (relaxed). */
+static inline bool is_closed(const struct wf_chan *c)
+{
+    return atomic_load_explicit(&c->closed, memory_order_relaxed);
+}
+
+static inline void copy(void *dst, const void *src, size_t n)
+{
+    if (n && dst)
+        memcpy(dst, src, n);
+}
+
+/* ---- the operations, lock held ---------------------------------------------- */
+
+/* Send now if possible: 0 sent, WF_EPIPE closed, WF_EAGAIN must wait. */
+static int send_locked(struct wf_chan *c, const void *elem, struct wake *wk)
+{
+    if (is_closed(c))
+        return WF_EPIPE;
+    struct op *r = q_claim(&c->recvq_head, &c->recvq_tail);
+    if (r) {
+        copy(r->elem, elem, c->esz);
+        complete(r, 0, wk);
+        return 0;
+    }
+    size_t n = count_of(c);
+    if (n < c->cap) {
+        copy(slot(c, n), elem, c->esz);
+        set_count(c, n + 1);
+        return 0;
+    }
+    return WF_EAGAIN;
+}
+
+/* Receive now if possible: 0 received, WF_EPIPE closed and drained,
+ * WF_EAGAIN must wait. */
+static int recv_locked(struct wf_chan *c, void *elem, struct wake *wk)
+{
+    size_t n = count_of(c);
+    if (n > 0) {
+        copy(elem, slot(c, 0), c->esz);
+        c->head = c->head + 1 == c->cap ? 0 : c->head + 1;
+        n--;
+        /* The buffer was full if a sender waits: its element moves in. */
+        struct op *s = q_claim(&c->sendq_head, &c->sendq_tail);
+        if (s) {
+            copy(slot(c, n), s->elem, c->esz);
+            n++;
+            complete(s, 0, wk);
+        }
+        set_count(c, n);
+        return 0;
+    }
+    struct op *s = q_claim(&c->sendq_head, &c->sendq_tail);
+    if (s) {
+        copy(elem, s->elem, c->esz);
+        complete(s, 0, wk);
+        return 0;
+    }
+    return is_closed(c) ? WF_EPIPE : WF_EAGAIN;
+}
+
+/* Whether a send (a receive) on c could complete now. */
+static bool send_ready(struct wf_chan *c)
+{
+    return is_closed(c) || count_of(c) < c->cap ||
+           q_ready(&c->recvq_head, &c->recvq_tail);
+}
+
+static bool recv_ready(struct wf_chan *c)
+{
+    return is_closed(c) || count_of(c) > 0 ||
+           q_ready(&c->sendq_head, &c->sendq_tail);
+}
+
+/* ---- waiting --------------------------------------------------------------------- */
+
+static bool passed(int64_t deadline)
+{
+    return deadline != WF_FOREVER && wf_now() >= deadline;
+}
+
+/* Park until a completer finishes w, or the wait ends otherwise. Returns
+ * the completed case index (>= 0) or the error that ended the wait (w is
+ * then GAVE_UP and no case completed). The caller unlinks what is left. */
+static int wait_done(struct wait *w, int64_t deadline)
+{
+    for (;;) {
+        /* acquire: pairs with the release store in complete(). */
+        int s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (s >= 0)
+            return s;
+        if (s == CLAIMED) {
+            wf__cpu_relax(); /* a completer is copying; a few instructions */
+            continue;
+        }
+        int rc = wf__waiter_park(&w->rec.w, deadline);
+        if (rc == 0) {
+            w->rec.got_zero = true;
+            continue;
+        }
+        int expect = WAITING;
+        /* relaxed: on failure a completer's claim won, and the loop reads
+         * its published state again with acquire. */
+        if (atomic_compare_exchange_strong_explicit(
+                &w->state, &expect, GAVE_UP, memory_order_relaxed,
+                memory_order_relaxed))
+            return rc;
+    }
+}
+
+/* Unlink o if it is still queued (its wait is finished). */
+static void op_cancel(struct op *o, bool send)
+{
+    wf__spin_lock(&o->c->lock);
+    if (o->linked)
+        op_unlink(o, send);
+    wf__spin_unlock(&o->c->lock);
+}
+
+static int wait_init(struct wait *w)
+{
+    int err = wf__wqrec_init(&w->rec);
+    atomic_init(&w->state, WAITING);
+    w->result = 0;
+    return err;
+}
+
+/* ---- single operations -------------------------------------------------------- */
+
+/* A send (send = true) or a receive with a deadline; block = false makes it
+ * a try. */
+static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
+                   bool block)
+{
+    struct wake wk = { .pending = false };
+    struct wait w;
+    struct op o;
+    bool inited = false;
+    int rc;
+
+    for (;;) {
+        wf__spin_lock(&c->lock);
+        rc = send ? send_locked(c, elem, &wk) : recv_locked(c, elem, &wk);
+        if (rc != WF_EAGAIN || !block || inited)
+            break;
+        wf__spin_unlock(&c->lock);
+        if (passed(deadline))
+            return WF_ETIMEDOUT;
+        /* Registering a plain thread takes a runtime mutex: not under the
+         * channel's lock. Then try again, and queue if still needed. */
+        rc = wait_init(&w);
+        if (rc < 0)
+            return rc;
+        inited = true;
+    }
+    if (rc != WF_EAGAIN || !block) {
+        wf__spin_unlock(&c->lock);
+        send_wake(&wk);
+        if (inited)
+            wf__wqrec_finish(&w.rec);
+        return rc;
+    }
+
+    o.w = &w;
+    o.c = c;
+    o.elem = elem;
+    o.idx = 0;
+    if (send)
+        q_link(&c->sendq_head, &c->sendq_tail, &o);
+    else
+        q_link(&c->recvq_head, &c->recvq_tail, &o);
+    wf__spin_unlock(&c->lock);
+
+    rc = wait_done(&w, deadline);
+    if (rc >= 0)
+        rc = w.result; /* the completer popped o */
+    else
+        op_cancel(&o, send);
+    wf__wqrec_finish(&w.rec);
+    return rc;
+}
+
+int wf_chan_send(struct wf_chan *c, const void *elem, int64_t deadline)
+{
+    if (!c || (!elem && c->esz))
+        return WF_EINVAL;
+    return chan_op(c, (void *)(uintptr_t)elem, true, deadline, true);
+}
+
+int wf_chan_recv(struct wf_chan *c, void *elem, int64_t deadline)
+{
+    if (!c)
+        return WF_EINVAL;
+    return chan_op(c, elem, false, deadline, true);
+}
+
+int wf_chan_try_send(struct wf_chan *c, const void *elem)
+{
+    if (!c || (!elem && c->esz))
+        return WF_EINVAL;
+    return chan_op(c, (void *)(uintptr_t)elem, true, 0, false);
+}
+
+int wf_chan_try_recv(struct wf_chan *c, void *elem)
+{
+    if (!c)
+        return WF_EINVAL;
+    return chan_op(c, elem, false, 0, false);
+}
+
+/* ---- lifetime and queries ---------------------------------------------------------- */
+
+int wf_chan_create(struct wf_chan **out, size_t elem_size, size_t capacity)
+{
+    if (!out || elem_size > WF_CHAN_ELEM_MAX || capacity > WF_CHAN_CAP_MAX)
+        return WF_EINVAL;
+    /* Both bounds are 2^20 and 2^30: the product fits in 64 bits. */
+    size_t bytes = sizeof(struct wf_chan) + elem_size * capacity;
+    struct wf_chan *c = malloc(bytes);
+    if (!c)
+        return WF_ENOMEM;
+    atomic_init(&c->lock.held, false);
+    atomic_init(&c->closed, false);
+    c->esz = elem_size;
+    c->cap = capacity;
+    c->head = 0;
+    atomic_init(&c->count, 0);
+    c->sendq_head = c->sendq_tail = NULL;
+    c->recvq_head = c->recvq_tail = NULL;
+    atomic_init(&c->refs, 1);
+    c->buf = (unsigned char *)(c + 1);
+    *out = c;
+    return 0;
+}
+
+void wf_chan_retain(struct wf_chan *c)
+{
+    /* relaxed: the caller already holds a reference (Boost's argument). */
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void wf_chan_release(struct wf_chan *c)
+{
+    if (!c)
+        return;
+    /* acq_rel: every use through other references happens before the free. */
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    WF_ASSERT(!c->sendq_head && !c->recvq_head);
+    free(c);
+}
+
+int wf_chan_close(struct wf_chan *c)
+{
+    if (!c)
+        return WF_EINVAL;
+    wf__spin_lock(&c->lock);
+    if (is_closed(c)) {
+        wf__spin_unlock(&c->lock);
+        return WF_EPIPE;
+    }
+    /* release: pairs with the acquire in wf_chan_closed. */
+    atomic_store_explicit(&c->closed, true, memory_order_release);
+    /* Every waiter goes: receivers only wait on an empty buffer, senders
+     * on a full one, and neither can complete any more. Wake under the
+     * lock from copies, one at a time (the list may be long). */
+    struct op *o;
+    while ((o = q_claim(&c->recvq_head, &c->recvq_tail))) {
+        struct wake wk = { .pending = false };
+        complete(o, WF_EPIPE, &wk);
+        send_wake(&wk);
+    }
+    while ((o = q_claim(&c->sendq_head, &c->sendq_tail))) {
+        struct wake wk = { .pending = false };
+        complete(o, WF_EPIPE, &wk);
+        send_wake(&wk);
+    }
+    wf__spin_unlock(&c->lock);
+    return 0;
+}
+
+size_t wf_chan_len(const struct wf_chan *c)
+{
+    return c ? count_of(c) : 0;
+}
+
+size_t wf_chan_cap(const struct wf_chan *c)
+{
+    return c ? c->cap : 0;
+}
+
+bool wf_chan_closed(const struct wf_chan *c)
+{
+    /* acquire: pairs with the release store in wf_chan_close. */
+    return c && atomic_load_explicit(&c->closed, memory_order_acquire);
+}
+
+size_t wf_chan_elem_size(const struct wf_chan *c)
+{
+    return c ? c->esz : 0;
+}
+
+/* ---- select ---------------------------------------------------------------------- */
+
+#define SMALL 8 /* cases handled without allocating */
+
+/* xorshift64*, one state per thread. Only read before the select may
+ * park, through this non-inlined function, so a fiber never uses another
+ * thread's state after migrating (DESIGN.md, known traps). */
+static __attribute__((noinline)) uint64_t rand64(void)
+{
+    static _Thread_local uint64_t s;
+    if (s == 0)
+        s = (uint64_t)(uintptr_t)&s ^ (uint64_t)wf_now() ^ 0x9E3779B97F4A7C15ull;
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [0, n) (n > 0), by Lemire's multiply-shift. */
+static size_t rand_below(size_t n)
+{
+    return (size_t)(((unsigned __int128)rand64() * n) >> 64);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(struct wf_chan *const *)a;
+    uintptr_t y = (uintptr_t)*(struct wf_chan *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The distinct channels of the cases in address order; returns how many. */
+static size_t lock_order(const struct wf_select_case *cases, size_t n,
+                         struct wf_chan **order)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].chan)
+            order[k++] = cases[i].chan;
+    if (k <= SMALL) {
+        for (size_t i = 1; i < k; i++) /* insertion sort */
+            for (size_t j = i; j > 0 && (uintptr_t)order[j - 1] >
+                                            (uintptr_t)order[j]; j--) {
+                struct wf_chan *t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+    } else {
+        qsort(order, k, sizeof *order, cmp_ptr);
+    }
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || order[u - 1] != order[i])
+            order[u++] = order[i];
+    return u;
+}
+
+static void lock_all(struct wf_chan **order, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        wf__spin_lock(&order[i]->lock);
+}
+
+static void unlock_all(struct wf_chan **order, size_t k)
+{
+    for (size_t i = k; i-- > 0;)
+        wf__spin_unlock(&order[i]->lock);
+}
+
+/* With every lock held: complete one ready case chosen uniformly, or
+ * return WF_EAGAIN. */
+static int select_ready(struct wf_select_case *cases, size_t n,
+                        struct wake *wk)
+{
+    size_t pick = 0, nready = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct wf_chan *c = cases[i].chan;
+        if (!c)
+            continue;
+        bool ready = cases[i].op == WF_CHAN_SEND ? send_ready(c)
+                                                 : recv_ready(c);
+        /* Reservoir sampling: the k-th ready case replaces the pick with
+         * probability 1/k, which leaves each ready case at 1/nready. */
+        if (ready && rand_below(++nready) == 0)
+            pick = i;
+    }
+    if (nready == 0)
+        return WF_EAGAIN;
+    struct wf_select_case *sc = &cases[pick];
+    int rc = sc->op == WF_CHAN_SEND ? send_locked(sc->chan, sc->elem, wk)
+                                    : recv_locked(sc->chan, sc->elem, wk);
+    WF_ASSERT(rc != WF_EAGAIN);
+    sc->result = rc;
+    return (int)pick;
+}
+
+static int select_impl(struct wf_select_case *cases, size_t n,
+                       int64_t deadline, bool block)
+{
+    if ((!cases && n > 0) || n > WF_SELECT_MAX)
+        return WF_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const struct wf_select_case *sc = &cases[i];
+        if (sc->op != WF_CHAN_SEND && sc->op != WF_CHAN_RECV)
+            return WF_EINVAL;
+        if (sc->chan && sc->op == WF_CHAN_SEND && !sc->elem && sc->chan->esz)
+            return WF_EINVAL;
+    }
+
+    struct wf_chan *order_small[SMALL];
+    struct op ops_small[SMALL];
+    struct wf_chan **order = order_small;
+    struct op *ops = ops_small;
+    if (n > SMALL) {
+        order = malloc(n * sizeof *order);
+        ops = malloc(n * sizeof *ops);
+        if (!order || !ops) {
+            free(order);
+            free(ops);
+            return WF_ENOMEM;
+        }
+    }
+
+    struct wake wk = { .pending = false };
+    struct wait w;
+    bool inited = false;
+    int rc;
+    size_t k = lock_order(cases, n, order);
+
+    for (;;) {
+        lock_all(order, k);
+        rc = select_ready(cases, n, &wk);
+        if (rc != WF_EAGAIN || !block || inited)
+            break;
+        unlock_all(order, k);
+        if (passed(deadline)) {
+            rc = WF_ETIMEDOUT;
+            goto out_free;
+        }
+        rc = wait_init(&w);
+        if (rc < 0)
+            goto out_free;
+        inited = true;
+    }
+    if (rc != WF_EAGAIN || !block) {
+        unlock_all(order, k);
+        send_wake(&wk);
+        goto out_finish;
+    }
+
+    /* Nothing ready: queue one op per case, under all the locks. */
+    for (size_t i = 0; i < n; i++) {
+        struct op *o = &ops[i];
+        o->w = &w;
+        o->c = cases[i].chan;
+        o->elem = cases[i].elem;
+        o->idx = (int)i;
+        o->linked = false;
+        if (!o->c)
+            continue;
+        if (cases[i].op == WF_CHAN_SEND)
+            q_link(&o->c->sendq_head, &o->c->sendq_tail, o);
+        else
+            q_link(&o->c->recvq_head, &o->c->recvq_tail, o);
+    }
+    unlock_all(order, k);
+
+    rc = wait_done(&w, deadline);
+    if (rc >= 0)
+        cases[rc].result = w.result;
+    /* Unlink every op still queued, one channel at a time. */
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].c && (rc < 0 || (size_t)rc != i))
+            op_cancel(&ops[i], cases[i].op == WF_CHAN_SEND);
+
+out_finish:
+    if (inited)
+        wf__wqrec_finish(&w.rec);
+out_free:
+    if (order != order_small) {
+        free(order);
+        free(ops);
+    }
+    return rc;
+}
+
+int wf_select(struct wf_select_case *cases, size_t n, int64_t deadline)
+{
+    return select_impl(cases, n, deadline, true);
+}
+
+int wf_select_try(struct wf_select_case *cases, size_t n)
+{
+    return select_impl(cases, n, 0, false);
+}
