@@ -12,26 +12,36 @@
  * Completing a blocked operation. Whoever completes it (a sender finding a
  * queued receiver, a receiver finding a queued sender or making room in
  * the buffer, a closer) pops its `op` under the channel's lock and claims
- * its `wait` with a CAS WAITING -> CLAIMED. Only one claim can succeed per
- * `wait`, so a select blocked on many channels completes exactly one case
- * and is woken once; an `op` whose claim fails belongs to a wait that
- * already completed elsewhere or gave up, and is dropped from the queue.
- * After a successful claim the completer copies the element, stores the
- * result, copies the waiter's identity (fiber or thread parker) to its own
- * stack and publishes the case index with a release store; from that
- * moment the waiter may return and its stack is gone, so the wake-up is
- * sent from the copy, after the channel's lock is released. A late wake
- * of a fiber or thread that has moved on is a spurious wake-up, which
- * every park tolerates (fibers are type-stable, thread parkers are never
- * freed).
+ * its `wait`. A select's wait is claimed with a CAS WAITING -> CLAIMED:
+ * only one claim can succeed, so a select blocked on many channels
+ * completes exactly one case and is woken once; an `op` whose claim fails
+ * belongs to a select that already completed elsewhere or gave up, and is
+ * dropped from the queue. A single send or receive needs no CAS (see
+ * Giving up). The completer then copies the element, stores the result,
+ * copies the waiter's identity (fiber or thread parker) to its own stack
+ * and publishes the case index with a seq_cst store; from that moment the
+ * waiter may return and its stack is gone, so the wake-up is sent from the
+ * copy, after the channel's lock is released. A late wake-up of a fiber or
+ * thread that has moved on is spurious, which every park tolerates
+ * (fibers are type-stable, thread parkers are never freed).
  *
- * Giving up. A waiter whose park reports a deadline, cancellation or
- * shutdown CASes WAITING -> GAVE_UP. If that fails a completer claimed it
- * first, and the waiter reports the completion instead (it spins through
- * the short CLAIMED window). Then, for every case still linked, it takes
- * that channel's lock and unlinks its `op` (`linked` is only read and
- * written under the channel's lock; a popped `op` is never touched by the
- * completer once the lock is released).
+ * Parking. A fiber parks on its wait's `state` word
+ * (wf__fiber_park_word), not on its permit: the completer's seq_cst store
+ * of the state and the parker's store of PARKING form the Dekker pair, and
+ * the wake-up is a kick. That saves the two permit exchanges per blocked
+ * operation and leaves wf_park/wf_unpark's permit alone. Plain threads
+ * sleep on their futex parker.
+ *
+ * Giving up. A single operation whose park reports a deadline,
+ * cancellation or shutdown takes the channel's lock: if its `op` is still
+ * linked nobody completed it, and it unlinks it and leaves; if not, a
+ * completer popped it and finished under that lock, so its result is
+ * there. A select CASes WAITING -> GAVE_UP; if that fails a completer
+ * claimed it first, and the select reports the completion instead (it
+ * spins through the short CLAIMED window). Then, for every case still
+ * linked, it takes that channel's lock and unlinks its `op` (`linked` is
+ * only read and written under the channel's lock; a popped `op` is never
+ * touched by the completer once the lock is released).
  *
  * Select. It locks every distinct channel of its cases in address order
  * (the global lock order for channels, so two selects never deadlock),
@@ -84,9 +94,10 @@ enum {
 
 /* One blocking call: a send, a receive or a select. On its caller's stack. */
 struct wait {
-    struct wf__wqrec rec; /* who waits (rec.w) and its park bookkeeping */
+    struct wf__wqrec rec; /* who waits (rec.w); registers plain threads */
     atomic_int state;     /* WAITING, CLAIMED, GAVE_UP, or the case index */
-    int result;           /* 0 or WF_EPIPE; written before state's release */
+    int result;           /* 0 or WF_EPIPE; written before state's store */
+    bool multi;           /* a select: its ops sit on several channels */
 };
 
 /* One case of a blocking call, linked in one channel's queue. */
@@ -96,6 +107,7 @@ struct op {
     struct op *prev, *next; /* c->lock */
     void *elem;             /* source (send) or destination (receive) */
     int idx;                /* case index reported to the waiter */
+    bool send;              /* in c's send queue (else its receive queue) */
     bool linked;            /* c->lock */
 };
 
@@ -133,22 +145,26 @@ static void q_unlink(struct op **head, struct op **tail, struct op *o)
     o->linked = false;
 }
 
-static void op_unlink(struct op *o, bool send)
+static void op_unlink(struct op *o)
 {
     struct wf_chan *c = o->c;
-    if (send)
+    if (o->send)
         q_unlink(&c->sendq_head, &c->sendq_tail, o);
     else
         q_unlink(&c->recvq_head, &c->recvq_tail, o);
 }
 
 /* Pop the oldest queued op whose wait this caller could claim, claiming
- * it; ops of finished waits met on the way are dropped. NULL if none. */
+ * it; ops of finished waits met on the way are dropped. NULL if none.
+ * A single operation's wait needs no CAS: it gives up only under this
+ * lock, after unlinking, so while linked it is WAITING and ours. */
 static struct op *q_claim(struct op **head, struct op **tail)
 {
     struct op *o;
     while ((o = *head)) {
         q_unlink(head, tail, o);
+        if (!o->w->multi)
+            return o;
         int expect = WAITING;
         /* acquire: orders the claim before the copies into the waiter's
          * memory that follow it (the waiter's own writes were published
@@ -177,22 +193,25 @@ static bool q_ready(struct op **head, struct op **tail)
 }
 
 /* The claimed op is done with `result`: publish it and note whom to wake.
- * After the release store the waiter may return: touch nothing of it. */
+ * After the store the waiter may return: touch nothing of it. */
 static void complete(struct op *o, int result, struct wake *wk)
 {
     struct wait *w = o->w;
     wk->w = w->rec.w;
     wk->pending = true;
     w->result = result;
-    /* release: the element copy and `result` happen before the waiter's
-     * acquire load of `state` in wait_done. */
-    atomic_store_explicit(&w->state, o->idx, memory_order_release);
+    /* seq_cst: it releases the element copy and `result` to the waiter's
+     * acquire load in wait_done, and it is the waker's half of the Dekker
+     * pair of wf__fiber_park_word (store the word, then look at wstate). */
+    atomic_store(&w->state, o->idx);
 }
 
+/* The wake-up goes without the permit (a kick): the waiter parks on its
+ * `state` word, so a user's wf_unpark is left alone. */
 static void send_wake(struct wake *wk)
 {
     if (wk->pending)
-        wf__waiter_wake(&wk->w);
+        wf__waiter_kick(&wk->w);
 }
 
 /* ---- buffer -------------------------------------------------------------------- */
@@ -299,12 +318,13 @@ static bool passed(int64_t deadline)
 }
 
 /* Park until a completer finishes w, or the wait ends otherwise. Returns
- * the completed case index (>= 0) or the error that ended the wait (w is
- * then GAVE_UP and no case completed). The caller unlinks what is left. */
-static int wait_done(struct wait *w, int64_t deadline)
+ * the completed case index (>= 0) or the error that ended the wait, when
+ * no case completed. A single operation (`single`) is then unlinked; a
+ * select's wait is GAVE_UP and the caller unlinks its ops. */
+static int wait_done(struct wait *w, struct op *single, int64_t deadline)
 {
     for (;;) {
-        /* acquire: pairs with the release store in complete(). */
+        /* acquire: pairs with the store in complete(). */
         int s = atomic_load_explicit(&w->state, memory_order_acquire);
         if (s >= 0)
             return s;
@@ -312,9 +332,20 @@ static int wait_done(struct wait *w, int64_t deadline)
             wf__cpu_relax(); /* a completer is copying; a few instructions */
             continue;
         }
-        int rc = wf__waiter_park(&w->rec.w, deadline);
-        if (rc == 0) {
-            w->rec.got_zero = true;
+        int rc = wf__waiter_park_word(&w->rec.w, &w->state, WAITING, deadline);
+        if (rc == 0)
+            continue;
+        if (single) {
+            /* Give up under the lock: still linked means nobody completed
+             * it; unlinked means a completer did, and it finished under
+             * this lock, so the loop finds the final state. */
+            wf__spin_lock(&single->c->lock);
+            bool linked = single->linked;
+            if (linked)
+                op_unlink(single);
+            wf__spin_unlock(&single->c->lock);
+            if (linked)
+                return rc;
             continue;
         }
         int expect = WAITING;
@@ -328,19 +359,20 @@ static int wait_done(struct wait *w, int64_t deadline)
 }
 
 /* Unlink o if it is still queued (its wait is finished). */
-static void op_cancel(struct op *o, bool send)
+static void op_cancel(struct op *o)
 {
     wf__spin_lock(&o->c->lock);
     if (o->linked)
-        op_unlink(o, send);
+        op_unlink(o);
     wf__spin_unlock(&o->c->lock);
 }
 
-static int wait_init(struct wait *w)
+static int wait_init(struct wait *w, bool multi)
 {
     int err = wf__wqrec_init(&w->rec);
     atomic_init(&w->state, WAITING);
     w->result = 0;
+    w->multi = multi;
     return err;
 }
 
@@ -357,6 +389,14 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     bool inited = false;
     int rc;
 
+    /* A fiber's record costs nothing to set up, so a blocking call from a
+     * fiber prepares it first and takes the lock once; a plain thread
+     * registers only once it knows it must wait (below). */
+    if (block && wf__fiber_self()) {
+        rc = wait_init(&w, false);
+        WF_ASSERT(rc == 0);
+        inited = true;
+    }
     for (;;) {
         wf__spin_lock(&c->lock);
         rc = send ? send_locked(c, elem, &wk) : recv_locked(c, elem, &wk);
@@ -367,7 +407,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
             return WF_ETIMEDOUT;
         /* Registering a plain thread takes a runtime mutex: not under the
          * channel's lock. Then try again, and queue if still needed. */
-        rc = wait_init(&w);
+        rc = wait_init(&w, false);
         if (rc < 0)
             return rc;
         inited = true;
@@ -384,17 +424,16 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     o.c = c;
     o.elem = elem;
     o.idx = 0;
+    o.send = send;
     if (send)
         q_link(&c->sendq_head, &c->sendq_tail, &o);
     else
         q_link(&c->recvq_head, &c->recvq_tail, &o);
     wf__spin_unlock(&c->lock);
 
-    rc = wait_done(&w, deadline);
+    rc = wait_done(&w, &o, deadline);
     if (rc >= 0)
         rc = w.result; /* the completer popped o */
-    else
-        op_cancel(&o, send);
     wf__wqrec_finish(&w.rec);
     return rc;
 }
@@ -658,7 +697,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
             rc = WF_ETIMEDOUT;
             goto out_free;
         }
-        rc = wait_init(&w);
+        rc = wait_init(&w, true);
         if (rc < 0)
             goto out_free;
         inited = true;
@@ -676,6 +715,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
         o->c = cases[i].chan;
         o->elem = cases[i].elem;
         o->idx = (int)i;
+        o->send = cases[i].op == WF_CHAN_SEND;
         o->linked = false;
         if (!o->c)
             continue;
@@ -686,13 +726,13 @@ static int select_impl(struct wf_select_case *cases, size_t n,
     }
     unlock_all(order, k);
 
-    rc = wait_done(&w, deadline);
+    rc = wait_done(&w, NULL, deadline);
     if (rc >= 0)
         cases[rc].result = w.result;
     /* Unlink every op still queued, one channel at a time. */
     for (size_t i = 0; i < n; i++)
         if (ops[i].c && (rc < 0 || (size_t)rc != i))
-            op_cancel(&ops[i], cases[i].op == WF_CHAN_SEND);
+            op_cancel(&ops[i]);
 
 out_finish:
     if (inited)

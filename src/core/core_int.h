@@ -291,6 +291,13 @@ void wf__fiber_kick(struct wf__fiber *f);
 int wf__fiber_park(struct wf__fiber *self, int64_t deadline);
 /* The same, but cancellation neither stops nor prevents the wait. */
 int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline);
+/* Park while *word == expect, without the permit: the waker stores a new
+ * value (seq_cst) and then kicks the fiber (wf__fiber_kick). Returns 0 when
+ * the word changed or on a kick (maybe spurious: re-check the word),
+ * -ETIMEDOUT, -ECANCELED or -ENOMEM as wf__fiber_park. Leaves the permit
+ * alone, so a user's wf_unpark is neither consumed nor faked. */
+int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
+                        int64_t deadline);
 
 /* Yield: requeue at the tail and run something else. */
 void wf__fiber_yield(struct wf__fiber *self);
@@ -325,6 +332,12 @@ void wf__waiter_self(struct wf__waiter *w);
  * -ESHUTDOWN (plain thread at runtime shutdown). May return 0 spuriously. */
 int wf__waiter_park(struct wf__waiter *w, int64_t deadline);
 void wf__waiter_wake(const struct wf__waiter *w);
+/* Park on a word (fibers: wf__fiber_park_word; plain threads: their
+ * parker, as wf__waiter_park), and the matching wake-up: after storing the
+ * word with seq_cst, kick the fiber (no permit) or wake the thread. */
+int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
+                         int64_t deadline);
+void wf__waiter_kick(const struct wf__waiter *w);
 /* Wake a waiter at the tail of the run queue: for a waiter that is likely
  * to find more finished work when it runs (a joiner of many fibers). */
 void wf__waiter_wake_tail(const struct wf__waiter *w);

@@ -255,6 +255,22 @@ void wf__waiter_wake(const struct wf__waiter *w)
     }
 }
 
+int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
+                         int64_t deadline)
+{
+    if (w->fiber)
+        return wf__fiber_park_word(w->fiber, word, expect, deadline);
+    return wf__waiter_park(w, deadline);
+}
+
+void wf__waiter_kick(const struct wf__waiter *w)
+{
+    if (w->fiber)
+        wf__fiber_kick(w->fiber);
+    else
+        wf__waiter_wake_tail(w);
+}
+
 void wf__waiter_wake_tail(const struct wf__waiter *w)
 {
     if (w->fiber) {

@@ -22,8 +22,10 @@
  * first thing after the switch (run_after).
  *
  * Parking protocol (wstate, with the permit `notified`):
- *   park:  exchange(notified, 0) -> return if set; store(wstate, PARKING);
- *          exchange(notified, 0) -> if set, store(RUNNING) and return;
+ *   park:  take the permit -> return if set; store(wstate, PARKING);
+ *          take the permit -> if set, store(RUNNING) and return;
+ *          ("take" is a load, then an exchange(notified, 0) only if the
+ *          load saw 1: the common no-permit case costs no locked op);
  *          switch away; after the switch CAS(PARKING -> PARKED), and if
  *          that fails (a waker saw PARKING and set WOKEN) requeue it.
  *   wake:  exchange(notified, 1) -> return if it was set already; then
@@ -519,9 +521,26 @@ static void timer_fire(struct wf__timer *t)
     wf__fiber_kick(f);
 }
 
-static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
+/* Take the permit if there is one. The load first keeps the common case
+ * (no permit) free of a locked instruction; only the exchange consumes. */
+static inline bool take_permit(struct wf__fiber *self)
 {
-    if (atomic_exchange(&self->notified, 0))
+    return atomic_load(&self->notified) && atomic_exchange(&self->notified, 0);
+}
+
+/* Whether the reason to wake has come: the permit (taken), or, for a park
+ * on a word, *word no longer holding `expect` (seq_cst: the Dekker read
+ * after the store of PARKING, against the waker's seq_cst store). */
+static inline bool wake_seen(struct wf__fiber *self, atomic_int *word,
+                             int expect)
+{
+    return word ? atomic_load(word) != expect : take_permit(self);
+}
+
+static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
+                atomic_int *word, int expect)
+{
+    if (wake_seen(self, word, expect))
         return 0;
     if (cancellable &&
         atomic_load_explicit(&self->cancelled, memory_order_relaxed))
@@ -532,7 +551,7 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
     atomic_store(&self->wstate, WF__PARKING);
     /* After PARKING (seq_cst), look again at what a waker or canceller
      * may have set before it could see PARKING. */
-    if (atomic_exchange(&self->notified, 0)) {
+    if (wake_seen(self, word, expect)) {
         atomic_store(&self->wstate, WF__RUNNING);
         return 0;
     }
@@ -556,8 +575,8 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
         wf__timer_cancel(&self->timer);
     /* A permit wins over a deadline or a cancellation that came with it:
      * it is consumed, so it must be reported (the caller re-checks and
-     * sees the rest at its next call). */
-    if (atomic_exchange(&self->notified, 0))
+     * sees the rest at its next call). Likewise a changed word. */
+    if (wake_seen(self, word, expect))
         return 0;
     if (cancellable &&
         atomic_load_explicit(&self->cancelled, memory_order_relaxed))
@@ -569,12 +588,18 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable)
 
 int wf__fiber_park(struct wf__fiber *self, int64_t deadline)
 {
-    return park(self, deadline, true);
+    return park(self, deadline, true, NULL, 0);
 }
 
 int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline)
 {
-    return park(self, deadline, false);
+    return park(self, deadline, false, NULL, 0);
+}
+
+int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
+                        int64_t deadline)
+{
+    return park(self, deadline, true, word, expect);
 }
 
 _Noreturn void wf__fiber_exit(struct wf__fiber *self)
