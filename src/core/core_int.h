@@ -35,6 +35,12 @@
 #include "weft/runtime.h"
 
 #define WF__CACHELINE 64
+/* The runtime's thread-locals: initial-exec, so reading one is a load
+ * relative to the thread pointer rather than a call to __tls_get_addr,
+ * in the shared library too. The price: libweft.so cannot be dlopen()ed
+ * into a process whose static TLS surplus is used up (glibc keeps a
+ * surplus for small libraries like this). */
+#define WF__TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #define WF__SLOT_CACHE 1024 /* free handle slots a worker keeps */
 #define WF__DEQUE_CAP 4096
 

@@ -138,7 +138,7 @@ static struct wf__spin tp_lock;
 static struct wf__tparker *tp_free; /* tp_lock */
 static pthread_key_t tp_key;
 static pthread_once_t tp_once = PTHREAD_ONCE_INIT;
-static _Thread_local struct wf__tparker *tls_tp;
+static WF__TLS struct wf__tparker *tls_tp;
 
 static void tp_release(void *p)
 {

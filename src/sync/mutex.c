@@ -43,8 +43,12 @@
 
 struct mutex {
     _Atomic uint64_t owner; /* 0 or the owner's tag */
-    /* Lockers in the slow path: changed under `lock`, read lock-free by
-     * unlock (the Dekker pair above). */
+    /* Lockers about to queue or queued, not yet woken: incremented by a
+     * locker before its last CAS, decremented when it gets the mutex or
+     * gives up, or by the unlocker that pops it, all under `lock`; read
+     * lock-free by unlock (the Dekker pair above). A woken waiter is not
+     * counted until it tries again, so the unlocks that follow a wake-up
+     * take the fast path (as glibc's futex mutex does). */
     atomic_int nwait;
     struct wf__spin lock;
     struct wf__waitq q;
@@ -118,29 +122,34 @@ static int lock_slow(struct mutex *m, uint64_t me, int64_t deadline,
     r.tag = me;
     r.since = wf_now();
     wf__spin_lock(&m->lock);
-    /* seq_cst: the Dekker pair with unlock_owned (store owner, load nwait). */
-    atomic_fetch_add(&m->nwait, 1);
     int err = 0;
     bool front = false;
     for (;;) {
+        /* seq_cst: the Dekker pair with unlock_owned (store owner, load
+         * nwait). Counted again on every round: whoever popped us
+         * uncounted us. */
+        atomic_fetch_add(&m->nwait, 1);
         uint64_t zero = 0;
         /* seq_cst: the other half of the Dekker pair; also acquires the
          * previous owner's critical section. */
-        if (atomic_compare_exchange_strong(&m->owner, &zero, me))
+        if (atomic_compare_exchange_strong(&m->owner, &zero, me)) {
+            /* relaxed: a stale read by an unlocker only sends it down
+             * the slow path, which takes the lock. */
+            atomic_fetch_sub_explicit(&m->nwait, 1, memory_order_relaxed);
             break;
+        }
         err = wf__waitq_wait(&m->lock, &m->q, &r, deadline, front,
                              cancellable);
         if (r.granted) { /* handed over: owner is already our tag */
             err = 0;
             break;
         }
-        if (err)
+        if (err) { /* not popped, so still counted */
+            atomic_fetch_sub_explicit(&m->nwait, 1, memory_order_relaxed);
             break;
+        }
         front = true; /* woken, lost to a barger: keep our place */
     }
-    /* relaxed: a stale read by an unlocker only sends it down the slow
-     * path, which takes the lock. */
-    atomic_fetch_sub_explicit(&m->nwait, 1, memory_order_relaxed);
     wf__wqrec_done(&m->q, &r);
     wf__spin_unlock(&m->lock);
     wf__wqrec_finish(&r);
@@ -155,6 +164,25 @@ static int mutex_lock(struct mutex *m, uint64_t me, int64_t deadline,
     return lock_slow(m, me, deadline, cancellable);
 }
 
+/* Pop the oldest waiter, uncount it (it counts itself again if it must
+ * wait again) and wake it. Spinlock held. */
+static struct wf__wqrec *pop_waiter(struct mutex *m)
+{
+    struct wf__wqrec *r = wf__waitq_pop(&m->q);
+    if (r)
+        /* relaxed: ordered by the spinlock for other slow paths; a stale
+         * value seen by an unlocker's fast path is harmless (see nwait). */
+        atomic_fetch_sub_explicit(&m->nwait, 1, memory_order_relaxed);
+    return r;
+}
+
+static void wake_one(struct mutex *m)
+{
+    struct wf__wqrec *r = pop_waiter(m);
+    if (r)
+        wf__waiter_wake(&r->w);
+}
+
 static void unlock_owned(struct mutex *m)
 {
     /* relaxed: a hint; the decisive load below is seq_cst. */
@@ -165,14 +193,14 @@ static void unlock_owned(struct mutex *m)
         if (atomic_load(&m->nwait) == 0)
             return;
         wf__spin_lock(&m->lock);
-        wf__waitq_wake_one(&m->q);
+        wake_one(m);
         wf__spin_unlock(&m->lock);
         return;
     }
     wf__spin_lock(&m->lock);
     struct wf__wqrec *h = wf__waitq_head(&m->q);
     if (h && wf_now() - h->since > HANDOFF_NS) {
-        wf__waitq_pop(&m->q);
+        pop_waiter(m);
         h->granted = true;
         /* relaxed: the new owner learns of it through `granted`, read
          * under the spinlock, whose release/acquire orders this store and
@@ -181,7 +209,7 @@ static void unlock_owned(struct mutex *m)
         wf__waiter_wake(&h->w);
     } else {
         atomic_store(&m->owner, 0); /* seq_cst: as in the fast path */
-        wf__waitq_wake_one(&m->q);
+        wake_one(m);
     }
     wf__spin_unlock(&m->lock);
 }

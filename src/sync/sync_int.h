@@ -112,8 +112,15 @@ static inline bool wf__waitq_empty(const struct wf__waitq *q)
  * nobody is linked any more. Takes and releases `lock`. */
 void wf__waitq_drain(struct wf__spin *lock, struct wf__waitq *q);
 
-/* Who is calling, as a non-zero tag: the fiber id, or (plain thread) an
- * address unique to the thread with bit 63 set. */
-uint64_t wf__owner_tag(void);
+/* A plain thread's tag: an address unique to the thread, bit 63 set. */
+uint64_t wf__thread_tag(void);
+
+/* Who is calling, as a non-zero tag: the fiber id (bit 63 clear), or a
+ * plain thread's tag. Inline: mutexes ask on every lock and unlock. */
+static inline uint64_t wf__owner_tag(void)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    return f ? f->id & ~(UINT64_C(1) << 63) : wf__thread_tag();
+}
 
 #endif

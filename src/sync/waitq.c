@@ -185,12 +185,9 @@ void wf__waitq_drain(struct wf__spin *lock, struct wf__waitq *q)
     wf__spin_unlock(lock);
 }
 
-uint64_t wf__owner_tag(void)
+uint64_t wf__thread_tag(void)
 {
-    struct wf__fiber *f = wf__fiber_self();
-    if (f)
-        return f->id & ~(UINT64_C(1) << 63);
-    /* Only read on plain threads, which never migrate. */
-    static _Thread_local char anchor;
+    /* Only called on plain threads, which never migrate. */
+    static WF__TLS char anchor;
     return (uint64_t)(uintptr_t)&anchor | (UINT64_C(1) << 63);
 }
