@@ -333,8 +333,15 @@ void wf__ready(struct wf__fiber *f, bool next)
         return;
     }
     if (next) {
-        struct wf__fiber *old = atomic_exchange(&w->runnext, f);
-        if (old)
+        /* Only the owner puts fibers in its slot (thieves and the owner
+         * only take them out), so an empty slot is filled with a plain
+         * store, no locked instruction. release: a thief's exchange
+         * acquires the fiber's state through it. */
+        struct wf__fiber *old =
+            atomic_load_explicit(&w->runnext, memory_order_relaxed);
+        if (!old)
+            atomic_store_explicit(&w->runnext, f, memory_order_release);
+        else if ((old = atomic_exchange(&w->runnext, f)))
             local_push(w, old);
     } else {
         local_push(w, f);
