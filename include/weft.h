@@ -12,6 +12,7 @@
 #include "weft/common.h"
 #include "weft/runtime.h"
 #include "weft/fiber.h"
+#include "weft/timer.h"
 #include "weft/queue.h"
 #include "weft/sync.h"
 #include "weft/chan.h"

@@ -159,6 +159,9 @@ struct wf__worker {
     atomic_int inbox_n;
 
     struct wf__timers timers;
+    /* User timers fired by this worker, their callbacks not yet run
+     * (utimer.c); owner only. */
+    struct wf__utimer *due;
 
     /* Sleeping: `parked` is set under rt->idle_lock and read lock-free by
      * wakers after a seq_cst fence; `wake_word` is the futex. */
@@ -329,6 +332,16 @@ void wf__stack_check(struct wf__fiber *f);
 
 /* Report a stack overflow of f and abort (async-signal-safe). */
 _Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how);
+
+/* A timer was added to t's heap by another thread: wake t if it sleeps,
+ * since it may sleep past the new deadline (sched.c). */
+void wf__worker_timers_changed(struct wf__worker *t);
+
+/* ---- utimer.c ------------------------------------------------------------ */
+
+/* Run the callbacks of the user timers w fired (w's own thread, no lock
+ * held). */
+void wf__utimers_drain(struct wf__worker *w);
 
 /* ---- waiting (runtime.c) -------------------------------------------------- */
 

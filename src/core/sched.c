@@ -372,8 +372,21 @@ static void run_timers(struct wf__worker *w, struct wf__worker *owner)
     if (e == INT64_MAX)
         return;
     int64_t now = wf_now();
-    if (e <= now)
+    if (e <= now) {
         wf__timers_run(&owner->timers, now, 256);
+        if (w->due) /* user timers: callbacks outside the heap lock */
+            wf__utimers_drain(w);
+    }
+}
+
+void wf__worker_timers_changed(struct wf__worker *t)
+{
+    /* Full fence: orders the heap's new `earliest` before the load of
+     * `parked` (Dekker with park_worker, which stores parked, fences and
+     * then reads the heap's earliest deadline). */
+    wf__fence();
+    if (atomic_load(&t->parked))
+        wake_parked(t->rt, t);
 }
 
 static struct wf__fiber *pick_local(struct wf__worker *w)
@@ -861,6 +874,7 @@ int wf__workers_start(struct wf__rt *rt)
         atomic_init(&w->nswitch, 0);
         atomic_init(&w->inbox_lock.held, false);
         wf__timers_init(&w->timers);
+        w->due = NULL;
         if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0)
             return -ENOMEM;
     }

@@ -1,0 +1,74 @@
+/*
+ * weft/timer.h - one-shot timers whose callbacks run on the runtime's
+ * workers.
+ *
+ * A timer lives in caller storage (struct wf_timer), is set up once with
+ * wf_timer_init and armed with wf_timer_start for an absolute monotonic
+ * deadline (ns, the clock of wf_now()). When the deadline passes, a worker
+ * runs the callback once. Timers sit in the workers' timer heaps (4-ary,
+ * one per worker), so arming costs O(log n) with no allocation beyond the
+ * heap's array, and a million pending timers cost about one pointer each
+ * on top of their storage. An idle runtime sleeps until its next deadline.
+ *
+ * The callback runs on a worker thread, outside every weft lock: possibly
+ * on the stack of a fiber that was switching at the time, or on the
+ * worker's own stack. It must be short, must not block (no weft blocking
+ * call, no blocking system call) and should use little stack (a few KiB).
+ * It may arm its own timer again (a periodic timer re-arms itself: the new
+ * deadline takes effect when the callback returns, so one timer's
+ * callback never runs twice at once), start or stop other timers, wake
+ * fibers (wf_unpark), complete promises, send on channels with
+ * wf_chan_try_send.
+ *
+ * Timers need a running runtime: armed timers left at wf_shutdown never
+ * fire (wf_timer_stop afterwards reports them stopped).
+ */
+#ifndef WEFT_TIMER_H
+#define WEFT_TIMER_H
+
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WF_TIMER_SIZE 80
+
+/* Caller storage for one timer; must not be moved or copied while armed. */
+struct wf_timer { WF_ALIGN(8) unsigned char opaque[WF_TIMER_SIZE]; };
+
+/* The callback, with the timer and the argument given to wf_timer_init. */
+typedef void wf_timer_fn(struct wf_timer *t, void *arg);
+
+/* Set up t to call fn(t, arg). Returns 0, or WF_EINVAL (t or fn NULL).
+ * Any thread; no runtime needed. Do not call it on an armed timer. */
+WF_API int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg);
+
+/* Arm t to fire at `deadline` (a deadline already passed fires as soon as
+ * a worker looks, typically within microseconds). From a fiber the timer
+ * goes into its worker's heap; from a plain thread into a worker's heap
+ * chosen round-robin (waking that worker if it sleeps past the deadline).
+ * Returns 0; WF_EBUSY if t is armed (stop it first); WF_ESHUTDOWN if no
+ * runtime runs; WF_ENOMEM if the heap cannot grow; WF_EINVAL if t is NULL
+ * or not initialised. Inside t's own callback it re-arms t for after the
+ * callback (see above). Any thread; never blocks. */
+WF_API int wf_timer_start(struct wf_timer *t, int64_t deadline);
+
+/* Disarm t. Returns 0 if t was armed and its callback will not run;
+ * WF_EALREADY if it was not armed, or its callback has run or is running:
+ * then wf_timer_stop waits until the callback has returned, so afterwards
+ * the storage may be reused. Called from a timer callback it never waits:
+ * from t's own callback it cancels a re-arm and returns WF_EALREADY; from
+ * another timer's callback WF_EALREADY means t's callback may still be
+ * running or about to run. WF_EINVAL if t is NULL or not initialised. Any
+ * thread; a fiber waiting for a callback yields, a plain thread spins
+ * with sched_yield. */
+WF_API int wf_timer_stop(struct wf_timer *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
