@@ -20,63 +20,67 @@ void wf__timers_init(struct wf__timers *ts)
 void wf__timers_destroy(struct wf__timers *ts)
 {
     for (uint32_t i = 0; i < ts->n; i++)
-        atomic_store_explicit(&ts->h[i]->heap, NULL, memory_order_relaxed);
+        atomic_store_explicit(&ts->h[i].t->heap, NULL, memory_order_relaxed);
     free(ts->h);
     ts->h = NULL;
     ts->n = ts->cap = 0;
 }
 
-static void place(struct wf__timers *ts, uint32_t i, struct wf__timer *t)
+/* Heap entries carry their deadline, so sifting compares within the
+ * array (four children share a cache line) instead of following a pointer
+ * to every timer it compares: with a million timers that is one cache miss
+ * per level instead of five. */
+static void place(struct wf__timers *ts, uint32_t i, struct wf__tentry e)
 {
-    ts->h[i] = t;
-    t->idx = i;
+    ts->h[i] = e;
+    e.t->idx = i;
 }
 
 static void sift_up(struct wf__timers *ts, uint32_t i)
 {
-    struct wf__timer *t = ts->h[i];
+    struct wf__tentry e = ts->h[i];
     while (i > 0) {
         uint32_t p = (i - 1) / ARITY;
-        if (ts->h[p]->deadline <= t->deadline)
+        if (ts->h[p].deadline <= e.deadline)
             break;
         place(ts, i, ts->h[p]);
         i = p;
     }
-    place(ts, i, t);
+    place(ts, i, e);
 }
 
 static void sift_down(struct wf__timers *ts, uint32_t i)
 {
-    struct wf__timer *t = ts->h[i];
+    struct wf__tentry e = ts->h[i];
     for (;;) {
         uint32_t c = i * ARITY + 1, best = i;
-        int64_t bd = t->deadline;
+        int64_t bd = e.deadline;
         for (uint32_t k = c; k < c + ARITY && k < ts->n; k++)
-            if (ts->h[k]->deadline < bd) {
+            if (ts->h[k].deadline < bd) {
                 best = k;
-                bd = ts->h[k]->deadline;
+                bd = ts->h[k].deadline;
             }
         if (best == i)
             break;
         place(ts, i, ts->h[best]);
         i = best;
     }
-    place(ts, i, t);
+    place(ts, i, e);
 }
 
 static void update_earliest(struct wf__timers *ts)
 {
     /* relaxed: readers treat it as a hint (see timer.h). */
-    atomic_store_explicit(&ts->earliest, ts->n ? ts->h[0]->deadline : INT64_MAX,
+    atomic_store_explicit(&ts->earliest, ts->n ? ts->h[0].deadline : INT64_MAX,
                           memory_order_relaxed);
 }
 
 static void remove_at(struct wf__timers *ts, uint32_t i)
 {
-    struct wf__timer *last = ts->h[--ts->n];
+    struct wf__tentry last = ts->h[--ts->n];
     if (i < ts->n) {
         place(ts, i, last);
-        if (i > 0 && last->deadline < ts->h[(i - 1) / ARITY]->deadline)
+        if (i > 0 && last.deadline < ts->h[(i - 1) / ARITY].deadline)
             sift_up(ts, i);
         else
             sift_down(ts, i);
@@ -88,7 +92,7 @@ int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
     wf__spin_lock(&ts->lock);
     if (ts->n == ts->cap) {
         uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-        struct wf__timer **h = realloc(ts->h, cap * sizeof *h);
+        struct wf__tentry *h = realloc(ts->h, cap * sizeof *h);
         if (!h) {
             wf__spin_unlock(&ts->lock);
             return -ENOMEM;
@@ -98,7 +102,7 @@ int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
     }
     t->deadline = deadline;
     atomic_store_explicit(&t->heap, ts, memory_order_relaxed);
-    ts->h[ts->n] = t;
+    ts->h[ts->n] = (struct wf__tentry){deadline, t};
     t->idx = ts->n++;
     sift_up(ts, t->idx);
     update_earliest(ts);
@@ -127,8 +131,8 @@ int wf__timers_run(struct wf__timers *ts, int64_t now, int max)
     int fired = 0;
     if (wf__timers_earliest(ts) > now || !wf__spin_trylock(&ts->lock))
         return 0;
-    while (ts->n && ts->h[0]->deadline <= now && fired < max) {
-        struct wf__timer *t = ts->h[0];
+    while (ts->n && ts->h[0].deadline <= now && fired < max) {
+        struct wf__timer *t = ts->h[0].t;
         remove_at(ts, 0);
         t->fire(t);
         /* release, after the fire: an owner that reads NULL in

@@ -87,24 +87,45 @@ int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg)
     return 0;
 }
 
-/* Put an ARMED timer into a heap: this worker's, or (plain thread) one
- * chosen round-robin, which is woken if it sleeps. */
+/* Which heap gets a timer. A worker fires its own timers only between
+ * fibers, so a busy one would fire them late; a sleeping worker sleeps
+ * exactly until its earliest timer. So a timer goes to a sleeping
+ * worker's heap when there is one, else to the caller's own (a fiber's
+ * worker is awake by definition), and from a plain thread round-robin. */
+static struct wf__worker *pick_heap(struct wf__rt *rt, struct wf__worker *self)
+{
+    int n = rt->nworkers;
+    /* relaxed: spreading only. */
+    unsigned k = atomic_fetch_add_explicit(&rr, 1, memory_order_relaxed);
+    /* relaxed: a hint; a wrong guess costs lateness, never correctness. */
+    if (atomic_load_explicit(&rt->nparked, memory_order_relaxed) > 0) {
+        for (int i = 0; i < n; i++) {
+            struct wf__worker *t = &rt->workers[(k + (unsigned)i) % (unsigned)n];
+            if (t != self &&
+                atomic_load_explicit(&t->parked, memory_order_relaxed))
+                return t;
+        }
+    }
+    return self ? self : &rt->workers[k % (unsigned)n];
+}
+
+/* Put an ARMED timer into a heap (pick_heap); wake the heap's worker if it
+ * may sleep past the new deadline. */
 static int arm(struct wf__utimer *u, int64_t deadline)
 {
     struct wf__rt *rt = &wf__rt;
-    struct wf__worker *w = wf__worker_self();
-    if (w)
-        return wf__timer_add(&w->timers, &u->t, deadline);
+    struct wf__worker *self = wf__worker_self();
     /* acquire: pairs with wf_init's release store of RUNNING, so the
-     * workers array is there. */
-    if (atomic_load_explicit(&rt->state, memory_order_acquire) !=
-        WF__RT_RUNNING)
+     * workers array is there (a worker thread implies it). */
+    if (!self && atomic_load_explicit(&rt->state, memory_order_acquire) !=
+                     WF__RT_RUNNING)
         return WF_ESHUTDOWN;
-    /* relaxed: spreading only. */
-    unsigned k = atomic_fetch_add_explicit(&rr, 1, memory_order_relaxed);
-    struct wf__worker *t = &rt->workers[k % (unsigned)rt->nworkers];
+    struct wf__worker *t = pick_heap(rt, self);
+    int64_t before = wf__timers_earliest(&t->timers);
     int err = wf__timer_add(&t->timers, &u->t, deadline);
-    if (err == 0)
+    /* It sleeps until the earliest deadline it saw; only a new earliest
+     * needs a wake-up (every add to a sleeper's heap passes here). */
+    if (err == 0 && t != self && deadline < before)
         wf__worker_timers_changed(t);
     return err;
 }
