@@ -162,6 +162,12 @@ struct wf__worker {
     /* User timers fired by this worker, their callbacks not yet run
      * (utimer.c); owner only. */
     struct wf__utimer *due;
+    /* The user timer whose callback this worker runs (NULL: none); read
+     * by wf_timer_stop on any thread. The re-arm its callback asked for:
+     * owner only. */
+    _Atomic(struct wf__utimer *) utimer_running;
+    bool utimer_rearm;
+    int64_t utimer_rearm_deadline;
 
     /* Sleeping: `parked` is set under rt->idle_lock and read lock-free by
      * wakers after a seq_cst fence; `wake_word` is the futex. */

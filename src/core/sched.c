@@ -875,6 +875,8 @@ int wf__workers_start(struct wf__rt *rt)
         atomic_init(&w->inbox_lock.held, false);
         wf__timers_init(&w->timers);
         w->due = NULL;
+        atomic_init(&w->utimer_running, NULL);
+        w->utimer_rearm = false;
         if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0)
             return -ENOMEM;
     }

@@ -9,22 +9,26 @@
  * lock (wf__utimers_drain, called by sched.c's run_timers).
  *
  * States (`state`, atomic):
- *   IDLE     not armed (initial; after its callback; after a stop)
+ *   IDLE     not armed (initial; once its callback is taken; after a stop)
  *   ARMED    in a heap
  *   DUE      fired, waiting on a worker's due list
- *   RUNNING  its callback runs
  * start: IDLE -> ARMED (CAS), then into a heap. fire: ARMED -> DUE (under
- * the heap lock). drain: DUE -> RUNNING -> IDLE, or -> ARMED when the
- * callback re-armed it (the re-arm is recorded in `rearm` and applied
- * after the callback, so one timer's callback never overlaps itself).
- * stop: ARMED -> take it out of its heap (wf__timer_cancel waits for a
- * fire in progress), then CAS ARMED -> IDLE; if the fire won, the timer is
- * DUE or RUNNING, and stop waits for IDLE (a due list is drained within
- * the same scheduling pass, so the wait is a callback's length).
+ * the heap lock). drain: publishes the timer in the worker's
+ * `utimer_running`, then DUE -> IDLE, then runs the callback, then clears
+ * `utimer_running`. Nothing in the timer is touched once the callback has
+ * returned, so a callback may free its own timer's storage (the common
+ * "one-shot, then free" pattern). A re-arm from the callback is recorded
+ * in the worker (utimer_rearm) and applied after it returns.
+ * stop: ARMED -> out of its heap (wf__timer_cancel waits for a fire in
+ * progress), then CAS ARMED -> IDLE; if the fire won, the timer is DUE
+ * (wait for the drain) or IDLE with its callback maybe running: stop then
+ * waits until no worker's `utimer_running` names it. Because drain stores
+ * utimer_running before it makes the timer IDLE (both seq_cst), a stop
+ * that sees IDLE also sees the running callback.
  *
- * Orders: the state CASes are seq_cst (few, and they order the fields
- * written before them: deadline, rearm); the heap's own lock orders the
- * heap. The due list is owner-only (the firing worker pushes and drains).
+ * Orders: the state changes and utimer_running are seq_cst (a handful per
+ * timer); the heap's own lock orders the heap. The due list and the
+ * re-arm request are owner-only.
  */
 #include <sched.h>
 #include <string.h>
@@ -32,15 +36,13 @@
 #include "core_int.h"
 #include "weft/timer.h"
 
-enum { IDLE = 0, ARMED, DUE, RUNNING };
+enum { IDLE = 0, ARMED, DUE };
 
 struct wf__utimer {
     struct wf__timer t;        /* must be first: the heap's handle */
     wf_timer_fn *fn;
     void *arg;
     atomic_int state;
-    bool rearm;                /* set by its own callback; drain only */
-    int64_t rearm_deadline;
     struct wf__utimer *next_due; /* the firing worker's due list */
     uint32_t magic;            /* set by wf_timer_init */
 };
@@ -56,9 +58,36 @@ static struct wf__utimer *U(struct wf_timer *t)
     return (struct wf__utimer *)(void *)t->opaque;
 }
 
-/* The timer whose callback this thread runs now (callbacks never switch,
- * so a thread-local is exact here). */
-static WF__TLS struct wf__utimer *running;
+/* The timer whose callback this thread runs now, if any (callbacks never
+ * switch, so the worker's field says what this very thread runs). */
+static struct wf__utimer *running_here(void)
+{
+    struct wf__worker *w = wf__worker_self();
+    /* relaxed: only this thread writes its own worker's field. */
+    return w ? atomic_load_explicit(&w->utimer_running, memory_order_relaxed)
+             : NULL;
+}
+
+/* Wait until no worker runs u's callback. A fiber yields (the worker that
+ * runs it may be this one's neighbour on the queue), a thread yields its
+ * CPU. */
+static void wait_not_running(struct wf__utimer *u)
+{
+    struct wf__rt *rt = &wf__rt;
+    /* No runtime, no callbacks (and no workers array). acquire: pairs
+     * with wf_init's release store of RUNNING. */
+    if (atomic_load_explicit(&rt->state, memory_order_acquire) == WF__RT_OFF)
+        return;
+    for (int i = 0; i < rt->nworkers; i++) {
+        while (atomic_load(&rt->workers[i].utimer_running) == u) {
+            struct wf__fiber *f = wf__fiber_self();
+            if (f)
+                wf__fiber_yield(f);
+            else
+                sched_yield();
+        }
+    }
+}
 
 static atomic_uint rr; /* round-robin heap choice for plain threads */
 
@@ -135,11 +164,12 @@ int wf_timer_start(struct wf_timer *t, int64_t deadline)
     if (!t || U(t)->magic != MAGIC)
         return WF_EINVAL;
     struct wf__utimer *u = U(t);
-    if (running == u) { /* from its own callback: re-arm afterwards */
-        if (u->rearm)
+    if (running_here() == u) { /* from its own callback: re-arm afterwards */
+        struct wf__worker *w = wf__worker_self();
+        if (w->utimer_rearm)
             return WF_EBUSY;
-        u->rearm = true;
-        u->rearm_deadline = deadline;
+        w->utimer_rearm = true;
+        w->utimer_rearm_deadline = deadline;
         return 0;
     }
     if (!wf__worker_self() &&
@@ -175,21 +205,24 @@ int wf_timer_stop(struct wf_timer *t)
     if (!t || U(t)->magic != MAGIC)
         return WF_EINVAL;
     struct wf__utimer *u = U(t);
-    if (running == u) { /* from its own callback */
-        u->rearm = false;
+    struct wf__utimer *here = running_here();
+    if (here == u) { /* from its own callback: cancel a re-arm */
+        wf__worker_self()->utimer_rearm = false;
         return WF_EALREADY;
     }
     for (;;) {
         int s = atomic_load(&u->state);
-        if (s == IDLE)
-            return WF_EALREADY;
         if (s == ARMED) {
             wf__timer_cancel(&u->t);
-            if (atomic_compare_exchange_strong(&u->state, &s, IDLE))
+            if (atomic_compare_exchange_strong(&u->state, &s, IDLE)) {
+                /* A callback that re-armed it may still be returning. */
+                if (!here)
+                    wait_not_running(u);
                 return 0;
-            continue; /* it fired meanwhile: DUE or later */
+            }
+            continue; /* it fired meanwhile */
         }
-        if (running) {
+        if (here) {
             /* From another timer's callback: never wait (two callbacks
              * stopping each other's timers would wait forever). A timer
              * due on this worker's own list is simply taken off it. */
@@ -197,15 +230,15 @@ int wf_timer_stop(struct wf_timer *t)
                 return 0;
             return WF_EALREADY;
         }
-        /* DUE or RUNNING: wait for the callback to finish. A waiting
-         * fiber yields, so the worker that drains can be this one. */
-        while (atomic_load(&u->state) >= DUE) {
+        if (s == DUE) { /* a worker is about to run it */
             struct wf__fiber *f = wf__fiber_self();
             if (f)
                 wf__fiber_yield(f);
             else
                 sched_yield();
+            continue;
         }
+        wait_not_running(u);
         if (atomic_load(&u->state) == IDLE)
             return WF_EALREADY;
         /* re-armed by its callback: stop that arming */
@@ -218,21 +251,26 @@ void wf__utimers_drain(struct wf__worker *w)
     while ((u = w->due)) {
         w->due = u->next_due;
         u->next_due = NULL;
+        wf_timer_fn *fn = u->fn;
+        void *arg = u->arg;
+        /* seq_cst, in this order: see the top comment. */
+        atomic_store(&w->utimer_running, u);
         int s = DUE;
-        if (!atomic_compare_exchange_strong(&u->state, &s, RUNNING))
-            continue;
-        u->rearm = false;
-        running = u;
-        u->fn((struct wf_timer *)(void *)u, u->arg);
-        running = NULL;
-        if (u->rearm) {
-            u->rearm = false;
-            atomic_store(&u->state, ARMED);
-            /* The callback ran on this worker's thread: this worker's
-             * heap (wf__worker_self is w). */
-            if (wf__timer_add(&w->timers, &u->t, u->rearm_deadline) == 0)
-                continue;
+        if (!atomic_compare_exchange_strong(&u->state, &s, IDLE)) {
+            atomic_store(&w->utimer_running, NULL);
+            continue; /* stopped while due */
         }
-        atomic_store(&u->state, IDLE);
+        w->utimer_rearm = false;
+        fn((struct wf_timer *)(void *)u, arg);
+        if (w->utimer_rearm) {
+            /* The callback asked for it, so u is still alive. It runs on
+             * this worker's thread: this worker's heap. */
+            w->utimer_rearm = false;
+            int idle = IDLE;
+            if (atomic_compare_exchange_strong(&u->state, &idle, ARMED) &&
+                wf__timer_add(&w->timers, &u->t, w->utimer_rearm_deadline) != 0)
+                atomic_store(&u->state, IDLE); /* no memory: dropped */
+        }
+        atomic_store(&w->utimer_running, NULL);
     }
 }

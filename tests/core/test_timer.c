@@ -333,4 +333,35 @@ WT_CASE(pending_at_shutdown)
     WT_CHECK_EQ(wf_shutdown(), 0);
 }
 
+/* The one-shot-then-free pattern: each callback frees the storage of its
+ * own timer (ASan reports any later touch of it by the runtime). */
+static atomic_int freed;
+
+static void free_self(struct wf_timer *t, void *arg)
+{
+    (void)arg;
+    free(t);
+    atomic_fetch_add(&freed, 1);
+}
+
+static void *free_main(void *arg)
+{
+    (void)arg;
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        struct wf_timer *t = malloc(sizeof *t);
+        WT_CHECK(t != NULL);
+        WT_CHECK_EQ(wf_timer_init(t, free_self, NULL), 0);
+        WT_CHECK_EQ(wf_timer_start(t, wf_deadline_in((i % 50) * WF_USEC)), 0);
+    }
+    while (atomic_load(&freed) < N)
+        wf_sleep(WF_MSEC);
+    return NULL;
+}
+
+WT_CASE(callback_frees_own_timer)
+{
+    run_main(2, free_main, NULL);
+}
+
 WT_MAIN()
