@@ -15,7 +15,7 @@
  */
 #include <weft.h>
 
-#include "wtest_rt.h"
+#include "wtest_fiber.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,39 +24,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static struct wf_fiber go(wf_fiber_fn *fn, void *arg)
-{
-    struct wf_fiber f = {0};
-    int rc = wf_go(&f, fn, arg);
-    if (rc != 0)
-        WT_FAIL("wf_go: %s (%d)", wf_strerror(rc), rc);
-    return f;
-}
-
-static void *join(struct wf_fiber f)
-{
-    void *r = U2P(0xbad);
-    int rc = wf_join(f, &r, WF_FOREVER);
-    if (rc != 0)
-        WT_FAIL("wf_join: %s (%d)", wf_strerror(rc), rc);
-    return r;
-}
-
-static pthread_t thread(void *(*fn)(void *), void *arg)
-{
-    pthread_t t;
-    if (pthread_create(&t, NULL, fn, arg) != 0)
-        WT_FAIL("pthread_create");
-    return t;
-}
-
 static struct wf_chan *mkchan(size_t esz, size_t cap)
 {
     struct wf_chan *c = NULL;
@@ -64,14 +31,6 @@ static struct wf_chan *mkchan(size_t esz, size_t cap)
     if (rc != 0)
         WT_FAIL("wf_chan_create: %s (%d)", wf_strerror(rc), rc);
     return c;
-}
-
-static void init_rt(int workers)
-{
-    struct wf_config c = config(workers);
-    int rc = wf_init(&c);
-    if (rc != 0)
-        WT_FAIL("wf_init: %s (%d)", wf_strerror(rc), rc);
 }
 
 static int nworkers(void)

@@ -10,7 +10,7 @@
  */
 #include <weft.h>
 
-#include "wtest_rt.h"
+#include "wtest_fiber.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,21 +18,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
-
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
-static void init_rt(int workers)
-{
-    struct wf_config c = config(workers);
-    int rc = wf_init(&c);
-    if (rc != 0)
-        WT_FAIL("wf_init: %s (%d)", wf_strerror(rc), rc);
-}
 
 /* A timer with its record of firings. */
 struct rec {
