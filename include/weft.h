@@ -15,6 +15,8 @@
 #include "weft/timer.h"
 #include "weft/queue.h"
 #include "weft/sync.h"
+#include "weft/future.h"
+#include "weft/io.h"
 #include "weft/chan.h"
 
 #define WEFT_VERSION_MAJOR 0

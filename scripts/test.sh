@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
-weft_need_debs build-essential cmake valgrind
+weft_need_debs build-essential cmake valgrind liburing-dev
 
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON
 cmake --build build-test -j "$(nproc)"

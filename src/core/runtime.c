@@ -31,6 +31,7 @@
 
 #include "core_int.h"
 #include "core_test.h"
+#include "async/async_int.h" /* wf__async_shutdown */
 
 struct wf__rt wf__rt;
 
@@ -476,6 +477,7 @@ int wf_shutdown(void)
         pthread_cond_wait(&rt->tw_cond, &rt->tw_lock);
     pthread_mutex_unlock(&rt->tw_lock);
 
+    wf__async_shutdown(); /* src/async: reactor and blocking pool */
     wf__monitor_stop(rt);
     wf__workers_stop(rt);
     teardown(rt);

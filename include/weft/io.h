@@ -1,0 +1,300 @@
+/*
+ * weft/io.h - fiber-blocking socket I/O with deadlines and cancellation,
+ * and name resolution through the blocking-call pool.
+ *
+ * Model. Sockets are plain file descriptors, made non-blocking (the calls
+ * here create them so; wf_fd_register converts one made elsewhere). Each
+ * call first tries the operation; only when the kernel says "would block"
+ * does it wait, and then it parks the calling fiber (its worker runs other
+ * fibers) or blocks the calling plain thread, until the reactor reports the
+ * descriptor ready, the deadline passes or the fiber is cancelled. The
+ * reactor is a thread started on the first call that has to wait and
+ * stopped by wf_shutdown; it sleeps in the kernel while nothing happens,
+ * so an idle runtime with open sockets uses no CPU.
+ *
+ * Results. Every call returns a count or 0 on success and a negative errno
+ * code on failure; nothing is reported through errno, and no failure is
+ * fatal to the runtime. In particular: end of stream is a read of 0; a
+ * peer's reset gives WF_ECONNRESET; writing to a socket whose peer has
+ * gone gives WF_EPIPE (never SIGPIPE: sends use MSG_NOSIGNAL); running out
+ * of descriptors gives WF_EMFILE / WF_ENFILE (from accept: the pending
+ * connection stays queued and a later accept can take it). Beyond those
+ * below, any errno of the underlying system call may come back negated.
+ *
+ * Shutdown. wf_shutdown wakes the fibers still blocked here; those that
+ * run before the workers stop get WF_ESHUTDOWN, the rest are discarded
+ * with the runtime. Descriptors stay open (they are the caller's) and work
+ * again in the next runtime.
+ *
+ * Waiting. `deadline` is absolute monotonic ns (WF_FOREVER: none; a past
+ * deadline makes the call a non-blocking attempt). A call that must wait
+ * returns WF_ETIMEDOUT when the deadline passes, WF_ECANCELED when the
+ * calling fiber is cancelled, WF_ESHUTDOWN when no runtime runs (or it
+ * shuts down while a plain thread waits), WF_ENOMEM when no memory is left
+ * for the reactor's bookkeeping or a deadline timer. A call that can
+ * complete without waiting completes, even in a cancelled fiber. A read
+ * or write that stops early this way has transferred nothing; data already
+ * moved is reported as a count (see wf_write_all for its own rule).
+ *
+ * Descriptors. Close descriptors used here with wf_close, not close(2):
+ * it also drops the reactor's registration (with io_uring a registration
+ * keeps the file open), and wakes the fibers waiting on it (their calls
+ * return WF_EBADF). Several fibers may wait on one
+ * descriptor (say one reading, one writing); each direction is woken
+ * separately. Call only from within the process that opened them (no
+ * sharing across fork).
+ */
+#ifndef WEFT_IO_H
+#define WEFT_IO_H
+
+#include <stdint.h>
+#include <sys/select.h> /* sigset_t, also in strict C11 (<signal.h> hides it) */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct addrinfo;
+struct wf_future;
+
+#define WF_EBADF      (-EBADF)      /* not an open descriptor, or closed while waiting */
+#define WF_ECONNRESET (-ECONNRESET) /* the peer reset the connection */
+#define WF_ECONNREFUSED (-ECONNREFUSED) /* nothing listens at the address */
+#define WF_EMFILE     (-EMFILE)     /* the process has no descriptor left */
+#define WF_ENFILE     (-ENFILE)     /* the system has no descriptor left */
+
+/* ---- listening and connecting ---------------------------------------------- */
+
+/* Bind a non-blocking stream socket to addr and listen (backlog <= 0: the
+ * system's maximum). SO_REUSEADDR is set for TCP; IPv6 sockets are v6
+ * only. Returns the descriptor. Any thread, never waits. Errors: WF_EINVAL
+ * addr NULL; the errno of socket/bind/listen (-EADDRINUSE...). */
+WF_API int wf_listen(const struct sockaddr *addr, socklen_t len, int backlog);
+
+/* wf_listen on a TCP address given as a numeric IPv4 or IPv6 literal
+ * ("127.0.0.1", "::1"; NULL: "0.0.0.0") and a port (0: any free one, see
+ * wf_local_port). Errors: WF_EINVAL ip is not a numeric address or port
+ * outside 0..65535; as wf_listen. */
+WF_API int wf_tcp_listen(const char *ip, int port, int backlog);
+
+/* wf_listen on a Unix-domain stream socket at path (a file that must not
+ * exist; the caller removes it). Errors: WF_EINVAL path NULL or too long;
+ * as wf_listen. */
+WF_API int wf_unix_listen(const char *path, int backlog);
+
+/* The local port of a bound TCP socket. Errors: WF_EBADF; WF_EINVAL not a
+ * TCP socket. */
+WF_API int wf_local_port(int fd);
+
+/* Accept a connection on listening socket lfd, waiting while none is
+ * pending. The new descriptor is non-blocking and close-on-exec; if addr
+ * is not NULL the peer's address is stored as accept(2) does. Returns the
+ * descriptor. Errors: WF_EMFILE, WF_ENFILE (the connection stays pending;
+ * the server keeps running), -ECONNABORTED, waiting errors (above). */
+WF_API int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len,
+                     int64_t deadline);
+
+/* Connect a new non-blocking stream socket to addr, waiting for the
+ * handshake. Returns the connected descriptor; on any error no descriptor
+ * is left open. Errors: WF_ECONNREFUSED, WF_ETIMEDOUT (the deadline or the
+ * kernel's own timeout), WF_ECANCELED, -ENETUNREACH..., WF_EINVAL addr
+ * NULL, and the waiting errors. */
+WF_API int wf_connect(const struct sockaddr *addr, socklen_t len,
+                      int64_t deadline);
+/* wf_connect to a numeric IPv4/IPv6 literal and port. WF_EINVAL for a bad
+ * literal or port. */
+WF_API int wf_tcp_connect(const char *ip, int port, int64_t deadline);
+/* wf_connect to a Unix-domain stream socket at path. WF_EINVAL for a NULL
+ * or too long path. (A listener with a full queue makes it wait, retrying
+ * about every millisecond, until the deadline.) */
+WF_API int wf_unix_connect(const char *path, int64_t deadline);
+
+/* ---- reading and writing ----------------------------------------------------- */
+
+/* Read up to n bytes, waiting while none is available. Returns the count,
+ * 0 at end of stream (or n == 0). Errors: WF_ECONNRESET, WF_EBADF, waiting
+ * errors. Works on any descriptor; one that cannot be polled (a regular
+ * file) is simply read. */
+WF_API ssize_t wf_read(int fd, void *buf, size_t n, int64_t deadline);
+
+/* Write up to n bytes, waiting while none fits; returns the count written,
+ * which may be less than n (a full socket buffer after the first bytes).
+ * Errors: WF_EPIPE (peer gone; no SIGPIPE for sockets - for pipes ignore
+ * SIGPIPE yourself), WF_ECONNRESET, WF_EBADF, waiting errors. */
+WF_API ssize_t wf_write(int fd, const void *buf, size_t n, int64_t deadline);
+
+/* Write all n bytes, waiting as often as needed. Returns n, or an error;
+ * either way *written (if not NULL) receives the count actually written,
+ * so a caller that is cancelled or times out half way knows where it is. */
+WF_API ssize_t wf_write_all(int fd, const void *buf, size_t n,
+                            size_t *written, int64_t deadline);
+
+/* Scatter / gather versions of wf_read / wf_write (iovcnt <= IOV_MAX).
+ * Same results; wf_writev may write part of the vector. */
+WF_API ssize_t wf_readv(int fd, const struct iovec *iov, int iovcnt,
+                        int64_t deadline);
+WF_API ssize_t wf_writev(int fd, const struct iovec *iov, int iovcnt,
+                         int64_t deadline);
+
+/* recv(2) / send(2) with flags (MSG_PEEK, MSG_OOB...; MSG_DONTWAIT and
+ * MSG_NOSIGNAL are always added). Socket only: -ENOTSOCK otherwise.
+ * Same results as wf_read / wf_write. */
+WF_API ssize_t wf_recv(int fd, void *buf, size_t n, int flags,
+                       int64_t deadline);
+WF_API ssize_t wf_send(int fd, const void *buf, size_t n, int flags,
+                       int64_t deadline);
+
+/* ---- descriptors --------------------------------------------------------------- */
+
+/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. A SHUT_RD wakes this
+ * socket's readers (they read 0). Never waits. Errors: WF_EBADF,
+ * -ENOTCONN, WF_EINVAL. */
+WF_API int wf_sock_shutdown(int fd, int how);
+
+/* Close fd: fibers and threads waiting on it return WF_EBADF, the
+ * reactor forgets it, then close(2). Never parks; with the io_uring
+ * backend it blocks the thread for a round trip with the reactor thread
+ * when fd was registered (the kernel's poll holds the file open until its
+ * removal is done, and a socket must be closed when this returns). Any
+ * thread. Errors: WF_EBADF. */
+WF_API int wf_close(int fd);
+
+/* Make a descriptor opened elsewhere (a pipe, an eventfd, a socket)
+ * non-blocking so the calls here can wait on it, and drop whatever the
+ * reactor remembers of an earlier descriptor with its number. Call it
+ * before using fd here, not while calls wait on it (they would return
+ * WF_EBADF). Any thread. Errors: WF_EBADF. */
+WF_API int wf_fd_register(int fd);
+
+/* Readiness events for wf_fd_wait. */
+#define WF_IO_READ  1
+#define WF_IO_WRITE 2
+
+/* Wait until fd is ready for `events` (WF_IO_READ or WF_IO_WRITE, one
+ * direction per call): for descriptors read and written with other calls
+ * (signalfd, eventfd, a library's socket). Returns the events that poll(2)
+ * then reports (a hang-up or error counts as both; a descriptor may still
+ * have nothing to read by the time the caller reads: retry). Errors:
+ * WF_EINVAL events is not exactly one direction; WF_EBADF; waiting
+ * errors. */
+WF_API int wf_fd_wait(int fd, int events, int64_t deadline);
+
+/* ---- the same as futures ------------------------------------------------------- */
+
+/* Callback style: each call starts the operation in a fiber of its own and
+ * returns at once with a future (weft/future.h; on success *out holds one
+ * reference) that completes with the operation's outcome; consume it with
+ * wf_future_then, wf_future_await or wf_future_wait. Cancelling the future
+ * cancels the operation (a blocked call stops at once). No memory of the
+ * caller is used after the call returns, so cancelling or releasing the
+ * future early is always safe: writes copy the bytes, reads return a
+ * buffer the future owns, and a descriptor that arrives for a future that
+ * was cancelled meanwhile is closed. Any thread, never blocks. Errors of
+ * the calls: WF_EINVAL out NULL (or a bad argument below); WF_ENOMEM;
+ * WF_ESHUTDOWN no runtime. Errors of the futures: those of the blocking
+ * call, or WF_ECANCELED. */
+
+/* What a read future's value points to; owned by the future (valid while
+ * a reference is held). */
+struct wf_iobuf {
+    size_t len;            /* bytes read; 0 at end of stream */
+    unsigned char *data;   /* the bytes (in the same allocation) */
+};
+
+/* wf_read of up to n bytes; the value is a struct wf_iobuf *. */
+WF_API int wf_read_future(struct wf_future **out, int fd, size_t n,
+                          int64_t deadline);
+/* wf_write_all of a copy of buf[0..n) (WF_EINVAL buf NULL with n > 0);
+ * the value is n, cast: (size_t)(uintptr_t)value. A failed future does not
+ * say how much was written. */
+WF_API int wf_write_future(struct wf_future **out, int fd, const void *buf,
+                           size_t n, int64_t deadline);
+/* wf_accept; the value is the new descriptor, cast: (int)(intptr_t)value. */
+WF_API int wf_accept_future(struct wf_future **out, int lfd, int64_t deadline);
+/* wf_connect (WF_EINVAL addr NULL or len too long); the value is the
+ * connected descriptor, cast like wf_accept_future's. */
+WF_API int wf_connect_future(struct wf_future **out,
+                             const struct sockaddr *addr, socklen_t len,
+                             int64_t deadline);
+
+/* ---- files ----------------------------------------------------------------------- */
+
+/* File calls hand their operation to io_uring when the reactor runs with
+ * that backend (see wf_io_backend; wf_file_open excepted), else run the
+ * system call on the blocking-call pool (see wf_blocking in
+ * weft/future.h), and park the calling fiber (block a plain thread) until
+ * it is done. They have no deadline and ignore the calling
+ * fiber's cancellation: the kernel works on the caller's buffer until the
+ * call is over, and a local file operation cannot be interrupted. They
+ * need a running runtime (else WF_ESHUTDOWN). Close files with wf_close.
+ * Besides the errors listed, the system call's errno comes back negated,
+ * and WF_ENOMEM / WF_EAGAIN when the pool cannot take the call. */
+
+/* open(2) (O_CLOEXEC added); returns the descriptor. Errors: WF_EINVAL
+ * path NULL; -ENOENT no such file (without O_CREAT); -EACCES... */
+WF_API int wf_file_open(const char *path, int flags, int mode);
+
+/* pread(2) / pwrite(2): up to n bytes at offset off; returns the count
+ * (0: end of file for a read). Errors: WF_EBADF; WF_EINVAL off negative. */
+WF_API ssize_t wf_pread(int fd, void *buf, size_t n, off_t off);
+WF_API ssize_t wf_pwrite(int fd, const void *buf, size_t n, off_t off);
+
+/* fsync(2). Errors: WF_EBADF; -EIO. */
+WF_API int wf_fsync(int fd);
+
+/* ---- signals --------------------------------------------------------------------- */
+
+/* Signals as events: for graceful shutdown and the like, a fiber waits
+ * for a signal instead of installing a handler. */
+
+/* Block the signals in set for the calling thread (pthread_sigmask).
+ * Call it in the main thread before wf_init / wf_run, so that every thread
+ * weft starts inherits the mask and the signals stay pending until a
+ * wf_signal_wait takes them (a thread with one unblocked may get it
+ * delivered the ordinary way instead). Errors: WF_EINVAL set NULL. */
+WF_API int wf_signal_block(const sigset_t *set);
+
+/* Wait until one of the signals in set is pending for the process, take
+ * it (it is consumed, not delivered) and return its number. Parks the
+ * calling fiber (blocks a plain thread); a signal already pending is
+ * taken at once. Meant for process-directed signals (kill(2), the
+ * terminal): one sent to a particular thread is seen only by a wait
+ * running on that thread. Errors: WF_EINVAL set NULL or empty; the
+ * waiting errors (WF_ETIMEDOUT, WF_ECANCELED, WF_ESHUTDOWN, WF_ENOMEM);
+ * WF_EMFILE / WF_ENFILE (each wait opens a signalfd). */
+WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
+
+/* The reactor backend in use: "epoll" or "uring", or NULL while no reactor
+ * runs (it starts on the first call that has to wait). The environment
+ * variable WEFT_IO=epoll|uring, read when the reactor starts, forces one;
+ * by default io_uring is used where this build has it (liburing) and the
+ * kernel allows it, else epoll. A forced backend that cannot be used makes
+ * calls that have to wait fail with WF_ENOSYS (not in this build) or the
+ * error of its setup. Any thread. */
+WF_API const char *wf_io_backend(void);
+
+/* ---- name resolution ----------------------------------------------------------- */
+
+/* Resolve node / service with getaddrinfo(3) on the blocking-call pool and
+ * return a future of the result list: on success its value is a struct
+ * addrinfo * that the future owns (valid while the caller holds its
+ * reference; freed with the future). Cancelling the future before the
+ * lookup starts skips it. Any thread, never blocks. Errors (of the call):
+ * WF_EINVAL out NULL or both node and service NULL; WF_ENOMEM;
+ * WF_ESHUTDOWN; WF_EAGAIN (see wf_blocking). Errors of the future: -ENOENT
+ * name not known, WF_EAGAIN temporary failure, WF_ENOMEM, -EIO permanent
+ * failure, WF_EINVAL bad flags, family, socket type or service, or the
+ * errno of a system error. */
+WF_API int wf_getaddrinfo(struct wf_future **out, const char *node,
+                          const char *service, const struct addrinfo *hints);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

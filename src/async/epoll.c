@@ -1,0 +1,136 @@
+/*
+ * The epoll reactor backend (contract in backend.h).
+ *
+ * One epoll instance; every descriptor is added once with
+ * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, its key in data.u64, so a
+ * registration costs one epoll_ctl for the descriptor's whole life and
+ * waiting never re-arms anything. Edge triggering is what makes that
+ * possible: the reactor only counts edges, and a waiter re-tries its
+ * system call after each (reactor.c). wakeup() writes an eventfd that is
+ * registered level-triggered under key WAKE_KEY, which wait() swallows.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define WAKE_KEY UINT64_MAX
+
+struct ep {
+    int epfd;
+    int evfd;
+};
+
+static int ep_open(void **out)
+{
+    struct ep *e = malloc(sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    int err;
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (e->epfd < 0) {
+        err = -errno;
+        goto out_free;
+    }
+    e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (e->evfd < 0) {
+        err = -errno;
+        goto out_ep;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_KEY};
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->evfd, &ev) != 0) {
+        err = -errno;
+        goto out_ev;
+    }
+    *out = e;
+    return 0;
+
+out_ev:
+    close(e->evfd);
+out_ep:
+    close(e->epfd);
+out_free:
+    free(e);
+    return err;
+}
+
+static int ep_add(void *st, int fd, uint64_t key)
+{
+    struct ep *e = st;
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = key,
+    };
+    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return 0;
+    if (errno == EEXIST) /* an older registration of this fd number */
+        return epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
+    return -errno;
+}
+
+static int ep_del(void *st, int fd, uint64_t key)
+{
+    (void)key;
+    struct ep *e = st;
+    return epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
+}
+
+static int ep_wait(void *st, struct wf__backend_ev *evs, int max)
+{
+    struct ep *e = st;
+    struct epoll_event buf[256];
+    if (max > 256)
+        max = 256;
+    int n = epoll_wait(e->epfd, buf, max, -1);
+    if (n < 0)
+        return -errno;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (buf[i].data.u64 == WAKE_KEY) {
+            uint64_t v;
+            while (read(e->evfd, &v, sizeof v) > 0) {
+            }
+            continue;
+        }
+        unsigned x = 0;
+        uint32_t m = buf[i].events;
+        if (m & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            x |= WF__EV_READ;
+        if (m & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+            x |= WF__EV_WRITE;
+        evs[k].key = buf[i].data.u64;
+        evs[k].events = x;
+        k++;
+    }
+    return k;
+}
+
+static void ep_wakeup(void *st)
+{
+    struct ep *e = st;
+    uint64_t one = 1;
+    /* Fails only when the counter is full, which wakes the reactor too. */
+    ssize_t rc = write(e->evfd, &one, sizeof one);
+    (void)rc;
+}
+
+static void ep_close(void *st)
+{
+    struct ep *e = st;
+    close(e->evfd);
+    close(e->epfd);
+    free(e);
+}
+
+const struct wf__backend wf__backend_epoll = {
+    .name = "epoll",
+    .open = ep_open,
+    .add = ep_add,
+    .del = ep_del,
+    .wait = ep_wait,
+    .wakeup = ep_wakeup,
+    .close = ep_close,
+};

@@ -1,0 +1,177 @@
+/*
+ * File I/O at offsets (weft/io.h): pread, pwrite, fsync through the
+ * reactor's io_uring where it runs with that backend, else (and open
+ * always) on the blocking-call pool.
+ *
+ * Regular files are always "ready" to the kernel's readiness interfaces,
+ * so a fiber cannot wait for them the way it waits for a socket; a read
+ * that misses the page cache blocks the thread in the kernel. Each call
+ * therefore either hands its operation to io_uring (the reactor thread
+ * submits it and completes the job's future from the completion) or runs
+ * its system call on a pool thread, and parks the calling fiber on the
+ * future until it is done. The wait ignores the
+ * fiber's cancellation and has no deadline: the kernel is writing into
+ * (or reading from) the caller's buffer, which must stay valid until the
+ * system call has returned, and a local file operation cannot be
+ * interrupted anyway. The job record lives on the caller's stack for the
+ * same reason: the caller always outlives the job.
+ *
+ * io_uring saves the pool's thread hand-off, but each operation still
+ * costs a wake-up of the reactor (an eventfd write) because only the
+ * reactor thread submits (uring.c says why); batching several operations
+ * per wake-up happens naturally under load. open stays on the pool:
+ * IORING_OP_OPENAT would work too, but path lookups are rarely the
+ * bottleneck and the pool's open is simpler to reason about.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "async_int.h"
+#include "backend.h"
+#include "reactor.h"
+#include "weft/future.h"
+#include "weft/io.h"
+
+enum { F_OPEN, F_PREAD, F_PWRITE, F_FSYNC };
+
+struct fjob {
+    int kind;
+    int fd;
+    const char *path;
+    int flags;
+    mode_t mode;
+    void *buf;
+    size_t n;
+    off_t off;
+};
+
+static void *fjob_run(void *arg)
+{
+    struct fjob *j = arg;
+    ssize_t r;
+    switch (j->kind) {
+    case F_OPEN:
+        r = open(j->path, j->flags | O_CLOEXEC, j->mode);
+        break;
+    case F_PREAD:
+        do
+            r = pread(j->fd, j->buf, j->n, j->off);
+        while (r < 0 && errno == EINTR);
+        break;
+    case F_PWRITE:
+        do
+            r = pwrite(j->fd, j->buf, j->n, j->off);
+        while (r < 0 && errno == EINTR);
+        break;
+    default:
+        r = fsync(j->fd);
+        break;
+    }
+    if (r < 0)
+        r = -errno;
+    return (void *)(intptr_t)r;
+}
+
+/* Through the reactor's io_uring: 0 and *res set, or WF_ENOSYS (no file
+ * I/O in this backend: use the pool) or another error. */
+static int run_ring(struct fjob *j, ssize_t *res)
+{
+    int kind = j->kind == F_PREAD    ? WF__FILE_READ
+               : j->kind == F_PWRITE ? WF__FILE_WRITE
+                                     : WF__FILE_FSYNC;
+    if (j->n > UINT_MAX)
+        j->n = UINT_MAX; /* a short count, as pread may return */
+    struct wf_future *f;
+    struct wf__fileop op = {kind, j->fd, j->buf, j->n, (int64_t)j->off, NULL};
+    int err = wf_promise_create(&op.p, &f);
+    if (err)
+        return err;
+    err = wf__reactor_file(&op);
+    if (err) {
+        wf_promise_fail(op.p, err);
+        wf_future_release(f);
+        return err;
+    }
+    err = wf__future_wait_nocancel(f);
+    /* WF_ESHUTDOWN (plain thread): the reactor finishes every file
+     * operation before it stops, and the kernel still uses *j and the
+     * buffer until then: wait for it the hard way. */
+    while (!wf_future_done(f))
+        usleep(1000);
+    void *v = NULL;
+    wf_future_result(f, &v);
+    wf_future_release(f);
+    *res = err ? err : (ssize_t)(intptr_t)v;
+    return 0;
+}
+
+static ssize_t run(struct fjob *j)
+{
+    if (j->kind != F_OPEN) {
+        ssize_t res;
+        int err = run_ring(j, &res);
+        if (err == 0)
+            return res;
+        if (err != WF_ENOSYS)
+            return err;
+    }
+    struct wf_future *f;
+    int err = wf_blocking(&f, fjob_run, j);
+    if (err)
+        return err;
+    err = wf__future_wait_nocancel(f);
+    if (err == 0) {
+        void *v = NULL;
+        err = wf_future_result(f, &v);
+        if (err == 0) {
+            wf_future_release(f);
+            return (ssize_t)(intptr_t)v;
+        }
+    }
+    /* WF_ESHUTDOWN (plain thread): the pool drains its queue in
+     * wf_shutdown, so the job still runs before wf_shutdown returns, and
+     * it reads *j: wait for it the hard way. */
+    while (!wf_future_done(f))
+        usleep(1000);
+    wf_future_release(f);
+    return err;
+}
+
+int wf_file_open(const char *path, int flags, int mode)
+{
+    if (!path)
+        return WF_EINVAL;
+    struct fjob j = {.kind = F_OPEN, .path = path, .flags = flags,
+                     .mode = (mode_t)mode};
+    return (int)run(&j);
+}
+
+ssize_t wf_pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (fd < 0)
+        return WF_EBADF;
+    if (off < 0)
+        return WF_EINVAL;
+    struct fjob j = {.kind = F_PREAD, .fd = fd, .buf = buf, .n = n, .off = off};
+    return run(&j);
+}
+
+ssize_t wf_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (fd < 0)
+        return WF_EBADF;
+    if (off < 0)
+        return WF_EINVAL;
+    struct fjob j = {.kind = F_PWRITE, .fd = fd, .buf = (void *)buf, .n = n,
+                     .off = off};
+    return run(&j);
+}
+
+int wf_fsync(int fd)
+{
+    if (fd < 0)
+        return WF_EBADF;
+    struct fjob j = {.kind = F_FSYNC, .fd = fd};
+    return (int)run(&j);
+}

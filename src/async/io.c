@@ -1,0 +1,457 @@
+/*
+ * Fiber-blocking socket calls (weft/io.h) on the reactor's waiting
+ * protocol (reactor.h): try the non-blocking system call, wait for an
+ * edge only on EAGAIN, try again.
+ *
+ * Every descriptor these calls create is non-blocking and close-on-exec
+ * from birth (SOCK_NONBLOCK, accept4), and is "renewed" in the reactor's
+ * table, so state a previous descriptor with the same number left behind
+ * (closed with close(2) behind weft's back) cannot confuse it. Writes go
+ * through send/sendmsg with MSG_NOSIGNAL, so a vanished peer is WF_EPIPE,
+ * never SIGPIPE; descriptors that are not sockets fall back to
+ * write/writev.
+ *
+ * Connecting is the one operation whose wait is on "writable" followed by
+ * a status read (SO_ERROR); a connect that is cancelled or times out
+ * closes its socket, so failed calls leave nothing open. A Unix-domain
+ * connect to a listener with a full queue fails with EAGAIN and cannot be
+ * polled; it is retried after a 1 ms sleep until the deadline.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "reactor.h"
+#include "weft/fiber.h"
+#include "weft/io.h"
+
+/* One attempt of an operation: its result, or a negative errno. */
+typedef ssize_t attempt_fn(int fd, void *ctx);
+
+static ssize_t io_loop(int fd, int dir, int64_t deadline, attempt_fn *op,
+                       void *ctx)
+{
+    int err;
+    struct wf__iofd *e = wf__iofd_get(fd, &err);
+    if (!e)
+        return err;
+    for (;;) {
+        uint32_t gen = wf__iofd_gen(e);
+        unsigned seq = wf__iofd_seq(e, dir);
+        ssize_t r = op(fd, ctx);
+        if (r == -EINTR)
+            continue;
+        if (r != -EAGAIN && r != -EWOULDBLOCK)
+            return r;
+        err = wf__iofd_wait(e, fd, dir, seq, gen, deadline);
+        if (err)
+            return err;
+    }
+}
+
+static ssize_t neg_errno(ssize_t r)
+{
+    return r < 0 ? -errno : r;
+}
+
+/* ---- read / write --------------------------------------------------------- */
+
+struct buf {
+    void *p;
+    size_t n;
+    int flags;
+};
+
+static ssize_t do_read(int fd, void *ctx)
+{
+    struct buf *b = ctx;
+    return neg_errno(read(fd, b->p, b->n));
+}
+
+ssize_t wf_read(int fd, void *buf, size_t n, int64_t deadline)
+{
+    struct buf b = {buf, n, 0};
+    return io_loop(fd, WF__DIR_READ, deadline, do_read, &b);
+}
+
+static ssize_t do_write(int fd, void *ctx)
+{
+    struct buf *b = ctx;
+    ssize_t r = send(fd, b->p, b->n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0 && errno == ENOTSOCK)
+        r = write(fd, b->p, b->n);
+    return neg_errno(r);
+}
+
+ssize_t wf_write(int fd, const void *buf, size_t n, int64_t deadline)
+{
+    struct buf b = {(void *)buf, n, 0};
+    return io_loop(fd, WF__DIR_WRITE, deadline, do_write, &b);
+}
+
+ssize_t wf_write_all(int fd, const void *buf, size_t n, size_t *written,
+                     int64_t deadline)
+{
+    size_t done = 0;
+    ssize_t r = 0;
+    if (n > SSIZE_MAX) {
+        if (written)
+            *written = 0;
+        return WF_EINVAL;
+    }
+    while (done < n) {
+        r = wf_write(fd, (const char *)buf + done, n - done, deadline);
+        if (r < 0)
+            break;
+        done += (size_t)r;
+    }
+    if (written)
+        *written = done;
+    return r < 0 ? r : (ssize_t)n;
+}
+
+static ssize_t do_recv(int fd, void *ctx)
+{
+    struct buf *b = ctx;
+    return neg_errno(recv(fd, b->p, b->n, b->flags | MSG_DONTWAIT));
+}
+
+ssize_t wf_recv(int fd, void *buf, size_t n, int flags, int64_t deadline)
+{
+    struct buf b = {buf, n, flags};
+    return io_loop(fd, WF__DIR_READ, deadline, do_recv, &b);
+}
+
+static ssize_t do_send(int fd, void *ctx)
+{
+    struct buf *b = ctx;
+    return neg_errno(
+        send(fd, b->p, b->n, b->flags | MSG_NOSIGNAL | MSG_DONTWAIT));
+}
+
+ssize_t wf_send(int fd, const void *buf, size_t n, int flags, int64_t deadline)
+{
+    struct buf b = {(void *)buf, n, flags};
+    return io_loop(fd, WF__DIR_WRITE, deadline, do_send, &b);
+}
+
+struct vec {
+    const struct iovec *iov;
+    int cnt;
+};
+
+static ssize_t do_readv(int fd, void *ctx)
+{
+    struct vec *v = ctx;
+    return neg_errno(readv(fd, v->iov, v->cnt));
+}
+
+ssize_t wf_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
+        return WF_EINVAL;
+    struct vec v = {iov, iovcnt};
+    return io_loop(fd, WF__DIR_READ, deadline, do_readv, &v);
+}
+
+static ssize_t do_writev(int fd, void *ctx)
+{
+    struct vec *v = ctx;
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)v->iov;
+    m.msg_iovlen = (size_t)v->cnt;
+    ssize_t r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0 && errno == ENOTSOCK)
+        r = writev(fd, v->iov, v->cnt);
+    return neg_errno(r);
+}
+
+ssize_t wf_writev(int fd, const struct iovec *iov, int iovcnt,
+                  int64_t deadline)
+{
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
+        return WF_EINVAL;
+    struct vec v = {iov, iovcnt};
+    return io_loop(fd, WF__DIR_WRITE, deadline, do_writev, &v);
+}
+
+/* ---- descriptors ------------------------------------------------------------- */
+
+int wf_sock_shutdown(int fd, int how)
+{
+    if (shutdown(fd, how) != 0)
+        return -errno;
+    return 0;
+}
+
+int wf_close(int fd)
+{
+    if (fd < 0)
+        return WF_EBADF;
+    wf__iofd_forget(fd);
+    if (close(fd) != 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+int wf_fd_register(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return -errno;
+    wf__iofd_renew(fd);
+    return 0;
+}
+
+struct pollctx {
+    short events;
+};
+
+static ssize_t do_poll(int fd, void *ctx)
+{
+    struct pollctx *p = ctx;
+    struct pollfd pfd = {fd, p->events, 0};
+    int n = poll(&pfd, 1, 0);
+    if (n < 0)
+        return -errno;
+    if (pfd.revents & POLLNVAL)
+        return WF_EBADF;
+    if (n == 0)
+        return WF_EAGAIN;
+    int r = 0;
+    if (pfd.revents & (POLLIN | POLLPRI | POLLRDHUP | POLLHUP | POLLERR))
+        r |= WF_IO_READ;
+    if (pfd.revents & (POLLOUT | POLLHUP | POLLERR))
+        r |= WF_IO_WRITE;
+    return r;
+}
+
+int wf_fd_wait(int fd, int events, int64_t deadline)
+{
+    /* One direction per call: a waiter sits in one direction's queue. */
+    if (events != WF_IO_READ && events != WF_IO_WRITE)
+        return WF_EINVAL;
+    struct pollctx p = {0};
+    p.events = events == WF_IO_READ ? POLLIN | POLLRDHUP : POLLOUT;
+    int dir = events == WF_IO_READ ? WF__DIR_READ : WF__DIR_WRITE;
+    return (int)io_loop(fd, dir, deadline, do_poll, &p);
+}
+
+/* ---- listen, accept, connect ---------------------------------------------------- */
+
+static int new_socket(int family)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    wf__iofd_renew(fd);
+    return fd;
+}
+
+int wf_listen(const struct sockaddr *addr, socklen_t len, int backlog)
+{
+    if (!addr)
+        return WF_EINVAL;
+    int fd = new_socket(addr->sa_family);
+    if (fd < 0)
+        return fd;
+    int one = 1;
+    if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, addr, len) != 0 ||
+        listen(fd, backlog <= 0 ? SOMAXCONN : backlog) != 0) {
+        int err = -errno;
+        wf_close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/* A numeric IPv4/IPv6 literal and port as a socket address. */
+static int inet_addr_of(const char *ip, int port, struct sockaddr_storage *ss,
+                        socklen_t *len)
+{
+    if (port < 0 || port > 65535)
+        return WF_EINVAL;
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (!ip)
+        ip = "0.0.0.0";
+    if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *len = sizeof *s4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *s6;
+        return 0;
+    }
+    return WF_EINVAL;
+}
+
+static int unix_addr_of(const char *path, struct sockaddr_un *su,
+                        socklen_t *len)
+{
+    if (!path)
+        return WF_EINVAL;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof su->sun_path)
+        return WF_EINVAL;
+    memset(su, 0, sizeof *su);
+    su->sun_family = AF_UNIX;
+    memcpy(su->sun_path, path, n);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+int wf_tcp_listen(const char *ip, int port, int backlog)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int err = inet_addr_of(ip, port, &ss, &len);
+    if (err)
+        return err;
+    return wf_listen((struct sockaddr *)&ss, len, backlog);
+}
+
+int wf_unix_listen(const char *path, int backlog)
+{
+    struct sockaddr_un su;
+    socklen_t len;
+    int err = unix_addr_of(path, &su, &len);
+    if (err)
+        return err;
+    return wf_listen((struct sockaddr *)&su, len, backlog);
+}
+
+int wf_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return WF_EINVAL;
+}
+
+struct acc {
+    struct sockaddr *addr;
+    socklen_t *len;
+};
+
+static ssize_t do_accept(int fd, void *ctx)
+{
+    struct acc *a = ctx;
+    int s = accept4(fd, a->addr, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return s < 0 ? -errno : s;
+}
+
+int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
+{
+    struct acc a = {addr, len};
+    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a);
+    if (fd >= 0)
+        wf__iofd_renew(fd);
+    return fd;
+}
+
+static ssize_t do_connect_status(int fd, void *ctx)
+{
+    (void)ctx;
+    struct pollfd pfd = {fd, POLLOUT, 0};
+    if (poll(&pfd, 1, 0) < 0)
+        return -errno;
+    if (!(pfd.revents & (POLLOUT | POLLERR | POLLHUP)))
+        return WF_EAGAIN; /* still in progress */
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+        return -errno;
+    return soerr ? -soerr : 0;
+}
+
+int wf_connect(const struct sockaddr *addr, socklen_t len, int64_t deadline)
+{
+    if (!addr)
+        return WF_EINVAL;
+    int fd = new_socket(addr->sa_family);
+    if (fd < 0)
+        return fd;
+    int err = 0;
+    for (;;) {
+        if (connect(fd, addr, len) == 0)
+            return fd;
+        err = -errno;
+        if (err == -EINTR)
+            continue;
+        if (err == WF_EAGAIN && addr->sa_family == AF_UNIX) {
+            /* Unix listener's queue is full: not pollable, retry. */
+            int64_t next = wf_deadline_in(WF_MSEC);
+            if (deadline != WF_FOREVER && next > deadline) {
+                if (wf_now() >= deadline) {
+                    err = WF_ETIMEDOUT;
+                    goto out_close;
+                }
+                next = deadline;
+            }
+            if (wf__fiber_self())
+                err = wf_sleep_until(next);
+            else
+                usleep(1000);
+            if (err)
+                goto out_close;
+            continue;
+        }
+        break;
+    }
+    if (err != -EINPROGRESS)
+        goto out_close;
+    err = (int)io_loop(fd, WF__DIR_WRITE, deadline, do_connect_status, NULL);
+    if (err == 0)
+        return fd;
+out_close:
+    wf_close(fd);
+    return err;
+}
+
+int wf_tcp_connect(const char *ip, int port, int64_t deadline)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!ip)
+        return WF_EINVAL;
+    int err = inet_addr_of(ip, port, &ss, &len);
+    if (err)
+        return err;
+    return wf_connect((struct sockaddr *)&ss, len, deadline);
+}
+
+int wf_unix_connect(const char *path, int64_t deadline)
+{
+    struct sockaddr_un su;
+    socklen_t len;
+    int err = unix_addr_of(path, &su, &len);
+    if (err)
+        return err;
+    return wf_connect((struct sockaddr *)&su, len, deadline);
+}

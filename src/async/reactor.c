@@ -1,0 +1,391 @@
+/*
+ * The reactor: the descriptor table, the waiting protocol (reactor.h) and
+ * the reactor thread, over one backend (backend.h).
+ *
+ * Table. One entry per descriptor number, in chunks of 1024 allocated on
+ * first use and kept for the life of the process (like the fiber handle
+ * table), so the reactor thread and callers can hold an entry without
+ * reference counts: an entry's memory never goes away, only its meaning
+ * changes, and the generation `gen` says which descriptor it means now.
+ * Chunk pointers are published with release and read with acquire.
+ *
+ * Protocol (no lost wake-up). Each direction of an entry has an edge
+ * counter `seq` and a wait queue, both under the entry's spinlock. The
+ * reactor thread, for each event, takes the lock, bumps the counters of
+ * the ready directions (if the event's key still names the current
+ * generation) and wakes every waiter of those directions. A caller reads
+ * `seq` before its attempt; when the attempt would block it takes the
+ * lock and parks only if `seq` is unchanged. An edge that came after the
+ * attempt changed `seq` (the caller re-tries at once) or finds the caller
+ * queued (it is woken): either way it is not lost. With edge triggering
+ * every waiter of a direction is woken on each edge (they re-try; the
+ * losers park again), so a descriptor shared by several fibers never
+ * strands one.
+ *
+ * Registration happens once per descriptor, on its first wait, with its
+ * key fd | gen << 32 (reactor thread events for an older generation are
+ * dropped). `epoch` says in which reactor run the entry was registered: a
+ * reactor restarted with a new runtime starts a new epoch, and entries
+ * register again. Backend calls happen under `R.lock`, the reactor's start
+ * lock, so none runs while shutdown closes the backend; the lock order is
+ * R.lock, then an entry's lock.
+ *
+ * Thread. One plain thread blocks in the backend's wait(); it starts on
+ * the first wait of any descriptor and stops in wf__reactor_shutdown
+ * (runtime STOPPING, workers still up), which wakes it through the
+ * backend and joins it, then wakes every waiter left in the table: the
+ * records live on fiber stacks that go away with the runtime, while the
+ * table stays (an earlier version left them linked, and a wf_close after
+ * the runtime stopped walked freed stacks). Plain threads waiting were
+ * released by wf_shutdown before.
+ *
+ * Rejected: one-shot registration re-armed per wait (an epoll_ctl per
+ * wait, doubling the system calls of a busy connection); waking one
+ * waiter per edge (needs a hand-over protocol to avoid stranding the
+ * others; sharing a descriptor between several readers is rare).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "reactor.h"
+#include "sync/sync_int.h"
+#include "weft/io.h"
+
+#define CHUNK 1024
+#define NCHUNKS 1024 /* up to 1,048,576 descriptors */
+
+struct wf__iofd {
+    struct wf__spin lock;
+    atomic_uint gen;             /* written under lock; read lock-free */
+    atomic_uint epoch;           /* reactor run registered in, 0: none;
+                                  * written under R.lock and lock */
+    atomic_uint seq[2];          /* edges; written under lock */
+    struct wf__waitq q[2];       /* lock */
+};
+
+static _Atomic(struct wf__iofd *) chunks[NCHUNKS];
+static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+    pthread_mutex_t lock;        /* start/stop, backend calls */
+    atomic_bool up;              /* a reactor thread runs; R.lock */
+    const struct wf__backend *be;
+    void *st;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_uint epoch;           /* current run; R.lock */
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static struct wf__iofd *lookup(int fd)
+{
+    if (fd < 0 || fd / CHUNK >= NCHUNKS)
+        return NULL;
+    /* acquire: pairs with the release that published the chunk. */
+    struct wf__iofd *c =
+        atomic_load_explicit(&chunks[fd / CHUNK], memory_order_acquire);
+    return c ? &c[fd % CHUNK] : NULL;
+}
+
+struct wf__iofd *wf__iofd_get(int fd, int *err)
+{
+    if (fd < 0 || fd / CHUNK >= NCHUNKS) {
+        *err = WF_EBADF;
+        return NULL;
+    }
+    struct wf__iofd *e = lookup(fd);
+    if (e)
+        return e;
+    pthread_mutex_lock(&chunk_lock);
+    struct wf__iofd *c = atomic_load_explicit(&chunks[fd / CHUNK],
+                                              memory_order_relaxed);
+    if (!c) {
+        /* calloc: every field's zero is its initial state. */
+        c = calloc(CHUNK, sizeof *c);
+        if (c)
+            /* release: pairs with the acquire in lookup(). */
+            atomic_store_explicit(&chunks[fd / CHUNK], c,
+                                  memory_order_release);
+    }
+    pthread_mutex_unlock(&chunk_lock);
+    if (!c) {
+        *err = WF_ENOMEM;
+        return NULL;
+    }
+    return &c[fd % CHUNK];
+}
+
+uint32_t wf__iofd_gen(struct wf__iofd *e)
+{
+    /* acquire: pairs with the bump under the lock (renew, forget). */
+    return atomic_load_explicit(&e->gen, memory_order_acquire);
+}
+
+unsigned wf__iofd_seq(struct wf__iofd *e, int dir)
+{
+    /* acquire: pairs with the reactor's release bump, so an attempt made
+     * after reading a new value sees what made the descriptor ready. */
+    return atomic_load_explicit(&e->seq[dir], memory_order_acquire);
+}
+
+/* Keys keep the generation to 31 bits: the top bit is the io_uring
+ * backend's (uring.c). Comparisons use GEN_MASK too. */
+#define GEN_MASK 0x7fffffffu
+
+static uint64_t key_of(int fd, uint32_t gen)
+{
+    return (uint64_t)(uint32_t)fd | (uint64_t)(gen & GEN_MASK) << 32;
+}
+
+/* ---- the reactor thread ------------------------------------------------- */
+
+static void dispatch(const struct wf__backend_ev *ev)
+{
+    int fd = (int)(uint32_t)ev->key;
+    uint32_t gen = (uint32_t)(ev->key >> 32);
+    struct wf__iofd *e = lookup(fd);
+    if (!e)
+        return;
+    wf__spin_lock(&e->lock);
+    if ((atomic_load_explicit(&e->gen, memory_order_relaxed) & GEN_MASK) ==
+        gen) {
+        for (int dir = 0; dir < 2; dir++) {
+            if (!(ev->events & (dir == WF__DIR_READ ? WF__EV_READ
+                                                    : WF__EV_WRITE)))
+                continue;
+            /* release: pairs with the acquire in wf__iofd_seq. */
+            atomic_fetch_add_explicit(&e->seq[dir], 1, memory_order_release);
+            wf__waitq_wake_all(&e->q[dir]);
+        }
+        /* A registration that ended by itself: poll again while current
+         * (forget bumps gen under this lock before its del). */
+        if ((ev->events & WF__EV_ENDED) &&
+            atomic_load_explicit(&e->epoch, memory_order_relaxed) ==
+                atomic_load_explicit(&R.epoch, memory_order_relaxed))
+            R.be->add(R.st, fd, ev->key);
+    }
+    wf__spin_unlock(&e->lock);
+}
+
+static void *reactor_main(void *arg)
+{
+    (void)arg;
+    struct wf__backend_ev evs[256];
+    /* relaxed: the stop flag is set before the wakeup() that makes wait
+     * return, and the backend's system calls order it. */
+    while (!atomic_load_explicit(&R.stop, memory_order_relaxed) ||
+           (R.be->busy && R.be->busy(R.st))) {
+        int n = R.be->wait(R.st, evs, 256);
+        if (n < 0) {
+            if (n == -EINTR)
+                continue;
+            WF_PANIC("reactor: %s wait failed: %d", R.be->name, n);
+        }
+        for (int i = 0; i < n; i++)
+            dispatch(&evs[i]);
+    }
+    return NULL;
+}
+
+/* The backend to use: WEFT_IO=epoll|uring forces one; by default io_uring
+ * where this build has it and the kernel allows it, else epoll. *forced
+ * tells whether a failure to open the choice is final. */
+static const struct wf__backend *pick(bool *forced)
+{
+    const char *s = getenv("WEFT_IO");
+    *forced = s && *s;
+    if (s && strcmp(s, "epoll") == 0)
+        return &wf__backend_epoll;
+    if (s && strcmp(s, "uring") == 0)
+        return wf__backend_uring();
+    *forced = false;
+    const struct wf__backend *u = wf__backend_uring();
+    return u ? u : &wf__backend_epoll;
+}
+
+/* Start the reactor if it is not running. R.lock held. */
+static int start_locked(void)
+{
+    if (atomic_load_explicit(&R.up, memory_order_relaxed))
+        return 0;
+    if (!wf__rt_running())
+        return WF_ESHUTDOWN;
+    bool forced;
+    const struct wf__backend *be = pick(&forced);
+    if (!be)
+        return WF_ENOSYS; /* forced, not in this build */
+    void *st;
+    int err = be->open(&st);
+    if (err && !forced && be != &wf__backend_epoll) {
+        be = &wf__backend_epoll;
+        err = be->open(&st);
+    }
+    if (err)
+        return err;
+    R.be = be;
+    R.st = st;
+    atomic_store_explicit(&R.stop, false, memory_order_relaxed);
+    unsigned ep = atomic_load_explicit(&R.epoch, memory_order_relaxed) + 1;
+    if (ep == 0)
+        ep = 1;
+    atomic_store_explicit(&R.epoch, ep, memory_order_relaxed);
+    if (pthread_create(&R.thread, NULL, reactor_main, NULL) != 0) {
+        be->close(st);
+        return WF_EAGAIN;
+    }
+    pthread_setname_np(R.thread, "weft-reactor");
+    atomic_store_explicit(&R.up, true, memory_order_relaxed);
+    return 0;
+}
+
+int wf__reactor_file(struct wf__fileop *op)
+{
+    pthread_mutex_lock(&R.lock);
+    int err = start_locked();
+    if (err == 0)
+        err = R.be->file ? R.be->file(R.st, op) : WF_ENOSYS;
+    pthread_mutex_unlock(&R.lock);
+    return err;
+}
+
+const char *wf_io_backend(void)
+{
+    pthread_mutex_lock(&R.lock);
+    const char *name =
+        atomic_load_explicit(&R.up, memory_order_relaxed) ? R.be->name : NULL;
+    pthread_mutex_unlock(&R.lock);
+    return name;
+}
+
+void wf__reactor_shutdown(void)
+{
+    pthread_mutex_lock(&R.lock);
+    if (atomic_load_explicit(&R.up, memory_order_relaxed)) {
+        atomic_store_explicit(&R.stop, true, memory_order_relaxed);
+        R.be->wakeup(R.st);
+        pthread_join(R.thread, NULL);
+        R.be->close(R.st);
+        R.st = NULL;
+        atomic_store_explicit(&R.up, false, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&R.lock);
+    /* Wake every waiter: entries outlive the runtime, so no record may
+     * stay linked once the fibers (whose stacks hold the records) are
+     * discarded. Woken fibers that still get to run find the reactor down
+     * and return WF_ESHUTDOWN; waits that look after this (under the
+     * entry's lock) see `up` false and do not link. */
+    for (int c = 0; c < NCHUNKS; c++) {
+        struct wf__iofd *chunk =
+            atomic_load_explicit(&chunks[c], memory_order_acquire);
+        if (!chunk)
+            continue;
+        for (int i = 0; i < CHUNK; i++) {
+            struct wf__iofd *e = &chunk[i];
+            wf__spin_lock(&e->lock);
+            wf__waitq_wake_all(&e->q[WF__DIR_READ]);
+            wf__waitq_wake_all(&e->q[WF__DIR_WRITE]);
+            wf__spin_unlock(&e->lock);
+        }
+    }
+}
+
+/* ---- waiting -------------------------------------------------------------- */
+
+/* Register e (fd, generation gen) in the current reactor run, starting the
+ * reactor if needed. */
+static int ensure_registered(struct wf__iofd *e, int fd, uint32_t gen)
+{
+    pthread_mutex_lock(&R.lock);
+    int err = start_locked();
+    if (err)
+        goto out;
+    unsigned ep = atomic_load_explicit(&R.epoch, memory_order_relaxed);
+    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) == ep &&
+        wf__iofd_gen(e) == gen)
+        goto out;
+    err = R.be->add(R.st, fd, key_of(fd, gen));
+    if (err)
+        goto out;
+    wf__spin_lock(&e->lock);
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) == gen)
+        atomic_store_explicit(&e->epoch, ep, memory_order_relaxed);
+    wf__spin_unlock(&e->lock);
+out:
+    pthread_mutex_unlock(&R.lock);
+    return err;
+}
+
+int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
+                  uint32_t gen, int64_t deadline)
+{
+    /* relaxed: a hint; ensure_registered decides under R.lock. The
+     * registered generation is the entry's; renew/forget reset epoch. */
+    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) !=
+            atomic_load_explicit(&R.epoch, memory_order_relaxed) ||
+        !atomic_load_explicit(&R.up, memory_order_relaxed)) {
+        int err = ensure_registered(e, fd, gen);
+        if (err)
+            return err;
+    }
+    struct wf__wqrec r;
+    int err = wf__wqrec_init(&r);
+    if (err)
+        return err;
+    wf__spin_lock(&e->lock);
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen) {
+        err = WF_EBADF;
+    } else if (!atomic_load_explicit(&R.up, memory_order_relaxed)) {
+        /* relaxed: R.up is cleared before shutdown's walk takes this
+         * lock; seen under it, the walk has passed or will wake us. */
+        err = WF_ESHUTDOWN;
+    } else if (atomic_load_explicit(&e->seq[dir], memory_order_relaxed) ==
+               seq) {
+        err = wf__waitq_wait(&e->lock, &e->q[dir], &r, deadline, false, true);
+        if (err == 0 && atomic_load_explicit(&e->gen, memory_order_relaxed) !=
+                            gen)
+            err = WF_EBADF;
+    }
+    wf__wqrec_done(&e->q[dir], &r);
+    wf__spin_unlock(&e->lock);
+    wf__wqrec_finish(&r);
+    return err;
+}
+
+/* New generation: waiters return WF_EBADF, the registration is void.
+ * Returns the old generation. */
+static uint32_t bump(struct wf__iofd *e)
+{
+    wf__spin_lock(&e->lock);
+    /* release: pairs with the acquire in wf__iofd_gen. */
+    uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_release);
+    atomic_store_explicit(&e->epoch, 0, memory_order_relaxed);
+    wf__waitq_wake_all(&e->q[WF__DIR_READ]);
+    wf__waitq_wake_all(&e->q[WF__DIR_WRITE]);
+    wf__spin_unlock(&e->lock);
+    return old;
+}
+
+void wf__iofd_renew(int fd)
+{
+    /* As forget: a registration left by a descriptor closed with close(2)
+     * is removed too (io_uring's would keep the old file open). */
+    wf__iofd_forget(fd);
+}
+
+void wf__iofd_forget(int fd)
+{
+    struct wf__iofd *e = lookup(fd);
+    if (!e)
+        return;
+    pthread_mutex_lock(&R.lock);
+    unsigned ep = atomic_load_explicit(&e->epoch, memory_order_relaxed);
+    /* Bump first: the reactor re-adds an ended registration only while
+     * its generation is current (dispatch), so none follows this del. */
+    uint32_t old = bump(e);
+    if (ep != 0 && atomic_load_explicit(&R.up, memory_order_relaxed) &&
+        ep == atomic_load_explicit(&R.epoch, memory_order_relaxed))
+        R.be->del(R.st, fd, key_of(fd, old));
+    pthread_mutex_unlock(&R.lock);
+}

@@ -1,0 +1,11 @@
+/*
+ * Builds without liburing: no io_uring backend (see backend.h).
+ */
+#include <stddef.h>
+
+#include "backend.h"
+
+const struct wf__backend *wf__backend_uring(void)
+{
+    return NULL;
+}
