@@ -14,9 +14,10 @@
 #      repetitions) and prints the machine, a table and the raw lines.
 #
 # Ratios are weft / peer. Most figures are costs (ns or bytes): smaller is
-# better and a ratio below 1 means weft is cheaper. The queue rows (mpmc,
-# ring; labelled "M items/s, more is better") are rates: there a ratio
-# above 1 means weft is faster.
+# better and a ratio below 1 means weft is cheaper. The queue, buffered
+# channel and mutex rows (mpmc, ring, chan cap 1024, mutex; labelled
+# "..., more is better") are rates: there a ratio above 1 means weft is
+# faster.
 #
 # Results move by 10-100% between sittings on this kind of machine, and
 # anything else running on the machine distorts them: compare only figures
@@ -43,7 +44,7 @@ mkdir -p "$PEERS" || exit 1
 : >"$ERRS"
 
 # ---- 1. packages --------------------------------------------------------------
-pkgs="libboost-context-dev libboost-fiber-dev golang-go libck-dev"
+pkgs="libboost-context-dev libboost-fiber-dev golang-go libck-dev libtbb-dev libuv1-dev fio"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -108,6 +109,16 @@ if command -v go >/dev/null 2>&1 &&
 else
     say "compare.sh: building the Go peer FAILED (see $PEERS/go.log; is golang-go installed?)"
 fi
+# The channel peer (chan, threadring, chameneos) is its own program.
+GC=""
+if command -v go >/dev/null 2>&1 &&
+    (cd "$ROOT/bench/peers" &&
+        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
+            go build -o "$PEERS/gochan" gochan.go) >"$PEERS/gochan.log" 2>&1; then
+    GC=$PEERS/gochan
+else
+    say "compare.sh: building the Go channel peer FAILED (see $PEERS/gochan.log)"
+fi
 
 # ck_ring is header-only: no library to link.
 if cc -O2 -std=c11 -pthread -o "$PEERS/ck_ring" "$ROOT/bench/peers/ck_ring.c" \
@@ -115,6 +126,61 @@ if cc -O2 -std=c11 -pthread -o "$PEERS/ck_ring" "$ROOT/bench/peers/ck_ring.c" \
     CK=$PEERS/ck_ring
 else
     say "compare.sh: building the ck_ring peer FAILED (see $PEERS/ck_ring.log; is libck-dev installed?)"
+fi
+
+# Timer peers: libuv and Go on the load of bench/timers_load.h.
+UV="" GT=""
+if cc -O2 -std=c11 -I"$ROOT/bench" -o "$PEERS/uv_timers" "$ROOT/bench/peers/uv_timers.c" -luv \
+    >"$PEERS/uv_timers.log" 2>&1; then
+    UV=$PEERS/uv_timers
+else
+    say "compare.sh: building the libuv timers peer FAILED (see $PEERS/uv_timers.log; is libuv1-dev installed?)"
+fi
+if command -v go >/dev/null 2>&1 &&
+    (cd "$ROOT/bench/peers" &&
+        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
+            go build -o "$PEERS/gotimers" gotimers.go) >"$PEERS/gotimers.log" 2>&1; then
+    GT=$PEERS/gotimers
+else
+    say "compare.sh: building the Go timers peer FAILED (see $PEERS/gotimers.log)"
+fi
+
+# Echo peers: a libuv server, a Go server, and the shared load generator.
+EC="" UE="" GE=""
+if cc -O2 -std=gnu11 -I"$ROOT/bench" -o "$PEERS/echo_client" "$ROOT/bench/peers/echo_client.c" \
+    >"$PEERS/echo_client.log" 2>&1; then
+    EC=$PEERS/echo_client
+else
+    say "compare.sh: building the echo load generator FAILED (see $PEERS/echo_client.log)"
+fi
+if cc -O2 -std=gnu11 -o "$PEERS/uv_echo" "$ROOT/bench/peers/uv_echo.c" -luv \
+    >"$PEERS/uv_echo.log" 2>&1; then
+    UE=$PEERS/uv_echo
+else
+    say "compare.sh: building the libuv echo server FAILED (see $PEERS/uv_echo.log)"
+fi
+if command -v go >/dev/null 2>&1 &&
+    (cd "$ROOT/bench/peers" &&
+        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
+            go build -o "$PEERS/goecho" goecho.go) >"$PEERS/goecho.log" 2>&1; then
+    GE=$PEERS/goecho
+else
+    say "compare.sh: building the Go echo server FAILED (see $PEERS/goecho.log)"
+fi
+
+# Parallelism peers (issue 4): OpenMP (gcc's libgomp) and oneTBB.
+OM="" TB=""
+if cc -O2 -std=c11 -fopenmp -I"$ROOT/bench" -o "$PEERS/par_omp" "$ROOT/bench/peers/par_omp.c" \
+    >"$PEERS/par_omp.log" 2>&1; then
+    OM=$PEERS/par_omp
+else
+    say "compare.sh: building the OpenMP peer FAILED (see $PEERS/par_omp.log)"
+fi
+if g++ -O2 -std=c++17 -o "$PEERS/par_tbb" "$ROOT/bench/peers/par_tbb.cpp" -ltbb \
+    >"$PEERS/par_tbb.log" 2>&1; then
+    TB=$PEERS/par_tbb
+else
+    say "compare.sh: building the oneTBB peer FAILED (see $PEERS/par_tbb.log; is libtbb-dev installed?)"
 fi
 
 # ---- 3. runs ----------------------------------------------------------------------
@@ -165,11 +231,88 @@ if [ -n "$WB" ]; then
     run weft "$WB" idle
     run weft "$WB" mpmc
     run weft "$WB" ring
+    run weft "$WB" chan
+    run weft "$WB" mutex
+    run weft1 env WEFT_WORKERS=1 "$WB" threadring
+    run weft2 env WEFT_WORKERS=2 "$WB" threadring
+    run weft1 env WEFT_WORKERS=1 "$WB" chameneos
+    run weft2 env WEFT_WORKERS=2 "$WB" chameneos
 fi
 [ -n "$BC" ] && run boost "$BC"
 [ -n "$BF" ] && run boost "$BF"
 [ -n "$GO" ] && run go "$GO"
+[ -n "$GC" ] && run go "$GC"
 [ -n "$CK" ] && run ck "$CK"
+# Parallelism: weft at 1 and at all workers (fib_w1_ms is the 1-worker
+# figure), OpenMP and oneTBB at 1 thread (fib only) and at all threads.
+NP=$(nproc 2>/dev/null || echo 2)
+if [ -n "$WB" ]; then
+    for g in fib mandelbrot reduce sort; do
+        run weftp env WEFT_WORKERS="$NP" "$WB" "$g"
+    done
+fi
+[ -n "$OM" ] && run omp1 env OMP_NUM_THREADS=1 "$OM" fib
+[ -n "$OM" ] && run ompn env OMP_NUM_THREADS="$NP" "$OM"
+[ -n "$TB" ] && run tbb1 "$TB" 1 fib
+[ -n "$TB" ] && run tbbn "$TB" "$NP"
+# Timers: 1,000,000 timers over one second (default workers; Go at
+# GOMAXPROCS=nproc, libuv on its one loop thread).
+[ -n "$WB" ] && run weft "$WB" timers
+[ -n "$UV" ] && run uv "$UV"
+[ -n "$GT" ] && run go "$GT"
+
+# Echo: weft's server runs inside weft-bench; a peer server runs as its
+# own process on a free loopback port, driven by the same load generator.
+[ -n "$WB" ] && run weft "$WB" echo
+# echo_peer TAG SERVER: start SERVER PORT, run the client against it, stop it.
+echo_peer() {
+    local tag=$1 server=$2 port pid tries
+    for tries in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 40000))
+        "$server" "$port" 2>>"$ERRS" &
+        pid=$!
+        sleep 0.3
+        if kill -0 "$pid" 2>/dev/null; then
+            run "$tag" "$EC" "$tag" "$port"
+            kill "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            return
+        fi
+        wait "$pid" 2>/dev/null # it could not bind: try another port
+    done
+    say "compare.sh: [$tag] echo server would not start"
+}
+[ -n "$EC" ] && [ -n "$UE" ] && echo_peer uv "$UE"
+[ -n "$EC" ] && [ -n "$GE" ] && echo_peer go "$GE"
+
+# File: weft's random 4 KiB reads (io_uring backend, then epoll, where
+# file reads go through the blocking pool), and fio on the same file with
+# the same shape, with io_uring and with psync (64 jobs, one read each in
+# flight, to match a depth of 64).
+FILE_PATH=${WEFT_BENCH_FILE:-/tmp/weft-bench-1g}
+if [ -n "$WB" ]; then
+    run weft env WEFT_BENCH_FILE="$FILE_PATH" "$WB" file
+    run weftep env WEFT_IO=epoll WEFT_BENCH_FILE="$FILE_PATH" "$WB" file
+fi
+# fio_run TAG ARGS...: fio's read IOPS (terse v3 field 8) as TAG:fio_kiops.
+fio_run() {
+    local tag=$1 out iops
+    shift
+    out=$(timeout -k 10 120 fio --name=weftcmp --filename="$FILE_PATH" --rw=randread \
+        --bs=4k --size=1g --runtime=3 --ramp_time=0.5 --time_based \
+        --output-format=terse --terse-version=3 "$@" 2>>"$ERRS") || true
+    iops=$(printf '%s\n' "$out" | awk -F';' 'NF > 8 { s += $8 } END { if (s > 0) printf "%.2f", s / 1000 }')
+    if [ -n "$iops" ]; then
+        printf '[%s] fio_kiops %s kiops\n' "$tag" "$iops" >>"$RAW"
+        val["$tag:fio_kiops"]=$iops
+    else
+        say "compare.sh: [$tag] fio gave no figure"
+    fi
+}
+if command -v fio >/dev/null 2>&1 && [ -f "$FILE_PATH" ]; then
+    fio_run fiou --ioengine=io_uring --iodepth=64
+    fio_run fiop --ioengine=psync --numjobs=64 --group_reporting=0
+fi
 
 # ---- report -----------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
@@ -180,7 +323,7 @@ echo "tools:   $(cc --version 2>/dev/null | head -n 1); $(g++ --version 2>/dev/n
     "boost $(dpkg-query -W -f='${Version}' libboost-fiber-dev 2>/dev/null || echo '?');" \
     "ck $(dpkg-query -W -f='${Version}' libck-dev 2>/dev/null || echo '?')"
 echo "ratio = weft / peer; costs (ns, bytes): smaller is better, ratio < 1 means weft is cheaper;"
-echo "rates (M items/s, more is better): ratio > 1 means weft is faster"
+echo "rates (M items/s, M ops/s, more is better): ratio > 1 means weft is faster"
 echo
 
 # row FIGURE WEFT_KEY PEER_LABEL PEER_KEY
@@ -222,8 +365,85 @@ row "mpmc, M items/s, more is better" weft:mpmc_mops \
     "ck_ring mpmc, 2+2 threads" ck:ck_mpmc_mops
 row "ring, M items/s, more is better" weft:ring_mops \
     "ck_ring spsc, 1+1 threads" ck:ck_spsc_mops
+row "chan ping-pong, ns rtt (1 worker)" weft:chan_pingpong_w1_ns \
+    "Go unbuffered, GOMAXPROCS=1" go:go_chan_pingpong_ns_p1
+row "chan ping-pong, ns rtt (1 worker)" weft:chan_pingpong_w1_ns \
+    "Boost.Fiber unbuffered_channel" boost:boost_fiber_chan_pingpong_ns
+row "chan ping-pong, ns rtt (2w free)" weft:chan_pingpong_w2_unpinned_ns \
+    "Go unbuffered, GOMAXPROCS=2" go:go_chan_pingpong_ns_p2
+row "chan ping-pong, ns rtt (2w pinned)" weft:chan_pingpong_w2_ns \
+    "Go unbuffered, GOMAXPROCS=2" go:go_chan_pingpong_ns_p2
+row "chan buffered 1w, more is better" weft:chan_buffered_w1_mops \
+    "Go cap 1024, GOMAXPROCS=1, M items/s" go:go_chan_buffered_mops_p1
+row "chan buffered 2w, more is better" weft:chan_buffered_w2_mops \
+    "Go cap 1024, GOMAXPROCS=2, M items/s" go:go_chan_buffered_mops_p2
+row "mutex, M ops/s, more is better" weft:mutex_contended_mops \
+    "pthread_mutex, same thread count" weft:mutex_pthread_mops
+row "thread-ring 10M hops, ms (1 w)" weft1:threadring_ms \
+    "Go, GOMAXPROCS=1" go:go_threadring_ms_p1
+row "thread-ring 10M hops, ms (2 w)" weft2:threadring_ms \
+    "Go, GOMAXPROCS=2" go:go_threadring_ms_p2
+row "chameneos 6M, ms (1 worker)" weft1:chameneos_ms \
+    "Go, GOMAXPROCS=1" go:go_chameneos_ms_p1
+row "chameneos 6M, ms (2 workers)" weft2:chameneos_ms \
+    "Go, GOMAXPROCS=2" go:go_chameneos_ms_p2
+row "fib(32) every call forks, ms (1 w)" weftp:fib_w1_ms \
+    "OpenMP tasks, 1 thread" omp1:omp_fib_ms
+row "fib(32) every call forks, ms (1 w)" weftp:fib_w1_ms \
+    "oneTBB task_group, 1 thread" tbb1:tbb_fib_ms
+row "fib(32), ms (all workers)" weftp:fib_ms \
+    "OpenMP tasks, all threads" ompn:omp_fib_ms
+row "fib(32), ms (all workers)" weftp:fib_ms \
+    "oneTBB task_group, all threads" tbbn:tbb_fib_ms
+row "fib(32) 1 worker / serial" weftp:fib_w1_ms \
+    "serial fib(32), ms" weftp:fib_serial_ms
+row "mandelbrot 2000^2, ms (all w)" weftp:mandel_par_ms \
+    "OpenMP schedule(dynamic)" ompn:omp_mandel_ms
+row "mandelbrot 2000^2, ms (all w)" weftp:mandel_par_ms \
+    "oneTBB parallel_for" tbbn:tbb_mandel_ms
+row "mandelbrot par / serial" weftp:mandel_par_ms \
+    "serial, ms" weftp:mandel_serial_ms
+row "reduce 1e8 doubles, ms (all w)" weftp:reduce_ms \
+    "OpenMP reduction(+)" ompn:omp_reduce_ms
+row "reduce 1e8 doubles, ms (all w)" weftp:reduce_ms \
+    "oneTBB parallel_reduce" tbbn:tbb_reduce_ms
+row "reduce par / serial" weftp:reduce_ms \
+    "serial loop, ms" weftp:reduce_serial_ms
+row "sort 1e7 u64, cmp fn, ms (all w)" weftp:sort_ms \
+    "qsort (1 thread)" weftp:sort_qsort_ms
+row "sort 1e7 u64, cmp fn, ms (all w)" weftp:sort_ms \
+    "std::sort (1 thread)" tbbn:std_sort_ms
+row "sort_u64 1e7, ms (all workers)" weftp:sort_u64_ms \
+    "std::sort (1 thread)" tbbn:std_sort_ms
+row "sort_u64 1e7, ms (all workers)" weftp:sort_u64_ms \
+    "tbb::parallel_sort" tbbn:tbb_sort_ms
+row "timers 1M: fire-all, ms" weft:timers_total_ms \
+    "libuv (one loop)" uv:uv_timers_total_ms
+row "timers 1M: fire-all, ms" weft:timers_total_ms \
+    "Go time.AfterFunc" go:go_timers_total_ms
+row "timers 1M: arm all, ms" weft:timers_arm_ms \
+    "libuv (one loop)" uv:uv_timers_arm_ms
+row "timers 1M: worst lateness, ms" weft:timers_late_max_ms \
+    "libuv (one loop)" uv:uv_timers_late_max_ms
+row "timers 1M: worst lateness, ms" weft:timers_late_max_ms \
+    "Go time.AfterFunc" go:go_timers_late_max_ms
+row "echo 1 conn, us round trip" weft:echo_rtt_us \
+    "libuv server" uv:uv_echo_rtt_us
+row "echo 1 conn, us round trip" weft:echo_rtt_us \
+    "Go server" go:go_echo_rtt_us
+row "echo 1000 conns, krps, more better" weft:echo_krps \
+    "libuv server" uv:uv_echo_krps
+row "echo 1000 conns, krps, more better" weft:echo_krps \
+    "Go server" go:go_echo_krps
+row "file 4k randread, kIOPS, more better" weft:file_kiops \
+    "fio io_uring, depth 64" fiou:fio_kiops
+row "file 4k randread, kIOPS, more better" weft:file_kiops \
+    "fio psync, 64 jobs" fiop:fio_kiops
+row "file (epoll: pool), kIOPS" weftep:file_kiops \
+    "fio psync, 64 jobs" fiop:fio_kiops
 echo
-echo "raw figures ([run] name value unit; weft1/weft2: WEFT_WORKERS=1/2, weft: default workers):"
+echo "raw figures ([run] name value unit; weft1/weft2: WEFT_WORKERS=1/2, weft: default workers;"
+echo "  weftp: WEFT_WORKERS=nproc; omp1/tbb1: 1 thread, ompn/tbbn: nproc threads):"
 cat "$RAW"
 if [ -s "$ERRS" ]; then
     echo

@@ -1,8 +1,12 @@
 /*
  * weft-bench - what weft's fiber primitives cost.
  *
- *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake mpmc ring;
- *                          none: all
+ *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake mpmc ring
+ *                          chan mutex threadring chameneos fib mandelbrot
+ *                          reduce sort timers echo file; none: all (fib
+ *                          to sort are described in bench_par.c, the
+ *                          last three in bench_timers.c, bench_echo.c
+ *                          and bench_file.c)
  *
  * Each figure is printed on stdout as one `name value unit` line and nothing
  * else goes to stdout; notes and errors go to stderr. A timed figure is the
@@ -45,8 +49,40 @@
  *   ring    ring_mops: the same with a wf_spsc ring and 1 producer and 1
  *           consumer thread.
  *
- * The mpmc and ring figures are rates: more is better. bench/peers/ck_ring.c
- * measures Concurrency Kit's ck_ring in exactly the same shapes.
+ *   chan    chan_pingpong_w1_ns: round trip of a long through two
+ *           unbuffered channels (send on one, the echo fiber sends it back
+ *           on the other) between two fibers on a runtime of 1 worker;
+ *           chan_pingpong_w2_ns: the same on a runtime of 2 workers with
+ *           the two fibers pinned to different workers (so every send
+ *           crosses cores); chan_pingpong_w2_unpinned_ns: on 2 workers,
+ *           unpinned (the shape of Go at GOMAXPROCS=2, where the pair
+ *           mostly shares one P). chan_buffered_w1_mops / _w2_mops: a channel of
+ *           capacity 1,024 from 1 producer fiber to 1 consumer fiber
+ *           (unpinned), 4,000,000 longs a repetition, millions of items
+ *           per second, on 1 and 2 workers. This group sets the worker
+ *           counts itself, whatever WEFT_WORKERS says.
+ *   mutex   mutex_contended_mops: one fiber pinned to each worker, all
+ *           incrementing one counter under one wf_mutex, 4,000,000
+ *           increments in all (the counter is checked); millions of
+ *           lock/unlock pairs per second. mutex_pthread_mops: the same
+ *           with as many plain threads and a pthread_mutex_t, after the
+ *           runtime has stopped.
+ *   threadring  threadring_ms: the benchmarks game's thread-ring: 503
+ *           fibers linked in a ring by unbuffered channels pass a token
+ *           10,000,000 hops; ms from the first send to the report of the
+ *           fiber that gets 0. That fiber must be (hops % 503) + 1 (361
+ *           for 10,000,000); otherwise the program fails.
+ *   chameneos  chameneos_ms: the benchmarks game's chameneos-redux with
+ *           6,000,000 meetings (both creature sets), the meeting place
+ *           built from channels (see the section's comment). The text the
+ *           reference program prints goes to stderr, for 600 meetings and
+ *           for the last timed run; each run checks that the creatures'
+ *           meetings add up to twice the meetings.
+ *
+ * The mpmc, ring, chan_buffered and mutex figures are rates: more is
+ * better. bench/peers/ck_ring.c measures Concurrency Kit's ck_ring in
+ * exactly the same shapes as mpmc and ring; bench/peers/gochan.go measures
+ * Go in the shapes of chan, threadring and chameneos.
  *
  * The `switch` group calls the internal context switch, which is why this
  * program links weft_testlib rather than the public library.
@@ -65,6 +101,10 @@
 #include "weft.h"
 #include "arch/ctx.h"
 #include "timing.h"
+#include "bench_par.h" /* fib mandelbrot reduce sort (bench_par.c) */
+#include "bench_timers.h" /* timers (bench_timers.c) */
+#include "bench_echo.h" /* echo (bench_echo.c) */
+#include "bench_file.h" /* file (bench_file.c) */
 
 
 static void report(const char *name, double value, const char *unit)
@@ -558,6 +598,638 @@ static int bench_queue(const char *name, bool spsc, int pairs)
     return 0;
 }
 
+/* ---- chan: channel ping-pong and buffered throughput ---------------------- */
+
+enum {
+    PINGPONG_W1_ROUNDS = 1000000,
+    PINGPONG_W2_ROUNDS = 100000, /* pinned, each crosses cores twice */
+    PINGPONG_REPS = 7,
+    BUFFERED_ITEMS = 4000000,
+    BUFFERED_CAP = 1024,
+    BUFFERED_REPS = 5,
+};
+
+/* One runtime's worth of the chan group; filled by chan_main. */
+struct chan_run {
+    long rounds;          /* ping-pong round trips per repetition */
+    double pingpong_ns;   /* results: unpinned, */
+    double pinned_ns;     /* pinned to different workers (2 workers only) */
+    double buffered_mops;
+};
+
+/* The echo side of the ping-pong: returns each value on `pong` until
+ * `ping` is closed. */
+struct pingpong {
+    struct wf_chan *ping, *pong;
+};
+
+static void *pong_body(void *arg)
+{
+    struct pingpong *pp = arg;
+    for (;;) {
+        long v;
+        int err = wf_chan_recv(pp->ping, &v, WF_FOREVER);
+        if (err == WF_EPIPE)
+            return NULL;
+        if (err == 0)
+            err = wf_chan_send(pp->pong, &v, WF_FOREVER);
+        if (err < 0) {
+            fail("chan: pong", err);
+            return (void *)1;
+        }
+    }
+}
+
+/* `rounds` round trips from the calling fiber; ns per round trip or < 0. */
+static double pingpong_round(struct pingpong *pp, long rounds)
+{
+    int64_t t0 = now_ns();
+    for (long i = 0; i < rounds; i++) {
+        long v = i, back = -1;
+        int err = wf_chan_send(pp->ping, &v, WF_FOREVER);
+        if (err == 0)
+            err = wf_chan_recv(pp->pong, &back, WF_FOREVER);
+        if (err < 0) {
+            fail("chan: ping", err);
+            return err;
+        }
+        if (back != i) {
+            fprintf(stderr, "weft-bench: chan: sent %ld, got back %ld\n", i, back);
+            return -1;
+        }
+    }
+    return (double)(now_ns() - t0) / (double)rounds;
+}
+
+/* Ping-pong between this fiber and an echo fiber; with `pinned`, this
+ * fiber is pinned where it runs and the echo fiber to the next worker, so
+ * that on a runtime of two every hand-over crosses cores. Unpinned, the
+ * scheduler places them (a woken fiber is queued on its waker's worker,
+ * so the pair tends to share one, as Go's goroutines share a P). Pinning
+ * cannot be undone: `pinned` comes last. ns per round trip in *out. */
+static int chan_pingpong(struct chan_run *run, bool pinned, double *out)
+{
+    struct pingpong pp = { NULL, NULL };
+    struct wf_fiber_opts opts = WF_FIBER_OPTS_INIT;
+    struct wf_fiber pong;
+    double per[PINGPONG_REPS];
+    int status = 1;
+    if (pinned)
+        opts.worker = (wf_pin_self() + 1) % wf_workers();
+    int err = wf_chan_create(&pp.ping, sizeof(long), 0);
+    if (err == 0)
+        err = wf_chan_create(&pp.pong, sizeof(long), 0);
+    if (err < 0) {
+        fail("chan: wf_chan_create", err);
+        goto out_release;
+    }
+    err = wf_go_opts(&pong, &opts, pong_body, &pp);
+    if (err < 0) {
+        fail("chan: wf_go_opts", err);
+        goto out_release;
+    }
+    if (pingpong_round(&pp, run->rounds / 10) < 0) /* warm-up */
+        goto out_join;
+    for (int r = 0; r < PINGPONG_REPS; r++)
+        if ((per[r] = pingpong_round(&pp, run->rounds)) < 0)
+            goto out_join;
+    *out = median(per, PINGPONG_REPS);
+    status = 0;
+out_join:
+    wf_chan_close(pp.ping);
+    if (wf_join(pong, NULL, WF_FOREVER) < 0)
+        status = 1;
+out_release:
+    wf_chan_release(pp.ping);
+    wf_chan_release(pp.pong);
+    return status;
+}
+
+static void *producer_body(void *arg)
+{
+    struct wf_chan *c = arg;
+    for (long v = 1; v <= BUFFERED_ITEMS; v++) {
+        int err = wf_chan_send(c, &v, WF_FOREVER);
+        if (err < 0) {
+            fail("chan: buffered send", err);
+            wf_chan_close(c);
+            return (void *)1;
+        }
+    }
+    wf_chan_close(c);
+    return NULL;
+}
+
+/* One repetition: a producer fiber sends 1..BUFFERED_ITEMS, this fiber
+ * receives them in order until the producer closes the channel. Millions
+ * of items per second, or < 0. */
+static double buffered_round(void)
+{
+    struct wf_chan *c;
+    struct wf_fiber prod;
+    long want = 1, v;
+    int err = wf_chan_create(&c, sizeof(long), BUFFERED_CAP);
+    if (err < 0) {
+        fail("chan: wf_chan_create", err);
+        return -1;
+    }
+    int64_t t0 = now_ns();
+    err = wf_go(&prod, producer_body, c);
+    if (err < 0) {
+        fail("chan: wf_go", err);
+        wf_chan_release(c);
+        return -1;
+    }
+    while ((err = wf_chan_recv(c, &v, WF_FOREVER)) == 0) {
+        if (v != want)
+            break;
+        want++;
+    }
+    int64_t t1 = now_ns();
+    void *res = NULL;
+    int jerr = wf_join(prod, &res, WF_FOREVER);
+    if (jerr == 0)
+        jerr = res != NULL;
+    wf_chan_release(c);
+    if (err != WF_EPIPE || want != BUFFERED_ITEMS + 1 || jerr != 0) {
+        fprintf(stderr, "weft-bench: chan: buffered: received %ld items in "
+                        "order of %d (last error %d)\n",
+                want - 1, BUFFERED_ITEMS, err);
+        return -1;
+    }
+    return (double)BUFFERED_ITEMS / (double)(t1 - t0) * 1e3;
+}
+
+static void *chan_main(void *arg)
+{
+    struct chan_run *run = arg;
+    double mops[BUFFERED_REPS];
+    if (buffered_round() < 0) /* warm-up */
+        return (void *)1;
+    for (int r = 0; r < BUFFERED_REPS; r++)
+        if ((mops[r] = buffered_round()) < 0)
+            return (void *)1;
+    run->buffered_mops = median(mops, BUFFERED_REPS);
+    if (chan_pingpong(run, false, &run->pingpong_ns))
+        return (void *)1;
+    /* Last: it pins this fiber. */
+    if (wf_workers() > 1 && chan_pingpong(run, true, &run->pinned_ns))
+        return (void *)1;
+    return NULL;
+}
+
+/* ---- mutex: one wf_mutex contended from every worker ---------------------- */
+
+enum { MUTEX_OPS = 4000000, MUTEX_REPS = 5, MUTEX_MAX_THREADS = 256 };
+
+struct mutex_bench {
+    struct wf_mutex m;
+    pthread_mutex_t pm;
+    pthread_barrier_t start; /* pthread baseline only */
+    long counter;            /* protected by m (or pm) */
+    long per_thread;         /* increments each fiber or thread makes */
+    int workers;             /* out of mutex_main: the runtime's workers */
+    double weft_mops;
+};
+
+static void *mutex_body(void *arg)
+{
+    struct mutex_bench *b = arg;
+    for (long i = 0; i < b->per_thread; i++) {
+        int err = wf_mutex_lock(&b->m, WF_FOREVER);
+        if (err < 0) {
+            fail("mutex: wf_mutex_lock", err);
+            return (void *)1;
+        }
+        b->counter++;
+        wf_mutex_unlock(&b->m);
+    }
+    return NULL;
+}
+
+/* One repetition: one fiber pinned to each worker. M ops/s or < 0. */
+static double mutex_round(struct mutex_bench *b)
+{
+    struct wf_fiber fs[MUTEX_MAX_THREADS];
+    int n = b->workers, started = 0, status = 0;
+    b->counter = 0;
+    b->per_thread = MUTEX_OPS / n;
+    int64_t t0 = now_ns();
+    for (; started < n; started++) {
+        struct wf_fiber_opts opts = WF_FIBER_OPTS_INIT;
+        opts.worker = started;
+        int err = wf_go_opts(&fs[started], &opts, mutex_body, b);
+        if (err < 0) {
+            fail("mutex: wf_go_opts", err);
+            status = -1;
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++) {
+        void *res = NULL;
+        if (wf_join(fs[i], &res, WF_FOREVER) < 0 || res != NULL)
+            status = -1;
+    }
+    int64_t t1 = now_ns();
+    if (status < 0)
+        return -1;
+    if (b->counter != b->per_thread * n) {
+        fprintf(stderr, "weft-bench: mutex: counter is %ld, expected %ld\n",
+                b->counter, b->per_thread * n);
+        return -1;
+    }
+    return (double)b->counter / (double)(t1 - t0) * 1e3;
+}
+
+static void *mutex_main(void *arg)
+{
+    struct mutex_bench *b = arg;
+    double mops[MUTEX_REPS];
+    b->workers = wf_workers();
+    if (b->workers > MUTEX_MAX_THREADS)
+        b->workers = MUTEX_MAX_THREADS;
+    if (mutex_round(b) < 0) /* warm-up */
+        return (void *)1;
+    for (int r = 0; r < MUTEX_REPS; r++)
+        if ((mops[r] = mutex_round(b)) < 0)
+            return (void *)1;
+    b->weft_mops = median(mops, MUTEX_REPS);
+    return NULL;
+}
+
+static void *pmutex_body(void *arg)
+{
+    struct mutex_bench *b = arg;
+    pthread_barrier_wait(&b->start);
+    for (long i = 0; i < b->per_thread; i++) {
+        pthread_mutex_lock(&b->pm);
+        b->counter++;
+        pthread_mutex_unlock(&b->pm);
+    }
+    return NULL;
+}
+
+/* The baseline: as many plain threads on a default pthread_mutex_t, no
+ * runtime running. M ops/s or < 0. */
+static double pmutex_round(struct mutex_bench *b)
+{
+    pthread_t th[MUTEX_MAX_THREADS];
+    int n = b->workers, started = 0;
+    b->counter = 0;
+    b->per_thread = MUTEX_OPS / n;
+    pthread_barrier_init(&b->start, NULL, (unsigned)n + 1);
+    for (; started < n; started++)
+        if (pthread_create(&th[started], NULL, pmutex_body, b) != 0)
+            break;
+    if (started < n) {
+        /* The barrier can never open: nothing sensible left to do. */
+        fprintf(stderr, "weft-bench: mutex: pthread_create failed\n");
+        exit(1);
+    }
+    pthread_barrier_wait(&b->start);
+    int64_t t0 = now_ns();
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    int64_t t1 = now_ns();
+    pthread_barrier_destroy(&b->start);
+    if (b->counter != b->per_thread * n) {
+        fprintf(stderr, "weft-bench: mutex: pthread counter is %ld, expected %ld\n",
+                b->counter, b->per_thread * n);
+        return -1;
+    }
+    return (double)b->counter / (double)(t1 - t0) * 1e3;
+}
+
+/* ---- threadring: a token around 503 fibers --------------------------------- */
+
+enum { THREADRING_FIBERS = 503, THREADRING_HOPS = 10000000, THREADRING_REPS = 3 };
+
+struct threadring;
+
+struct threadring_node {
+    struct threadring *tr;
+    int id; /* 1-based, as in the reference */
+};
+
+struct threadring {
+    struct wf_chan *link[THREADRING_FIBERS]; /* link[i]: into fiber i */
+    struct wf_chan *done;                    /* cap 1: the final holder's id */
+    struct threadring_node node[THREADRING_FIBERS];
+};
+
+/* Fiber i receives the token on link[i] and passes it, less one, on to
+ * link[i + 1]; the one that receives 0 reports its id. Every fiber returns
+ * when its link is closed. */
+static void *threadring_body(void *arg)
+{
+    struct threadring_node *node = arg;
+    struct threadring *tr = node->tr;
+    int i = node->id - 1;
+    struct wf_chan *in = tr->link[i], *out = tr->link[(i + 1) % THREADRING_FIBERS];
+    for (;;) {
+        long n;
+        int err = wf_chan_recv(in, &n, WF_FOREVER);
+        if (err == WF_EPIPE)
+            return NULL;
+        if (err == 0 && n == 0) {
+            err = wf_chan_send(tr->done, &node->id, WF_FOREVER);
+        } else if (err == 0) {
+            n--;
+            err = wf_chan_send(out, &n, WF_FOREVER);
+        }
+        if (err == WF_EPIPE)
+            return NULL;
+        if (err < 0) {
+            fail("threadring: fiber", err);
+            return (void *)1;
+        }
+    }
+}
+
+/* One repetition; milliseconds from the first send to the final holder's
+ * report, or < 0. */
+static double threadring_round(struct threadring *tr, long hops)
+{
+    struct wf_fiber fs[THREADRING_FIBERS];
+    int n = 0, winner = 0, err = 0;
+    double ms = -1;
+    for (int i = 0; i < THREADRING_FIBERS; i++)
+        tr->link[i] = NULL;
+    tr->done = NULL;
+    for (int i = 0; i < THREADRING_FIBERS && err == 0; i++) {
+        tr->node[i] = (struct threadring_node){ tr, i + 1 };
+        err = wf_chan_create(&tr->link[i], sizeof(long), 0);
+    }
+    if (err == 0)
+        err = wf_chan_create(&tr->done, sizeof(int), 1);
+    if (err < 0) {
+        fail("threadring: wf_chan_create", err);
+        goto out_release;
+    }
+    for (; n < THREADRING_FIBERS; n++) {
+        err = wf_go(&fs[n], threadring_body, &tr->node[n]);
+        if (err < 0) {
+            fail("threadring: wf_go", err);
+            goto out_close;
+        }
+    }
+    int64_t t0 = now_ns();
+    err = wf_chan_send(tr->link[0], &hops, WF_FOREVER);
+    if (err == 0)
+        err = wf_chan_recv(tr->done, &winner, WF_FOREVER);
+    int64_t t1 = now_ns();
+    if (err < 0) {
+        fail("threadring: main", err);
+        goto out_close;
+    }
+    int want = (int)(hops % THREADRING_FIBERS) + 1;
+    if (winner != want) {
+        fprintf(stderr, "weft-bench: threadring: WRONG RESULT: fiber %d holds "
+                        "the token after %ld hops, the reference says %d\n",
+                winner, hops, want);
+        goto out_close;
+    }
+    ms = (double)(t1 - t0) / 1e6;
+out_close:
+    for (int i = 0; i < THREADRING_FIBERS; i++)
+        wf_chan_close(tr->link[i]);
+    for (int i = 0; i < n; i++) {
+        void *res = NULL;
+        if (wf_join(fs[i], &res, WF_FOREVER) < 0 || res != NULL)
+            ms = -1;
+    }
+out_release:
+    for (int i = 0; i < THREADRING_FIBERS; i++)
+        wf_chan_release(tr->link[i]);
+    wf_chan_release(tr->done);
+    return ms;
+}
+
+static void *threadring_main(void *arg)
+{
+    double *out = arg;
+    static struct threadring tr;
+    double ms[THREADRING_REPS];
+    if (threadring_round(&tr, 1000) < 0) /* warm-up, and checks 498 */
+        return (void *)1;
+    for (int r = 0; r < THREADRING_REPS; r++)
+        if ((ms[r] = threadring_round(&tr, THREADRING_HOPS)) < 0)
+            return (void *)1;
+    *out = median(ms, THREADRING_REPS);
+    return NULL;
+}
+
+/* ---- chameneos: chameneos-redux ------------------------------------------ */
+
+/*
+ * The benchmarks game's chameneos-redux: creatures of colour blue, red or
+ * yellow go to one meeting place again and again; two that meet both take
+ * the complement of their two colours, until N meetings have taken place.
+ * The program prints the complement table, then for each creature set its
+ * colours, each creature's meetings with its "same" count (meetings with
+ * itself: always zero) spelled out, and the total (2N) spelled out.
+ *
+ * The meeting place is built from weft channels, the same way as the Go
+ * peer (bench/peers/gochan.go) builds it from Go channels, so that the two
+ * figures compare the runtimes' channels and scheduling rather than two
+ * algorithms: `place`, of capacity 1, holds the count of meetings left;
+ * a creature that has taken it out holds the meeting place (it is a lock
+ * that carries a value) and may read and write `waiting`. The first of a
+ * pair leaves itself in `waiting`, puts the count back and waits on its
+ * own unbuffered channel; the second takes it out of `waiting`, puts back
+ * the count less one, and sends its own id and colour to the first. A
+ * creature that finds the count at 0 puts it back and goes home.
+ */
+enum { CHAMENEOS_SMALL = 600, CHAMENEOS_N = 6000000, CHAMENEOS_REPS = 3 };
+
+enum colour { BLUE, RED, YELLOW };
+
+static const char *const colour_name[] = { "blue", "red", "yellow" };
+
+static enum colour complement(enum colour a, enum colour b)
+{
+    return a == b ? a : (enum colour)(3 - a - b);
+}
+
+struct cham_info {
+    int id;
+    enum colour colour;
+};
+
+struct meeting_place;
+
+struct creature {
+    int id;
+    enum colour colour;    /* written by its own fiber only */
+    long met, same;        /* read by the main fiber after the join */
+    struct wf_chan *mine;  /* unbuffered: the partner's cham_info */
+    struct meeting_place *mp;
+};
+
+struct meeting_place {
+    struct wf_chan *place;    /* cap 1, long: meetings left */
+    struct creature *waiting; /* protected by holding the count of `place` */
+};
+
+static void *creature_body(void *arg)
+{
+    struct creature *c = arg;
+    struct meeting_place *mp = c->mp;
+    int err;
+    for (;;) {
+        long n;
+        struct cham_info other;
+        err = wf_chan_recv(mp->place, &n, WF_FOREVER);
+        if (err < 0)
+            break;
+        if (n == 0)
+            return wf_chan_send(mp->place, &n, WF_FOREVER) < 0 ? (void *)1 : NULL;
+        if (mp->waiting == NULL) {
+            mp->waiting = c;
+            err = wf_chan_send(mp->place, &n, WF_FOREVER);
+            if (err == 0)
+                err = wf_chan_recv(c->mine, &other, WF_FOREVER);
+        } else {
+            struct creature *first = mp->waiting;
+            struct cham_info me = { c->id, c->colour };
+            mp->waiting = NULL;
+            /* first is parked on its channel: its colour is stable. */
+            other.id = first->id;
+            other.colour = first->colour;
+            n--;
+            err = wf_chan_send(mp->place, &n, WF_FOREVER);
+            if (err == 0)
+                err = wf_chan_send(first->mine, &me, WF_FOREVER);
+        }
+        if (err < 0)
+            break;
+        c->met++;
+        c->same += other.id == c->id;
+        c->colour = complement(c->colour, other.colour);
+    }
+    fail("chameneos: creature", err);
+    return (void *)1;
+}
+
+/* " one two zero zero" for 1200. */
+static void spell(FILE *f, long n)
+{
+    static const char *const digit[] = { "zero", "one", "two",   "three",
+                                         "four", "five", "six", "seven",
+                                         "eight", "nine" };
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", n);
+    for (const char *p = buf; *p; p++)
+        fprintf(f, " %s", digit[*p - '0']);
+    fputc('\n', f);
+}
+
+/* One creature set meets n times; the text goes to f (may be NULL).
+ * Returns 0, or 1 on error or a wrong total. */
+static int chameneos_set(const enum colour *colours, int count, long n, FILE *f)
+{
+    struct meeting_place mp = { NULL, NULL };
+    struct creature cs[10];
+    struct wf_fiber fs[10];
+    int started = 0, status = 0;
+    long total = 0;
+    int err = wf_chan_create(&mp.place, sizeof(long), 1);
+    for (int i = 0; i < count; i++) {
+        cs[i] = (struct creature){ .id = i, .colour = colours[i], .mp = &mp };
+        if (err == 0)
+            err = wf_chan_create(&cs[i].mine, sizeof(struct cham_info), 0);
+    }
+    if (err == 0)
+        err = wf_chan_send(mp.place, &n, WF_FOREVER);
+    if (err < 0) {
+        fail("chameneos: setup", err);
+        status = 1;
+        goto out_release;
+    }
+    for (; started < count; started++) {
+        err = wf_go(&fs[started], creature_body, &cs[started]);
+        if (err < 0) {
+            fail("chameneos: wf_go", err);
+            status = 1;
+            /* The others may wait for a partner forever: close their
+             * channels so that they fail out. */
+            for (int i = 0; i < count; i++)
+                wf_chan_close(cs[i].mine);
+            wf_chan_close(mp.place);
+            break;
+        }
+    }
+    for (int i = 0; i < started; i++) {
+        void *res = NULL;
+        if (wf_join(fs[i], &res, WF_FOREVER) < 0 || res != NULL)
+            status = 1;
+    }
+    if (status)
+        goto out_release;
+    if (f) {
+        for (int i = 0; i < count; i++)
+            fprintf(f, " %s", colour_name[colours[i]]);
+        fputc('\n', f);
+    }
+    for (int i = 0; i < count; i++) {
+        total += cs[i].met;
+        if (f) {
+            fprintf(f, "%ld", cs[i].met);
+            spell(f, cs[i].same);
+        }
+    }
+    if (f) {
+        spell(f, total);
+        fputc('\n', f);
+    }
+    if (total != 2 * n) {
+        fprintf(stderr, "weft-bench: chameneos: WRONG RESULT: %ld meetings "
+                        "counted, expected 2 * %ld\n", total, n);
+        status = 1;
+    }
+out_release:
+    wf_chan_release(mp.place);
+    for (int i = 0; i < count; i++)
+        wf_chan_release(cs[i].mine);
+    return status;
+}
+
+/* The whole program for n meetings; its text goes to f (may be NULL).
+ * Milliseconds, or < 0. */
+static double chameneos_round(long n, FILE *f)
+{
+    static const enum colour three[] = { BLUE, RED, YELLOW };
+    static const enum colour ten[] = { BLUE, RED, YELLOW, RED, YELLOW,
+                                       BLUE, RED, YELLOW, RED, BLUE };
+    int64_t t0 = now_ns();
+    if (f) {
+        for (int a = BLUE; a <= YELLOW; a++)
+            for (int b = BLUE; b <= YELLOW; b++)
+                fprintf(f, "%s + %s -> %s\n", colour_name[a], colour_name[b],
+                        colour_name[complement((enum colour)a, (enum colour)b)]);
+        fputc('\n', f);
+    }
+    if (chameneos_set(three, 3, n, f) || chameneos_set(ten, 10, n, f))
+        return -1;
+    return (double)(now_ns() - t0) / 1e6;
+}
+
+static void *chameneos_main(void *arg)
+{
+    double *out = arg;
+    double ms[CHAMENEOS_REPS];
+    /* The reference run (600 meetings) and the last timed one print the
+     * benchmarks game's text on stderr. */
+    if (chameneos_round(CHAMENEOS_SMALL, stderr) < 0)
+        return (void *)1;
+    for (int r = 0; r < CHAMENEOS_REPS; r++)
+        if ((ms[r] = chameneos_round(CHAMENEOS_N,
+                                     r == CHAMENEOS_REPS - 1 ? stderr : NULL)) < 0)
+            return (void *)1;
+    *out = median(ms, CHAMENEOS_REPS);
+    return NULL;
+}
+
 /* ---- driver -------------------------------------------------------------- */
 
 /* Runs main_fn as the runtime's main fiber; 0 on success. */
@@ -633,6 +1305,63 @@ static int group_ring(void)
     return bench_queue("ring_mops", true, 1);
 }
 
+static int group_chan(void)
+{
+    /* Two runtimes: one worker, then two (whatever WEFT_WORKERS says). */
+    struct wf_config one = { .workers = 1 }, two = { .workers = 2 };
+    struct chan_run w1 = { .rounds = PINGPONG_W1_ROUNDS };
+    struct chan_run w2 = { .rounds = PINGPONG_W2_ROUNDS };
+    if (run_fiber("chan", &one, chan_main, &w1) ||
+        run_fiber("chan", &two, chan_main, &w2))
+        return 1;
+    report("chan_pingpong_w1_ns", w1.pingpong_ns, "ns");
+    report("chan_pingpong_w2_ns", w2.pinned_ns, "ns");
+    report("chan_pingpong_w2_unpinned_ns", w2.pingpong_ns, "ns");
+    report("chan_buffered_w1_mops", w1.buffered_mops, "Mitems/s");
+    report("chan_buffered_w2_mops", w2.buffered_mops, "Mitems/s");
+    return 0;
+}
+
+static int group_mutex(void)
+{
+    static struct mutex_bench b;
+    double mops[MUTEX_REPS];
+    wf_mutex_init(&b.m);
+    pthread_mutex_init(&b.pm, NULL);
+    if (run_fiber("mutex", NULL, mutex_main, &b))
+        return 1;
+    /* The baseline runs after the runtime has stopped, so that idle
+     * workers do not share the CPUs with its threads. */
+    if (pmutex_round(&b) < 0) /* warm-up */
+        return 1;
+    for (int r = 0; r < MUTEX_REPS; r++)
+        if ((mops[r] = pmutex_round(&b)) < 0)
+            return 1;
+    wf_mutex_destroy(&b.m);
+    pthread_mutex_destroy(&b.pm);
+    report("mutex_contended_mops", b.weft_mops, "Mops/s");
+    report("mutex_pthread_mops", median(mops, MUTEX_REPS), "Mops/s");
+    return 0;
+}
+
+static int group_threadring(void)
+{
+    double ms = 0;
+    if (run_fiber("threadring", NULL, threadring_main, &ms))
+        return 1;
+    report("threadring_ms", ms, "ms");
+    return 0;
+}
+
+static int group_chameneos(void)
+{
+    double ms = 0;
+    if (run_fiber("chameneos", NULL, chameneos_main, &ms))
+        return 1;
+    report("chameneos_ms", ms, "ms");
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -644,6 +1373,17 @@ static const struct {
     { "wake", group_wake },
     { "mpmc", group_mpmc },
     { "ring", group_ring },
+    { "chan", group_chan },
+    { "mutex", group_mutex },
+    { "threadring", group_threadring },
+    { "chameneos", group_chameneos },
+    { "fib", group_fib },
+    { "mandelbrot", group_mandelbrot },
+    { "reduce", group_reduce },
+    { "sort", group_sort },
+    { "timers", group_timers },
+    { "echo", group_echo },
+    { "file", group_file },
 };
 
 #define NGROUPS (sizeof groups / sizeof groups[0])
@@ -652,7 +1392,7 @@ int main(int argc, char **argv)
 {
     int status = 0;
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring]\n", argv[0]);
+        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|fib|mandelbrot|reduce|sort|timers|echo|file]\n", argv[0]);
         return 2;
     }
     if (argc == 2) {

@@ -15,6 +15,7 @@
 #include "weft/timer.h"
 #include "weft/queue.h"
 #include "weft/sync.h"
+#include "weft/par.h"
 #include "weft/future.h"
 #include "weft/io.h"
 #include "weft/chan.h"

@@ -1,5 +1,5 @@
-// boost_fiber.cpp - Boost.Fiber peer for weft-bench's `yield` and `spawn`
-// groups. Everything runs on the main thread with Boost.Fiber's default
+// boost_fiber.cpp - Boost.Fiber peer for weft-bench's `yield`, `spawn` and
+// `chan` groups. Everything runs on the main thread with Boost.Fiber's default
 // round-robin scheduler and default stack allocator.
 //
 //   yield  two fibers call boost::this_fiber::yield() in turn while the main
@@ -10,13 +10,17 @@
 //          glibc maps and unmaps every time) and
 //          `boost_fiber_pooled_spawn_join_ns` with pooled_fixedsize_stack,
 //          which recycles stacks as weft does.
+//   chan   a long sent to an echo fiber and back through two
+//          boost::fibers::unbuffered_channel, 1,000,000 round trips:
+//          `boost_fiber_chan_pingpong_ns`, ns per round trip.
 //
-// No argument runs both. Each figure is the median of several repetitions.
+// No argument runs all three. Each figure is the median of several repetitions.
 // Build: g++ -O2 -std=c++17 boost_fiber.cpp -lboost_fiber -lboost_context -pthread
 #include <boost/fiber/all.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -41,6 +45,40 @@ static void bench_yield()
         per_yield.push_back((t1 - t0) / (2.0 * iters));
     }
     std::printf("boost_fiber_yield_ns %.2f ns\n", median(per_yield));
+}
+
+// Round trip of a long through two unbuffered channels between the main
+// fiber and an echo fiber, as weft-bench's chan_pingpong_w1_ns.
+static void bench_chan()
+{
+    const long rounds = 1000000;
+    const int reps = 7;
+    boost::fibers::unbuffered_channel<long> ping, pong;
+    boost::fibers::fiber echo([&ping, &pong] {
+        long v;
+        while (ping.pop(v) == boost::fibers::channel_op_status::success)
+            pong.push(v);
+    });
+    auto round = [&ping, &pong](long n) {
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            long back = -1;
+            ping.push(i);
+            pong.pop(back);
+            if (back != i) {
+                std::fprintf(stderr, "boost_fiber: sent %ld, got back %ld\n", i, back);
+                std::exit(1);
+            }
+        }
+        return (now_ns() - t0) / n;
+    };
+    round(rounds / 10); // warm-up
+    std::vector<double> per;
+    for (int r = 0; r < reps; r++)
+        per.push_back(round(rounds));
+    ping.close();
+    echo.join();
+    std::printf("boost_fiber_chan_pingpong_ns %.2f ns\n", median(per));
 }
 
 static void trivial() {}
@@ -89,8 +127,12 @@ int main(int argc, char **argv)
         bench_spawn();
         known = true;
     }
+    if (!group || !std::strcmp(group, "chan")) {
+        bench_chan();
+        known = true;
+    }
     if (!known) {
-        std::fprintf(stderr, "usage: %s [yield|spawn]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s [yield|spawn|chan]\n", argv[0]);
         return 2;
     }
     return 0;

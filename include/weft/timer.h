@@ -13,7 +13,9 @@
  * The callback runs on a worker thread, outside every weft lock: possibly
  * on the stack of a fiber that was switching at the time, or on the
  * worker's own stack. It must be short, must not block (no weft blocking
- * call, no blocking system call) and should use little stack (a few KiB).
+ * call, no blocking system call, no parallel call from weft/par.h, which
+ * would block the worker like a plain thread) and should use little stack
+ * (a few KiB).
  * It may arm its own timer again (a periodic timer re-arms itself: the new
  * deadline takes effect when the callback returns, so one timer's
  * callback never runs twice at once), start or stop other timers, wake

@@ -31,6 +31,7 @@
 #include "common/futex.h"
 #include "core/deque.h"
 #include "core/timer.h"
+#include "par/tq.h" /* tasks (src/par): each worker owns a task deque */
 #include "weft/fiber.h"
 #include "weft/runtime.h"
 
@@ -149,6 +150,9 @@ struct wf__worker {
     struct wf__rt *rt;
 
     struct wf__deque dq;           /* local run queue (FIFO use) */
+    uint64_t trng;                 /* task steals' victim choice; owner only */
+    /* Fork-join tasks (src/par/task.c): a split deque of its own. */
+    struct wf__tq tq;
     /* The fiber woken last by this worker, run next. Thieves may take it
      * with an exchange when the deque is empty. */
     _Alignas(WF__CACHELINE) _Atomic(struct wf__fiber *) runnext;
@@ -232,6 +236,12 @@ struct wf__rt {
     _Alignas(WF__CACHELINE) struct wf__spin inject_lock;
     struct wf__fiber *inject_head, *inject_tail; /* inject_lock */
     atomic_long inject_n;
+
+    /* Task inject queue: root tasks from fibers and plain threads
+     * (src/par/task.c). */
+    _Alignas(WF__CACHELINE) struct wf__spin tinject_lock;
+    struct wf__task *tinject_head, *tinject_tail; /* tinject_lock */
+    atomic_long tinject_n;
 
     /* Idle workers. */
     _Alignas(WF__CACHELINE) pthread_mutex_t idle_lock;
@@ -338,6 +348,20 @@ void wf__stack_check(struct wf__fiber *f);
 
 /* Report a stack overflow of f and abort (async-signal-safe). */
 _Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how);
+
+/* Work was made runnable outside the fiber queues (a root task): wake an
+ * idle worker if none is searching. Any thread. */
+void wf__sched_notify(struct wf__rt *rt);
+
+/* ---- tasks (src/par/task.c), called by the scheduler loop ---------------- */
+
+/* A task from the task inject queue or (deques) another worker's deque,
+ * or NULL. */
+struct wf__task *wf__task_find(struct wf__worker *w, bool deques);
+/* Run a task found by wf__task_find on the scheduler loop's stack. */
+void wf__task_run_sched(struct wf__worker *w, struct wf__task *t);
+/* Tasks anywhere (seq_cst loads, for workers deciding to sleep). */
+bool wf__tasks_visible(struct wf__rt *rt);
 
 /* A timer was added to t's heap by another thread: wake t if it sleeps,
  * since it may sleep past the new deadline (sched.c). */

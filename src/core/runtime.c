@@ -444,8 +444,10 @@ int wf_init(const struct wf_config *cfg)
     return 0;
 
 out_workers:
-    for (int i = 0; i < rt->nworkers; i++)
+    for (int i = 0; i < rt->nworkers; i++) {
         wf__deque_destroy(&rt->workers[i].dq);
+        wf__tq_destroy(&rt->workers[i].tq); /* task deque (src/par) */
+    }
     restore_handlers();
     free(rt->workers);
     rt->workers = NULL;

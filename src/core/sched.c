@@ -55,6 +55,20 @@
  * queue before sleeping: against the producer's fence that closes the
  * window for lost wake-ups.
  *
+ * Tasks (src/par/task.c). Fork-join tasks run on the scheduler loop's
+ * context, on the worker thread's own stack (8 MiB, reserved lazily), never
+ * on a fiber's. find_work takes roots (handed over by fibers and plain
+ * threads through the task inject queue) before local fibers, and when it
+ * searches, steals from the other workers' task deques before their fiber
+ * queues; a task found is run to completion right there, and
+ * then the loop starts over. A fiber switch goes through the scheduler
+ * loop instead of straight to the next fiber while roots wait in the task
+ * inject queue (pick_next), so that workers busy with fibers still pick
+ * them up. Idle workers hear of tasks the way they hear of fibers: a root,
+ * and tasks made stealable (published), are followed by notify_idle, and
+ * work_visible counts stealable tasks, so the last searcher to find work
+ * (a stolen task included) wakes the next.
+ *
  * Rejected: a mutex-protected shared run queue (simple, but every switch
  * would contend on it); waking a parked worker on every submission (futex
  * traffic of 15-24 us a wake on this machine for work the submitter will
@@ -81,6 +95,7 @@
 #define SPIN_NS 30000          /* search before parking */
 #define RUNNEXT_STREAK 16      /* run-next picks in a row before the deque */
 #define ALTSTACK_SIZE (64 * 1024)
+#define WORKER_STACK (8 * 1024 * 1024) /* was 256 KiB before tasks */
 
 static WF__TLS struct wf__worker *tls_worker;
 
@@ -284,6 +299,11 @@ static void notify_idle(struct wf__rt *rt)
         wake_one(rt);
 }
 
+void wf__sched_notify(struct wf__rt *rt)
+{
+    notify_idle(rt);
+}
+
 static void inbox_push(struct wf__worker *t, struct wf__fiber *f)
 {
     f->next = NULL;
@@ -419,6 +439,17 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
     return NULL;
 }
 
+/* The successor of a fiber that leaves the CPU: NULL (the scheduler loop)
+ * while root tasks wait in the task inject queue, so that they start. */
+static struct wf__fiber *pick_next(struct wf__worker *w)
+{
+    /* relaxed: a hint; a root missed here is found by an idle worker
+     * (the submitter calls notify_idle) or at the next switch. */
+    if (atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) > 0)
+        return NULL;
+    return pick_local(w);
+}
+
 /* ---- after a switch ------------------------------------------------------- */
 
 /* A waker saw PARKING and left the queueing to us: new work, so idle
@@ -485,8 +516,9 @@ static void leave(struct wf__worker *w, struct wf__fiber *self,
 void wf__fiber_yield(struct wf__fiber *self)
 {
     struct wf__worker *w = wf__worker_self();
-    struct wf__fiber *next = pick_local(w);
-    if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1)) {
+    struct wf__fiber *next = pick_next(w);
+    if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1) &&
+        atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) == 0) {
         /* Nobody else to run here. Still a scheduling point: the stall
          * monitor must not take a fiber that yields for a hog. */
         count_switch(w);
@@ -593,7 +625,7 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
         }
         armed = true;
     }
-    leave(w, self, WF__AFTER_PARK, pick_local(w));
+    leave(w, self, WF__AFTER_PARK, pick_next(w));
 
     if (armed)
         wf__timer_cancel(&self->timer);
@@ -629,7 +661,7 @@ int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
 _Noreturn void wf__fiber_exit(struct wf__fiber *self)
 {
     struct wf__worker *w = wf__worker_self();
-    leave(w, self, WF__AFTER_EXIT, pick_local(w));
+    leave(w, self, WF__AFTER_EXIT, pick_next(w));
     WF_PANIC("a returned fiber was resumed");
 }
 
@@ -686,7 +718,7 @@ static bool work_visible(struct wf__worker *w)
         if (wf__deque_size(&v->dq) > 0 || atomic_load(&v->runnext))
             return true;
     }
-    return false;
+    return wf__tasks_visible(rt);
 }
 
 /* One pass over the other workers: steal a fiber, or fire their expired
@@ -752,6 +784,8 @@ static bool park_worker(struct wf__worker *w)
     return woken;
 }
 
+/* Returns the next fiber to run, NULL when stopping. Runs the tasks it
+ * finds itself, on this (the scheduler loop's) stack. */
 static struct wf__fiber *find_work(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
@@ -764,14 +798,18 @@ static struct wf__fiber *find_work(struct wf__worker *w)
             return NULL;
         }
         run_timers(w, w);
-        struct wf__fiber *f = pick_local(w);
-        if (!f) {
+        /* Tasks first: a root is a parallel call someone waits for. */
+        struct wf__task *t = wf__task_find(w, false);
+        struct wf__fiber *f = t ? NULL : pick_local(w);
+        if (!f && !t) {
             if (!searching) {
                 atomic_fetch_add(&rt->nsearching, 1);
                 searching = true;
             }
             int64_t start = wf_now();
             for (unsigned round = 0;; round++) {
+                if ((t = wf__task_find(w, true)))
+                    break;
                 f = steal_round(w, round > 2);
                 if (f || (f = pick_local(w)))
                     break;
@@ -783,7 +821,7 @@ static struct wf__fiber *find_work(struct wf__worker *w)
                     wf__cpu_relax();
             }
         }
-        if (f) {
+        if (f || t) {
             if (searching) {
                 searching = false;
                 /* The last searcher to find work hands the search on, if
@@ -793,7 +831,10 @@ static struct wf__fiber *find_work(struct wf__worker *w)
                     work_visible(w))
                     notify_idle(rt);
             }
-            return f;
+            if (f)
+                return f;
+            wf__task_run_sched(w, t);
+            continue;
         }
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
             continue;
@@ -879,11 +920,20 @@ int wf__workers_start(struct wf__rt *rt)
         w->utimer_rearm = false;
         if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0)
             return -ENOMEM;
+        w->trng = 0xD1B54A32D192ED03ull * (uint64_t)(i + 1);
+        if (wf__tq_init(&w->tq) != 0)
+            return -ENOMEM;
     }
+    atomic_init(&rt->tinject_lock.held, false);
+    rt->tinject_head = rt->tinject_tail = NULL;
+    atomic_init(&rt->tinject_n, 0);
     for (int i = 0; i < n; i++) {
         pthread_attr_t a;
         pthread_attr_init(&a);
-        pthread_attr_setstacksize(&a, 256 * 1024);
+        /* Tasks run on this stack (nested steals included, see
+         * src/par/task.c); pages are reserved lazily, so only what the
+         * deepest task recursion touched costs memory. */
+        pthread_attr_setstacksize(&a, WORKER_STACK);
         int err = pthread_create(&rt->workers[i].thread, &a, worker_main,
                                  &rt->workers[i]);
         pthread_attr_destroy(&a);
@@ -920,5 +970,6 @@ void wf__workers_stop(struct wf__rt *rt)
         w->stacks.n = 0;
         wf__timers_destroy(&w->timers);
         wf__deque_destroy(&w->dq);
+        wf__tq_destroy(&w->tq);
     }
 }

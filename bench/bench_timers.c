@@ -1,0 +1,103 @@
+/*
+ * bench/bench_timers.c - weft-bench's `timers` group: 1,000,000 user
+ * timers (weft/timer.h) with delays spread over one second, armed from
+ * one fiber, each callback recording when it ran. The load and the
+ * figures are described in timers_load.h; bench/peers/uv_timers.c and
+ * bench/peers/gotimers.go measure libuv and Go on the same load.
+ *
+ *   timers_arm_ms, timers_total_ms, timers_late_max_ms
+ *
+ * Measured once per run (not a median): the figure is one second long by
+ * construction and a second round would double the group's time.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weft.h"
+#include "bench_timers.h"
+#include "timing.h"
+#include "timers_load.h"
+
+struct tm_timer {
+    struct wf_timer t;
+    int64_t due;
+};
+
+static struct {
+    struct tm_timer *timers;
+    atomic_long fired;
+    _Atomic int64_t last;     /* latest end of a callback */
+    _Atomic int64_t late_max; /* largest lateness, ns */
+    int64_t t0, armed;
+} tm;
+
+static void max_store(_Atomic int64_t *a, int64_t v)
+{
+    /* relaxed: statistics, read after every callback has been counted. */
+    int64_t cur = atomic_load_explicit(a, memory_order_relaxed);
+    while (cur < v && !atomic_compare_exchange_weak_explicit(
+                          a, &cur, v, memory_order_relaxed,
+                          memory_order_relaxed)) {
+    }
+}
+
+static void on_timer(struct wf_timer *t, void *arg)
+{
+    (void)t;
+    struct tm_timer *x = arg;
+    int64_t now = wf_now();
+    max_store(&tm.late_max, now - x->due);
+    max_store(&tm.last, now);
+    /* release: the statistics before the count the main fiber reads. */
+    atomic_fetch_add_explicit(&tm.fired, 1, memory_order_release);
+}
+
+static void *timers_main(void *arg)
+{
+    (void)arg;
+    uint64_t rng = TIMERS_SEED;
+    tm.t0 = wf_now();
+    for (long i = 0; i < TIMERS_N; i++) {
+        struct tm_timer *x = &tm.timers[i];
+        x->due = wf_now() + (int64_t)timers_delay_ms(&rng) * WF_MSEC;
+        wf_timer_init(&x->t, on_timer, x);
+        int err = wf_timer_start(&x->t, x->due);
+        if (err < 0) {
+            fprintf(stderr, "weft-bench: timers: wf_timer_start: %s\n",
+                    wf_strerror(err));
+            return (void *)1;
+        }
+    }
+    tm.armed = wf_now();
+    /* acquire: pairs with the callbacks' release increments. */
+    while (atomic_load_explicit(&tm.fired, memory_order_acquire) < TIMERS_N)
+        wf_sleep(5 * WF_MSEC);
+    return NULL;
+}
+
+int group_timers(void)
+{
+    tm.timers = calloc(TIMERS_N, sizeof *tm.timers);
+    if (!tm.timers) {
+        fprintf(stderr, "weft-bench: timers: out of memory\n");
+        return 1;
+    }
+    atomic_store(&tm.fired, 0);
+    atomic_store(&tm.last, 0);
+    atomic_store(&tm.late_max, INT64_MIN);
+    void *res = NULL;
+    int err = wf_run(NULL, timers_main, NULL, &res);
+    free(tm.timers);
+    if (err < 0 || res != NULL) {
+        fprintf(stderr, "weft-bench: timers: run failed\n");
+        return 1;
+    }
+    printf("timers_arm_ms %.2f ms\n", (double)(tm.armed - tm.t0) / 1e6);
+    printf("timers_total_ms %.2f ms\n",
+           (double)(atomic_load(&tm.last) - tm.t0) / 1e6);
+    printf("timers_late_max_ms %.3f ms\n",
+           (double)atomic_load(&tm.late_max) / 1e6);
+    fflush(stdout);
+    return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * weft/par.h - parallelism: fork-join task groups and parallel loops,
+ * reductions, scans and sorts.
+ *
+ * Tasks. A task is a function and an argument that runs to completion on a
+ * worker thread's own stack, never on a fiber's. Tasks are for computing:
+ * a task must not wait on anything that parks a fiber or blocks a thread
+ * (fiber joins, channels, weft or OS locks that another task may hold,
+ * sleeps, I/O). Holding a lock while joining is a deadlock waiting to
+ * happen: the joining worker runs other tasks meanwhile, and one of them
+ * may want the same lock.
+ *
+ * Where the calls may be made, and what they do there:
+ *   - inside a task: the work nests; a fork is a push on the worker's own
+ *     deque, a join that finds its child un-stolen pops and runs it, and a
+ *     join whose child was stolen runs other tasks until the child is done;
+ *   - in a fiber: the work is handed to the runtime's workers and the fiber
+ *     parks until it is done (its worker runs other fibers and tasks
+ *     meanwhile). Not a cancellation point: a cancelled fiber still waits;
+ *   - in a plain thread while a runtime runs: the same, blocking the thread;
+ *   - with no runtime running: everything runs serially on the caller's
+ *     thread (a fork runs its child at once); results are the same.
+ *
+ * Sharing the workers with fibers. Tasks run on the same worker threads
+ * as fibers, on the workers' own stacks, and a worker runs a task to the
+ * end before it looks at its fibers again (other workers may steal those
+ * fibers meanwhile). Fibers queued on a worker that is busy with a long
+ * parallel call therefore wait; the stall monitor does not report tasks.
+ *
+ * Determinism. wf_parallel_reduce and wf_parallel_scan split their ranges
+ * in a fixed way that depends only on the range and the grain, never on
+ * the number of workers or on timing, and combine partial results in a
+ * fixed tree order. With an associative combine the result equals the
+ * serial one; with a combine that is associative only approximately
+ * (floating-point addition) the result may differ from a serial left fold
+ * in its last bits, but it is the same in every run, with any number of
+ * workers, and without a runtime. wf_parallel_for bodies see ranges that
+ * depend on timing (adaptive splitting): a body must not depend on where
+ * its ranges begin or end. The sorts are stable merge sorts and give the
+ * same output for the same input everywhere.
+ *
+ * Errors. 0 on success, else a negative code: WF_EINVAL for a NULL
+ * function, hi < lo, a zero element or accumulator size, a negative grain;
+ * WF_ENOMEM when scratch memory cannot be had (nothing has run then).
+ */
+#ifndef WEFT_PAR_H
+#define WEFT_PAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void wf_task_fn(void *arg);
+
+/* Storage sizes (bytes); the implementation checks that it fits. */
+#define WF_TASK_SIZE 32
+#define WF_TASK_GROUP_SIZE 96
+
+/* A task descriptor: caller storage, typically on the forking function's
+ * stack. It must stay in place until the group's join returns. */
+struct wf_task { WF_ALIGN(8) unsigned char opaque[WF_TASK_SIZE]; };
+/* A set of forked tasks that one join waits for. */
+struct wf_task_group { WF_ALIGN(8) unsigned char opaque[WF_TASK_GROUP_SIZE]; };
+
+/* ---- fork-join ------------------------------------------------------------ */
+
+/* Start an empty group. Its mode (nested task, hand-off from a fiber or
+ * plain thread, serial) is fixed by where this is called: fork into and
+ * join a group only from the function that initialised it, and join
+ * groups in the reverse order of their initialisation. Any context.
+ * Errors: WF_EINVAL g NULL. */
+WF_API int wf_task_group_init(struct wf_task_group *g);
+
+/* Fork fn(arg) as a child of g, using t as its descriptor (t must stay
+ * valid and unmoved until wf_task_group_join(g) returns). Inside a task
+ * this is a push on the worker's deque (a few ns); the child runs later on
+ * this worker or on a thief. From a fiber or plain thread it is queued for
+ * the workers at once; with no runtime, fn(arg) runs before this returns.
+ * Never blocks. Errors: WF_EINVAL g, t or fn NULL. */
+WF_API int wf_task_group_fork(struct wf_task_group *g, struct wf_task *t,
+                              wf_task_fn *fn, void *arg);
+
+/* Wait until every child forked into g has returned; g may be reused
+ * after (it is empty again). Inside a task: runs its own un-stolen
+ * children itself (newest first), then, while a stolen child runs
+ * elsewhere, runs tasks stolen from other workers - at most 24 such
+ * nested steals deep on one worker, beyond which it spins (yielding its
+ * CPU after about 50 us without finding work). In a fiber it
+ * parks the fiber; in a plain thread it blocks the thread.
+ * Errors: WF_EINVAL g NULL. */
+WF_API int wf_task_group_join(struct wf_task_group *g);
+
+/* The cheapest fork-join, inside tasks only: spawn fn(arg) as a child of
+ * the calling task using t as its descriptor, then (after doing other
+ * work) sync it: wait until it has run. One push and, when nobody stole
+ * it, one pop and a call; both are inline (see the end of this file), so
+ * an un-stolen spawn + sync costs a few ns. A task must sync what it spawns, in the
+ * reverse order of the spawns, before it returns; t must stay in place
+ * until then. A sync whose child was stolen runs other tasks meanwhile
+ * (see wf_task_group_join). Never blocks the thread otherwise.
+ * With no runtime, spawn calls fn(arg) and sync does nothing (serial).
+ * Errors: WF_EPERM outside a task while a runtime runs (use wf_par_run to
+ * get into one); WF_EINVAL t or fn NULL. */
+static inline int wf_task_spawn(struct wf_task *t, wf_task_fn *fn, void *arg);
+static inline int wf_task_sync(struct wf_task *t);
+
+/* Run fn(arg) as one task on the workers and wait for it: the way for a
+ * fiber or a plain thread to enter task context (where task groups are a
+ * push and a pop). Inside a task, calls fn(arg) directly; with no runtime,
+ * too. Blocking as wf_task_group_join(). Errors: WF_EINVAL fn NULL. */
+WF_API int wf_par_run(wf_task_fn *fn, void *arg);
+
+/* Whether the caller runs inside a task. Any context. */
+WF_API bool wf_in_task(void);
+
+/* ---- loops and algorithms ---------------------------------------------- */
+
+/* A loop body: handles indices lo <= i < hi (a whole range, so that the
+ * compiler can vectorise the inner loop). */
+typedef void wf_for_fn(long lo, long hi, void *ctx);
+
+/* Call body over disjoint ranges that cover [lo, hi) exactly once, in
+ * parallel. grain: the largest range a body call gets when there is work
+ * to split (at least 1); 0 chooses automatically (lazy binary splitting:
+ * a range is halved only when the worker's own deque is empty, that is
+ * when a thief could take the other half, and otherwise is eaten in
+ * pieces of about (hi - lo) / (64 * workers) indices, at most 4096).
+ * Returns when every body call has returned; blocks as
+ * wf_task_group_join(). lo == hi does nothing.
+ * Errors: WF_EINVAL body NULL, hi < lo, grain < 0. */
+WF_API int wf_parallel_for(long lo, long hi, long grain, wf_for_fn *body,
+                           void *ctx);
+
+/* A reduction body: folds indices lo <= i < hi into *acc (which holds the
+ * identity or an earlier partial result of the same leaf). */
+typedef void wf_reduce_fn(long lo, long hi, void *acc, void *ctx);
+/* Combine: acc = acc (+) other, where acc covers the indices just before
+ * other's. */
+typedef void wf_combine_fn(void *acc, const void *other, void *ctx);
+
+/* Reduce [lo, hi) into *result (acc_size bytes): the range is cut into
+ * leaves of at most `grain` indices (0: automatic, max(1024, n / 4096) -
+ * independent of the worker count), each leaf starts from a copy of
+ * *identity and is folded by body, and the leaves are combined pairwise
+ * in a fixed binary tree, left to right. An empty range gives the
+ * identity. result and identity may be the same object.
+ * Errors: WF_EINVAL a NULL pointer, acc_size 0, hi < lo, grain < 0;
+ * WF_ENOMEM. */
+WF_API int wf_parallel_reduce(long lo, long hi, long grain, void *result,
+                              size_t acc_size, const void *identity,
+                              wf_reduce_fn *body, wf_combine_fn *combine,
+                              void *ctx);
+
+#define WF_SCAN_INCLUSIVE 0 /* out[i] = in[0] (+) ... (+) in[i] */
+#define WF_SCAN_EXCLUSIVE 1 /* out[i] = identity (+) in[0] (+) ... (+) in[i-1] */
+
+/* Prefix "sum" of n elements of `size` bytes: out[i] as the flag says,
+ * with op(acc, x): acc = acc (+) x. out may equal in (in place); other
+ * overlap is undefined. Works in blocks of max(4096, n / 1024) elements:
+ * a parallel pass sums each block, a short serial pass prefixes the block
+ * sums, a parallel pass scans each block from its prefix.
+ * Errors: WF_EINVAL a NULL pointer (in/out may be NULL when n is 0), size
+ * 0, a bad flag; WF_ENOMEM. */
+WF_API int wf_parallel_scan(const void *in, void *out, size_t n, size_t size,
+                            const void *identity, wf_combine_fn *op,
+                            void *ctx, int flags);
+
+/* qsort's comparator: negative, 0, positive for a < b, a == b, a > b. */
+typedef int wf_cmp_fn(const void *a, const void *b);
+
+/* Sort n elements of `size` bytes in ascending order, in parallel:
+ * merge sort with parallel merges, n * size bytes of scratch memory.
+ * wf_parallel_sort_stable keeps equal elements in their input order;
+ * wf_parallel_sort currently is the same algorithm (a faster unstable one
+ * may replace it). Errors: WF_EINVAL base NULL with n > 0, size 0, cmp
+ * NULL; WF_ENOMEM (nothing moved). */
+WF_API int wf_parallel_sort(void *base, size_t n, size_t size, wf_cmp_fn *cmp);
+WF_API int wf_parallel_sort_stable(void *base, size_t n, size_t size,
+                                   wf_cmp_fn *cmp);
+
+/* Ascending sorts of integer arrays, the same algorithm with the
+ * comparison compiled in (several times faster than a comparator
+ * function). Errors: WF_EINVAL v NULL with n > 0; WF_ENOMEM. */
+WF_API int wf_parallel_sort_u64(uint64_t *v, size_t n);
+WF_API int wf_parallel_sort_i64(int64_t *v, size_t n);
+WF_API int wf_parallel_sort_u32(uint32_t *v, size_t n);
+WF_API int wf_parallel_sort_i32(int32_t *v, size_t n);
+
+/* ---- inline fast paths: implementation details, not API ------------------
+ *
+ * An un-stolen spawn + sync is the whole cost of fine-grained fork-join
+ * (fib(32) forks 3.5 M times), so its common case is compiled into the
+ * caller: a push on and a pop from the private part of the worker's task
+ * deque, reached through a thread-local pointer that is set only while a
+ * worker runs tasks. Everything else (not in a task, a full deque, a
+ * stolen child, a thief asking for work) goes through the library. The
+ * layouts below are mirrored by src/par/tq.h, which checks them. */
+
+#define WF__TQ_CAP 8192 /* slots of a task deque (a power of two) */
+
+struct wf__task_pub { /* the head of struct wf_task's storage */
+    wf_task_fn *fn;
+    void *arg;
+    void *group;
+    long done;
+};
+
+struct wf__tq_pub { /* the owner's line of a worker's task deque */
+    long ob, osplit, otop;
+    void **buf;
+    unsigned char *splitreq; /* a thief asks for tasks (relaxed) */
+};
+
+/* The task deque of the worker running a task on this thread, or NULL. */
+#if defined(__cplusplus)
+extern thread_local struct wf__tq_pub *wf__par_tq;
+#else
+extern _Thread_local struct wf__tq_pub *wf__par_tq;
+#endif
+
+WF_API int wf__task_spawn_slow(struct wf_task *t, wf_task_fn *fn, void *arg);
+WF_API void wf__task_publish(void);
+WF_API int wf__task_sync_slow(struct wf_task *t);
+
+static inline int wf_task_spawn(struct wf_task *t, wf_task_fn *fn, void *arg)
+{
+    struct wf__tq_pub *q = wf__par_tq;
+    if (__builtin_expect(!q || !t || !fn || q->ob - q->otop >= WF__TQ_CAP, 0))
+        return wf__task_spawn_slow(t, fn, arg);
+    struct wf__task_pub *x = (struct wf__task_pub *)(void *)t;
+    long b = q->ob;
+    x->fn = fn;
+    x->arg = arg;
+    x->group = 0;
+    __atomic_store_n(&x->done, 0, __ATOMIC_RELAXED);
+    /* relaxed: published to thieves by a release store of split. */
+    __atomic_store_n(&q->buf[b & (WF__TQ_CAP - 1)], (void *)x, __ATOMIC_RELAXED);
+    q->ob = b + 1;
+    if (__builtin_expect(__atomic_load_n(q->splitreq, __ATOMIC_RELAXED), 0))
+        wf__task_publish(); /* a thief asked for tasks */
+    return 0;
+}
+
+static inline int wf_task_sync(struct wf_task *t)
+{
+    struct wf__tq_pub *q = wf__par_tq;
+    struct wf__task_pub *x = (struct wf__task_pub *)(void *)t;
+    if (__builtin_expect(q && t && q->ob > q->osplit &&
+                             __atomic_load_n(&q->buf[(q->ob - 1) & (WF__TQ_CAP - 1)],
+                                             __ATOMIC_RELAXED) == (void *)x, 1)) {
+        long b = q->ob - 1;
+        q->ob = b;
+        x->fn(x->arg);
+        return 0;
+    }
+    return wf__task_sync_slow(t);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * Parallel loops on task groups: wf_parallel_for, wf_parallel_reduce,
+ * wf_parallel_scan.
+ *
+ * Each call first enters task context (wf_par_run: from a fiber or a plain
+ * thread the root goes to the workers and the caller waits; inside a task
+ * it nests; with no runtime the task groups below run serially).
+ *
+ * parallel_for with grain 0 uses lazy binary splitting (Tzannes, Caragea,
+ * Barua and Vishkin, PPoPP 2010): a task eats its range in chunks and
+ * halves what is left only when its worker's deque is empty, i.e. when
+ * nobody has anything to steal. Chunks are (hi - lo) / (64 * workers)
+ * indices (1 .. 4096), small enough to even out uneven iterations, large
+ * enough that a chunk costs far more than the check. While eating chunks
+ * it answers steal requests (wf__tq_poll), so a thief gets the half it
+ * forked last. With a user grain, ranges are halved eagerly down to it.
+ *
+ * reduce and scan must be deterministic, so their splitting is fixed:
+ * leaves of a size that depends only on the range and the grain, combined
+ * in a fixed tree (reduce) or block order (scan); see weft/par.h.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "par_int.h"
+
+static long nworkers(void)
+{
+    int n = wf_workers();
+    return n > 0 ? n : 1;
+}
+
+/* ---- parallel_for -------------------------------------------------------- */
+
+struct pfor {
+    wf_for_fn *body;
+    void *ctx;
+    long chunk; /* auto: chunk eaten at a time; fixed: the grain */
+    bool fixed;
+    long lo, hi; /* the whole range, for the root */
+};
+
+struct pfor_sub {
+    struct wf_task t;
+    struct pfor *p;
+    long lo, hi;
+};
+
+static void pfor_range(struct pfor *p, long lo, long hi);
+
+static void pfor_task(void *arg)
+{
+    struct pfor_sub *s = arg;
+    pfor_range(s->p, s->lo, s->hi);
+}
+
+static void pfor_range(struct pfor *p, long lo, long hi)
+{
+    struct wf__worker *w = wf__par_task_worker();
+    if (!w && !p->fixed) { /* serial: no runtime */
+        p->body(lo, hi, p->ctx);
+        return;
+    }
+    struct wf_task_group g;
+    struct pfor_sub sub[64]; /* each fork halves the range: at most 63 */
+    int ns = 0;
+    wf_task_group_init(&g);
+    while (hi - lo > p->chunk) {
+        if (p->fixed || wf__tq_empty_owner(&w->tq)) {
+            long mid = lo + (hi - lo) / 2;
+            sub[ns].p = p;
+            sub[ns].lo = mid;
+            sub[ns].hi = hi;
+            wf__group_fork_shared(&g, &sub[ns].t, pfor_task, &sub[ns]);
+            ns++;
+            hi = mid;
+        } else {
+            p->body(lo, lo + p->chunk, p->ctx);
+            lo += p->chunk;
+            wf__tq_poll(&w->tq);
+        }
+    }
+    if (lo < hi)
+        p->body(lo, hi, p->ctx);
+    wf_task_group_join(&g);
+}
+
+static void pfor_root(void *arg)
+{
+    struct pfor *p = arg;
+    pfor_range(p, p->lo, p->hi);
+}
+
+int wf_parallel_for(long lo, long hi, long grain, wf_for_fn *body, void *ctx)
+{
+    if (!body || hi < lo || grain < 0)
+        return WF_EINVAL;
+    if (lo == hi)
+        return 0;
+    struct pfor p = { .body = body, .ctx = ctx, .lo = lo, .hi = hi };
+    unsigned long n = (unsigned long)hi - (unsigned long)lo;
+    if (grain > 0) {
+        p.fixed = true;
+        p.chunk = grain;
+    } else {
+        unsigned long c = n / (64ul * (unsigned long)nworkers());
+        p.chunk = c < 1 ? 1 : c > 4096 ? 4096 : (long)c;
+    }
+    if (n > (unsigned long)LONG_MAX) { /* hi - lo overflows: halve first */
+        int err = wf_parallel_for(lo, lo + (long)(n / 2), grain, body, ctx);
+        return err ? err : wf_parallel_for(lo + (long)(n / 2), hi, grain, body, ctx);
+    }
+    return wf_par_run(pfor_root, &p);
+}
+
+/* ---- parallel_reduce ------------------------------------------------------ */
+
+struct pred {
+    wf_reduce_fn *body;
+    wf_combine_fn *combine;
+    void *ctx;
+    size_t size;
+    long lo, hi, leaf, nleaves;
+    const char *ident; /* a private copy of the identity */
+    char *acc;         /* nleaves slots: slot m is the accumulator of the
+                        * node whose right child starts at leaf m; slot 0
+                        * the root's */
+};
+
+struct pred_sub {
+    struct wf_task t;
+    struct pred *p;
+    long a, b;
+    void *acc;
+};
+
+static void pred_node(struct pred *p, long a, long b, void *acc);
+
+static void pred_task(void *arg)
+{
+    struct pred_sub *s = arg;
+    pred_node(s->p, s->a, s->b, s->acc);
+}
+
+/* Reduce leaves [a, b) into acc. */
+static void pred_node(struct pred *p, long a, long b, void *acc)
+{
+    if (b - a == 1) {
+        long lo = p->lo + a * p->leaf;
+        long hi = p->hi - lo > p->leaf ? lo + p->leaf : p->hi;
+        memcpy(acc, p->ident, p->size);
+        p->body(lo, hi, acc, p->ctx);
+        return;
+    }
+    long m = a + (b - a) / 2;
+    struct pred_sub s = { .p = p, .a = m, .b = b,
+                          .acc = p->acc + (size_t)m * p->size };
+    struct wf_task_group g;
+    wf_task_group_init(&g);
+    wf__group_fork_shared(&g, &s.t, pred_task, &s);
+    pred_node(p, a, m, acc);
+    wf_task_group_join(&g);
+    p->combine(acc, s.acc, p->ctx);
+}
+
+static void pred_root(void *arg)
+{
+    struct pred *p = arg;
+    pred_node(p, 0, p->nleaves, p->acc);
+}
+
+int wf_parallel_reduce(long lo, long hi, long grain, void *result,
+                       size_t acc_size, const void *identity,
+                       wf_reduce_fn *body, wf_combine_fn *combine, void *ctx)
+{
+    if (!result || !identity || !body || !combine || acc_size == 0 ||
+        hi < lo || grain < 0)
+        return WF_EINVAL;
+    if (lo == hi) {
+        memmove(result, identity, acc_size);
+        return 0;
+    }
+    unsigned long n = (unsigned long)hi - (unsigned long)lo;
+    if (n > (unsigned long)LONG_MAX / 2)
+        return WF_EINVAL; /* more indices than any memory could back */
+    long leaf = grain;
+    if (leaf == 0) {
+        leaf = (long)((n + 4095) / 4096);
+        if (leaf < 1024)
+            leaf = 1024;
+    }
+    struct pred p = { .body = body, .combine = combine, .ctx = ctx,
+                      .size = acc_size, .lo = lo, .hi = hi, .leaf = leaf };
+    p.nleaves = (long)((n + (unsigned long)leaf - 1) / (unsigned long)leaf);
+    if ((size_t)p.nleaves + 1 > SIZE_MAX / acc_size)
+        return WF_ENOMEM;
+    char *mem = malloc(((size_t)p.nleaves + 1) * acc_size);
+    if (!mem)
+        return WF_ENOMEM;
+    memcpy(mem, identity, acc_size);
+    p.ident = mem;
+    p.acc = mem + acc_size;
+    int err = wf_par_run(pred_root, &p);
+    if (err == 0)
+        memcpy(result, p.acc, acc_size);
+    free(mem);
+    return err;
+}
+
+/* ---- parallel_scan ------------------------------------------------------- */
+
+struct pscan {
+    const char *in;
+    char *out;
+    size_t n, size, block, nblocks;
+    wf_combine_fn *op;
+    void *ctx;
+    bool exclusive;
+    char *sums; /* nblocks: the fold of each block */
+    char *pre;  /* nblocks: the prefix before each block */
+    char *tmp;  /* nblocks: a spare element per block (exclusive, in place) */
+    const char *ident;
+};
+
+static void scan_sum(long lo, long hi, void *arg)
+{
+    struct pscan *s = arg;
+    for (long k = lo; k < hi; k++) {
+        size_t b = (size_t)k * s->block;
+        size_t e = b + s->block < s->n ? b + s->block : s->n;
+        char *acc = s->sums + (size_t)k * s->size;
+        memcpy(acc, s->ident, s->size);
+        for (size_t i = b; i < e; i++)
+            s->op(acc, s->in + i * s->size, s->ctx);
+    }
+}
+
+static void scan_block(long lo, long hi, void *arg)
+{
+    struct pscan *s = arg;
+    size_t sz = s->size;
+    for (long k = lo; k < hi; k++) {
+        size_t b = (size_t)k * s->block;
+        size_t e = b + s->block < s->n ? b + s->block : s->n;
+        char *acc = s->pre + (size_t)k * sz;
+        char *x = s->tmp + (size_t)k * sz;
+        for (size_t i = b; i < e; i++) {
+            if (s->exclusive) {
+                memcpy(x, s->in + i * sz, sz); /* out may be in */
+                memcpy(s->out + i * sz, acc, sz);
+                s->op(acc, x, s->ctx);
+            } else {
+                s->op(acc, s->in + i * sz, s->ctx);
+                memcpy(s->out + i * sz, acc, sz);
+            }
+        }
+    }
+}
+
+static void scan_root(void *arg)
+{
+    struct pscan *s = arg;
+    /* Pass 1 needs no sum for the last block. */
+    if (s->nblocks > 1)
+        wf_parallel_for(0, (long)s->nblocks - 1, 1, scan_sum, s);
+    memcpy(s->pre, s->ident, s->size);
+    for (size_t k = 1; k < s->nblocks; k++) {
+        char *p = s->pre + k * s->size;
+        memcpy(p, p - s->size, s->size);
+        s->op(p, s->sums + (k - 1) * s->size, s->ctx);
+    }
+    wf_parallel_for(0, (long)s->nblocks, 1, scan_block, s);
+}
+
+int wf_parallel_scan(const void *in, void *out, size_t n, size_t size,
+                     const void *identity, wf_combine_fn *op, void *ctx,
+                     int flags)
+{
+    if (size == 0 || !identity || !op ||
+        (flags != WF_SCAN_INCLUSIVE && flags != WF_SCAN_EXCLUSIVE))
+        return WF_EINVAL;
+    if (n == 0)
+        return 0;
+    if (!in || !out)
+        return WF_EINVAL;
+    if (n > SIZE_MAX / size)
+        return WF_EINVAL;
+    struct pscan s = { .in = in, .out = out, .n = n, .size = size, .op = op,
+                       .ctx = ctx, .exclusive = flags == WF_SCAN_EXCLUSIVE };
+    s.block = (n + 1023) / 1024;
+    if (s.block < 4096)
+        s.block = 4096;
+    s.nblocks = (n + s.block - 1) / s.block;
+    char *mem = malloc((3 * s.nblocks + 1) * size);
+    if (!mem)
+        return WF_ENOMEM;
+    memcpy(mem, identity, size);
+    s.ident = mem;
+    s.sums = mem + size;
+    s.pre = s.sums + s.nblocks * size;
+    s.tmp = s.pre + s.nblocks * size;
+    int err = wf_par_run(scan_root, &s);
+    free(mem);
+    return err;
+}

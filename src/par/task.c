@@ -1,0 +1,545 @@
+/*
+ * Tasks: the per-worker split deque, fork-join task groups, and the hooks
+ * through which the scheduler loop runs and steals tasks.
+ *
+ * The deque (tq.h). fib(32) makes 3.5 M forks and runs in ~9 ms serially,
+ * so an un-stolen fork + join must cost a few ns: no fence, no locked
+ * instruction. A Chase-Lev pop needs a full fence (a locked instruction,
+ * ~5-8 ns here), and so does Cilk's THE protocol, so we use a split deque
+ * (Dinan et al., SC 2009; van Dijk and van de Pol's Lace, 2014):
+ * buf[top .. split) is public, buf[split .. bottom) private. The owner
+ * pushes and pops its private part with plain loads and stores. A thief
+ * that finds the public part empty sets `splitreq`; the owner checks that
+ * flag (one relaxed load, a cache hit while nobody asks) at every push and
+ * between the chunks of wf_parallel_for, and then moves `split`
+ * over the older half of its private tasks with a release store. Only
+ * when its private part is empty does the owner pop from the public part,
+ * and that is a Chase-Lev pop with `split` in the role of bottom: a
+ * seq_cst store of split, a seq_cst load of top, and a CAS on top when one
+ * task is left. Thieves load top and split seq_cst (plain loads on x86)
+ * and CAS top. So fences are paid per steal, not per fork. The price:
+ * a thief waits until the owner next pushes or polls, which bounds the
+ * latency of a steal by the longest stretch of task code without a fork;
+ * coarse forks (wf__group_fork_shared: loop halves, sort halves) are
+ * therefore published at once. The private push and pop of
+ * wf_task_spawn / wf_task_sync are inline in weft/par.h (through
+ * wf__par_tq, the running task's deque): out of line, the two calls made
+ * fib(32) take 50 ms instead of 36 ms at one worker (9-11 ms serial),
+ * measured in one sitting.
+ *
+ * Task groups. A group remembers where it was initialised:
+ *   TASK   inside a task on worker w: fork = push on w's deque (counted in
+ *          nforked); a join pops and runs (nlocal) until nlocal + nremote
+ *          == nforked, where nremote counts stolen children that finished
+ *          (release increment by the thief, acquire load by the joiner).
+ *          Children are popped newest first; if one was stolen, every
+ *          older task was stolen too (thieves take the oldest), so a pop
+ *          that finds nothing means "all that is left runs elsewhere".
+ *   SUBMIT in a fiber or plain thread: children go to the runtime's task
+ *          inject queue; `pending` holds one token for the joiner plus one
+ *          per child; whoever takes it to 0 copies the waiter, sets `done`
+ *          (release) and wakes it.
+ *   SERIAL no runtime: fork calls the function.
+ *
+ * Bounded stacks. Tasks run on worker threads' stacks (8 MiB, reserved
+ * lazily; see sched.c), never on fiber stacks. A join whose child was
+ * stolen runs stolen tasks on top of its own frames; `depth` counts those
+ * nested steals and a worker at WF__HELP_DEPTH only spins, so a worker's
+ * stack never holds more than WF__HELP_DEPTH + 1 task subtrees, each as
+ * deep as the user's recursion. Rejected: leapfrogging (steal only from
+ * the thief of the awaited child; bounds depth without spinning, but needs
+ * the thief's identity in every task) - left for when a workload shows
+ * the spin.
+ */
+#include <sched.h>
+#include <stdlib.h>
+
+#include "arch/ctx.h"
+#include "common/atomic.h"
+#include "core/core_int.h"
+#include "par_int.h"
+
+#define WF__HELP_DEPTH 24
+
+_Static_assert(sizeof(struct wf__task) <= WF_TASK_SIZE, "wf_task too small");
+_Static_assert(_Alignof(struct wf__task) <= 8, "wf_task alignment");
+_Static_assert(sizeof(struct wf__group) <= WF_TASK_GROUP_SIZE,
+               "wf_task_group too small");
+_Static_assert(_Alignof(struct wf__group) <= 8, "wf_task_group alignment");
+
+/* The worker whose scheduler loop is running a task on this thread, NULL
+ * elsewhere (fibers included). Tasks never switch, so unlike
+ * wf__worker_self() the value cannot go stale while a task reads it. */
+static WF__TLS struct wf__worker *tls_tw;
+/* The same worker's task deque, for the inline paths in weft/par.h. */
+WF_API WF__TLS struct wf__tq_pub *wf__par_tq;
+
+/* ---- the deque ----------------------------------------------------------- */
+
+int wf__tq_init(struct wf__tq *q)
+{
+    q->buf = calloc(WF__TQ_CAP, sizeof *q->buf);
+    if (!q->buf)
+        return -ENOMEM;
+    q->ob = q->osplit = q->otop = 0;
+    q->depth = 0;
+    q->splitreqp = &q->splitreq;
+    atomic_init(&q->top, 0);
+    atomic_init(&q->split, 0);
+    atomic_init(&q->splitreq, false);
+    return 0;
+}
+
+void wf__tq_destroy(struct wf__tq *q)
+{
+    free(q->buf);
+    q->buf = NULL;
+}
+
+void wf__tq_publish(struct wf__tq *q)
+{
+    /* relaxed: cleared before the new split is stored, so a request made
+     * after this point is seen at the next check. */
+    atomic_store_explicit(&q->splitreq, false, memory_order_relaxed);
+    long n = q->ob - q->osplit;
+    if (n <= 0)
+        return;
+    q->osplit += (n + 1) / 2;
+    /* release: the slots below the new split were written before; pairs
+     * with the thieves' load of split. */
+    atomic_store_explicit(&q->split, q->osplit, memory_order_release);
+    /* Public tasks are what idle workers look for before they sleep
+     * (wf__tasks_visible); the thief that asked may have gone to sleep. */
+    wf__sched_notify(&wf__rt);
+}
+
+struct wf__task *wf__tq_pop_public(struct wf__tq *q)
+{
+    long s = q->osplit;
+    /* relaxed: a stale (smaller) top only sends us down the slow path. */
+    if (atomic_load_explicit(&q->top, memory_order_relaxed) >= s)
+        return NULL;
+    s--;
+    /* seq_cst store then seq_cst load: Dekker with a thief's load of top
+     * then split (the Chase-Lev pop, split in the role of bottom). */
+    atomic_store(&q->split, s);
+    long t = atomic_load(&q->top);
+    struct wf__task *x = NULL;
+    if (t <= s) {
+        x = atomic_load_explicit(&q->buf[s & (WF__TQ_CAP - 1)],
+                                 memory_order_relaxed);
+        if (t == s) {
+            if (!atomic_compare_exchange_strong(&q->top, &t, t + 1))
+                x = NULL;
+            s++;
+            atomic_store(&q->split, s);
+        }
+    } else {
+        s++;
+        atomic_store(&q->split, s);
+    }
+    q->osplit = q->ob = s;
+    return x;
+}
+
+struct wf__task *wf__tq_steal(struct wf__tq *q)
+{
+    long t = atomic_load(&q->top);
+    long s = atomic_load(&q->split);
+    if (t >= s) {
+        /* relaxed: hints; the owner publishes with a release store. */
+        if (!atomic_load_explicit(&q->splitreq, memory_order_relaxed))
+            atomic_store_explicit(&q->splitreq, true, memory_order_relaxed);
+        return NULL;
+    }
+    struct wf__task *x =
+        atomic_load_explicit(&q->buf[t & (WF__TQ_CAP - 1)], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong(&q->top, &t, t + 1))
+        return WF__TQ_ABORT;
+    return x;
+}
+
+/* ---- running tasks -------------------------------------------------------- */
+
+static void submit_done(struct wf__group *g)
+{
+    if (atomic_fetch_sub(&g->pending, 1) != 1)
+        return;
+    /* The joiner may leave (and its frame with g) once `done` is set. */
+    struct wf__waiter wt = g->waiter;
+    /* release: the children's effects happen before the joiner returns. */
+    atomic_store_explicit(&g->done, 1, memory_order_release);
+    wf__waiter_wake(&wt);
+}
+
+/* Run t on worker w; local: popped from w's own deque. */
+static inline void run(struct wf__task *t, bool local)
+{
+    struct wf__group *g = t->group;
+    t->fn(t->arg);
+    if (!g) { /* wf_task_spawn: the owner pops it or waits for `done` */
+        if (local) /* popped out of order: its own sync must not wait */
+            t->fn = NULL;
+        else /* release: pairs with the acquire in wf_task_sync. */
+            atomic_store_explicit(&t->u.done, 1, memory_order_release);
+    } else if (g->mode == WF__G_TASK) {
+        if (local)
+            g->nlocal++;
+        else /* release: pairs with the joiner's acquire load. */
+            atomic_fetch_add_explicit(&g->nremote, 1, memory_order_release);
+    } else {
+        submit_done(g);
+    }
+}
+
+static struct wf__task *take_inject(struct wf__rt *rt)
+{
+    if (!wf__spin_trylock(&rt->tinject_lock))
+        return NULL;
+    struct wf__task *t = rt->tinject_head;
+    if (t) {
+        rt->tinject_head = t->u.next;
+        if (!rt->tinject_head)
+            rt->tinject_tail = NULL;
+        atomic_fetch_sub(&rt->tinject_n, 1);
+    }
+    wf__spin_unlock(&rt->tinject_lock);
+    return t;
+}
+
+static void inject(struct wf__rt *rt, struct wf__task *t)
+{
+    t->u.next = NULL;
+    wf__spin_lock(&rt->tinject_lock);
+    if (rt->tinject_tail)
+        rt->tinject_tail->u.next = t;
+    else
+        rt->tinject_head = t;
+    rt->tinject_tail = t;
+    /* seq_cst: read by workers deciding to sleep (see sched.c). */
+    atomic_fetch_add(&rt->tinject_n, 1);
+    wf__spin_unlock(&rt->tinject_lock);
+    wf__sched_notify(rt);
+}
+
+static uint64_t rnd(struct wf__worker *w)
+{
+    uint64_t x = w->trng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->trng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* One pass over the other workers' deques, after the inject queue if
+ * with_inject (not while joining: a root found there would delay the
+ * join by a whole parallel call). */
+static struct wf__task *steal(struct wf__worker *w, bool with_inject)
+{
+    struct wf__rt *rt = w->rt;
+    int n = rt->nworkers;
+    if (with_inject &&
+        atomic_load_explicit(&rt->tinject_n, memory_order_relaxed) > 0) {
+        struct wf__task *t = take_inject(rt);
+        if (t)
+            return t;
+    }
+    if (n == 1)
+        return NULL;
+    int start = (int)(rnd(w) % (uint64_t)n);
+    for (int k = 0; k < n; k++) {
+        struct wf__worker *v = &rt->workers[(start + k) % n];
+        if (v == w)
+            continue;
+        for (int tries = 0; tries < 4; tries++) {
+            struct wf__task *t = wf__tq_steal(&v->tq);
+            if (t != WF__TQ_ABORT) {
+                if (t)
+                    return t;
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+struct wf__task *wf__task_find(struct wf__worker *w, bool deques)
+{
+    if (!deques) {
+        if (atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) > 0)
+            return take_inject(w->rt);
+        return NULL;
+    }
+    return steal(w, true);
+}
+
+/* Only public tasks count: private ones cannot be stolen until their
+ * owner publishes them, and publishing wakes a sleeper (wf__tq_publish),
+ * so a worker that sleeps meanwhile misses nothing, and does not spin for
+ * as long as some owner runs a long body with tasks in its private part. */
+bool wf__tasks_visible(struct wf__rt *rt)
+{
+    if (atomic_load(&rt->tinject_n) > 0)
+        return true;
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct wf__tq *q = &rt->workers[i].tq;
+        /* seq_cst: Dekker with the fence in notify_idle after a publish. */
+        if (atomic_load(&q->top) < atomic_load(&q->split))
+            return true;
+    }
+    return false;
+}
+
+void wf__task_run_sched(struct wf__worker *w, struct wf__task *t)
+{
+    tls_tw = w;
+    wf__par_tq = (struct wf__tq_pub *)(void *)&w->tq;
+    run(t, false);
+    /* Every group a task opens is joined before it returns. */
+    WF_ASSERT(wf__tq_empty_owner(&w->tq));
+    wf__par_tq = NULL;
+    tls_tw = NULL;
+}
+
+/* A join's child runs elsewhere: do something useful meanwhile. *idle
+ * counts the calls in a row that found nothing; past ~50 us of those the
+ * worker yields its CPU at each call, so that on an oversubscribed
+ * machine it does not take time from the thief it waits for. */
+static void help(struct wf__worker *w, unsigned *idle)
+{
+    if (w->tq.depth < WF__HELP_DEPTH) {
+        struct wf__task *t = steal(w, false);
+        if (t) {
+            *idle = 0;
+            w->tq.depth++;
+            run(t, false);
+            w->tq.depth--;
+            return;
+        }
+    }
+    if (++*idle > 256) {
+        sched_yield();
+        return;
+    }
+    for (int k = 0; k < 16; k++)
+        wf__cpu_relax();
+}
+
+/* ---- task groups ------------------------------------------------------------ */
+
+static struct wf__group *G(struct wf_task_group *g)
+{
+    return (struct wf__group *)(void *)g->opaque;
+}
+
+static struct wf__task *T(struct wf_task *t)
+{
+    return (struct wf__task *)(void *)t->opaque;
+}
+
+bool wf_in_task(void)
+{
+    return tls_tw != NULL;
+}
+
+struct wf__worker *wf__par_task_worker(void)
+{
+    return tls_tw;
+}
+
+/* Outside tasks: is there no runtime (so that everything runs serially)? */
+static bool serial_mode(void)
+{
+    /* acquire: pairs with the release store that published the runtime. */
+    return atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
+           WF__RT_RUNNING;
+}
+
+int wf_task_group_init(struct wf_task_group *tg)
+{
+    if (!tg)
+        return WF_EINVAL;
+    struct wf__group *g = G(tg);
+    g->w = tls_tw;
+    g->nforked = g->nlocal = 0;
+    atomic_init(&g->nremote, 0);
+    if (__builtin_expect(g->w != NULL, 1)) {
+        g->mode = WF__G_TASK;
+        return 0;
+    }
+    atomic_init(&g->pending, 1);
+    atomic_init(&g->done, 0);
+    g->waiter.fiber = NULL;
+    g->waiter.tp = NULL;
+    if (!serial_mode())
+        g->mode = WF__G_SUBMIT;
+    else
+        g->mode = WF__G_SERIAL;
+    return 0;
+}
+
+int wf_task_group_fork(struct wf_task_group *tg, struct wf_task *tt,
+                       wf_task_fn *fn, void *arg)
+{
+    if (__builtin_expect(!tg || !tt || !fn, 0))
+        return WF_EINVAL;
+    struct wf__group *g = G(tg);
+    struct wf__task *t = T(tt);
+    t->fn = fn;
+    t->arg = arg;
+    t->group = g;
+    if (__builtin_expect(g->mode == WF__G_TASK, 1)) {
+        g->nforked++;
+        if (__builtin_expect(!wf__tq_push(&g->w->tq, t), 0)) {
+            fn(arg); /* deque full: run it now */
+            g->nlocal++;
+        }
+        return 0;
+    }
+    if (g->mode == WF__G_SERIAL) {
+        fn(arg);
+        return 0;
+    }
+    atomic_fetch_add(&g->pending, 1);
+    inject(&wf__rt, t);
+    return 0;
+}
+
+int wf__group_fork_shared(struct wf_task_group *tg, struct wf_task *tt,
+                          wf_task_fn *fn, void *arg)
+{
+    int err = wf_task_group_fork(tg, tt, fn, arg);
+    struct wf__group *g = G(tg);
+    if (err == 0 && g->mode == WF__G_TASK && g->w->tq.ob > g->w->tq.osplit) {
+        /* Expose everything private now: the owner may be preempted or
+         * busy in a long body before it would see a request. */
+        struct wf__tq *q = &g->w->tq;
+        q->osplit = q->ob;
+        /* release: pairs with the thieves' load of split. */
+        atomic_store_explicit(&q->split, q->osplit, memory_order_release);
+        wf__sched_notify(&wf__rt); /* see wf__tq_publish */
+    }
+    return err;
+}
+
+static void join_submit(struct wf__group *g)
+{
+    wf__waiter_self(&g->waiter);
+    if (atomic_fetch_sub(&g->pending, 1) != 1) {
+        /* acquire: pairs with the release store in submit_done. */
+        while (!atomic_load_explicit(&g->done, memory_order_acquire)) {
+            if (g->waiter.fiber) {
+                wf__fiber_park_nocancel(g->waiter.fiber, WF_FOREVER);
+            } else if (wf__waiter_park(&g->waiter, WF_FOREVER) == -ESHUTDOWN) {
+                /* wf_shutdown waits for this thread to leave before it
+                 * stops the workers, so the children still finish. */
+                sched_yield();
+            }
+        }
+    }
+    wf__waiter_done(&g->waiter);
+}
+
+int wf_task_group_join(struct wf_task_group *tg)
+{
+    if (__builtin_expect(!tg, 0))
+        return WF_EINVAL;
+    struct wf__group *g = G(tg);
+    if (__builtin_expect(g->mode == WF__G_TASK, 1)) {
+        struct wf__worker *w = g->w;
+        unsigned idle = 0;
+        /* acquire: pairs with the thieves' release increment. */
+        while (g->nlocal + atomic_load_explicit(&g->nremote, memory_order_acquire) !=
+               g->nforked) {
+            struct wf__task *t = wf__tq_pop(&w->tq);
+            if (t)
+                run(t, true);
+            else
+                help(w, &idle);
+        }
+        g->nforked = g->nlocal = 0;
+        atomic_store_explicit(&g->nremote, 0, memory_order_relaxed);
+        return 0;
+    }
+    if (g->mode == WF__G_SUBMIT) {
+        join_submit(g);
+        atomic_store(&g->pending, 1);
+        atomic_store(&g->done, 0);
+    }
+    return 0;
+}
+
+/* The inline push saw a steal request. */
+void wf__task_publish(void)
+{
+    if (tls_tw)
+        wf__tq_publish(&tls_tw->tq);
+}
+
+int wf__task_spawn_slow(struct wf_task *tt, wf_task_fn *fn, void *arg)
+{
+    struct wf__worker *w = tls_tw;
+    if (__builtin_expect(!w || !tt || !fn, 0)) {
+        if (!tt || !fn)
+            return WF_EINVAL;
+        if (!serial_mode())
+            return WF_EPERM;
+        fn(arg); /* no runtime: serial */
+        return 0;
+    }
+    struct wf__task *t = T(tt);
+    t->fn = fn;
+    t->arg = arg;
+    t->group = NULL;
+    atomic_init(&t->u.done, 0);
+    if (__builtin_expect(!wf__tq_push(&w->tq, t), 0)) {
+        fn(arg); /* deque full: run it now */
+        atomic_init(&t->u.done, 1);
+        t->fn = NULL; /* mark: already run */
+    }
+    return 0;
+}
+
+int wf__task_sync_slow(struct wf_task *tt)
+{
+    struct wf__worker *w = tls_tw;
+    if (__builtin_expect(!w || !tt, 0)) {
+        if (!tt)
+            return WF_EINVAL;
+        return serial_mode() ? 0 : WF_EPERM;
+    }
+    struct wf__task *t = T(tt);
+    if (__builtin_expect(t->fn == NULL, 0))
+        return 0; /* ran at spawn */
+    for (;;) {
+        struct wf__task *x = wf__tq_pop(&w->tq);
+        if (__builtin_expect(x == t, 1)) {
+            t->fn(t->arg);
+            return 0;
+        }
+        if (!x)
+            break;
+        run(x, true); /* spawned after t and not synced: run it too */
+    }
+    /* Stolen. acquire: pairs with the thief's release store of done. */
+    unsigned idle = 0;
+    while (!atomic_load_explicit(&t->u.done, memory_order_acquire))
+        help(w, &idle);
+    return 0;
+}
+
+int wf_par_run(wf_task_fn *fn, void *arg)
+{
+    if (!fn)
+        return WF_EINVAL;
+    if (tls_tw) {
+        fn(arg);
+        return 0;
+    }
+    struct wf_task_group g;
+    struct wf_task t;
+    wf_task_group_init(&g);
+    wf_task_group_fork(&g, &t, fn, arg);
+    return wf_task_group_join(&g);
+}
