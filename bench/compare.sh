@@ -130,7 +130,7 @@ fi
 
 # Timer peers: libuv and Go on the load of bench/timers_load.h.
 UV="" GT=""
-if cc -O2 -std=c11 -I"$ROOT/bench" -o "$PEERS/uv_timers" "$ROOT/bench/peers/uv_timers.c" -luv \
+if cc -O2 -std=gnu11 -I"$ROOT/bench" -o "$PEERS/uv_timers" "$ROOT/bench/peers/uv_timers.c" -luv \
     >"$PEERS/uv_timers.log" 2>&1; then
     UV=$PEERS/uv_timers
 else
