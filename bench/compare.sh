@@ -101,24 +101,21 @@ if g++ -O2 -std=c++17 -pthread -o "$PEERS/boost_fiber" "$ROOT/bench/peers/boost_
 else
     say "compare.sh: building the Boost.Fiber peer FAILED (see $PEERS/boost_fiber.log)"
 fi
-if command -v go >/dev/null 2>&1 &&
-    (cd "$ROOT/bench/peers" &&
-        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
-            go build -o "$PEERS/goroutines" goroutines.go) >"$PEERS/go.log" 2>&1; then
-    GO=$PEERS/goroutines
-else
-    say "compare.sh: building the Go peer FAILED (see $PEERS/go.log; is golang-go installed?)"
-fi
+# go_peer NAME: build bench/peers/NAME.go into $PEERS/NAME (its log beside
+# it); prints the program's path, or nothing when it cannot be built.
+go_peer() {
+    if command -v go >/dev/null 2>&1 &&
+        (cd "$ROOT/bench/peers" &&
+            env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
+                go build -o "$PEERS/$1" "$1.go") >"$PEERS/$1.log" 2>&1; then
+        echo "$PEERS/$1"
+    else
+        say "compare.sh: building the Go peer $1 FAILED (see $PEERS/$1.log; is golang-go installed?)"
+    fi
+}
+GO=$(go_peer goroutines)
 # The channel peer (chan, threadring, chameneos) is its own program.
-GC=""
-if command -v go >/dev/null 2>&1 &&
-    (cd "$ROOT/bench/peers" &&
-        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
-            go build -o "$PEERS/gochan" gochan.go) >"$PEERS/gochan.log" 2>&1; then
-    GC=$PEERS/gochan
-else
-    say "compare.sh: building the Go channel peer FAILED (see $PEERS/gochan.log)"
-fi
+GC=$(go_peer gochan)
 
 # ck_ring is header-only: no library to link.
 if cc -O2 -std=c11 -pthread -o "$PEERS/ck_ring" "$ROOT/bench/peers/ck_ring.c" \
@@ -136,14 +133,7 @@ if cc -O2 -std=gnu11 -I"$ROOT/bench" -o "$PEERS/uv_timers" "$ROOT/bench/peers/uv
 else
     say "compare.sh: building the libuv timers peer FAILED (see $PEERS/uv_timers.log; is libuv1-dev installed?)"
 fi
-if command -v go >/dev/null 2>&1 &&
-    (cd "$ROOT/bench/peers" &&
-        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
-            go build -o "$PEERS/gotimers" gotimers.go) >"$PEERS/gotimers.log" 2>&1; then
-    GT=$PEERS/gotimers
-else
-    say "compare.sh: building the Go timers peer FAILED (see $PEERS/gotimers.log)"
-fi
+GT=$(go_peer gotimers)
 
 # Echo peers: a libuv server, a Go server, and the shared load generator.
 EC="" UE="" GE=""
@@ -159,14 +149,7 @@ if cc -O2 -std=gnu11 -o "$PEERS/uv_echo" "$ROOT/bench/peers/uv_echo.c" -luv \
 else
     say "compare.sh: building the libuv echo server FAILED (see $PEERS/uv_echo.log)"
 fi
-if command -v go >/dev/null 2>&1 &&
-    (cd "$ROOT/bench/peers" &&
-        env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
-            go build -o "$PEERS/goecho" goecho.go) >"$PEERS/goecho.log" 2>&1; then
-    GE=$PEERS/goecho
-else
-    say "compare.sh: building the Go echo server FAILED (see $PEERS/goecho.log)"
-fi
+GE=$(go_peer goecho)
 
 # Parallelism peers (issue 4): OpenMP (gcc's libgomp) and oneTBB.
 OM="" TB=""
