@@ -55,7 +55,8 @@ WF_API int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg);
  * Returns 0; WF_EBUSY if t is armed (stop it first); WF_ESHUTDOWN if no
  * runtime runs; WF_ENOMEM if the heap cannot grow; WF_EINVAL if t is NULL
  * or not initialised. Inside t's own callback it re-arms t for after the
- * callback (see above). Any thread; never blocks. */
+ * callback (see above), taking the heap slot at once, so WF_ENOMEM comes
+ * back here rather than being lost later. Any thread; never blocks. */
 WF_API int wf_timer_start(struct wf_timer *t, int64_t deadline);
 
 /* Disarm t. Returns 0 if t was armed and its callback will not run;

@@ -12,7 +12,7 @@
 void wf__timers_init(struct wf__timers *ts)
 {
     ts->h = NULL;
-    ts->n = ts->cap = 0;
+    ts->n = ts->cap = ts->reserved = 0;
     atomic_init(&ts->earliest, INT64_MAX);
     atomic_init(&ts->lock.held, false);
 }
@@ -23,7 +23,7 @@ void wf__timers_destroy(struct wf__timers *ts)
         atomic_store_explicit(&ts->h[i].t->heap, NULL, memory_order_relaxed);
     free(ts->h);
     ts->h = NULL;
-    ts->n = ts->cap = 0;
+    ts->n = ts->cap = ts->reserved = 0;
 }
 
 /* Heap entries carry their deadline, so sifting compares within the
@@ -87,27 +87,64 @@ static void remove_at(struct wf__timers *ts, uint32_t i)
     }
 }
 
-int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
+/* Make room for one more entry beyond the reserved ones. Lock held. */
+static int grow(struct wf__timers *ts)
 {
-    wf__spin_lock(&ts->lock);
-    if (ts->n == ts->cap) {
-        uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-        struct wf__tentry *h = realloc(ts->h, cap * sizeof *h);
-        if (!h) {
-            wf__spin_unlock(&ts->lock);
-            return -ENOMEM;
-        }
-        ts->h = h;
-        ts->cap = cap;
-    }
+    if (ts->n + ts->reserved < ts->cap)
+        return 0;
+    uint32_t cap = ts->cap ? ts->cap * 2 : 64;
+    struct wf__tentry *h = realloc(ts->h, cap * sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    ts->h = h;
+    ts->cap = cap;
+    return 0;
+}
+
+static void insert(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
+{
     t->deadline = deadline;
     atomic_store_explicit(&t->heap, ts, memory_order_relaxed);
     ts->h[ts->n] = (struct wf__tentry){deadline, t};
     t->idx = ts->n++;
     sift_up(ts, t->idx);
     update_earliest(ts);
+}
+
+int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
+{
+    wf__spin_lock(&ts->lock);
+    int err = grow(ts);
+    if (err == 0)
+        insert(ts, t, deadline);
     wf__spin_unlock(&ts->lock);
-    return 0;
+    return err;
+}
+
+int wf__timers_reserve(struct wf__timers *ts)
+{
+    wf__spin_lock(&ts->lock);
+    int err = grow(ts);
+    if (err == 0)
+        ts->reserved++;
+    wf__spin_unlock(&ts->lock);
+    return err;
+}
+
+void wf__timers_unreserve(struct wf__timers *ts)
+{
+    wf__spin_lock(&ts->lock);
+    ts->reserved--;
+    wf__spin_unlock(&ts->lock);
+}
+
+void wf__timer_add_reserved(struct wf__timers *ts, struct wf__timer *t,
+                            int64_t deadline)
+{
+    wf__spin_lock(&ts->lock);
+    ts->reserved--;
+    insert(ts, t, deadline);
+    wf__spin_unlock(&ts->lock);
 }
 
 void wf__timer_cancel(struct wf__timer *t)

@@ -41,6 +41,7 @@ struct wf__timers {
     struct wf__spin lock;
     struct wf__tentry *h; /* protected by lock */
     uint32_t n, cap;      /* protected by lock */
+    uint32_t reserved;    /* slots promised to wf__timer_add_reserved; lock */
     _Atomic int64_t earliest; /* INT64_MAX when empty; written under lock */
 };
 
@@ -49,6 +50,14 @@ void wf__timers_destroy(struct wf__timers *ts);
 
 /* Arm t in ts. Returns 0 or -ENOMEM. t must not be armed. */
 int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline);
+
+/* Promise one slot for a later wf__timer_add_reserved, growing the heap
+ * now if needed: 0 or -ENOMEM. wf__timers_unreserve gives it back. */
+int wf__timers_reserve(struct wf__timers *ts);
+void wf__timers_unreserve(struct wf__timers *ts);
+/* wf__timer_add into a reserved slot: cannot fail. */
+void wf__timer_add_reserved(struct wf__timers *ts, struct wf__timer *t,
+                            int64_t deadline);
 
 /* Disarm t if still armed; returns when no fire of t is in progress. */
 void wf__timer_cancel(struct wf__timer *t);

@@ -168,6 +168,11 @@ int wf_timer_start(struct wf_timer *t, int64_t deadline)
         struct wf__worker *w = wf__worker_self();
         if (w->utimer_rearm)
             return WF_EBUSY;
+        /* Take the heap slot now, so that applying the re-arm after the
+         * callback cannot fail unseen. */
+        int err = wf__timers_reserve(&w->timers);
+        if (err < 0)
+            return err;
         w->utimer_rearm = true;
         w->utimer_rearm_deadline = deadline;
         return 0;
@@ -207,7 +212,11 @@ int wf_timer_stop(struct wf_timer *t)
     struct wf__utimer *u = U(t);
     struct wf__utimer *here = running_here();
     if (here == u) { /* from its own callback: cancel a re-arm */
-        wf__worker_self()->utimer_rearm = false;
+        struct wf__worker *w = wf__worker_self();
+        if (w->utimer_rearm) {
+            w->utimer_rearm = false;
+            wf__timers_unreserve(&w->timers);
+        }
         return WF_EALREADY;
     }
     for (;;) {
@@ -267,9 +276,11 @@ void wf__utimers_drain(struct wf__worker *w)
              * this worker's thread: this worker's heap. */
             w->utimer_rearm = false;
             int idle = IDLE;
-            if (atomic_compare_exchange_strong(&u->state, &idle, ARMED) &&
-                wf__timer_add(&w->timers, &u->t, w->utimer_rearm_deadline) != 0)
-                atomic_store(&u->state, IDLE); /* no memory: dropped */
+            if (atomic_compare_exchange_strong(&u->state, &idle, ARMED))
+                wf__timer_add_reserved(&w->timers, &u->t,
+                                       w->utimer_rearm_deadline);
+            else /* started meanwhile by another thread: that arming wins */
+                wf__timers_unreserve(&w->timers);
         }
         atomic_store(&w->utimer_running, NULL);
     }
