@@ -241,10 +241,28 @@ static inline bool is_closed(const struct wf_chan *c)
     return atomic_load_explicit(&c->closed, memory_order_relaxed);
 }
 
+/* An element copy; the common sizes as constants, so the compiler emits
+ * a move instead of a call. */
 static inline void copy(void *dst, const void *src, size_t n)
 {
-    if (n && dst)
+    if (!dst)
+        return;
+    switch (n) {
+    case 0:
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
         memcpy(dst, src, n);
+        break;
+    }
 }
 
 /* ---- the operations, lock held ---------------------------------------------- */
@@ -367,13 +385,31 @@ static void op_cancel(struct op *o)
     wf__spin_unlock(&o->c->lock);
 }
 
-static int wait_init(struct wait *w, bool multi)
+/* Set up w for `self` (the calling fiber, found by the caller) or, when
+ * self is NULL, for the calling plain thread (registered with the
+ * runtime, so shutdown can wake it: a runtime mutex, so not under a
+ * channel lock). */
+static int wait_init(struct wait *w, bool multi, struct wf__fiber *self)
 {
-    int err = wf__wqrec_init(&w->rec);
+    int err = 0;
+    if (self) {
+        w->rec.w.fiber = self; /* all a fiber's wait needs */
+        w->rec.w.tp = NULL;
+    } else {
+        err = wf__wqrec_init(&w->rec);
+    }
     atomic_init(&w->state, WAITING);
     w->result = 0;
     w->multi = multi;
     return err;
+}
+
+/* The wait is over: a plain thread leaves the runtime's registry (a
+ * fiber's wait holds nothing). */
+static void wait_finish(struct wait *w)
+{
+    if (w->rec.w.tp)
+        wf__wqrec_finish(&w->rec);
 }
 
 /* ---- single operations -------------------------------------------------------- */
@@ -392,8 +428,9 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     /* A fiber's record costs nothing to set up, so a blocking call from a
      * fiber prepares it first and takes the lock once; a plain thread
      * registers only once it knows it must wait (below). */
-    if (block && wf__fiber_self()) {
-        rc = wait_init(&w, false);
+    struct wf__fiber *self = block ? wf__fiber_self() : NULL;
+    if (self) {
+        rc = wait_init(&w, false, self);
         WF_ASSERT(rc == 0);
         inited = true;
     }
@@ -407,7 +444,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
             return WF_ETIMEDOUT;
         /* Registering a plain thread takes a runtime mutex: not under the
          * channel's lock. Then try again, and queue if still needed. */
-        rc = wait_init(&w, false);
+        rc = wait_init(&w, false, NULL);
         if (rc < 0)
             return rc;
         inited = true;
@@ -416,7 +453,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
         wf__spin_unlock(&c->lock);
         send_wake(&wk);
         if (inited)
-            wf__wqrec_finish(&w.rec);
+            wait_finish(&w);
         return rc;
     }
 
@@ -434,7 +471,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     rc = wait_done(&w, &o, deadline);
     if (rc >= 0)
         rc = w.result; /* the completer popped o */
-    wf__wqrec_finish(&w.rec);
+    wait_finish(&w);
     return rc;
 }
 
@@ -697,7 +734,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
             rc = WF_ETIMEDOUT;
             goto out_free;
         }
-        rc = wait_init(&w, true);
+        rc = wait_init(&w, true, wf__fiber_self());
         if (rc < 0)
             goto out_free;
         inited = true;
@@ -736,7 +773,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
 
 out_finish:
     if (inited)
-        wf__wqrec_finish(&w.rec);
+        wait_finish(&w);
 out_free:
     if (order != order_small) {
         free(order);
