@@ -316,6 +316,13 @@ void wf__fiber_kick(struct wf__fiber *f);
 int wf__fiber_park(struct wf__fiber *self, int64_t deadline);
 /* The same, but cancellation neither stops nor prevents the wait. */
 int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline);
+/* Take a fiber that is fully parked (PARKED -> RUNNING): nobody else can
+ * wake it now, and the caller must queue it (wf__ready) once it has set
+ * up what the fiber will look at. false if it was not parked (then wake
+ * it the usual way). Saves the Dekker store of a wake-up: a fiber that is
+ * off its stack cannot be between its store of PARKING and its check. */
+bool wf__fiber_claim_parked(struct wf__fiber *f);
+
 /* Park while *word == expect, without the permit: the waker stores a new
  * value (seq_cst) and then kicks the fiber (wf__fiber_kick). Returns 0 when
  * the word changed or on a kick (maybe spurious: re-check the word),

@@ -560,6 +560,16 @@ void wf__fiber_wake_to(struct wf__fiber *f, bool next)
     resume(f, next);
 }
 
+bool wf__fiber_claim_parked(struct wf__fiber *f)
+{
+    /* relaxed load: a cheap filter; the CAS decides (seq_cst, like every
+     * other transition of wstate). */
+    int s = WF__PARKED;
+    return atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
+               WF__PARKED &&
+           atomic_compare_exchange_strong(&f->wstate, &s, WF__RUNNING);
+}
+
 void wf__fiber_kick(struct wf__fiber *f)
 {
     /* seq_cst load in resume(): Dekker with the parker, which stores
