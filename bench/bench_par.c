@@ -34,6 +34,7 @@
 #include "weft.h"
 #include "bench_par.h"
 #include "timing.h"
+#include "mandel_kernel.h"
 
 static bool par_only(void)
 {
@@ -135,7 +136,7 @@ int group_fib(void)
 
 /* ---- mandelbrot ------------------------------------------------------------ */
 
-enum { MANDEL_N = 2000, MANDEL_ITERS = 1000, MANDEL_REPS = 3 };
+enum { MANDEL_REPS = 3 };
 
 struct mandel {
     unsigned short *out;
@@ -144,21 +145,7 @@ struct mandel {
 static void mandel_rows(long lo, long hi, void *ctx)
 {
     struct mandel *m = ctx;
-    for (long y = lo; y < hi; y++) {
-        double ci = -1.5 + 3.0 * (double)y / MANDEL_N;
-        for (long x = 0; x < MANDEL_N; x++) {
-            double cr = -2.0 + 3.0 * (double)x / MANDEL_N;
-            double zr = 0, zi = 0;
-            int k = 0;
-            while (k < MANDEL_ITERS && zr * zr + zi * zi <= 4.0) {
-                double t = zr * zr - zi * zi + cr;
-                zi = 2 * zr * zi + ci;
-                zr = t;
-                k++;
-            }
-            m->out[y * MANDEL_N + x] = (unsigned short)k;
-        }
-    }
+    mandel_kernel(m->out, lo, hi);
 }
 
 static uint64_t mandel_sum(const unsigned short *v)

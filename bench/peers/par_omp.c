@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "timing.h"
+#include "mandel_kernel.h"
 
 static void put(const char *name, double v, const char *unit)
 {
@@ -37,26 +38,12 @@ static long fib(int n)
     return x + y;
 }
 
-enum { N = 2000, ITERS = 1000 };
 
 static void mandel(unsigned short *out)
 {
 #pragma omp parallel for schedule(dynamic)
-    for (long y = 0; y < N; y++) {
-        double ci = -1.5 + 3.0 * (double)y / N;
-        for (long x = 0; x < N; x++) {
-            double cr = -2.0 + 3.0 * (double)x / N;
-            double zr = 0, zi = 0;
-            int k = 0;
-            while (k < ITERS && zr * zr + zi * zi <= 4.0) {
-                double t = zr * zr - zi * zi + cr;
-                zi = 2 * zr * zi + ci;
-                zr = t;
-                k++;
-            }
-            out[y * N + x] = (unsigned short)k;
-        }
-    }
+    for (long y = 0; y < MANDEL_N; y++)
+        mandel_kernel(out, y, y + 1);
 }
 
 int main(int argc, char **argv)
@@ -78,7 +65,7 @@ int main(int argc, char **argv)
         put("omp_fib_ms", median(t, reps), "ms");
     }
     if (!*only || !strcmp(only, "mandelbrot")) {
-        unsigned short *out = malloc(sizeof *out * N * N);
+        unsigned short *out = malloc(sizeof *out * MANDEL_N * MANDEL_N);
         for (int r = 0; r < 3; r++) {
             int64_t t0 = now_ns();
             mandel(out);

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "timing.hpp"
+#include "../mandel_kernel.h"
 
 static void put(const char *name, double v, const char *unit)
 {
@@ -49,26 +50,7 @@ static long fib(int n)
     return x + y;
 }
 
-enum { N = 2000, ITERS = 1000 };
 
-static void mandel_rows(unsigned short *out, long lo, long hi)
-{
-    for (long y = lo; y < hi; y++) {
-        double ci = -1.5 + 3.0 * (double)y / N;
-        for (long x = 0; x < N; x++) {
-            double cr = -2.0 + 3.0 * (double)x / N;
-            double zr = 0, zi = 0;
-            int k = 0;
-            while (k < ITERS && zr * zr + zi * zi <= 4.0) {
-                double t = zr * zr - zi * zi + cr;
-                zi = 2 * zr * zi + ci;
-                zr = t;
-                k++;
-            }
-            out[y * N + x] = (unsigned short)k;
-        }
-    }
-}
 
 static void sort_input(std::vector<uint64_t> &v)
 {
@@ -103,12 +85,12 @@ int main(int argc, char **argv)
         put("tbb_fib_ms", median(std::vector<double>(t, t + 5)), "ms");
     }
     if (!*only || !std::strcmp(only, "mandelbrot")) {
-        std::vector<unsigned short> out((size_t)N * N);
+        std::vector<unsigned short> out((size_t)MANDEL_N * MANDEL_N);
         for (int r = 0; r < 3; r++) {
             double t0 = now_ns();
-            tbb::parallel_for(tbb::blocked_range<long>(0, N),
+            tbb::parallel_for(tbb::blocked_range<long>(0, MANDEL_N),
                               [&](const tbb::blocked_range<long> &b) {
-                                  mandel_rows(out.data(), b.begin(), b.end());
+                                  mandel_kernel(out.data(), b.begin(), b.end());
                               });
             t[r] = (double)(now_ns() - t0) / 1e6;
         }

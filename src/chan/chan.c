@@ -74,6 +74,7 @@
 #include <string.h>
 
 #include "common/atomic.h"
+#include "common/copy.h"
 #include "sync/sync_int.h"
 #include "weft/chan.h"
 
@@ -259,28 +260,12 @@ static inline bool is_closed(const struct wf_chan *c)
     return atomic_load_explicit(&c->closed, memory_order_relaxed);
 }
 
-/* An element copy; the common sizes as constants, so the compiler emits
- * a move instead of a call. */
+/* An element copy; nothing for 0-byte elements (whose source may be
+ * NULL) or a NULL destination (a receive that discards). */
 static inline void copy(void *dst, const void *src, size_t n)
 {
-    if (!dst)
-        return;
-    switch (n) {
-    case 0:
-        break;
-    case 4:
-        memcpy(dst, src, 4);
-        break;
-    case 8:
-        memcpy(dst, src, 8);
-        break;
-    case 16:
-        memcpy(dst, src, 16);
-        break;
-    default:
-        memcpy(dst, src, n);
-        break;
-    }
+    if (n && dst)
+        wf__copy_elem(dst, src, n);
 }
 
 /* ---- the operations, lock held ---------------------------------------------- */
@@ -622,7 +607,7 @@ size_t wf_chan_elem_size(const struct wf_chan *c)
  * thread's state after migrating (DESIGN.md, known traps). */
 static __attribute__((noinline)) uint64_t rand64(void)
 {
-    static _Thread_local uint64_t s;
+    static WF__TLS uint64_t s;
     if (s == 0)
         s = (uint64_t)(uintptr_t)&s ^ (uint64_t)wf_now() ^ 0x9E3779B97F4A7C15ull;
     s ^= s >> 12;

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/copy.h"
 #include "weft/queue.h"
 
 #define LINE 64
@@ -122,26 +123,6 @@ static size_t total_size(size_t header, size_t cap, size_t stride)
     return (n + LINE - 1) & ~(size_t)(LINE - 1);
 }
 
-/* memcpy of n bytes, with the common small sizes as constants so that the
- * compiler copies them inline instead of calling memcpy through the PLT,
- * which for an 8-byte item costs more than the rest of a push. */
-static inline void copy_elem(void *dst, const void *src, size_t n)
-{
-    switch (n) {
-    case 4:
-        memcpy(dst, src, 4);
-        break;
-    case 8:
-        memcpy(dst, src, 8);
-        break;
-    case 16:
-        memcpy(dst, src, 16);
-        break;
-    default:
-        memcpy(dst, src, n);
-        break;
-    }
-}
 
 static atomic_size_t *slot_seq(const struct wf_mpmc *q, size_t pos)
 {
@@ -215,7 +196,7 @@ int wf_mpmc_try_push(struct wf_mpmc *q, const void *elem)
             pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
         }
     }
-    copy_elem(slot_data(q, pos), elem, q->elem_size);
+    wf__copy_elem(slot_data(q, pos), elem, q->elem_size);
     /* release: publishes the element; pairs with the acquire load of seq
      * in pop. */
     atomic_store_explicit(slot_seq(q, pos), pos + 1, memory_order_release);
@@ -247,7 +228,7 @@ int wf_mpmc_try_pop(struct wf_mpmc *q, void *elem)
             pos = atomic_load_explicit(&q->deq, memory_order_relaxed);
         }
     }
-    copy_elem(elem, slot_data(q, pos), q->elem_size);
+    wf__copy_elem(elem, slot_data(q, pos), q->elem_size);
     /* release: our read of the slot happens before the next lap's push
      * overwrites it; pairs with the acquire load of seq in push. */
     atomic_store_explicit(slot_seq(q, pos), pos + q->mask + 1,
@@ -323,7 +304,7 @@ int wf_spsc_try_push(struct wf_spsc *q, const void *elem)
         if (h - q->tail_cache > q->mask)
             return WF_EAGAIN;
     }
-    copy_elem(q->buf + (h & q->mask) * q->elem_size, elem, q->elem_size);
+    wf__copy_elem(q->buf + (h & q->mask) * q->elem_size, elem, q->elem_size);
     /* release: publishes the element; pairs with the acquire load of head
      * in pop. */
     atomic_store_explicit(&q->head, h + 1, memory_order_release);
@@ -343,7 +324,7 @@ int wf_spsc_try_pop(struct wf_spsc *q, void *elem)
         if (t == q->head_cache)
             return WF_EAGAIN;
     }
-    copy_elem(elem, q->buf + (t & q->mask) * q->elem_size, q->elem_size);
+    wf__copy_elem(elem, q->buf + (t & q->mask) * q->elem_size, q->elem_size);
     /* release: our read of the slot happens before the producer reuses it;
      * pairs with the acquire load of tail in push. */
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);

@@ -89,7 +89,7 @@ static void wait_not_running(struct wf__utimer *u)
     }
 }
 
-static atomic_uint rr; /* round-robin heap choice for plain threads */
+static atomic_uint rr; /* where pick_heap starts looking; spreading only */
 
 /* Heap hook, under the heap lock, on the worker running the heap pass. */
 static void fire(struct wf__timer *ht)
@@ -140,15 +140,9 @@ static struct wf__worker *pick_heap(struct wf__rt *rt, struct wf__worker *self)
 
 /* Put an ARMED timer into a heap (pick_heap); wake the heap's worker if it
  * may sleep past the new deadline. */
-static int arm(struct wf__utimer *u, int64_t deadline)
+static int arm(struct wf__utimer *u, int64_t deadline, struct wf__worker *self)
 {
     struct wf__rt *rt = &wf__rt;
-    struct wf__worker *self = wf__worker_self();
-    /* acquire: pairs with wf_init's release store of RUNNING, so the
-     * workers array is there (a worker thread implies it). */
-    if (!self && atomic_load_explicit(&rt->state, memory_order_acquire) !=
-                     WF__RT_RUNNING)
-        return WF_ESHUTDOWN;
     struct wf__worker *t = pick_heap(rt, self);
     int64_t before = wf__timers_earliest(&t->timers);
     int err = wf__timer_add(&t->timers, &u->t, deadline);
@@ -164,27 +158,31 @@ int wf_timer_start(struct wf_timer *t, int64_t deadline)
     if (!t || U(t)->magic != MAGIC)
         return WF_EINVAL;
     struct wf__utimer *u = U(t);
-    if (running_here() == u) { /* from its own callback: re-arm afterwards */
-        struct wf__worker *w = wf__worker_self();
-        if (w->utimer_rearm)
+    struct wf__worker *self = wf__worker_self();
+    /* relaxed: only this thread writes its own worker's field. */
+    if (self && atomic_load_explicit(&self->utimer_running,
+                                     memory_order_relaxed) == u) {
+        /* From its own callback: re-arm afterwards. */
+        if (self->utimer_rearm)
             return WF_EBUSY;
         /* Take the heap slot now, so that applying the re-arm after the
          * callback cannot fail unseen. */
-        int err = wf__timers_reserve(&w->timers);
+        int err = wf__timers_reserve(&self->timers);
         if (err < 0)
             return err;
-        w->utimer_rearm = true;
-        w->utimer_rearm_deadline = deadline;
+        self->utimer_rearm = true;
+        self->utimer_rearm_deadline = deadline;
         return 0;
     }
-    if (!wf__worker_self() &&
-        atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
-            WF__RT_RUNNING)
+    /* acquire: pairs with wf_init's release store of RUNNING, so the
+     * workers array is there (a worker thread implies it). */
+    if (!self && atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
+                     WF__RT_RUNNING)
         return WF_ESHUTDOWN;
     int s = IDLE;
     if (!atomic_compare_exchange_strong(&u->state, &s, ARMED))
         return WF_EBUSY;
-    int err = arm(u, deadline);
+    int err = arm(u, deadline, self);
     if (err < 0)
         atomic_store(&u->state, IDLE);
     return err;
