@@ -31,7 +31,7 @@
  * the wake-up is a kick. That saves the two permit exchanges per blocked
  * operation and leaves wf_park/wf_unpark's permit alone. When the waiter
  * is already fully parked (off its stack), the completer takes it outright
- * (wf__fiber_claim_parked: PARKED -> RUNNING) and queues it itself after
+ * (wf__fiber_claim_parked: PARKED -> CLAIMED) and queues it itself after
  * the lock is released; the state store then needs no Dekker order, which
  * saves one more locked instruction per hand-over. Plain threads sleep on
  * their futex parker.
@@ -208,8 +208,10 @@ static void complete(struct op *o, int result, struct wake *wk)
     w->result = result;
     if (w->rec.w.fiber && wf__fiber_claim_parked(w->rec.w.fiber)) {
         /* The fiber is off its stack and now ours to queue: it reads the
-         * state only after we queue it (send_wake), which orders this
-         * store before. release: the element copy and `result`. */
+         * state only after wf__fiber_run_claimed (send_wake), whose
+         * release store of its wstate publishes this one. relaxed would
+         * do; release keeps the element copy and `result` ordered here
+         * too. */
         wk->claimed = true;
         atomic_store_explicit(&w->state, o->idx, memory_order_release);
         return;
@@ -228,7 +230,7 @@ static void send_wake(struct wake *wk)
     if (!wk->pending)
         return;
     if (wk->claimed)
-        wf__ready(wk->w.fiber, true);
+        wf__fiber_run_claimed(wk->w.fiber, true);
     else
         wf__waiter_kick(&wk->w);
 }

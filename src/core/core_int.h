@@ -82,6 +82,7 @@ enum {
     WF__PARKING,     /* committed to park, still on its own stack */
     WF__PARKED,      /* off its stack, waiting for a wake */
     WF__WOKEN,       /* woken while PARKING: the switch's after-step queues it */
+    WF__CLAIMED,     /* taken while PARKED by a completer, which queues it */
 };
 
 struct wf__scope_link {
@@ -200,12 +201,20 @@ struct wf__waiter {
     struct wf__tparker *tp;
 };
 
+/* A joiner waiting for a fiber to return; on the joiner's stack. The
+ * exiting fiber stores `state` (1) before it publishes DONE_JOINED, and
+ * kicks the joiner from a copy of `w` afterwards. */
+struct wf__joinrec {
+    struct wf__waiter w;
+    atomic_int state; /* 0 waiting, 1 the fiber returned: the park word */
+};
+
 /* Fiber handle slot. ctl = generation << 32 | SLOT_LOCK? | state. */
 struct wf__slot {
     _Atomic uint64_t ctl;
     struct wf__fiber *fiber;  /* valid while the state is live */
     void *result;             /* written before the state becomes DONE */
-    struct wf__waiter *joiner; /* written before the state becomes JOINING */
+    struct wf__joinrec *joiner; /* written before the state becomes JOINING */
     uint32_t next_free;       /* free list link (rt->slot_lock) */
 };
 
@@ -300,36 +309,46 @@ void wf__workers_stop(struct wf__rt *rt);
  * thread to the inject queue. Wakes an idle worker if one should help. */
 void wf__ready(struct wf__fiber *f, bool next);
 
-/* Make f's permit available and wake it if parked (any thread; f may even
- * have ended: then this is a harmless spurious wake-up). */
+/* Make f's permit available and wake it if parked (wf_unpark; any
+ * thread; f may even have ended: then this is a harmless spurious
+ * wake-up). Nothing inside weft uses the permit (sched.c). */
 void wf__fiber_wake(struct wf__fiber *f);
-/* The same, queueing f on the run-next slot (next) or at the tail. */
-void wf__fiber_wake_to(struct wf__fiber *f, bool next);
 /* Get f going if it is parked, without giving it the permit: for wakers
- * whose reason the parker checks itself (its deadline, `cancelled`), which
- * must be stored (seq_cst) before the call. */
+ * whose reason the parker checks itself (the word it parks on, its
+ * deadline, `cancelled`), which must be stored (seq_cst) before the call.
+ * f goes to this worker's run-next slot, or with _tail to the tail of
+ * its queue (for a waiter likely to find more finished work when it
+ * runs, such as a joiner of many fibers). */
 void wf__fiber_kick(struct wf__fiber *f);
+void wf__fiber_kick_tail(struct wf__fiber *f);
 
-/* Park the calling fiber until woken (permit), the deadline or
- * cancellation. Returns 0 when woken (maybe spuriously), -ETIMEDOUT when the
- * deadline has passed, -ECANCELED when cancelled. */
+/* Park the calling fiber until woken through its permit (wf_unpark), the
+ * deadline or cancellation: wf_park alone. Returns 0 when woken (maybe
+ * spuriously), -ETIMEDOUT when the deadline has passed, -ECANCELED when
+ * cancelled, -ENOMEM when no timer could be armed for the deadline. */
 int wf__fiber_park(struct wf__fiber *self, int64_t deadline);
-/* The same, but cancellation neither stops nor prevents the wait. */
-int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline);
-/* Take a fiber that is fully parked (PARKED -> RUNNING): nobody else can
- * wake it now, and the caller must queue it (wf__ready) once it has set
- * up what the fiber will look at. false if it was not parked (then wake
- * it the usual way). Saves the Dekker store of a wake-up: a fiber that is
- * off its stack cannot be between its store of PARKING and its check. */
+/* Take a fiber that is fully parked (PARKED -> CLAIMED): nobody else can
+ * wake it now, and the caller must hand it to wf__fiber_run_claimed once
+ * it has set up what the fiber will look at. false if it was not parked
+ * (then store the word and kick it the usual way). Saves the Dekker store
+ * of a wake-up: a fiber that is off its stack cannot be between its store
+ * of PARKING and its check. */
 bool wf__fiber_claim_parked(struct wf__fiber *f);
+/* Make a claimed fiber runnable: RUNNING (release, read by the fiber with
+ * acquire when it resumes), then queued as wf__ready(f, next). */
+void wf__fiber_run_claimed(struct wf__fiber *f, bool next);
 
 /* Park while *word == expect, without the permit: the waker stores a new
  * value (seq_cst) and then kicks the fiber (wf__fiber_kick). Returns 0 when
  * the word changed or on a kick (maybe spurious: re-check the word),
  * -ETIMEDOUT, -ECANCELED or -ENOMEM as wf__fiber_park. Leaves the permit
- * alone, so a user's wf_unpark is neither consumed nor faked. */
+ * alone, so a user's wf_unpark is neither consumed nor faked. Every wait
+ * inside weft parks this way. */
 int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
                         int64_t deadline);
+/* The same, but cancellation neither stops nor prevents the wait. */
+int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
+                                 int expect, int64_t deadline);
 
 /* Yield: requeue at the tail and run something else. */
 void wf__fiber_yield(struct wf__fiber *self);
@@ -382,21 +401,23 @@ void wf__utimers_drain(struct wf__worker *w);
 
 /* ---- waiting (runtime.c) -------------------------------------------------- */
 
-/* The calling context's waiter; NULL tp/fiber never both. */
+/* The calling context's waiter; NULL tp/fiber never both. A plain
+ * thread is registered so that shutdown can wake it: pair with
+ * wf__waiter_done. */
 void wf__waiter_self(struct wf__waiter *w);
-/* Park the waiter (fiber park or thread futex). 0, -ETIMEDOUT, -ECANCELED,
- * -ESHUTDOWN (plain thread at runtime shutdown). May return 0 spuriously. */
-int wf__waiter_park(struct wf__waiter *w, int64_t deadline);
-void wf__waiter_wake(const struct wf__waiter *w);
-/* Park on a word (fibers: wf__fiber_park_word; plain threads: their
- * parker, as wf__waiter_park), and the matching wake-up: after storing the
- * word with seq_cst, kick the fiber (no permit) or wake the thread. */
+/* Park on a word while *word == expect (fibers: wf__fiber_park_word;
+ * plain threads: their futex parker). 0 when the word changed or maybe
+ * spuriously (re-check it), -ETIMEDOUT, -ECANCELED (fibers; not with
+ * _nocancel), -ESHUTDOWN (plain thread at runtime shutdown), -ENOMEM. */
 int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
                          int64_t deadline);
+int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
+                                  int expect, int64_t deadline);
+/* The matching wake-up, after storing the word with seq_cst: kick the
+ * fiber (no permit; to the run-next slot, or with _tail to the tail of
+ * the queue) or wake the thread. */
 void wf__waiter_kick(const struct wf__waiter *w);
-/* Wake a waiter at the tail of the run queue: for a waiter that is likely
- * to find more finished work when it runs (a joiner of many fibers). */
-void wf__waiter_wake_tail(const struct wf__waiter *w);
+void wf__waiter_kick_tail(const struct wf__waiter *w);
 /* The wait is over (unregisters a plain thread's parker). */
 void wf__waiter_done(struct wf__waiter *w);
 /* Bracket a plain thread's wait so shutdown can wake it. */

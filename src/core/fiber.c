@@ -361,14 +361,19 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
                     &s->ctl, &c, c | WF__SLOT_LOCK, memory_order_acquire,
                     memory_order_acquire))
                 goto retry;
-            struct wf__waiter jw = *s->joiner; /* before it may vanish */
+            struct wf__joinrec *jr = s->joiner;
+            struct wf__waiter jw = jr->w; /* before it may vanish */
+            /* seq_cst: the waker's half of park-on-word. The joiner cannot
+             * leave before the store of DONE_JOINED below (it waits for
+             * the lock bit), so the record is still there. */
+            atomic_store(&jr->state, 1);
             /* release: publishes the result to the joiner, drops the lock. */
             atomic_store_explicit(&s->ctl, CTL(gen, WF__S_DONE_JOINED),
                                   memory_order_release);
             /* At the tail: a joiner usually joins many; running it after
              * the fibers already queued lets it find them done instead of
              * parking for each one. */
-            wf__waiter_wake_tail(&jw);
+            wf__waiter_kick_tail(&jw);
             break;
         } else if (st == WF__S_LIVE) {
             if (atomic_compare_exchange_weak_explicit(
@@ -426,7 +431,7 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
 {
     struct wf__slot *s = wf__slot_get(f.id);
     struct wf__fiber *self = wf__fiber_self();
-    struct wf__waiter w;
+    struct wf__joinrec jr;
     int err = 0;
 
     if (!s)
@@ -461,8 +466,9 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
                 &s->ctl, &c, c | WF__SLOT_LOCK, memory_order_acquire,
                 memory_order_relaxed))
             continue;
-        wf__waiter_self(&w);
-        s->joiner = &w;
+        wf__waiter_self(&jr.w);
+        atomic_init(&jr.state, 0);
+        s->joiner = &jr;
         /* release: publishes s->joiner to the exiting fiber; also drops
          * the lock bit. */
         atomic_store_explicit(&s->ctl, CTL(GEN(c), WF__S_JOINING),
@@ -470,9 +476,10 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
         break;
     }
 
-    bool woken = false;
     for (;;) {
-        c = atomic_load(&s->ctl);
+        /* The exit path stores jr.state and then DONE_JOINED under the
+         * slot's lock bit: wait out that short window. */
+        c = slot_ctl_unlocked(s);
         if (STATE(c) == WF__S_DONE_JOINED) {
             bool ok = claim(s, f.id, c, result);
             WF_ASSERT(ok);
@@ -490,15 +497,9 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
                 break;
             continue;
         }
-        int r = wf__waiter_park(&w, deadline);
-        if (r == 0)
-            woken = true;
-        else
-            err = r;
+        err = wf__waiter_park_word(&jr.w, &jr.state, 0, deadline);
     }
-    wf__waiter_done(&w);
-    if (woken && self) /* a user's permit may have been consumed */
-        atomic_store(&self->notified, 1);
+    wf__waiter_done(&jr.w);
     return err;
 }
 
@@ -584,7 +585,9 @@ int wf_sleep_until(int64_t deadline)
             ;
         return 0;
     }
-    bool woken = false;
+    /* A word nobody changes: only the deadline or a cancellation ends
+     * the park (spurious returns loop), and the permit stays untouched. */
+    atomic_int never = 0;
     int err = 0;
     for (;;) {
         if (atomic_load(&self->cancelled)) {
@@ -593,22 +596,16 @@ int wf_sleep_until(int64_t deadline)
         }
         if (wf_now() >= deadline)
             break;
-        int r = wf__fiber_park(self, deadline);
+        int r = wf__fiber_park_word(self, &never, 0, deadline);
         if (r == -ETIMEDOUT)
             break;
         if (r == -ECANCELED) {
             err = WF_ECANCELED;
             break;
         }
-        if (r == -ENOMEM) {
-            /* No memory for the timer: wait by yielding. */
+        if (r == -ENOMEM) /* no memory for the timer: wait by yielding */
             wf__fiber_yield(self);
-            continue;
-        }
-        woken = true;
     }
-    if (woken) /* give back the permit we swallowed */
-        atomic_store(&self->notified, 1);
     return err;
 }
 

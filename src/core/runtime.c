@@ -226,19 +226,29 @@ void wf__waiter_done(struct wf__waiter *w)
         wf__thread_wait_end(w->tp);
 }
 
-int wf__waiter_park(struct wf__waiter *w, int64_t deadline)
+/* A plain thread's half of park-on-word: its parker's word is the futex
+ * (1: a wake-up is pending). The waker stores the word, then sets the
+ * parker and wakes it; we clear the parker, then look at the word: either
+ * we see the new word, or the parker is set again and the futex wait
+ * returns at once. A stale wake-up left on the parker makes one wait
+ * return early, which the caller's loop absorbs. */
+static int thread_park_word(struct wf__tparker *tp, atomic_int *word,
+                            int expect, int64_t deadline)
 {
-    if (w->fiber)
-        return wf__fiber_park(w->fiber, deadline);
-    struct wf__tparker *tp = w->tp;
-    if (atomic_exchange(&tp->word, 0))
+    if (atomic_load(word) != expect)
+        return 0;
+    /* seq_cst: the store comes before the looks below, against the
+     * waker's (and wf_shutdown's) store of the word or state and then of
+     * the parker. */
+    atomic_store(&tp->word, 0);
+    if (atomic_load(word) != expect)
         return 0;
     if (atomic_load(&wf__rt.state) != WF__RT_RUNNING)
         return -ESHUTDOWN;
     if (deadline != WF_FOREVER && wf_now() >= deadline)
         return -ETIMEDOUT;
     wf__futex_wait(&tp->word, 0, deadline);
-    if (atomic_exchange(&tp->word, 0))
+    if (atomic_load(word) != expect)
         return 0;
     if (atomic_load(&wf__rt.state) != WF__RT_RUNNING)
         return -ESHUTDOWN;
@@ -247,21 +257,27 @@ int wf__waiter_park(struct wf__waiter *w, int64_t deadline)
     return 0;
 }
 
-void wf__waiter_wake(const struct wf__waiter *w)
-{
-    if (w->fiber) {
-        wf__fiber_wake(w->fiber);
-    } else {
-        wf__waiter_wake_tail(w);
-    }
-}
-
 int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
                          int64_t deadline)
 {
     if (w->fiber)
         return wf__fiber_park_word(w->fiber, word, expect, deadline);
-    return wf__waiter_park(w, deadline);
+    return thread_park_word(w->tp, word, expect, deadline);
+}
+
+int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
+                                  int expect, int64_t deadline)
+{
+    if (w->fiber)
+        return wf__fiber_park_word_nocancel(w->fiber, word, expect, deadline);
+    return thread_park_word(w->tp, word, expect, deadline);
+}
+
+static void thread_kick(struct wf__tparker *tp)
+{
+    /* seq_cst: after the waker's store of the word (see thread_park_word). */
+    if (!atomic_exchange(&tp->word, 1))
+        wf__futex_wake(&tp->word, 1);
 }
 
 void wf__waiter_kick(const struct wf__waiter *w)
@@ -269,16 +285,15 @@ void wf__waiter_kick(const struct wf__waiter *w)
     if (w->fiber)
         wf__fiber_kick(w->fiber);
     else
-        wf__waiter_wake_tail(w);
+        thread_kick(w->tp);
 }
 
-void wf__waiter_wake_tail(const struct wf__waiter *w)
+void wf__waiter_kick_tail(const struct wf__waiter *w)
 {
-    if (w->fiber) {
-        wf__fiber_wake_to(w->fiber, false);
-    } else if (!atomic_exchange(&w->tp->word, 1)) {
-        wf__futex_wake(&w->tp->word, 1);
-    }
+    if (w->fiber)
+        wf__fiber_kick_tail(w->fiber);
+    else
+        thread_kick(w->tp);
 }
 
 /* ---- configuration ---------------------------------------------------------- */

@@ -30,14 +30,22 @@
  *          that fails (a waker saw PARKING and set WOKEN) requeue it.
  *   wake:  exchange(notified, 1) -> return if it was set already; then
  *          CAS(PARKED -> RUNNING) and queue it, or CAS(PARKING -> WOKEN).
+ *   claim: a completer that finds the fiber PARKED may take it outright
+ *          (CAS PARKED -> CLAIMED), fill in the outcome of its wait, store
+ *          RUNNING with release and queue it (wf__fiber_run_claimed); the
+ *          fiber loads wstate with acquire when it is back on its stack,
+ *          so the outcome reaches it through wstate itself, whatever order
+ *          the queues give. Wakers leave a CLAIMED fiber alone.
  * All seq_cst: the store of PARKING and the waker's exchange of notified
  * form a Dekker pair, so either the parker sees the permit or the waker
  * sees PARKING/PARKED. A fiber is queued by exactly one party per park.
- * Deadlines and cancellation do not use the permit (it belongs to
- * wf_unpark and to weft's own wake-ups, and must be neither lost nor
- * faked): the timer and the canceller only "kick" (the CAS part of wake),
- * and the parker checks `cancelled` again after storing PARKING and looks
- * at the clock when it resumes.
+ * The permit belongs to wf_park/wf_unpark alone, and must be neither lost
+ * nor faked: every wait inside weft parks on a word of its own (a wait
+ * record's state, a group's `done`: park with a `word`), whose waker
+ * stores the word (seq_cst) and then "kicks" the fiber (the CAS part of
+ * wake, without the permit). Deadlines and cancellation kick too, and the
+ * parker checks `cancelled` again after storing PARKING and looks at the
+ * clock when it resumes.
  *
  * Spurious wake-ups are part of the contract: every waiting loop in weft
  * re-checks its condition. That makes waking a fiber that has already
@@ -527,10 +535,6 @@ void wf__fiber_yield(struct wf__fiber *self)
     leave(w, self, WF__AFTER_REQUEUE, next);
 }
 
-void wf__fiber_wake(struct wf__fiber *f)
-{
-    wf__fiber_wake_to(f, true);
-}
 
 /* Get a parked or parking fiber going again; exactly one caller of this
  * queues it per park (see the top comment). */
@@ -552,12 +556,12 @@ static void resume(struct wf__fiber *f, bool next)
     }
 }
 
-void wf__fiber_wake_to(struct wf__fiber *f, bool next)
+void wf__fiber_wake(struct wf__fiber *f)
 {
     /* seq_cst: Dekker with the parker's store of PARKING (top comment). */
     if (atomic_exchange(&f->notified, 1))
         return;
-    resume(f, next);
+    resume(f, true);
 }
 
 bool wf__fiber_claim_parked(struct wf__fiber *f)
@@ -567,7 +571,17 @@ bool wf__fiber_claim_parked(struct wf__fiber *f)
     int s = WF__PARKED;
     return atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
                WF__PARKED &&
-           atomic_compare_exchange_strong(&f->wstate, &s, WF__RUNNING);
+           atomic_compare_exchange_strong(&f->wstate, &s, WF__CLAIMED);
+}
+
+void wf__fiber_run_claimed(struct wf__fiber *f, bool next)
+{
+    /* release: publishes what the claimer stored since its claim (the
+     * fiber's wait outcome) to the fiber, which loads wstate with acquire
+     * as soon as it is back on its stack (park). The hand-over does not
+     * depend on how the queue below publishes f. */
+    atomic_store_explicit(&f->wstate, WF__RUNNING, memory_order_release);
+    wf__ready(f, next);
 }
 
 void wf__fiber_kick(struct wf__fiber *f)
@@ -576,6 +590,11 @@ void wf__fiber_kick(struct wf__fiber *f)
      * PARKING and then reads the condition the kicker set (its deadline,
      * or `cancelled`, stored before this call with seq_cst). */
     resume(f, true);
+}
+
+void wf__fiber_kick_tail(struct wf__fiber *f)
+{
+    resume(f, false); /* as wf__fiber_kick */
 }
 
 /* A deadline passed: get the fiber going without giving it the permit,
@@ -636,6 +655,9 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
         armed = true;
     }
     leave(w, self, WF__AFTER_PARK, pick_next(w));
+    /* acquire: pairs with the release store of wf__fiber_run_claimed (or
+     * the RMW of a kick), so a claimer's writes are visible below. */
+    (void)atomic_load_explicit(&self->wstate, memory_order_acquire);
 
     if (armed)
         wf__timer_cancel(&self->timer);
@@ -657,15 +679,16 @@ int wf__fiber_park(struct wf__fiber *self, int64_t deadline)
     return park(self, deadline, true, NULL, 0);
 }
 
-int wf__fiber_park_nocancel(struct wf__fiber *self, int64_t deadline)
-{
-    return park(self, deadline, false, NULL, 0);
-}
-
 int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
                         int64_t deadline)
 {
     return park(self, deadline, true, word, expect);
+}
+
+int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
+                                 int expect, int64_t deadline)
+{
+    return park(self, deadline, false, word, expect);
 }
 
 _Noreturn void wf__fiber_exit(struct wf__fiber *self)

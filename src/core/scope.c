@@ -23,6 +23,7 @@
  * waiter's stack, linked while it waits. */
 struct scope_waiter {
     struct wf__waiter w;
+    atomic_int state; /* 1: the members were all gone (park word); lock */
     struct scope_waiter *prev, *next; /* scope lock */
 };
 
@@ -67,8 +68,11 @@ void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
     if (--s->nlive == 0) {
         /* Under the lock: a waiter unlinks its record only under it. Waking
          * takes only leaf locks (core_int.h). */
-        for (struct scope_waiter *sw = s->waiters; sw; sw = sw->next)
-            wf__waiter_wake(&sw->w);
+        for (struct scope_waiter *sw = s->waiters; sw; sw = sw->next) {
+            /* seq_cst: the waker's half of park-on-word. */
+            atomic_store(&sw->state, 1);
+            wf__waiter_kick(&sw->w);
+        }
     }
     wf__spin_unlock(&s->lock);
 }
@@ -147,11 +151,10 @@ void wf__scope_cancel_owned(struct wf__fiber *f)
 static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
 {
     struct scope_waiter sw;
-    struct wf__fiber *self = wf__fiber_self();
-    bool woken = false;
     int err = 0;
 
     wf__waiter_self(&sw.w);
+    atomic_init(&sw.state, 0);
     wf__spin_lock(&s->lock);
     sw.prev = NULL;
     sw.next = s->waiters;
@@ -159,13 +162,15 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
         s->waiters->prev = &sw;
     s->waiters = &sw;
     while (s->nlive > 0 && !err) {
+        /* relaxed: under the lock, as the member exit that stores 1; a
+         * wake for an earlier emptying (members were added since) is
+         * spent. */
+        atomic_store_explicit(&sw.state, 0, memory_order_relaxed);
         wf__spin_unlock(&s->lock);
-        int r = self && !cancellable ? wf__fiber_park_nocancel(self, deadline)
-                                     : wf__waiter_park(&sw.w, deadline);
-        if (r == 0)
-            woken = true;
-        else
-            err = r;
+        err = cancellable
+                  ? wf__waiter_park_word(&sw.w, &sw.state, 0, deadline)
+                  : wf__waiter_park_word_nocancel(&sw.w, &sw.state, 0,
+                                                  deadline);
         wf__spin_lock(&s->lock);
     }
     if (s->nlive == 0)
@@ -178,8 +183,6 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
         sw.next->prev = sw.prev;
     wf__spin_unlock(&s->lock);
     wf__waiter_done(&sw.w);
-    if (woken && self) /* a user's permit may have been consumed */
-        atomic_store(&self->notified, 1);
     return err;
 }
 

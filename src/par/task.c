@@ -167,9 +167,10 @@ static void submit_done(struct wf__group *g)
         return;
     /* The joiner may leave (and its frame with g) once `done` is set. */
     struct wf__waiter wt = g->waiter;
-    /* release: the children's effects happen before the joiner returns. */
-    atomic_store_explicit(&g->done, 1, memory_order_release);
-    wf__waiter_wake(&wt);
+    /* seq_cst: releases the children's effects to the joiner, and is the
+     * waker's half of park-on-word (store, then kick). */
+    atomic_store(&g->done, 1);
+    wf__waiter_kick(&wt);
 }
 
 /* Run t on worker w; local: popped from w's own deque. */
@@ -427,15 +428,13 @@ static void join_submit(struct wf__group *g)
 {
     wf__waiter_self(&g->waiter);
     if (atomic_fetch_sub(&g->pending, 1) != 1) {
-        /* acquire: pairs with the release store in submit_done. */
+        /* acquire: pairs with the store in submit_done. */
         while (!atomic_load_explicit(&g->done, memory_order_acquire)) {
-            if (g->waiter.fiber) {
-                wf__fiber_park_nocancel(g->waiter.fiber, WF_FOREVER);
-            } else if (wf__waiter_park(&g->waiter, WF_FOREVER) == -ESHUTDOWN) {
+            if (wf__waiter_park_word_nocancel(&g->waiter, &g->done, 0,
+                                              WF_FOREVER) == -ESHUTDOWN)
                 /* wf_shutdown waits for this thread to leave before it
                  * stops the workers, so the children still finish. */
                 sched_yield();
-            }
         }
     }
     wf__waiter_done(&g->waiter);

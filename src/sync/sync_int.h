@@ -3,9 +3,10 @@
  *
  * A wait queue is a FIFO of records that live on the waiters' stacks,
  * protected by the owning primitive's spinlock (struct wf__spin). A waiter
- * links its record and parks (wf__waiter_park: a fiber parks, a plain
- * thread sleeps on its futex parker); a waker pops records from the head,
- * marks them `woken` and wakes their waiter, all under the lock. A record
+ * links its record and parks on the record's `state` word
+ * (wf__waiter_park_word: a fiber parks, a plain thread sleeps on its futex
+ * parker); a waker pops records from the head, marks them `woken`, stores
+ * `state` and kicks their waiter, all under the lock. A record
  * is unlinked either by the waker that pops it or by its waiter (on a
  * deadline, cancellation or shutdown), always under the lock, so nobody
  * touches a record after its waiter has returned.
@@ -35,10 +36,11 @@
 struct wf__wqrec {
     struct wf__waiter w;
     struct wf__wqrec *prev, *next; /* queue lock */
+    atomic_int state;              /* 0 waiting, 1 popped: the park word;
+                                    * written under the queue lock */
     bool linked;                   /* queue lock */
     bool woken;                    /* set by a pop; queue lock */
     bool granted;                  /* primitive-specific hand-over; queue lock */
-    bool got_zero;                 /* a park returned 0: maybe a user permit */
     bool counted;                  /* counted in q->inside; queue lock */
     uint64_t tag;                  /* primitive-specific (mutex: owner tag) */
     int64_t since;                 /* when it first queued (mutex handoff) */
@@ -60,8 +62,7 @@ int wf__wqrec_init(struct wf__wqrec *r);
  * caller may touch the primitive only until it releases the lock. Call
  * wf__wqrec_finish after releasing the lock. */
 void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r);
-/* After the lock is released: unregister a plain thread, give a fiber back
- * a park permit its waits may have consumed. */
+/* After the lock is released: unregister a plain thread. */
 void wf__wqrec_finish(struct wf__wqrec *r);
 
 /* Link r at the tail (or, for a waiter that was woken and lost a race,
@@ -90,7 +91,7 @@ static inline struct wf__wqrec *wf__waitq_head(const struct wf__waitq *q)
 }
 
 /* Unlink the head and mark it woken, without waking it (the caller may set
- * `granted` first, then call wf__waiter_wake(&r->w) under the lock).
+ * `granted` first, then call wf__waiter_kick(&r->w) under the lock).
  * NULL if empty. Lock held. */
 struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q);
 /* Pop and wake the oldest waiter; false if there was none. Lock held. */

@@ -12,11 +12,13 @@
  * never sent. The spinlock's acquire/release is the only ordering used:
  * `woken`, `linked` and `granted` are plain fields under it.
  *
- * Park permits. A fiber parks through its permit (`notified`), which it
- * shares with wf_park/wf_unpark. A wait that saw a park return 0 may have
- * eaten a user's wf_unpark, so wf__wqrec_finish gives the permit back, as
- * scope.c does: the user's next wf_park may then return spuriously, which
- * its contract allows, instead of never.
+ * Parking. A waiter parks on its record's `state` word, never on its
+ * fiber's permit (which belongs to wf_park/wf_unpark): a pop stores 1
+ * there (seq_cst) before it kicks the waiter, the other half of the
+ * park-on-word Dekker pair (sched.c). A waiter that must wait again
+ * (requeued at the head after losing to a barger) is linked anew, which
+ * stores 0 under the lock; a kick still on its way from the earlier pop is
+ * then a spurious wake-up, which the loop absorbs.
  *
  * Rejected: waking outside the lock (from a copy of the waiter). It would
  * keep futex calls out of the critical section, but a late wake would then
@@ -33,9 +35,9 @@ int wf__wqrec_init(struct wf__wqrec *r)
 {
     r->prev = r->next = NULL;
     r->linked = false;
+    atomic_init(&r->state, 0);
     r->woken = false;
     r->granted = false;
-    r->got_zero = false;
     r->tag = 0;
     r->since = 0;
     r->counted = false;
@@ -67,9 +69,6 @@ void wf__wqrec_finish(struct wf__wqrec *r)
 {
     if (r->w.tp)
         wf__waiter_done(&r->w);
-    else if (r->w.fiber && r->got_zero)
-        /* seq_cst like every access to the permit (sched.c). */
-        atomic_store(&r->w.fiber->notified, 1);
 }
 
 void wf__waitq_link(struct wf__waitq *q, struct wf__wqrec *r, bool front)
@@ -80,6 +79,9 @@ void wf__waitq_link(struct wf__waitq *q, struct wf__wqrec *r, bool front)
         r->counted = true;
     }
     r->woken = false;
+    /* relaxed: under the lock, which every writer holds; the waiter's
+     * seq_cst look comes after it in its own order. */
+    atomic_store_explicit(&r->state, 0, memory_order_relaxed);
     r->linked = true;
     if (front) {
         r->prev = NULL;
@@ -120,13 +122,12 @@ int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
     int err = 0;
     while (!r->woken) {
         wf__spin_unlock(lock);
-        int rc = r->w.fiber && !cancellable
-                     ? wf__fiber_park_nocancel(r->w.fiber, deadline)
-                     : wf__waiter_park(&r->w, deadline);
+        int rc = cancellable
+                     ? wf__waiter_park_word(&r->w, &r->state, 0, deadline)
+                     : wf__waiter_park_word_nocancel(&r->w, &r->state, 0,
+                                                     deadline);
         wf__spin_lock(lock);
-        if (rc == 0) {
-            r->got_zero = true;
-        } else if (!r->woken) {
+        if (rc != 0 && !r->woken) {
             err = rc;
             break;
         }
@@ -151,6 +152,8 @@ struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q)
         return NULL;
     unlink_rec(q, r);
     r->woken = true;
+    /* seq_cst: the waker's half of park-on-word (store, then kick). */
+    atomic_store(&r->state, 1);
     return r;
 }
 
@@ -159,7 +162,7 @@ bool wf__waitq_wake_one(struct wf__waitq *q)
     struct wf__wqrec *r = wf__waitq_pop(q);
     if (!r)
         return false;
-    wf__waiter_wake(&r->w);
+    wf__waiter_kick(&r->w);
     return true;
 }
 
