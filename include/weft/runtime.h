@@ -37,13 +37,27 @@
 extern "C" {
 #endif
 
+/* What the worker thread of a stalled fiber was doing when it was
+ * reported (read from /proc). */
+enum {
+    WF_STALL_UNKNOWN = 0, /* could not be read */
+    WF_STALL_RUNNING,     /* on a CPU or ready: computing */
+    WF_STALL_SYSCALL,     /* blocked in the kernel: a system call */
+};
+
 /* What a stall report says: a fiber ran on one worker for `ran_ns` without
- * switching. Reported once per stall, while it is still going on. */
+ * switching. Reported once per stall, while it is still going on. The
+ * strings are valid during the call. */
 struct wf_stall {
-    uint64_t fiber_id; /* the fiber's id (see wf_self()) */
-    const char *name;  /* its name, "" if it has none; valid during the call */
-    int worker;        /* the worker it is blocking */
-    int64_t ran_ns;    /* how long it has run without a switch so far */
+    uint64_t fiber_id;       /* the fiber's id (see wf_self()) */
+    const char *name;        /* its name, "" if it has none */
+    int worker;              /* the worker it is blocking */
+    int64_t ran_ns;          /* how long it has run without a switch so far */
+    int state;               /* WF_STALL_* */
+    const char *kernel_wait; /* where it waits in the kernel (the thread's
+                              * wait channel), "" if not known */
+    const char *entry;       /* the fiber's function, if its symbol is
+                              * exported, else "" */
 };
 
 /* Called from the runtime's monitor thread (not a worker, not a fiber);
@@ -62,8 +76,10 @@ struct wf_config {
      * from shared slabs and protected by a canary that is checked at every
      * switch. 0: WEFT_GUARDED_STACKS, else vm.max_map_count / 4; -1: none. */
     long guarded_stacks;
-    /* Report a fiber that runs longer than this without switching.
-     * 0: WEFT_STALL_MS, else 100 ms; negative: no stall monitor. */
+    /* Report a fiber that runs longer than this without switching; also
+     * how long runnable work may wait behind a worker stuck in a long call
+     * before an idle worker is sent to take it. 0: WEFT_STALL_MS, else
+     * 100 ms; negative: no reports (work is still rescued after 100 ms). */
     int64_t stall_ns;
     /* Receives stall reports; NULL prints them on stderr. */
     wf_stall_fn *stall_fn;

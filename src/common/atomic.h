@@ -21,4 +21,22 @@ static inline void wf__fence(void)
 #endif
 }
 
+/*
+ * The reading half of a Dekker pair: a full fence, then a load. TSan does
+ * not model fences, so under TSan the same read is an RMW that adds
+ * nothing (seq_cst): the other half's RMW on the same word (a counter's
+ * decrement, the exchange that marks a worker parked) and this one are
+ * then ordered for TSan too, and it checks what the pair publishes.
+ */
+static inline int wf__dekker_load_int(atomic_int *x)
+{
+#if defined(WEFT_TSAN)
+    return atomic_fetch_add(x, 0);
+#else
+    wf__fence();
+    /* relaxed: ordered by the fence above. */
+    return atomic_load_explicit(x, memory_order_relaxed);
+#endif
+}
+
 #endif

@@ -142,6 +142,7 @@ struct wf__worker {
     enum wf__after after;
     struct wf__fiber *after_fiber;
     unsigned tick;                 /* scheduling decisions, for fairness */
+    unsigned ttick;                /* fiber switches, for timer passes */
     unsigned streak;               /* run-next picks in a row */
     uint64_t rng;
     struct wf__stack_cache stacks;
@@ -174,10 +175,12 @@ struct wf__worker {
     bool utimer_rearm;
     int64_t utimer_rearm_deadline;
 
-    /* Sleeping: `parked` is set under rt->idle_lock and read lock-free by
-     * wakers after a seq_cst fence; `wake_word` is the futex. */
-    _Alignas(WF__CACHELINE) atomic_bool parked;
+    /* Sleeping: `parked` (0/1) is set under rt->idle_lock and read
+     * lock-free by wakers as the reading half of a Dekker pair
+     * (wf__dekker_load_int); `wake_word` is the futex. */
+    _Alignas(WF__CACHELINE) atomic_int parked;
     atomic_uint wake_word;
+    int tid; /* the worker thread's kernel id (stall reports) */
 
     /* Stall monitor: bumped at every switch (relaxed: a progress counter). */
     _Alignas(WF__CACHELINE) atomic_ulong nswitch;
@@ -395,9 +398,11 @@ void wf__worker_timers_changed(struct wf__worker *t);
 
 /* ---- utimer.c ------------------------------------------------------------ */
 
-/* Run the callbacks of the user timers w fired (w's own thread, no lock
- * held). */
+/* Run the callbacks of the user timers w fired: w's own thread, on its
+ * scheduler loop's stack (no fiber current), no lock held. */
 void wf__utimers_drain(struct wf__worker *w);
+/* Runtime shutdown (workers stopped): forget w's due timers unrun. */
+void wf__utimers_discard(struct wf__worker *w);
 
 /* ---- waiting (runtime.c) -------------------------------------------------- */
 

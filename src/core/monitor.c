@@ -1,14 +1,35 @@
 /*
- * The stall monitor: a thread that notices a fiber running too long
- * without switching.
+ * The monitor: a thread that keeps a stuck worker from holding up the rest
+ * of the runtime, and reports fibers that run too long without switching.
  *
- * Workers bump `nswitch` at every switch (a relaxed store to their own
- * line: no cost to speak of). The monitor samples every worker each
- * stall_ns / 4; a worker whose count has not moved while it runs a fiber
- * has been running that fiber since the sample where the count last moved.
- * Past stall_ns the fiber is reported once (callback or stderr), and if
- * work is waiting behind it (queued fibers, expired timers) a parked worker
- * is woken to steal it: a hog delays only itself.
+ * Workers bump `nswitch` at every scheduling decision (a fiber switch, a
+ * pass of the scheduler loop; a relaxed store to their own line). The
+ * monitor samples every worker that is not parked; a worker whose count
+ * has not moved has been doing one thing since the sample where it last
+ * moved: running a fiber (current_id != 0), or a task.
+ *
+ * Rescue. A worker stuck in a long call (a fiber in a blocking system
+ * call, a long computation) neither runs its queue nor fires its timers,
+ * and idle workers look at other workers' queues and heaps only while
+ * they search. So, while any worker is parked:
+ *   - a timer in a non-parked worker's heap that is overdue by LATE_NS
+ *     makes the monitor wake a parked worker, whose steal round fires it
+ *     (the fibers it wakes then run on that worker); while such timers
+ *     exist the monitor samples every TIMER_POLL_NS, so no deadline fires
+ *     more than a few milliseconds late while a worker is idle;
+ *   - a worker stuck for the stall threshold with runnable, unpinned work
+ *     behind it (its deque, run-next slot, or unpinned fibers in its inbox)
+ *     makes the monitor wake a parked worker, at every sample while it
+ *     lasts, to steal that work.
+ * A healthy busy worker fires its own timers (every 16th switch) and
+ * nobody is woken for them.
+ *
+ * Reports. Past stall_ns a fiber is reported once: its name (or that it
+ * has none, with its entry function), the worker, and whether the worker
+ * thread is blocked in the kernel (a system call, from /proc: the thread's
+ * state and wait channel) or computing. A worker inside weft's own
+ * scheduling code has just counted a decision, so it is never reported.
+ * A negative stall_ns turns reports off, not the rescue.
  *
  * The monitor sleeps on a futex with no timeout while every worker is
  * parked, so an idle runtime costs no CPU; a worker leaving its parked
@@ -22,11 +43,18 @@
  * name through the handle with the slot lock held, which keeps the fiber
  * from finishing meanwhile (fiber.c).
  */
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core_int.h"
+
+#define DEFAULT_STALL_NS (100 * WF_MSEC) /* rescue threshold if reports are off */
+#define LATE_NS (2 * WF_MSEC)       /* a timer this overdue gets rescued */
+#define TIMER_POLL_NS (2 * WF_MSEC) /* sampling while timers may need it */
 
 struct sample {
     unsigned long count;
@@ -34,33 +62,162 @@ struct sample {
     bool reported;
 };
 
+/* ---- reports ------------------------------------------------------------- */
+
+/* Read a small /proc file of the worker thread into buf (NUL-terminated,
+ * trailing newline dropped); false if it cannot be read. */
+static bool read_proc(int tid, const char *what, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, what);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    return true;
+}
+
+/* Whether thread tid is blocked in the kernel, and where (wchan). */
+static int thread_state(int tid, char *wchan, size_t cap)
+{
+    char stat[512];
+    wchan[0] = '\0';
+    if (!read_proc(tid, "stat", stat, sizeof stat))
+        return WF_STALL_UNKNOWN;
+    /* "tid (comm) S ...": the state follows the last ')'. */
+    const char *p = strrchr(stat, ')');
+    if (!p || p[1] != ' ')
+        return WF_STALL_UNKNOWN;
+    char st = p[2];
+    if (st == 'R')
+        return WF_STALL_RUNNING;
+    if (read_proc(tid, "wchan", wchan, cap) && strcmp(wchan, "0") == 0)
+        wchan[0] = '\0';
+    return WF_STALL_SYSCALL;
+}
+
 static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
                    int64_t ran)
 {
     char name[WF_NAME_MAX + 1] = "";
+    void *fn;
     struct wf__slot *s = wf__slot_get(id);
     struct wf__fiber *f = s ? wf__slot_lock(s, id) : NULL;
     if (!f)
         return; /* it has returned meanwhile */
     memcpy(name, f->name, sizeof name);
+    fn = (void *)(uintptr_t)f->fn;
     wf__slot_unlock(s);
     name[WF_NAME_MAX] = '\0';
-    struct wf_stall st = { id, name, w->index, ran };
+
+    char entry[128] = "";
+    Dl_info info;
+    if (dladdr(fn, &info) && info.dli_sname)
+        snprintf(entry, sizeof entry, "%s", info.dli_sname);
+    char wchan[64];
+    int state = thread_state(w->tid, wchan, sizeof wchan);
+
+    struct wf_stall st = {id, name, w->index, ran, state, wchan, entry};
     if (rt->stall_fn) {
         rt->stall_fn(&st, rt->stall_arg);
-    } else {
-        fprintf(stderr,
-                "weft: fiber %llu '%s' has run for %lld ms on worker %d "
-                "without switching\n",
-                (unsigned long long)id, name, (long long)(ran / WF_MSEC),
-                w->index);
+        return;
+    }
+    char who[WF_NAME_MAX + 192];
+    if (name[0])
+        snprintf(who, sizeof who, "fiber '%s'", name);
+    else if (entry[0])
+        snprintf(who, sizeof who, "an unnamed fiber running %s()", entry);
+    else
+        snprintf(who, sizeof who, "an unnamed fiber (entry %p)", fn);
+    const char *what =
+        state == WF_STALL_SYSCALL
+            ? "it is blocked in a system call; move the call to the blocking "
+              "pool (wf_blocking) or use weft's I/O calls"
+        : state == WF_STALL_RUNNING
+            ? "it is computing; call wf_yield() in long loops or run the work "
+              "as tasks (weft/par.h)"
+            : "its state is unknown";
+    fprintf(stderr,
+            "weft: %s has run for %lld ms on worker %d without switching: "
+            "%s%s%s%s (name fibers with wf_fiber_opts.name)\n",
+            who, (long long)(ran / WF_MSEC), w->index, what,
+            wchan[0] ? " [kernel: " : "", wchan, wchan[0] ? "]" : "");
+}
+
+/* ---- rescue ---------------------------------------------------------------- */
+
+/* Runnable work a thief may take from w: its deque, run-next slot, or an
+ * unpinned fiber in its inbox (the inbox holds pinned fibers too; a thief
+ * that finds only those takes nothing). */
+static bool work_waiting(struct wf__worker *w)
+{
+    return wf__deque_size(&w->dq) > 0 || atomic_load(&w->runnext) ||
+           atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0;
+}
+
+/* Wake one parked worker: it searches, stealing queued fibers and firing
+ * other workers' expired timers. */
+static void wake_helper(struct wf__rt *rt)
+{
+    for (int k = 0; k < rt->nworkers; k++) {
+        struct wf__worker *t = &rt->workers[k];
+        /* relaxed: a hint; a worker that is no longer parked needs no
+         * wake-up, and the next sample looks again. */
+        if (atomic_load_explicit(&t->parked, memory_order_relaxed)) {
+            atomic_store(&t->wake_word, 1);
+            wf__futex_wake(&t->wake_word, 1);
+            return;
+        }
     }
 }
 
-static bool work_waiting(struct wf__worker *w, int64_t now)
+/* One look at every worker; returns when to look next. */
+static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
 {
-    return wf__deque_size(&w->dq) > 0 || atomic_load(&w->runnext) ||
-           wf__timers_earliest(&w->timers) <= now;
+    int64_t stall = rt->stall_ns > 0 ? rt->stall_ns : DEFAULT_STALL_NS;
+    int64_t next = now + stall / 4;
+    bool idle = atomic_load(&rt->nparked) > 0;
+    bool rescue = false;
+
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct wf__worker *w = &rt->workers[i];
+        if (atomic_load_explicit(&w->parked, memory_order_relaxed)) {
+            smp[i] = (struct sample){0, now, false};
+            continue;
+        }
+        /* relaxed: progress counter and id are only compared. */
+        unsigned long c = atomic_load_explicit(&w->nswitch,
+                                               memory_order_relaxed);
+        uint64_t id = atomic_load_explicit(&w->current_id,
+                                           memory_order_relaxed);
+        if (c != smp[i].count) {
+            smp[i] = (struct sample){c, now, false};
+        }
+        int64_t stuck = now - smp[i].since;
+        if (stuck >= stall && work_waiting(w))
+            rescue = true;
+        int64_t e = wf__timers_earliest(&w->timers);
+        if (e != INT64_MAX) {
+            if (e <= now - LATE_NS)
+                rescue = true;
+            if (idle && now + TIMER_POLL_NS < next)
+                next = now + TIMER_POLL_NS;
+        }
+        if (id && rt->stall_ns > 0 && stuck >= rt->stall_ns &&
+            !smp[i].reported) {
+            smp[i].reported = true;
+            report(rt, w, id, stuck);
+        }
+    }
+    if (rescue && idle)
+        wake_helper(rt);
+    return next;
 }
 
 static void *monitor_main(void *p)
@@ -68,11 +225,9 @@ static void *monitor_main(void *p)
     struct wf__rt *rt = p;
     int n = rt->nworkers;
     struct sample *smp = calloc((size_t)n, sizeof *smp);
-    int64_t interval = rt->stall_ns / 4;
-    if (interval < WF_MSEC)
-        interval = WF_MSEC;
     if (!smp)
-        return NULL;
+        WF_PANIC("out of memory for the monitor");
+    int64_t next = wf_now();
 
     while (!atomic_load(&rt->stopping)) {
         unsigned seen = atomic_load(&rt->mon_word);
@@ -80,43 +235,16 @@ static void *monitor_main(void *p)
         if (atomic_load(&rt->nparked) == n && !atomic_load(&rt->stopping)) {
             wf__futex_wait(&rt->mon_word, seen, WF_FOREVER);
             atomic_store(&rt->mon_sleeping, false);
+            int64_t now = wf_now();
             for (int i = 0; i < n; i++)
-                smp[i].since = wf_now();
+                smp[i] = (struct sample){0, now, false};
+            next = now;
             continue;
         }
         atomic_store(&rt->mon_sleeping, false);
-        wf__futex_wait(&rt->mon_word, seen, wf_now() + interval);
-
-        int64_t now = wf_now();
-        for (int i = 0; i < n; i++) {
-            struct wf__worker *w = &rt->workers[i];
-            unsigned long c = atomic_load_explicit(&w->nswitch,
-                                                   memory_order_relaxed);
-            /* relaxed: compared only; see the top comment. */
-            uint64_t id = atomic_load_explicit(&w->current_id,
-                                               memory_order_relaxed);
-            if (c != smp[i].count || !id) {
-                smp[i] = (struct sample){ c, now, false };
-                continue;
-            }
-            int64_t ran = now - smp[i].since;
-            if (ran < rt->stall_ns || smp[i].reported)
-                continue;
-            smp[i].reported = true;
-            report(rt, w, id, ran);
-            if (work_waiting(w, now) && atomic_load(&rt->nparked) > 0) {
-                /* Let a parked worker come and steal around the hog. */
-                atomic_thread_fence(memory_order_seq_cst);
-                for (int k = 0; k < n; k++) {
-                    struct wf__worker *t = &rt->workers[k];
-                    if (atomic_load(&t->parked)) {
-                        atomic_store(&t->wake_word, 1);
-                        wf__futex_wake(&t->wake_word, 1);
-                        break;
-                    }
-                }
-            }
-        }
+        if (wf_now() < next)
+            wf__futex_wait(&rt->mon_word, seen, next);
+        next = sample_all(rt, smp, wf_now());
     }
     free(smp);
     return NULL;
@@ -124,8 +252,6 @@ static void *monitor_main(void *p)
 
 int wf__monitor_start(struct wf__rt *rt)
 {
-    if (rt->stall_ns <= 0)
-        return 0;
     int err = pthread_create(&rt->monitor, NULL, monitor_main, rt);
     if (err)
         return -err;

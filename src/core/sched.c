@@ -88,6 +88,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(WEFT_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -263,6 +264,31 @@ static struct wf__fiber *take_inbox(struct wf__worker *w)
     return f;
 }
 
+/* A fiber from another worker's inbox that is not pinned there (sent by
+ * debug migration): its worker may be stuck in a long call, and nothing
+ * but its home binds it. NULL if there is none. */
+static struct wf__fiber *steal_inbox(struct wf__worker *v)
+{
+    struct wf__fiber *f, *prev = NULL;
+    wf__spin_lock(&v->inbox_lock);
+    for (f = v->inbox_head; f; prev = f, f = f->next) {
+        /* relaxed: home is written by the fiber itself before it parks. */
+        if (atomic_load_explicit(&f->home, memory_order_relaxed) < 0)
+            break;
+    }
+    if (f) {
+        if (prev)
+            prev->next = f->next;
+        else
+            v->inbox_head = f->next;
+        if (v->inbox_tail == f)
+            v->inbox_tail = prev;
+        atomic_fetch_sub(&v->inbox_n, 1);
+    }
+    wf__spin_unlock(&v->inbox_lock);
+    return f;
+}
+
 /* ---- waking workers ------------------------------------------------------- */
 
 /* Wake worker t if it is parked, counting it as searching. */
@@ -271,7 +297,7 @@ static bool wake_parked(struct wf__rt *rt, struct wf__worker *t)
     bool woke = false;
     pthread_mutex_lock(&rt->idle_lock);
     if (atomic_load(&t->parked)) {
-        atomic_store(&t->parked, false);
+        atomic_store(&t->parked, 0);
         atomic_fetch_sub(&rt->nparked, 1);
         atomic_fetch_add(&rt->nsearching, 1);
         atomic_store(&t->wake_word, 1);
@@ -299,10 +325,10 @@ static void wake_one(struct wf__rt *rt)
 /* Work was made runnable: make sure someone will look at it. */
 static void notify_idle(struct wf__rt *rt)
 {
-    /* Full fence: orders the queue store before the loads below (Dekker
-     * with a worker's nsearching decrement and re-check, top comment). */
-    wf__fence();
-    if (atomic_load_explicit(&rt->nsearching, memory_order_relaxed) == 0 &&
+    /* The queue store before the load of nsearching: Dekker with a
+     * worker's nsearching decrement and re-check (top comment). relaxed
+     * nparked: incremented before that decrement. */
+    if (wf__dekker_load_int(&rt->nsearching) == 0 &&
         atomic_load_explicit(&rt->nparked, memory_order_relaxed) > 0)
         wake_one(rt);
 }
@@ -323,11 +349,10 @@ static void inbox_push(struct wf__worker *t, struct wf__fiber *f)
     t->inbox_tail = f;
     atomic_fetch_add(&t->inbox_n, 1); /* seq_cst: see notify_idle */
     wf__spin_unlock(&t->inbox_lock);
-    if (t != wf__worker_self()) {
-        wf__fence(); /* Dekker with park_worker */
-        if (atomic_load(&t->parked))
-            wake_parked(t->rt, t);
-    }
+    /* Dekker with park_worker (its exchange of parked, re-check of
+     * inbox_n). */
+    if (t != wf__worker_self() && wf__dekker_load_int(&t->parked))
+        wake_parked(t->rt, t);
 }
 
 static struct wf__worker *migrate_target(struct wf__rt *rt,
@@ -394,26 +419,33 @@ static void requeue(struct wf__worker *w, struct wf__fiber *f)
 
 /* ---- picking the next fiber ------------------------------------------------ */
 
+/* Fire the expired timers of owner's heap from worker w: parked fibers
+ * are kicked, user timers go to w's due list, whose callbacks w runs on
+ * its scheduler loop (wf__utimers_drain), never on a fiber's stack. */
 static void run_timers(struct wf__worker *w, struct wf__worker *owner)
 {
+    (void)w; /* the fire hooks find their worker themselves */
     int64_t e = wf__timers_earliest(&owner->timers);
     if (e == INT64_MAX)
         return;
     int64_t now = wf_now();
-    if (e <= now) {
+    if (e <= now)
         wf__timers_run(&owner->timers, now, 256);
-        if (w->due) /* user timers: callbacks outside the heap lock */
-            wf__utimers_drain(w);
-    }
+}
+
+/* On the scheduler loop only: run the user timer callbacks w has fired. */
+static inline void drain_due(struct wf__worker *w)
+{
+    if (w->due)
+        wf__utimers_drain(w);
 }
 
 void wf__worker_timers_changed(struct wf__worker *t)
 {
-    /* Full fence: orders the heap's new `earliest` before the load of
-     * `parked` (Dekker with park_worker, which stores parked, fences and
-     * then reads the heap's earliest deadline). */
-    wf__fence();
-    if (atomic_load(&t->parked))
+    /* The heap's new `earliest` before the load of `parked`: Dekker with
+     * park_worker, which marks itself parked and then reads its heap's
+     * earliest deadline. */
+    if (wf__dekker_load_int(&t->parked))
         wake_parked(t->rt, t);
 }
 
@@ -427,8 +459,6 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
         atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0 &&
         (f = take_inject(w)))
         return f;
-    if ((tick & 15) == 0)
-        run_timers(w, w);
     if (atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0 &&
         (f = take_inbox(w)))
         return f;
@@ -448,12 +478,19 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
 }
 
 /* The successor of a fiber that leaves the CPU: NULL (the scheduler loop)
- * while root tasks wait in the task inject queue, so that they start. */
+ * while root tasks wait in the task inject queue, so that they start, and
+ * while user timer callbacks are due, so that they run on the loop's
+ * stack. Every 16th decision it fires this worker's expired timers. */
 static struct wf__fiber *pick_next(struct wf__worker *w)
 {
+    count_switch(w); /* a scheduling decision: weft's own work, not a hog */
     /* relaxed: a hint; a root missed here is found by an idle worker
      * (the submitter calls notify_idle) or at the next switch. */
     if (atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) > 0)
+        return NULL;
+    if ((++w->ttick & 15) == 0)
+        run_timers(w, w);
+    if (w->due)
         return NULL;
     return pick_local(w);
 }
@@ -526,6 +563,7 @@ void wf__fiber_yield(struct wf__fiber *self)
     struct wf__worker *w = wf__worker_self();
     struct wf__fiber *next = pick_next(w);
     if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1) &&
+        !w->due &&
         atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) == 0) {
         /* Nobody else to run here. Still a scheduling point: the stall
          * monitor must not take a fiber that yields for a hog. */
@@ -777,6 +815,10 @@ static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
         if (take_runnext && atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
             (f = atomic_exchange(&v->runnext, NULL)))
             return f;
+        if (take_runnext &&
+            atomic_load_explicit(&v->inbox_n, memory_order_relaxed) > 0 &&
+            (f = steal_inbox(v)))
+            return f;
         run_timers(w, v);
     }
     return NULL;
@@ -789,13 +831,15 @@ static bool park_worker(struct wf__worker *w)
 
     pthread_mutex_lock(&rt->idle_lock);
     atomic_store(&w->wake_word, 0);
-    atomic_store(&w->parked, true);
+    /* seq_cst RMW: the writing half of the Dekker pairs with inbox_push
+     * and wf__worker_timers_changed (an RMW, so TSan orders it). */
+    atomic_exchange(&w->parked, 1);
     atomic_fetch_add(&rt->nparked, 1);
     pthread_mutex_unlock(&rt->idle_lock);
     atomic_fetch_sub(&rt->nsearching, 1); /* seq_cst: see top comment */
     /* Full fence: the re-check below reads the queues with relaxed loads,
      * which C11 does not order after the RMW above (x86 does; AArch64's
-     * ldaxr/stlxr need not). Pairs with the producers' fence. */
+     * ldaxr/stlxr need not). Pairs with the producers' Dekker loads. */
     wf__fence();
 
     if (!work_visible(w)) {
@@ -808,7 +852,7 @@ static bool park_worker(struct wf__worker *w)
     bool woken = true;
     pthread_mutex_lock(&rt->idle_lock);
     if (atomic_load(&w->parked)) {
-        atomic_store(&w->parked, false);
+        atomic_store(&w->parked, 0);
         atomic_fetch_sub(&rt->nparked, 1);
         woken = false;
     }
@@ -830,7 +874,9 @@ static struct wf__fiber *find_work(struct wf__worker *w)
                 atomic_fetch_sub(&rt->nsearching, 1);
             return NULL;
         }
+        count_switch(w); /* progress, for the monitor (tasks included) */
         run_timers(w, w);
+        drain_due(w);
         /* Tasks first: a root is a parallel call someone waits for. */
         struct wf__task *t = wf__task_find(w, false);
         struct wf__fiber *f = t ? NULL : pick_local(w);
@@ -853,6 +899,7 @@ static struct wf__fiber *find_work(struct wf__worker *w)
                 for (int k = 0; k < 32; k++)
                     wf__cpu_relax();
             }
+            drain_due(w); /* steal rounds fire other workers' timers */
         }
         if (f || t) {
             if (searching) {
@@ -892,6 +939,7 @@ static void *worker_main(void *p)
     struct wf__worker *w = p;
 
     tls_worker = w;
+    w->tid = (int)gettid();
     setup_altstack(w);
 #if defined(WEFT_TSAN)
     w->sched.san.tsan = __tsan_get_current_fiber();
@@ -943,7 +991,7 @@ int wf__workers_start(struct wf__rt *rt)
         atomic_init(&w->current_id, 0);
         atomic_init(&w->runnext, NULL);
         atomic_init(&w->inbox_n, 0);
-        atomic_init(&w->parked, false);
+        atomic_init(&w->parked, 0);
         atomic_init(&w->wake_word, 0);
         atomic_init(&w->nswitch, 0);
         atomic_init(&w->inbox_lock.held, false);
@@ -999,6 +1047,7 @@ void wf__workers_stop(struct wf__rt *rt)
         pthread_join(rt->workers[i].thread, NULL);
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
+        wf__utimers_discard(w);
         w->stacks.head = NULL;
         w->stacks.n = 0;
         wf__timers_destroy(&w->timers);

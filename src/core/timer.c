@@ -19,8 +19,12 @@ void wf__timers_init(struct wf__timers *ts)
 
 void wf__timers_destroy(struct wf__timers *ts)
 {
-    for (uint32_t i = 0; i < ts->n; i++)
-        atomic_store_explicit(&ts->h[i].t->heap, NULL, memory_order_relaxed);
+    for (uint32_t i = 0; i < ts->n; i++) {
+        struct wf__timer *t = ts->h[i].t;
+        atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
+        if (t->discard)
+            t->discard(t);
+    }
     free(ts->h);
     ts->h = NULL;
     ts->n = ts->cap = ts->reserved = 0;
@@ -121,6 +125,23 @@ int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline)
     return err;
 }
 
+int wf__timer_add_state(struct wf__timers *ts, struct wf__timer *t,
+                        int64_t deadline, atomic_int *word, int state,
+                        bool *first)
+{
+    wf__spin_lock(&ts->lock);
+    int err = grow(ts);
+    if (err == 0) {
+        insert(ts, t, deadline);
+        *first = t->idx == 0;
+        /* seq_cst, after the insert: read lock-free by the owner's other
+         * parties, who then find t->heap set (utimer.c). */
+        atomic_store(word, state);
+    }
+    wf__spin_unlock(&ts->lock);
+    return err;
+}
+
 int wf__timers_reserve(struct wf__timers *ts)
 {
     wf__spin_lock(&ts->lock);
@@ -139,11 +160,14 @@ void wf__timers_unreserve(struct wf__timers *ts)
 }
 
 void wf__timer_add_reserved(struct wf__timers *ts, struct wf__timer *t,
-                            int64_t deadline)
+                            int64_t deadline, atomic_int *word, int state,
+                            bool *first)
 {
     wf__spin_lock(&ts->lock);
     ts->reserved--;
     insert(ts, t, deadline);
+    *first = t->idx == 0;
+    atomic_store(word, state); /* seq_cst: as in wf__timer_add_state */
     wf__spin_unlock(&ts->lock);
 }
 
@@ -161,6 +185,29 @@ void wf__timer_cancel(struct wf__timer *t)
         update_earliest(ts);
     }
     wf__spin_unlock(&ts->lock);
+}
+
+bool wf__timer_remove(struct wf__timer *t, atomic_int *word, int state)
+{
+    /* acquire: as in wf__timer_cancel; a non-NULL heap is re-checked
+     * under its lock. */
+    struct wf__timers *ts = atomic_load_explicit(&t->heap, memory_order_acquire);
+    if (!ts)
+        return false;
+    bool removed = false;
+    wf__spin_lock(&ts->lock);
+    if (atomic_load_explicit(&t->heap, memory_order_relaxed) == ts) {
+        remove_at(ts, t->idx);
+        atomic_store_explicit(&t->heap, NULL, memory_order_relaxed);
+        update_earliest(ts);
+        /* seq_cst, after heap: whoever acts on the new state (a start
+         * that arms t again) finds heap NULL. One that reads NULL first
+         * sees the old state for a moment, and must not act on that. */
+        atomic_store(word, state);
+        removed = true;
+    }
+    wf__spin_unlock(&ts->lock);
+    return removed;
 }
 
 int wf__timers_run(struct wf__timers *ts, int64_t now, int max)

@@ -18,6 +18,7 @@
 #define WEFT_CORE_TIMER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/futex.h"
@@ -29,6 +30,9 @@ struct wf__timer {
     uint32_t idx;                        /* position in the heap */
     _Atomic(struct wf__timers *) heap;   /* NULL when not armed */
     void (*fire)(struct wf__timer *t);   /* called with the heap locked */
+    /* Called for a timer still armed when its heap is destroyed (runtime
+     * shutdown), or NULL. */
+    void (*discard)(struct wf__timer *t);
 };
 
 /* A heap slot: the timer and a copy of its deadline. */
@@ -46,21 +50,37 @@ struct wf__timers {
 };
 
 void wf__timers_init(struct wf__timers *ts);
+/* Free the heap; timers still in it are disarmed and told (discard). */
 void wf__timers_destroy(struct wf__timers *ts);
 
 /* Arm t in ts. Returns 0 or -ENOMEM. t must not be armed. */
 int wf__timer_add(struct wf__timers *ts, struct wf__timer *t, int64_t deadline);
 
+/* What an owner with a state of its own (user timers) needs: the arming
+ * and the store of `state` into *word happen in one critical section of
+ * the heap's lock, so whoever takes that lock (a fire, a removal) sees
+ * both or neither. *first tells whether t became the heap's earliest
+ * timer (decided under the lock: a sleeping owner must then be woken).
+ * 0 or -ENOMEM (then nothing was stored). */
+int wf__timer_add_state(struct wf__timers *ts, struct wf__timer *t,
+                        int64_t deadline, atomic_int *word, int state,
+                        bool *first);
+
 /* Promise one slot for a later wf__timer_add_reserved, growing the heap
  * now if needed: 0 or -ENOMEM. wf__timers_unreserve gives it back. */
 int wf__timers_reserve(struct wf__timers *ts);
 void wf__timers_unreserve(struct wf__timers *ts);
-/* wf__timer_add into a reserved slot: cannot fail. */
+/* wf__timer_add_state into a reserved slot: cannot fail. */
 void wf__timer_add_reserved(struct wf__timers *ts, struct wf__timer *t,
-                            int64_t deadline);
+                            int64_t deadline, atomic_int *word, int state,
+                            bool *first);
 
 /* Disarm t if still armed; returns when no fire of t is in progress. */
 void wf__timer_cancel(struct wf__timer *t);
+/* Disarm t if it is in a heap, storing `state` into *word in the same
+ * critical section. true if it was removed (it has not fired and will
+ * not); false if it was in no heap (fired, or never armed). */
+bool wf__timer_remove(struct wf__timer *t, atomic_int *word, int state);
 
 /* Fire every timer with deadline <= now (at most `max`); returns how many. */
 int wf__timers_run(struct wf__timers *ts, int64_t now, int max);

@@ -1,34 +1,64 @@
 /*
  * User timers (weft/timer.h) on the workers' timer heaps.
  *
- * A user timer embeds a heap timer (timer.h). The heap fires it with the
- * heap's lock held, which is no place for user code (a callback that
- * re-arms a timer of the same heap would deadlock on that lock), so the
- * fire hook only moves the timer to the firing worker's `due` list; the
- * worker runs the due callbacks right after the heap pass, outside every
- * lock (wf__utimers_drain, called by sched.c's run_timers).
+ * A user timer embeds a heap timer (timer.h). Its life is one state
+ * machine, in `state`:
  *
- * States (`state`, atomic):
- *   IDLE     not armed (initial; once its callback is taken; after a stop)
- *   ARMED    in a heap
- *   DUE      fired, waiting on a worker's due list
- * start: IDLE -> ARMED (CAS), then into a heap. fire: ARMED -> DUE (under
- * the heap lock). drain: publishes the timer in the worker's
- * `utimer_running`, then DUE -> IDLE, then runs the callback, then clears
- * `utimer_running`. Nothing in the timer is touched once the callback has
- * returned, so a callback may free its own timer's storage (the common
- * "one-shot, then free" pattern). A re-arm from the callback is recorded
- * in the worker (utimer_rearm) and applied after it returns.
- * stop: ARMED -> out of its heap (wf__timer_cancel waits for a fire in
- * progress), then CAS ARMED -> IDLE; if the fire won, the timer is DUE
- * (wait for the drain) or IDLE with its callback maybe running: stop then
- * waits until no worker's `utimer_running` names it. Because drain stores
- * utimer_running before it makes the timer IDLE (both seq_cst), a stop
- * that sees IDLE also sees the running callback.
+ *   IDLE --start--> STARTING --(heap lock) insert--> ARMED
+ *   ARMED --(heap lock) fire--> DUE --drain--> IDLE, callback running
+ *   ARMED --(heap lock) stop--> IDLE
+ *   DUE --stop from a callback of the same worker--> IDLE
+ *   ARMED, DUE --runtime shutdown--> DISCARDED --stop--> IDLE
  *
- * Orders: the state changes and utimer_running are seq_cst (a handful per
- * timer); the heap's own lock orders the heap. The due list and the
- * re-arm request are owner-only.
+ * Who may make each transition, and under what:
+ *   - IDLE -> STARTING is a CAS by a starter; STARTING belongs to it until
+ *     it stores ARMED (inserting) or IDLE (giving up). Nobody else acts on
+ *     a STARTING timer: they wait a moment, it is a few instructions.
+ *   - STARTING -> ARMED, ARMED -> DUE and ARMED -> IDLE happen under the
+ *     lock of the heap the timer is in, together with the heap change
+ *     (timer.c: wf__timer_add_state, the fire hook, wf__timer_remove), so
+ *     "ARMED" and "in a heap" are one fact for whoever holds that lock.
+ *     This is what makes stop sound: once it has removed the timer under
+ *     the lock, no fire can have happened or be pending; if the timer was
+ *     not in the heap any more, it has fired.
+ *   - DUE -> IDLE is the firing worker's (which keeps DUE timers on its own
+ *     `due` list) when it runs the callback; a callback of that same worker
+ *     may instead take a DUE timer off the list (stop).
+ *
+ * While a callback runs, the timer is IDLE and its worker's
+ * `utimer_running` names it (stored, seq_cst, before the state went IDLE;
+ * cleared after the callback). Nothing in the timer is touched once its
+ * callback has returned, so a callback may free its own timer (the common
+ * "one-shot, then free" pattern); that is why "running" lives in the
+ * worker and not in the timer. `runner` (written before the state goes
+ * IDLE) says which worker to look at. A callback never runs twice at once:
+ *   - a re-arm from the callback itself is recorded in the worker
+ *     (utimer_rearm, with its heap slot reserved at once) and applied after
+ *     the callback returns, before utimer_running is cleared;
+ *   - a start from anywhere else that finds the callback running backs off
+ *     to IDLE and waits until it has returned (a fiber yields, a plain
+ *     thread yields its CPU), then tries again; from another timer's
+ *     callback, which must never wait, it returns WF_EBUSY instead.
+ * A stop that finds the callback running waits for it likewise (never from
+ * a callback), then looks again: a re-arm made by the callback is stopped.
+ *
+ * Where callbacks run. The heap fires a timer with its lock held, which is
+ * no place for user code, so the fire hook only moves the timer to the
+ * firing worker's `due` list. The worker runs due callbacks on its
+ * scheduler loop's stack, where no fiber is current (sched.c makes a
+ * fiber that leaves go through the loop while anything is due): a callback
+ * never borrows a fiber's stack, so nothing it calls can yield or park a
+ * fiber that is not its own.
+ *
+ * Waking a sleeper. A timer armed into another worker's heap (a plain
+ * thread's start, or the heap of a sleeping worker, see pick_heap) wakes
+ * that worker when it became the heap's earliest timer, which the heap
+ * decides under its lock; the wake itself is the Dekker pair with
+ * park_worker (sched.c).
+ *
+ * Orders: state changes and utimer_running are seq_cst (a handful per
+ * timer); the heap lock orders the heap. The due list and the re-arm
+ * request are owner-only.
  */
 #include <sched.h>
 #include <string.h>
@@ -36,15 +66,16 @@
 #include "core_int.h"
 #include "weft/timer.h"
 
-enum { IDLE = 0, ARMED, DUE };
+enum { IDLE = 0, STARTING, ARMED, DUE, DISCARDED };
 
 struct wf__utimer {
-    struct wf__timer t;        /* must be first: the heap's handle */
+    struct wf__timer t;          /* must be first: the heap's handle */
     wf_timer_fn *fn;
     void *arg;
-    atomic_int state;
     struct wf__utimer *next_due; /* the firing worker's due list */
-    uint32_t magic;            /* set by wf_timer_init */
+    _Atomic(struct wf__worker *) runner; /* worker of its last callback */
+    atomic_int state;
+    uint32_t magic;              /* set by wf_timer_init */
 };
 
 #define MAGIC 0x74696d72u /* "timr" */
@@ -58,34 +89,46 @@ static struct wf__utimer *U(struct wf_timer *t)
     return (struct wf__utimer *)(void *)t->opaque;
 }
 
-/* The timer whose callback this thread runs now, if any (callbacks never
- * switch, so the worker's field says what this very thread runs). */
-static struct wf__utimer *running_here(void)
+/* The worker whose scheduler loop runs a timer callback on this thread,
+ * or NULL (callbacks never switch, so the worker's field says what this
+ * very thread runs). */
+static struct wf__worker *in_callback(void)
 {
     struct wf__worker *w = wf__worker_self();
     /* relaxed: only this thread writes its own worker's field. */
-    return w ? atomic_load_explicit(&w->utimer_running, memory_order_relaxed)
-             : NULL;
+    return w && atomic_load_explicit(&w->utimer_running,
+                                     memory_order_relaxed) ? w : NULL;
 }
 
-/* Wait until no worker runs u's callback. A fiber yields (the worker that
- * runs it may be this one's neighbour on the queue), a thread yields its
- * CPU. */
-static void wait_not_running(struct wf__utimer *u)
+/* Whether u's callback is running now (on `runner`). */
+static bool running(struct wf__utimer *u)
 {
-    struct wf__rt *rt = &wf__rt;
-    /* No runtime, no callbacks (and no workers array). acquire: pairs
-     * with wf_init's release store of RUNNING. */
-    if (atomic_load_explicit(&rt->state, memory_order_acquire) == WF__RT_OFF)
-        return;
-    for (int i = 0; i < rt->nworkers; i++) {
-        while (atomic_load(&rt->workers[i].utimer_running) == u) {
-            struct wf__fiber *f = wf__fiber_self();
-            if (f)
-                wf__fiber_yield(f);
-            else
-                sched_yield();
-        }
+    /* acquire: runner was written before the seq_cst store that made the
+     * state IDLE, which the caller has read. */
+    struct wf__worker *w = atomic_load_explicit(&u->runner,
+                                                memory_order_acquire);
+    return w && atomic_load(&w->utimer_running) == u; /* seq_cst */
+}
+
+/* Let whoever we wait for go on: a fiber yields (the one we wait for may
+ * be queued behind it), a plain thread yields its CPU. */
+static void pause_here(void)
+{
+    struct wf__fiber *f = wf__fiber_self();
+    if (f)
+        wf__fiber_yield(f);
+    else
+        sched_yield();
+}
+
+/* A STARTING timer is a few instructions from ARMED or IDLE. */
+static void wait_started(struct wf__utimer *u, int *s)
+{
+    for (int spins = 0; (*s = atomic_load(&u->state)) == STARTING; spins++) {
+        if (spins < 64)
+            wf__cpu_relax();
+        else
+            sched_yield(); /* its starter's thread was preempted */
     }
 }
 
@@ -96,9 +139,16 @@ static void fire(struct wf__timer *ht)
 {
     struct wf__utimer *u = (struct wf__utimer *)ht;
     struct wf__worker *w = wf__worker_self();
-    atomic_store(&u->state, DUE);
+    atomic_store(&u->state, DUE); /* seq_cst: see the top comment */
     u->next_due = w->due;
     w->due = u;
+}
+
+/* Heap hook: the runtime shut down with u armed; it never fires, and
+ * stop reports it stopped. */
+static void discard(struct wf__timer *ht)
+{
+    atomic_store(&((struct wf__utimer *)ht)->state, DISCARDED);
 }
 
 int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg)
@@ -110,8 +160,10 @@ int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg)
     u->fn = fn;
     u->arg = arg;
     u->t.fire = fire;
+    u->t.discard = discard;
     atomic_init(&u->t.heap, NULL);
     atomic_init(&u->state, IDLE);
+    atomic_init(&u->runner, NULL);
     u->magic = MAGIC;
     return 0;
 }
@@ -120,7 +172,9 @@ int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg)
  * fibers, so a busy one would fire them late; a sleeping worker sleeps
  * exactly until its earliest timer. So a timer goes to a sleeping
  * worker's heap when there is one, else to the caller's own (a fiber's
- * worker is awake by definition), and from a plain thread round-robin. */
+ * worker is awake by definition), and from a plain thread round-robin.
+ * (A worker stuck in a long call does not fire its heap at all: the
+ * monitor has an idle worker fire overdue timers, see monitor.c.) */
 static struct wf__worker *pick_heap(struct wf__rt *rt, struct wf__worker *self)
 {
     int n = rt->nworkers;
@@ -138,19 +192,31 @@ static struct wf__worker *pick_heap(struct wf__rt *rt, struct wf__worker *self)
     return self ? self : &rt->workers[k % (unsigned)n];
 }
 
-/* Put an ARMED timer into a heap (pick_heap); wake the heap's worker if it
- * may sleep past the new deadline. */
+/* Put a STARTING timer into a heap (pick_heap), ARMED there; wake the
+ * heap's worker if it may sleep past the new deadline. */
 static int arm(struct wf__utimer *u, int64_t deadline, struct wf__worker *self)
 {
-    struct wf__rt *rt = &wf__rt;
-    struct wf__worker *t = pick_heap(rt, self);
-    int64_t before = wf__timers_earliest(&t->timers);
-    int err = wf__timer_add(&t->timers, &u->t, deadline);
-    /* It sleeps until the earliest deadline it saw; only a new earliest
-     * needs a wake-up (every add to a sleeper's heap passes here). */
-    if (err == 0 && t != self && deadline < before)
+    struct wf__worker *t = pick_heap(&wf__rt, self);
+    bool first = false;
+    int err = wf__timer_add_state(&t->timers, &u->t, deadline, &u->state,
+                                  ARMED, &first);
+    if (err == 0 && first && t != self)
         wf__worker_timers_changed(t);
     return err;
+}
+
+/* From u's own callback: re-arm after the callback (its heap slot taken
+ * now, so that applying the re-arm cannot fail unseen). */
+static int rearm_later(struct wf__worker *w, int64_t deadline)
+{
+    if (w->utimer_rearm)
+        return WF_EBUSY;
+    int err = wf__timers_reserve(&w->timers);
+    if (err < 0)
+        return err;
+    w->utimer_rearm = true;
+    w->utimer_rearm_deadline = deadline;
+    return 0;
 }
 
 int wf_timer_start(struct wf_timer *t, int64_t deadline)
@@ -158,37 +224,40 @@ int wf_timer_start(struct wf_timer *t, int64_t deadline)
     if (!t || U(t)->magic != MAGIC)
         return WF_EINVAL;
     struct wf__utimer *u = U(t);
+    struct wf__worker *cb = in_callback();
+    if (cb && atomic_load_explicit(&cb->utimer_running,
+                                   memory_order_relaxed) == u)
+        return rearm_later(cb, deadline);
     struct wf__worker *self = wf__worker_self();
-    /* relaxed: only this thread writes its own worker's field. */
-    if (self && atomic_load_explicit(&self->utimer_running,
-                                     memory_order_relaxed) == u) {
-        /* From its own callback: re-arm afterwards. */
-        if (self->utimer_rearm)
-            return WF_EBUSY;
-        /* Take the heap slot now, so that applying the re-arm after the
-         * callback cannot fail unseen. */
-        int err = wf__timers_reserve(&self->timers);
-        if (err < 0)
-            return err;
-        self->utimer_rearm = true;
-        self->utimer_rearm_deadline = deadline;
-        return 0;
-    }
     /* acquire: pairs with wf_init's release store of RUNNING, so the
      * workers array is there (a worker thread implies it). */
     if (!self && atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
                      WF__RT_RUNNING)
         return WF_ESHUTDOWN;
-    int s = IDLE;
-    if (!atomic_compare_exchange_strong(&u->state, &s, ARMED))
-        return WF_EBUSY;
+    for (;;) {
+        int s = IDLE;
+        if (!atomic_compare_exchange_strong(&u->state, &s, STARTING)) {
+            if (s != STARTING)
+                return WF_EBUSY; /* ARMED, DUE or DISCARDED */
+            wait_started(u, &s);
+            continue;
+        }
+        if (!running(u))
+            break;
+        /* Its callback still runs: never twice at once. */
+        atomic_store(&u->state, IDLE);
+        if (cb)
+            return WF_EBUSY; /* a callback never waits */
+        while (running(u))
+            pause_here();
+    }
     int err = arm(u, deadline, self);
     if (err < 0)
         atomic_store(&u->state, IDLE);
     return err;
 }
 
-/* Take u off w's due list (owner only) and mark it IDLE; false if it is
+/* Take u off w's due list (owner only) and make it IDLE; false if it is
  * not there. */
 static bool unlink_due(struct wf__worker *w, struct wf__utimer *u)
 {
@@ -203,14 +272,12 @@ static bool unlink_due(struct wf__worker *w, struct wf__utimer *u)
     return false;
 }
 
-int wf_timer_stop(struct wf_timer *t)
+/* From a callback: never waits (two callbacks stopping each other's
+ * timers would wait for ever). */
+static int stop_from_callback(struct wf__worker *w, struct wf__utimer *u)
 {
-    if (!t || U(t)->magic != MAGIC)
-        return WF_EINVAL;
-    struct wf__utimer *u = U(t);
-    struct wf__utimer *here = running_here();
-    if (here == u) { /* from its own callback: cancel a re-arm */
-        struct wf__worker *w = wf__worker_self();
+    if (atomic_load_explicit(&w->utimer_running, memory_order_relaxed) == u) {
+        /* Its own callback: cancel a re-arm. */
         if (w->utimer_rearm) {
             w->utimer_rearm = false;
             wf__timers_unreserve(&w->timers);
@@ -219,36 +286,55 @@ int wf_timer_stop(struct wf_timer *t)
     }
     for (;;) {
         int s = atomic_load(&u->state);
-        if (s == ARMED) {
-            wf__timer_cancel(&u->t);
-            if (atomic_compare_exchange_strong(&u->state, &s, IDLE)) {
-                /* A callback that re-armed it may still be returning. */
-                if (!here)
-                    wait_not_running(u);
-                return 0;
-            }
-            continue; /* it fired meanwhile */
-        }
-        if (here) {
-            /* From another timer's callback: never wait (two callbacks
-             * stopping each other's timers would wait forever). A timer
-             * due on this worker's own list is simply taken off it. */
-            if (s == DUE && unlink_due(wf__worker_self(), u))
-                return 0;
-            return WF_EALREADY;
-        }
-        if (s == DUE) { /* a worker is about to run it */
-            struct wf__fiber *f = wf__fiber_self();
-            if (f)
-                wf__fiber_yield(f);
-            else
-                sched_yield();
+        if (s == STARTING) {
+            wait_started(u, &s);
             continue;
         }
-        wait_not_running(u);
-        if (atomic_load(&u->state) == IDLE)
-            return WF_EALREADY;
-        /* re-armed by its callback: stop that arming */
+        if (s == ARMED) {
+            if (wf__timer_remove(&u->t, &u->state, IDLE))
+                return 0;
+            continue; /* it fired meanwhile */
+        }
+        if (s == DUE && unlink_due(w, u))
+            return 0;
+        /* Not armed, or due on another worker, or its callback runs:
+         * it may still run, or be running. */
+        return WF_EALREADY;
+    }
+}
+
+int wf_timer_stop(struct wf_timer *t)
+{
+    if (!t || U(t)->magic != MAGIC)
+        return WF_EINVAL;
+    struct wf__utimer *u = U(t);
+    struct wf__worker *cb = in_callback();
+    if (cb)
+        return stop_from_callback(cb, u);
+    for (;;) {
+        int s = atomic_load(&u->state);
+        switch (s) {
+        case STARTING:
+            wait_started(u, &s);
+            continue;
+        case ARMED:
+            if (wf__timer_remove(&u->t, &u->state, IDLE))
+                return 0;
+            continue; /* it fired meanwhile: DUE now */
+        case DISCARDED:
+            if (atomic_compare_exchange_strong(&u->state, &s, IDLE))
+                return 0;
+            continue;
+        case DUE: /* its worker runs it before any fiber */
+            pause_here();
+            continue;
+        default: /* IDLE */
+            if (!running(u))
+                return WF_EALREADY;
+            while (running(u))
+                pause_here();
+            continue; /* a re-arm by the callback is stopped too */
+        }
     }
 }
 
@@ -260,26 +346,40 @@ void wf__utimers_drain(struct wf__worker *w)
         u->next_due = NULL;
         wf_timer_fn *fn = u->fn;
         void *arg = u->arg;
-        /* seq_cst, in this order: see the top comment. */
+        /* release: read by running() after it has seen IDLE. */
+        atomic_store_explicit(&u->runner, w, memory_order_release);
+        /* seq_cst, in this order: running before IDLE (top comment). */
         atomic_store(&w->utimer_running, u);
-        int s = DUE;
-        if (!atomic_compare_exchange_strong(&u->state, &s, IDLE)) {
-            atomic_store(&w->utimer_running, NULL);
-            continue; /* stopped while due */
-        }
+        atomic_store(&u->state, IDLE);
         w->utimer_rearm = false;
         fn((struct wf_timer *)(void *)u, arg);
         if (w->utimer_rearm) {
-            /* The callback asked for it, so u is still alive. It runs on
-             * this worker's thread: this worker's heap. */
+            /* The callback asked for it, so u is still alive. Starters
+             * from elsewhere back off while the callback counts as
+             * running, so u is IDLE but for their brief STARTING. */
             w->utimer_rearm = false;
-            int idle = IDLE;
-            if (atomic_compare_exchange_strong(&u->state, &idle, ARMED))
-                wf__timer_add_reserved(&w->timers, &u->t,
-                                       w->utimer_rearm_deadline);
-            else /* started meanwhile by another thread: that arming wins */
-                wf__timers_unreserve(&w->timers);
+            for (;;) {
+                int s = IDLE;
+                if (atomic_compare_exchange_strong(&u->state, &s, STARTING))
+                    break;
+                wait_started(u, &s);
+            }
+            bool first;
+            wf__timer_add_reserved(&w->timers, &u->t, w->utimer_rearm_deadline,
+                                   &u->state, ARMED, &first);
         }
         atomic_store(&w->utimer_running, NULL);
+    }
+}
+
+void wf__utimers_discard(struct wf__worker *w)
+{
+    /* Runtime shutdown, workers stopped: due callbacks never run, as for
+     * timers left in a heap. */
+    struct wf__utimer *u;
+    while ((u = w->due)) {
+        w->due = u->next_due;
+        u->next_due = NULL;
+        atomic_store(&u->state, DISCARDED);
     }
 }

@@ -13,6 +13,7 @@
 #include "wtest_fiber.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -347,6 +348,334 @@ static void *free_main(void *arg)
 WT_CASE(callback_frees_own_timer)
 {
     run_main(2, free_main, NULL);
+}
+
+/* ---- where callbacks run ------------------------------------------------ */
+
+/* A callback runs where no fiber is current (the worker's scheduler loop),
+ * even while fibers switch back and forth on its worker all the time (the
+ * path on which a worker fires its own timers between two fibers). */
+static atomic_int cb_runs, cb_in_fiber;
+static atomic_int yielders_done;
+
+static void where_fire(struct wf_timer *t, void *arg)
+{
+    (void)arg;
+    if (wf_self().id != 0)
+        atomic_fetch_add(&cb_in_fiber, 1);
+    if (wf_worker_index() < 0)
+        atomic_fetch_add(&cb_in_fiber, 1);
+    atomic_fetch_add(&cb_runs, 1);
+    if (atomic_load(&yielders_done) < 2)
+        WT_CHECK_EQ(wf_timer_start(t, wf_now()), 0);
+}
+
+static void *yielder(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < scaled(200000); i++)
+        wf_yield();
+    atomic_fetch_add(&yielders_done, 1);
+    return NULL;
+}
+
+static void *where_main(void *arg)
+{
+    (void)arg;
+    struct wf_timer t;
+    WT_CHECK_EQ(wf_timer_init(&t, where_fire, NULL), 0);
+    WT_CHECK_EQ(wf_timer_start(&t, wf_now()), 0);
+    struct wf_fiber a = go(yielder, NULL), b = go(yielder, NULL);
+    join(a);
+    join(b);
+    int rc = wf_timer_stop(&t);
+    WT_CHECK(rc == 0 || rc == WF_EALREADY);
+    return NULL;
+}
+
+WT_CASE(callback_not_on_a_fiber)
+{
+    run_main(1, where_main, NULL);
+    WT_CHECK(atomic_load(&cb_runs) > 10);
+    WT_CHECK_EQ(atomic_load(&cb_in_fiber), 0);
+}
+
+/* A callback completes a promise whose cancel handler is running on a
+ * plain thread: the completion waits for the handler (its contract), and
+ * must do so without letting any fiber of its worker run meanwhile (the
+ * callback borrows no fiber, so there is nothing it could yield). */
+static struct {
+    struct wf_promise *p;
+    struct wf_future *f;
+    atomic_int armed, in_handler;
+    atomic_long spins;
+    long during; /* fiber progress while the callback waited */
+    int rc;
+    atomic_int done;
+} cc;
+
+static void cc_handler(void *arg)
+{
+    (void)arg;
+    atomic_store(&cc.in_handler, 1);
+    nap_ms(30);
+}
+
+static void cc_fire(struct wf_timer *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+    atomic_store(&cc.armed, 1);
+    while (!atomic_load(&cc.in_handler)) {
+    }
+    long before = atomic_load(&cc.spins);
+    cc.rc = wf_promise_complete(cc.p, NULL);
+    cc.during = atomic_load(&cc.spins) - before;
+    atomic_store(&cc.done, 1);
+}
+
+static void *cc_spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&cc.done)) {
+        atomic_fetch_add(&cc.spins, 1);
+        wf_yield();
+    }
+    return NULL;
+}
+
+static void *cc_canceller(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&cc.armed))
+        sched_yield();
+    WT_CHECK_EQ(wf_future_cancel(cc.f), 0);
+    return NULL;
+}
+
+static void *cc_main(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_promise_create(&cc.p, &cc.f), 0);
+    WT_CHECK_EQ(wf_promise_on_cancel(cc.p, cc_handler, NULL), 0);
+    pthread_t th = thread(cc_canceller, NULL);
+    /* Two, so that a callback that yielded the one whose stack it is on
+     * would let the other one count. */
+    struct wf_fiber y1 = go(cc_spinner, NULL), y2 = go(cc_spinner, NULL);
+    struct wf_timer t;
+    WT_CHECK_EQ(wf_timer_init(&t, cc_fire, NULL), 0);
+    WT_CHECK_EQ(wf_timer_start(&t, wf_now()), 0);
+    join(y1);
+    join(y2);
+    pthread_join(th, NULL);
+    wf_future_release(cc.f);
+    return NULL;
+}
+
+WT_CASE(callback_completion_never_yields)
+{
+    run_main(1, cc_main, NULL);
+    WT_CHECK_EQ(cc.rc, WF_ECANCELED);
+    WT_CHECK_EQ(cc.during, 0);
+}
+
+/* ---- one arming, one outcome: a model of a timer's life ----------------- */
+
+/*
+ * The contract as a model. Every start that returns 0 is one arming; each
+ * arming ends exactly once, either with one run of the callback or with a
+ * stop that returns 0. So at quiescence, for every timer,
+ *     successful starts == callback runs + stops that returned 0,
+ * and a timer's callback never runs twice at once. Starts and stops come
+ * from plain threads, from fibers and from the callbacks themselves (a
+ * re-arm), at random, on timers whose deadlines are now or a few
+ * microseconds away, so that starts, stops, fires and callbacks overlap.
+ */
+#define MT 8
+
+struct mtimer {
+    struct wf_timer t;
+    atomic_int inside, overlap;
+    atomic_long starts, runs, stops;
+    atomic_int rearms; /* re-arms the callback may still make */
+};
+
+static struct mtimer mts[MT];
+static atomic_int mt_stop;
+
+static void mt_fire(struct wf_timer *t, void *arg)
+{
+    struct mtimer *m = arg;
+    WT_CHECK(t == &m->t);
+    if (atomic_fetch_add(&m->inside, 1) != 0)
+        atomic_fetch_add(&m->overlap, 1);
+    atomic_fetch_add(&m->runs, 1);
+    for (int k = 0; k < 200; k++) /* long enough for others to overlap */
+        __asm__ __volatile__("" ::: "memory");
+    if (atomic_load(&m->rearms) > 0 && atomic_fetch_sub(&m->rearms, 1) > 0) {
+        int rc = wf_timer_start(t, wf_now());
+        WT_CHECK(rc == 0 || rc == WF_EBUSY);
+        if (rc == 0)
+            atomic_fetch_add(&m->starts, 1);
+        WT_CHECK_EQ(wf_timer_start(t, wf_now()), WF_EBUSY); /* one pending */
+    }
+    atomic_fetch_sub(&m->inside, 1);
+}
+
+static void mt_actor(uint64_t seed)
+{
+    uint64_t rng = seed;
+    bool fiber = wf_self().id != 0;
+    for (long n = 1; !atomic_load(&mt_stop); n++) {
+        if (fiber && n % 16 == 0)
+            wf_yield(); /* on one worker, let the timers fire */
+        struct mtimer *m = &mts[wt_rand(&rng) % MT];
+        uint64_t r = wt_rand(&rng);
+        if (r % 3 != 0) {
+            int64_t d = wf_now() + (int64_t)(r >> 8) % (40 * WF_USEC);
+            int rc = wf_timer_start(&m->t, d);
+            WT_CHECK(rc == 0 || rc == WF_EBUSY);
+            if (rc == 0)
+                atomic_fetch_add(&m->starts, 1);
+            if ((r >> 4) % 4 == 0)
+                atomic_fetch_add(&m->rearms, 1);
+        } else {
+            int rc = wf_timer_stop(&m->t);
+            WT_CHECK(rc == 0 || rc == WF_EALREADY);
+            if (rc == 0)
+                atomic_fetch_add(&m->stops, 1);
+        }
+    }
+}
+
+static void *mt_thread(void *arg)
+{
+    mt_actor(wt_seed() ^ (uint64_t)P2U(arg));
+    return NULL;
+}
+
+static void *mt_fiber(void *arg)
+{
+    mt_actor(wt_seed() * 31 + (uint64_t)P2U(arg));
+    return NULL;
+}
+
+static void timer_model(int workers)
+{
+    printf("seed %llu\n", (unsigned long long)wt_seed());
+    memset(mts, 0, sizeof mts);
+    atomic_store(&mt_stop, 0);
+    for (int i = 0; i < MT; i++)
+        WT_CHECK_EQ(wf_timer_init(&mts[i].t, mt_fire, &mts[i]), 0);
+    init_rt(workers);
+    pthread_t th[2];
+    struct wf_fiber fb[3];
+    for (long i = 0; i < 2; i++)
+        th[i] = thread(mt_thread, U2P(i + 1));
+    for (long i = 0; i < 3; i++)
+        fb[i] = go(mt_fiber, U2P(i + 10));
+    nap_ms(wt_sanitized() ? 600 : 300);
+    atomic_store(&mt_stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++)
+        join(fb[i]);
+    /* Quiesce: no re-arms any more, stop whatever is armed. */
+    for (int i = 0; i < MT; i++)
+        atomic_store(&mts[i].rearms, 0);
+    for (int i = 0; i < MT; i++) {
+        int rc;
+        while ((rc = wf_timer_stop(&mts[i].t)) == 0)
+            atomic_fetch_add(&mts[i].stops, 1);
+        WT_CHECK_EQ(rc, WF_EALREADY);
+    }
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    long total = 0;
+    for (int i = 0; i < MT; i++) {
+        struct mtimer *m = &mts[i];
+        long starts = atomic_load(&m->starts), runs = atomic_load(&m->runs),
+             stops = atomic_load(&m->stops);
+        if (starts != runs + stops)
+            WT_FAIL("timer %d: %ld starts, %ld runs + %ld stops", i, starts,
+                    runs, stops);
+        WT_CHECK_EQ(atomic_load(&m->overlap), 0);
+        total += runs;
+    }
+    WT_CHECK(total > 100); /* the race was exercised */
+}
+
+WT_CASE(model_one_worker)
+{
+    timer_model(1);
+}
+
+WT_CASE(model_two_workers)
+{
+    timer_model(2);
+}
+
+/* Stop from another thread while a start is under way. The arming ends
+ * once: the callback runs, or one of the stops returns 0 (the first one
+ * may also come before the start and find nothing). A stop that returns
+ * 0 means the callback never runs, so the storage is freed right after
+ * the second stop (ASan sees any later touch). */
+struct freeable {
+    struct wf_timer t;
+    atomic_int runs;
+};
+
+static void freeable_fire(struct wf_timer *t, void *arg)
+{
+    (void)t;
+    struct freeable *fr = arg;
+    atomic_fetch_add(&fr->runs, 1);
+}
+
+static struct {
+    _Atomic(struct freeable *) cur;
+    atomic_int turn; /* 0: main's, 1: the stop may race, 2: start returned */
+} sf;
+
+static void *sf_stopper(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < scaled(20000); i++) {
+        while (atomic_load(&sf.turn) == 0)
+            ;
+        struct freeable *fr = atomic_load(&sf.cur);
+        int rc1 = wf_timer_stop(&fr->t);
+        WT_CHECK(rc1 == 0 || rc1 == WF_EALREADY);
+        while (atomic_load(&sf.turn) != 2)
+            ;
+        int rc2 = wf_timer_stop(&fr->t);
+        WT_CHECK(rc2 == 0 || rc2 == WF_EALREADY);
+        int runs = atomic_load(&fr->runs);
+        if (runs + (rc1 == 0) + (rc2 == 0) != 1)
+            WT_FAIL("one arming: %d runs, stops %d then %d", runs, rc1, rc2);
+        free(fr);
+        atomic_store(&sf.turn, 0);
+    }
+    return NULL;
+}
+
+WT_CASE(stop_while_starting_then_free)
+{
+    init_rt(2);
+    pthread_t th = thread(sf_stopper, NULL);
+    for (long i = 0; i < scaled(20000); i++) {
+        struct freeable *fr = malloc(sizeof *fr);
+        WT_CHECK(fr != NULL);
+        atomic_init(&fr->runs, 0);
+        WT_CHECK_EQ(wf_timer_init(&fr->t, freeable_fire, fr), 0);
+        atomic_store(&sf.cur, fr);
+        atomic_store(&sf.turn, 1); /* the stop races the start below */
+        WT_CHECK_EQ(wf_timer_start(&fr->t, wf_now()), 0);
+        atomic_store(&sf.turn, 2);
+        while (atomic_load(&sf.turn) != 0)
+            ;
+    }
+    pthread_join(th, NULL);
+    WT_CHECK_EQ(wf_shutdown(), 0);
 }
 
 WT_MAIN()
