@@ -9,11 +9,13 @@
  *   src/arch/aarch64/switch.S   AArch64 (AAPCS64)
  *   src/arch/generic/ctx_ucontext.c
  *
- * What is saved: exactly the registers the ABI says a callee preserves.
- * x86-64: rbx rbp r12-r15 rsp, the MXCSR control bits and the x87 control
- * word. AArch64: x19-x29, lr, sp, d8-d15 (the FPCR is left alone, like
- * function calls do). Everything else is dead across a call, and the switch
- * is an ordinary call for the compiler.
+ * What is saved: exactly the registers the ABI says a callee preserves,
+ * plus the FP control state, which each context keeps as its own the way a
+ * thread does. x86-64: rbx rbp r12-r15 rsp, the MXCSR and the x87 control
+ * word. AArch64: x19-x29, lr, sp, d8-d15 and the FPCR. Everything else is
+ * dead across a call, and the switch is an ordinary call for the compiler.
+ * A fresh context starts with the default FP control state (round to
+ * nearest, exceptions masked), not its creator's.
  */
 #ifndef WEFT_ARCH_CTX_H
 #define WEFT_ARCH_CTX_H

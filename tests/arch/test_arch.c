@@ -472,6 +472,156 @@ WT_CASE(callee_saved_fp)
 #endif
 }
 
+/* ---- FP control state per context ------------------------------------------ */
+
+/* A context's FP control state (rounding mode and the like) is its own, as
+ * a thread's is: whatever one context sets must not leak into another, and
+ * a fresh context starts from the default, whatever its creator had set
+ * (fibers move between workers, so "the creator's" would be an accident of
+ * scheduling). fpc_get() reads the control state as one number:
+ *   x86-64:  MXCSR without its status bits 0-5, x87 control word << 32
+ *   AArch64: FPCR (RMode bits 22-23, FZ 24, DN 25, AHP 26, ...)
+ * Written straight to the registers, not with fesetround(), so that the
+ * test needs no libm and also covers the control bits fenv.h does not
+ * name. */
+#if defined(__x86_64__)
+#define TA_HAVE_FPC 1
+static uint64_t fpc_get(void)
+{
+    unsigned mxcsr;
+    unsigned short fcw;
+
+    __asm__ __volatile__("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ __volatile__("fnstcw %0" : "=m"(fcw));
+    return (mxcsr & ~0x3Fu) | (uint64_t)fcw << 32;
+}
+
+static void fpc_set(uint64_t v)
+{
+    unsigned mxcsr = (unsigned)v;
+    unsigned short fcw = (unsigned short)(v >> 32);
+
+    __asm__ __volatile__("ldmxcsr %0" : : "m"(mxcsr) : "memory");
+    __asm__ __volatile__("fldcw %0" : : "m"(fcw) : "memory");
+}
+
+/* Default: everything masked, round to nearest, x87 extended precision.
+ * A: round up in both units. B: round down with flush-to-zero, x87 round
+ * down at single precision. */
+#define FPC_DEFAULT (0x1F80u | (uint64_t)0x037Fu << 32)
+#define FPC_A (0x5F80u | (uint64_t)0x0B7Fu << 32)
+#define FPC_B (0xBF80u | (uint64_t)0x047Fu << 32)
+#elif defined(__aarch64__)
+#define TA_HAVE_FPC 1
+static uint64_t fpc_get(void)
+{
+    uint64_t v;
+
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(v) : : "memory");
+    return v;
+}
+
+static void fpc_set(uint64_t v)
+{
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(v) : "memory");
+}
+
+/* Default: all zero (what a new process gets). A: round toward +inf with
+ * flush-to-zero. B: round toward -inf, default NaN, alternative half
+ * precision. (The trap-enable bits are left out: most cores, and qemu,
+ * implement them as RAZ/WI.) */
+#define FPC_DEFAULT ((uint64_t)0)
+#define FPC_A ((uint64_t)1 << 22 | (uint64_t)1 << 24)
+#define FPC_B ((uint64_t)2 << 22 | (uint64_t)1 << 25 | (uint64_t)1 << 26)
+#endif
+
+#ifdef TA_HAVE_FPC
+#define FPC_ROUNDS 20
+
+struct fpc_share {
+    uint64_t entry_fpc; /* what the fresh context found on entry */
+    double entry_q;
+    double q_b;         /* 1/3 under FPC_B */
+};
+
+/* 1/3 in double precision, computed now under the current rounding mode
+ * (volatile operands: nothing for the compiler to fold). Upward and
+ * downward rounding give results one ulp apart. */
+static double third(void)
+{
+    volatile double one = 1.0, three = 3.0;
+
+    return one / three;
+}
+
+static void fpc_check(uint64_t want, double q_want, const char *who,
+                      int round)
+{
+    uint64_t now = fpc_get();
+    double q = third();
+
+    if (now != want)
+        WT_FAIL("%s, round %d: FP control %#" PRIx64 ", expected %#" PRIx64,
+                who, round, now, want);
+    if (q != q_want)
+        WT_FAIL("%s, round %d: 1/3 is %a, expected %a", who, round, q, q_want);
+}
+
+static void fpc_body(void *arg)
+{
+    struct fpc_share *s = arg;
+
+    s->entry_fpc = fpc_get();
+    s->entry_q = third();
+    fpc_set(FPC_B);
+    s->q_b = third();
+    for (int r = 0; r < FPC_ROUNDS; r++) {
+        switch_to(&main_ctx);
+        fpc_check(FPC_B, s->q_b, "switched-to context", r);
+    }
+    ctx_exit(&main_ctx);
+}
+#endif /* TA_HAVE_FPC */
+
+/* The main context sets mode A and only then creates the other context,
+ * which must start in the default mode and sets mode B; across 20 round
+ * trips each side must find its own mode (bits and effect) whenever it is
+ * resumed. */
+WT_CASE(fp_control_per_context)
+{
+#ifdef TA_HAVE_FPC
+    struct fpc_share s = {0};
+    uint64_t saved = fpc_get();
+    double q_default, q_a;
+    struct tctx f;
+
+    fpc_set(FPC_DEFAULT);
+    q_default = third();
+    fpc_set(FPC_A);
+    q_a = third();
+    ctx_start(&f, 256 * 1024, fpc_body, &s);
+    for (int r = 0; r < FPC_ROUNDS; r++) {
+        switch_to(&f);
+        fpc_check(FPC_A, q_a, "main context", r);
+    }
+    switch_to(&f); /* lets the body leave its loop and finish */
+    WT_CHECK(f.finished);
+    fpc_check(FPC_A, q_a, "main context", FPC_ROUNDS);
+    if (s.entry_fpc != FPC_DEFAULT)
+        WT_FAIL("fresh context started with FP control %#" PRIx64
+                ", expected the default %#" PRIx64 " (its creator had %#"
+                PRIx64 ")", s.entry_fpc, (uint64_t)FPC_DEFAULT,
+                (uint64_t)FPC_A);
+    WT_CHECK(s.entry_q == q_default);
+    /* The modes really differ in effect, not only in bits. */
+    WT_CHECK(q_a != s.q_b);
+    ctx_free(&f);
+    fpc_set(saved);
+#else
+    WT_SKIP("no FP control probe for this CPU");
+#endif
+}
+
 /* ---- a fresh context's first frame ------------------------------------------ */
 
 /* ta_probe_entry (assembly below) stores the stack pointer it was entered

@@ -10,7 +10,15 @@
  * frame-pointer walks at the first frame of the context; the trampoline's
  * CFI ends CFI-based unwinds at the same place, even while the first switch
  * into the context is still restoring registers (hence the + 4 below).
+ *
+ * A fresh context starts with FPCR 0: round to nearest, no flush-to-zero,
+ * no default NaN, IEEE half precision, no traps, which is what the kernel
+ * gives a new process. The creator's FPCR is not inherited: fibers are
+ * created and resumed on whichever worker, so inheriting would make a
+ * fiber's rounding mode an accident of scheduling; and the x86-64 backend
+ * starts a context with the default MXCSR and x87 control word likewise.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -22,8 +30,11 @@ struct frame {
     uint64_t x29, x30;      /* frame record; x30 = where the switch returns */
     uint64_t x19_x28[10];   /* x19 = entry, x20 = arg for the trampoline */
     uint64_t d8_d15[8];
+    uint64_t fpcr;
+    uint64_t unused;        /* pads the frame to a multiple of 16 */
 };
-_Static_assert(sizeof(struct frame) == 160, "frame must match switch.S");
+_Static_assert(sizeof(struct frame) == 176, "frame must match switch.S");
+_Static_assert(offsetof(struct frame, fpcr) == 160, "FPCR slot of switch.S");
 _Static_assert(sizeof(struct frame) % 16 == 0, "sp must stay 16-byte aligned");
 
 void wf__ctx_make(struct wf__ctx *ctx, void *lo, size_t size,
@@ -34,6 +45,7 @@ void wf__ctx_make(struct wf__ctx *ctx, void *lo, size_t size,
 
     memset(f, 0, sizeof(*f)); /* x21-x28 and d8-d15 start as zero */
     f->x29 = 0;
+    f->fpcr = 0; /* the default control state (see above) */
     /* Past the trampoline's leading nop (switch.S says why); AArch64
      * instructions are always 4 bytes. */
     f->x30 = (uint64_t)(uintptr_t)wf__ctx_trampoline + 4;

@@ -1,23 +1,44 @@
 /*
  * AArch64 (AAPCS64) context switch.
  *
- * wf__ctx_switch(from = x0, to = x1) stores the callee-saved registers in a
- * 160-byte frame on the current stack, stores sp in from->sp, loads to->sp
- * and restores the same frame from there. Frame, from the saved sp upwards:
+ * wf__ctx_switch(from = x0, to = x1) stores the callee-saved registers and
+ * the FPCR in a 176-byte frame on the current stack, stores sp in from->sp,
+ * loads to->sp and restores the same frame from there. Frame, from the
+ * saved sp upwards:
  *
  *   sp+0    x29 (fp)   sp+8    x30 (lr: where the switch returns to)
  *   sp+16   x19 x20    sp+32   x21 x22    sp+48   x23 x24
  *   sp+64   x25 x26    sp+80   x27 x28
  *   sp+96   d8  d9     sp+112  d10 d11    sp+128  d12 d13    sp+144  d14 d15
+ *   sp+160  FPCR       sp+168  unused (keeps the frame a multiple of 16)
  *
  * x29/x30 come first so that the frame is an ordinary AAPCS64 frame record:
  * a saved sp is also a frame pointer, and a frame-pointer walk started from
  * it (a gdb script listing parked fibers) goes straight into the caller.
- * Only the low 64 bits of v8-v15 are callee-saved (AAPCS64 6.1.2); the FPCR
- * and FPSR are left alone, as an ordinary call leaves them.
+ * Only the low 64 bits of v8-v15 are callee-saved (AAPCS64 6.1.2).
+ *
+ * The FPCR (rounding mode, flush-to-zero, default NaN, ...) is what AAPCS64
+ * calls global state: an ordinary call leaves it alone, so the compiler
+ * keeps nothing of it, but a context is a thread of its own and its mode
+ * must not leak into the next context on the worker (x86-64 saves MXCSR
+ * and the x87 control word for the same reason). A fresh context starts
+ * with FPCR 0 (ctx_make.c). The FPSR (sticky exception flags) is not
+ * saved: AAPCS64 lets it hold anything on entry to a function, flags
+ * raised by one context are not part of the switch's contract, and the
+ * x86-64 switch keeps no x87 status word either.
+ *
+ * Saving costs one `mrs` (a register read). Restoring writes the FPCR only
+ * when the resumed context's value differs from the one just read, with
+ * no second `mrs`. A write to the FPCR is a system-register write that
+ * many cores do not rename and may order against FP instructions in
+ * flight (glibc's fesetround also skips it when nothing changes), while
+ * nearly every switch goes between two contexts with the same (default)
+ * FPCR; so the common case pays a load, a compare and a well-predicted
+ * branch. Not measured here. The x86-64 switch restores MXCSR and the x87
+ * control word unconditionally.
  *
  * sp must stay 16-byte aligned at every instruction (the hardware checks
- * it on each access through sp), which the 160-byte frame keeps. The CFI
+ * it on each access through sp), which the 176-byte frame keeps. The CFI
  * below describes the frame, so debuggers and backtrace() unwind through a
  * switch; a fresh context starts in wf__ctx_trampoline, whose return
  * address is marked undefined so backtraces end there.
@@ -42,37 +63,39 @@
 wf__ctx_switch:
     .cfi_startproc
     BTI_C
-    stp     x29, x30, [sp, #-160]!
-    .cfi_def_cfa_offset 160
-    .cfi_offset x29, -160
-    .cfi_offset x30, -152
+    stp     x29, x30, [sp, #-176]!
+    .cfi_def_cfa_offset 176
+    .cfi_offset x29, -176
+    .cfi_offset x30, -168
+    mrs     x10, fpcr               /* the outgoing FPCR, kept in x10 */
     stp     x19, x20, [sp, #16]
-    .cfi_offset x19, -144
-    .cfi_offset x20, -136
+    .cfi_offset x19, -160
+    .cfi_offset x20, -152
     stp     x21, x22, [sp, #32]
-    .cfi_offset x21, -128
-    .cfi_offset x22, -120
+    .cfi_offset x21, -144
+    .cfi_offset x22, -136
     stp     x23, x24, [sp, #48]
-    .cfi_offset x23, -112
-    .cfi_offset x24, -104
+    .cfi_offset x23, -128
+    .cfi_offset x24, -120
     stp     x25, x26, [sp, #64]
-    .cfi_offset x25, -96
-    .cfi_offset x26, -88
+    .cfi_offset x25, -112
+    .cfi_offset x26, -104
     stp     x27, x28, [sp, #80]
-    .cfi_offset x27, -80
-    .cfi_offset x28, -72
+    .cfi_offset x27, -96
+    .cfi_offset x28, -88
     stp     d8, d9, [sp, #96]
-    .cfi_offset d8, -64
-    .cfi_offset d9, -56
+    .cfi_offset d8, -80
+    .cfi_offset d9, -72
     stp     d10, d11, [sp, #112]
-    .cfi_offset d10, -48
-    .cfi_offset d11, -40
+    .cfi_offset d10, -64
+    .cfi_offset d11, -56
     stp     d12, d13, [sp, #128]
-    .cfi_offset d12, -32
-    .cfi_offset d13, -24
+    .cfi_offset d12, -48
+    .cfi_offset d13, -40
     stp     d14, d15, [sp, #144]
-    .cfi_offset d14, -16
-    .cfi_offset d15, -8
+    .cfi_offset d14, -32
+    .cfi_offset d15, -24
+    str     x10, [sp, #160]
 
     /* str/ldr cannot name sp as the data register; go through x9. From
      * here on the CFI, which is relative to sp, describes the frame of the
@@ -82,6 +105,12 @@ wf__ctx_switch:
     ldr     x9, [x1]
     mov     sp, x9
 
+    /* Write the FPCR only if the resumed context's differs (see above). */
+    ldr     x11, [sp, #160]
+    cmp     x11, x10
+    b.eq    1f
+    msr     fpcr, x11
+1:
     ldp     d14, d15, [sp, #144]
     .cfi_restore d14
     .cfi_restore d15
@@ -109,7 +138,7 @@ wf__ctx_switch:
     ldp     x19, x20, [sp, #16]
     .cfi_restore x19
     .cfi_restore x20
-    ldp     x29, x30, [sp], #160
+    ldp     x29, x30, [sp], #176
     .cfi_def_cfa_offset 0
     .cfi_restore x29
     .cfi_restore x30
