@@ -184,6 +184,10 @@ struct wf__worker {
 
     /* Stall monitor: bumped at every switch (relaxed: a progress counter). */
     _Alignas(WF__CACHELINE) atomic_ulong nswitch;
+    /* Set by the monitor while this worker has made no scheduling
+     * decision for the stall threshold: thieves may then also take the
+     * unpinned fibers of its inbox. Relaxed: a hint. */
+    atomic_bool stalled;
 
     pthread_t thread;
     void *altstack;

@@ -189,6 +189,7 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
         struct wf__worker *w = &rt->workers[i];
         if (atomic_load_explicit(&w->parked, memory_order_relaxed)) {
             smp[i] = (struct sample){0, now, false};
+            atomic_store_explicit(&w->stalled, false, memory_order_relaxed);
             continue;
         }
         /* relaxed: progress counter and id are only compared. */
@@ -196,10 +197,12 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
                                                memory_order_relaxed);
         uint64_t id = atomic_load_explicit(&w->current_id,
                                            memory_order_relaxed);
-        if (c != smp[i].count) {
+        if (c != smp[i].count)
             smp[i] = (struct sample){c, now, false};
-        }
         int64_t stuck = now - smp[i].since;
+        /* relaxed: a hint for thieves (steal_inbox). */
+        atomic_store_explicit(&w->stalled, stuck >= stall,
+                              memory_order_relaxed);
         if (stuck >= stall && work_waiting(w))
             rescue = true;
         int64_t e = wf__timers_earliest(&w->timers);

@@ -264,9 +264,9 @@ static struct wf__fiber *take_inbox(struct wf__worker *w)
     return f;
 }
 
-/* A fiber from another worker's inbox that is not pinned there (sent by
- * debug migration): its worker may be stuck in a long call, and nothing
- * but its home binds it. NULL if there is none. */
+/* A fiber from the inbox of a stalled worker (stuck in a long call) that
+ * is not pinned there (debug migration sent it): nothing but its home
+ * binds it. NULL if there is none. */
 static struct wf__fiber *steal_inbox(struct wf__worker *v)
 {
     struct wf__fiber *f, *prev = NULL;
@@ -815,7 +815,10 @@ static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
         if (take_runnext && atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
             (f = atomic_exchange(&v->runnext, NULL)))
             return f;
+        /* relaxed: hints; a fiber in the inbox of a worker that runs
+         * is left to it (debug migration sent it there on purpose). */
         if (take_runnext &&
+            atomic_load_explicit(&v->stalled, memory_order_relaxed) &&
             atomic_load_explicit(&v->inbox_n, memory_order_relaxed) > 0 &&
             (f = steal_inbox(v)))
             return f;
@@ -994,6 +997,7 @@ int wf__workers_start(struct wf__rt *rt)
         atomic_init(&w->parked, 0);
         atomic_init(&w->wake_word, 0);
         atomic_init(&w->nswitch, 0);
+        atomic_init(&w->stalled, false);
         atomic_init(&w->inbox_lock.held, false);
         wf__timers_init(&w->timers);
         w->due = NULL;
