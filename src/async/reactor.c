@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "async_test.h"
 #include "backend.h"
 #include "reactor.h"
 #include "sync/sync_int.h"
@@ -78,6 +79,18 @@ static struct {
     atomic_bool stop;
     atomic_uint epoch;           /* current run; R.lock */
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Tests only (async_test.h). relaxed: the hook is set while no wait runs,
+ * and whatever started the waits since orders it; the count is a
+ * statistic read after the adds it counts. */
+static _Atomic(wf__test_wait_hook_fn *) wait_hook;
+static atomic_long nadds;
+
+static int backend_add(int fd, uint64_t key)
+{
+    atomic_fetch_add_explicit(&nadds, 1, memory_order_relaxed);
+    return R.be->add(R.st, fd, key);
+}
 
 static struct wf__iofd *lookup(int fd)
 {
@@ -164,7 +177,7 @@ static void dispatch(const struct wf__backend_ev *ev)
         if ((ev->events & WF__EV_ENDED) &&
             atomic_load_explicit(&e->epoch, memory_order_relaxed) ==
                 atomic_load_explicit(&R.epoch, memory_order_relaxed))
-            R.be->add(R.st, fd, ev->key);
+            backend_add(fd, ev->key);
     }
     wf__spin_unlock(&e->lock);
 }
@@ -305,7 +318,7 @@ static int ensure_registered(struct wf__iofd *e, int fd, uint32_t gen)
     if (atomic_load_explicit(&e->epoch, memory_order_relaxed) == ep &&
         wf__iofd_gen(e) == gen)
         goto out;
-    err = R.be->add(R.st, fd, key_of(fd, gen));
+    err = backend_add(fd, key_of(fd, gen));
     if (err)
         goto out;
     wf__spin_lock(&e->lock);
@@ -322,9 +335,15 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
 {
     /* relaxed: a hint; ensure_registered decides under R.lock. The
      * registered generation is the entry's; renew/forget reset epoch. */
-    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) !=
-            atomic_load_explicit(&R.epoch, memory_order_relaxed) ||
-        !atomic_load_explicit(&R.up, memory_order_relaxed)) {
+    bool registered =
+        atomic_load_explicit(&e->epoch, memory_order_relaxed) ==
+            atomic_load_explicit(&R.epoch, memory_order_relaxed) &&
+        atomic_load_explicit(&R.up, memory_order_relaxed);
+    wf__test_wait_hook_fn *hook =
+        atomic_load_explicit(&wait_hook, memory_order_relaxed);
+    if (hook)
+        hook(fd, dir);
+    if (!registered) {
         int err = ensure_registered(e, fd, gen);
         if (err)
             return err;
@@ -388,4 +407,16 @@ void wf__iofd_forget(int fd)
         ep == atomic_load_explicit(&R.epoch, memory_order_relaxed))
         R.be->del(R.st, fd, key_of(fd, old));
     pthread_mutex_unlock(&R.lock);
+}
+
+/* ---- test hooks (async_test.h) -------------------------------------------- */
+
+void wf__test_set_wait_hook(wf__test_wait_hook_fn *fn)
+{
+    atomic_store_explicit(&wait_hook, fn, memory_order_relaxed);
+}
+
+long wf__test_reactor_adds(void)
+{
+    return atomic_load_explicit(&nadds, memory_order_relaxed);
 }
