@@ -39,7 +39,9 @@
  * Descriptors. Close descriptors used here with wf_close, not close(2):
  * it also drops the reactor's registration (with io_uring a registration
  * keeps the file open), and wakes the fibers waiting on it (their calls
- * return WF_EBADF). Several fibers may wait on one
+ * return WF_EBADF; so does a call that was between its attempt and its
+ * wait, even when a new descriptor has taken the number meanwhile, which
+ * is left alone). Several fibers may wait on one
  * descriptor (say one reading, one writing); each direction is woken
  * separately. Call only from within the process that opened them (no
  * sharing across fork).

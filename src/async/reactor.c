@@ -27,8 +27,26 @@
  * dropped). `epoch` says in which reactor run the entry was registered: a
  * reactor restarted with a new runtime starts a new epoch, and entries
  * register again. Backend calls happen under `R.lock`, the reactor's start
- * lock, so none runs while shutdown closes the backend; the lock order is
- * R.lock, then an entry's lock.
+ * lock, so none runs while shutdown closes the backend (the reactor
+ * thread's re-add in dispatch is the exception: shutdown joins the
+ * thread first); the lock order is R.lock, then an entry's lock.
+ *
+ * Generations. The generation a wait registers is the one its caller
+ * read before the attempt, and the descriptor may have been closed since
+ * (wf_close from another fiber) and its number given to a new socket. So
+ * ensure_registered checks it again under R.lock and refuses (WF_EBADF)
+ * when it moved on: registering the number under the old key would break
+ * the new descriptor (epoll: EEXIST, and the modified registration's old
+ * key makes its events look stale, so its waiters sleep until their
+ * deadline; io_uring: a second poll that no del removes, keeping the
+ * file open after wf_close). The check decides because every change of
+ * a generation (bump, from forget and renew) happens under R.lock too:
+ * keep it so (holding the entry's lock across the check and the add
+ * would order them as well, but a backend call is no work for a
+ * spinlock). The other readers need no more: a wait checks the
+ * generation under the entry's lock before it parks and after it wakes,
+ * dispatch matches event keys under it, and forget reads the
+ * registration (epoch) under R.lock.
  *
  * Thread. One plain thread blocks in the backend's wait(); it starts on
  * the first wait of any descriptor and stops in wf__reactor_shutdown
@@ -307,23 +325,28 @@ void wf__reactor_shutdown(void)
 /* ---- waiting -------------------------------------------------------------- */
 
 /* Register e (fd, generation gen) in the current reactor run, starting the
- * reactor if needed. */
+ * reactor if needed. WF_EBADF when gen is no longer the entry's: fd was
+ * closed since the caller read it, and its number may name another
+ * descriptor by now, which must not be registered under the old key. */
 static int ensure_registered(struct wf__iofd *e, int fd, uint32_t gen)
 {
     pthread_mutex_lock(&R.lock);
-    int err = start_locked();
+    int err = WF_EBADF;
+    /* relaxed: every bump happens under R.lock (forget), so this check
+     * holds until the unlock, the add included. */
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
+        goto out;
+    err = start_locked();
     if (err)
         goto out;
     unsigned ep = atomic_load_explicit(&R.epoch, memory_order_relaxed);
-    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) == ep &&
-        wf__iofd_gen(e) == gen)
+    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) == ep)
         goto out;
     err = backend_add(fd, key_of(fd, gen));
     if (err)
         goto out;
     wf__spin_lock(&e->lock);
-    if (atomic_load_explicit(&e->gen, memory_order_relaxed) == gen)
-        atomic_store_explicit(&e->epoch, ep, memory_order_relaxed);
+    atomic_store_explicit(&e->epoch, ep, memory_order_relaxed);
     wf__spin_unlock(&e->lock);
 out:
     pthread_mutex_unlock(&R.lock);
@@ -373,7 +396,8 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
 }
 
 /* New generation: waiters return WF_EBADF, the registration is void.
- * Returns the old generation. */
+ * Returns the old generation. R.lock held (forget is the only caller):
+ * ensure_registered relies on it. */
 static uint32_t bump(struct wf__iofd *e)
 {
     wf__spin_lock(&e->lock);
