@@ -191,10 +191,12 @@ static void dispatch(const struct wf__backend_ev *ev)
             wf__waitq_wake_all(&e->q[dir]);
         }
         /* A registration that ended by itself: poll again while current
-         * (forget bumps gen under this lock before its del). */
-        if ((ev->events & WF__EV_ENDED) &&
-            atomic_load_explicit(&e->epoch, memory_order_relaxed) ==
-                atomic_load_explicit(&R.epoch, memory_order_relaxed))
+         * (forget bumps gen under this lock before its del). The event
+         * shows the key was added in this run; the entry's epoch may not
+         * say so yet (ensure_registered sets it after its add returns,
+         * and the registration may end before that), so it is not
+         * consulted. */
+        if (ev->events & WF__EV_ENDED)
             backend_add(fd, ev->key);
     }
     wf__spin_unlock(&e->lock);
