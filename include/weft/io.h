@@ -277,7 +277,10 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
  * by default io_uring is used where this build has it (liburing) and the
  * kernel allows it, else epoll. A forced backend that cannot be used makes
  * calls that have to wait fail with WF_ENOSYS (not in this build) or the
- * error of its setup. Any thread. */
+ * error of its setup. Under valgrind (detected where weft was built with
+ * valgrind/valgrind.h) the reactor uses epoll, also when WEFT_IO=uring
+ * asks otherwise, since io_uring waits hang there; the first start says so
+ * in one line on stderr. Any thread. */
 WF_API const char *wf_io_backend(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

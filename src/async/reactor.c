@@ -57,6 +57,17 @@
  * the runtime stopped walked freed stacks). Plain threads waiting were
  * released by wf_shutdown before.
  *
+ * Backend. pick() chooses at each start (WEFT_IO, see weft/io.h), except
+ * that under valgrind (detected through valgrind.h where the build has
+ * it) the reactor always uses epoll and says so once on stderr. With
+ * io_uring every wait with a deadline hangs there: seen with valgrind
+ * 3.19, the reactor thread sleeps in io_uring_enter while every other
+ * thread waits for valgrind's thread lock, so no deadline fires and
+ * SIGINT and SIGTERM are never handled. A forced WEFT_IO=uring is
+ * overridden too (the message says so): obeying it would hang, refusing
+ * it would fail every wait, and what a valgrind run checks works the same
+ * on epoll. Without valgrind.h in the build there is no detection.
+ *
  * Rejected: one-shot registration re-armed per wait (an epoll_ctl per
  * wait, doubling the system calls of a busy connection); waking one
  * waiter per edge (needs a hand-over protocol to avoid stranding the
@@ -64,8 +75,13 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 #include "async_test.h"
 #include "backend.h"
@@ -222,14 +238,45 @@ static void *reactor_main(void *arg)
     return NULL;
 }
 
+#ifdef WEFT_HAVE_VALGRIND
+static bool under_valgrind(void)
+{
+    return RUNNING_ON_VALGRIND != 0;
+}
+#else
+static bool under_valgrind(void)
+{
+    return false; /* no valgrind.h: no detection */
+}
+#endif
+
+/* Whether valgrind rules io_uring out (see the essay), WEFT_IO=uring
+ * included; says so on stderr the first time. R.lock held. */
+static bool valgrind_vetoes_uring(const char *io)
+{
+    static bool told; /* R.lock */
+    if (!wf__backend_uring() || !under_valgrind())
+        return false;
+    if (!told)
+        fprintf(stderr, "weft: running under valgrind: the reactor uses "
+                        "epoll, not io_uring%s\n",
+                io && strcmp(io, "uring") == 0 ? " (WEFT_IO=uring ignored)"
+                                                : "");
+    told = true;
+    return true;
+}
+
 /* The backend to use: WEFT_IO=epoll|uring forces one; by default io_uring
- * where this build has it and the kernel allows it, else epoll. *forced
- * tells whether a failure to open the choice is final. */
+ * where this build has it and the kernel allows it, else epoll; under
+ * valgrind epoll. *forced tells whether a failure to open the choice is
+ * final. R.lock held. */
 static const struct wf__backend *pick(bool *forced)
 {
     const char *s = getenv("WEFT_IO");
     *forced = s && *s;
     if (s && strcmp(s, "epoll") == 0)
+        return &wf__backend_epoll;
+    if (valgrind_vetoes_uring(s))
         return &wf__backend_epoll;
     if (s && strcmp(s, "uring") == 0)
         return wf__backend_uring();
