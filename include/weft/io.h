@@ -39,7 +39,9 @@
  * Descriptors. Close descriptors used here with wf_close, not close(2):
  * it also drops the reactor's registration (with io_uring a registration
  * keeps the file open), and wakes the fibers waiting on it (their calls
- * return WF_EBADF). Several fibers may wait on one
+ * return WF_EBADF; so does a call that was between its attempt and its
+ * wait, even when a new descriptor has taken the number meanwhile, which
+ * is left alone). Several fibers may wait on one
  * descriptor (say one reading, one writing); each direction is woken
  * separately. Call only from within the process that opened them (no
  * sharing across fork).
@@ -275,7 +277,10 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
  * by default io_uring is used where this build has it (liburing) and the
  * kernel allows it, else epoll. A forced backend that cannot be used makes
  * calls that have to wait fail with WF_ENOSYS (not in this build) or the
- * error of its setup. Any thread. */
+ * error of its setup. Under valgrind (detected where weft was built with
+ * valgrind/valgrind.h) the reactor uses epoll, also when WEFT_IO=uring
+ * asks otherwise, since io_uring waits hang there; the first start says so
+ * in one line on stderr. Any thread. */
 WF_API const char *wf_io_backend(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

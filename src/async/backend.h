@@ -14,7 +14,9 @@
  *     triggered (report a direction when it becomes ready, including at
  *     registration if it is ready then), until del(fd) or fd is closed.
  *     Any thread, may run concurrently with wait(). 0, or a negative errno
- *     (-EPERM: fd cannot be polled, e.g. a regular file).
+ *     (-EPERM: fd cannot be polled, e.g. a regular file). The key names
+ *     the descriptor fd is now (the reactor never adds a key of a closed
+ *     one), so an earlier registration of fd may be replaced by it.
  *   - del(st, fd, key): stop watching fd, registered with key; errors are
  *     ignored by the caller. Called after the entry's generation moved on,
  *     so no re-add (below) of that key follows.

@@ -66,7 +66,12 @@ static int ep_add(void *st, int fd, uint64_t key)
     };
     if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return 0;
-    if (errno == EEXIST) /* an older registration of this fd number */
+    /* EEXIST: this file is in the set under this number already, with a
+     * key the table has dropped (say it outlived a close(2) that weft did
+     * not see, through a dup). The reactor only adds current keys (it
+     * refuses a wait whose generation moved on), so this key replaces
+     * the old one. */
+    if (errno == EEXIST)
         return epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
     return -errno;
 }

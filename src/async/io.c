@@ -3,6 +3,12 @@
  * protocol (reactor.h): try the non-blocking system call, wait for an
  * edge only on EAGAIN, try again.
  *
+ * Each call reads the descriptor's generation in the reactor's table
+ * before its attempt and hands it to the wait (io_loop): a descriptor
+ * closed with wf_close by another fiber after that makes the wait return
+ * WF_EBADF, also when a new descriptor already has its number (the wait
+ * must not register the new one under the old generation; reactor.c).
+ *
  * Every descriptor these calls create is non-blocking and close-on-exec
  * from birth (SOCK_NONBLOCK, accept4), and is "renewed" in the reactor's
  * table, so state a previous descriptor with the same number left behind

@@ -27,8 +27,26 @@
  * dropped). `epoch` says in which reactor run the entry was registered: a
  * reactor restarted with a new runtime starts a new epoch, and entries
  * register again. Backend calls happen under `R.lock`, the reactor's start
- * lock, so none runs while shutdown closes the backend; the lock order is
- * R.lock, then an entry's lock.
+ * lock, so none runs while shutdown closes the backend (the reactor
+ * thread's re-add in dispatch is the exception: shutdown joins the
+ * thread first); the lock order is R.lock, then an entry's lock.
+ *
+ * Generations. The generation a wait registers is the one its caller
+ * read before the attempt, and the descriptor may have been closed since
+ * (wf_close from another fiber) and its number given to a new socket. So
+ * ensure_registered checks it again under R.lock and refuses (WF_EBADF)
+ * when it moved on: registering the number under the old key would break
+ * the new descriptor (epoll: EEXIST, and the modified registration's old
+ * key makes its events look stale, so its waiters sleep until their
+ * deadline; io_uring: a second poll that no del removes, keeping the
+ * file open after wf_close). The check decides because every change of
+ * a generation (bump, from forget and renew) happens under R.lock too:
+ * keep it so (holding the entry's lock across the check and the add
+ * would order them as well, but a backend call is no work for a
+ * spinlock). The other readers need no more: a wait checks the
+ * generation under the entry's lock before it parks and after it wakes,
+ * dispatch matches event keys under it, and forget reads the
+ * registration (epoch) under R.lock.
  *
  * Thread. One plain thread blocks in the backend's wait(); it starts on
  * the first wait of any descriptor and stops in wf__reactor_shutdown
@@ -39,6 +57,17 @@
  * the runtime stopped walked freed stacks). Plain threads waiting were
  * released by wf_shutdown before.
  *
+ * Backend. pick() chooses at each start (WEFT_IO, see weft/io.h), except
+ * that under valgrind (detected through valgrind.h where the build has
+ * it) the reactor always uses epoll and says so once on stderr. With
+ * io_uring every wait with a deadline hangs there: seen with valgrind
+ * 3.19, the reactor thread sleeps in io_uring_enter while every other
+ * thread waits for valgrind's thread lock, so no deadline fires and
+ * SIGINT and SIGTERM are never handled. A forced WEFT_IO=uring is
+ * overridden too (the message says so): obeying it would hang, refusing
+ * it would fail every wait, and what a valgrind run checks works the same
+ * on epoll. Without valgrind.h in the build there is no detection.
+ *
  * Rejected: one-shot registration re-armed per wait (an epoll_ctl per
  * wait, doubling the system calls of a busy connection); waking one
  * waiter per edge (needs a hand-over protocol to avoid stranding the
@@ -46,9 +75,15 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+#include "async_test.h"
 #include "backend.h"
 #include "reactor.h"
 #include "sync/sync_int.h"
@@ -78,6 +113,18 @@ static struct {
     atomic_bool stop;
     atomic_uint epoch;           /* current run; R.lock */
 } R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Tests only (async_test.h). relaxed: the hook is set while no wait runs,
+ * and whatever started the waits since orders it; the count is a
+ * statistic read after the adds it counts. */
+static _Atomic(wf__test_wait_hook_fn *) wait_hook;
+static atomic_long nadds;
+
+static int backend_add(int fd, uint64_t key)
+{
+    atomic_fetch_add_explicit(&nadds, 1, memory_order_relaxed);
+    return R.be->add(R.st, fd, key);
+}
 
 static struct wf__iofd *lookup(int fd)
 {
@@ -160,11 +207,13 @@ static void dispatch(const struct wf__backend_ev *ev)
             wf__waitq_wake_all(&e->q[dir]);
         }
         /* A registration that ended by itself: poll again while current
-         * (forget bumps gen under this lock before its del). */
-        if ((ev->events & WF__EV_ENDED) &&
-            atomic_load_explicit(&e->epoch, memory_order_relaxed) ==
-                atomic_load_explicit(&R.epoch, memory_order_relaxed))
-            R.be->add(R.st, fd, ev->key);
+         * (forget bumps gen under this lock before its del). The event
+         * shows the key was added in this run; the entry's epoch may not
+         * say so yet (ensure_registered sets it after its add returns,
+         * and the registration may end before that), so it is not
+         * consulted. */
+        if (ev->events & WF__EV_ENDED)
+            backend_add(fd, ev->key);
     }
     wf__spin_unlock(&e->lock);
 }
@@ -189,14 +238,45 @@ static void *reactor_main(void *arg)
     return NULL;
 }
 
+#ifdef WEFT_HAVE_VALGRIND
+static bool under_valgrind(void)
+{
+    return RUNNING_ON_VALGRIND != 0;
+}
+#else
+static bool under_valgrind(void)
+{
+    return false; /* no valgrind.h: no detection */
+}
+#endif
+
+/* Whether valgrind rules io_uring out (see the essay), WEFT_IO=uring
+ * included; says so on stderr the first time. R.lock held. */
+static bool valgrind_vetoes_uring(const char *io)
+{
+    static bool told; /* R.lock */
+    if (!wf__backend_uring() || !under_valgrind())
+        return false;
+    if (!told)
+        fprintf(stderr, "weft: running under valgrind: the reactor uses "
+                        "epoll, not io_uring%s\n",
+                io && strcmp(io, "uring") == 0 ? " (WEFT_IO=uring ignored)"
+                                                : "");
+    told = true;
+    return true;
+}
+
 /* The backend to use: WEFT_IO=epoll|uring forces one; by default io_uring
- * where this build has it and the kernel allows it, else epoll. *forced
- * tells whether a failure to open the choice is final. */
+ * where this build has it and the kernel allows it, else epoll; under
+ * valgrind epoll. *forced tells whether a failure to open the choice is
+ * final. R.lock held. */
 static const struct wf__backend *pick(bool *forced)
 {
     const char *s = getenv("WEFT_IO");
     *forced = s && *s;
     if (s && strcmp(s, "epoll") == 0)
+        return &wf__backend_epoll;
+    if (valgrind_vetoes_uring(s))
         return &wf__backend_epoll;
     if (s && strcmp(s, "uring") == 0)
         return wf__backend_uring();
@@ -294,23 +374,28 @@ void wf__reactor_shutdown(void)
 /* ---- waiting -------------------------------------------------------------- */
 
 /* Register e (fd, generation gen) in the current reactor run, starting the
- * reactor if needed. */
+ * reactor if needed. WF_EBADF when gen is no longer the entry's: fd was
+ * closed since the caller read it, and its number may name another
+ * descriptor by now, which must not be registered under the old key. */
 static int ensure_registered(struct wf__iofd *e, int fd, uint32_t gen)
 {
     pthread_mutex_lock(&R.lock);
-    int err = start_locked();
+    int err = WF_EBADF;
+    /* relaxed: every bump happens under R.lock (forget), so this check
+     * holds until the unlock, the add included. */
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
+        goto out;
+    err = start_locked();
     if (err)
         goto out;
     unsigned ep = atomic_load_explicit(&R.epoch, memory_order_relaxed);
-    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) == ep &&
-        wf__iofd_gen(e) == gen)
+    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) == ep)
         goto out;
-    err = R.be->add(R.st, fd, key_of(fd, gen));
+    err = backend_add(fd, key_of(fd, gen));
     if (err)
         goto out;
     wf__spin_lock(&e->lock);
-    if (atomic_load_explicit(&e->gen, memory_order_relaxed) == gen)
-        atomic_store_explicit(&e->epoch, ep, memory_order_relaxed);
+    atomic_store_explicit(&e->epoch, ep, memory_order_relaxed);
     wf__spin_unlock(&e->lock);
 out:
     pthread_mutex_unlock(&R.lock);
@@ -322,9 +407,15 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
 {
     /* relaxed: a hint; ensure_registered decides under R.lock. The
      * registered generation is the entry's; renew/forget reset epoch. */
-    if (atomic_load_explicit(&e->epoch, memory_order_relaxed) !=
-            atomic_load_explicit(&R.epoch, memory_order_relaxed) ||
-        !atomic_load_explicit(&R.up, memory_order_relaxed)) {
+    bool registered =
+        atomic_load_explicit(&e->epoch, memory_order_relaxed) ==
+            atomic_load_explicit(&R.epoch, memory_order_relaxed) &&
+        atomic_load_explicit(&R.up, memory_order_relaxed);
+    wf__test_wait_hook_fn *hook =
+        atomic_load_explicit(&wait_hook, memory_order_relaxed);
+    if (hook)
+        hook(fd, dir);
+    if (!registered) {
         int err = ensure_registered(e, fd, gen);
         if (err)
             return err;
@@ -354,7 +445,8 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
 }
 
 /* New generation: waiters return WF_EBADF, the registration is void.
- * Returns the old generation. */
+ * Returns the old generation. R.lock held (forget is the only caller):
+ * ensure_registered relies on it. */
 static uint32_t bump(struct wf__iofd *e)
 {
     wf__spin_lock(&e->lock);
@@ -388,4 +480,16 @@ void wf__iofd_forget(int fd)
         ep == atomic_load_explicit(&R.epoch, memory_order_relaxed))
         R.be->del(R.st, fd, key_of(fd, old));
     pthread_mutex_unlock(&R.lock);
+}
+
+/* ---- test hooks (async_test.h) -------------------------------------------- */
+
+void wf__test_set_wait_hook(wf__test_wait_hook_fn *fn)
+{
+    atomic_store_explicit(&wait_hook, fn, memory_order_relaxed);
+}
+
+long wf__test_reactor_adds(void)
+{
+    return atomic_load_explicit(&nadds, memory_order_relaxed);
 }

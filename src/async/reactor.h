@@ -39,8 +39,10 @@ struct wf__iofd *wf__iofd_get(int fd, int *err);
 uint32_t wf__iofd_gen(struct wf__iofd *e);
 unsigned wf__iofd_seq(struct wf__iofd *e, int dir);
 /* Wait for the next edge of `dir` after `seq`. 0: try again; else
- * WF_EBADF (closed meanwhile), WF_ETIMEDOUT, WF_ECANCELED, WF_ESHUTDOWN,
- * WF_ENOMEM, or the registration's error (-EPERM: fd cannot be polled). */
+ * WF_EBADF (closed since `gen` was read, even if fd now names another
+ * descriptor: nothing is registered for it then), WF_ETIMEDOUT,
+ * WF_ECANCELED, WF_ESHUTDOWN, WF_ENOMEM, or the registration's error
+ * (-EPERM: fd cannot be polled). */
 int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
                   uint32_t gen, int64_t deadline);
 /* fd is a descriptor just returned by the kernel (socket, accept...): any

@@ -1,0 +1,26 @@
+/*
+ * src/async/async_test.h - hooks that let tests see inside the reactor.
+ *
+ * Only test programs built against weft_testlib include this. The wait
+ * hook is the one hook that acts: it lets a test run code at a chosen
+ * point of a wait (close a descriptor, reuse its number) to replay races
+ * that are otherwise a matter of luck. Unset, it costs a wait one load
+ * and one predictable branch.
+ */
+#ifndef WEFT_ASYNC_TEST_H
+#define WEFT_ASYNC_TEST_H
+
+/* Called by wf__iofd_wait (reactor.c), on the waiting thread, after the
+ * caller's attempt would have blocked and after the wait has looked at
+ * whether fd is registered, before it registers fd or parks: fd and the
+ * direction (0 read, 1 write). NULL (the default) turns it off. The hook
+ * may itself call weft's I/O calls (they call it again: it must tell its
+ * own calls apart). Set it while no I/O call waits; any thread. */
+typedef void wf__test_wait_hook_fn(int fd, int dir);
+void wf__test_set_wait_hook(wf__test_wait_hook_fn *fn);
+
+/* Registrations the reactor has asked its backends for (add calls) since
+ * the process started. */
+long wf__test_reactor_adds(void);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * tests/async/test_io_hooks.c - reactor races replayed through the hooks
+ * of src/async/async_test.h, on each backend (WEFT_IO, see
+ * tests/async/CMakeLists.txt).
+ *
+ * Descriptor reuse. A call reads its descriptor's generation before its
+ * attempt; when the descriptor is closed and its number given to a new
+ * socket before the call waits, the wait must fail with WF_EBADF and
+ * leave the reactor alone: registering the new socket under the old
+ * generation's key would drop its events as stale (epoll: the key
+ * replaces the new socket's own), or arm a second poll that wf_close
+ * does not remove and that keeps the socket open (io_uring). The wait
+ * hook runs the close and the reuse inside that window, after the wait
+ * has seen the old descriptor unregistered, so the race is replayed
+ * every time; each case then checks (a) the stale wait returns WF_EBADF
+ * without a registration, (b) the new socket's reader is woken by data
+ * (its deadline is only a hang guard), (c) after wf_close of the new
+ * socket its peer reads end of stream (no poll holds it open).
+ */
+#include <weft.h>
+#include <weft/io.h>
+
+#include "async/async_test.h"
+#include "wt_backend.h"
+#include "wtest_rt.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/* What the hook does: `act`, once, in the first wait on (fd, dir) after
+ * it was armed. */
+static struct {
+    int fd;
+    int dir;
+    void (*act)(void);
+} H;
+static atomic_bool armed;
+
+static void hook(int fd, int dir)
+{
+    if (fd == H.fd && dir == H.dir && atomic_exchange(&armed, false))
+        H.act();
+}
+
+static void arm(int fd, int dir, void (*act)(void))
+{
+    H.fd = fd;
+    H.dir = dir;
+    H.act = act;
+    atomic_store(&armed, true);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            n++;
+    return n;
+}
+
+/* A connected Unix stream pair, non-blocking, made known to weft. */
+static void unix_pair(int *a, int *b)
+{
+    int sv[2];
+    WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                           0, sv),
+                0);
+    WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+    WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
+    *a = sv[0];
+    *b = sv[1];
+}
+
+static struct {
+    int num;            /* the descriptor number that is reused */
+    int peer;           /* the new socket's other end */
+    bool register_new;  /* the new socket waits (registers) in the window */
+    long adds;          /* registrations when the window closed */
+} S;
+
+/* In the stale wait's window: close S.num and give its number to a new
+ * socket, which is registered there when S.register_new. */
+static void reuse(void)
+{
+    WT_CHECK_EQ(wf_close(S.num), 0);
+    int x, y;
+    unix_pair(&x, &y);
+    if (y == S.num) { /* the pair is symmetric: y is the new socket */
+        y = x;
+        x = S.num;
+    }
+    if (x != S.num) { /* the kernel gave out another number: move it */
+        WT_CHECK_EQ(dup3(x, S.num, O_CLOEXEC), S.num);
+        WT_CHECK_EQ(wf_close(x), 0);
+        WT_CHECK_EQ(wf_fd_register(S.num), 0);
+    }
+    S.peer = y;
+    if (S.register_new) {
+        char c;
+        WT_CHECK_EQ(wf_read(S.num, &c, 1, wf_deadline_in(WF_MSEC)),
+                    WF_ETIMEDOUT);
+    }
+    S.adds = wf__test_reactor_adds();
+}
+
+/* Data for the new socket, sent once its reader's attempt has failed. */
+static void feed(void)
+{
+    WT_CHECK_EQ(wf_write(S.peer, "n", 1, WF_FOREVER), 1);
+}
+
+static void *reuse_main(void *arg)
+{
+    S.register_new = (bool)P2U(arg);
+    int a, b;
+    unix_pair(&a, &b);
+    S.num = a;
+    char c;
+
+    /* (a) The stale wait: refused, nothing registered. */
+    arm(a, 0, reuse);
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(10 * WF_SEC)), WF_EBADF);
+    WT_CHECK(!atomic_load(&armed));
+    WT_CHECK_EQ(wf__test_reactor_adds(), S.adds);
+
+    /* (b) The new socket with the same number: its reader wakes when
+     * data arrives. */
+    arm(a, 0, feed);
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(10 * WF_SEC)), 1);
+    WT_CHECK(!atomic_load(&armed));
+    WT_CHECK_EQ(c, 'n');
+
+    /* (c) Closed, it is closed: its peer reads end of stream. */
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_read(S.peer, &c, 1, wf_deadline_in(10 * WF_SEC)), 0);
+
+    WT_CHECK_EQ(wf_close(S.peer), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+static void reuse_case(bool register_new)
+{
+    int before = open_fds();
+    wf__test_set_wait_hook(hook);
+    run_main(2, reuse_main, U2P(register_new));
+    wf__test_set_wait_hook(NULL);
+    WT_CHECK_EQ(open_fds(), before);
+}
+
+/* The new socket waits before the stale wait goes on: with epoll the
+ * stale key used to replace its registration's (EEXIST, then MOD). */
+WT_CASE(reuse_new_registered) { reuse_case(true); }
+
+/* The stale wait goes on first: the stale key used to become the new
+ * socket's registration (epoll, replaced by its own later) or a second
+ * poll on it (io_uring). */
+WT_CASE(reuse_new_unregistered) { reuse_case(false); }
+
+WT_MAIN()
