@@ -56,6 +56,14 @@
  * so a completion cannot slip in between. Queued `op`s of finished waits
  * are pruned whenever a queue is examined.
  *
+ * A case that is ready only because another select waits on the other
+ * side is ready by a peek (a relaxed load of that select's state): that
+ * select can be claimed through another channel, or give up, without this
+ * channel's lock, so the claim that follows may fail. Then the select
+ * looks at its cases again; each failed claim has unlinked a dead `op`,
+ * and nobody links new ones while all the locks are held, so the retries
+ * end. A select never reports a case it did not complete.
+ *
  * Invariants (lock held): a buffered channel with waiting receivers has an
  * empty buffer; one with waiting senders has a full buffer; a closed
  * channel has no waiting senders, and no waiting receivers once drained.
@@ -672,26 +680,35 @@ static void unlock_all(struct wf_chan **order, size_t k)
 static int select_ready(struct wf_select_case *cases, size_t n,
                         struct wake *wk)
 {
-    size_t pick = 0, nready = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct wf_chan *c = cases[i].chan;
-        if (!c)
-            continue;
-        bool ready = cases[i].op == WF_CHAN_SEND ? send_ready(c)
-                                                 : recv_ready(c);
-        /* Reservoir sampling: the k-th ready case replaces the pick with
-         * probability 1/k, which leaves each ready case at 1/nready. */
-        if (ready && rand_below(++nready) == 0)
-            pick = i;
+    for (;;) {
+        size_t pick = 0, nready = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct wf_chan *c = cases[i].chan;
+            if (!c)
+                continue;
+            bool ready = cases[i].op == WF_CHAN_SEND ? send_ready(c)
+                                                     : recv_ready(c);
+            /* Reservoir sampling: the k-th ready case replaces the pick
+             * with probability 1/k, which leaves each ready case at
+             * 1/nready. */
+            if (ready && rand_below(++nready) == 0)
+                pick = i;
+        }
+        if (nready == 0)
+            return WF_EAGAIN;
+        struct wf_select_case *sc = &cases[pick];
+        int rc = sc->op == WF_CHAN_SEND ? send_locked(sc->chan, sc->elem, wk)
+                                        : recv_locked(sc->chan, sc->elem, wk);
+        if (rc != WF_EAGAIN) {
+            sc->result = rc;
+            return (int)pick;
+        }
+        /* The case was ready only by a peek (q_ready) at a queued select
+         * that has since been claimed through another channel or given
+         * up, neither of which takes this channel's lock. Look again:
+         * q_claim dropped every dead op it met, and with all our locks
+         * held nobody links new ones, so this ends. */
     }
-    if (nready == 0)
-        return WF_EAGAIN;
-    struct wf_select_case *sc = &cases[pick];
-    int rc = sc->op == WF_CHAN_SEND ? send_locked(sc->chan, sc->elem, wk)
-                                    : recv_locked(sc->chan, sc->elem, wk);
-    WF_ASSERT(rc != WF_EAGAIN);
-    sc->result = rc;
-    return (int)pick;
 }
 
 static int select_impl(struct wf_select_case *cases, size_t n,
