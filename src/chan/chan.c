@@ -41,11 +41,21 @@
  * linked nobody completed it, and it unlinks it and leaves; if not, a
  * completer popped it and finished under that lock, so its result is
  * there. A select CASes WAITING -> GAVE_UP; if that fails a completer
- * claimed it first, and the select reports the completion instead (it
- * spins through the short CLAIMED window). Then, for every case still
- * linked, it takes that channel's lock and unlinks its `op` (`linked` is
- * only read and written under the channel's lock; a popped `op` is never
- * touched by the completer once the lock is released).
+ * claimed it first, and the select reports the completion instead. Then,
+ * for every case still linked, it takes that channel's lock and unlinks
+ * its `op` (`linked` is only read and written under the channel's lock; a
+ * popped `op` is never touched by the completer once the lock is
+ * released).
+ *
+ * Claimed. A wait in CLAIMED belongs to its completer, which still writes
+ * into the waiter's stack and will publish the final state; the waiter
+ * must not leave before. The window is usually a few instructions, but a
+ * completer may copy an element of up to WF_CHAN_ELEM_MAX bytes or be
+ * descheduled, so the waiter spins only briefly and then parks on the
+ * state word with expect CLAIMED, a park that neither its deadline nor
+ * cancellation (nor, for a plain thread, shutdown) ends: the operation has
+ * happened. The completer's final store and kick, or its claim of the
+ * parked fiber, wakes it.
  *
  * Select. It locks every distinct channel of its cases in address order
  * (the global lock order for channels, so two selects never deadlock),
@@ -346,6 +356,31 @@ static bool passed(int64_t deadline)
     return deadline != WF_FOREVER && wf_now() >= deadline;
 }
 
+#define CLAIMED_SPINS 128 /* looks at a claimed wait before parking */
+
+/* A completer owns w (CLAIMED) and will publish the final state: usually
+ * after a few instructions, but it may be copying a large element, or be
+ * descheduled. Spin a little, then park on the word; the completer's final
+ * store and kick (or its claim of our parked fiber) wakes us. The deadline
+ * and cancellation no longer count: the operation happened. Out of line,
+ * so that the common paths that inline wait_done stay small. */
+static __attribute__((noinline)) int wait_claimed(struct wait *w)
+{
+    for (unsigned spins = 0;; spins++) {
+        /* acquire: pairs with the store in complete(). */
+        int s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (s != CLAIMED) {
+            WF_ASSERT(s >= 0); /* CLAIMED only ever becomes a case index */
+            return s;
+        }
+        if (spins < CLAIMED_SPINS)
+            wf__cpu_relax();
+        else
+            wf__waiter_park_word_nocancel(&w->rec.w, &w->state, CLAIMED,
+                                          WF_FOREVER);
+    }
+}
+
 /* Park until a completer finishes w, or the wait ends otherwise. Returns
  * the completed case index (>= 0) or the error that ended the wait, when
  * no case completed. A single operation (`single`) is then unlinked; a
@@ -357,10 +392,8 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
         int s = atomic_load_explicit(&w->state, memory_order_acquire);
         if (s >= 0)
             return s;
-        if (s == CLAIMED) {
-            wf__cpu_relax(); /* a completer is copying; a few instructions */
-            continue;
-        }
+        if (s == CLAIMED)
+            return wait_claimed(w);
         int rc = wf__waiter_park_word(&w->rec.w, &w->state, WAITING, deadline);
         if (rc == 0)
             continue;

@@ -330,6 +330,10 @@ bool wf__fiber_claim_parked(struct wf__fiber *f);
  * alone, so a user's wf_unpark is neither consumed nor faked. */
 int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
                         int64_t deadline);
+/* The same, but cancellation neither stops nor prevents the wait: for a
+ * waiter whose wake-up is already on its way (a claimed operation). */
+int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
+                                 int expect, int64_t deadline);
 
 /* Yield: requeue at the tail and run something else. */
 void wf__fiber_yield(struct wf__fiber *self);
@@ -393,6 +397,11 @@ void wf__waiter_wake(const struct wf__waiter *w);
  * word with seq_cst, kick the fiber (no permit) or wake the thread. */
 int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
                          int64_t deadline);
+/* The same park, but neither cancellation nor runtime shutdown stops it
+ * (only the deadline): for a waiter whose wake-up is already on its way
+ * (a claimed operation), which must not leave before it comes. */
+int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
+                                  int expect, int64_t deadline);
 void wf__waiter_kick(const struct wf__waiter *w);
 /* Wake a waiter at the tail of the run queue: for a waiter that is likely
  * to find more finished work when it runs (a joiner of many fibers). */

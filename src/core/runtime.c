@@ -264,6 +264,23 @@ int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
     return wf__waiter_park(w, deadline);
 }
 
+int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
+                                  int expect, int64_t deadline)
+{
+    if (w->fiber)
+        return wf__fiber_park_word_nocancel(w->fiber, word, expect, deadline);
+    /* A plain thread sleeps on its permit, which the waker sets after its
+     * seq_cst store of the word (wf__waiter_kick); the load of the word
+     * only saves a futex call when that store came already. */
+    struct wf__tparker *tp = w->tp;
+    if (atomic_exchange(&tp->word, 0) || atomic_load(word) != expect)
+        return 0;
+    if (deadline != WF_FOREVER && wf_now() >= deadline)
+        return -ETIMEDOUT;
+    wf__futex_wait(&tp->word, 0, deadline);
+    return 0;
+}
+
 void wf__waiter_kick(const struct wf__waiter *w)
 {
     if (w->fiber)

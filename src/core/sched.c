@@ -668,6 +668,12 @@ int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
     return park(self, deadline, true, word, expect);
 }
 
+int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
+                                 int expect, int64_t deadline)
+{
+    return park(self, deadline, false, word, expect);
+}
+
 _Noreturn void wf__fiber_exit(struct wf__fiber *self)
 {
     struct wf__worker *w = wf__worker_self();
