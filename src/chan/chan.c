@@ -23,7 +23,12 @@
  * waiter may return and its stack is gone, so the wake-up is sent from the
  * copy, after the channel's lock is released. A late wake-up of a fiber or
  * thread that has moved on is spurious, which every park tolerates
- * (fibers are type-stable, thread parkers are never freed).
+ * (fibers are type-stable, thread parkers are never freed). A sender or
+ * receiver completes under the lock the one op it claimed; a closer claims
+ * every queued op under the lock into a list of its own, and completes and
+ * wakes them one by one after releasing it (a claimed wait cannot go away:
+ * see Claimed), so that no wake-up, possibly a futex call, runs under the
+ * lock however long the list.
  *
  * Parking. A fiber parks on its wait's `state` word
  * (wf__fiber_park_word), not on its permit: the completer's seq_cst store
@@ -39,13 +44,14 @@
  * Giving up. A single operation whose park reports a deadline,
  * cancellation or shutdown takes the channel's lock: if its `op` is still
  * linked nobody completed it, and it unlinks it and leaves; if not, a
- * completer popped it and finished under that lock, so its result is
- * there. A select CASes WAITING -> GAVE_UP; if that fails a completer
- * claimed it first, and the select reports the completion instead. Then,
- * for every case still linked, it takes that channel's lock and unlinks
- * its `op` (`linked` is only read and written under the channel's lock; a
- * popped `op` is never touched by the completer once the lock is
- * released).
+ * completer popped it, and either finished under that lock (its result is
+ * there) or, being a closer, marked it CLAIMED under that lock and will
+ * complete it after (see Claimed). A select CASes WAITING -> GAVE_UP; if
+ * that fails a completer claimed it first, and the select reports the
+ * completion instead. Then, for every case still linked, it takes that
+ * channel's lock and unlinks its `op` (`linked` is only read and written
+ * under the channel's lock; a popped `op` is never touched by the
+ * completer once it has published the final state).
  *
  * Claimed. A wait in CLAIMED belongs to its completer, which still writes
  * into the waiter's stack and will publish the final state; the waiter
@@ -399,8 +405,9 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
             continue;
         if (single) {
             /* Give up under the lock: still linked means nobody completed
-             * it; unlinked means a completer did, and it finished under
-             * this lock, so the loop finds the final state. */
+             * it; unlinked means a completer took it, and either finished
+             * under this lock or (a closer) left it CLAIMED, so the loop
+             * finds the final state or waits for it. */
             wf__spin_lock(&single->c->lock);
             bool linked = single->linked;
             if (linked)
@@ -601,20 +608,31 @@ int wf_chan_close(struct wf_chan *c)
     /* release: pairs with the acquire in wf_chan_closed. */
     atomic_store_explicit(&c->closed, true, memory_order_release);
     /* Every waiter goes: receivers only wait on an empty buffer, senders
-     * on a full one, and neither can complete any more. Wake under the
-     * lock from copies, one at a time (the list may be long). */
-    struct op *o;
-    while ((o = q_claim(&c->recvq_head, &c->recvq_tail))) {
-        struct wake wk = { .pending = false };
-        complete(o, WF_EPIPE, &wk);
-        send_wake(&wk);
-    }
-    while ((o = q_claim(&c->sendq_head, &c->sendq_tail))) {
-        struct wake wk = { .pending = false };
-        complete(o, WF_EPIPE, &wk);
-        send_wake(&wk);
+     * on a full one, and neither can complete any more. Claim them all
+     * into a private list under the lock (receivers first), and complete
+     * and wake them after it: the list may be long, and each wake-up may
+     * cost a futex call. A single operation is marked CLAIMED too, so that
+     * one giving up meanwhile, finding itself unlinked, waits for its
+     * final state (see Claimed) instead of polling the lock. */
+    struct op *list = NULL, **tail = &list, *o;
+    while ((o = q_claim(&c->recvq_head, &c->recvq_tail)) ||
+           (o = q_claim(&c->sendq_head, &c->sendq_tail))) {
+        if (!o->w->multi)
+            /* relaxed: its waiter reads it after taking this lock, or
+             * parks on it; the final seq_cst store wakes it either way. */
+            atomic_store_explicit(&o->w->state, CLAIMED,
+                                  memory_order_relaxed);
+        *tail = o; /* q_unlink left o->next NULL */
+        tail = &o->next;
     }
     wf__spin_unlock(&c->lock);
+    while (list) {
+        o = list;
+        list = o->next; /* before complete(): then o's waiter may return */
+        struct wake wk = { .pending = false };
+        complete(o, WF_EPIPE, &wk);
+        send_wake(&wk);
+    }
     return 0;
 }
 
