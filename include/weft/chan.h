@@ -34,7 +34,10 @@
  * absolute monotonic ns (WF_FOREVER: none; one in the past: do not wait).
  * A call that can complete without waiting completes, even in a cancelled
  * fiber or past its deadline. A blocking call that gave up (deadline,
- * cancellation, shutdown) sent or received nothing.
+ * cancellation, shutdown) sent or received nothing. Conversely, once the
+ * other side (or wf_chan_close) has taken a blocked call's operation, the
+ * call reports that completion, even when its deadline passes, its fiber
+ * is cancelled or the runtime shuts down before it has returned.
  */
 #ifndef WEFT_CHAN_H
 #define WEFT_CHAN_H
@@ -137,7 +140,9 @@ struct wf_select_case {
  * WF_EINVAL (cases NULL with n > 0, n > WF_SELECT_MAX, a bad op, or a SEND
  * with elem NULL on a channel with non-zero element size). With n == 0 (or
  * only NULL channels) it waits for the deadline or cancellation. A fiber
- * blocked in a select is woken once, by the case that completes. */
+ * blocked in a select is woken once, by the case that completes. A
+ * returned index is always a case that completed: its result is 0 or
+ * WF_EPIPE, and no other case's element was read or written. */
 WF_API int wf_select(struct wf_select_case *cases, size_t n, int64_t deadline);
 
 /* Select with a default: complete a ready case now (as above) or return

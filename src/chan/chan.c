@@ -23,7 +23,12 @@
  * waiter may return and its stack is gone, so the wake-up is sent from the
  * copy, after the channel's lock is released. A late wake-up of a fiber or
  * thread that has moved on is spurious, which every park tolerates
- * (fibers are type-stable, thread parkers are never freed).
+ * (fibers are type-stable, thread parkers are never freed). A sender or
+ * receiver completes under the lock the one op it claimed; a closer claims
+ * every queued op under the lock into a list of its own, and completes and
+ * wakes them one by one after releasing it (a claimed wait cannot go away:
+ * see Claimed), so that no wake-up, possibly a futex call, runs under the
+ * lock however long the list.
  *
  * Parking. A fiber parks on its wait's `state` word
  * (wf__fiber_park_word), not on its permit: the completer's seq_cst store
@@ -39,13 +44,24 @@
  * Giving up. A single operation whose park reports a deadline,
  * cancellation or shutdown takes the channel's lock: if its `op` is still
  * linked nobody completed it, and it unlinks it and leaves; if not, a
- * completer popped it and finished under that lock, so its result is
- * there. A select CASes WAITING -> GAVE_UP; if that fails a completer
- * claimed it first, and the select reports the completion instead (it
- * spins through the short CLAIMED window). Then, for every case still
- * linked, it takes that channel's lock and unlinks its `op` (`linked` is
- * only read and written under the channel's lock; a popped `op` is never
- * touched by the completer once the lock is released).
+ * completer popped it, and either finished under that lock (its result is
+ * there) or, being a closer, marked it CLAIMED under that lock and will
+ * complete it after (see Claimed). A select CASes WAITING -> GAVE_UP; if
+ * that fails a completer claimed it first, and the select reports the
+ * completion instead. Then, for every case still linked, it takes that
+ * channel's lock and unlinks its `op` (`linked` is only read and written
+ * under the channel's lock; a popped `op` is never touched by the
+ * completer once it has published the final state).
+ *
+ * Claimed. A wait in CLAIMED belongs to its completer, which still writes
+ * into the waiter's stack and will publish the final state; the waiter
+ * must not leave before. The window is usually a few instructions, but a
+ * completer may copy an element of up to WF_CHAN_ELEM_MAX bytes or be
+ * descheduled, so the waiter spins only briefly and then parks on the
+ * state word with expect CLAIMED, a park that neither its deadline nor
+ * cancellation (nor, for a plain thread, shutdown) ends: the operation has
+ * happened. The completer's final store and kick, or its claim of the
+ * parked fiber, wakes it.
  *
  * Select. It locks every distinct channel of its cases in address order
  * (the global lock order for channels, so two selects never deadlock),
@@ -55,6 +71,14 @@
  * unlocks them all: the check and the linking happen under all the locks,
  * so a completion cannot slip in between. Queued `op`s of finished waits
  * are pruned whenever a queue is examined.
+ *
+ * A case that is ready only because another select waits on the other
+ * side is ready by a peek (a relaxed load of that select's state): that
+ * select can be claimed through another channel, or give up, without this
+ * channel's lock, so the claim that follows may fail. Then the select
+ * looks at its cases again; each failed claim has unlinked a dead `op`,
+ * and nobody links new ones while all the locks are held, so the retries
+ * end. A select never reports a case it did not complete.
  *
  * Invariants (lock held): a buffered channel with waiting receivers has an
  * empty buffer; one with waiting senders has a full buffer; a closed
@@ -340,6 +364,31 @@ static bool passed(int64_t deadline)
     return deadline != WF_FOREVER && wf_now() >= deadline;
 }
 
+#define CLAIMED_SPINS 128 /* looks at a claimed wait before parking */
+
+/* A completer owns w (CLAIMED) and will publish the final state: usually
+ * after a few instructions, but it may be copying a large element, or be
+ * descheduled. Spin a little, then park on the word; the completer's final
+ * store and kick (or its claim of our parked fiber) wakes us. The deadline
+ * and cancellation no longer count: the operation happened. Out of line,
+ * so that the common paths that inline wait_done stay small. */
+static __attribute__((noinline)) int wait_claimed(struct wait *w)
+{
+    for (unsigned spins = 0;; spins++) {
+        /* acquire: pairs with the store in complete(). */
+        int s = atomic_load_explicit(&w->state, memory_order_acquire);
+        if (s != CLAIMED) {
+            WF_ASSERT(s >= 0); /* CLAIMED only ever becomes a case index */
+            return s;
+        }
+        if (spins < CLAIMED_SPINS)
+            wf__cpu_relax();
+        else
+            wf__waiter_park_word_nocancel(&w->rec.w, &w->state, CLAIMED,
+                                          WF_FOREVER);
+    }
+}
+
 /* Park until a completer finishes w, or the wait ends otherwise. Returns
  * the completed case index (>= 0) or the error that ended the wait, when
  * no case completed. A single operation (`single`) is then unlinked; a
@@ -351,17 +400,16 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
         int s = atomic_load_explicit(&w->state, memory_order_acquire);
         if (s >= 0)
             return s;
-        if (s == CLAIMED) {
-            wf__cpu_relax(); /* a completer is copying; a few instructions */
-            continue;
-        }
+        if (s == CLAIMED)
+            return wait_claimed(w);
         int rc = wf__waiter_park_word(&w->rec.w, &w->state, WAITING, deadline);
         if (rc == 0)
             continue;
         if (single) {
             /* Give up under the lock: still linked means nobody completed
-             * it; unlinked means a completer did, and it finished under
-             * this lock, so the loop finds the final state. */
+             * it; unlinked means a completer took it, and either finished
+             * under this lock or (a closer) left it CLAIMED, so the loop
+             * finds the final state or waits for it. */
             wf__spin_lock(&single->c->lock);
             bool linked = single->linked;
             if (linked)
@@ -562,20 +610,31 @@ int wf_chan_close(struct wf_chan *c)
     /* release: pairs with the acquire in wf_chan_closed. */
     atomic_store_explicit(&c->closed, true, memory_order_release);
     /* Every waiter goes: receivers only wait on an empty buffer, senders
-     * on a full one, and neither can complete any more. Wake under the
-     * lock from copies, one at a time (the list may be long). */
-    struct op *o;
-    while ((o = q_claim(&c->recvq_head, &c->recvq_tail))) {
-        struct wake wk = { .pending = false };
-        complete(o, WF_EPIPE, &wk);
-        send_wake(&wk);
-    }
-    while ((o = q_claim(&c->sendq_head, &c->sendq_tail))) {
-        struct wake wk = { .pending = false };
-        complete(o, WF_EPIPE, &wk);
-        send_wake(&wk);
+     * on a full one, and neither can complete any more. Claim them all
+     * into a private list under the lock (receivers first), and complete
+     * and wake them after it: the list may be long, and each wake-up may
+     * cost a futex call. A single operation is marked CLAIMED too, so that
+     * one giving up meanwhile, finding itself unlinked, waits for its
+     * final state (see Claimed) instead of polling the lock. */
+    struct op *list = NULL, **tail = &list, *o;
+    while ((o = q_claim(&c->recvq_head, &c->recvq_tail)) ||
+           (o = q_claim(&c->sendq_head, &c->sendq_tail))) {
+        if (!o->w->multi)
+            /* relaxed: its waiter reads it after taking this lock, or
+             * parks on it; the final seq_cst store wakes it either way. */
+            atomic_store_explicit(&o->w->state, CLAIMED,
+                                  memory_order_relaxed);
+        *tail = o; /* q_unlink left o->next NULL */
+        tail = &o->next;
     }
     wf__spin_unlock(&c->lock);
+    while (list) {
+        o = list;
+        list = o->next; /* before complete(): then o's waiter may return */
+        struct wake wk = { .pending = false };
+        complete(o, WF_EPIPE, &wk);
+        send_wake(&wk);
+    }
     return 0;
 }
 
@@ -674,26 +733,35 @@ static void unlock_all(struct wf_chan **order, size_t k)
 static int select_ready(struct wf_select_case *cases, size_t n,
                         struct wake *wk)
 {
-    size_t pick = 0, nready = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct wf_chan *c = cases[i].chan;
-        if (!c)
-            continue;
-        bool ready = cases[i].op == WF_CHAN_SEND ? send_ready(c)
-                                                 : recv_ready(c);
-        /* Reservoir sampling: the k-th ready case replaces the pick with
-         * probability 1/k, which leaves each ready case at 1/nready. */
-        if (ready && rand_below(++nready) == 0)
-            pick = i;
+    for (;;) {
+        size_t pick = 0, nready = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct wf_chan *c = cases[i].chan;
+            if (!c)
+                continue;
+            bool ready = cases[i].op == WF_CHAN_SEND ? send_ready(c)
+                                                     : recv_ready(c);
+            /* Reservoir sampling: the k-th ready case replaces the pick
+             * with probability 1/k, which leaves each ready case at
+             * 1/nready. */
+            if (ready && rand_below(++nready) == 0)
+                pick = i;
+        }
+        if (nready == 0)
+            return WF_EAGAIN;
+        struct wf_select_case *sc = &cases[pick];
+        int rc = sc->op == WF_CHAN_SEND ? send_locked(sc->chan, sc->elem, wk)
+                                        : recv_locked(sc->chan, sc->elem, wk);
+        if (rc != WF_EAGAIN) {
+            sc->result = rc;
+            return (int)pick;
+        }
+        /* The case was ready only by a peek (q_ready) at a queued select
+         * that has since been claimed through another channel or given
+         * up, neither of which takes this channel's lock. Look again:
+         * q_claim dropped every dead op it met, and with all our locks
+         * held nobody links new ones, so this ends. */
     }
-    if (nready == 0)
-        return WF_EAGAIN;
-    struct wf_select_case *sc = &cases[pick];
-    int rc = sc->op == WF_CHAN_SEND ? send_locked(sc->chan, sc->elem, wk)
-                                    : recv_locked(sc->chan, sc->elem, wk);
-    WF_ASSERT(rc != WF_EAGAIN);
-    sc->result = rc;
-    return (int)pick;
 }
 
 static int select_impl(struct wf_select_case *cases, size_t n,
