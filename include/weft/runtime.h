@@ -109,6 +109,19 @@ WF_API int wf_init(const struct wf_config *cfg);
  * while it runs (nor may the stall callback call it). Call from a plain
  * thread after wf_init(); the runtime can be started again afterwards, and
  * handles from before then give WF_ESRCH.
+ *
+ * Objects the caller created (channels, locks and the other primitives of
+ * weft/sync.h, futures, timers) stay valid and usable afterwards, from
+ * plain threads or a new runtime. Discarded fibers that were blocked on
+ * one are simply no longer in its queues: a channel keeps its buffered
+ * elements, but what a discarded sender was offering is not delivered; a
+ * mutex, rwlock or semaphore keeps its state (one held by a discarded
+ * fiber, or handed to one as it was woken, stays held: its owner is gone,
+ * so it can only be destroyed with WF_EBUSY); a barrier's round goes on
+ * without the discarded arrivals; a future stays pending; a wf_once whose
+ * function a discarded fiber was running never completes. Armed timers
+ * never fire (wf_timer_stop reports them stopped). Scopes that were not
+ * closed are freed with the runtime: do not use them afterwards.
  * Errors: WF_ESHUTDOWN not running; WF_EPERM called from a fiber. */
 WF_API int wf_shutdown(void);
 

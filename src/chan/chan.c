@@ -123,10 +123,13 @@ enum {
 
 /* One blocking call: a send, a receive or a select. On its caller's stack. */
 struct wait {
-    struct wf__wqrec rec; /* who waits (rec.w); registers plain threads */
+    struct wf__wqrec rec; /* who waits (rec.w); registers plain threads;
+                           * rec.ab: unlinks a discarded fiber's ops */
     atomic_int state;     /* WAITING, CLAIMED, GAVE_UP, or the case index */
     int result;           /* 0 or WF_EPIPE; written before state's store */
     bool multi;           /* a select: its ops sit on several channels */
+    struct op *ops;       /* its ops, for shutdown (fibers) */
+    size_t nops;
 };
 
 /* One case of a blocking call, linked in one channel's queue. */
@@ -457,12 +460,37 @@ static int wait_init(struct wait *w, bool multi, struct wf__fiber *self)
     return err;
 }
 
-/* The wait is over: a plain thread leaves the runtime's registry (a
- * fiber's wait holds nothing). */
+/* wf_shutdown discards a fiber blocked here: the channels it waits on
+ * outlive its stack, so unlink every op of its wait still queued. */
+static void abandon(struct wf__abandon *a)
+{
+    struct wait *w =
+        (struct wait *)((char *)a - offsetof(struct wait, rec.ab));
+    for (size_t i = 0; i < w->nops; i++)
+        if (w->ops[i].c)
+            op_cancel(&w->ops[i]);
+}
+
+/* A fiber's ops are queued (their channels' locks held): until
+ * wait_finish, shutdown can find them through the fiber. */
+static void wait_linked(struct wait *w, struct op *ops, size_t n)
+{
+    if (!w->rec.w.fiber)
+        return;
+    w->ops = ops;
+    w->nops = n;
+    w->rec.ab.unlink = abandon;
+    w->rec.w.fiber->waiting = &w->rec.ab;
+}
+
+/* The wait is over: a plain thread leaves the runtime's registry, a fiber
+ * forgets its ops. */
 static void wait_finish(struct wait *w)
 {
     if (w->rec.w.tp)
         wf__wqrec_finish(&w->rec);
+    else if (w->rec.w.fiber)
+        w->rec.w.fiber->waiting = NULL;
 }
 
 /* ---- single operations -------------------------------------------------------- */
@@ -519,6 +547,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
         q_link(&c->sendq_head, &c->sendq_tail, &o);
     else
         q_link(&c->recvq_head, &c->recvq_tail, &o);
+    wait_linked(&w, &o, 1);
     wf__spin_unlock(&c->lock);
 
     rc = wait_done(&w, &o, deadline);
@@ -834,6 +863,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
         else
             q_link(&o->c->recvq_head, &o->c->recvq_tail, o);
     }
+    wait_linked(&w, ops, n);
     unlock_all(order, k);
 
     rc = wait_done(&w, NULL, deadline);

@@ -89,6 +89,16 @@ struct wf__scope_link {
     struct wf__fiber *prev, *next;
 };
 
+/* A wait that links a record on its fiber's stack into an object the user
+ * owns (a channel, a sync primitive's or a future's wait queue). Such
+ * objects outlive the runtime, the stack does not: wf_shutdown calls
+ * `unlink` for every fiber it discards in the middle of such a wait, so
+ * that the object forgets the record (and fixes any count it kept for it)
+ * before the stacks go. Called with the workers stopped. */
+struct wf__abandon {
+    void (*unlink)(struct wf__abandon *a);
+};
+
 /* A fiber's control block. It lives in the headroom at the top of its own
  * stack region (see arch/stack.h), so it is type-stable memory for as long
  * as the runtime runs. Field order is cache-line order: spawning writes
@@ -114,6 +124,8 @@ struct wf__fiber {
     /* cold: NULL/empty whenever the block is free */
     struct wf__timer timer;      /* for deadlines of park; disarmed */
     struct wf__scope_link sl;    /* in scope's member list; scope lock */
+    struct wf__abandon *waiting; /* its record linked in a user object, or
+                                  * NULL; the fiber only, read at shutdown */
     char name[WF_NAME_MAX + 1];  /* "" unless set at spawn */
 };
 
@@ -458,7 +470,8 @@ void wf__slot_unlock(struct wf__slot *s);
 void wf__cancel_locked(struct wf__fiber *f);
 /* Runtime shutdown: free every slot, moving its generation on (fiber.c). */
 void wf__slots_retire(struct wf__rt *rt);
-/* Free runtime memory of fibers abandoned at shutdown. */
+/* Fibers discarded at shutdown: unlink the records of their waits from
+ * the objects that outlive the runtime, free their fiber-local storage. */
 void wf__fibers_abandon(struct wf__rt *rt);
 
 /* ---- scope.c ------------------------------------------------------------ */

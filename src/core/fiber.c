@@ -285,7 +285,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     /* timer, sl, owned, fls and name were left empty by wf__fiber_finish
      * (or are zero in a fresh region): no need to touch their lines. */
     WF_ASSERT(!atomic_load_explicit(&f->timer.heap, memory_order_relaxed));
-    WF_ASSERT(!f->owned && !f->fls && !f->name[0]);
+    WF_ASSERT(!f->owned && !f->fls && !f->name[0] && !f->waiting);
     f->scope = scope;
     f->named = opts->name && opts->name[0];
     if (f->named) {
@@ -675,10 +675,15 @@ void wf__fibers_abandon(struct wf__rt *rt)
         unsigned st = STATE(atomic_load(&s->ctl));
         if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
             continue;
-        if (s->fiber) {
-            free(s->fiber->fls);
-            s->fiber->fls = NULL;
-            wf__fiber_release_san(s->fiber);
+        struct wf__fiber *f = s->fiber;
+        if (f) {
+            if (f->waiting) {
+                f->waiting->unlink(f->waiting);
+                f->waiting = NULL;
+            }
+            free(f->fls);
+            f->fls = NULL;
+            wf__fiber_release_san(f);
         }
     }
 }

@@ -38,6 +38,7 @@
  * to hold it).
  */
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "sync_int.h"
@@ -110,6 +111,14 @@ static bool try_cas(struct mutex *m, uint64_t me)
         &m->owner, &zero, me, memory_order_acquire, memory_order_relaxed);
 }
 
+/* Shutdown discarded a queued locker: it is counted in nwait. */
+static void locker_abandoned(struct wf__wqrec *r)
+{
+    struct mutex *m = (struct mutex *)((char *)r->q - offsetof(struct mutex, q));
+    /* relaxed: as every nwait change under the spinlock. */
+    atomic_fetch_sub_explicit(&m->nwait, 1, memory_order_relaxed);
+}
+
 static int lock_slow(struct mutex *m, uint64_t me, int64_t deadline,
                      bool cancellable)
 {
@@ -118,6 +127,7 @@ static int lock_slow(struct mutex *m, uint64_t me, int64_t deadline,
     if (ierr)
         return ierr;
     r.tag = me;
+    r.abandoned = locker_abandoned;
     r.since = wf_now();
     wf__spin_lock(&m->lock);
     int err = 0;
@@ -282,7 +292,7 @@ int wf_cond_wait(struct wf_cond *cv, struct wf_mutex *mu, int64_t deadline)
     if (ierr)
         return ierr;
     wf__spin_lock(&c->lock);
-    wf__waitq_link(&c->q, &r, false);
+    wf__waitq_link(&c->lock, &c->q, &r, false);
     wf__spin_unlock(&c->lock);
     unlock_owned(m);
     wf__spin_lock(&c->lock);

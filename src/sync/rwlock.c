@@ -23,6 +23,7 @@
  * Every field is protected by `lock`; no lock-free fast path (measure
  * first: the uncontended cost is one spinlock round trip).
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "sync_int.h"
@@ -167,6 +168,15 @@ int wf_rwlock_trywrlock(struct wf_rwlock *rwp)
     return err;
 }
 
+/* Shutdown discarded a queued writer: it is counted in wwait. (Every
+ * waiter left at shutdown is a discarded fiber: nobody to admit.) */
+static void writer_abandoned(struct wf__wqrec *r)
+{
+    struct rwlock *rw =
+        (struct rwlock *)((char *)r->q - offsetof(struct rwlock, wq));
+    rw->wwait--;
+}
+
 int wf_rwlock_wrlock(struct wf_rwlock *rwp, int64_t deadline)
 {
     if (!rwp)
@@ -188,6 +198,7 @@ int wf_rwlock_wrlock(struct wf_rwlock *rwp, int64_t deadline)
     if (err)
         return err;
     r.tag = me;
+    r.abandoned = writer_abandoned;
     wf__spin_lock(&rw->lock);
     if (!try_write(rw, me)) {
         rw->wwait++;

@@ -22,6 +22,7 @@
  * then be told apart from a barger without the lock; measure first.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "sync_int.h"
@@ -264,6 +265,16 @@ static void serial_arrival(struct barrier *b)
     wf__waitq_wake_all(&b->q);
 }
 
+/* Shutdown discarded a fiber that had arrived in the current round
+ * (r->tag: the round it arrived in): the round goes on without it. */
+static void arrival_abandoned(struct wf__wqrec *r)
+{
+    struct barrier *b =
+        (struct barrier *)((char *)r->q - offsetof(struct barrier, q));
+    if (b->gen == (unsigned)r->tag)
+        b->arrived--;
+}
+
 int wf_barrier_wait(struct wf_barrier *bp, int64_t deadline)
 {
     if (!bp)
@@ -283,8 +294,10 @@ int wf_barrier_wait(struct wf_barrier *bp, int64_t deadline)
     if (ierr)
         return ierr;
     int ret;
+    r.abandoned = arrival_abandoned;
     wf__spin_lock(&b->lock);
     unsigned gen = b->gen;
+    r.tag = gen;
     if (b->arrived + 1 == b->count) { /* the others came meanwhile */
         serial_arrival(b);
         ret = 1;

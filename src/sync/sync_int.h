@@ -19,6 +19,12 @@
  * waiter, never dropped. A waiter that gives up was still linked, so no
  * wake was spent on it.
  *
+ * Shutdown. A fiber's record points the fiber at itself while it is in
+ * a queue (fiber->waiting, see core_int.h), so that wf_shutdown, which
+ * discards blocked fibers and their stacks, can unlink it from the
+ * primitive, which the user may go on using. Plain threads leave by
+ * themselves (shutdown wakes them with WF_ESHUTDOWN and waits).
+ *
  * Lock order: a primitive's spinlock is taken before the core's leaf locks
  * (waking a fiber may take a worker's inbox lock or the idle lock; waking
  * a plain thread is a futex call). No primitive holds two sync locks at
@@ -35,6 +41,13 @@
 /* A waiter's record; on the waiter's stack while it waits. */
 struct wf__wqrec {
     struct wf__waiter w;
+    struct wf__abandon ab;         /* a fiber's: unlinked at shutdown */
+    struct wf__spin *lock;         /* the queue's lock and queue, while */
+    struct wf__waitq *q;           /* it is linked (for ab) */
+    /* Called under the lock when shutdown unlinks the record of a
+     * discarded fiber, for the primitive to forget the counts it kept
+     * for it (a mutex's nwait, a barrier's arrivals); or NULL. */
+    void (*abandoned)(struct wf__wqrec *r);
     struct wf__wqrec *prev, *next; /* queue lock */
     atomic_int state;              /* 0 waiting, 1 popped: the park word;
                                     * written under the queue lock */
@@ -66,8 +79,9 @@ void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r);
 void wf__wqrec_finish(struct wf__wqrec *r);
 
 /* Link r at the tail (or, for a waiter that was woken and lost a race,
- * at the head, so it keeps its place). Lock held. */
-void wf__waitq_link(struct wf__waitq *q, struct wf__wqrec *r, bool front);
+ * at the head, so it keeps its place). `lock` held: the queue's lock. */
+void wf__waitq_link(struct wf__spin *lock, struct wf__waitq *q,
+                    struct wf__wqrec *r, bool front);
 
 /* Wait until r is woken (popped) or the deadline, cancellation (only if
  * cancellable) or runtime shutdown (plain threads) ends the wait. Called

@@ -27,12 +27,34 @@
  * about. Measure before revisiting.
  */
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sync_int.h"
 
+static void unlink_rec(struct wf__waitq *q, struct wf__wqrec *r);
+
+/* Shutdown discards the record's fiber (see sync_int.h). */
+static void abandon(struct wf__abandon *a)
+{
+    struct wf__wqrec *r =
+        (struct wf__wqrec *)((char *)a - offsetof(struct wf__wqrec, ab));
+    wf__spin_lock(r->lock);
+    if (r->linked) {
+        unlink_rec(r->q, r);
+        if (r->abandoned)
+            r->abandoned(r);
+    }
+    wf__wqrec_done(r->q, r);
+    wf__spin_unlock(r->lock);
+}
+
 int wf__wqrec_init(struct wf__wqrec *r)
 {
+    r->ab.unlink = abandon;
+    r->lock = NULL;
+    r->q = NULL;
+    r->abandoned = NULL;
     r->prev = r->next = NULL;
     r->linked = false;
     atomic_init(&r->state, 0);
@@ -63,6 +85,8 @@ void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r)
         q->inside--;
         r->counted = false;
     }
+    if (r->w.fiber)
+        r->w.fiber->waiting = NULL;
 }
 
 void wf__wqrec_finish(struct wf__wqrec *r)
@@ -71,12 +95,17 @@ void wf__wqrec_finish(struct wf__wqrec *r)
         wf__waiter_done(&r->w);
 }
 
-void wf__waitq_link(struct wf__waitq *q, struct wf__wqrec *r, bool front)
+void wf__waitq_link(struct wf__spin *lock, struct wf__waitq *q,
+                    struct wf__wqrec *r, bool front)
 {
     WF_ASSERT(!r->linked);
     if (!r->counted) {
         q->inside++;
         r->counted = true;
+        r->lock = lock;
+        r->q = q;
+        if (r->w.fiber) /* until wf__wqrec_done */
+            r->w.fiber->waiting = &r->ab;
     }
     r->woken = false;
     /* relaxed: under the lock, which every writer holds; the waiter's
@@ -141,7 +170,7 @@ int wf__waitq_wait(struct wf__spin *lock, struct wf__waitq *q,
                    struct wf__wqrec *r, int64_t deadline, bool front,
                    bool cancellable)
 {
-    wf__waitq_link(q, r, front);
+    wf__waitq_link(lock, q, r, front);
     return wf__waitq_park(lock, q, r, deadline, cancellable);
 }
 
