@@ -70,9 +70,13 @@ WF_API int wf_chan_create(struct wf_chan **out, size_t elem_size,
 WF_API void wf_chan_retain(struct wf_chan *c);
 
 /* Drop a reference; the last one frees the channel (and any buffered
- * elements). Any thread. Dropping the last reference while a call is in
- * progress on the channel is a bug (see Ownership) and aborts in debug
- * builds. NULL is ignored. */
+ * elements). Any thread. NULL is ignored.
+ * Misuse: dropping the last reference while a call waits on the channel
+ * (see Ownership), releasing once more than created and retained, and
+ * any call on a channel after its last release end the process with a
+ * message naming the call ("weft: wf_chan_send: channel used after its
+ * last wf_chan_release") as long as the freed memory has not been handed
+ * out again; once it has, the behaviour is undefined (ASan reports it). */
 WF_API void wf_chan_release(struct wf_chan *c);
 
 /* Send the element at elem (elem_size bytes; may be NULL when elem_size

@@ -157,7 +157,11 @@ WF_API int wf_scope_cancel(struct wf_scope *s);
  * caller is cancelled itself), and free the scope. Returns the number of
  * members that were still running and had to be cancelled, or WF_EDEADLK
  * if the caller is a member of s (nothing is done). s must not be used
- * after a successful close, nor closed twice. */
+ * after a successful close, nor closed twice, nor after the runtime it
+ * was opened in stopped (which frees it): such a call ends the process
+ * with a message naming it ("weft: wf_scope_close: scope used after
+ * wf_scope_close ...") as long as the memory has not been handed out
+ * again; once it has, the behaviour is undefined. */
 WF_API int wf_scope_close(struct wf_scope *s);
 
 /* Fiber-local storage: a value per fiber per key, NULL until set. When a

@@ -122,7 +122,13 @@ WF_API struct wf_future *wf_future_ref(struct wf_future *f);
 /* Give back one reference. The future itself may still complete (its
  * producer and callbacks keep it alive); the memory is freed once the
  * producer is done and no reference is left. Any thread, never blocks.
- * NULL is ignored. */
+ * NULL is ignored.
+ * Misuse: completing or failing a promise a second time, and any call on
+ * a future or promise whose memory was freed (released too often) end the
+ * process with a message naming the call ("weft: wf_promise_complete:
+ * promise completed twice ..."), the latter as long as the freed memory
+ * has not been handed out again; once it has, the behaviour is undefined
+ * (ASan reports it). */
 WF_API void wf_future_release(struct wf_future *f);
 
 /* Whether f has completed (with any outcome). Any thread, never blocks. */

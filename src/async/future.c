@@ -59,6 +59,8 @@ struct wf_future {
     atomic_int refs;           /* promise + future references */
     atomic_bool cancel_busy;   /* a cancel runs callbacks/handler */
     bool cancelled;            /* lock (written before DONE) */
+    bool given_up;             /* the producer completed the promise; lock */
+    uint32_t magic;            /* LIVE until freed; see check() */
     int err;                   /* written before DONE */
     void *value;               /* written before DONE */
     void (*drop)(void *value); /* frees value with the object; before DONE */
@@ -77,9 +79,30 @@ struct cancel_frame {
 };
 static _Thread_local struct cancel_frame *cancel_stack;
 
-static struct wf_future *of(struct wf_promise *p)
+/* A live object's magic and what freeing it leaves (offset 16: out of the
+ * way of what malloc writes into a freed chunk), so that a future or
+ * promise used after it was freed is caught while its memory has not been
+ * handed out again (ASan catches it always). */
+#define LIVE 0x66757472u /* "futr" */
+#define DEAD 0xdeadf07eu
+_Static_assert(offsetof(struct wf_future, magic) >= 16,
+               "magic past free()'s words");
+
+static inline void check(const struct wf_future *f, const char *call)
 {
-    return (struct wf_future *)(void *)p;
+    if (__builtin_expect(f->magic != LIVE, 0))
+        wf__misuse(call, f->magic == DEAD
+                             ? "future or promise used after it was freed "
+                               "(released too often, or its promise "
+                               "completed twice)"
+                             : "not a future or promise of weft");
+}
+
+static struct wf_future *of(struct wf_promise *p, const char *call)
+{
+    struct wf_future *f = (struct wf_future *)(void *)p;
+    check(f, call);
+    return f;
 }
 
 static void put(struct wf_future *f)
@@ -91,6 +114,7 @@ static void put(struct wf_future *f)
     WF_ASSERT(!f->cbs && !wf__waitq_busy(&f->q));
     if (f->drop)
         f->drop(f->value);
+    f->magic = DEAD;
     free(f);
 }
 
@@ -103,6 +127,7 @@ int wf_promise_create(struct wf_promise **p, struct wf_future **f)
         return WF_ENOMEM;
     atomic_init(&o->state, PENDING);
     atomic_init(&o->refs, 2);
+    o->magic = LIVE;
     o->cbs_tail = &o->cbs;
     *p = (struct wf_promise *)(void *)o;
     *f = o;
@@ -111,16 +136,20 @@ int wf_promise_create(struct wf_promise **p, struct wf_future **f)
 
 struct wf_future *wf_future_ref(struct wf_future *f)
 {
-    if (f)
+    if (f) {
+        check(f, "wf_future_ref");
         /* relaxed: the caller already holds a reference. */
         atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    }
     return f;
 }
 
 void wf_future_release(struct wf_future *f)
 {
-    if (f)
+    if (f) {
+        check(f, "wf_future_release");
         put(f);
+    }
 }
 
 /* Detach the callbacks (lock held); run them later with run_cbs. */
@@ -177,10 +206,16 @@ static void wait_cancel_done(struct wf_future *f)
 }
 
 static int settle(struct wf_future *f, int err, void *value,
-                  void (*drop)(void *))
+                  void (*drop)(void *), const char *call)
 {
     struct cblist l;
     wf__spin_lock(&f->lock);
+    if (f->given_up) {
+        wf__spin_unlock(&f->lock);
+        wf__misuse(call, "promise completed twice (its first completion "
+                         "gave it up)");
+    }
+    f->given_up = true;
     if (atomic_load_explicit(&f->state, memory_order_relaxed) != PENDING) {
         /* Only a cancel can have completed it: the promise was ours. */
         wf__spin_unlock(&f->lock);
@@ -206,7 +241,8 @@ int wf_promise_complete(struct wf_promise *p, void *value)
 {
     if (!p)
         return WF_EINVAL;
-    return settle(of(p), 0, value, NULL);
+    return settle(of(p, "wf_promise_complete"), 0, value, NULL,
+                  "wf_promise_complete");
 }
 
 int wf_promise_complete_owned(struct wf_promise *p, void *value,
@@ -214,7 +250,8 @@ int wf_promise_complete_owned(struct wf_promise *p, void *value,
 {
     if (!p || !drop)
         return WF_EINVAL;
-    return settle(of(p), 0, value, drop);
+    return settle(of(p, "wf_promise_complete_owned"), 0, value, drop,
+                  "wf_promise_complete_owned");
 }
 
 int wf_promise_fail(struct wf_promise *p, int err)
@@ -223,16 +260,21 @@ int wf_promise_fail(struct wf_promise *p, int err)
         return WF_EINVAL;
     if (err >= 0)
         err = WF_EINVAL;
-    return settle(of(p), err, NULL, NULL);
+    return settle(of(p, "wf_promise_fail"), err, NULL, NULL,
+                  "wf_promise_fail");
 }
 
 int wf_promise_on_cancel(struct wf_promise *p, wf_cancel_fn *fn, void *arg)
 {
     if (!p || !fn)
         return WF_EINVAL;
-    struct wf_future *f = of(p);
+    struct wf_future *f = of(p, "wf_promise_on_cancel");
     int rc = 0;
     wf__spin_lock(&f->lock);
+    if (f->given_up) {
+        wf__spin_unlock(&f->lock);
+        wf__misuse("wf_promise_on_cancel", "promise used after its completion");
+    }
     if (atomic_load_explicit(&f->state, memory_order_relaxed) != PENDING) {
         rc = f->cancelled ? WF_ECANCELED : WF_EALREADY;
     } else {
@@ -248,6 +290,7 @@ bool wf_promise_cancelled(const struct wf_promise *p)
     if (!p)
         return false;
     const struct wf_future *f = (const struct wf_future *)(const void *)p;
+    check(f, "wf_promise_cancelled");
     /* acquire: pairs with the release store of DONE; `cancelled` is
      * written before it and never changes afterwards. */
     return atomic_load_explicit(&f->state, memory_order_acquire) == DONE &&
@@ -256,14 +299,18 @@ bool wf_promise_cancelled(const struct wf_promise *p)
 
 bool wf_future_done(const struct wf_future *f)
 {
+    if (!f)
+        return false;
+    check(f, "wf_future_done");
     /* acquire: pairs with the release store of DONE. */
-    return f && atomic_load_explicit(&f->state, memory_order_acquire) == DONE;
+    return atomic_load_explicit(&f->state, memory_order_acquire) == DONE;
 }
 
 int wf_future_result(const struct wf_future *f, void **value)
 {
     if (!f)
         return WF_EINVAL;
+    check(f, "wf_future_result");
     if (!wf_future_done(f))
         return WF_EAGAIN;
     if (f->err == 0 && value)
@@ -298,6 +345,7 @@ int wf_future_then(struct wf_future *f, wf_future_fn *fn, void *arg)
 {
     if (!f || !fn)
         return WF_EINVAL;
+    check(f, "wf_future_then");
     wf__spin_lock(&f->lock);
     bool done = atomic_load_explicit(&f->state, memory_order_relaxed) != PENDING;
     if (!done && !f->first_used && !f->cbs) {
@@ -343,6 +391,7 @@ int wf_future_await(struct wf_future *f, int64_t deadline)
 {
     if (!f)
         return WF_EINVAL;
+    check(f, "wf_future_await");
     if (!wf__fiber_self())
         return WF_EPERM;
     return wait_common(f, deadline, true);
@@ -352,6 +401,7 @@ int wf_future_wait(struct wf_future *f, int64_t deadline)
 {
     if (!f)
         return WF_EINVAL;
+    check(f, "wf_future_wait");
     return wait_common(f, deadline, true);
 }
 
@@ -364,6 +414,7 @@ int wf_future_cancel(struct wf_future *f)
 {
     if (!f)
         return WF_EINVAL;
+    check(f, "wf_future_cancel");
     struct cblist l;
     wf__spin_lock(&f->lock);
     if (atomic_load_explicit(&f->state, memory_order_relaxed) != PENDING) {
@@ -478,9 +529,11 @@ static int combine(struct wf_future **out, struct wf_future *const *fs,
 {
     if (!out || (n > 0 && !fs) || (any && n == 0))
         return WF_EINVAL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!fs[i])
             return WF_EINVAL;
+        check(fs[i], any ? "wf_future_when_any" : "wf_future_when_all");
+    }
     if (n > (SIZE_MAX - sizeof(struct agg)) / sizeof(struct cb))
         return WF_ENOMEM;
     struct wf_future *f;

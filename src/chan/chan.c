@@ -94,6 +94,7 @@
  * know the completer is done with its record, an extra trip of the lock's
  * cache line between workers on every blocked operation.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,7 @@ struct wf_chan {
     struct wf__spin lock;
     atomic_bool closed;       /* written under lock; wf_chan_closed reads it */
     size_t esz;               /* element size; fixed */
+    uint32_t magic;           /* LIVE until the last release; see check() */
     size_t cap;               /* buffer slots; fixed */
     size_t head;              /* oldest buffered element; lock */
     atomic_size_t count;      /* buffered elements; written under lock */
@@ -114,6 +116,23 @@ struct wf_chan {
     atomic_long refs;
     unsigned char *buf;       /* cap * esz bytes, after the struct */
 };
+
+/* A live channel's magic, and what the last release leaves. Offset 16, out
+ * of the way of what malloc writes into a freed chunk, so that a channel
+ * used after its last release is caught as long as its memory has not been
+ * handed out again (ASan catches it always). */
+#define LIVE 0x6368616eu /* "chan" */
+#define DEAD 0xdeadc4a2u
+_Static_assert(offsetof(struct wf_chan, magic) >= 16, "magic past free()'s words");
+
+/* Every entry point: a use after the last release aborts, naming the call. */
+static inline void check(const struct wf_chan *c, const char *call)
+{
+    if (__builtin_expect(c->magic != LIVE, 0))
+        wf__misuse(call, c->magic == DEAD
+                             ? "channel used after its last wf_chan_release"
+                             : "not a channel made by wf_chan_create");
+}
 
 enum {
     WAITING = -1, /* linked, nobody has completed it */
@@ -559,7 +578,10 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
 
 int wf_chan_send(struct wf_chan *c, const void *elem, int64_t deadline)
 {
-    if (!c || (!elem && c->esz))
+    if (!c)
+        return WF_EINVAL;
+    check(c, "wf_chan_send");
+    if (!elem && c->esz)
         return WF_EINVAL;
     return chan_op(c, (void *)(uintptr_t)elem, true, deadline, true);
 }
@@ -568,12 +590,16 @@ int wf_chan_recv(struct wf_chan *c, void *elem, int64_t deadline)
 {
     if (!c)
         return WF_EINVAL;
+    check(c, "wf_chan_recv");
     return chan_op(c, elem, false, deadline, true);
 }
 
 int wf_chan_try_send(struct wf_chan *c, const void *elem)
 {
-    if (!c || (!elem && c->esz))
+    if (!c)
+        return WF_EINVAL;
+    check(c, "wf_chan_try_send");
+    if (!elem && c->esz)
         return WF_EINVAL;
     return chan_op(c, (void *)(uintptr_t)elem, true, 0, false);
 }
@@ -582,6 +608,7 @@ int wf_chan_try_recv(struct wf_chan *c, void *elem)
 {
     if (!c)
         return WF_EINVAL;
+    check(c, "wf_chan_try_recv");
     return chan_op(c, elem, false, 0, false);
 }
 
@@ -599,6 +626,7 @@ int wf_chan_create(struct wf_chan **out, size_t elem_size, size_t capacity)
     atomic_init(&c->lock.held, false);
     atomic_init(&c->closed, false);
     c->esz = elem_size;
+    c->magic = LIVE;
     c->cap = capacity;
     c->head = 0;
     atomic_init(&c->count, 0);
@@ -612,6 +640,7 @@ int wf_chan_create(struct wf_chan **out, size_t elem_size, size_t capacity)
 
 void wf_chan_retain(struct wf_chan *c)
 {
+    check(c, "wf_chan_retain");
     /* relaxed: the caller already holds a reference (Boost's argument). */
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
@@ -620,10 +649,17 @@ void wf_chan_release(struct wf_chan *c)
 {
     if (!c)
         return;
+    check(c, "wf_chan_release");
     /* acq_rel: every use through other references happens before the free. */
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    long left = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+    if (left > 1)
         return;
-    WF_ASSERT(!c->sendq_head && !c->recvq_head);
+    if (left < 1) /* released more often than created and retained */
+        wf__misuse("wf_chan_release", "channel released once too often");
+    if (c->sendq_head || c->recvq_head)
+        wf__misuse("wf_chan_release",
+                   "last reference released while operations wait on it");
+    c->magic = DEAD;
     free(c);
 }
 
@@ -631,6 +667,7 @@ int wf_chan_close(struct wf_chan *c)
 {
     if (!c)
         return WF_EINVAL;
+    check(c, "wf_chan_close");
     wf__spin_lock(&c->lock);
     if (is_closed(c)) {
         wf__spin_unlock(&c->lock);
@@ -669,23 +706,35 @@ int wf_chan_close(struct wf_chan *c)
 
 size_t wf_chan_len(const struct wf_chan *c)
 {
-    return c ? count_of(c) : 0;
+    if (!c)
+        return 0;
+    check(c, "wf_chan_len");
+    return count_of(c);
 }
 
 size_t wf_chan_cap(const struct wf_chan *c)
 {
-    return c ? c->cap : 0;
+    if (!c)
+        return 0;
+    check(c, "wf_chan_cap");
+    return c->cap;
 }
 
 bool wf_chan_closed(const struct wf_chan *c)
 {
+    if (!c)
+        return false;
+    check(c, "wf_chan_closed");
     /* acquire: pairs with the release store in wf_chan_close. */
-    return c && atomic_load_explicit(&c->closed, memory_order_acquire);
+    return atomic_load_explicit(&c->closed, memory_order_acquire);
 }
 
 size_t wf_chan_elem_size(const struct wf_chan *c)
 {
-    return c ? c->esz : 0;
+    if (!c)
+        return 0;
+    check(c, "wf_chan_elem_size");
+    return c->esz;
 }
 
 /* ---- select ---------------------------------------------------------------------- */
@@ -802,6 +851,8 @@ static int select_impl(struct wf_select_case *cases, size_t n,
         const struct wf_select_case *sc = &cases[i];
         if (sc->op != WF_CHAN_SEND && sc->op != WF_CHAN_RECV)
             return WF_EINVAL;
+        if (sc->chan)
+            check(sc->chan, block ? "wf_select" : "wf_select_try");
         if (sc->chan && sc->op == WF_CHAN_SEND && !sc->elem && sc->chan->esz)
             return WF_EINVAL;
     }

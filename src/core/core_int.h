@@ -54,6 +54,10 @@
 
 _Noreturn void wf__panic(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A caller used an object weft can tell is not live (released, freed,
+ * closed, never created): "weft: <call>: <what>" on stderr, then abort. */
+_Noreturn void wf__misuse(const char *call, const char *what)
+    __attribute__((cold, noinline));
 
 /* Sanitizer bookkeeping of one execution context (fiber or worker). */
 struct wf__san {

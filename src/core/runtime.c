@@ -51,6 +51,12 @@ _Noreturn void wf__panic(const char *file, int line, const char *fmt, ...)
     abort();
 }
 
+_Noreturn void wf__misuse(const char *call, const char *what)
+{
+    fprintf(stderr, "weft: %s: %s\n", call, what);
+    abort();
+}
+
 static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
 {
     while (*s && at + 1 < cap)

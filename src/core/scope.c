@@ -15,6 +15,7 @@
  * gave up waiting could free itself while members still point at it.
  */
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "core_int.h"
@@ -30,6 +31,7 @@ struct scope_waiter {
 struct wf_scope {
     struct wf__spin lock;
     struct wf__fiber *head;   /* running members; lock */
+    uint32_t magic;           /* LIVE until freed; see check() */
     int nlive;                /* lock */
     bool closing;             /* lock */
     struct scope_waiter *waiters; /* lock */
@@ -37,6 +39,30 @@ struct wf_scope {
     struct wf_scope *owner_next; /* in the owner's list; owner's slot lock */
     struct wf_scope *all_prev, *all_next; /* rt->scopes_lock */
 };
+
+/* A live scope's magic, and what freeing it leaves (offset 16, out of the
+ * way of what malloc writes into a freed chunk): a scope used after its
+ * close (or after the runtime that freed it stopped) is caught while its
+ * memory has not been handed out again; ASan catches it always. */
+#define LIVE 0x73636f70u /* "scop" */
+#define DEAD 0xdead5c0eu
+_Static_assert(offsetof(struct wf_scope, magic) >= 16,
+               "magic past free()'s words");
+
+static inline void check(const struct wf_scope *s, const char *call)
+{
+    if (__builtin_expect(s->magic != LIVE, 0))
+        wf__misuse(call, s->magic == DEAD
+                             ? "scope used after wf_scope_close (or after "
+                               "the runtime it belonged to stopped)"
+                             : "not a scope made by wf_scope_open");
+}
+
+static void scope_free(struct wf_scope *s)
+{
+    s->magic = DEAD;
+    free(s);
+}
 
 int wf__scope_add(struct wf_scope *s, struct wf__fiber *f)
 {
@@ -87,6 +113,7 @@ int wf_scope_open(struct wf_scope **out)
     struct wf_scope *s = calloc(1, sizeof *s);
     if (!s)
         return WF_ENOMEM;
+    s->magic = LIVE;
     struct wf__fiber *self = wf__fiber_self();
     if (self) {
         struct wf__slot *slot = wf__slot_get(self->id);
@@ -112,6 +139,7 @@ int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
 {
     if (!s)
         return WF_EINVAL;
+    check(s, "wf_scope_go");
     return wf__spawn(NULL, opts, fn, arg, s);
 }
 
@@ -135,6 +163,7 @@ int wf_scope_cancel(struct wf_scope *s)
 {
     if (!s)
         return WF_EINVAL;
+    check(s, "wf_scope_cancel");
     wf__spin_lock(&s->lock);
     cancel_members(s);
     wf__spin_unlock(&s->lock);
@@ -197,6 +226,7 @@ int wf_scope_wait(struct wf_scope *s, int64_t deadline)
 {
     if (!s)
         return WF_EINVAL;
+    check(s, "wf_scope_wait");
     if (own_member(s))
         return WF_EDEADLK;
     if (wf_cancelled())
@@ -236,6 +266,7 @@ int wf_scope_close(struct wf_scope *s)
 {
     if (!s)
         return WF_EINVAL;
+    check(s, "wf_scope_close");
     if (own_member(s))
         return WF_EDEADLK;
     wf__spin_lock(&s->lock);
@@ -263,7 +294,7 @@ int wf_scope_close(struct wf_scope *s)
     }
     unlink_owner(s);
     unlink_all(&wf__rt, s);
-    free(s);
+    scope_free(s);
     return n;
 }
 
@@ -272,6 +303,6 @@ void wf__scopes_abandon(struct wf__rt *rt)
     while (rt->scopes) {
         struct wf_scope *s = rt->scopes;
         rt->scopes = s->all_next;
-        free(s);
+        scope_free(s);
     }
 }

@@ -1,0 +1,206 @@
+/*
+ * tests/core/test_misuse.c - misuse that weft can tell from a state word
+ * ends the process with a message naming the call, rather than corrupting
+ * memory or crashing somewhere later: a channel or future released once
+ * too often or used after its last release, a promise completed twice, a
+ * scope closed twice. Each case runs the misuse in a child process and
+ * checks that it died of SIGABRT with "weft: <call>: ..." on stderr. In
+ * ASan builds a use of freed memory is reported by ASan first, which is
+ * as good.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weft.h>
+
+#include "wtest_fiber.h"
+
+/* Run fn in a child; it must die of SIGABRT saying `expect` on stderr
+ * (or be stopped by ASan, when the misuse reads freed memory). */
+static void dies(void (*fn)(void), const char *expect, bool freed_memory)
+{
+    int p[2];
+    WT_CHECK_EQ(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    WT_CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        fn();
+        fprintf(stderr, "child: the misuse went unnoticed\n");
+        _exit(3);
+    }
+    close(p[1]);
+    char buf[8192];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(p[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(p[0]);
+    int status;
+    WT_CHECK_EQ(waitpid(pid, &status, 0), pid);
+    if (freed_memory && strstr(buf, "AddressSanitizer: heap-use-after-free"))
+        return;
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        WT_FAIL("child did not abort (status %#x): %s", status, buf);
+    if (!strstr(buf, expect))
+        WT_FAIL("expected \"%s\" on stderr, got: %s", expect, buf);
+}
+
+/* ---- channels --------------------------------------------------------------- */
+
+static void chan_double_release(void)
+{
+    struct wf_chan *c;
+    WT_CHECK_EQ(wf_chan_create(&c, sizeof(int), 4), 0);
+    wf_chan_release(c);
+    wf_chan_release(c);
+}
+
+WT_CASE(chan_released_twice)
+{
+    dies(chan_double_release, "weft: wf_chan_release:", true);
+}
+
+static void chan_send_after_release(void)
+{
+    struct wf_chan *c;
+    int v = 1;
+    WT_CHECK_EQ(wf_chan_create(&c, sizeof(int), 4), 0);
+    wf_chan_release(c);
+    wf_chan_try_send(c, &v);
+}
+
+WT_CASE(chan_used_after_release)
+{
+    dies(chan_send_after_release, "weft: wf_chan_try_send:", true);
+}
+
+static struct wf_chan *waited_on;
+
+static void *chan_waiter(void *arg)
+{
+    (void)arg;
+    int v;
+    wf_chan_recv(waited_on, &v, WF_FOREVER);
+    return NULL;
+}
+
+static void chan_release_under_waiter(void)
+{
+    WT_CHECK_EQ(wf_chan_create(&waited_on, sizeof(int), 0), 0);
+    init_rt(1);
+    go(chan_waiter, NULL);
+    nap_ms(20);
+    wf_chan_release(waited_on); /* the last reference, a fiber waiting */
+}
+
+WT_CASE(chan_released_while_waited_on)
+{
+    dies(chan_release_under_waiter,
+         "weft: wf_chan_release: last reference released while operations "
+         "wait on it",
+         false);
+}
+
+/* ---- futures and promises ----------------------------------------------------- */
+
+static void promise_twice_live(void)
+{
+    struct wf_promise *p;
+    struct wf_future *f;
+    WT_CHECK_EQ(wf_promise_create(&p, &f), 0);
+    WT_CHECK_EQ(wf_promise_complete(p, NULL), 0);
+    wf_promise_complete(p, NULL); /* f still holds the object */
+}
+
+WT_CASE(promise_completed_twice)
+{
+    dies(promise_twice_live, "weft: wf_promise_complete: promise completed twice",
+         false);
+}
+
+static void promise_fail_after_complete(void)
+{
+    struct wf_promise *p;
+    struct wf_future *f;
+    WT_CHECK_EQ(wf_promise_create(&p, &f), 0);
+    WT_CHECK_EQ(wf_future_cancel(f), 0);
+    WT_CHECK_EQ(wf_promise_complete(p, NULL), WF_ECANCELED);
+    wf_promise_fail(p, WF_EINVAL); /* the cancelled promise was given up too */
+}
+
+WT_CASE(promise_completed_after_cancel_twice)
+{
+    dies(promise_fail_after_complete, "weft: wf_promise_fail: promise completed twice",
+         false);
+}
+
+static void future_double_release(void)
+{
+    struct wf_promise *p;
+    struct wf_future *f;
+    WT_CHECK_EQ(wf_promise_create(&p, &f), 0);
+    WT_CHECK_EQ(wf_promise_complete(p, NULL), 0);
+    wf_future_release(f);
+    wf_future_release(f);
+}
+
+WT_CASE(future_released_twice)
+{
+    dies(future_double_release, "weft: wf_future_release:", true);
+}
+
+static void future_use_after_release(void)
+{
+    struct wf_promise *p;
+    struct wf_future *f;
+    WT_CHECK_EQ(wf_promise_create(&p, &f), 0);
+    WT_CHECK_EQ(wf_promise_complete(p, NULL), 0);
+    wf_future_release(f);
+    void *v;
+    wf_future_result(f, &v);
+}
+
+WT_CASE(future_used_after_release)
+{
+    dies(future_use_after_release, "weft: wf_future_result:", true);
+}
+
+/* ---- scopes ---------------------------------------------------------------- */
+
+static void scope_close_twice(void)
+{
+    init_rt(1);
+    struct wf_scope *s;
+    WT_CHECK_EQ(wf_scope_open(&s), 0);
+    WT_CHECK(wf_scope_close(s) >= 0);
+    wf_scope_close(s);
+}
+
+WT_CASE(scope_closed_twice)
+{
+    dies(scope_close_twice, "weft: wf_scope_close:", true);
+}
+
+static void scope_after_shutdown(void)
+{
+    init_rt(1);
+    struct wf_scope *s;
+    WT_CHECK_EQ(wf_scope_open(&s), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0); /* frees the scope left open */
+    wf_scope_wait(s, WF_FOREVER);
+}
+
+WT_CASE(scope_used_after_shutdown)
+{
+    dies(scope_after_shutdown, "weft: wf_scope_wait:", true);
+}
+
+WT_MAIN()
