@@ -17,6 +17,22 @@
  * wait park the calling fiber, or block the calling plain thread; each takes
  * an absolute deadline (WF_FOREVER for none) and returns WF_ECANCELED once
  * the calling fiber has been cancelled.
+ *
+ * Cooperative budget. A blocking call that can complete at once does not
+ * switch, so a fiber whose calls keep completing (a receive loop on a
+ * busy channel, an accept loop under a burst of connections, sends into a
+ * roomy buffer, receives whose deadlines have already passed) would keep
+ * its worker. As in Tokio, each fiber has a budget of 128 such calls: the
+ * blocking calls of weft (wf_join, wf_sleep*, channel sends, receives and
+ * wf_select, socket and descriptor waits of weft/io.h, wf_future_await and
+ * wf_future_wait, wf_mutex_lock, wf_sem_wait) each spend one unit as they
+ * start, and when none is left the fiber yields once (wf_yield) before the
+ * call. Any park or yield refills the budget, so a fiber that waits now
+ * and then never pays for it. Non-blocking calls (try variants, unlock,
+ * send on a closed channel...) spend nothing. A fiber that computes
+ * without calling weft is not preempted: the stall monitor reports it
+ * (wf_config.stall_ns), and idle workers take the runnable fibers queued
+ * behind it, except those pinned to its worker.
  */
 #ifndef WEFT_FIBER_H
 #define WEFT_FIBER_H

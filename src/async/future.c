@@ -371,6 +371,7 @@ int wf_future_then(struct wf_future *f, wf_future_fn *fn, void *arg)
 static int wait_common(struct wf_future *f, int64_t deadline,
                        bool cancellable)
 {
+    wf__coop_spend(wf__fiber_self());
     if (wf_future_done(f))
         return 0;
     struct wf__wqrec r;

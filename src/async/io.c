@@ -49,6 +49,7 @@ static ssize_t io_loop(int fd, int dir, int64_t deadline, attempt_fn *op,
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e)
         return err;
+    wf__coop_spend(wf__fiber_self());
     for (;;) {
         uint32_t gen = wf__iofd_gen(e);
         unsigned seq = wf__iofd_seq(e, dir);

@@ -529,6 +529,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
      * fiber prepares it first and takes the lock once; a plain thread
      * registers only once it knows it must wait (below). */
     struct wf__fiber *self = block ? wf__fiber_self() : NULL;
+    wf__coop_spend(self);
     if (self) {
         rc = wait_init(&w, false, self);
         WF_ASSERT(rc == 0);
@@ -876,6 +877,8 @@ static int select_impl(struct wf_select_case *cases, size_t n,
     bool inited = false;
     int rc;
     size_t k = lock_order(cases, n, order);
+    struct wf__fiber *self = block ? wf__fiber_self() : NULL;
+    wf__coop_spend(self);
 
     for (;;) {
         lock_all(order, k);
@@ -887,7 +890,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
             rc = WF_ETIMEDOUT;
             goto out_free;
         }
-        rc = wait_init(&w, true, wf__fiber_self());
+        rc = wait_init(&w, true, self);
         if (rc < 0)
             goto out_free;
         inited = true;

@@ -125,6 +125,8 @@ struct wf__fiber {
     struct wf_scope *scope;      /* owning scope or NULL; fixed at spawn */
     struct wf_scope *owned;      /* scopes it has open; its slot lock */
     void **fls;                  /* fiber-local values; owner only */
+    unsigned budget;             /* blocking calls it may still complete
+                                  * without a switch; owner only */
     /* cold: NULL/empty whenever the block is free */
     struct wf__timer timer;      /* for deadlines of park; disarmed */
     struct wf__scope_link sl;    /* in scope's member list; scope lock */
@@ -375,6 +377,21 @@ int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
 
 /* Yield: requeue at the tail and run something else. */
 void wf__fiber_yield(struct wf__fiber *self);
+
+/* The cooperative budget (as Tokio's): a fiber whose blocking calls keep
+ * completing (or timing out) at once never switches, so every blocking
+ * call spends one unit as it starts, and at zero the fiber yields once
+ * first. Parking or yielding refills it, so only a run of calls that did
+ * not switch can use it up. */
+#define WF__COOP_BUDGET 128u
+void wf__coop_yield(struct wf__fiber *self);
+/* A blocking call of the calling fiber (self; NULL: a plain thread,
+ * nothing to do) starts. */
+static inline void wf__coop_spend(struct wf__fiber *self)
+{
+    if (self && __builtin_expect(--self->budget == 0, 0))
+        wf__coop_yield(self);
+}
 
 /* Leave a returned fiber for good (never returns). */
 _Noreturn void wf__fiber_exit(struct wf__fiber *self);

@@ -282,6 +282,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     atomic_store_explicit(&f->notified, 0, memory_order_relaxed);
     atomic_store_explicit(&f->cancelled, false, memory_order_relaxed);
     atomic_store_explicit(&f->home, opts->worker, memory_order_relaxed);
+    f->budget = WF__COOP_BUDGET;
     /* timer, sl, owned, fls and name were left empty by wf__fiber_finish
      * (or are zero in a fresh region): no need to touch their lines. */
     WF_ASSERT(!atomic_load_explicit(&f->timer.heap, memory_order_relaxed));
@@ -438,6 +439,7 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
         return WF_ESRCH;
     if (self && self->id == f.id)
         return WF_EDEADLK;
+    wf__coop_spend(self);
     uint64_t c = atomic_load(&s->ctl);
     for (;;) {
         if (GEN(c) != (uint32_t)(f.id >> 32))
@@ -585,6 +587,7 @@ int wf_sleep_until(int64_t deadline)
             ;
         return 0;
     }
+    wf__coop_spend(self);
     /* A word nobody changes: only the deadline or a cancellation ends
      * the park (spurious returns loop), and the permit stays untouched. */
     atomic_int never = 0;

@@ -558,9 +558,15 @@ static void leave(struct wf__worker *w, struct wf__fiber *self,
     run_after(wf__worker_self());
 }
 
+void wf__coop_yield(struct wf__fiber *self)
+{
+    wf__fiber_yield(self); /* refills the budget */
+}
+
 void wf__fiber_yield(struct wf__fiber *self)
 {
     struct wf__worker *w = wf__worker_self();
+    self->budget = WF__COOP_BUDGET;
     struct wf__fiber *next = pick_next(w);
     if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1) &&
         !w->due &&
@@ -696,6 +702,7 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
     /* acquire: pairs with the release store of wf__fiber_run_claimed (or
      * the RMW of a kick), so a claimer's writes are visible below. */
     (void)atomic_load_explicit(&self->wstate, memory_order_acquire);
+    self->budget = WF__COOP_BUDGET; /* it gave up its worker */
 
     if (armed)
         wf__timer_cancel(&self->timer);

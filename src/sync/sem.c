@@ -122,6 +122,7 @@ int wf_sem_wait(struct wf_sem *sp, int64_t deadline)
     if (!sp)
         return WF_EINVAL;
     struct sem *s = IMPL(sem, sp);
+    wf__coop_spend(wf__fiber_self());
     if (wf_sem_trywait(sp) == 0)
         return 0;
     struct wf__wqrec r;

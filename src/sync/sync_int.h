@@ -138,4 +138,10 @@ static inline uint64_t wf__owner_tag(void)
     return f ? f->id & ~(UINT64_C(1) << 63) : wf__thread_tag();
 }
 
+/* The same for a caller that already found its fiber (NULL: a thread). */
+static inline uint64_t wf__owner_tag_of(struct wf__fiber *f)
+{
+    return f ? f->id & ~(UINT64_C(1) << 63) : wf__thread_tag();
+}
+
 #endif
