@@ -657,7 +657,10 @@ void wf_chan_release(struct wf_chan *c)
         return;
     if (left < 1) /* released more often than created and retained */
         wf__misuse("wf_chan_release", "channel released once too often");
-    if (c->sendq_head || c->recvq_head)
+    wf__spin_lock(&c->lock); /* a waiter, if any, is another thread's */
+    bool waited_on = c->sendq_head || c->recvq_head;
+    wf__spin_unlock(&c->lock);
+    if (waited_on)
         wf__misuse("wf_chan_release",
                    "last reference released while operations wait on it");
     c->magic = DEAD;

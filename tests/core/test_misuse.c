@@ -5,8 +5,8 @@
  * too often or used after its last release, a promise completed twice, a
  * scope closed twice. Each case runs the misuse in a child process and
  * checks that it died of SIGABRT with "weft: <call>: ..." on stderr. In
- * ASan builds a use of freed memory is reported by ASan first, which is
- * as good.
+ * sanitizer builds a use of freed memory is reported by ASan or TSan
+ * first, which is as good.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -45,7 +45,8 @@ static void dies(void (*fn)(void), const char *expect, bool freed_memory)
     close(p[0]);
     int status;
     WT_CHECK_EQ(waitpid(pid, &status, 0), pid);
-    if (freed_memory && strstr(buf, "AddressSanitizer: heap-use-after-free"))
+    if (freed_memory && (strstr(buf, "AddressSanitizer: heap-use-after-free") ||
+                         strstr(buf, "ThreadSanitizer: heap-use-after-free")))
         return;
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
         WT_FAIL("child did not abort (status %#x): %s", status, buf);
