@@ -10,17 +10,19 @@
  * heap's array, and a million pending timers cost about one pointer each
  * on top of their storage. An idle runtime sleeps until its next deadline.
  *
- * The callback runs on a worker thread, outside every weft lock: possibly
- * on the stack of a fiber that was switching at the time, or on the
- * worker's own stack. It must be short, must not block (no weft blocking
- * call, no blocking system call, no parallel call from weft/par.h, which
- * would block the worker like a plain thread) and should use little stack
- * (a few KiB).
+ * The callback runs on a worker thread's own stack (its scheduler loop),
+ * outside every weft lock and outside every fiber: no fiber is current
+ * (wf_self() is 0), so nothing it calls can yield or park a fiber. It must
+ * be short and must not block (no weft blocking call, no blocking system
+ * call, no parallel call from weft/par.h, which would block the worker
+ * like a plain thread).
  * It may arm its own timer again (a periodic timer re-arms itself: the new
- * deadline takes effect when the callback returns, so one timer's
- * callback never runs twice at once), start or stop other timers, wake
- * fibers (wf_unpark), complete promises, send on channels with
- * wf_chan_try_send.
+ * deadline takes effect when the callback returns), start or stop other
+ * timers, wake fibers (wf_unpark), complete promises (if the future is
+ * being cancelled on another thread, the completion spins until the
+ * cancel handler there has returned), send on channels with
+ * wf_chan_try_send. One timer's callback never runs twice at once: a start
+ * from outside while it runs waits for it to return first.
  *
  * Timers need a running runtime: armed timers left at wf_shutdown never
  * fire (wf_timer_stop afterwards reports them stopped).
@@ -52,11 +54,17 @@ WF_API int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg);
  * a worker looks, typically within microseconds). From a fiber the timer
  * goes into its worker's heap; from a plain thread into a worker's heap
  * chosen round-robin (waking that worker if it sleeps past the deadline).
- * Returns 0; WF_EBUSY if t is armed (stop it first); WF_ESHUTDOWN if no
- * runtime runs; WF_ENOMEM if the heap cannot grow; WF_EINVAL if t is NULL
- * or not initialised. Inside t's own callback it re-arms t for after the
+ * Returns 0; WF_EBUSY if t is armed, fired and about to run, or already
+ * re-armed by its callback (stop it first); WF_ESHUTDOWN if no runtime
+ * runs; WF_ENOMEM if the heap cannot grow; WF_EINVAL if t is NULL or not
+ * initialised. Inside t's own callback it re-arms t for after the
  * callback (see above), taking the heap slot at once, so WF_ENOMEM comes
- * back here rather than being lost later. Any thread; never blocks. */
+ * back here rather than being lost later. While t's callback runs on a
+ * worker, a start from anywhere else first waits for it to return (a
+ * fiber yields, a thread yields its CPU); from another timer's callback,
+ * which must not wait, it returns WF_EBUSY instead. Any thread; blocks
+ * only for that wait. Each start that returns 0 ends in exactly one run
+ * of the callback or one wf_timer_stop that returns 0. */
 WF_API int wf_timer_start(struct wf_timer *t, int64_t deadline);
 
 /* Disarm t. Returns 0 if t was armed and its callback will not run;
