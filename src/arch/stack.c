@@ -45,9 +45,18 @@ static struct {
     size_t nregions, cap_regions;
 } g = { .page = 4096 };
 
+/* The page size, read where it is needed: wf__stack_round runs before
+ * wf__stack_setup (the runtime's configuration rounds its default first),
+ * so it cannot rely on g.page. sysconf(_SC_PAGESIZE) is a load in glibc. */
+static size_t page_size(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+}
+
 size_t wf__stack_round(size_t size)
 {
-    size_t page = g.page;
+    size_t page = page_size();
     if (size > WF__STACK_MAX)
         return 0;
     if (size < WF__STACK_MIN)
@@ -56,11 +65,13 @@ size_t wf__stack_round(size_t size)
     return (size + page - 1) & ~(page - 1);
 }
 
-void wf__stack_setup(size_t default_size, long guard_cap)
+void wf__stack_setup(size_t region_size, long guard_cap)
 {
-    long p = sysconf(_SC_PAGESIZE);
-    g.page = p > 0 ? (size_t)p : 4096;
-    g.dflt = wf__stack_round(default_size);
+    g.page = page_size();
+    /* Already a region size: rounding it again would add a second
+     * headroom, and at WF__STACK_MAX fail (0) since the region is larger
+     * than any request may be; a default of 0 made every stack empty. */
+    g.dflt = region_size;
     g.guard_cap = guard_cap;
 }
 
@@ -175,6 +186,8 @@ static struct wf__stack *new_guarded(size_t size)
  * to the global free list for that size. */
 static struct wf__stack *new_slab(size_t size)
 {
+    if (size > (SIZE_MAX - g.page) / SLAB_STACKS)
+        return NULL; /* a 32-bit address space: no slab of such stacks */
     size_t len = g.page + SLAB_STACKS * size;
     char *base = map(len);
     if (!base)
