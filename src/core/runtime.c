@@ -407,7 +407,7 @@ int wf_init(const struct wf_config *cfg)
     long guard_cap;
 
     if (wf__worker_self())
-        return WF_EALREADY;
+        return WF_EPERM; /* a fiber (or task) on a worker: the wrong place */
     int expect = WF__RT_OFF;
     if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STARTING))
         return WF_EALREADY;

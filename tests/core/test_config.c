@@ -4,7 +4,8 @@
  * that behaves accordingly, each bad value fails wf_init and wf_run with
  * WF_EINVAL and exactly one line on stderr naming the variable, the value
  * and the accepted form; wf_config fields at and beyond their limits
- * (a 1 GiB default stack included).
+ * (a 1 GiB default stack included); and the errors of wf_init / wf_run /
+ * wf_shutdown for each misuse.
  *
  * Each case runs in its own process, so setenv is fine. stderr is
  * captured by pointing fd 2 at a pipe around the call. The exact parsed
@@ -12,6 +13,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,6 +546,78 @@ WT_CASE(empty_variable_is_unset)
         WT_CHECK_EQ(setenv(all_vars[i], "", 1), 0);
     struct wf_config c = config(2);
     run_using_stack(&c, 64);
+}
+
+/* ---- misuse of wf_init / wf_run / wf_shutdown --------------------------- */
+
+static void *lifecycle_from_fiber(void *arg)
+{
+    (void)arg;
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), WF_EPERM);
+    WT_CHECK_EQ(wf_init(NULL), WF_EPERM);
+    WT_CHECK_EQ(wf_run(&c, count_main, NULL, NULL), WF_EPERM);
+    WT_CHECK_EQ(wf_run(&c, NULL, NULL, NULL), WF_EPERM);
+    WT_CHECK_EQ(wf_shutdown(), WF_EPERM);
+    WT_CHECK_EQ(wf_workers(), 2); /* still running */
+    return U2P(1);
+}
+
+WT_CASE(init_from_fiber_is_eperm)
+{
+    WT_CHECK_EQ(P2U(run_main(2, lifecycle_from_fiber, NULL)), 1);
+    WT_CHECK_EQ(atomic_load(&main_runs), 0);
+    WT_CHECK_EQ(wf_workers(), WF_ESHUTDOWN);
+}
+
+struct probe {
+    int init_rc, run_rc, shutdown_rc;
+};
+
+static void *probe_thread(void *arg)
+{
+    struct probe *p = arg;
+    p->init_rc = wf_init(NULL);
+    p->run_rc = wf_run(NULL, count_main, NULL, NULL);
+    return NULL;
+}
+
+WT_CASE(lifecycle_misuse)
+{
+    /* shutdown without a runtime */
+    WT_CHECK_EQ(wf_shutdown(), WF_ESHUTDOWN);
+    /* no main function: nothing starts */
+    WT_CHECK_EQ(wf_run(NULL, NULL, NULL, NULL), WF_EINVAL);
+    WT_CHECK_EQ(wf_workers(), WF_ESHUTDOWN);
+
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    /* twice, from the same thread and from another */
+    WT_CHECK_EQ(wf_init(&c), WF_EALREADY);
+    WT_CHECK_EQ(wf_run(&c, count_main, NULL, NULL), WF_EALREADY);
+    struct probe p = {1, 1, 1};
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, probe_thread, &p), 0);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    WT_CHECK_EQ(p.init_rc, WF_EALREADY);
+    WT_CHECK_EQ(p.run_rc, WF_EALREADY);
+    /* while running, the environment is not looked at: still EALREADY,
+     * and nothing printed */
+    struct capture cap;
+    WT_CHECK_EQ(setenv("WEFT_WORKERS", "abc", 1), 0);
+    capture_begin(&cap);
+    int rc = wf_init(&c);
+    WT_CHECK_EQ(strlen(capture_end(&cap)), 0);
+    WT_CHECK_EQ(rc, WF_EALREADY);
+    WT_CHECK_EQ(unsetenv("WEFT_WORKERS"), 0);
+    WT_CHECK_EQ(wf_workers(), 2);
+    WT_CHECK_EQ(atomic_load(&main_runs), 0);
+
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(wf_shutdown(), WF_ESHUTDOWN);
+    /* and it starts again */
+    WT_CHECK_EQ(wf_run(&c, count_main, NULL, NULL), 0);
+    WT_CHECK_EQ(atomic_load(&main_runs), 1);
 }
 
 WT_MAIN()
