@@ -4,8 +4,8 @@
  * that behaves accordingly, each bad value fails wf_init and wf_run with
  * WF_EINVAL and exactly one line on stderr naming the variable, the value
  * and the accepted form; wf_config fields at and beyond their limits
- * (a 1 GiB default stack included); and the errors of wf_init / wf_run /
- * wf_shutdown for each misuse.
+ * (a 1 GiB default stack included); the texts of wf_strerror; and the
+ * errors of wf_init / wf_run / wf_shutdown for each misuse.
  *
  * Each case runs in its own process, so setenv is fine. stderr is
  * captured by pointing fd 2 at a pipe around the call. The exact parsed
@@ -546,6 +546,43 @@ WT_CASE(empty_variable_is_unset)
         WT_CHECK_EQ(setenv(all_vars[i], "", 1), 0);
     struct wf_config c = config(2);
     run_using_stack(&c, 64);
+}
+
+/* ---- error texts -------------------------------------------------------- */
+
+WT_CASE(error_texts)
+{
+    static const struct {
+        int code;
+        const char *text;
+    } want[] = {
+        {WF_EPERM, "operation not permitted for this caller"},
+        {WF_ESRCH, "no such fiber (ended and joined, or never existed)"},
+        {WF_EAGAIN, "not possible now (not ready, full, empty, or a "
+                    "resource used up)"},
+        {WF_ENOMEM, "out of memory"},
+        {WF_EBUSY, "busy (in use or waited on)"},
+        {WF_EINVAL, "invalid argument, setting or use"},
+        {WF_EDEADLK, "would wait on itself"},
+        {WF_ENOSYS, "not supported by this build or system"},
+        {WF_EALREADY, "already started, completed or not armed"},
+        {WF_ETIMEDOUT, "timed out before completing"},
+        {WF_ECANCELED, "operation cancelled"},
+        {WF_ESHUTDOWN, "weft runtime is not running"},
+        {WF_EPIPE, "closed (a channel, or the other end of a pipe or "
+                   "socket)"},
+        {0, "success"},
+    };
+    for (size_t i = 0; i < COUNT(want); i++) {
+        const char *s = wf_strerror(want[i].code);
+        if (strcmp(s, want[i].text) != 0)
+            WT_FAIL("wf_strerror(%d) is \"%s\", not \"%s\"", want[i].code, s,
+                    want[i].text);
+        WT_CHECK(strcmp(wf_strerror(-want[i].code), s) == 0);
+    }
+    /* socket errors that weft passes on keep the system's texts */
+    WT_CHECK(strcmp(wf_strerror(-ECONNREFUSED), strerror(ECONNREFUSED)) == 0);
+    WT_CHECK(strcmp(wf_strerror(-EBADF), strerror(EBADF)) == 0);
 }
 
 /* ---- misuse of wf_init / wf_run / wf_shutdown --------------------------- */
