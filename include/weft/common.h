@@ -34,20 +34,21 @@
 extern "C" {
 #endif
 
-/* Error codes returned (negated) by weft calls. */
-#define WF_EPERM     (-EPERM)     /* not allowed from this context (e.g. fiber-only call from a plain thread) */
+/* Error codes returned (negated) by weft calls; wf_strerror() gives each a
+ * text that fits every weft call returning it. */
+#define WF_EPERM     (-EPERM)     /* not permitted for this caller (a fiber-only call from a plain thread, wf_init from a fiber, unlock by a non-owner) */
 #define WF_ESRCH     (-ESRCH)     /* no such fiber: never existed, or already joined */
-#define WF_EAGAIN    (-EAGAIN)    /* try again: resource temporarily exhausted */
+#define WF_EAGAIN    (-EAGAIN)    /* not possible now: full, empty, not ready, or a resource used up (threads, keys) */
 #define WF_ENOMEM    (-ENOMEM)    /* out of memory */
-#define WF_EBUSY     (-EBUSY)     /* busy: already in use */
-#define WF_EINVAL    (-EINVAL)    /* invalid argument or misuse (double join, join of a detached fiber) */
+#define WF_EBUSY     (-EBUSY)     /* busy: in use or waited on (a locked mutex, an armed timer) */
+#define WF_EINVAL    (-EINVAL)    /* invalid argument, setting or use (double join, a bad WEFT_* variable) */
 #define WF_EDEADLK   (-EDEADLK)   /* the call would wait on itself (a fiber joining itself) */
-#define WF_ENOSYS    (-ENOSYS)    /* not supported by this build or platform */
-#define WF_EALREADY  (-EALREADY)  /* already done (runtime already started) */
-#define WF_ETIMEDOUT (-ETIMEDOUT) /* the deadline passed first */
-#define WF_ECANCELED (-ECANCELED) /* the calling fiber was cancelled */
+#define WF_ENOSYS    (-ENOSYS)    /* not supported by this build or system */
+#define WF_EALREADY  (-EALREADY)  /* already started, completed or not armed (the runtime, a future, a timer) */
+#define WF_ETIMEDOUT (-ETIMEDOUT) /* timed out: the deadline passed first (sockets: or the kernel's own timeout) */
+#define WF_ECANCELED (-ECANCELED) /* cancelled: the calling fiber, or the future waited for */
 #define WF_ESHUTDOWN (-ESHUTDOWN) /* the runtime is not running */
-#define WF_EPIPE     (-EPIPE)     /* the channel (or pipe, socket) is closed */
+#define WF_EPIPE     (-EPIPE)     /* closed: the channel, or the other end of a pipe or socket */
 
 /* Deadline meaning "no deadline". */
 #define WF_FOREVER INT64_MAX

@@ -224,9 +224,10 @@ WF_API int wf_async(struct wf_future **out, wf_fiber_fn *fn, void *arg);
 WF_API int wf_blocking(struct wf_future **out, wf_fiber_fn *fn, void *arg);
 
 /* Set the most threads the pool may have (>= 1; 0 restores the default:
- * the WEFT_BLOCKING_THREADS environment variable, else 16). Threads already
- * running above a lowered size finish their current call and exit. Any
- * thread, also before the runtime starts; the setting outlives runtimes.
+ * the WEFT_BLOCKING_THREADS environment variable as the last wf_init read
+ * it, else 16). Threads already running above a lowered size finish their
+ * current call and exit. Any thread, also before the runtime starts; the
+ * setting outlives runtimes.
  * Returns the previous size; WF_EINVAL n negative or above 4096. */
 WF_API int wf_blocking_set_threads(int n);
 

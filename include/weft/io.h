@@ -273,7 +273,7 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* The reactor backend in use: "epoll" or "uring", or NULL while no reactor
  * runs (it starts on the first call that has to wait). The environment
- * variable WEFT_IO=epoll|uring, read when the reactor starts, forces one;
+ * variable WEFT_IO=epoll|uring, read by wf_init, forces one (auto: none);
  * by default io_uring is used where this build has it (liburing) and the
  * kernel allows it, else epoll. A forced backend that cannot be used makes
  * calls that have to wait fail with WF_ENOSYS (not in this build) or the

@@ -13,15 +13,28 @@
  *     between, any thread may spawn and join fibers.
  *
  * Settings come from struct wf_config; a field left 0 takes the value of its
- * environment variable, else the built-in default:
+ * environment variable, else the built-in default. README.md's
+ * "Configuration" table lists every variable with its accepted form; in
+ * short:
  *
- *   field           variable             default
- *   workers         WEFT_WORKERS         online CPUs
- *   stack_size      WEFT_STACK_SIZE      128 KiB (bytes; suffix k/m allowed)
- *   guarded_stacks  WEFT_GUARDED_STACKS  vm.max_map_count / 4
- *   stall_ns        WEFT_STALL_MS        100 ms (0 in the variable: off)
+ *   field           variable               default
+ *   workers         WEFT_WORKERS           online CPUs (at most 4096)
+ *   stack_size      WEFT_STACK_SIZE        128 KiB (bytes; suffix k/m/g)
+ *   guarded_stacks  WEFT_GUARDED_STACKS    vm.max_map_count / 4
+ *   stall_ns        WEFT_STALL_MS          100 ms (ms, or a unit ns/us/ms/s;
+ *                                          0 in the variable: off)
+ *   -               WEFT_DEBUG_MIGRATE     off (a boolean: 1/0, true/false...)
+ *   -               WEFT_IO                auto (epoll or uring; weft/io.h)
+ *   -               WEFT_BLOCKING_THREADS  16 (weft/future.h)
  *
- * and WEFT_DEBUG_MIGRATE=1 makes every fiber that yields or wakes move to
+ * wf_init (and wf_run) reads and checks every variable once, also one
+ * whose field is set and one that only a part started later would read;
+ * an empty variable counts as unset. A value it cannot take makes it fail
+ * with WF_EINVAL after one line on stderr, such as
+ *   weft: WEFT_WORKERS=abc: expected a whole number of workers from 1 to 4096
+ * A field out of its range (below) is WF_EINVAL too, without a line.
+ *
+ * WEFT_DEBUG_MIGRATE=1 makes every fiber that yields or wakes move to
  * another worker, so that code which keeps a thread-local address across a
  * switch fails in tests rather than in production.
  */
@@ -65,21 +78,24 @@ struct wf_stall {
 typedef void wf_stall_fn(const struct wf_stall *stall, void *arg);
 
 struct wf_config {
-    /* Worker threads, >= 1. 0: WEFT_WORKERS, else the online CPU count. */
+    /* Worker threads, 1 to 4096. 0: WEFT_WORKERS, else the online CPU
+     * count (at most 4096). */
     int workers;
-    /* Default fiber stack size in bytes (rounded up to pages, at least
-     * 16 KiB). 0: WEFT_STACK_SIZE, else 128 KiB. Stacks are reserved
-     * lazily: only pages a fiber touches cost memory. */
+    /* Default fiber stack size in bytes, 1 to 1 GiB (rounded up to pages,
+     * at least 16 KiB). 0: WEFT_STACK_SIZE, else 128 KiB. Stacks are
+     * reserved lazily: only pages a fiber touches cost memory. */
     size_t stack_size;
     /* How many stacks may have a guard page (each costs two kernel
-     * mappings, capped by vm.max_map_count). Beyond it stacks are carved
-     * from shared slabs and protected by a canary that is checked at every
-     * switch. 0: WEFT_GUARDED_STACKS, else vm.max_map_count / 4; -1: none. */
+     * mappings, capped by vm.max_map_count), 1 to 2^30. Beyond it stacks
+     * are carved from shared slabs and protected by a canary that is
+     * checked at every switch. 0: WEFT_GUARDED_STACKS, else
+     * vm.max_map_count / 4; -1: none. */
     long guarded_stacks;
-    /* Report a fiber that runs longer than this without switching; also
-     * how long runnable work may wait behind a worker stuck in a long call
-     * before an idle worker is sent to take it. 0: WEFT_STALL_MS, else
-     * 100 ms; negative: no reports (work is still rescued after 100 ms). */
+    /* Report a fiber that runs longer than this without switching, 1 ms to
+     * 1 hour; also how long runnable work may wait behind a worker stuck
+     * in a long call before an idle worker is sent to take it. 0:
+     * WEFT_STALL_MS, else 100 ms; negative: no reports (work is still
+     * rescued after 100 ms). */
     int64_t stall_ns;
     /* Receives stall reports; NULL prints them on stderr. */
     wf_stall_fn *stall_fn;
@@ -95,12 +111,18 @@ typedef void *wf_fiber_fn(void *arg);
  * stores main_fn's return value in *result (if result is not NULL).
  * Fibers still alive when main_fn returns are discarded without running
  * further (use a scope to wait for them). Call from a plain thread.
- * Errors: WF_EALREADY the runtime is running; WF_EPERM called from a fiber;
- * WF_EINVAL a bad config field; WF_ENOMEM, WF_EAGAIN out of memory/threads. */
+ * Errors: WF_EPERM called from a fiber (or a task); WF_EINVAL main_fn
+ * NULL, a config field out of range, or a WEFT_* variable it cannot take
+ * (reported on stderr); WF_EALREADY the runtime is running (or being
+ * started or stopped by another thread); WF_ENOMEM, WF_EAGAIN out of
+ * memory/threads. WF_EPERM and a NULL main_fn are found first, then
+ * WF_EALREADY; the variables are read only after that, and only when
+ * the fields are good. */
 WF_API int wf_run(const struct wf_config *cfg, wf_fiber_fn *main_fn, void *arg,
                   void **result);
 
-/* Start the runtime's workers and return. Errors as wf_run(). */
+/* Start the runtime's workers and return. Errors as wf_run() (but for
+ * main_fn): WF_EPERM from a fiber, WF_EALREADY while running. */
 WF_API int wf_init(const struct wf_config *cfg);
 
 /* Stop the workers and release everything the runtime holds. Fibers still
@@ -122,7 +144,9 @@ WF_API int wf_init(const struct wf_config *cfg);
  * function a discarded fiber was running never completes. Armed timers
  * never fire (wf_timer_stop reports them stopped). Scopes that were not
  * closed are freed with the runtime: do not use them afterwards.
- * Errors: WF_ESHUTDOWN not running; WF_EPERM called from a fiber. */
+ * Errors: WF_EPERM called from a fiber (or a task); WF_ESHUTDOWN not
+ * running (never started, already stopped, or still being started by
+ * another thread). */
 WF_API int wf_shutdown(void);
 
 /* Number of workers of the running runtime, or WF_ESHUTDOWN. Any thread. */

@@ -45,9 +45,18 @@ static struct {
     size_t nregions, cap_regions;
 } g = { .page = 4096 };
 
+/* The page size, read where it is needed: wf__stack_round runs before
+ * wf__stack_setup (the runtime's configuration rounds its default first),
+ * so it cannot rely on g.page. sysconf(_SC_PAGESIZE) is a load in glibc. */
+static size_t page_size(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+}
+
 size_t wf__stack_round(size_t size)
 {
-    size_t page = g.page;
+    size_t page = page_size();
     if (size > WF__STACK_MAX)
         return 0;
     if (size < WF__STACK_MIN)
@@ -56,11 +65,13 @@ size_t wf__stack_round(size_t size)
     return (size + page - 1) & ~(page - 1);
 }
 
-void wf__stack_setup(size_t default_size, long guard_cap)
+void wf__stack_setup(size_t region_size, long guard_cap)
 {
-    long p = sysconf(_SC_PAGESIZE);
-    g.page = p > 0 ? (size_t)p : 4096;
-    g.dflt = wf__stack_round(default_size);
+    g.page = page_size();
+    /* Already a region size: rounding it again would add a second
+     * headroom, and at WF__STACK_MAX fail (0) since the region is larger
+     * than any request may be; a default of 0 made every stack empty. */
+    g.dflt = region_size;
     g.guard_cap = guard_cap;
 }
 
@@ -94,10 +105,31 @@ out:
 
 /* ASan poisons the redzones of stack frames and unpoisons them when the
  * frames return. The last frames of a fiber never return (it switches away
- * for good), so its stack must be unpoisoned before anyone reuses it. */
+ * for good), so its stack must be unpoisoned before anyone reuses it.
+ *
+ * ASan's unpoison writes every shadow byte (one per 8 bytes), which makes
+ * them resident: a 1 GiB stack costs 128 MiB at each free, and a slab of
+ * 1 GiB stacks (256 GiB) 32 GiB at shutdown, more than the machine has.
+ * So the shadow pages that lie wholly inside the range are given back
+ * instead (ASan's shadow is anonymous memory, which reads as zero,
+ * "unpoisoned", afterwards; ASan clears large ranges the same way), and
+ * only the partial pages at either end are written. */
 static void unpoison(void *lo, size_t len)
 {
 #if defined(WEFT_ASAN)
+    size_t scale, offset, page = g.page;
+    __asan_get_shadow_mapping(&scale, &offset);
+    uintptr_t a = (uintptr_t)lo, b = a + len;
+    uintptr_t sa = ((a >> scale) + offset + page - 1) & ~(uintptr_t)(page - 1);
+    uintptr_t sb = ((b >> scale) + offset) & ~(uintptr_t)(page - 1);
+    if (sb > sa && sb - sa >= 16 * page) {
+        uintptr_t ma = (sa - offset) << scale, mb = (sb - offset) << scale;
+        ASAN_UNPOISON_MEMORY_REGION(lo, ma - a);
+        if (madvise((void *)sa, sb - sa, MADV_DONTNEED) != 0)
+            ASAN_UNPOISON_MEMORY_REGION((void *)ma, mb - ma);
+        ASAN_UNPOISON_MEMORY_REGION((void *)mb, b - mb);
+        return;
+    }
     ASAN_UNPOISON_MEMORY_REGION(lo, len);
 #else
     (void)lo;
@@ -154,6 +186,8 @@ static struct wf__stack *new_guarded(size_t size)
  * to the global free list for that size. */
 static struct wf__stack *new_slab(size_t size)
 {
+    if (size > (SIZE_MAX - g.page) / SLAB_STACKS)
+        return NULL; /* a 32-bit address space: no slab of such stacks */
     size_t len = g.page + SLAB_STACKS * size;
     char *base = map(len);
     if (!base)

@@ -62,9 +62,10 @@ struct wf__stack_cache {
     unsigned n;
 };
 
-/* Configure the allocator: default region size (page multiple) and how
- * many stacks may be guarded (negative: none). Call before any alloc. */
-void wf__stack_setup(size_t default_size, long guard_cap);
+/* Configure the allocator: the default region size, as wf__stack_round
+ * returned it for the default request (used as is), and how many stacks
+ * may be guarded (negative: none). Call before any alloc. */
+void wf__stack_setup(size_t region_size, long guard_cap);
 
 /* A stack whose region is `size` bytes (0: the default); cache may be NULL
  * (plain threads). NULL when out of memory. */
@@ -80,7 +81,8 @@ void wf__stack_release_all(void);
 bool wf__stack_in_guard(const struct wf__stack *st, const void *addr);
 
 /* Round a requested stack size to a region size (page multiple, at least
- * the minimum, headroom included). 0 when it is over WF__STACK_MAX. */
+ * the minimum, headroom included; WF__STACK_MAX gives WF__STACK_MAX plus
+ * a page). 0 when it is over WF__STACK_MAX. Any thread, any time. */
 size_t wf__stack_round(size_t size);
 
 /* Guarded stacks in existence (tests). */

@@ -32,11 +32,12 @@
 #include <string.h>
 
 #include "async_int.h"
+#include "core/config.h"
 #include "weft/future.h"
 #include "weft/io.h"
 
 #define POOL_DEFAULT 16
-#define POOL_MAX 4096
+#define POOL_MAX WF__BLOCKING_MAX
 
 struct job {
     wf_fiber_fn *fn;
@@ -66,13 +67,14 @@ static struct {
     .cond = PTHREAD_COND_INITIALIZER,
 };
 
+/* The size: set by call, else WEFT_BLOCKING_THREADS as the last wf_init
+ * read it (config.c checked it is within 1..POOL_MAX), else the default. */
 static int size_locked(void)
 {
     if (pool.size > 0)
         return pool.size;
-    const char *s = getenv("WEFT_BLOCKING_THREADS");
-    long n = s ? strtol(s, NULL, 10) : 0;
-    return n > 0 && n <= POOL_MAX ? (int)n : POOL_DEFAULT;
+    long n = wf__config_blocking_threads();
+    return n > 0 ? (int)n : POOL_DEFAULT;
 }
 
 int wf_blocking_set_threads(int n)

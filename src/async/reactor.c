@@ -57,9 +57,10 @@
  * the runtime stopped walked freed stacks). Plain threads waiting were
  * released by wf_shutdown before.
  *
- * Backend. pick() chooses at each start (WEFT_IO, see weft/io.h), except
- * that under valgrind (detected through valgrind.h where the build has
- * it) the reactor always uses epoll and says so once on stderr. With
+ * Backend. pick() chooses at each start (WEFT_IO as wf_init read it, see
+ * weft/io.h), except that under valgrind (detected through valgrind.h
+ * where the build has it) the reactor always uses epoll and says so once
+ * on stderr. With
  * io_uring every wait with a deadline hangs there: seen with valgrind
  * 3.19, the reactor thread sleeps in io_uring_enter while every other
  * thread waits for valgrind's thread lock, so no deadline fires and
@@ -85,6 +86,7 @@
 
 #include "async_test.h"
 #include "backend.h"
+#include "core/config.h"
 #include "reactor.h"
 #include "sync/sync_int.h"
 #include "weft/io.h"
@@ -252,7 +254,7 @@ static bool under_valgrind(void)
 
 /* Whether valgrind rules io_uring out (see the essay), WEFT_IO=uring
  * included; says so on stderr the first time. R.lock held. */
-static bool valgrind_vetoes_uring(const char *io)
+static bool valgrind_vetoes_uring(bool uring_forced)
 {
     static bool told; /* R.lock */
     if (!wf__backend_uring() || !under_valgrind())
@@ -260,25 +262,24 @@ static bool valgrind_vetoes_uring(const char *io)
     if (!told)
         fprintf(stderr, "weft: running under valgrind: the reactor uses "
                         "epoll, not io_uring%s\n",
-                io && strcmp(io, "uring") == 0 ? " (WEFT_IO=uring ignored)"
-                                                : "");
+                uring_forced ? " (WEFT_IO=uring ignored)" : "");
     told = true;
     return true;
 }
 
-/* The backend to use: WEFT_IO=epoll|uring forces one; by default io_uring
- * where this build has it and the kernel allows it, else epoll; under
- * valgrind epoll. *forced tells whether a failure to open the choice is
- * final. R.lock held. */
+/* The backend to use: WEFT_IO=epoll|uring (as wf_init read it, config.c)
+ * forces one; by default (unset or auto) io_uring where this build has it
+ * and the kernel allows it, else epoll; under valgrind epoll. *forced
+ * tells whether a failure to open the choice is final. R.lock held. */
 static const struct wf__backend *pick(bool *forced)
 {
-    const char *s = getenv("WEFT_IO");
-    *forced = s && *s;
-    if (s && strcmp(s, "epoll") == 0)
+    int io = wf__config_io();
+    *forced = io != WF__IO_AUTO;
+    if (io == WF__IO_EPOLL)
         return &wf__backend_epoll;
-    if (valgrind_vetoes_uring(s))
+    if (valgrind_vetoes_uring(io == WF__IO_URING))
         return &wf__backend_epoll;
-    if (s && strcmp(s, "uring") == 0)
+    if (io == WF__IO_URING)
         return wf__backend_uring();
     *forced = false;
     const struct wf__backend *u = wf__backend_uring();

@@ -7,6 +7,14 @@
 
 #include "weft/common.h"
 
+/* Texts for the codes weft itself returns, worded for every weft call that
+ * returns them (weft/common.h lists the meanings): the C library's words
+ * name the socket or process case ("Connection timed out", "Operation
+ * already in progress", "No such process") where weft means a deadline,
+ * a timer or a fiber. Where a socket or file call passes the kernel's
+ * code on, the text must still fit (a connect the kernel timed out has
+ * timed out before completing). Codes that weft only passes on from the
+ * kernel keep the C library's text. */
 const char *wf_strerror(int err)
 {
     long e = err < 0 ? -(long)err : err;
@@ -16,12 +24,32 @@ const char *wf_strerror(int err)
     switch (err) {
     case 0:
         return "success";
+    case EPERM:
+        return "operation not permitted for this caller";
+    case ESRCH:
+        return "no such fiber (ended and joined, or never existed)";
+    case EAGAIN:
+        return "not possible now (not ready, full, empty, or a resource used up)";
+    case ENOMEM:
+        return "out of memory";
+    case EBUSY:
+        return "busy (in use or waited on)";
+    case EINVAL:
+        return "invalid argument, setting or use";
+    case EDEADLK:
+        return "would wait on itself";
+    case ENOSYS:
+        return "not supported by this build or system";
+    case EALREADY:
+        return "already started, completed or not armed";
+    case ETIMEDOUT:
+        return "timed out before completing";
     case ECANCELED:
         return "operation cancelled";
     case ESHUTDOWN:
         return "weft runtime is not running";
-    case EDEADLK:
-        return "would wait on itself";
+    case EPIPE:
+        return "closed (a channel, or the other end of a pipe or socket)";
     default:
         /* strerror's table is static in glibc; the unknown-number case
          * formats into a static buffer, which is acceptable here. */

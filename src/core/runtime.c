@@ -3,6 +3,10 @@
  * outside fibers (plain-thread parkers) and what reports fatal states
  * (stack overflow, panics).
  *
+ * Configuration takes each wf_config field that is set, else its WEFT_*
+ * variable, else the default; config.c reads and checks every variable,
+ * once per start, before anything is started.
+ *
  * There is one runtime per process (the global wf__rt). rt->state moves
  * OFF -> STARTING -> RUNNING -> STOPPING -> OFF by CAS, so concurrent
  * wf_init calls cannot both start it.
@@ -21,7 +25,6 @@
  * handed to the previous handler by restoring it and returning, so the
  * instruction faults again under it (sanitizers' handlers included).
  */
-#include <ctype.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "core_int.h"
 #include "core_test.h"
 #include "async/async_int.h" /* wf__async_shutdown */
@@ -304,30 +308,6 @@ void wf__waiter_kick_tail(const struct wf__waiter *w)
 
 /* ---- configuration ---------------------------------------------------------- */
 
-static long env_long(const char *name, long dflt)
-{
-    const char *s = getenv(name);
-    if (!s || !*s)
-        return dflt;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s)
-        return dflt;
-    while (isspace((unsigned char)*end))
-        end++;
-    switch (tolower((unsigned char)*end)) {
-    case 'k':
-        v *= 1024;
-        break;
-    case 'm':
-        v *= 1024 * 1024;
-        break;
-    default:
-        break;
-    }
-    return v;
-}
-
 static long max_map_count(void)
 {
     long v = 65530;
@@ -340,50 +320,51 @@ static long max_map_count(void)
     return v;
 }
 
+/* The settings: each wf_config field that is not 0, else its variable
+ * (config.c, every one read and checked here even when a field overrides
+ * it), else the default. A field out of its range (config.h, the same as
+ * its variable's) is WF_EINVAL without a report: the caller holds the
+ * value; a bad variable is reported on stderr by config.c. */
 static int configure(struct wf__rt *rt, const struct wf_config *cfg,
                      long *guard_cap)
 {
     struct wf_config c = {0};
+    struct wf__env env;
     if (cfg)
         c = *cfg;
-    if (c.workers < 0)
+    if (c.workers < 0 || c.workers > WF__WORKERS_MAX ||
+        c.stack_size > WF__STACK_MAX ||
+        c.guarded_stacks < -1 || c.guarded_stacks > WF__GUARDED_MAX ||
+        (c.stall_ns > 0 &&
+         (c.stall_ns < WF__STALL_MIN_NS || c.stall_ns > WF__STALL_MAX_NS)))
         return WF_EINVAL;
+    int err = wf__config_read_env(&env);
+    if (err)
+        return err;
+
+    if (c.workers == 0)
+        c.workers = (int)env.workers;
     if (c.workers == 0) {
-        long n = env_long("WEFT_WORKERS", 0);
-        if (n <= 0)
-            n = sysconf(_SC_NPROCESSORS_ONLN);
-        c.workers = n > 0 ? (int)(n > 4096 ? 4096 : n) : 1;
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.workers = n < 1 ? 1 : n > WF__WORKERS_MAX ? WF__WORKERS_MAX : (int)n;
     }
-    if (c.workers > 4096)
-        return WF_EINVAL;
-    if (c.stack_size == 0) {
-        long v = env_long("WEFT_STACK_SIZE", 0);
-        c.stack_size = v > 0 ? (size_t)v : DEFAULT_STACK;
-    }
-    if (c.stack_size > WF__STACK_MAX)
-        return WF_EINVAL;
-    if (c.guarded_stacks < -1)
-        return WF_EINVAL;
-    if (c.guarded_stacks == 0) {
-        long v = env_long("WEFT_GUARDED_STACKS", 0);
-        c.guarded_stacks = v != 0 ? v : max_map_count() / 4;
-    }
+    if (c.stack_size == 0)
+        c.stack_size = env.stack_size ? env.stack_size : DEFAULT_STACK;
+    if (c.guarded_stacks == 0)
+        c.guarded_stacks = env.guarded_stacks;
+    if (c.guarded_stacks == 0)
+        c.guarded_stacks = max_map_count() / 4;
+    if (c.stall_ns == 0)
+        c.stall_ns = env.stall_ns ? env.stall_ns : DEFAULT_STALL_NS;
+    if (c.stall_ns < 0)
+        c.stall_ns = -1;
+
     *guard_cap = c.guarded_stacks;
-    if (c.stall_ns == 0) {
-        const char *s = getenv("WEFT_STALL_MS");
-        if (s && *s) {
-            long ms = strtol(s, NULL, 10);
-            c.stall_ns = ms > 0 ? ms * WF_MSEC : -1;
-        } else {
-            c.stall_ns = DEFAULT_STALL_NS;
-        }
-    }
     rt->nworkers = c.workers;
     rt->stall_ns = c.stall_ns;
     rt->stall_fn = c.stall_fn;
     rt->stall_arg = c.stall_arg;
-    const char *m = getenv("WEFT_DEBUG_MIGRATE");
-    rt->debug_migrate = m && *m && strcmp(m, "0") != 0;
+    rt->debug_migrate = env.debug_migrate;
     rt->stack_size = wf__stack_round(c.stack_size);
     return 0;
 }
@@ -432,7 +413,7 @@ int wf_init(const struct wf_config *cfg)
     long guard_cap;
 
     if (wf__worker_self())
-        return WF_EALREADY;
+        return WF_EPERM; /* a fiber (or task) on a worker: the wrong place */
     int expect = WF__RT_OFF;
     if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STARTING))
         return WF_EALREADY;

@@ -1,0 +1,64 @@
+/*
+ * src/core/config.h - the WEFT_* environment variables: one table of them
+ * and one parser for each kind of value (config.c).
+ *
+ * wf_init reads every variable once, through wf__config_read_env, before
+ * it starts anything: a value the parser cannot take fails the start with
+ * WF_EINVAL, also for a variable that only a part started later (the
+ * reactor, the blocking pool) would use. Those parts then ask for the
+ * value wf_init read (wf__config_io, wf__config_blocking_threads) rather
+ * than the environment, which may have changed since.
+ *
+ * The ranges below are shared by the variables and by the wf_config
+ * fields that they stand in for (runtime.c checks the fields).
+ */
+#ifndef WEFT_CORE_CONFIG_H
+#define WEFT_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/common.h"
+
+#define WF__WORKERS_MAX 4096
+#define WF__GUARDED_MAX (1L << 30) /* more needs over INT_MAX mappings */
+#define WF__STALL_MIN_NS WF_MSEC   /* the monitor samples at a quarter */
+#define WF__STALL_MAX_NS (3600 * WF_SEC)
+#define WF__BLOCKING_MAX 4096
+/* Stack sizes: 1 byte (rounded up) to WF__STACK_MAX (arch/stack.h). */
+
+/* WEFT_IO. */
+enum { WF__IO_AUTO, WF__IO_EPOLL, WF__IO_URING };
+
+/* What the environment says. A field is 0 (false, WF__IO_AUTO) when its
+ * variable is unset or empty; a variable's "off" value (0 for
+ * WEFT_STALL_MS, 0 or -1 for WEFT_GUARDED_STACKS) is stored as -1, as the
+ * wf_config field spells it. Each field has the type of its kind of value
+ * (config.c: long for counts, size_t for sizes, int64_t ns for durations,
+ * bool, int for names). */
+struct wf__env {
+    long workers;
+    size_t stack_size;
+    long guarded_stacks;
+    int64_t stall_ns;
+    bool debug_migrate;
+    int io;
+    long blocking_threads;
+};
+
+/* Read and check every variable of the table into *out. Returns 0, or
+ * WF_EINVAL after writing one line to stderr that names the first bad
+ * variable (in table order), its value and the form it takes; *out is
+ * then unspecified. On success also keeps the values that later parts
+ * read (below). Called by wf_init only (runtime not yet running). */
+int wf__config_read_env(struct wf__env *out);
+
+/* WEFT_IO as the last successful wf__config_read_env read it (WF__IO_*;
+ * WF__IO_AUTO before any). Any thread. */
+int wf__config_io(void);
+
+/* WEFT_BLOCKING_THREADS likewise (0: unset). Any thread. */
+long wf__config_blocking_threads(void);
+
+#endif
