@@ -159,7 +159,9 @@ WF_API ssize_t wf_send(int fd, const void *buf, size_t n, int flags,
 WF_API int wf_sock_shutdown(int fd, int how);
 
 /* Close fd: fibers and threads waiting on it return WF_EBADF, the
- * reactor forgets it, then close(2). Never parks; with the io_uring
+ * reactor forgets it, then close(2). A call on fd that starts while
+ * wf_close runs returns WF_EBADF rather than wait on it (or completes
+ * at once, if it can before the close). Never parks; with the io_uring
  * backend it blocks the thread for a round trip with the reactor thread
  * when fd was registered (the kernel's poll holds the file open until its
  * removal is done, and a socket must be closed when this returns). Any
