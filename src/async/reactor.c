@@ -236,6 +236,7 @@ static void dispatch(const struct wf__backend_ev *ev)
 static void *reactor_main(void *arg)
 {
     (void)arg;
+    wf__thread_mark_own(); /* it completes file futures: their callbacks */
     struct wf__backend_ev evs[256];
     /* relaxed: the stop flag is set before the wakeup() that makes wait
      * return, and the backend's system calls order it. */

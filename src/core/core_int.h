@@ -325,6 +325,11 @@ struct wf__worker *wf__worker_self(void);
 /* The fiber running on this thread, NULL on plain threads or between
  * fibers. Same caveat. */
 struct wf__fiber *wf__fiber_self(void);
+/* Mark the calling thread as one that wf_shutdown waits for (a thread of
+ * the blocking-call pool, the reactor thread: upper layers' threads): a
+ * wf_shutdown from it, from the work or callbacks it runs, would wait
+ * for itself and returns WF_EDEADLK instead. */
+void wf__thread_mark_own(void);
 
 int wf__workers_start(struct wf__rt *rt);
 void wf__workers_stop(struct wf__rt *rt);
