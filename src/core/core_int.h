@@ -132,6 +132,8 @@ struct wf__fiber {
     struct wf__scope_link sl;    /* in scope's member list; scope lock */
     struct wf__abandon *waiting; /* its record linked in a user object, or
                                   * NULL; the fiber only, read at shutdown */
+    void *cancels;               /* the future cancels it runs (async,
+                                  * future.c), innermost first; owner only */
     char name[WF_NAME_MAX + 1];  /* "" unless set at spawn */
 };
 
