@@ -231,8 +231,9 @@ WF_API int wf_connect_future(struct wf_future **out,
 /* File calls hand their operation to io_uring when the reactor runs with
  * that backend (see wf_io_backend; wf_file_open excepted), else run the
  * system call on the blocking-call pool (see wf_blocking in
- * weft/future.h), and park the calling fiber (block a plain thread) until
- * it is done. They have no deadline and ignore the calling
+ * weft/future.h), and park the calling fiber until it is done; a plain
+ * thread (a wf_blocking call's included) makes the system call itself.
+ * They have no deadline and ignore the calling
  * fiber's cancellation: the kernel works on the caller's buffer until the
  * call is over, and a local file operation cannot be interrupted. They
  * need a running runtime (else WF_ESHUTDOWN). Close files with wf_close.
