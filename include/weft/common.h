@@ -42,7 +42,7 @@ extern "C" {
 #define WF_ENOMEM    (-ENOMEM)    /* out of memory */
 #define WF_EBUSY     (-EBUSY)     /* busy: in use or waited on (a locked mutex, an armed timer) */
 #define WF_EINVAL    (-EINVAL)    /* invalid argument, setting or use (double join, a bad WEFT_* variable) */
-#define WF_EDEADLK   (-EDEADLK)   /* the call would wait on itself (a fiber joining itself) */
+#define WF_EDEADLK   (-EDEADLK)   /* the call would wait on itself (a fiber joining itself, wf_shutdown from a pool thread) */
 #define WF_ENOSYS    (-ENOSYS)    /* not supported by this build or system */
 #define WF_EALREADY  (-EALREADY)  /* already started, completed or not armed (the runtime, a future, a timer) */
 #define WF_ETIMEDOUT (-ETIMEDOUT) /* timed out: the deadline passed first (sockets: or the kernel's own timeout) */

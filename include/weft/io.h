@@ -159,7 +159,9 @@ WF_API ssize_t wf_send(int fd, const void *buf, size_t n, int flags,
 WF_API int wf_sock_shutdown(int fd, int how);
 
 /* Close fd: fibers and threads waiting on it return WF_EBADF, the
- * reactor forgets it, then close(2). Never parks; with the io_uring
+ * reactor forgets it, then close(2). A call on fd that starts while
+ * wf_close runs returns WF_EBADF rather than wait on it (or completes
+ * at once, if it can before the close). Never parks; with the io_uring
  * backend it blocks the thread for a round trip with the reactor thread
  * when fd was registered (the kernel's poll holds the file open until its
  * removal is done, and a socket must be closed when this returns). Any
@@ -229,8 +231,9 @@ WF_API int wf_connect_future(struct wf_future **out,
 /* File calls hand their operation to io_uring when the reactor runs with
  * that backend (see wf_io_backend; wf_file_open excepted), else run the
  * system call on the blocking-call pool (see wf_blocking in
- * weft/future.h), and park the calling fiber (block a plain thread) until
- * it is done. They have no deadline and ignore the calling
+ * weft/future.h), and park the calling fiber until it is done; a plain
+ * thread (a wf_blocking call's included) makes the system call itself.
+ * They have no deadline and ignore the calling
  * fiber's cancellation: the kernel works on the caller's buffer until the
  * call is over, and a local file operation cannot be interrupted. They
  * need a running runtime (else WF_ESHUTDOWN). Close files with wf_close.

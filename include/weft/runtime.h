@@ -144,9 +144,11 @@ WF_API int wf_init(const struct wf_config *cfg);
  * function a discarded fiber was running never completes. Armed timers
  * never fire (wf_timer_stop reports them stopped). Scopes that were not
  * closed are freed with the runtime: do not use them afterwards.
- * Errors: WF_EPERM called from a fiber (or a task); WF_ESHUTDOWN not
- * running (never started, already stopped, or still being started by
- * another thread). */
+ * Errors: WF_EPERM called from a fiber (or a task); WF_EDEADLK called
+ * from a thread it would wait for: inside a wf_blocking call, or a
+ * callback run on a pool thread (nothing is done; the runtime runs on);
+ * WF_ESHUTDOWN not running (never started, already stopped, or still
+ * being started by another thread). */
 WF_API int wf_shutdown(void);
 
 /* Number of workers of the running runtime, or WF_ESHUTDOWN. Any thread. */

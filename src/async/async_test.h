@@ -19,6 +19,13 @@
 typedef void wf__test_wait_hook_fn(int fd, int dir);
 void wf__test_set_wait_hook(wf__test_wait_hook_fn *fn);
 
+/* Called by wf_close (io.c) on the closing thread, after the reactor
+ * has forgotten fd and before close(2): lets a test start a new call on
+ * fd inside that window. NULL (the default) turns it off. Set it while no
+ * wf_close runs; any thread. */
+typedef void wf__test_close_hook_fn(int fd);
+void wf__test_set_close_hook(wf__test_close_hook_fn *fn);
+
 /* Registrations the reactor has asked its backends for (add calls) since
  * the process started. */
 long wf__test_reactor_adds(void);

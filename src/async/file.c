@@ -16,6 +16,10 @@
  * interrupted anyway. The job record lives on the caller's stack for the
  * same reason: the caller always outlives the job.
  *
+ * A plain thread (a pool thread included) simply makes the system call:
+ * it may block, and going through the pool from a pool thread could wait
+ * for a pool thread forever (a pool of one, busy with the caller).
+ *
  * io_uring saves the pool's thread hand-off, but each operation still
  * costs a wake-up of the reactor (an eventfd write) because only the
  * reactor thread submits (uring.c says why); batching several operations
@@ -108,6 +112,15 @@ static int run_ring(struct fjob *j, ssize_t *res)
 
 static ssize_t run(struct fjob *j)
 {
+    /* A plain thread may block: it makes the call itself. Handing it to
+     * the pool would only add a hop, and from a pool thread (a
+     * wf_blocking call doing file I/O) it could wait forever for a pool
+     * thread that is itself. */
+    if (!wf__fiber_self()) {
+        if (!wf__rt_running())
+            return WF_ESHUTDOWN;
+        return (ssize_t)(intptr_t)fjob_run(j);
+    }
     if (j->kind != F_OPEN) {
         ssize_t res;
         int err = run_ring(j, &res);

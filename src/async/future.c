@@ -27,9 +27,12 @@
  * while it is set. A producer that completes from inside that very
  * cancel (a callback or handler cancelling an input whose completion
  * completes this future: when_all/when_any do that) must not wait for
- * itself: each thread keeps a short stack of the cancels it runs (on its
- * C stack; callbacks and handlers must not park, so the fiber cannot move
- * meanwhile), and a completion of a future found on it does not wait.
+ * itself: each fiber (or plain thread) keeps a short stack of the
+ * cancels it runs, frames on its own stack, and a completion of a future
+ * found on it does not wait. The stack is the fiber's, not the thread's:
+ * a callback of a cancel may itself wait (yielding) for another thread's
+ * cancel, and the fiber may come back on another worker, where it must
+ * still find its frames (and the worker it left must not keep them).
  *
  * Rejected: a second object for the promise (an extra allocation per
  * future, for a distinction the type system already makes); running
@@ -72,12 +75,22 @@ struct wf_future {
     struct wf__waitq q;        /* lock */
 };
 
-/* The cancels the calling thread runs, innermost first (see the top). */
+/* The cancels the calling fiber or thread runs, innermost first (see the
+ * top). */
 struct cancel_frame {
     const struct wf_future *f;
     struct cancel_frame *up;
 };
-static _Thread_local struct cancel_frame *cancel_stack;
+static _Thread_local struct cancel_frame *thread_cancels;
+
+/* Where the caller's stack of cancels is: its fiber's (which moves with
+ * it between workers), or a plain thread's. Fetched anew after anything
+ * that may switch (wf__fiber_self is not inlined). */
+static struct cancel_frame **cancels(void)
+{
+    struct wf__fiber *self = wf__fiber_self();
+    return self ? (struct cancel_frame **)&self->cancels : &thread_cancels;
+}
 
 /* A live object's magic and what freeing it leaves (offset 16: out of the
  * way of what malloc writes into a freed chunk), so that a future or
@@ -184,7 +197,7 @@ static void run_cbs(struct wf_future *f, struct cblist *l)
 
 static bool cancelling_here(const struct wf_future *f)
 {
-    for (struct cancel_frame *c = cancel_stack; c; c = c->up)
+    for (struct cancel_frame *c = *cancels(); c; c = c->up)
         if (c->f == f)
             return true;
     return false;
@@ -438,12 +451,14 @@ int wf_future_cancel(struct wf_future *f)
     wf__waitq_wake_all(&f->q);
     wf__spin_unlock(&f->lock);
 
-    struct cancel_frame frame = {f, cancel_stack};
-    cancel_stack = &frame;
+    struct cancel_frame **top = cancels();
+    struct cancel_frame frame = {f, *top};
+    *top = &frame;
     run_cbs(f, &l);
     if (handler)
         handler(harg);
-    cancel_stack = frame.up;
+    /* The same fiber's (or thread's) stack, wherever it runs now. */
+    *cancels() = frame.up;
     /* release: pairs with the producer's acquire in wait_cancel_done. */
     atomic_store_explicit(&f->cancel_busy, false, memory_order_release);
     put(f);

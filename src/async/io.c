@@ -35,6 +35,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "async_test.h"
 #include "reactor.h"
 #include "weft/fiber.h"
 #include "weft/io.h"
@@ -200,14 +201,29 @@ int wf_sock_shutdown(int fd, int how)
     return 0;
 }
 
+/* Tests only (async_test.h); relaxed as the wait hook in reactor.c. */
+static _Atomic(wf__test_close_hook_fn *) close_hook;
+
+void wf__test_set_close_hook(wf__test_close_hook_fn *fn)
+{
+    atomic_store_explicit(&close_hook, fn, memory_order_relaxed);
+}
+
 int wf_close(int fd)
 {
     if (fd < 0)
         return WF_EBADF;
-    wf__iofd_forget(fd);
+    /* Waits on fd are refused from here until close_end (reactor.c). */
+    uint32_t closing = wf__iofd_close_begin(fd);
+    wf__test_close_hook_fn *hook =
+        atomic_load_explicit(&close_hook, memory_order_relaxed);
+    if (hook)
+        hook(fd);
+    int err = 0;
     if (close(fd) != 0 && errno != EINTR)
-        return -errno;
-    return 0;
+        err = -errno;
+    wf__iofd_close_end(fd, closing);
+    return err;
 }
 
 int wf_fd_register(int fd)

@@ -103,6 +103,7 @@ static void run_job(struct job *j)
 static void *pool_main(void *arg)
 {
     (void)arg;
+    wf__thread_mark_own(); /* wf_shutdown joins us: not from here */
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         /* Above a lowered size, leave (but all drain at shutdown). */

@@ -48,6 +48,19 @@
  * dispatch matches event keys under it, and forget reads the
  * registration (epoch) under R.lock.
  *
+ * Closing. wf_close forgets the descriptor and then closes it, and a
+ * call may start in between: it reads the new generation, its attempt
+ * finds the descriptor still open, and its wait would register it and
+ * park; close(2) then drops an epoll registration silently (the waiter
+ * sleeps to its deadline) while an io_uring poll keeps the file open
+ * after wf_close. So generations are even for a usable descriptor and
+ * odd while a wf_close runs: close_begin moves to the next odd value,
+ * and no wait registers or parks on an odd generation (WF_EBADF); after
+ * close(2), close_end moves on to the next even one, unless a new
+ * descriptor with the number was renewed meanwhile (renew always moves
+ * to the next even value, so it is not disturbed). An odd generation
+ * lasts only as long as one wf_close.
+ *
  * Thread. One plain thread blocks in the backend's wait(); it starts on
  * the first wait of any descriptor and stops in wf__reactor_shutdown
  * (runtime STOPPING, workers still up), which wakes it through the
@@ -223,6 +236,7 @@ static void dispatch(const struct wf__backend_ev *ev)
 static void *reactor_main(void *arg)
 {
     (void)arg;
+    wf__thread_mark_own(); /* it completes file futures: their callbacks */
     struct wf__backend_ev evs[256];
     /* relaxed: the stop flag is set before the wakeup() that makes wait
      * return, and the backend's system calls order it. */
@@ -383,8 +397,10 @@ static int ensure_registered(struct wf__iofd *e, int fd, uint32_t gen)
     pthread_mutex_lock(&R.lock);
     int err = WF_EBADF;
     /* relaxed: every bump happens under R.lock (forget), so this check
-     * holds until the unlock, the add included. */
-    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
+     * holds until the unlock, the add included. An odd generation is a
+     * descriptor being closed: never registered. */
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen ||
+        (gen & 1))
         goto out;
     err = start_locked();
     if (err)
@@ -426,8 +442,9 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
     if (err)
         return err;
     wf__spin_lock(&e->lock);
-    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen) {
-        err = WF_EBADF;
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen ||
+        (gen & 1)) {
+        err = WF_EBADF; /* closed since gen was read, or being closed */
     } else if (!atomic_load_explicit(&R.up, memory_order_relaxed)) {
         /* relaxed: R.up is cleared before shutdown's walk takes this
          * lock; seen under it, the walk has passed or will wake us. */
@@ -445,41 +462,71 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
     return err;
 }
 
-/* New generation: waiters return WF_EBADF, the registration is void.
- * Returns the old generation. R.lock held (forget is the only caller):
- * ensure_registered relies on it. */
-static uint32_t bump(struct wf__iofd *e)
+/* New generation, the next odd one when `closing`, else the next even
+ * one (see Closing at the top): waiters return WF_EBADF, the
+ * registration is void. Returns the old generation; *now the new one.
+ * R.lock held: ensure_registered relies on it. */
+static uint32_t bump(struct wf__iofd *e, bool closing, uint32_t *now)
 {
     wf__spin_lock(&e->lock);
+    uint32_t old = atomic_load_explicit(&e->gen, memory_order_relaxed);
+    uint32_t next = old + 1 + (((old + 1) & 1) != (uint32_t)closing);
     /* release: pairs with the acquire in wf__iofd_gen. */
-    uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_release);
+    atomic_store_explicit(&e->gen, next, memory_order_release);
     atomic_store_explicit(&e->epoch, 0, memory_order_relaxed);
     wf__waitq_wake_all(&e->q[WF__DIR_READ]);
     wf__waitq_wake_all(&e->q[WF__DIR_WRITE]);
     wf__spin_unlock(&e->lock);
+    if (now)
+        *now = next;
     return old;
+}
+
+/* Forget fd's registration and start a new generation. */
+static uint32_t forget(int fd, bool closing)
+{
+    /* A closing descriptor gets an entry even if it never had one: a call
+     * that starts meanwhile must find the odd generation. */
+    int err;
+    struct wf__iofd *e = closing ? wf__iofd_get(fd, &err) : lookup(fd);
+    if (!e)
+        return 0; /* renew: nothing to forget; close: no memory (or fd
+                   * out of range), and then no call can wait on fd */
+    pthread_mutex_lock(&R.lock);
+    unsigned ep = atomic_load_explicit(&e->epoch, memory_order_relaxed);
+    /* Bump first: the reactor re-adds an ended registration only while
+     * its generation is current (dispatch), so none follows this del. */
+    uint32_t now;
+    uint32_t old = bump(e, closing, &now);
+    if (ep != 0 && atomic_load_explicit(&R.up, memory_order_relaxed) &&
+        ep == atomic_load_explicit(&R.epoch, memory_order_relaxed))
+        R.be->del(R.st, fd, key_of(fd, old));
+    pthread_mutex_unlock(&R.lock);
+    return now;
 }
 
 void wf__iofd_renew(int fd)
 {
-    /* As forget: a registration left by a descriptor closed with close(2)
-     * is removed too (io_uring's would keep the old file open). */
-    wf__iofd_forget(fd);
+    /* A registration left by a descriptor closed with close(2) is removed
+     * too (io_uring's would keep the old file open). */
+    forget(fd, false);
 }
 
-void wf__iofd_forget(int fd)
+uint32_t wf__iofd_close_begin(int fd)
+{
+    return forget(fd, true);
+}
+
+void wf__iofd_close_end(int fd, uint32_t closing)
 {
     struct wf__iofd *e = lookup(fd);
     if (!e)
         return;
     pthread_mutex_lock(&R.lock);
-    unsigned ep = atomic_load_explicit(&e->epoch, memory_order_relaxed);
-    /* Bump first: the reactor re-adds an ended registration only while
-     * its generation is current (dispatch), so none follows this del. */
-    uint32_t old = bump(e);
-    if (ep != 0 && atomic_load_explicit(&R.up, memory_order_relaxed) &&
-        ep == atomic_load_explicit(&R.epoch, memory_order_relaxed))
-        R.be->del(R.st, fd, key_of(fd, old));
+    /* relaxed: bumps happen under R.lock. Moved on: a new descriptor
+     * with this number was renewed since close(2), and is left alone. */
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) == closing)
+        bump(e, false, NULL); /* nothing registered: no del */
     pthread_mutex_unlock(&R.lock);
 }
 

@@ -34,13 +34,14 @@ struct wf__iofd;
  * process). NULL with *err = WF_EBADF (fd negative or beyond the table)
  * or WF_ENOMEM. Any thread. */
 struct wf__iofd *wf__iofd_get(int fd, int *err);
-/* The entry's generation (bumped when fd is closed or renewed) and the
- * edge counter of a direction; read before an attempt. */
+/* The entry's generation (bumped when fd is closed or renewed; odd
+ * while a wf_close of fd runs) and the edge counter of a direction; read
+ * before an attempt. */
 uint32_t wf__iofd_gen(struct wf__iofd *e);
 unsigned wf__iofd_seq(struct wf__iofd *e, int dir);
 /* Wait for the next edge of `dir` after `seq`. 0: try again; else
  * WF_EBADF (closed since `gen` was read, even if fd now names another
- * descriptor: nothing is registered for it then), WF_ETIMEDOUT,
+ * descriptor: nothing is registered for it then; or being closed), WF_ETIMEDOUT,
  * WF_ECANCELED, WF_ESHUTDOWN, WF_ENOMEM, or the registration's error
  * (-EPERM: fd cannot be polled). */
 int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
@@ -53,8 +54,12 @@ void wf__iofd_renew(int fd);
  * file I/O (use the pool); WF_ESHUTDOWN, or the backend's error. */
 struct wf__fileop;
 int wf__reactor_file(struct wf__fileop *op);
-/* Forget fd (wake its waiters with WF_EBADF, drop the registration);
- * the caller closes it afterwards. */
-void wf__iofd_forget(int fd);
+/* Closing fd (wf_close): forget it (wake its waiters with WF_EBADF, drop
+ * the registration) and refuse every wait on it until
+ * wf__iofd_close_end, so that a call starting while the caller closes
+ * it cannot register the dying descriptor. Returns what to pass to
+ * wf__iofd_close_end, which the caller calls after close(2). */
+uint32_t wf__iofd_close_begin(int fd);
+void wf__iofd_close_end(int fd, uint32_t closing);
 
 #endif

@@ -38,7 +38,11 @@
  * test (EPIPE right after wf_close) checks this. Waiting for the poll's
  * own last completion as well was tried and rejected: under load it
  * sometimes never matched, hanging wf_close (the removal alone is what
- * the kernel promises to answer). The removal's user_data is the address
+ * the kernel promises to answer). A removal can find the poll running
+ * (-EALREADY: a poll that fired as it was armed, as a socket's does
+ * since it is writable at once, when add and removal come in one batch);
+ * that poll may stay armed, so the removal is made again in the next
+ * round until it answers removed (0) or gone (-ENOENT). The removal's user_data is the address
  * of the waiting record with the top bit set; keys never have it
  * (reactor.c keeps generations to 31 bits).
  */
@@ -275,6 +279,22 @@ static int ur_wait(void *st, struct wf__backend_ev *evs, int max)
                 continue;
             }
             pthread_mutex_lock(&u->lock);
+            if (cqe->res == -EALREADY) {
+                /* Found while it ran (a poll that fired as it was armed):
+                 * it may stay armed, holding the file. Again, next round,
+                 * until the answer is removed (0) or gone (-ENOENT). */
+                for (struct op **p = &u->inflight; *p; p = &(*p)->next)
+                    if (*p == o) {
+                        *p = o->next;
+                        break;
+                    }
+                o->next = NULL;
+                *u->ops_tail = o;
+                u->ops_tail = &o->next;
+                pthread_mutex_unlock(&u->lock);
+                wake(u);
+                continue;
+            }
             del_done(u, o);
             pthread_mutex_unlock(&u->lock);
             continue;

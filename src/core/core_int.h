@@ -132,6 +132,8 @@ struct wf__fiber {
     struct wf__scope_link sl;    /* in scope's member list; scope lock */
     struct wf__abandon *waiting; /* its record linked in a user object, or
                                   * NULL; the fiber only, read at shutdown */
+    void *cancels;               /* the future cancels it runs (async,
+                                  * future.c), innermost first; owner only */
     char name[WF_NAME_MAX + 1];  /* "" unless set at spawn */
 };
 
@@ -325,6 +327,11 @@ struct wf__worker *wf__worker_self(void);
 /* The fiber running on this thread, NULL on plain threads or between
  * fibers. Same caveat. */
 struct wf__fiber *wf__fiber_self(void);
+/* Mark the calling thread as one that wf_shutdown waits for (a thread of
+ * the blocking-call pool, the reactor thread: upper layers' threads): a
+ * wf_shutdown from it, from the work or callbacks it runs, would wait
+ * for itself and returns WF_EDEADLK instead. */
+void wf__thread_mark_own(void);
 
 int wf__workers_start(struct wf__rt *rt);
 void wf__workers_stop(struct wf__rt *rt);

@@ -286,7 +286,8 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     /* timer, sl, owned, fls and name were left empty by wf__fiber_finish
      * (or are zero in a fresh region): no need to touch their lines. */
     WF_ASSERT(!atomic_load_explicit(&f->timer.heap, memory_order_relaxed));
-    WF_ASSERT(!f->owned && !f->fls && !f->name[0] && !f->waiting);
+    WF_ASSERT(!f->owned && !f->fls && !f->name[0] && !f->waiting &&
+              !f->cancels);
     f->scope = scope;
     f->named = opts->name && opts->name[0];
     if (f->named) {

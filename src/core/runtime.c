@@ -462,11 +462,21 @@ out_off:
     return err;
 }
 
+/* Set on threads wf_shutdown waits for (wf__thread_mark_own). */
+static WF__TLS bool own_thread;
+
+void wf__thread_mark_own(void)
+{
+    own_thread = true;
+}
+
 int wf_shutdown(void)
 {
     struct wf__rt *rt = &wf__rt;
     if (wf__worker_self())
         return WF_EPERM;
+    if (own_thread)
+        return WF_EDEADLK; /* it would join the thread it runs on */
     int expect = WF__RT_RUNNING;
     if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STOPPING))
         return WF_ESHUTDOWN;

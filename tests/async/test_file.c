@@ -162,4 +162,40 @@ WT_CASE(plain_thread)
     unlink(path);
 }
 
+/* File calls from inside a blocking-pool call (fn may make any call a
+ * plain thread may), with a pool of one thread: they must not need a
+ * second pool thread. */
+static void *pool_job(void *arg)
+{
+    (void)arg;
+    int f = wf_file_open(path, O_RDWR | O_CREAT, 0600);
+    WT_CHECK(f >= 0);
+    WT_CHECK_EQ(wf_pwrite(f, "pool", 4, 0), 4);
+    WT_CHECK_EQ(wf_fsync(f), 0);
+    char b[4];
+    WT_CHECK_EQ(wf_pread(f, b, 4, 0), 4);
+    WT_CHECK(memcmp(b, "pool", 4) == 0);
+    WT_CHECK_EQ(wf_close(f), 0);
+    return U2P(1);
+}
+
+WT_CASE(from_pool_job)
+{
+    make_path();
+    wf_blocking_set_threads(1);
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    struct wf_future *f;
+    WT_CHECK_EQ(wf_blocking(&f, pool_job, NULL), 0);
+    int rc = wf_future_wait(f, wf_deadline_in(5 * WF_SEC));
+    if (rc != 0)
+        WT_FAIL("the pool job's file calls did not finish (%d)", rc);
+    void *v = NULL;
+    WT_CHECK_EQ(wf_future_result(f, &v), 0);
+    WT_CHECK_EQ(P2U(v), 1);
+    wf_future_release(f);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    unlink(path);
+}
+
 WT_MAIN()

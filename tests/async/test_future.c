@@ -15,6 +15,7 @@
 #include "wtest_rt.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -565,6 +566,95 @@ static void *nested_main(void *arg)
 }
 
 WT_CASE(when_nested_threads) { run_main(2, nested_main, NULL); }
+
+/* A cancel whose callback yields (it completes a promise whose own cancel
+ * handler is running on another thread, and waits for it) and moves to
+ * another worker meanwhile. Cancelling a when_all runs the user's
+ * callback first, then the handler that cancels the inputs, whose
+ * callback completes the aggregate from inside its own cancel: the
+ * fiber must still know it is that cancel's runner, on whatever worker
+ * it now is, or it waits for itself. WEFT_DEBUG_MIGRATE makes every
+ * yield a move; rounds go on until one cancel has moved. */
+static struct {
+    struct wf_promise *pq;
+    struct wf_future *fq;
+    atomic_int stage;  /* 1: Q's handler runs; 2: the callback waits */
+    int w0;            /* the worker the callback started on */
+    atomic_bool moved; /* the callback came back on another worker */
+} MV;
+
+static void mv_handler(void *arg)
+{
+    (void)arg;
+    atomic_store(&MV.stage, 1);
+    while (atomic_load(&MV.stage) != 2)
+        sched_yield();
+    usleep(20000); /* the waiting fiber yields, and moves, meanwhile */
+}
+
+static void *mv_cancel_q(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_future_cancel(MV.fq), 0);
+    return NULL;
+}
+
+static void mv_cb(struct wf_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    MV.w0 = wf_worker_index();
+    atomic_store(&MV.stage, 2);
+    WT_CHECK_EQ(wf_promise_complete(MV.pq, NULL), WF_ECANCELED);
+    if (wf_worker_index() != MV.w0)
+        atomic_store(&MV.moved, true);
+}
+
+static void *mv_round(void *arg)
+{
+    (void)arg;
+    struct wf_promise *px;
+    struct wf_future *fx, *all;
+    WT_CHECK_EQ(wf_promise_create(&px, &fx), 0);
+    WT_CHECK_EQ(wf_promise_create(&MV.pq, &MV.fq), 0);
+    WT_CHECK_EQ(wf_promise_on_cancel(MV.pq, mv_handler, NULL), 0);
+    WT_CHECK_EQ(wf_future_when_all(&all, &fx, 1), 0);
+    WT_CHECK_EQ(wf_future_then(all, mv_cb, NULL), 0);
+    atomic_store(&MV.stage, 0);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, mv_cancel_q, NULL), 0);
+    while (atomic_load(&MV.stage) != 1)
+        wf_yield();
+    WT_CHECK_EQ(wf_future_cancel(all), 0);
+    check_outcome(all, CANCEL);
+    check_outcome(fx, CANCEL);
+    WT_CHECK_EQ(wf_promise_complete(px, NULL), WF_ECANCELED);
+    pthread_join(t, NULL);
+    wf_future_release(all);
+    wf_future_release(fx);
+    wf_future_release(MV.fq);
+    return NULL;
+}
+
+static void *mv_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50 && !atomic_load(&MV.moved); i++) {
+        struct wf_fiber r;
+        WT_CHECK_EQ(wf_go(&r, mv_round, NULL), 0);
+        int rc = wf_join(r, NULL, wf_deadline_in(5 * WF_SEC));
+        if (rc != 0)
+            WT_FAIL("round %d: the cancel did not finish (%d)", i, rc);
+    }
+    WT_CHECK(atomic_load(&MV.moved));
+    return NULL;
+}
+
+WT_CASE(cancel_moves_worker)
+{
+    setenv("WEFT_DEBUG_MIGRATE", "1", 1);
+    run_main(2, mv_main, NULL);
+}
 
 /* ---- wf_async ------------------------------------------------------------- */
 

@@ -796,6 +796,32 @@ static void *pipe_main(void *arg)
 
 WT_CASE(pipe_wait) { run_main(2, pipe_main, NULL); }
 
+/* wf_close right after the descriptor's first wait: the registration is
+ * brand new (io_uring: a poll that fires as it is armed, since a socket
+ * is writable at once, which the removal finds running) and must still
+ * be gone when wf_close returns, so the peer reads end of stream. */
+static void *close_fresh_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50; i++) {
+        int sv[2];
+        WT_CHECK_EQ(socketpair(AF_UNIX,
+                               SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                               sv),
+                    0);
+        WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+        WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
+        char c;
+        WT_CHECK_EQ(wf_read(sv[0], &c, 1, 0), WF_ETIMEDOUT);
+        WT_CHECK_EQ(wf_close(sv[0]), 0);
+        WT_CHECK_EQ(wf_read(sv[1], &c, 1, wf_deadline_in(3 * WF_SEC)), 0);
+        WT_CHECK_EQ(wf_close(sv[1]), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(close_fresh_registration) { run_main(2, close_fresh_main, NULL); }
+
 /* ---- idle ------------------------------------------------------------------------ */
 
 /* State letter of the thread named `name` ('?' if none), from /proc. */

@@ -25,6 +25,7 @@
 #include "wtest_rt.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -159,5 +160,84 @@ WT_CASE(reuse_new_registered) { reuse_case(true); }
  * socket's registration (epoll, replaced by its own later) or a second
  * poll on it (io_uring). */
 WT_CASE(reuse_new_unregistered) { reuse_case(false); }
+
+/* ---- a new call inside wf_close ------------------------------------------ */
+
+/* wf_close forgets the descriptor, then closes it. A call that starts
+ * in between reads the new generation, finds the descriptor still open
+ * (its attempt would block) and waits: it must return WF_EBADF once the
+ * close is done, not sleep on a descriptor that no longer exists (epoll
+ * drops the registration with the file; an io_uring poll would even keep
+ * the file open). The close hook starts that call in the window and
+ * returns once it has registered (or returned). */
+static struct {
+    int fd;
+    bool fiber;         /* the new call is a fiber's, else a thread's */
+    atomic_bool done;
+    atomic_long res;
+} C;
+
+static void *late_read(void *arg)
+{
+    (void)arg;
+    char c;
+    ssize_t r = wf_read(C.fd, &c, 1, wf_deadline_in(3 * WF_SEC));
+    atomic_store(&C.res, (long)r);
+    atomic_store(&C.done, true);
+    return NULL;
+}
+
+static pthread_t late_thread;
+
+static void close_hook(int fd)
+{
+    if (fd != C.fd)
+        return;
+    long adds = wf__test_reactor_adds();
+    if (C.fiber)
+        WT_CHECK_EQ(wf_go(NULL, late_read, NULL), 0);
+    else
+        WT_CHECK_EQ(pthread_create(&late_thread, NULL, late_read, NULL), 0);
+    while (wf__test_reactor_adds() == adds && !atomic_load(&C.done))
+        wf_yield();
+    /* Takes the reactor's lock: the registration counted is made. */
+    (void)wf_io_backend();
+}
+
+static void *close_window_main(void *arg)
+{
+    C.fiber = (bool)P2U(arg);
+    for (int round = 0; round < 4; round++) {
+        int a, b;
+        unix_pair(&a, &b);
+        C.fd = a;
+        atomic_store(&C.done, false);
+        char c;
+        if (round & 1) /* registered before the close, or not */
+            WT_CHECK_EQ(wf_read(a, &c, 1, 0), WF_ETIMEDOUT);
+        wf__test_set_close_hook(close_hook);
+        WT_CHECK_EQ(wf_close(a), 0);
+        wf__test_set_close_hook(NULL);
+        while (!atomic_load(&C.done))
+            wf_yield();
+        if (!C.fiber)
+            WT_CHECK_EQ(pthread_join(late_thread, NULL), 0);
+        WT_CHECK_EQ(atomic_load(&C.res), WF_EBADF);
+        /* Closed, it is closed: the peer reads end of stream. */
+        WT_CHECK_EQ(wf_read(b, &c, 1, wf_deadline_in(3 * WF_SEC)), 0);
+        WT_CHECK_EQ(wf_close(b), 0);
+    }
+    return NULL;
+}
+
+static void close_window_case(bool fiber)
+{
+    int before = open_fds();
+    run_main(2, close_window_main, U2P(fiber));
+    WT_CHECK_EQ(open_fds(), before);
+}
+
+WT_CASE(close_window_thread) { close_window_case(false); }
+WT_CASE(close_window_fiber) { close_window_case(true); }
 
 WT_MAIN()

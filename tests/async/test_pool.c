@@ -147,6 +147,60 @@ WT_CASE(shutdown_drains)
     }
 }
 
+/* wf_shutdown waits for the pool's calls, so from inside one (or from a
+ * callback the pool thread runs) it cannot work: WF_EDEADLK, and the
+ * runtime goes on. */
+static void *shutdown_job(void *arg)
+{
+    (void)arg;
+    return U2P((uintptr_t)(intptr_t)wf_shutdown());
+}
+
+static atomic_int cb_rc;
+
+static void shutdown_cb(struct wf_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    atomic_store(&cb_rc, wf_shutdown());
+}
+
+static void *complete_job(void *arg)
+{
+    wf_promise_complete(arg, NULL);
+    return NULL;
+}
+
+WT_CASE(shutdown_from_job)
+{
+    init_rt(2);
+    struct wf_future *f;
+    void *v = NULL;
+    WT_CHECK_EQ(wf_blocking(&f, shutdown_job, NULL), 0);
+    WT_CHECK_EQ(wf_future_wait(f, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_future_result(f, &v), 0);
+    WT_CHECK_EQ((int)(intptr_t)P2U(v), WF_EDEADLK);
+    wf_future_release(f);
+
+    /* A then-callback run by the pool thread that completes its future. */
+    struct wf_promise *p;
+    struct wf_future *g;
+    WT_CHECK_EQ(wf_promise_create(&p, &g), 0);
+    atomic_store(&cb_rc, 1);
+    WT_CHECK_EQ(wf_future_then(g, shutdown_cb, NULL), 0);
+    WT_CHECK_EQ(wf_blocking(&f, complete_job, p), 0);
+    WT_CHECK_EQ(wf_future_wait(f, WF_FOREVER), 0);
+    WT_CHECK_EQ(atomic_load(&cb_rc), WF_EDEADLK);
+    wf_future_release(f);
+    wf_future_release(g);
+
+    /* Still running, and it stops as usual. */
+    WT_CHECK_EQ(wf_blocking(&f, slow, U2P(7)), 0);
+    WT_CHECK_EQ(wf_future_wait(f, WF_FOREVER), 0);
+    wf_future_release(f);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+}
+
 static void *resolve_main(void *arg)
 {
     (void)arg;
