@@ -98,9 +98,10 @@ static int run_ring(struct fjob *j, ssize_t *res)
         return err;
     }
     err = wf__future_wait_nocancel(f);
-    /* WF_ESHUTDOWN (plain thread): the reactor finishes every file
-     * operation before it stops, and the kernel still uses *j and the
-     * buffer until then: wait for it the hard way. */
+    /* Should the wait end with an error (WF_ESHUTDOWN) before the
+     * operation did: the reactor finishes every file operation before it
+     * stops, and the kernel still uses *j and the buffer until then, so
+     * wait for it the hard way. Only fibers get here. */
     while (!wf_future_done(f))
         usleep(1000);
     void *v = NULL;
@@ -142,9 +143,10 @@ static ssize_t run(struct fjob *j)
             return (ssize_t)(intptr_t)v;
         }
     }
-    /* WF_ESHUTDOWN (plain thread): the pool drains its queue in
-     * wf_shutdown, so the job still runs before wf_shutdown returns, and
-     * it reads *j: wait for it the hard way. */
+    /* Should the wait end with an error (WF_ESHUTDOWN) before the job
+     * did: the pool drains its queue in wf_shutdown, so the job still
+     * runs before wf_shutdown returns, and it reads *j: wait for it the
+     * hard way. Only fibers get here. */
     while (!wf_future_done(f))
         usleep(1000);
     wf_future_release(f);
