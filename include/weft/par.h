@@ -3,7 +3,7 @@
  * reductions, scans and sorts.
  *
  * Tasks. A task is a function and an argument that runs to completion on a
- * worker thread's own stack, never on a fiber's. Tasks are for computing:
+ * worker's task stack, never on a fiber's. Tasks are for computing:
  * a task must not wait on anything that parks a fiber or blocks a thread
  * (fiber joins, channels, weft or OS locks that another task may hold,
  * sleeps, I/O). Holding a lock while joining is a deadlock waiting to
@@ -19,10 +19,30 @@
  *     meanwhile). Not a cancellation point: a cancelled fiber still waits;
  *   - in a plain thread while a runtime runs: the same, blocking the thread;
  *   - with no runtime running: everything runs serially on the caller's
- *     thread (a fork runs its child at once); results are the same.
+ *     thread (a fork runs its child at once); results are the same. The
+ *     outermost serial fork, spawn or wf_par_run switches to a stack of
+ *     the thread's own (below) and back when its child returns; forks
+ *     made there just call.
+ *
+ * Stacks and recursion depth. Each worker runs its tasks on a task stack
+ * that weft maps itself: wf_config.task_stack_size / WEFT_TASK_STACK_SIZE
+ * bytes (default 1 GiB, 64 KiB to 64 GiB; weft/runtime.h), reserved
+ * lazily, with a guard page below it. A join whose child was not stolen
+ * runs the child on top of its own frames, so a recursion through nested
+ * joins uses the task stack like a plain recursion: with the default,
+ * 100,000 nested levels of 500-byte frames or 1,000,000 of small ones fit.
+ * Running past the end aborts the process after one line on stderr:
+ *   weft: stack overflow (guard page hit) in a task on worker N, task
+ *   stack of S bytes; raise wf_config.task_stack_size or
+ *   WEFT_TASK_STACK_SIZE
+ * The pages a recursion touched stay committed until wf_shutdown. With no
+ * runtime, the serial stack has the same size (the last start's setting,
+ * else WEFT_TASK_STACK_SIZE, else 1 GiB); a thread maps it at its first
+ * serial call and unmaps it when it exits. Its overrun is a plain
+ * SIGSEGV (no runtime: no handler).
  *
  * Sharing the workers with fibers. Tasks run on the same worker threads
- * as fibers, on the workers' own stacks, and a worker runs a task to the
+ * as fibers, on the workers' task stacks, and a worker runs a task to the
  * end before it looks at its fibers again (other workers may steal those
  * fibers meanwhile). Fibers queued on a worker that is busy with a long
  * parallel call therefore wait; the stall monitor does not report tasks.
@@ -42,6 +62,10 @@
  * Errors. 0 on success, else a negative code: WF_EINVAL for a NULL
  * function, hi < lo, a zero element or accumulator size, a negative grain;
  * WF_ENOMEM when scratch memory cannot be had (nothing has run then).
+ * With no runtime, a call that must switch to the serial stack also fails
+ * (running nothing) with WF_EINVAL when WEFT_TASK_STACK_SIZE is set to a
+ * value it cannot take (one line on stderr, as from wf_init), and with
+ * WF_ENOMEM when the stack cannot be mapped.
  */
 #ifndef WEFT_PAR_H
 #define WEFT_PAR_H
@@ -81,8 +105,9 @@ WF_API int wf_task_group_init(struct wf_task_group *g);
  * valid and unmoved until wf_task_group_join(g) returns). Inside a task
  * this is a push on the worker's deque (a few ns); the child runs later on
  * this worker or on a thief. From a fiber or plain thread it is queued for
- * the workers at once; with no runtime, fn(arg) runs before this returns.
- * Never blocks. Errors: WF_EINVAL g, t or fn NULL. */
+ * the workers at once; with no runtime, fn(arg) runs before this returns
+ * (on the serial stack). Never blocks. Errors: WF_EINVAL g, t or fn NULL;
+ * with no runtime, those of the serial stack (see Errors above). */
 WF_API int wf_task_group_fork(struct wf_task_group *g, struct wf_task *t,
                               wf_task_fn *fn, void *arg);
 
@@ -106,14 +131,17 @@ WF_API int wf_task_group_join(struct wf_task_group *g);
  * (see wf_task_group_join). Never blocks the thread otherwise.
  * With no runtime, spawn calls fn(arg) and sync does nothing (serial).
  * Errors: WF_EPERM outside a task while a runtime runs (use wf_par_run to
- * get into one); WF_EINVAL t or fn NULL. */
+ * get into one); WF_EINVAL t or fn NULL; with no runtime, spawn those of
+ * the serial stack (see Errors above). */
 static inline int wf_task_spawn(struct wf_task *t, wf_task_fn *fn, void *arg);
 static inline int wf_task_sync(struct wf_task *t);
 
 /* Run fn(arg) as one task on the workers and wait for it: the way for a
  * fiber or a plain thread to enter task context (where task groups are a
  * push and a pop). Inside a task, calls fn(arg) directly; with no runtime,
- * too. Blocking as wf_task_group_join(). Errors: WF_EINVAL fn NULL. */
+ * too (on the serial stack). Blocking as wf_task_group_join(). Errors:
+ * WF_EINVAL fn NULL; with no runtime, those of the serial stack (see
+ * Errors above). */
 WF_API int wf_par_run(wf_task_fn *fn, void *arg);
 
 /* Whether the caller runs inside a task. Any context. */

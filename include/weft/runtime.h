@@ -20,6 +20,7 @@
  *   field           variable               default
  *   workers         WEFT_WORKERS           online CPUs (at most 4096)
  *   stack_size      WEFT_STACK_SIZE        128 KiB (bytes; suffix k/m/g)
+ *   task_stack_size WEFT_TASK_STACK_SIZE   1 GiB (bytes; suffix k/m/g)
  *   guarded_stacks  WEFT_GUARDED_STACKS    vm.max_map_count / 4
  *   stall_ns        WEFT_STALL_MS          100 ms (ms, or a unit ns/us/ms/s;
  *                                          0 in the variable: off)
@@ -100,6 +101,22 @@ struct wf_config {
     /* Receives stall reports; NULL prints them on stderr. */
     wf_stall_fn *stall_fn;
     void *stall_arg;
+    /* The stack each worker runs fork-join tasks on (weft/par.h), in
+     * bytes: 64 KiB to 64 GiB, rounded up to pages. 0:
+     * WEFT_TASK_STACK_SIZE, else 1 GiB. It bounds how deep task
+     * recursion may go (nested joins included, about 0.2-1 KB a level).
+     * weft maps each worker's task stack itself with a guard page below
+     * it and reserves it lazily (MAP_NORESERVE): it costs address space,
+     * and memory only for the pages the deepest recursion touched, which
+     * stay with the worker until wf_shutdown. With vm.overcommit_memory=2
+     * the whole size counts against the commit limit. Overrunning it
+     * aborts with "weft: stack overflow ... in a task on worker N ...;
+     * raise wf_config.task_stack_size or WEFT_TASK_STACK_SIZE" on stderr.
+     * With no runtime, serial fork-join runs on a stack of this size too
+     * (weft/par.h): the value of the last start, else the variable, else
+     * 1 GiB. Errors: WF_EINVAL out of range; WF_ENOMEM the address space
+     * for workers x size cannot be had. */
+    size_t task_stack_size;
 };
 
 /* The signature of every fiber body: gets its argument, returns a result

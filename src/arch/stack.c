@@ -19,9 +19,14 @@
 #endif
 #if defined(WEFT_ASAN)
 #include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(WEFT_TSAN)
+#include <sanitizer/tsan_interface.h>
 #endif
 
 #include "common/futex.h"
+#include "ctx.h"
 #include "stack.h"
 
 #define SLAB_STACKS 256
@@ -157,6 +162,9 @@ static struct wf__stack *init_region(char *lo, size_t size, bool guarded,
     st->canary = canary;
     st->next = NULL;
     st->valgrind_id = 0;
+#if defined(WEFT_TSAN)
+    st->tsan = NULL;
+#endif
 #ifdef WEFT_HAVE_VALGRIND
     st->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)st);
 #endif
@@ -373,6 +381,104 @@ void wf__stack_free(struct wf__stack_cache *cache, struct wf__stack *st)
     st->next = cache->head;
     cache->head = st;
     cache->n++;
+}
+
+/* ---- stacks of their own ------------------------------------------------ */
+
+struct wf__stack *wf__stack_map_one(size_t size)
+{
+    size_t page = page_size();
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    size = (size + WF__STACK_HEADROOM + page - 1) & ~(page - 1);
+    size_t len = size + page;
+    char *base = map(len);
+    if (!base)
+        return NULL;
+    if (mprotect(base, page, PROT_NONE) != 0) {
+        munmap(base, len);
+        return NULL;
+    }
+    struct wf__stack *st = init_region(base + page, size, true, NULL);
+#if defined(WEFT_TSAN)
+    st->tsan = __tsan_create_fiber(0);
+#endif
+    return st;
+}
+
+void wf__stack_unmap_one(struct wf__stack *st)
+{
+    size_t page = page_size();
+    char *base = st->lo - page;
+    size_t len = st->size + page;
+#if defined(WEFT_TSAN)
+    if (st->tsan)
+        __tsan_destroy_fiber(st->tsan);
+#endif
+#ifdef WEFT_HAVE_VALGRIND
+    if (st->valgrind_id)
+        VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+#endif
+    unpoison(st->lo, len - page);
+    munmap(base, len);
+}
+
+/* A wf__stack_call in progress: lives in the caller's frame. */
+struct call {
+    struct wf__ctx back, on;
+    void (*fn)(void *);
+    void *arg;
+#if defined(WEFT_ASAN)
+    const void *bottom; /* the caller's stack, as ASan knew it */
+    size_t size;
+#endif
+#if defined(WEFT_TSAN)
+    void *tsan; /* the caller's TSan fiber */
+#endif
+};
+
+/* The first frame on the stack. It never returns: after fn it switches
+ * back for good, and the next call starts a fresh context at the top. */
+static void call_entry(void *p)
+{
+    struct call *c = p;
+#if defined(WEFT_ASAN)
+    __sanitizer_finish_switch_fiber(NULL, &c->bottom, &c->size);
+#endif
+    c->fn(c->arg);
+#if defined(WEFT_ASAN)
+    /* NULL: this context ends; ASan drops its fake stack. */
+    __sanitizer_start_switch_fiber(NULL, c->bottom, c->size);
+#endif
+#if defined(WEFT_TSAN)
+    __tsan_switch_to_fiber(c->tsan, 0);
+#endif
+    wf__ctx_switch(&c->on, &c->back);
+    abort(); /* nothing switches back to an ended call */
+}
+
+void wf__stack_call(struct wf__stack *st, void (*fn)(void *), void *arg)
+{
+    struct call c;
+    size_t size = wf__stack_usable(st);
+    c.fn = fn;
+    c.arg = arg;
+    wf__ctx_make(&c.on, st->lo, size, call_entry, &c);
+#if defined(WEFT_ASAN)
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, st->lo, size);
+#endif
+#if defined(WEFT_TSAN)
+    c.tsan = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(st->tsan, 0);
+#endif
+    wf__ctx_switch(&c.back, &c.on);
+#if defined(WEFT_ASAN)
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+    /* call_entry's frame never returned: clear what it left poisoned at
+     * the top, where the next call's first frames go. */
+    ASAN_UNPOISON_MEMORY_REGION((char *)st - 4096, 4096);
+#endif
 }
 
 bool wf__stack_in_guard(const struct wf__stack *st, const void *addr)

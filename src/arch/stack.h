@@ -27,6 +27,13 @@
  * runtime shuts down, so a control block in the headroom stays readable for
  * as long as the runtime runs: a late wake-up of a fiber that has ended
  * reads memory that is still mapped (see core/sched.c on spurious wakes).
+ *
+ * Stacks of their own. A worker's task stack and a thread's serial
+ * fork-join stack (src/par) are single regions outside the pools
+ * (wf__stack_map_one): always guarded, never recycled, unmapped by their
+ * owner (wf__stack_unmap_one), not by wf__stack_release_all, so one may
+ * outlive a runtime. Code runs on one through wf__stack_call, which
+ * switches to it, calls a function and switches back.
  */
 #ifndef WEFT_ARCH_STACK_H
 #define WEFT_ARCH_STACK_H
@@ -54,6 +61,10 @@ struct wf__stack {
     struct wf__stack *next; /* free-list link while free */
     unsigned valgrind_id;   /* valgrind's stack id, 0 if none */
     bool guarded;
+#if defined(WEFT_TSAN)
+    void *tsan;             /* stacks of their own: the TSan fiber that
+                             * wf__stack_call runs on */
+#endif
 };
 
 /* A worker's private cache of default-size stacks (owner only). */
@@ -84,6 +95,25 @@ bool wf__stack_in_guard(const struct wf__stack *st, const void *addr);
  * the minimum, headroom included; WF__STACK_MAX gives WF__STACK_MAX plus
  * a page). 0 when it is over WF__STACK_MAX. Any thread, any time. */
 size_t wf__stack_round(size_t size);
+
+/* A guarded stack of its own with `size` usable bytes (rounded up to
+ * pages; any size the address space allows), reserved lazily. NULL when
+ * the mapping fails. Any thread; needs no runtime. */
+struct wf__stack *wf__stack_map_one(size_t size);
+
+/* Unmap a stack from wf__stack_map_one; nothing may run on it. */
+void wf__stack_unmap_one(struct wf__stack *st);
+
+/* The usable bytes of st, [lo, descriptor). */
+static inline size_t wf__stack_usable(const struct wf__stack *st)
+{
+    return (size_t)((const char *)st - st->lo);
+}
+
+/* Call fn(arg) on st (a stack of its own that nothing else runs on) and
+ * return when it returns: one context switch there and one back, both
+ * announced to ASan and TSan. fn must return (no longjmp out of it). */
+void wf__stack_call(struct wf__stack *st, void (*fn)(void *), void *arg);
 
 /* Guarded stacks in existence (tests). */
 long wf__stack_guarded_count(void);

@@ -65,6 +65,10 @@ static const struct var vars[] = {
     {"WEFT_STACK_SIZE", SIZE, FIELD(stack_size), 1, WF__STACK_MAX, false, 0,
      NULL, "a size from 1 to 1g bytes, such as 262144, 256k or 256KiB "
            "(suffix k, m or g in either case, optionally followed by b or ib)"},
+    {"WEFT_TASK_STACK_SIZE", SIZE, FIELD(task_stack_size),
+     (int64_t)WF__TASK_STACK_MIN, (int64_t)WF__TASK_STACK_MAX, false, 0, NULL,
+     "a size from 64k to 64g bytes, such as 1g, 4096m or 2GiB "
+     "(suffix k, m or g in either case, optionally followed by b or ib)"},
     {"WEFT_GUARDED_STACKS", COUNT, FIELD(guarded_stacks), -1, WF__GUARDED_MAX,
      true, 0, NULL, "a whole number of stacks from 1 to 1073741824, "
                     "or 0 or -1 for none"},
@@ -294,20 +298,35 @@ static void complain(const struct var *v, const char *value)
 
 /* ---- the entry points -------------------------------------------------- */
 
+static int read_var(const struct var *v, struct wf__env *out)
+{
+    const char *s = getenv(v->name);
+    int64_t val;
+    if (!s || !*s)
+        return 0;
+    if (!parse(v, s, &val)) {
+        complain(v, s);
+        return WF_EINVAL;
+    }
+    store(v, out, val);
+    return 0;
+}
+
+int wf__config_read_var(const char *name, struct wf__env *out)
+{
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (strcmp(vars[i].name, name) == 0)
+            return read_var(&vars[i], out);
+    WF_PANIC("no variable %s in the table", name);
+}
+
 int wf__config_read_env(struct wf__env *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const struct var *v = &vars[i];
-        const char *s = getenv(v->name);
-        int64_t val;
-        if (!s || !*s)
-            continue;
-        if (!parse(v, s, &val)) {
-            complain(v, s);
-            return WF_EINVAL;
-        }
-        store(v, out, val);
+        int err = read_var(&vars[i], out);
+        if (err)
+            return err;
     }
     /* relaxed: settings on their own, no pair (see the top) */
     atomic_store_explicit(&cur_io, out->io, memory_order_relaxed);

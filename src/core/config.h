@@ -27,6 +27,11 @@
 #define WF__STALL_MAX_NS (3600 * WF_SEC)
 #define WF__BLOCKING_MAX 4096
 /* Stack sizes: 1 byte (rounded up) to WF__STACK_MAX (arch/stack.h). */
+/* Task stacks (one per worker, and the serial stack of src/par): usable
+ * bytes, rounded up to pages. */
+#define WF__TASK_STACK_MIN ((size_t)64 << 10)
+#define WF__TASK_STACK_MAX ((size_t)64 << 30)
+#define WF__TASK_STACK_DEFAULT ((size_t)1 << 30)
 
 /* WEFT_IO. */
 enum { WF__IO_AUTO, WF__IO_EPOLL, WF__IO_URING };
@@ -40,6 +45,7 @@ enum { WF__IO_AUTO, WF__IO_EPOLL, WF__IO_URING };
 struct wf__env {
     long workers;
     size_t stack_size;
+    size_t task_stack_size;
     long guarded_stacks;
     int64_t stall_ns;
     bool debug_migrate;
@@ -53,6 +59,12 @@ struct wf__env {
  * then unspecified. On success also keeps the values that later parts
  * read (below). Called by wf_init only (runtime not yet running). */
 int wf__config_read_env(struct wf__env *out);
+
+/* Read and check the one variable `name` of the table into its field of
+ * *out (the others are left alone): 0 (the field stays 0 when unset or
+ * empty), or WF_EINVAL after the same line as wf__config_read_env. For
+ * settings used with no runtime (the serial task stack). Any thread. */
+int wf__config_read_var(const char *name, struct wf__env *out);
 
 /* WEFT_IO as the last successful wf__config_read_env read it (WF__IO_*;
  * WF__IO_AUTO before any). Any thread. */

@@ -211,6 +211,9 @@ struct wf__worker {
 
     pthread_t thread;
     void *altstack;
+    /* The stack the scheduler loop and every task of this worker run on
+     * (mapped by wf__workers_start, unmapped by wf__workers_stop). */
+    struct wf__stack *tstack;
 };
 
 /* Plain-thread parker: one per thread that ever waited in weft, never
@@ -265,6 +268,7 @@ struct wf__rt {
     int nworkers;
     struct wf__worker *workers;
     size_t stack_size;         /* default region size */
+    size_t task_stack_size;    /* usable bytes of each worker's task stack */
     bool debug_migrate;
     atomic_uint migrate_rr;
 
@@ -418,6 +422,11 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f);
 /* Check the stack canary of a fiber about to switch away (aborts with a
  * report if it was overrun). */
 void wf__stack_check(struct wf__fiber *f);
+
+/* The usable size of the serial task stack (src/par, no runtime): what the
+ * last start chose, else WEFT_TASK_STACK_SIZE, else the default. 0, or
+ * WF_EINVAL after config.c's line on stderr (a bad variable). Any thread. */
+int wf__serial_task_stack_size(size_t *out);
 
 /* Report a stack overflow of f and abort (async-signal-safe). */
 _Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how);

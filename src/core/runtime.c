@@ -20,8 +20,10 @@
  *
  * Stack overflow. Every worker has an alternate signal stack; the SIGSEGV
  * handler checks whether the fault address is in the guard page of the
- * fiber running on this worker and, if so, writes a report naming the
- * fiber with write(2) only (async-signal-safe) and aborts. Other faults are
+ * fiber running on this worker, or of the worker's task stack (where its
+ * scheduler loop and tasks run), and if so writes a report naming the
+ * fiber, or the worker and the task stack setting, with write(2) only
+ * (async-signal-safe) and aborts. Other faults are
  * handed to the previous handler by restoring it and returning, so the
  * instruction faults again under it (sanitizers' handlers included).
  */
@@ -40,6 +42,9 @@
 struct wf__rt wf__rt;
 
 #define DEFAULT_STACK (128u * 1024u)
+/* The task stack size the last start chose (0: none yet): the size of the
+ * serial stack while no runtime runs. Relaxed: a setting on its own. */
+static _Atomic size_t last_task_stack;
 #define DEFAULT_STALL_NS (100 * WF_MSEC)
 
 /* ---- fatal reports ------------------------------------------------------- */
@@ -100,6 +105,22 @@ _Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how)
     abort();
 }
 
+static _Noreturn void task_overflow_abort(struct wf__worker *w)
+{
+    char buf[256];
+    size_t n = 0;
+    n = put_str(buf, n, sizeof buf, "weft: stack overflow (guard page hit) "
+                                    "in a task on worker ");
+    n = put_u64(buf, n, sizeof buf, (uint64_t)w->index);
+    n = put_str(buf, n, sizeof buf, ", task stack of ");
+    n = put_u64(buf, n, sizeof buf, (uint64_t)w->rt->task_stack_size);
+    n = put_str(buf, n, sizeof buf, " bytes; raise wf_config.task_stack_size "
+                                    "or WEFT_TASK_STACK_SIZE\n");
+    ssize_t r = write(STDERR_FILENO, buf, n);
+    (void)r;
+    abort();
+}
+
 void wf__stack_check(struct wf__fiber *f)
 {
     uint64_t *c = f->st.canary;
@@ -118,6 +139,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
     if (f && f->st.guarded && wf__stack_in_guard(&f->st, si->si_addr))
         wf__overflow_abort(f, "guard page hit");
+    if (w && w->tstack && wf__stack_in_guard(w->tstack, si->si_addr))
+        task_overflow_abort(w);
     /* Not ours: let the previous handler see the fault again. */
     sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 }
@@ -334,6 +357,8 @@ static int configure(struct wf__rt *rt, const struct wf_config *cfg,
         c = *cfg;
     if (c.workers < 0 || c.workers > WF__WORKERS_MAX ||
         c.stack_size > WF__STACK_MAX ||
+        (c.task_stack_size != 0 && (c.task_stack_size < WF__TASK_STACK_MIN ||
+                                    c.task_stack_size > WF__TASK_STACK_MAX)) ||
         c.guarded_stacks < -1 || c.guarded_stacks > WF__GUARDED_MAX ||
         (c.stall_ns > 0 &&
          (c.stall_ns < WF__STALL_MIN_NS || c.stall_ns > WF__STALL_MAX_NS)))
@@ -350,6 +375,9 @@ static int configure(struct wf__rt *rt, const struct wf_config *cfg,
     }
     if (c.stack_size == 0)
         c.stack_size = env.stack_size ? env.stack_size : DEFAULT_STACK;
+    if (c.task_stack_size == 0)
+        c.task_stack_size = env.task_stack_size ? env.task_stack_size
+                                                : WF__TASK_STACK_DEFAULT;
     if (c.guarded_stacks == 0)
         c.guarded_stacks = env.guarded_stacks;
     if (c.guarded_stacks == 0)
@@ -366,6 +394,25 @@ static int configure(struct wf__rt *rt, const struct wf_config *cfg,
     rt->stall_arg = c.stall_arg;
     rt->debug_migrate = env.debug_migrate;
     rt->stack_size = wf__stack_round(c.stack_size);
+    rt->task_stack_size = c.task_stack_size;
+    atomic_store_explicit(&last_task_stack, c.task_stack_size,
+                          memory_order_relaxed); /* a setting, no pair */
+    return 0;
+}
+
+int wf__serial_task_stack_size(size_t *out)
+{
+    /* relaxed: a setting on its own, no pair */
+    size_t n = atomic_load_explicit(&last_task_stack, memory_order_relaxed);
+    if (n == 0) {
+        struct wf__env env;
+        memset(&env, 0, sizeof env);
+        int err = wf__config_read_var("WEFT_TASK_STACK_SIZE", &env);
+        if (err)
+            return err;
+        n = env.task_stack_size ? env.task_stack_size : WF__TASK_STACK_DEFAULT;
+    }
+    *out = n;
     return 0;
 }
 

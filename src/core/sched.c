@@ -64,8 +64,13 @@
  * window for lost wake-ups.
  *
  * Tasks (src/par/task.c). Fork-join tasks run on the scheduler loop's
- * context, on the worker thread's own stack (8 MiB, reserved lazily), never
- * on a fiber's. find_work takes roots (handed over by fibers and plain
+ * context, never on a fiber's stack. The loop runs on the worker's task
+ * stack: a region weft maps itself (wf__stack_map_one: reserved lazily,
+ * 1 GiB of address space by default, `task_stack_size`, with a guard page
+ * that the SIGSEGV handler recognises), entered once from the thread's own
+ * small stack (wf__stack_call), so that a deep fork-join recursion is
+ * bounded by a setting and reported by name, not by the 8 MiB a thread
+ * stack has. find_work takes roots (handed over by fibers and plain
  * threads through the task inject queue) before local fibers, and when it
  * searches, steals from the other workers' task deques before their fiber
  * queues; a task found is run to completion right there, and
@@ -104,7 +109,10 @@
 #define SPIN_NS 30000          /* search before parking */
 #define RUNNEXT_STREAK 16      /* run-next picks in a row before the deque */
 #define ALTSTACK_SIZE (64 * 1024)
-#define WORKER_STACK (8 * 1024 * 1024) /* was 256 KiB before tasks */
+/* The worker thread's own stack holds only worker_main's set-up (and the
+ * sanitizer runtimes' thread-local state, which glibc carves from it):
+ * the loop and the tasks run on w->tstack. */
+#define THREAD_STACK (1024 * 1024)
 
 static WF__TLS struct wf__worker *tls_worker;
 
@@ -944,30 +952,17 @@ static void setup_altstack(struct wf__worker *w)
     sigaltstack(&ss, NULL);
 }
 
-static void *worker_main(void *p)
+/* The scheduler loop, on the worker's task stack (wf__stack_call). */
+static void worker_loop(void *p)
 {
     struct wf__worker *w = p;
-
-    tls_worker = w;
-    w->tid = (int)gettid();
-    setup_altstack(w);
 #if defined(WEFT_TSAN)
     w->sched.san.tsan = __tsan_get_current_fiber();
 #endif
 #if defined(WEFT_ASAN)
-    {
-        pthread_attr_t a;
-        void *lo = NULL;
-        size_t size = 0;
-        if (pthread_getattr_np(pthread_self(), &a) == 0) {
-            pthread_attr_getstack(&a, &lo, &size);
-            pthread_attr_destroy(&a);
-        }
-        w->sched.san.bottom = lo;
-        w->sched.san.size = size;
-    }
+    w->sched.san.bottom = w->tstack->lo;
+    w->sched.san.size = wf__stack_usable(w->tstack);
 #endif
-
     for (;;) {
         struct wf__fiber *f = find_work(w);
         if (!f)
@@ -978,7 +973,16 @@ static void *worker_main(void *p)
         jump(w, &w->sched, &f->ex, false);
         run_after(w);
     }
+}
 
+static void *worker_main(void *p)
+{
+    struct wf__worker *w = p;
+
+    tls_worker = w;
+    w->tid = (int)gettid();
+    setup_altstack(w);
+    wf__stack_call(w->tstack, worker_loop, w);
     if (w->altstack) {
         stack_t ss = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
         sigaltstack(&ss, NULL);
@@ -987,6 +991,16 @@ static void *worker_main(void *p)
     }
     tls_worker = NULL;
     return NULL;
+}
+
+static void unmap_task_stacks(struct wf__rt *rt)
+{
+    for (int i = 0; i < rt->nworkers; i++) {
+        struct wf__worker *w = &rt->workers[i];
+        if (w->tstack)
+            wf__stack_unmap_one(w->tstack);
+        w->tstack = NULL;
+    }
 }
 
 int wf__workers_start(struct wf__rt *rt)
@@ -1019,13 +1033,20 @@ int wf__workers_start(struct wf__rt *rt)
     atomic_init(&rt->tinject_lock.held, false);
     rt->tinject_head = rt->tinject_tail = NULL;
     atomic_init(&rt->tinject_n, 0);
+    /* Tasks run on these (nested steals included, see src/par/task.c);
+     * pages are committed as touched, so only what the deepest task
+     * recursion reached costs memory. */
+    for (int i = 0; i < n; i++) {
+        rt->workers[i].tstack = wf__stack_map_one(rt->task_stack_size);
+        if (!rt->workers[i].tstack) {
+            unmap_task_stacks(rt);
+            return -ENOMEM;
+        }
+    }
     for (int i = 0; i < n; i++) {
         pthread_attr_t a;
         pthread_attr_init(&a);
-        /* Tasks run on this stack (nested steals included, see
-         * src/par/task.c); pages are reserved lazily, so only what the
-         * deepest task recursion touched costs memory. */
-        pthread_attr_setstacksize(&a, WORKER_STACK);
+        pthread_attr_setstacksize(&a, THREAD_STACK);
         int err = pthread_create(&rt->workers[i].thread, &a, worker_main,
                                  &rt->workers[i]);
         pthread_attr_destroy(&a);
@@ -1036,6 +1057,7 @@ int wf__workers_start(struct wf__rt *rt)
                 wf__futex_wake(&rt->workers[k].wake_word, 1);
                 pthread_join(rt->workers[k].thread, NULL);
             }
+            unmap_task_stacks(rt);
             return -err;
         }
         char name[32];
@@ -1056,6 +1078,7 @@ void wf__workers_stop(struct wf__rt *rt)
     }
     for (int i = 0; i < rt->nworkers; i++)
         pthread_join(rt->workers[i].thread, NULL);
+    unmap_task_stacks(rt);
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
         wf__utimers_discard(w);

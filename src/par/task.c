@@ -39,10 +39,12 @@
  *          inject queue; `pending` holds one token for the joiner plus one
  *          per child; whoever takes it to 0 copies the waiter, sets `done`
  *          (release) and wakes it.
- *   SERIAL no runtime: fork calls the function.
+ *   SERIAL no runtime: fork calls the function, on the thread's serial
+ *          stack (below).
  *
- * Bounded stacks. Tasks run on worker threads' stacks (8 MiB, reserved
- * lazily; see sched.c), never on fiber stacks. A join whose child was
+ * Bounded stacks. Tasks run on their worker's task stack (1 GiB of
+ * address space by default, committed as touched, with a guard page; see
+ * sched.c), never on fiber stacks. A join whose child was
  * stolen runs stolen tasks on top of its own frames; `depth` counts those
  * nested steals and a worker at WF__HELP_DEPTH only spins, so a worker's
  * stack never holds more than WF__HELP_DEPTH + 1 task subtrees, each as
@@ -50,7 +52,17 @@
  * the thief of the awaited child; bounds depth without spinning, but needs
  * the thief's identity in every task) - left for when a workload shows
  * the spin.
+ *
+ * The serial stack. With no runtime, fork-join runs on the caller's
+ * thread; a recursion that a worker's task stack would hold must not
+ * overflow a plain thread's stack (8 MiB for main, often less for others)
+ * either. So the outermost serial fork (or spawn) switches to a stack of
+ * the thread's own, of the task stack size (wf__serial_task_stack_size),
+ * mapped at the first such call and kept until the thread exits; calls
+ * made on it (tls_on_serial) just call. One switch there and one back per
+ * outermost call, never one per level.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 
@@ -327,6 +339,68 @@ static void help(struct wf__worker *w, unsigned *idle)
         wf__cpu_relax();
 }
 
+/* ---- the serial stack ---------------------------------------------------------- */
+
+static WF__TLS bool tls_on_serial;           /* running on tls_serial */
+static WF__TLS struct wf__stack *tls_serial; /* this thread's, or NULL */
+static WF__TLS size_t tls_serial_size;       /* what it was mapped for */
+static pthread_key_t serial_key;             /* unmaps it at thread exit */
+static pthread_once_t serial_once = PTHREAD_ONCE_INIT;
+
+static void serial_unmap(void *st)
+{
+    wf__stack_unmap_one(st);
+}
+
+static void serial_key_init(void)
+{
+    if (pthread_key_create(&serial_key, serial_unmap) != 0)
+        WF_PANIC("no pthread key for the serial task stack");
+}
+
+struct serial_call {
+    wf_task_fn *fn;
+    void *arg;
+};
+
+static void serial_entry(void *p)
+{
+    struct serial_call *c = p;
+    tls_on_serial = true;
+    c->fn(c->arg);
+    tls_on_serial = false;
+}
+
+/* Run fn(arg) serially (no runtime) on this thread's serial stack.
+ * Errors (fn not run): WF_EINVAL a bad WEFT_TASK_STACK_SIZE (reported),
+ * WF_ENOMEM no mapping. */
+static int serial_run(wf_task_fn *fn, void *arg)
+{
+    if (tls_on_serial) {
+        fn(arg);
+        return 0;
+    }
+    size_t size;
+    int err = wf__serial_task_stack_size(&size);
+    if (err)
+        return err;
+    if (!tls_serial || tls_serial_size != size) {
+        pthread_once(&serial_once, serial_key_init);
+        if (tls_serial) {
+            pthread_setspecific(serial_key, NULL);
+            wf__stack_unmap_one(tls_serial);
+        }
+        tls_serial = wf__stack_map_one(size);
+        if (!tls_serial)
+            return WF_ENOMEM;
+        tls_serial_size = size;
+        pthread_setspecific(serial_key, tls_serial);
+    }
+    struct serial_call c = { fn, arg };
+    wf__stack_call(tls_serial, serial_entry, &c);
+    return 0;
+}
+
 /* ---- task groups ------------------------------------------------------------ */
 
 static struct wf__group *G(struct wf_task_group *g)
@@ -398,10 +472,8 @@ int wf_task_group_fork(struct wf_task_group *tg, struct wf_task *tt,
         }
         return 0;
     }
-    if (g->mode == WF__G_SERIAL) {
-        fn(arg);
-        return 0;
-    }
+    if (g->mode == WF__G_SERIAL)
+        return serial_run(fn, arg);
     atomic_fetch_add(&g->pending, 1);
     inject(&wf__rt, t);
     return 0;
@@ -484,8 +556,7 @@ int wf__task_spawn_slow(struct wf_task *tt, wf_task_fn *fn, void *arg)
             return WF_EINVAL;
         if (!serial_mode())
             return WF_EPERM;
-        fn(arg); /* no runtime: serial */
-        return 0;
+        return serial_run(fn, arg); /* no runtime: serial */
     }
     struct wf__task *t = T(tt);
     t->fn = fn;
@@ -539,6 +610,7 @@ int wf_par_run(wf_task_fn *fn, void *arg)
     struct wf_task_group g;
     struct wf_task t;
     wf_task_group_init(&g);
-    wf_task_group_fork(&g, &t, fn, arg);
-    return wf_task_group_join(&g);
+    int err = wf_task_group_fork(&g, &t, fn, arg);
+    int jerr = wf_task_group_join(&g);
+    return err ? err : jerr;
 }

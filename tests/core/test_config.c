@@ -4,7 +4,8 @@
  * that behaves accordingly, each bad value fails wf_init and wf_run with
  * WF_EINVAL and exactly one line on stderr naming the variable, the value
  * and the accepted form; wf_config fields at and beyond their limits
- * (a 1 GiB default stack included); the texts of wf_strerror; and the
+ * (a 1 GiB default stack, a 64 KiB and a 64 GiB task stack included); the
+ * texts of wf_strerror; and the
  * errors of wf_init / wf_run / wf_shutdown for each misuse.
  *
  * Each case runs in its own process, so setenv is fine. stderr is
@@ -35,8 +36,9 @@
  * whatever the environment running the tests says (ctest sets WEFT_IO for
  * other programs, a developer may have WEFT_WORKERS). */
 static const char *const all_vars[] = {
-    "WEFT_WORKERS", "WEFT_STACK_SIZE", "WEFT_GUARDED_STACKS", "WEFT_STALL_MS",
-    "WEFT_DEBUG_MIGRATE", "WEFT_IO", "WEFT_BLOCKING_THREADS",
+    "WEFT_WORKERS", "WEFT_STACK_SIZE", "WEFT_TASK_STACK_SIZE",
+    "WEFT_GUARDED_STACKS", "WEFT_STALL_MS", "WEFT_DEBUG_MIGRATE", "WEFT_IO",
+    "WEFT_BLOCKING_THREADS",
 };
 
 __attribute__((constructor)) static void clear_vars(void)
@@ -50,6 +52,9 @@ __attribute__((constructor)) static void clear_vars(void)
 #define FORM_STACK                                                          \
     "a size from 1 to 1g bytes, such as 262144, 256k or 256KiB (suffix k, " \
     "m or g in either case, optionally followed by b or ib)"
+#define FORM_TASK_STACK                                                     \
+    "a size from 64k to 64g bytes, such as 1g, 4096m or 2GiB (suffix k, m " \
+    "or g in either case, optionally followed by b or ib)"
 #define FORM_GUARDED                                                        \
     "a whole number of stacks from 1 to 1073741824, or 0 or -1 for none"
 #define FORM_STALL                                                          \
@@ -346,6 +351,96 @@ WT_CASE(stack_size_field_limits)
     }
 }
 
+/* ---- WEFT_TASK_STACK_SIZE and task_stack_size -------------------------- */
+
+static WT_OPAQUE void task_use_stack(void *arg)
+{
+    use_stack((int)P2U(arg));
+}
+
+/* A runtime started with cfg runs a task that uses `kib` KiB of its
+ * stack, from a fiber and from this thread. */
+static void *task_stack_main(void *arg)
+{
+    WT_CHECK_EQ(wf_par_run(task_use_stack, arg), 0);
+    return arg;
+}
+
+static void run_task_using_stack(const struct wf_config *cfg, int kib)
+{
+    struct capture cap;
+    capture_begin(&cap);
+    int rc = wf_init(cfg);
+    const char *out = capture_end(&cap);
+    if (rc != 0)
+        WT_FAIL("wf_init: %s (%d), stderr: %s", wf_strerror(rc), rc, out);
+    WT_CHECK_EQ(strlen(out), 0);
+    WT_CHECK_EQ(wf_par_run(task_use_stack, U2P(kib)), 0);
+    struct wf_fiber f;
+    void *r = NULL;
+    WT_CHECK_EQ(wf_go(&f, task_stack_main, U2P(kib)), 0);
+    WT_CHECK_EQ(wf_join(f, &r, WF_FOREVER), 0);
+    WT_CHECK_EQ(P2U(r), kib);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+}
+
+WT_CASE(task_stack_size_variable)
+{
+    /* 12 MiB of a 20 MiB task stack: more than a thread's 8 MiB. 20 MiB in
+     * every spelling, the least (a task of 16 KiB fits 64 KiB), and above
+     * the default. */
+    static const char *const mib20[] = {
+        "20m", "20M", "20mb", "20MB", "20MiB", "20mib", "20480k", "20480K",
+        "20480KiB", "20971520", "20971520b", "020m",
+    };
+    for (size_t i = 0; i < COUNT(mib20); i++) {
+        WT_CHECK_EQ(setenv("WEFT_TASK_STACK_SIZE", mib20[i], 1), 0);
+        struct wf_config c = config(2);
+        run_task_using_stack(&c, 12 * 1024);
+    }
+    static const char *const small[] = {"64k", "64K", "65536", "65536B",
+                                        "64KiB"};
+    for (size_t i = 0; i < COUNT(small); i++) {
+        WT_CHECK_EQ(setenv("WEFT_TASK_STACK_SIZE", small[i], 1), 0);
+        struct wf_config c = config(2);
+        run_task_using_stack(&c, 16);
+    }
+    static const char *const big[] = {"2g", "2G", "2GiB", "64g", "64G",
+                                      "65536m", "68719476736"};
+    for (size_t i = 0; i < COUNT(big); i++) {
+        WT_CHECK_EQ(setenv("WEFT_TASK_STACK_SIZE", big[i], 1), 0);
+        struct wf_config c = config(2);
+        run_task_using_stack(&c, 64);
+    }
+
+    static const char *const bad[] = {
+        "xyz", "0", "0k", "-1", "1", "4096", "63k", "65535", "65g",
+        "68719476737", "1t", "1.5g", "g", "1 g", " 1g", "1g ", "1gib2",
+        "1gi", "1ib", "0x100000", "+1g", "99999999999999999999g",
+        "9007199254740992k",
+    };
+    for (size_t i = 0; i < COUNT(bad); i++)
+        expect_rejected("WEFT_TASK_STACK_SIZE", bad[i], FORM_TASK_STACK);
+}
+
+WT_CASE(task_stack_size_field_limits)
+{
+    struct wf_config c = config(2);
+    c.task_stack_size = 64 * 1024; /* the least */
+    run_task_using_stack(&c, 16);
+    c.task_stack_size = (size_t)64 << 30; /* the most */
+    run_task_using_stack(&c, 64);
+    c.task_stack_size = 20u << 20;
+    run_task_using_stack(&c, 12 * 1024);
+    static const size_t bad[] = {1, 4096, 64 * 1024 - 1,
+                                 ((size_t)64 << 30) + 1, (size_t)1 << 40,
+                                 SIZE_MAX};
+    for (size_t i = 0; i < COUNT(bad); i++) {
+        c.task_stack_size = bad[i];
+        expect_field_rejected(&c);
+    }
+}
+
 /* ---- WEFT_GUARDED_STACKS and guarded_stacks ---------------------------- */
 
 WT_CASE(guarded_stacks_variable)
@@ -504,6 +599,10 @@ WT_CASE(bad_variable_fails_even_under_a_field)
                          "weft: WEFT_WORKERS=abc: expected " FORM_WORKERS "\n");
     expect_rejected_line(&c, "WEFT_STACK_SIZE", "xyz",
                          "weft: WEFT_STACK_SIZE=xyz: expected " FORM_STACK "\n");
+    c.task_stack_size = 1u << 20;
+    expect_rejected_line(&c, "WEFT_TASK_STACK_SIZE", "1", "weft: "
+                         "WEFT_TASK_STACK_SIZE=1: expected " FORM_TASK_STACK
+                         "\n");
     expect_rejected_line(&c, "WEFT_GUARDED_STACKS", "x",
                          "weft: WEFT_GUARDED_STACKS=x: expected " FORM_GUARDED
                          "\n");

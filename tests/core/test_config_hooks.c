@@ -19,8 +19,9 @@
 #include "wtest_rt.h"
 
 static const char *const all_vars[] = {
-    "WEFT_WORKERS", "WEFT_STACK_SIZE", "WEFT_GUARDED_STACKS", "WEFT_STALL_MS",
-    "WEFT_DEBUG_MIGRATE", "WEFT_IO", "WEFT_BLOCKING_THREADS",
+    "WEFT_WORKERS", "WEFT_STACK_SIZE", "WEFT_TASK_STACK_SIZE",
+    "WEFT_GUARDED_STACKS", "WEFT_STALL_MS", "WEFT_DEBUG_MIGRATE", "WEFT_IO",
+    "WEFT_BLOCKING_THREADS",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -79,6 +80,16 @@ WT_CASE(parsed_values)
         {"WEFT_STACK_SIZE", "1024m", GiB},
         {"WEFT_STACK_SIZE", "1048576k", GiB},
         {"WEFT_STACK_SIZE", "1073741824", GiB},
+        {"WEFT_TASK_STACK_SIZE", "64k", 64 * KiB},
+        {"WEFT_TASK_STACK_SIZE", "65536", 64 * KiB},
+        {"WEFT_TASK_STACK_SIZE", "65536B", 64 * KiB},
+        {"WEFT_TASK_STACK_SIZE", "100000", 100000},
+        {"WEFT_TASK_STACK_SIZE", "8M", 8 * MiB},
+        {"WEFT_TASK_STACK_SIZE", "1g", GiB},
+        {"WEFT_TASK_STACK_SIZE", "4096m", 4 * GiB},
+        {"WEFT_TASK_STACK_SIZE", "2GiB", 2 * GiB},
+        {"WEFT_TASK_STACK_SIZE", "64g", 64 * GiB},
+        {"WEFT_TASK_STACK_SIZE", "68719476736", 64 * GiB},
         {"WEFT_GUARDED_STACKS", "-1", -1},
         {"WEFT_GUARDED_STACKS", "0", -1},
         {"WEFT_GUARDED_STACKS", "1", 1},
@@ -112,6 +123,7 @@ WT_CASE(parsed_values)
         const char *n = rows[i].name;
         int64_t got = !strcmp(n, "WEFT_WORKERS")          ? e.workers
                       : !strcmp(n, "WEFT_STACK_SIZE")     ? (int64_t)e.stack_size
+                      : !strcmp(n, "WEFT_TASK_STACK_SIZE") ? (int64_t)e.task_stack_size
                       : !strcmp(n, "WEFT_GUARDED_STACKS") ? e.guarded_stacks
                       : !strcmp(n, "WEFT_STALL_MS")       ? e.stall_ns
                       : !strcmp(n, "WEFT_DEBUG_MIGRATE")  ? e.debug_migrate
@@ -183,15 +195,24 @@ WT_CASE(runtime_uses_values)
     struct wf_config c = config(2);
     start(&c);
     WT_CHECK_EQ(wf__rt.stack_size, wf__stack_round(128 * 1024));
+    WT_CHECK_EQ(wf__rt.task_stack_size, (size_t)1 << 30);
+    for (int i = 0; i < 2; i++)
+        WT_CHECK(wf__stack_usable(wf__rt.workers[i].tstack) >= (size_t)1 << 30);
     WT_CHECK_EQ(wf__rt.stall_ns, 100 * WF_MSEC);
     WT_CHECK(!wf__rt.debug_migrate);
     WT_CHECK_EQ(wf_shutdown(), 0);
 
     WT_CHECK_EQ(setenv("WEFT_STACK_SIZE", "1GiB", 1), 0);
+    WT_CHECK_EQ(setenv("WEFT_TASK_STACK_SIZE", "100000", 1), 0);
     WT_CHECK_EQ(setenv("WEFT_STALL_MS", "250", 1), 0);
     WT_CHECK_EQ(setenv("WEFT_DEBUG_MIGRATE", "yes", 1), 0);
     start(&c);
     WT_CHECK_EQ(wf__rt.stack_size, ((size_t)1 << 30) + page);
+    WT_CHECK_EQ(wf__rt.task_stack_size, 100000);
+    for (int i = 0; i < 2; i++) {
+        size_t n = wf__stack_usable(wf__rt.workers[i].tstack);
+        WT_CHECK(n >= 100000 && n < 100000 + page);
+    }
     WT_CHECK_EQ(wf__rt.stall_ns, 250 * WF_MSEC);
     WT_CHECK(wf__rt.debug_migrate);
     WT_CHECK_EQ(P2U(run_fiber(nothing, U2P(5))), 5);
@@ -199,9 +220,11 @@ WT_CASE(runtime_uses_values)
 
     /* fields win over variables; a negative stall is off */
     c.stack_size = 64 * 1024;
+    c.task_stack_size = (size_t)3 << 30;
     c.stall_ns = -5;
     start(&c);
     WT_CHECK_EQ(wf__rt.stack_size, wf__stack_round(64 * 1024));
+    WT_CHECK_EQ(wf__rt.task_stack_size, (size_t)3 << 30);
     WT_CHECK_EQ(wf__rt.stall_ns, -1);
     WT_CHECK_EQ(wf_shutdown(), 0);
 
