@@ -8,7 +8,13 @@
  * (pick_local): every 64th decision the inject queue first (so it cannot
  * starve); the inbox; run-next (at most 16 times in a row, so two fibers
  * waking each other cannot starve the queue); the deque; the inject queue.
- * With nothing local, the worker's scheduler loop steals from random
+ * A full deque moves its older half to the inject queue (spill);
+ * take_inject detaches the whole inject list under its lock, cuts a batch
+ * outside it (control blocks are cold, and nobody must wait on those
+ * misses), puts the rest back in front in one step, and takes no more
+ * than the deque has room for, so nothing spills straight back. Both
+ * count as scheduling decisions for the stall monitor, however long they
+ * take. With nothing local, the worker's scheduler loop steals from random
  * victims (their deque, then their run-next slot, and fires their expired
  * timers), spins for ~30 us, then parks on a futex until woken or until its
  * earliest timer.
@@ -205,6 +211,7 @@ static void spill(struct wf__worker *w, struct wf__fiber *f)
         n++;
     }
     inject_push_list(w->rt, head, tail, n);
+    count_switch(w); /* weft's own work, however long: not a stall */
 }
 
 static void local_push(struct wf__worker *w, struct wf__fiber *f)
@@ -213,40 +220,63 @@ static void local_push(struct wf__worker *w, struct wf__fiber *f)
         spill(w, f);
 }
 
+/* Take a batch from the inject queue: one fiber to run, the rest onto the
+ * deque. O(1) under the lock: the whole list is detached, the batch is
+ * cut from it outside the lock (its control blocks are cold: a walk under
+ * the lock would make every other taker and submitter wait for those
+ * cache misses), and the rest is put back in front in one step. The batch
+ * fits in the deque's free space, so nothing spills straight back. */
 static struct wf__fiber *take_inject(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
     if (!wf__spin_trylock(&rt->inject_lock))
         return NULL;
-    struct wf__fiber *f = rt->inject_head;
-    if (!f) {
-        wf__spin_unlock(&rt->inject_lock);
-        return NULL;
-    }
-    /* Take a fair share (at most a quarter of the deque) in one go. */
+    struct wf__fiber *f = rt->inject_head, *tail = rt->inject_tail;
+    rt->inject_head = rt->inject_tail = NULL;
+    /* relaxed: the lock orders it; only a size for the fair share. */
     long avail = atomic_load_explicit(&rt->inject_n, memory_order_relaxed);
+    wf__spin_unlock(&rt->inject_lock);
+    if (!f)
+        return NULL;
+
+    /* A fair share, at most a quarter of the deque and what it has room
+     * for (the owner alone pushes, so the room only grows meanwhile). */
     long take = avail / rt->nworkers + 1;
+    long room = WF__DEQUE_CAP - 1 - wf__deque_size(&w->dq);
     if (take > WF__DEQUE_CAP / 4)
         take = WF__DEQUE_CAP / 4;
+    if (take > room + 1)
+        take = room + 1;
+    if (take < 1)
+        take = 1;
     struct wf__fiber *last = f;
-    for (long k = 1; k < take && last->next; k++)
-        last = last->next;
     long n = 1;
-    for (struct wf__fiber *g = f; g != last; g = g->next)
-        n++;
-    rt->inject_head = last->next;
-    if (!rt->inject_head)
-        rt->inject_tail = NULL;
-    last->next = NULL;
-    atomic_fetch_sub(&rt->inject_n, n);
-    wf__spin_unlock(&rt->inject_lock);
-
-    struct wf__fiber *rest = f->next;
-    while (rest) {
-        struct wf__fiber *g = rest;
-        rest = rest->next;
-        local_push(w, g);
+    for (; n < take && last->next; n++) {
+        __builtin_prefetch(last->next->next);
+        last = last->next;
     }
+    struct wf__fiber *rest = last->next;
+    last->next = NULL;
+    if (rest) {
+        /* Back in front of whatever was pushed meanwhile: order kept. */
+        wf__spin_lock(&rt->inject_lock);
+        tail->next = rt->inject_head;
+        rt->inject_head = rest;
+        if (!rt->inject_tail)
+            rt->inject_tail = tail;
+        wf__spin_unlock(&rt->inject_lock);
+    }
+    /* seq_cst: as every change of inject_n (top comment). Taken after
+     * the walk: meanwhile the count still shows the fibers to workers
+     * deciding to sleep, which then look again rather than sleep. */
+    atomic_fetch_sub(&rt->inject_n, n);
+
+    for (struct wf__fiber *g = f->next; g;) {
+        struct wf__fiber *next = g->next;
+        local_push(w, g);
+        g = next;
+    }
+    count_switch(w); /* weft's own work: not a stall */
     return f;
 }
 
