@@ -161,7 +161,7 @@ struct wf__worker {
     struct wf__fiber *after_fiber;
     unsigned tick;                 /* scheduling decisions, for fairness */
     unsigned ttick;                /* fiber switches, for timer passes */
-    unsigned streak;               /* run-next picks in a row */
+    unsigned streak;               /* run-next and newest picks in a row */
     uint64_t rng;
     struct wf__stack_cache stacks;
     uint32_t slot_cache[WF__SLOT_CACHE]; /* free handle slots; owner only */
@@ -170,6 +170,11 @@ struct wf__worker {
     struct wf__rt *rt;
 
     struct wf__deque dq;           /* local run queue (FIFO use) */
+    /* Newest work: fibers that a spawn or a wake-up pushed out of the
+     * run-next slot. The owner pops the newest (LIFO, so a tree of fibers
+     * runs depth-first and its live set stays small), thieves take the
+     * oldest (see sched.c). */
+    struct wf__deque lq;
     uint64_t trng;                 /* task steals' victim choice; owner only */
     /* Fork-join tasks (src/par/task.c): a split deque of its own. */
     struct wf__tq tq;

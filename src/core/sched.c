@@ -2,22 +2,36 @@
  * The scheduler: workers, run queues, the switch, stealing, parking.
  *
  * Each worker thread has a bounded Chase-Lev deque used as a FIFO (push at
- * the bottom, take at the top, like thieves), a run-next slot for the fiber
- * it woke last, an inbox for fibers pinned to it, and a timer heap. Plain
- * threads submit to a global inject queue. Order of a scheduling decision
- * (pick_local): every 64th decision the inject queue first (so it cannot
- * starve); the inbox; run-next (at most 16 times in a row, so two fibers
- * waking each other cannot starve the queue); the deque; the inject queue.
- * A full deque moves its older half to the inject queue (spill);
- * take_inject detaches the whole inject list under its lock, cuts a batch
- * outside it (control blocks are cold, and nobody must wait on those
- * misses), puts the rest back in front in one step, and takes no more
- * than the deque has room for, so nothing spills straight back. Both
- * count as scheduling decisions for the stall monitor, however long they
- * take. With nothing local, the worker's scheduler loop steals from random
- * victims (their deque, then their run-next slot, and fires their expired
- * timers), spins for ~30 us, then parks on a futex until woken or until its
- * earliest timer.
+ * the bottom, take at the top, like thieves) for fibers that yielded or
+ * were queued at the tail, a run-next slot for the fiber it spawned or
+ * woke last, a second deque used as a LIFO for the newest work (`lq`: the
+ * fibers a spawn or a wake-up pushed out of run-next; the owner pops the
+ * newest, thieves take the oldest), an inbox for fibers pinned to it, and
+ * a timer heap. Plain threads submit to a global inject queue.
+ *
+ * Order of a scheduling decision (pick_local): every 64th decision the
+ * inject queue first (so it cannot starve); every 1024th the oldest fiber
+ * of lq (so LIFO cannot leave it behind for good); the inbox; run-next,
+ * then lq's newest (together at most 16 times in a row, so fibers waking
+ * or spawning each other cannot starve the FIFO deque); the deque;
+ * run-next and lq; the inject queue. With nothing local, the worker's
+ * scheduler loop steals from random victims (lq's oldest, then their
+ * deque, then their run-next slot, and fires their expired timers), spins
+ * for ~30 us, then parks on a futex until woken or until its earliest
+ * timer.
+ *
+ * Overload. A spawn puts the child in run-next and the spawner runs on
+ * until it parks (Go's runnext); with lq's LIFO a tree of fibers then runs
+ * depth-first: its live set stays a few fibers per level (plus one subtree
+ * per pick of lq's oldest) instead of the whole tree, and freed stacks
+ * come back warm from the worker's stack cache. Thieves take the oldest
+ * of lq, the largest subtree not started. A full deque moves its older
+ * half to the inject queue (spill); take_inject detaches the whole inject
+ * list under its lock, cuts a batch outside it (control blocks are cold,
+ * and nobody must wait on those misses), puts the rest back in front in
+ * one step, and takes no more than the deque has room for, so nothing
+ * spills straight back. Both count as scheduling decisions for the stall
+ * monitor, however long they take.
  *
  * Direct switches. A fiber that yields, parks or returns picks its
  * successor itself and switches straight to it (one switch, not two via
@@ -109,6 +123,7 @@
 
 #define SPIN_NS 30000          /* search before parking */
 #define RUNNEXT_STREAK 16      /* run-next picks in a row before the deque */
+#define OLDEST_EVERY 1024      /* decisions per pick of the oldest newest */
 #define ALTSTACK_SIZE (64 * 1024)
 #define WORKER_STACK (8 * 1024 * 1024) /* was 256 KiB before tasks */
 
@@ -192,14 +207,15 @@ static void inject_push_list(struct wf__rt *rt, struct wf__fiber *head,
     wf__spin_unlock(&rt->inject_lock);
 }
 
-/* The deque is full: move half of it plus f to the inject queue, where
- * other workers take batches (rebalancing as a side effect). */
-static void spill(struct wf__worker *w, struct wf__fiber *f)
+/* Deque d of w is full: move its older half plus f to the inject queue,
+ * where other workers take batches (rebalancing as a side effect). */
+static void spill(struct wf__worker *w, struct wf__deque *d,
+                  struct wf__fiber *f)
 {
     struct wf__fiber *head = f, *tail = f;
     long n = 1;
     for (long k = 0; k < WF__DEQUE_CAP / 2; k++) {
-        struct wf__fiber *g = wf__deque_steal(&w->dq);
+        struct wf__fiber *g = wf__deque_steal(d);
         if (g == WF__DEQUE_ABORT) {
             k--;
             continue;
@@ -217,7 +233,14 @@ static void spill(struct wf__worker *w, struct wf__fiber *f)
 static void local_push(struct wf__worker *w, struct wf__fiber *f)
 {
     if (!wf__deque_push(&w->dq, f))
-        spill(w, f);
+        spill(w, &w->dq, f);
+}
+
+/* Newest work, run before the FIFO deque (LIFO: depth-first). */
+static void newest_push(struct wf__worker *w, struct wf__fiber *f)
+{
+    if (!wf__deque_push(&w->lq, f))
+        spill(w, &w->lq, f);
 }
 
 /* Take a batch from the inject queue: one fiber to run, the rest onto the
@@ -425,7 +448,7 @@ void wf__ready(struct wf__fiber *f, bool next)
         if (!old)
             atomic_store_explicit(&w->runnext, f, memory_order_release);
         else if ((old = atomic_exchange(&w->runnext, f)))
-            local_push(w, old);
+            newest_push(w, old);
     } else {
         local_push(w, f);
     }
@@ -489,18 +512,29 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
         atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0 &&
         (f = take_inject(w)))
         return f;
+    /* The oldest of the newest, now and then: LIFO alone could leave it
+     * behind for as long as new fibers keep coming. Rarely: each such
+     * pick starts another subtree of a tree of fibers alongside the ones
+     * under way, and those make up the live set. */
+    if ((tick & (OLDEST_EVERY - 1)) == OLDEST_EVERY / 2 &&
+        (f = wf__deque_take(&w->lq)))
+        return f;
     if (atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0 &&
         (f = take_inbox(w)))
         return f;
     bool queue_first = ++w->streak > RUNNEXT_STREAK;
-    if (!queue_first &&
-        atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
-        (f = atomic_exchange(&w->runnext, NULL)))
-        return f;
+    if (!queue_first) {
+        if (atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+            (f = atomic_exchange(&w->runnext, NULL)))
+            return f;
+        if ((f = wf__deque_pop(&w->lq)))
+            return f;
+    }
     w->streak = 0;
     if ((f = wf__deque_take(&w->dq)))
         return f;
-    if (queue_first && (f = atomic_exchange(&w->runnext, NULL)))
+    if (queue_first && ((f = atomic_exchange(&w->runnext, NULL)) ||
+                        (f = wf__deque_pop(&w->lq))))
         return f;
     if (atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0)
         return take_inject(w);
@@ -823,7 +857,8 @@ static bool work_visible(struct wf__worker *w)
         return true;
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *v = &rt->workers[i];
-        if (wf__deque_size(&v->dq) > 0 || atomic_load(&v->runnext))
+        if (wf__deque_size(&v->dq) > 0 || wf__deque_size(&v->lq) > 0 ||
+            atomic_load(&v->runnext))
             return true;
     }
     return wf__tasks_visible(rt);
@@ -841,14 +876,19 @@ static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
         struct wf__worker *v = &rt->workers[(start + k) % n];
         if (v == w)
             continue;
-        struct wf__fiber *f;
-        for (int tries = 0; tries < 4; tries++) {
-            f = wf__deque_steal(&v->dq);
-            if (f != WF__DEQUE_ABORT)
-                break;
+        struct wf__fiber *f = NULL;
+        /* The oldest of its newest first: in a tree of fibers, the root
+         * of the largest subtree it has not started. */
+        struct wf__deque *qs[2] = { &v->lq, &v->dq };
+        for (int q = 0; q < 2; q++) {
+            for (int tries = 0; tries < 4; tries++) {
+                f = wf__deque_steal(qs[q]);
+                if (f != WF__DEQUE_ABORT)
+                    break;
+            }
+            if (f && f != WF__DEQUE_ABORT)
+                return f;
         }
-        if (f && f != WF__DEQUE_ABORT)
-            return f;
         if (take_runnext && atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
             (f = atomic_exchange(&v->runnext, NULL)))
             return f;
@@ -1040,7 +1080,8 @@ int wf__workers_start(struct wf__rt *rt)
         w->due = NULL;
         atomic_init(&w->utimer_running, NULL);
         w->utimer_rearm = false;
-        if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0)
+        if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0 ||
+            wf__deque_init(&w->lq, WF__DEQUE_CAP) != 0)
             return -ENOMEM;
         w->trng = 0xD1B54A32D192ED03ull * (uint64_t)(i + 1);
         if (wf__tq_init(&w->tq) != 0)
@@ -1093,6 +1134,7 @@ void wf__workers_stop(struct wf__rt *rt)
         w->stacks.n = 0;
         wf__timers_destroy(&w->timers);
         wf__deque_destroy(&w->dq);
+        wf__deque_destroy(&w->lq);
         wf__tq_destroy(&w->tq);
     }
 }
