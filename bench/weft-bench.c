@@ -2,8 +2,8 @@
  * weft-bench - what weft's fiber primitives cost.
  *
  *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake mpmc ring
- *                          chan mutex threadring chameneos skynet fib
- *                          mandelbrot reduce sort timers echo file;
+ *                          chan mutex threadring chameneos skynet flood
+ *                          fib mandelbrot reduce sort timers echo file;
  *                          none: all (fib
  *                          to sort are described in bench_par.c, the
  *                          last three in bench_timers.c, bench_echo.c
@@ -88,6 +88,11 @@
  *           runtime starts), so that the peak is that tree's; medians of
  *           5. The sum must be 499,999,500,000; otherwise the program
  *           fails.
+ *   flood   flood_thread_ms: a plain thread spawns 1,000,000 trivial
+ *           fibers into a running runtime (wf_init); ms until the last
+ *           has run. flood_busy_ms: as many spawned by one fiber per
+ *           worker in bursts of 10,000 while a fiber per worker keeps
+ *           yielding. Counts are checked; medians of 5.
  *
  * The mpmc, ring, chan_buffered and mutex figures are rates: more is
  * better. bench/peers/ck_ring.c measures Concurrency Kit's ck_ring in
@@ -1409,6 +1414,144 @@ static int skynet_child(double *ms, double *rss_kb)
     return 0;
 }
 
+/* ---- flood: a million fibers at once --------------------------------------- */
+
+/*
+ * Overloads. flood_thread_ms: a plain thread spawns 1,000,000 trivial
+ * detached fibers into a running runtime (wf_init, not wf_run), as fast
+ * as it can; ms from the first spawn until the last fiber has run. Every
+ * fiber goes through the inject queue, which the workers drain while the
+ * thread is still filling it. flood_busy_ms: the same number spawned by
+ * fibers, one spawner per worker, in bursts of 10,000 while a busy fiber
+ * per worker keeps yielding (so every worker has its queue in use when
+ * a burst lands); ms until the last has run. Each count is checked.
+ */
+enum { FLOOD_N = 1000000, FLOOD_BURST = 10000, FLOOD_REPS = 5 };
+
+static atomic_long flood_left;
+static atomic_int flood_busy_stop;
+
+static void *flood_body(void *arg)
+{
+    (void)arg;
+    atomic_fetch_sub_explicit(&flood_left, 1, memory_order_relaxed);
+    return NULL;
+}
+
+/* Waits (napping) until every flood fiber has run; false after 60 s. */
+static bool flood_wait(void)
+{
+    int64_t give_up = now_ns() + 60 * (int64_t)1000000000;
+    while (atomic_load(&flood_left) > 0) {
+        if (now_ns() > give_up) {
+            fprintf(stderr, "weft-bench: flood: WRONG RESULT: %ld fibers "
+                            "never ran\n", atomic_load(&flood_left));
+            return false;
+        }
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+static double flood_thread_round(void)
+{
+    atomic_store(&flood_left, FLOOD_N);
+    int64_t t0 = now_ns();
+    for (long i = 0; i < FLOOD_N; i++) {
+        int err = wf_go(NULL, flood_body, NULL);
+        if (err < 0) {
+            fail("flood: wf_go", err);
+            return -1;
+        }
+    }
+    if (!flood_wait())
+        return -1;
+    return (double)(now_ns() - t0) / 1e6;
+}
+
+static void *flood_busy_body(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&flood_busy_stop, memory_order_relaxed))
+        wf_yield();
+    return NULL;
+}
+
+static void *flood_spawner(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++) {
+        int err = wf_go(NULL, flood_body, NULL);
+        if (err < 0) {
+            fail("flood: wf_go", err);
+            return (void *)1;
+        }
+        if (i % FLOOD_BURST == FLOOD_BURST - 1)
+            wf_yield(); /* the burst is in; let the queue move */
+    }
+    return NULL;
+}
+
+static double flood_busy_round(void)
+{
+    int nw = wf_workers();
+    struct wf_fiber busy[64], sp[64];
+    if (nw > 64)
+        nw = 64;
+    atomic_store(&flood_left, FLOOD_N);
+    atomic_store(&flood_busy_stop, 0);
+    for (int i = 0; i < nw; i++) {
+        struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+        o.worker = i;
+        if (wf_go_opts(&busy[i], &o, flood_busy_body, NULL) < 0)
+            return -1;
+    }
+    int64_t t0 = now_ns();
+    for (int i = 0; i < nw; i++) {
+        struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+        o.worker = i;
+        long share = FLOOD_N / nw + (i < FLOOD_N % nw);
+        if (wf_go_opts(&sp[i], &o, flood_spawner, (void *)(intptr_t)share) < 0)
+            return -1;
+    }
+    bool ok = flood_wait();
+    double ms = (double)(now_ns() - t0) / 1e6;
+    atomic_store(&flood_busy_stop, 1);
+    for (int i = 0; i < nw; i++) {
+        void *res = NULL;
+        if (wf_join(sp[i], &res, WF_FOREVER) < 0 || res)
+            ok = false;
+        wf_join(busy[i], NULL, WF_FOREVER);
+    }
+    return ok ? ms : -1;
+}
+
+static int group_flood(void)
+{
+    double thread_ms[FLOOD_REPS], busy_ms[FLOOD_REPS];
+    int err = wf_init(NULL);
+    if (err < 0) {
+        fail("flood: wf_init", err);
+        return 1;
+    }
+    int rc = 0;
+    if (flood_thread_round() < 0) /* warm-up: stacks and slots */
+        rc = 1;
+    for (int r = 0; r < FLOOD_REPS && !rc; r++)
+        if ((thread_ms[r] = flood_thread_round()) < 0)
+            rc = 1;
+    for (int r = 0; r < FLOOD_REPS && !rc; r++)
+        if ((busy_ms[r] = flood_busy_round()) < 0)
+            rc = 1;
+    wf_shutdown();
+    if (rc)
+        return 1;
+    report("flood_thread_ms", median(thread_ms, FLOOD_REPS), "ms");
+    report("flood_busy_ms", median(busy_ms, FLOOD_REPS), "ms");
+    return 0;
+}
+
 static int group_switch(void)
 {
     return bench_switch();
@@ -1552,6 +1695,7 @@ static const struct {
     { "threadring", group_threadring },
     { "chameneos", group_chameneos },
     { "skynet", group_skynet },
+    { "flood", group_flood },
     { "fib", group_fib },
     { "mandelbrot", group_mandelbrot },
     { "reduce", group_reduce },
@@ -1567,7 +1711,7 @@ int main(int argc, char **argv)
 {
     int status = 0;
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|skynet|fib|mandelbrot|reduce|sort|timers|echo|file]\n", argv[0]);
+        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|file]\n", argv[0]);
         return 2;
     }
     if (argc == 2) {
