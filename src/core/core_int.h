@@ -170,8 +170,7 @@ struct wf__worker {
     struct wf__rt *rt;
 
     struct wf__deque dq;           /* local run queue (FIFO use) */
-    /* Newest work: fibers that a spawn or a wake-up pushed out of the
-     * run-next slot. The owner pops the newest (LIFO, so a tree of fibers
+    /* Newest work: fibers that a spawn pushed out of the run-next slot. The owner pops the newest (LIFO, so a tree of fibers
      * runs depth-first and its live set stays small), thieves take the
      * oldest (see sched.c). */
     struct wf__deque lq;
@@ -338,6 +337,10 @@ void wf__workers_stop(struct wf__rt *rt);
  * at its queue's tail; pinned fibers go to their worker; from a plain
  * thread to the inject queue. Wakes an idle worker if one should help. */
 void wf__ready(struct wf__fiber *f, bool next);
+/* A fiber just spawned from this worker: run next, and what it pushes
+ * out of run-next goes to lq, newest first (a tree of fibers then runs
+ * depth-first; sched.c). Elsewhere as wf__ready. */
+void wf__ready_spawned(struct wf__fiber *f);
 
 /* Make f's permit available and wake it if parked (wf_unpark; any
  * thread; f may even have ended: then this is a harmless spurious

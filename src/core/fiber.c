@@ -320,7 +320,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
         out->id = f->id;
     /* Run next on this worker (the caller keeps running until it
      * parks): a tree of fibers then runs depth-first (sched.c). */
-    wf__ready(f, true);
+    wf__ready_spawned(f);
     return 0;
 }
 

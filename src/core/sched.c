@@ -5,8 +5,10 @@
  * the bottom, take at the top, like thieves) for fibers that yielded or
  * were queued at the tail, a run-next slot for the fiber it spawned or
  * woke last, a second deque used as a LIFO for the newest work (`lq`: the
- * fibers a spawn or a wake-up pushed out of run-next; the owner pops the
- * newest, thieves take the oldest), an inbox for fibers pinned to it, and
+ * fibers a spawn pushed out of run-next; the owner pops the newest,
+ * thieves take the oldest; what a wake-up pushes out goes to the FIFO
+ * deque, so LIFO never leaves a woken fiber behind newer wake-ups), an
+ * inbox for fibers pinned to it, and
  * a timer heap. Plain threads submit to a global inject queue.
  *
  * Order of a scheduling decision (pick_local): every 64th decision the
@@ -419,7 +421,10 @@ static struct wf__worker *migrate_target(struct wf__rt *rt,
     return &rt->workers[t % n];
 }
 
-void wf__ready(struct wf__fiber *f, bool next)
+/* wf__ready; with `spawned` (next only), a fiber pushed out of run-next
+ * goes to lq, newest first, else to the tail of the deque (a wake-up
+ * that displaced another must not leave it behind newer ones). */
+static void ready(struct wf__fiber *f, bool next, bool spawned)
 {
     struct wf__rt *rt = &wf__rt;
     struct wf__worker *w = wf__worker_self();
@@ -447,13 +452,25 @@ void wf__ready(struct wf__fiber *f, bool next)
             atomic_load_explicit(&w->runnext, memory_order_relaxed);
         if (!old)
             atomic_store_explicit(&w->runnext, f, memory_order_release);
-        else if ((old = atomic_exchange(&w->runnext, f)))
+        else if ((old = atomic_exchange(&w->runnext, f)) && spawned)
             newest_push(w, old);
+        else if (old)
+            local_push(w, old);
     } else {
         local_push(w, f);
     }
     if (rt->nworkers > 1) /* alone, this worker is the one who will run it */
         notify_idle(rt);
+}
+
+void wf__ready(struct wf__fiber *f, bool next)
+{
+    ready(f, next, false);
+}
+
+void wf__ready_spawned(struct wf__fiber *f)
+{
+    ready(f, true, true);
 }
 
 /* Put a fiber that just left the CPU back in line (yield, or woken while
