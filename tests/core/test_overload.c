@@ -8,7 +8,9 @@
  * number alive at once stays far below the size of the tree (with the
  * children queued in FIFO order the whole tree was alive at once, which is
  * what made skynet cost a gigabyte). The bound checked is a tenth of the
- * tree; depth-first keeps it to a few hundred.
+ * tree; depth-first keeps it to a few thousand (the bound is not checked
+ * under WEFT_DEBUG_MIGRATE, which queues every fiber in another worker's
+ * FIFO inbox on purpose).
  *
  * flood_*: a plain thread spawns many fibers into a running runtime while
  * every worker also runs a fiber that keeps yielding: every fiber runs
@@ -17,6 +19,7 @@
  */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <weft.h>
 
@@ -66,7 +69,11 @@ static void tree(int workers)
     WT_CHECK_EQ(atomic_load(&live), 0);
     printf("tree of %ld fibers: at most %ld alive at once\n", size,
            atomic_load(&max_live));
-    WT_CHECK(atomic_load(&max_live) < size / 10);
+    /* Debug migration sends every woken or spawned fiber to another
+     * worker's inbox (FIFO): no order to check then, only the count. */
+    const char *mig = getenv("WEFT_DEBUG_MIGRATE");
+    if (!mig || !mig[0] || strcmp(mig, "0") == 0)
+        WT_CHECK(atomic_load(&max_live) < size / 10);
 }
 
 WT_CASE(tree_depth_first_one_worker)
