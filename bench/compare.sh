@@ -116,6 +116,8 @@ go_peer() {
 GO=$(go_peer goroutines)
 # The channel peer (chan, threadring, chameneos) is its own program.
 GC=$(go_peer gochan)
+# The skynet peer (a tree of 1,111,111 goroutines, peak RSS per run).
+GS=$(go_peer goskynet)
 
 # ck_ring is header-only: no library to link.
 if cc -O2 -std=c11 -pthread -o "$PEERS/ck_ring" "$ROOT/bench/peers/ck_ring.c" \
@@ -220,11 +222,14 @@ if [ -n "$WB" ]; then
     run weft2 env WEFT_WORKERS=2 "$WB" threadring
     run weft1 env WEFT_WORKERS=1 "$WB" chameneos
     run weft2 env WEFT_WORKERS=2 "$WB" chameneos
+    run weft1 env WEFT_WORKERS=1 "$WB" skynet
+    run weft2 env WEFT_WORKERS=2 "$WB" skynet
 fi
 [ -n "$BC" ] && run boost "$BC"
 [ -n "$BF" ] && run boost "$BF"
 [ -n "$GO" ] && run go "$GO"
 [ -n "$GC" ] && run go "$GC"
+[ -n "$GS" ] && run go "$GS"
 [ -n "$CK" ] && run ck "$CK"
 # Parallelism: weft at 1 and at all workers (fib_w1_ms is the 1-worker
 # figure), OpenMP and oneTBB at 1 thread (fib only) and at all threads.
@@ -370,6 +375,14 @@ row "chameneos 6M, ms (1 worker)" weft1:chameneos_ms \
     "Go, GOMAXPROCS=1" go:go_chameneos_ms_p1
 row "chameneos 6M, ms (2 workers)" weft2:chameneos_ms \
     "Go, GOMAXPROCS=2" go:go_chameneos_ms_p2
+row "skynet 1.1M fibers, ms (1 worker)" weft1:skynet_ms \
+    "Go, GOMAXPROCS=1" go:go_skynet_ms_p1
+row "skynet 1.1M fibers, ms (2 workers)" weft2:skynet_ms \
+    "Go, GOMAXPROCS=2" go:go_skynet_ms_p2
+row "skynet peak RSS, KiB (1 worker)" weft1:skynet_peak_rss_kb \
+    "Go, GOMAXPROCS=1" go:go_skynet_peak_rss_kb_p1
+row "skynet peak RSS, KiB (2 workers)" weft2:skynet_peak_rss_kb \
+    "Go, GOMAXPROCS=2" go:go_skynet_peak_rss_kb_p2
 row "fib(32) every call forks, ms (1 w)" weftp:fib_w1_ms \
     "OpenMP tasks, 1 thread" omp1:omp_fib_ms
 row "fib(32) every call forks, ms (1 w)" weftp:fib_w1_ms \

@@ -2,8 +2,9 @@
  * weft-bench - what weft's fiber primitives cost.
  *
  *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake mpmc ring
- *                          chan mutex threadring chameneos fib mandelbrot
- *                          reduce sort timers echo file; none: all (fib
+ *                          chan mutex threadring chameneos skynet flood
+ *                          fib mandelbrot reduce sort timers echo file;
+ *                          none: all (fib
  *                          to sort are described in bench_par.c, the
  *                          last three in bench_timers.c, bench_echo.c
  *                          and bench_file.c)
@@ -78,11 +79,26 @@
  *           reference program prints goes to stderr, for 600 meetings and
  *           for the last timed run; each run checks that the creatures'
  *           meetings add up to twice the meetings.
+ *   skynet  skynet_ms and skynet_peak_rss_kb: a tree of 1,111,111 fibers
+ *           (111,111 inner fibers spawn 10 children each and receive
+ *           their sums on one unbuffered channel; 1,000,000 leaves send
+ *           their number); ms from the root's spawn to its sum, and the
+ *           peak resident set (KiB) of the process that ran it. Each
+ *           repetition is a child process of its own (forked before the
+ *           runtime starts), so that the peak is that tree's; medians of
+ *           5. The sum must be 499,999,500,000; otherwise the program
+ *           fails.
+ *   flood   flood_thread_ms: a plain thread spawns 1,000,000 trivial
+ *           fibers into a running runtime (wf_init); ms until the last
+ *           has run. flood_busy_ms: as many spawned by one fiber per
+ *           worker in bursts of 10,000 while a fiber per worker keeps
+ *           yielding. Counts are checked; medians of 5.
  *
  * The mpmc, ring, chan_buffered and mutex figures are rates: more is
  * better. bench/peers/ck_ring.c measures Concurrency Kit's ck_ring in
  * exactly the same shapes as mpmc and ring; bench/peers/gochan.go measures
- * Go in the shapes of chan, threadring and chameneos.
+ * Go in the shapes of chan, threadring and chameneos, bench/peers/goskynet.go
+ * in the shape of skynet.
  *
  * The `switch` group calls the internal context switch, which is why this
  * program links weft_testlib rather than the public library.
@@ -96,7 +112,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "weft.h"
 #include "arch/ctx.h"
@@ -1246,6 +1265,293 @@ static int run_fiber(const char *group, const struct wf_config *cfg,
     return result != NULL;
 }
 
+/* ---- skynet: a tree of 1,111,111 fibers --------------------------------- */
+
+/*
+ * The skynet benchmark: fiber 0 of size 1,000,000 spawns 10 children of a
+ * tenth its size each, and so on down to 1,000,000 leaves of size 1; a leaf
+ * sends its number on its parent's channel, an inner fiber sends the sum of
+ * its ten children's (received on one unbuffered channel of its own) on its
+ * parent's. 111,111 inner fibers and 1,000,000 leaves, all detached; the
+ * root's sum must be 499,999,500,000.
+ *
+ * Each repetition runs in a child process of its own (forked before the
+ * runtime starts), so that its peak resident set (ru_maxrss, read with
+ * wait4) belongs to that one tree: a second tree in the same process would
+ * reuse the first one's stacks and memory.
+ */
+enum { SKYNET_LEAVES = 1000000, SKYNET_DIV = 10, SKYNET_REPS = 5 };
+#define SKYNET_SUM 499999500000LL
+
+struct skynet_node {
+    struct wf_chan *parent; /* where to send the sum */
+    long long num;          /* first leaf number below this node */
+    long size;              /* leaves below it */
+};
+
+static void *skynet_body(void *arg)
+{
+    /* A copy: the parent's array of nodes is on its stack, and the parent
+     * may return once this fiber has sent. */
+    struct skynet_node me = *(struct skynet_node *)arg;
+    long long sum = me.num;
+    int err = 0;
+    if (me.size > 1) {
+        struct skynet_node kid[SKYNET_DIV];
+        struct wf_chan *c;
+        long each = me.size / SKYNET_DIV;
+        int spawned = 0;
+        err = wf_chan_create(&c, sizeof(long long), 0);
+        if (err < 0) {
+            fail("skynet: wf_chan_create", err);
+            return (void *)1;
+        }
+        for (; spawned < SKYNET_DIV; spawned++) {
+            kid[spawned] = (struct skynet_node){ c, me.num + spawned * each, each };
+            if ((err = wf_go(NULL, skynet_body, &kid[spawned])) < 0) {
+                fail("skynet: wf_go", err);
+                break;
+            }
+        }
+        sum = 0;
+        for (int i = 0; i < spawned; i++) {
+            long long v = 0;
+            int e = wf_chan_recv(c, &v, WF_FOREVER);
+            if (e < 0) {
+                fail("skynet: wf_chan_recv", e);
+                err = e;
+                break;
+            }
+            sum += v;
+        }
+        wf_chan_release(c);
+        if (err < 0)
+            sum = -1; /* poisons the root's sum */
+    }
+    err = wf_chan_send(me.parent, &sum, WF_FOREVER);
+    if (err < 0)
+        fail("skynet: wf_chan_send", err);
+    return NULL;
+}
+
+struct skynet_result {
+    double ms;
+    long long sum;
+};
+
+static void *skynet_main(void *arg)
+{
+    struct skynet_result *res = arg;
+    struct wf_chan *c;
+    int err = wf_chan_create(&c, sizeof(long long), 0);
+    if (err < 0) {
+        fail("skynet: wf_chan_create", err);
+        return (void *)1;
+    }
+    struct skynet_node root = { c, 0, SKYNET_LEAVES };
+    int64_t t0 = now_ns();
+    err = wf_go(NULL, skynet_body, &root);
+    if (err == 0)
+        err = wf_chan_recv(c, &res->sum, WF_FOREVER);
+    int64_t t1 = now_ns();
+    wf_chan_release(c);
+    if (err < 0) {
+        fail("skynet: main", err);
+        return (void *)1;
+    }
+    res->ms = (double)(t1 - t0) / 1e6;
+    return NULL;
+}
+
+/* One tree in a child process: its time (ms) and peak RSS (KiB); 0, or -1
+ * when the child failed or got a wrong sum. */
+static int skynet_child(double *ms, double *rss_kb)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        perror("weft-bench: skynet: pipe");
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("weft-bench: skynet: fork");
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        struct skynet_result res = { 0, 0 };
+        int rc = run_fiber("skynet", NULL, skynet_main, &res);
+        if (rc == 0 && res.sum != SKYNET_SUM) {
+            fprintf(stderr, "weft-bench: skynet: WRONG RESULT: sum %lld, "
+                            "expected %lld\n", res.sum, SKYNET_SUM);
+            rc = 1;
+        }
+        if (rc == 0 && write(fds[1], &res.ms, sizeof res.ms) != sizeof res.ms)
+            rc = 1;
+        _exit(rc);
+    }
+    close(fds[1]);
+    double got = -1;
+    ssize_t n = read(fds[0], &got, sizeof got);
+    close(fds[0]);
+    int status = 0;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid) {
+        perror("weft-bench: skynet: wait4");
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || n != sizeof got) {
+        fprintf(stderr, "weft-bench: skynet: the child failed (status %#x)\n",
+                status);
+        return -1;
+    }
+    *ms = got;
+    *rss_kb = (double)ru.ru_maxrss; /* KiB on Linux */
+    return 0;
+}
+
+/* ---- flood: a million fibers at once --------------------------------------- */
+
+/*
+ * Overloads. flood_thread_ms: a plain thread spawns 1,000,000 trivial
+ * detached fibers into a running runtime (wf_init, not wf_run), as fast
+ * as it can; ms from the first spawn until the last fiber has run. Every
+ * fiber goes through the inject queue, which the workers drain while the
+ * thread is still filling it. flood_busy_ms: the same number spawned by
+ * fibers, one spawner per worker, in bursts of 10,000 while a busy fiber
+ * per worker keeps yielding (so every worker has its queue in use when
+ * a burst lands); ms until the last has run. Each count is checked.
+ */
+enum { FLOOD_N = 1000000, FLOOD_BURST = 10000, FLOOD_REPS = 5 };
+
+static atomic_long flood_left;
+static atomic_int flood_busy_stop;
+
+static void *flood_body(void *arg)
+{
+    (void)arg;
+    atomic_fetch_sub_explicit(&flood_left, 1, memory_order_relaxed);
+    return NULL;
+}
+
+/* Waits (napping) until every flood fiber has run; false after 60 s. */
+static bool flood_wait(void)
+{
+    int64_t give_up = now_ns() + 60 * (int64_t)1000000000;
+    while (atomic_load(&flood_left) > 0) {
+        if (now_ns() > give_up) {
+            fprintf(stderr, "weft-bench: flood: WRONG RESULT: %ld fibers "
+                            "never ran\n", atomic_load(&flood_left));
+            return false;
+        }
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+static double flood_thread_round(void)
+{
+    atomic_store(&flood_left, FLOOD_N);
+    int64_t t0 = now_ns();
+    for (long i = 0; i < FLOOD_N; i++) {
+        int err = wf_go(NULL, flood_body, NULL);
+        if (err < 0) {
+            fail("flood: wf_go", err);
+            return -1;
+        }
+    }
+    if (!flood_wait())
+        return -1;
+    return (double)(now_ns() - t0) / 1e6;
+}
+
+static void *flood_busy_body(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&flood_busy_stop, memory_order_relaxed))
+        wf_yield();
+    return NULL;
+}
+
+static void *flood_spawner(void *arg)
+{
+    long n = (long)(intptr_t)arg;
+    for (long i = 0; i < n; i++) {
+        int err = wf_go(NULL, flood_body, NULL);
+        if (err < 0) {
+            fail("flood: wf_go", err);
+            return (void *)1;
+        }
+        if (i % FLOOD_BURST == FLOOD_BURST - 1)
+            wf_yield(); /* the burst is in; let the queue move */
+    }
+    return NULL;
+}
+
+static double flood_busy_round(void)
+{
+    int nw = wf_workers();
+    struct wf_fiber busy[64], sp[64];
+    if (nw > 64)
+        nw = 64;
+    atomic_store(&flood_left, FLOOD_N);
+    atomic_store(&flood_busy_stop, 0);
+    for (int i = 0; i < nw; i++) {
+        struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+        o.worker = i;
+        if (wf_go_opts(&busy[i], &o, flood_busy_body, NULL) < 0)
+            return -1;
+    }
+    int64_t t0 = now_ns();
+    for (int i = 0; i < nw; i++) {
+        struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+        o.worker = i;
+        long share = FLOOD_N / nw + (i < FLOOD_N % nw);
+        if (wf_go_opts(&sp[i], &o, flood_spawner, (void *)(intptr_t)share) < 0)
+            return -1;
+    }
+    bool ok = flood_wait();
+    double ms = (double)(now_ns() - t0) / 1e6;
+    atomic_store(&flood_busy_stop, 1);
+    for (int i = 0; i < nw; i++) {
+        void *res = NULL;
+        if (wf_join(sp[i], &res, WF_FOREVER) < 0 || res)
+            ok = false;
+        wf_join(busy[i], NULL, WF_FOREVER);
+    }
+    return ok ? ms : -1;
+}
+
+static int group_flood(void)
+{
+    double thread_ms[FLOOD_REPS], busy_ms[FLOOD_REPS];
+    int err = wf_init(NULL);
+    if (err < 0) {
+        fail("flood: wf_init", err);
+        return 1;
+    }
+    int rc = 0;
+    if (flood_thread_round() < 0) /* warm-up: stacks and slots */
+        rc = 1;
+    for (int r = 0; r < FLOOD_REPS && !rc; r++)
+        if ((thread_ms[r] = flood_thread_round()) < 0)
+            rc = 1;
+    for (int r = 0; r < FLOOD_REPS && !rc; r++)
+        if ((busy_ms[r] = flood_busy_round()) < 0)
+            rc = 1;
+    wf_shutdown();
+    if (rc)
+        return 1;
+    report("flood_thread_ms", median(thread_ms, FLOOD_REPS), "ms");
+    report("flood_busy_ms", median(busy_ms, FLOOD_REPS), "ms");
+    return 0;
+}
+
 static int group_switch(void)
 {
     return bench_switch();
@@ -1362,6 +1668,17 @@ static int group_chameneos(void)
     return 0;
 }
 
+static int group_skynet(void)
+{
+    double ms[SKYNET_REPS], kb[SKYNET_REPS];
+    for (int r = 0; r < SKYNET_REPS; r++)
+        if (skynet_child(&ms[r], &kb[r]) < 0)
+            return 1;
+    report("skynet_ms", median(ms, SKYNET_REPS), "ms");
+    report("skynet_peak_rss_kb", median(kb, SKYNET_REPS), "KiB");
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -1377,6 +1694,8 @@ static const struct {
     { "mutex", group_mutex },
     { "threadring", group_threadring },
     { "chameneos", group_chameneos },
+    { "skynet", group_skynet },
+    { "flood", group_flood },
     { "fib", group_fib },
     { "mandelbrot", group_mandelbrot },
     { "reduce", group_reduce },
@@ -1392,7 +1711,7 @@ int main(int argc, char **argv)
 {
     int status = 0;
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|fib|mandelbrot|reduce|sort|timers|echo|file]\n", argv[0]);
+        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|file]\n", argv[0]);
         return 2;
     }
     if (argc == 2) {

@@ -69,9 +69,12 @@ struct wf_fiber_opts {
 
 /* Start fn(arg) as a new fiber. If out is not NULL it receives the handle
  * and the fiber must later be joined or detached; with out NULL the fiber
- * starts detached. The new fiber is queued on the caller's worker (from a
- * plain thread: on the runtime's shared queue) and idle workers are woken
- * to take it. Any thread, never blocks.
+ * starts detached. From a fiber, the new fiber is the next to run on the
+ * caller's worker once the caller blocks or yields (the caller goes on
+ * running; fibers spawned before it that have not started run after it,
+ * newest first, so a tree of fibers runs depth-first); from a plain
+ * thread it goes to the runtime's shared queue. Idle workers are woken to
+ * take it. Any thread, never blocks.
  * Errors: WF_ESHUTDOWN runtime not running; WF_EINVAL fn NULL or a bad
  * option (worker out of range, stack size over 1 GiB); WF_ENOMEM no memory
  * for the stack. On error nothing was started and *out is untouched. */

@@ -480,14 +480,29 @@ static int wait_init(struct wait *w, bool multi, struct wf__fiber *self)
 }
 
 /* wf_shutdown discards a fiber blocked here: the channels it waits on
- * outlive its stack, so unlink every op of its wait still queued. */
+ * outlive its stack, so unlink every op of its wait still queued. An op
+ * that a completer popped is left alone: the wait it belongs to is over
+ * (the fiber was queued to run again, and never did), and its channel
+ * may have been released since, so not even its lock may be touched. */
 static void abandon(struct wf__abandon *a)
 {
     struct wait *w =
         (struct wait *)((char *)a - offsetof(struct wait, rec.ab));
-    for (size_t i = 0; i < w->nops; i++)
-        if (w->ops[i].c)
-            op_cancel(&w->ops[i]);
+    /* The workers are stopped (joined): what they stored is visible. */
+    int st = atomic_load(&w->state);
+    for (size_t i = 0; i < w->nops; i++) {
+        struct op *o = &w->ops[i];
+        if (!o->c)
+            continue;
+        /* Completed: a single operation's one op, or the case a select
+         * reported, was popped (WAITING and a select's CLAIMED or
+         * GAVE_UP leave its ops to the locked check). */
+        if (st >= 0 && (!w->multi || o->idx == st))
+            continue;
+        if (st == CLAIMED && !w->multi)
+            continue;
+        op_cancel(o);
+    }
 }
 
 /* A fiber's ops are queued (their channels' locks held): until

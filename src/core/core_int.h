@@ -163,7 +163,7 @@ struct wf__worker {
     struct wf__fiber *after_fiber;
     unsigned tick;                 /* scheduling decisions, for fairness */
     unsigned ttick;                /* fiber switches, for timer passes */
-    unsigned streak;               /* run-next picks in a row */
+    unsigned streak;               /* run-next and newest picks in a row */
     uint64_t rng;
     struct wf__stack_cache stacks;
     uint32_t slot_cache[WF__SLOT_CACHE]; /* free handle slots; owner only */
@@ -172,6 +172,10 @@ struct wf__worker {
     struct wf__rt *rt;
 
     struct wf__deque dq;           /* local run queue (FIFO use) */
+    /* Newest work: fibers that a spawn pushed out of the run-next slot. The owner pops the newest (LIFO, so a tree of fibers
+     * runs depth-first and its live set stays small), thieves take the
+     * oldest (see sched.c). */
+    struct wf__deque lq;
     uint64_t trng;                 /* task steals' victim choice; owner only */
     /* Fork-join tasks (src/par/task.c): a split deque of its own. */
     struct wf__tq tq;
@@ -344,6 +348,10 @@ void wf__workers_stop(struct wf__rt *rt);
  * at its queue's tail; pinned fibers go to their worker; from a plain
  * thread to the inject queue. Wakes an idle worker if one should help. */
 void wf__ready(struct wf__fiber *f, bool next);
+/* A fiber just spawned from this worker: run next, and what it pushes
+ * out of run-next goes to lq, newest first (a tree of fibers then runs
+ * depth-first; sched.c). Elsewhere as wf__ready. */
+void wf__ready_spawned(struct wf__fiber *f);
 
 /* Make f's permit available and wake it if parked (wf_unpark; any
  * thread; f may even have ended: then this is a harmless spurious

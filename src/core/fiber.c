@@ -319,7 +319,9 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     wf__fiber_prepare(f);
     if (out)
         out->id = f->id;
-    wf__ready(f, false);
+    /* Run next on this worker (the caller keeps running until it
+     * parks): a tree of fibers then runs depth-first (sched.c). */
+    wf__ready_spawned(f);
     return 0;
 }
 

@@ -18,7 +18,7 @@
  *     exist the monitor samples every TIMER_POLL_NS, so no deadline fires
  *     more than a few milliseconds late while a worker is idle;
  *   - a worker stuck for the stall threshold with runnable, unpinned work
- *     behind it (its deque, run-next slot, or unpinned fibers in its inbox)
+ *     behind it (its deques, run-next slot, or unpinned fibers in its inbox)
  *     makes the monitor wake a parked worker, at every sample while it
  *     lasts, to steal that work.
  * A healthy busy worker fires its own timers (every 16th switch) and
@@ -152,12 +152,13 @@ static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
 
 /* ---- rescue ---------------------------------------------------------------- */
 
-/* Runnable work a thief may take from w: its deque, run-next slot, or an
+/* Runnable work a thief may take from w: its deques, run-next slot, or an
  * unpinned fiber in its inbox (the inbox holds pinned fibers too; a thief
  * that finds only those takes nothing). */
 static bool work_waiting(struct wf__worker *w)
 {
-    return wf__deque_size(&w->dq) > 0 || atomic_load(&w->runnext) ||
+    return wf__deque_size(&w->dq) > 0 || wf__deque_size(&w->lq) > 0 ||
+           atomic_load(&w->runnext) ||
            atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0;
 }
 

@@ -495,6 +495,7 @@ int wf_init(const struct wf_config *cfg)
 out_workers:
     for (int i = 0; i < rt->nworkers; i++) {
         wf__deque_destroy(&rt->workers[i].dq);
+        wf__deque_destroy(&rt->workers[i].lq);
         wf__tq_destroy(&rt->workers[i].tq); /* task deque (src/par) */
     }
     restore_handlers();

@@ -2,16 +2,38 @@
  * The scheduler: workers, run queues, the switch, stealing, parking.
  *
  * Each worker thread has a bounded Chase-Lev deque used as a FIFO (push at
- * the bottom, take at the top, like thieves), a run-next slot for the fiber
- * it woke last, an inbox for fibers pinned to it, and a timer heap. Plain
- * threads submit to a global inject queue. Order of a scheduling decision
- * (pick_local): every 64th decision the inject queue first (so it cannot
- * starve); the inbox; run-next (at most 16 times in a row, so two fibers
- * waking each other cannot starve the queue); the deque; the inject queue.
- * With nothing local, the worker's scheduler loop steals from random
- * victims (their deque, then their run-next slot, and fires their expired
- * timers), spins for ~30 us, then parks on a futex until woken or until its
- * earliest timer.
+ * the bottom, take at the top, like thieves) for fibers that yielded or
+ * were queued at the tail, a run-next slot for the fiber it spawned or
+ * woke last, a second deque used as a LIFO for the newest work (`lq`: the
+ * fibers a spawn pushed out of run-next; the owner pops the newest,
+ * thieves take the oldest; what a wake-up pushes out goes to the FIFO
+ * deque, so LIFO never leaves a woken fiber behind newer wake-ups), an
+ * inbox for fibers pinned to it, and
+ * a timer heap. Plain threads submit to a global inject queue.
+ *
+ * Order of a scheduling decision (pick_local): every 64th decision the
+ * inject queue first (so it cannot starve); every 1024th the oldest fiber
+ * of lq (so LIFO cannot leave it behind for good); the inbox; run-next,
+ * then lq's newest (together at most 16 times in a row, so fibers waking
+ * or spawning each other cannot starve the FIFO deque); the deque;
+ * run-next and lq; the inject queue. With nothing local, the worker's
+ * scheduler loop steals from random victims (lq's oldest, then their
+ * deque, then their run-next slot, and fires their expired timers), spins
+ * for ~30 us, then parks on a futex until woken or until its earliest
+ * timer.
+ *
+ * Overload. A spawn puts the child in run-next and the spawner runs on
+ * until it parks (Go's runnext); with lq's LIFO a tree of fibers then runs
+ * depth-first: its live set stays a few fibers per level (plus one subtree
+ * per pick of lq's oldest) instead of the whole tree, and freed stacks
+ * come back warm from the worker's stack cache. Thieves take the oldest
+ * of lq, the largest subtree not started. A full deque moves its older
+ * half to the inject queue (spill); take_inject detaches the whole inject
+ * list under its lock, cuts a batch outside it (control blocks are cold,
+ * and nobody must wait on those misses), puts the rest back in front in
+ * one step, and takes no more than the deque has room for, so nothing
+ * spills straight back. Both count as scheduling decisions for the stall
+ * monitor, however long they take.
  *
  * Direct switches. A fiber that yields, parks or returns picks its
  * successor itself and switches straight to it (one switch, not two via
@@ -108,6 +130,7 @@
 
 #define SPIN_NS 30000          /* search before parking */
 #define RUNNEXT_STREAK 16      /* run-next picks in a row before the deque */
+#define OLDEST_EVERY 1024      /* decisions per pick of the oldest newest */
 #define ALTSTACK_SIZE (64 * 1024)
 /* The worker thread's own stack holds only worker_main's set-up (and the
  * sanitizer runtimes' thread-local state, which glibc carves from it):
@@ -194,14 +217,15 @@ static void inject_push_list(struct wf__rt *rt, struct wf__fiber *head,
     wf__spin_unlock(&rt->inject_lock);
 }
 
-/* The deque is full: move half of it plus f to the inject queue, where
- * other workers take batches (rebalancing as a side effect). */
-static void spill(struct wf__worker *w, struct wf__fiber *f)
+/* Deque d of w is full: move its older half plus f to the inject queue,
+ * where other workers take batches (rebalancing as a side effect). */
+static void spill(struct wf__worker *w, struct wf__deque *d,
+                  struct wf__fiber *f)
 {
     struct wf__fiber *head = f, *tail = f;
     long n = 1;
     for (long k = 0; k < WF__DEQUE_CAP / 2; k++) {
-        struct wf__fiber *g = wf__deque_steal(&w->dq);
+        struct wf__fiber *g = wf__deque_steal(d);
         if (g == WF__DEQUE_ABORT) {
             k--;
             continue;
@@ -213,48 +237,79 @@ static void spill(struct wf__worker *w, struct wf__fiber *f)
         n++;
     }
     inject_push_list(w->rt, head, tail, n);
+    count_switch(w); /* weft's own work, however long: not a stall */
 }
 
 static void local_push(struct wf__worker *w, struct wf__fiber *f)
 {
     if (!wf__deque_push(&w->dq, f))
-        spill(w, f);
+        spill(w, &w->dq, f);
 }
 
+/* Newest work, run before the FIFO deque (LIFO: depth-first). */
+static void newest_push(struct wf__worker *w, struct wf__fiber *f)
+{
+    if (!wf__deque_push(&w->lq, f))
+        spill(w, &w->lq, f);
+}
+
+/* Take a batch from the inject queue: one fiber to run, the rest onto the
+ * deque. O(1) under the lock: the whole list is detached, the batch is
+ * cut from it outside the lock (its control blocks are cold: a walk under
+ * the lock would make every other taker and submitter wait for those
+ * cache misses), and the rest is put back in front in one step. The batch
+ * fits in the deque's free space, so nothing spills straight back. */
 static struct wf__fiber *take_inject(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
     if (!wf__spin_trylock(&rt->inject_lock))
         return NULL;
-    struct wf__fiber *f = rt->inject_head;
-    if (!f) {
-        wf__spin_unlock(&rt->inject_lock);
-        return NULL;
-    }
-    /* Take a fair share (at most a quarter of the deque) in one go. */
+    struct wf__fiber *f = rt->inject_head, *tail = rt->inject_tail;
+    rt->inject_head = rt->inject_tail = NULL;
+    /* relaxed: the lock orders it; only a size for the fair share. */
     long avail = atomic_load_explicit(&rt->inject_n, memory_order_relaxed);
+    wf__spin_unlock(&rt->inject_lock);
+    if (!f)
+        return NULL;
+
+    /* A fair share, at most a quarter of the deque and what it has room
+     * for (the owner alone pushes, so the room only grows meanwhile). */
     long take = avail / rt->nworkers + 1;
+    long room = WF__DEQUE_CAP - 1 - wf__deque_size(&w->dq);
     if (take > WF__DEQUE_CAP / 4)
         take = WF__DEQUE_CAP / 4;
+    if (take > room + 1)
+        take = room + 1;
+    if (take < 1)
+        take = 1;
     struct wf__fiber *last = f;
-    for (long k = 1; k < take && last->next; k++)
-        last = last->next;
     long n = 1;
-    for (struct wf__fiber *g = f; g != last; g = g->next)
-        n++;
-    rt->inject_head = last->next;
-    if (!rt->inject_head)
-        rt->inject_tail = NULL;
-    last->next = NULL;
-    atomic_fetch_sub(&rt->inject_n, n);
-    wf__spin_unlock(&rt->inject_lock);
-
-    struct wf__fiber *rest = f->next;
-    while (rest) {
-        struct wf__fiber *g = rest;
-        rest = rest->next;
-        local_push(w, g);
+    for (; n < take && last->next; n++) {
+        __builtin_prefetch(last->next->next);
+        last = last->next;
     }
+    struct wf__fiber *rest = last->next;
+    last->next = NULL;
+    if (rest) {
+        /* Back in front of whatever was pushed meanwhile: order kept. */
+        wf__spin_lock(&rt->inject_lock);
+        tail->next = rt->inject_head;
+        rt->inject_head = rest;
+        if (!rt->inject_tail)
+            rt->inject_tail = tail;
+        wf__spin_unlock(&rt->inject_lock);
+    }
+    /* seq_cst: as every change of inject_n (top comment). Taken after
+     * the walk: meanwhile the count still shows the fibers to workers
+     * deciding to sleep, which then look again rather than sleep. */
+    atomic_fetch_sub(&rt->inject_n, n);
+
+    for (struct wf__fiber *g = f->next; g;) {
+        struct wf__fiber *next = g->next;
+        local_push(w, g);
+        g = next;
+    }
+    count_switch(w); /* weft's own work: not a stall */
     return f;
 }
 
@@ -374,7 +429,10 @@ static struct wf__worker *migrate_target(struct wf__rt *rt,
     return &rt->workers[t % n];
 }
 
-void wf__ready(struct wf__fiber *f, bool next)
+/* wf__ready; with `spawned` (next only), a fiber pushed out of run-next
+ * goes to lq, newest first, else to the tail of the deque (a wake-up
+ * that displaced another must not leave it behind newer ones). */
+static void ready(struct wf__fiber *f, bool next, bool spawned)
 {
     struct wf__rt *rt = &wf__rt;
     struct wf__worker *w = wf__worker_self();
@@ -402,13 +460,25 @@ void wf__ready(struct wf__fiber *f, bool next)
             atomic_load_explicit(&w->runnext, memory_order_relaxed);
         if (!old)
             atomic_store_explicit(&w->runnext, f, memory_order_release);
-        else if ((old = atomic_exchange(&w->runnext, f)))
+        else if ((old = atomic_exchange(&w->runnext, f)) && spawned)
+            newest_push(w, old);
+        else if (old)
             local_push(w, old);
     } else {
         local_push(w, f);
     }
     if (rt->nworkers > 1) /* alone, this worker is the one who will run it */
         notify_idle(rt);
+}
+
+void wf__ready(struct wf__fiber *f, bool next)
+{
+    ready(f, next, false);
+}
+
+void wf__ready_spawned(struct wf__fiber *f)
+{
+    ready(f, true, true);
 }
 
 /* Put a fiber that just left the CPU back in line (yield, or woken while
@@ -467,18 +537,29 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
         atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0 &&
         (f = take_inject(w)))
         return f;
+    /* The oldest of the newest, now and then: LIFO alone could leave it
+     * behind for as long as new fibers keep coming. Rarely: each such
+     * pick starts another subtree of a tree of fibers alongside the ones
+     * under way, and those make up the live set. */
+    if ((tick & (OLDEST_EVERY - 1)) == OLDEST_EVERY / 2 &&
+        (f = wf__deque_take(&w->lq)))
+        return f;
     if (atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0 &&
         (f = take_inbox(w)))
         return f;
     bool queue_first = ++w->streak > RUNNEXT_STREAK;
-    if (!queue_first &&
-        atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
-        (f = atomic_exchange(&w->runnext, NULL)))
-        return f;
+    if (!queue_first) {
+        if (atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+            (f = atomic_exchange(&w->runnext, NULL)))
+            return f;
+        if ((f = wf__deque_pop(&w->lq)))
+            return f;
+    }
     w->streak = 0;
     if ((f = wf__deque_take(&w->dq)))
         return f;
-    if (queue_first && (f = atomic_exchange(&w->runnext, NULL)))
+    if (queue_first && ((f = atomic_exchange(&w->runnext, NULL)) ||
+                        (f = wf__deque_pop(&w->lq))))
         return f;
     if (atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0)
         return take_inject(w);
@@ -801,7 +882,8 @@ static bool work_visible(struct wf__worker *w)
         return true;
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *v = &rt->workers[i];
-        if (wf__deque_size(&v->dq) > 0 || atomic_load(&v->runnext))
+        if (wf__deque_size(&v->dq) > 0 || wf__deque_size(&v->lq) > 0 ||
+            atomic_load(&v->runnext))
             return true;
     }
     return wf__tasks_visible(rt);
@@ -819,14 +901,19 @@ static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
         struct wf__worker *v = &rt->workers[(start + k) % n];
         if (v == w)
             continue;
-        struct wf__fiber *f;
-        for (int tries = 0; tries < 4; tries++) {
-            f = wf__deque_steal(&v->dq);
-            if (f != WF__DEQUE_ABORT)
-                break;
+        struct wf__fiber *f = NULL;
+        /* The oldest of its newest first: in a tree of fibers, the root
+         * of the largest subtree it has not started. */
+        struct wf__deque *qs[2] = { &v->lq, &v->dq };
+        for (int q = 0; q < 2; q++) {
+            for (int tries = 0; tries < 4; tries++) {
+                f = wf__deque_steal(qs[q]);
+                if (f != WF__DEQUE_ABORT)
+                    break;
+            }
+            if (f && f != WF__DEQUE_ABORT)
+                return f;
         }
-        if (f && f != WF__DEQUE_ABORT)
-            return f;
         if (take_runnext && atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
             (f = atomic_exchange(&v->runnext, NULL)))
             return f;
@@ -1024,7 +1111,8 @@ int wf__workers_start(struct wf__rt *rt)
         w->due = NULL;
         atomic_init(&w->utimer_running, NULL);
         w->utimer_rearm = false;
-        if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0)
+        if (wf__deque_init(&w->dq, WF__DEQUE_CAP) != 0 ||
+            wf__deque_init(&w->lq, WF__DEQUE_CAP) != 0)
             return -ENOMEM;
         w->trng = 0xD1B54A32D192ED03ull * (uint64_t)(i + 1);
         if (wf__tq_init(&w->tq) != 0)
@@ -1086,6 +1174,7 @@ void wf__workers_stop(struct wf__rt *rt)
         w->stacks.n = 0;
         wf__timers_destroy(&w->timers);
         wf__deque_destroy(&w->dq);
+        wf__deque_destroy(&w->lq);
         wf__tq_destroy(&w->tq);
     }
 }

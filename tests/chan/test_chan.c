@@ -958,6 +958,53 @@ WT_CASE(shutdown_wakes_thread)
     wf_chan_release(c);
 }
 
+/* Shutdown discards a fiber whose blocked send was completed (by a plain
+ * thread's receive) but which had not run again yet, after the channel it
+ * waited on was released: its wait is over, and shutdown must not touch
+ * that channel. A hog keeps the only worker busy until shutdown has begun,
+ * so the sender never runs again. (It used to take the freed channel's
+ * lock: a hang, or a use-after-free under ASan; skynet's last leaves.) */
+static atomic_int hog_state; /* 1 hogging; 2 may stop */
+
+static void *completed_sender(void *arg)
+{
+    int v = 7;
+    atomic_fetch_add(&blocked, 1);
+    wf_chan_send(arg, &v, WF_FOREVER);
+    return NULL;
+}
+
+static void *hog(void *arg)
+{
+    (void)arg;
+    atomic_store(&hog_state, 1);
+    while (atomic_load(&hog_state) != 2)
+        ;
+    nap_ms(100); /* a blocking call: shutdown begins meanwhile */
+    return NULL;
+}
+
+WT_CASE(shutdown_after_completed_wait)
+{
+    init_rt(1);
+    struct wf_chan *c = mkchan(sizeof(int), 0);
+    atomic_store(&blocked, 0);
+    atomic_store(&hog_state, 0);
+    WT_CHECK_EQ(wf_go(NULL, completed_sender, c), 0);
+    while (atomic_load(&blocked) < 1)
+        nap_ms(1);
+    nap_ms(20); /* parked in its send (if not, it is still on the worker) */
+    WT_CHECK_EQ(wf_go(NULL, hog, NULL), 0);
+    while (atomic_load(&hog_state) != 1)
+        nap_ms(1);
+    int v = 0;
+    WT_CHECK_EQ(wf_chan_recv(c, &v, WF_FOREVER), 0);
+    WT_CHECK_EQ(v, 7);
+    wf_chan_release(c);
+    atomic_store(&hog_state, 2);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+}
+
 /* ---- stress ---------------------------------------------------------------------- */
 
 /* P producers and C consumers (fibers on every worker plus plain

@@ -1,0 +1,146 @@
+/*
+ * tests/core/test_overload.c - the scheduler under a great many runnable
+ * fibers (src/core/sched.c, "Overload"). Functional only: nothing here
+ * is timed.
+ *
+ * tree_*: a fiber that spawns children runs on until it blocks, and the
+ * children run newest first, so a tree of fibers runs depth-first: the
+ * number alive at once stays far below the size of the tree (with the
+ * children queued in FIFO order the whole tree was alive at once, which is
+ * what made skynet cost a gigabyte). The bound checked is a tenth of the
+ * tree; depth-first keeps it to a few thousand (the bound is not checked
+ * under WEFT_DEBUG_MIGRATE, which queues every fiber in another worker's
+ * FIFO inbox on purpose).
+ *
+ * flood_*: a plain thread spawns many fibers into a running runtime while
+ * every worker also runs a fiber that keeps yielding: every fiber runs
+ * exactly once (the inject queue is cut in batches and put back in front,
+ * see take_inject).
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft.h>
+
+#include "wtest_fiber.h"
+
+#define FANOUT 10
+
+static atomic_long live, max_live, total;
+
+/* A fiber is alive (it holds a stack) from its spawn to its return. */
+static void born(void)
+{
+    long now = atomic_fetch_add(&live, 1) + 1;
+    long m = atomic_load(&max_live);
+    while (now > m && !atomic_compare_exchange_weak(&max_live, &m, now))
+        ;
+}
+
+static void *tree_node(void *arg)
+{
+    long depth = (long)P2U(arg);
+    atomic_fetch_add(&total, 1);
+    if (depth > 0) {
+        struct wf_fiber kids[FANOUT];
+        for (int i = 0; i < FANOUT; i++) {
+            born();
+            kids[i] = go(tree_node, U2P(depth - 1));
+        }
+        for (int i = 0; i < FANOUT; i++)
+            join(kids[i]);
+    }
+    atomic_fetch_sub(&live, 1);
+    return NULL;
+}
+
+static void tree(int workers)
+{
+    long depth = wt_sanitized() ? 4 : 5, size = 0;
+    for (long k = 0, n = 1; k <= depth; k++, n *= FANOUT)
+        size += n;
+    atomic_store(&live, 0);
+    atomic_store(&max_live, 0);
+    atomic_store(&total, 0);
+    born(); /* the root */
+    run_main(workers, tree_node, U2P(depth));
+    WT_CHECK_EQ(atomic_load(&total), size);
+    WT_CHECK_EQ(atomic_load(&live), 0);
+    printf("tree of %ld fibers: at most %ld alive at once\n", size,
+           atomic_load(&max_live));
+    /* Debug migration sends every woken or spawned fiber to another
+     * worker's inbox (FIFO): no order to check then, only the count. */
+    const char *mig = getenv("WEFT_DEBUG_MIGRATE");
+    if (!mig || !mig[0] || strcmp(mig, "0") == 0)
+        WT_CHECK(atomic_load(&max_live) < size / 10);
+}
+
+WT_CASE(tree_depth_first_one_worker)
+{
+    tree(1);
+}
+
+WT_CASE(tree_depth_first_two_workers)
+{
+    tree(2);
+}
+
+static atomic_uchar *ran;
+static atomic_long ran_count;
+static atomic_int stop;
+
+static void *flood_fiber(void *arg)
+{
+    long i = (long)P2U(arg);
+    WT_CHECK_EQ(atomic_exchange(&ran[i], 1), 0);
+    atomic_fetch_add(&ran_count, 1);
+    return NULL;
+}
+
+static void *yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop))
+        wf_yield();
+    return NULL;
+}
+
+static void flood(int workers)
+{
+    long n = scaled(300000);
+    ran = calloc((size_t)n, 1);
+    WT_CHECK(ran != NULL);
+    atomic_store(&ran_count, 0);
+    atomic_store(&stop, 0);
+    init_rt(workers);
+    struct wf_fiber busy[2];
+    for (int i = 0; i < workers; i++) {
+        struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+        o.worker = i;
+        WT_CHECK_EQ(wf_go_opts(&busy[i], &o, yielder, NULL), 0);
+    }
+    for (long i = 0; i < n; i++)
+        WT_CHECK_EQ(wf_go(NULL, flood_fiber, U2P(i)), 0);
+    while (atomic_load(&ran_count) < n)
+        nap_ms(1);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < workers; i++)
+        join(busy[i]);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    for (long i = 0; i < n; i++)
+        WT_CHECK_EQ(atomic_load(&ran[i]), 1);
+    free(ran);
+}
+
+WT_CASE(flood_from_thread_one_worker)
+{
+    flood(1);
+}
+
+WT_CASE(flood_from_thread_two_workers)
+{
+    flood(2);
+}
+
+WT_MAIN()
