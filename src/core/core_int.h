@@ -164,6 +164,8 @@ struct wf__worker {
     unsigned tick;                 /* scheduling decisions, for fairness */
     unsigned ttick;                /* fiber switches, for timer passes */
     unsigned streak;               /* run-next and newest picks in a row */
+    bool runnext_spawned;          /* what this worker last put in run-next
+                                    * was a spawn, not yet run; owner only */
     uint64_t rng;
     struct wf__stack_cache stacks;
     uint32_t slot_cache[WF__SLOT_CACHE]; /* free handle slots; owner only */
@@ -172,7 +174,8 @@ struct wf__worker {
     struct wf__rt *rt;
 
     struct wf__deque dq;           /* local run queue (FIFO use) */
-    /* Newest work: fibers that a spawn pushed out of the run-next slot. The owner pops the newest (LIFO, so a tree of fibers
+    /* Newest work: spawned fibers pushed out of the run-next slot before
+     * they ever ran. The owner pops the newest (LIFO, so a tree of fibers
      * runs depth-first and its live set stays small), thieves take the
      * oldest (see sched.c). */
     struct wf__deque lq;

@@ -4,10 +4,11 @@
  * Each worker thread has a bounded Chase-Lev deque used as a FIFO (push at
  * the bottom, take at the top, like thieves) for fibers that yielded or
  * were queued at the tail, a run-next slot for the fiber it spawned or
- * woke last, a second deque used as a LIFO for the newest work (`lq`: the
- * fibers a spawn pushed out of run-next; the owner pops the newest,
- * thieves take the oldest; what a wake-up pushes out goes to the FIFO
- * deque, so LIFO never leaves a woken fiber behind newer wake-ups), an
+ * woke last, a second deque used as a LIFO for the newest work (`lq`:
+ * spawned fibers pushed out of run-next before they ran, by a spawn or a
+ * wake-up; the owner pops the newest, thieves take the oldest; a woken
+ * fiber pushed out goes to the FIFO deque, so LIFO never leaves a woken
+ * fiber behind newer wake-ups), an
  * inbox for fibers pinned to it, and
  * a timer heap. Plain threads submit to a global inject queue.
  *
@@ -429,9 +430,12 @@ static struct wf__worker *migrate_target(struct wf__rt *rt,
     return &rt->workers[t % n];
 }
 
-/* wf__ready; with `spawned` (next only), a fiber pushed out of run-next
- * goes to lq, newest first, else to the tail of the deque (a wake-up
- * that displaced another must not leave it behind newer ones). */
+/* wf__ready; `spawned` (next only): f is new. A fiber pushed out of
+ * run-next goes to lq, newest first, if it was put there by a spawn
+ * (runnext_spawned: it has not run yet, and its siblings wait in lq, so a
+ * tree of fibers stays depth-first also when the leaves' sends wake
+ * their parents), else to the tail of the deque (a woken fiber must not
+ * be left behind newer ones). */
 static void ready(struct wf__fiber *f, bool next, bool spawned)
 {
     struct wf__rt *rt = &wf__rt;
@@ -458,9 +462,11 @@ static void ready(struct wf__fiber *f, bool next, bool spawned)
          * acquires the fiber's state through it. */
         struct wf__fiber *old =
             atomic_load_explicit(&w->runnext, memory_order_relaxed);
+        bool old_spawned = w->runnext_spawned;
+        w->runnext_spawned = spawned;
         if (!old)
             atomic_store_explicit(&w->runnext, f, memory_order_release);
-        else if ((old = atomic_exchange(&w->runnext, f)) && spawned)
+        else if ((old = atomic_exchange(&w->runnext, f)) && old_spawned)
             newest_push(w, old);
         else if (old)
             local_push(w, old);

@@ -12,6 +12,13 @@
  * under WEFT_DEBUG_MIGRATE, which queues every fiber in another worker's
  * FIFO inbox on purpose).
  *
+ * chan_tree_*: the same tree shaped as skynet: detached children send
+ * their sums to their parent on an unbuffered channel, so each leaf's
+ * send wakes its parent, on the sender's worker. A wake-up that pushes a
+ * spawned fiber (not yet run) out of run-next must send it to the
+ * newest-first queue too: sent to the FIFO deque, the siblings started
+ * breadth-first on 2 workers (skynet's peak RSS grew ninefold).
+ *
  * flood_*: a plain thread spawns many fibers into a running runtime while
  * every worker also runs a fiber that keeps yielding: every fiber runs
  * exactly once (the inject queue is cut in batches and put back in front,
@@ -84,6 +91,97 @@ WT_CASE(tree_depth_first_one_worker)
 WT_CASE(tree_depth_first_two_workers)
 {
     tree(2);
+}
+
+struct node {
+    long depth, num;
+    struct wf_chan *up; /* the parent's channel, NULL at the root */
+    long *result;       /* the root's sum */
+};
+
+static void *chan_node(void *arg)
+{
+    struct node *me = arg;
+    long sum = me->num;
+    if (me->depth > 0) {
+        struct wf_chan *c;
+        WT_CHECK_EQ(wf_chan_create(&c, sizeof(long), 0), 0);
+        sum = 0;
+        for (int i = 0; i < FANOUT; i++) {
+            struct node *kid = malloc(sizeof *kid);
+            WT_CHECK(kid != NULL);
+            *kid = (struct node){me->depth - 1, me->num * FANOUT + i, c,
+                                 NULL};
+            born();
+            WT_CHECK_EQ(wf_go(NULL, chan_node, kid), 0);
+        }
+        for (int i = 0; i < FANOUT; i++) {
+            long v;
+            WT_CHECK_EQ(wf_chan_recv(c, &v, WF_FOREVER), 0);
+            sum += v;
+        }
+        wf_chan_release(c);
+    }
+    struct wf_chan *up = me->up;
+    if (!up)
+        *me->result = sum;
+    free(me);
+    /* Counted out before the send: once its parent has the sum, the
+     * root may return and wf_run end before this fiber does. */
+    atomic_fetch_sub(&live, 1);
+    if (up)
+        WT_CHECK_EQ(wf_chan_send(up, &sum, WF_FOREVER), 0);
+    return NULL;
+}
+
+/* The test's main fiber: spawns the root and takes its sum from a
+ * channel, as skynet's main does. */
+static void *chan_tree_main(void *arg)
+{
+    struct node *root = arg;
+    struct wf_chan *c;
+    WT_CHECK_EQ(wf_chan_create(&c, sizeof(long), 0), 0);
+    long *result = root->result;
+    root->up = c;
+    root->result = NULL;
+    WT_CHECK_EQ(wf_go(NULL, chan_node, root), 0);
+    WT_CHECK_EQ(wf_chan_recv(c, result, WF_FOREVER), 0);
+    wf_chan_release(c);
+    return NULL;
+}
+
+static void chan_tree(int workers)
+{
+    long depth = wt_sanitized() ? 4 : 5, size = 0, leaves = 1, sum = -1;
+    for (long k = 0, n = 1; k <= depth; k++, n *= FANOUT)
+        size += n;
+    for (long k = 0; k < depth; k++)
+        leaves *= FANOUT;
+    atomic_store(&live, 0);
+    atomic_store(&max_live, 0);
+    struct node *root = malloc(sizeof *root);
+    WT_CHECK(root != NULL);
+    *root = (struct node){depth, 0, NULL, &sum};
+    born();
+    run_main(workers, chan_tree_main, root);
+    /* The leaves carry 0 .. leaves-1. */
+    WT_CHECK_EQ(sum, leaves * (leaves - 1) / 2);
+    WT_CHECK_EQ(atomic_load(&live), 0);
+    printf("channel tree of %ld fibers: at most %ld alive at once\n", size,
+           atomic_load(&max_live));
+    const char *mig = getenv("WEFT_DEBUG_MIGRATE");
+    if (!mig || !mig[0] || strcmp(mig, "0") == 0)
+        WT_CHECK(atomic_load(&max_live) < size / 50);
+}
+
+WT_CASE(chan_tree_depth_first_one_worker)
+{
+    chan_tree(1);
+}
+
+WT_CASE(chan_tree_depth_first_two_workers)
+{
+    chan_tree(2);
 }
 
 static atomic_uchar *ran;
