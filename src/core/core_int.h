@@ -166,6 +166,8 @@ struct wf__worker {
     unsigned streak;               /* run-next and newest picks in a row */
     bool runnext_spawned;          /* what this worker last put in run-next
                                     * was a spawn, not yet run; owner only */
+    long lq_seen_top;              /* lq's oldest end at the last look, and */
+    unsigned lq_seen_n;            /* looks since it moved (oldest_if_stuck) */
     uint64_t rng;
     struct wf__stack_cache stacks;
     uint32_t slot_cache[WF__SLOT_CACHE]; /* free handle slots; owner only */
