@@ -26,6 +26,7 @@
  */
 #include <weft.h>
 
+#include "wtest_death.h"
 #include "wtest_rt.h"
 
 #include <fcntl.h>
@@ -2512,53 +2513,8 @@ static void *overflow_main(void *arg)
 
 static void overflow_death(const char *mode)
 {
-    int p[2];
-    WT_CHECK_EQ(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    WT_CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        setenv("WT_CORE_OVERFLOW_CHILD", mode, 1);
-        execl("/proc/self/exe", "test_core", "child_overflow", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap + 1);
-    WT_CHECK(out != NULL);
-    for (;;) {
-        ssize_t n = read(p[0], out + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == cap) { /* keep the first 64 KiB, drain the rest */
-            char sink[4096];
-            while (read(p[0], sink, sizeof sink) > 0) {
-            }
-            break;
-        }
-    }
-    out[len] = '\0';
-    close(p[0]);
-    int st = 0;
-    WT_CHECK_EQ(waitpid(pid, &st, 0), pid);
-    fprintf(stderr, "---- child stderr (%s) ----\n%s---- end ----\n", mode, out);
-    if (WIFSIGNALED(st)) {
-        if (WTERMSIG(st) != SIGABRT)
-            WT_FAIL("child died of signal %d (%s), want SIGABRT", WTERMSIG(st),
-                    strsignal(WTERMSIG(st)));
-    } else {
-        WT_CHECK(WIFEXITED(st));
-        int code = WEXITSTATUS(st);
-        if (code == 0 || code == 3 || code == 77 || code == 127)
-            WT_FAIL("child exited with %d, want an abnormal death", code);
-    }
-    WT_CHECK(strstr(out, "FAIL:") == NULL);
+    char *out =
+        wt_death("test_core", "child_overflow", "WT_CORE_OVERFLOW_CHILD", mode);
     WT_CHECK(strcasestr(out, "stack overflow") != NULL);
     WT_CHECK(strstr(out, "deep-recursion") != NULL);
     free(out);

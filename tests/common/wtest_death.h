@@ -1,0 +1,77 @@
+/*
+ * tests/common/wtest_death.h - death tests: run a case of this test
+ * program in a child process that must die abnormally, and look at what
+ * it wrote on stderr.
+ */
+#ifndef WTEST_DEATH_H
+#define WTEST_DEATH_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wtest.h"
+
+/* Runs `/proc/self/exe CHILD_CASE` with ENV_NAME=MODE in the environment
+ * (the child case reads it). The child must die of SIGABRT, or exit with
+ * a status other than 0, 3 ("the fault went unnoticed"), 77 and 127, and
+ * must not report a FAIL. Returns its stderr (the first 64 KiB, malloc'd:
+ * the caller frees it), after echoing it to this process's stderr. */
+static inline char *wt_death(const char *prog, const char *child_case,
+                             const char *env_name, const char *mode)
+{
+    int p[2];
+    WT_CHECK_EQ(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    WT_CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        setenv(env_name, mode, 1);
+        execl("/proc/self/exe", prog, child_case, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap + 1);
+    WT_CHECK(out != NULL);
+    for (;;) {
+        ssize_t n = read(p[0], out + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == cap) { /* keep the first 64 KiB, drain the rest */
+            char sink[4096];
+            while (read(p[0], sink, sizeof sink) > 0) {
+            }
+            break;
+        }
+    }
+    out[len] = '\0';
+    close(p[0]);
+    int st = 0;
+    WT_CHECK_EQ(waitpid(pid, &st, 0), pid);
+    fprintf(stderr, "---- child stderr (%s) ----\n%s---- end ----\n", mode, out);
+    if (WIFSIGNALED(st)) {
+        if (WTERMSIG(st) != SIGABRT)
+            WT_FAIL("child died of signal %d (%s), want SIGABRT", WTERMSIG(st),
+                    strsignal(WTERMSIG(st)));
+    } else {
+        WT_CHECK(WIFEXITED(st));
+        int code = WEXITSTATUS(st);
+        if (code == 0 || code == 3 || code == 77 || code == 127)
+            WT_FAIL("child exited with %d, want an abnormal death", code);
+    }
+    WT_CHECK(strstr(out, "FAIL:") == NULL);
+    return out;
+}
+
+#endif
