@@ -66,9 +66,9 @@
  * (runtime STOPPING, workers still up), which wakes it through the
  * backend and joins it, then wakes every waiter left in the table: the
  * records live on fiber stacks that go away with the runtime, while the
- * table stays (an earlier version left them linked, and a wf_close after
- * the runtime stopped walked freed stacks). Plain threads waiting were
- * released by wf_shutdown before.
+ * table stays (left linked, a wf_close after the runtime stopped would
+ * walk freed stacks). Plain threads waiting were released by wf_shutdown
+ * before.
  *
  * Backend. pick() chooses at each start (WEFT_IO as wf_init read it, see
  * weft/io.h), except that under valgrind (detected through valgrind.h

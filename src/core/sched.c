@@ -107,8 +107,8 @@
  * (a stolen task included) wakes the next.
  *
  * Rejected: a mutex-protected shared run queue (simple, but every switch
- * would contend on it); waking a parked worker on every submission (futex
- * traffic of 15-24 us a wake on this machine for work the submitter will
+ * would contend on it); waking a parked worker on every submission (a
+ * futex wake costs tens of microseconds, for work the submitter will
  * usually run itself).
  */
 #include <signal.h>
@@ -542,9 +542,8 @@ void wf__worker_timers_changed(struct wf__worker *t)
  * OLDEST_PATIENCE looks that found the same oldest (about 16,000
  * decisions), it runs it. Not at every look: each such pick starts
  * another subtree of a tree of fibers alongside the ones under way, and
- * those make up the live set (taking the oldest every 1,024th decision
- * kept 3,500 of skynet's 1.1M fibers alive on 1 worker and 25,000-36,000
- * on 2; with this rule about 100). Owner only. */
+ * those make up the live set (docs/PERFORMANCE.md has skynet's figures
+ * for both rules). Owner only. */
 static struct wf__fiber *oldest_if_stuck(struct wf__worker *w)
 {
     /* relaxed: the owner's own view; a stale top only delays or hastens

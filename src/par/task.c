@@ -23,9 +23,9 @@
  * coarse forks (wf__group_fork_shared: loop halves, sort halves) are
  * therefore published at once. The private push and pop of
  * wf_task_spawn / wf_task_sync are inline in weft/par.h (through
- * wf__par_tq, the running task's deque): out of line, the two calls made
- * fib(32) take 50 ms instead of 36 ms at one worker (9-11 ms serial),
- * measured in one sitting.
+ * wf__par_tq, the running task's deque): out of line, the two calls cost
+ * a fine-grained recursion about 40% more (docs/PERFORMANCE.md, "Why the
+ * code is as it is").
  *
  * Task groups. A group remembers where it was initialised:
  *   TASK   inside a task on worker w: fork = push on w's deque (counted in

@@ -8,9 +8,8 @@
  * and queues. It does not spin first: a spinner that wins takes the lock's
  * and the protected data's cache lines to its core every few operations,
  * while a parked waiter leaves the owner to run from its own cache, and
- * its worker runs other fibers. Measured on 2 cores (weft-bench mutex, 3
- * runs each, same sitting): 100 spin rounds gave 17-23 M ops/s against
- * pthread's 27-32, 10 rounds 26-40, none 46-61 (pthread 22-35). glibc's
+ * its worker runs other fibers. Spinning first was slower at every spin
+ * count tried (docs/PERFORMANCE.md, "Why the code is as it is"); glibc's
  * default mutex does not spin either.
  *
  * Lost wake-ups are excluded by a Dekker pair, all seq_cst: the locker

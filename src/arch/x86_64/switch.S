@@ -13,10 +13,10 @@
  * It returns with `ret`, not Boost's pop-and-jump: every switch the
  * scheduler makes comes from one call site (jump() in core/sched.c), so
  * the return-stack predictor is right and stays balanced for the returns
- * that follow. Measured on AMD EPYC: `ret` 6.7 ns a switch when both sides
- * switch from one site, 15 ns from different sites; pop-and-jump 6.7 ns for
- * both, but the scheduler's yield went from 22 to 38-52 ns, because every
- * later return mispredicts once the predictor is unbalanced.
+ * that follow. Pop-and-jump costs the same for a switch pair, but it
+ * unbalances the predictor, and every later return mispredicts: the
+ * scheduler's yield became about twice as slow (docs/PERFORMANCE.md,
+ * "Why the code is as it is").
  *
  * The CFI below describes that frame, so debuggers and backtrace() unwind
  * through a switch; a fresh context starts in wf__ctx_trampoline, whose
