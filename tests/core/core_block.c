@@ -135,7 +135,7 @@ static void cancel_from_thread(enum block_kind kind)
     WT_CHECK_EQ(wf_cancel(f), 0);
     check_victim(&v, join(f));
     WT_CHECK_EQ(wf_cancel(f), WF_ESRCH);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(cancel_sleep_from_fiber)
@@ -330,7 +330,7 @@ WT_CASE(sleep_zero_and_negative)
         WT_CHECK_EQ(wf_sleep(-1), 0);
         WT_CHECK_EQ(wf_sleep_until(0), 0);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(time_and_strerror)
@@ -466,5 +466,5 @@ WT_CASE(unpark_from_plain_thread)
     WT_CHECK_EQ(wf_unpark(f), 0);
     WT_CHECK_EQ(P2U(join(f)), 0xab);
     WT_CHECK_EQ(wf_unpark(f), WF_ESRCH);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }

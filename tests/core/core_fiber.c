@@ -279,7 +279,7 @@ WT_CASE(pinned_from_plain_thread)
     }
     for (int i = 0; i < 8; i++)
         WT_CHECK_EQ(P2U(join(h[i])), p[i].k);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- names and ids ---------------------------------------------------- */
@@ -416,7 +416,7 @@ WT_CASE(plain_thread_identity)
     WT_CHECK_EQ(wf_self().id, 0);
     WT_CHECK(wf_self_name() == NULL);
     WT_CHECK(!wf_cancelled());
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(wf_self().id, 0);
 }
 

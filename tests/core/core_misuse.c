@@ -32,7 +32,7 @@ WT_CASE(double_join)
     WT_CHECK_EQ(wf_init(&c), 0);
     WT_CHECK_EQ(wf_join((struct wf_fiber){0}, NULL, WF_FOREVER), WF_ESRCH);
     WT_CHECK_EQ(wf_join((struct wf_fiber){0}, NULL, 0), WF_ESRCH);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static void *detach_main(void *arg)
@@ -195,7 +195,7 @@ WT_CASE(bad_spawn_arguments)
     struct wf_config c = config(2);
     WT_CHECK_EQ(wf_init(&c), 0);
     check_bad_spawns(2); /* from a plain thread */
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static void check_plain_thread_calls(void)
@@ -232,7 +232,7 @@ WT_CASE(fiber_only_calls_from_plain_thread)
     pthread_t t;
     WT_CHECK_EQ(pthread_create(&t, NULL, plain_thread_fn, NULL), 0);
     WT_CHECK_EQ(pthread_join(t, NULL), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(calls_without_runtime)

@@ -221,7 +221,7 @@ WT_CASE(idle_cpu_plain_thread)
         WT_CHECK_EQ(wf_cancel(h[i]), 0);
         WT_CHECK_EQ((intptr_t)join(h[i]), WF_ECANCELED);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     check_idle_cpu(used);
 }
 

@@ -184,7 +184,7 @@ WT_CASE(run_while_running)
     /* the running runtime is unchanged */
     WT_CHECK_EQ(wf_workers(), 2);
     WT_CHECK_EQ(P2U(join(go(value_fn, U2P(20)))), 41);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(wf_shutdown(), WF_ESHUTDOWN);
     WT_CHECK_EQ(wf_workers(), WF_ESHUTDOWN);
 }
@@ -253,7 +253,7 @@ WT_CASE(foreign_thread_spawn_join)
     WT_CHECK_EQ(wf_sleep_until(dl), 0);
     WT_CHECK(wf_now() >= dl);
 
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 #define FT_THREADS 4
@@ -294,7 +294,7 @@ WT_CASE(foreign_threads_concurrent)
         expect += 2 * i + 2;
     WT_CHECK_EQ(sum, expect);
     WT_CHECK_EQ(atomic_load(&value_runs), FT_THREADS * FT_FIBERS);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(restart_after_shutdown)
@@ -303,7 +303,9 @@ WT_CASE(restart_after_shutdown)
     for (int round = 0; round < 6; round++) {
         int n = workers[round];
         if (round % 2 == 0) {
-            WT_CHECK_EQ(P2U(run_main(n, restart_main, U2P(n))), 100 * 100);
+            WT_CHECK_EQ(P2U(run_main_leaving(n, restart_main, U2P(n))),
+                        100 * 100);
+            WT_CHECK_EQ(wf_shutdown_discarded(), 1); /* the parked one */
         } else {
             struct wf_config c = config(n);
             WT_CHECK_EQ(wf_init(&c), 0);
@@ -313,6 +315,7 @@ WT_CASE(restart_after_shutdown)
             WT_CHECK_EQ(wf_join(h, NULL, WF_FOREVER), WF_ESRCH);
             WT_CHECK_EQ(wf_detach(go(park_forever, NULL)), 0);
             WT_CHECK_EQ(wf_shutdown(), 0);
+            WT_CHECK_EQ(wf_shutdown_discarded(), 1); /* the parked one */
         }
         struct wf_fiber f = {12345};
         WT_CHECK_EQ(wf_workers(), WF_ESHUTDOWN);

@@ -330,7 +330,7 @@ WT_CASE(scope_from_plain_thread)
     nap_ms(10);
     WT_CHECK_EQ(wf_scope_close(s), 10);
     WT_CHECK_EQ(atomic_load(&sc_cancelled), 10);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- found by review: scope waiters, stale handles across restarts,
@@ -404,7 +404,7 @@ static void *stale_second(void *arg)
 
 WT_CASE(stale_handle_across_restart)
 {
-    run_main(1, stale_first, NULL);
+    run_main_leaving(1, stale_first, NULL); /* leaves stale_old parked */
     run_main(1, stale_second, NULL);
 }
 
