@@ -127,7 +127,8 @@ typedef void *wf_fiber_fn(void *arg);
  * stop the runtime. cfg may be NULL (all defaults). On success returns 0 and
  * stores main_fn's return value in *result (if result is not NULL).
  * Fibers still alive when main_fn returns are discarded without running
- * further (use a scope to wait for them). Call from a plain thread.
+ * further (use a scope to wait for them; wf_shutdown_discarded() says how
+ * many were). Call from a plain thread.
  * Errors: WF_EPERM called from a fiber (or a task); WF_EINVAL main_fn
  * NULL, a config field out of range, or a WEFT_* variable it cannot take
  * (reported on stderr); WF_EALREADY the runtime is running (or being
@@ -143,11 +144,12 @@ WF_API int wf_run(const struct wf_config *cfg, wf_fiber_fn *main_fn, void *arg,
 WF_API int wf_init(const struct wf_config *cfg);
 
 /* Stop the workers and release everything the runtime holds. Fibers still
- * alive are discarded without running further; plain threads blocked in
- * weft calls return WF_ESHUTDOWN. No other thread may start a weft call
- * while it runs (nor may the stall callback call it). Call from a plain
- * thread after wf_init(); the runtime can be started again afterwards, and
- * handles from before then give WF_ESRCH.
+ * alive are discarded without running further (wf_shutdown_discarded()
+ * then says how many); plain threads blocked in weft calls return
+ * WF_ESHUTDOWN. No other thread may start a weft call while it runs (nor
+ * may the stall callback call it). Call from a plain thread after
+ * wf_init(); the runtime can be started again afterwards, and handles from
+ * before then give WF_ESRCH.
  *
  * Objects the caller created (channels, locks and the other primitives of
  * weft/sync.h, futures, timers) stay valid and usable afterwards, from
@@ -167,6 +169,20 @@ WF_API int wf_init(const struct wf_config *cfg);
  * WF_ESHUTDOWN not running (never started, already stopped, or still
  * being started by another thread). */
 WF_API int wf_shutdown(void);
+
+/* How many fibers the last stop of the runtime discarded: the last
+ * wf_shutdown() that returned 0, or the stop at the end of wf_run(). A
+ * discarded fiber is one that was started and had not returned: blocked
+ * (in wf_park, wf_sleep, wf_join, a scope wait, a channel, a lock or any
+ * other weft wait) or runnable, waiting in a queue for a worker. Detached
+ * fibers and members of scopes count as well; a fiber that had returned
+ * but was never joined does not (only its result was dropped). 0 before
+ * the first stop; the value stays until the next stop. A program that
+ * means to leave nothing behind checks that it is 0, as libuv's
+ * uv_loop_close() fails with UV_EBUSY while handles remain; wf_shutdown
+ * itself succeeds either way. Any thread, any time; never fails (a call
+ * racing with a stop gets the old or the new count). */
+WF_API size_t wf_shutdown_discarded(void);
 
 /* Number of workers of the running runtime, or WF_ESHUTDOWN. Any thread. */
 WF_API int wf_workers(void);

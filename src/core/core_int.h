@@ -521,8 +521,9 @@ void wf__cancel_locked(struct wf__fiber *f);
 /* Runtime shutdown: free every slot, moving its generation on (fiber.c). */
 void wf__slots_retire(struct wf__rt *rt);
 /* Fibers discarded at shutdown: unlink the records of their waits from
- * the objects that outlive the runtime, free their fiber-local storage. */
-void wf__fibers_abandon(struct wf__rt *rt);
+ * the objects that outlive the runtime, free their fiber-local storage.
+ * Returns how many there were (wf_shutdown_discarded()). */
+size_t wf__fibers_abandon(struct wf__rt *rt);
 
 /* ---- scope.c ------------------------------------------------------------ */
 

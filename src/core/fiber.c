@@ -674,13 +674,15 @@ int wf_cancel(struct wf_fiber f)
     return 0;
 }
 
-void wf__fibers_abandon(struct wf__rt *rt)
+size_t wf__fibers_abandon(struct wf__rt *rt)
 {
+    size_t n = 0;
     for (uint32_t i = 0; i < rt->nslots; i++) {
         struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
         unsigned st = STATE(atomic_load(&s->ctl));
         if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
             continue;
+        n++; /* started and not returned: blocked or runnable */
         struct wf__fiber *f = s->fiber;
         if (f) {
             if (f->waiting) {
@@ -692,4 +694,5 @@ void wf__fibers_abandon(struct wf__rt *rt)
             wf__fiber_release_san(f);
         }
     }
+    return n;
 }

@@ -440,9 +440,15 @@ static void reset(struct wf__rt *rt)
     atomic_store(&rt->mon_sleeping, false);
 }
 
+/* Fibers the last shutdown discarded (wf_shutdown_discarded). */
+static atomic_size_t last_discarded;
+
 static void teardown(struct wf__rt *rt)
 {
-    wf__fibers_abandon(rt);
+    /* relaxed: a count on its own; a reader on another thread orders it
+     * after wf_shutdown's return through its own synchronisation. */
+    atomic_store_explicit(&last_discarded, wf__fibers_abandon(rt),
+                          memory_order_relaxed);
     wf__scopes_abandon(rt);
     wf__slots_retire(rt);
     wf__stack_release_all();
@@ -545,6 +551,12 @@ int wf_shutdown(void)
     teardown(rt);
     atomic_store(&rt->state, WF__RT_OFF);
     return 0;
+}
+
+size_t wf_shutdown_discarded(void)
+{
+    /* relaxed: see teardown */
+    return atomic_load_explicit(&last_discarded, memory_order_relaxed);
 }
 
 int wf_run(const struct wf_config *cfg, wf_fiber_fn *main_fn, void *arg,

@@ -158,7 +158,7 @@ WT_CASE(plain_thread)
     WT_CHECK_EQ(wf_pread(f, b, 5, 0), 5);
     WT_CHECK(memcmp(b, "hello", 5) == 0);
     WT_CHECK_EQ(wf_close(f), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     unlink(path);
 }
 
@@ -194,7 +194,7 @@ WT_CASE(from_pool_job)
     WT_CHECK_EQ(wf_future_result(f, &v), 0);
     WT_CHECK_EQ(P2U(v), 1);
     wf_future_release(f);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     unlink(path);
 }
 

@@ -323,7 +323,7 @@ static void await_matrix(bool plain_waiter)
                 wf_future_release(j.f);
                 wf_future_release(j.f);
             }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(await_each_outcome) { await_matrix(false); }
@@ -358,7 +358,7 @@ WT_CASE(wait_deadline_thread)
     WT_CHECK_EQ(wf_future_wait(f, WF_FOREVER), 0);
     check_outcome(f, FAIL);
     wf_future_release(f);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static atomic_int awaiter_in;
@@ -409,7 +409,7 @@ WT_CASE(wait_shutdown)
     pthread_t t;
     WT_CHECK_EQ(pthread_create(&t, NULL, shutdown_waiter, f), 0);
     nap_ms(10);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     void *r;
     pthread_join(t, &r);
     WT_CHECK_EQ((int)P2U(r), ESHUTDOWN);
@@ -724,7 +724,7 @@ WT_CASE(async_from_thread)
     WT_CHECK_EQ(wf_future_result(f, &v), 0);
     WT_CHECK_EQ(P2U(v), 49);
     wf_future_release(f);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- stress --------------------------------------------------------------- */
@@ -808,7 +808,7 @@ WT_CASE(stress_race)
     WT_CHECK_EQ(wf_join(a, NULL, WF_FOREVER), 0);
     WT_CHECK_EQ(wf_join(b, NULL, WF_FOREVER), 0);
     WT_CHECK_EQ(wf_join(c, NULL, WF_FOREVER), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     for (long i = 0; i < nraces; i++) {
         check_outcome(races[i].f, races[i].how);
         WT_CHECK_EQ(atomic_load(&races[i].cbs), 1);

@@ -666,6 +666,9 @@ WT_CASE(shutdown_with_waiters)
     struct wf_fiber m = go(sd_main, NULL);
     void *l;
     WT_CHECK_EQ(wf_join(m, &l, WF_FOREVER), 0);
+    /* Leaves block_read and block_accept blocked on purpose: whether the
+     * reactor's shutdown lets them return before the workers stop depends
+     * on the backend, so the discarded count (0 to 2) is not checked. */
     WT_CHECK_EQ(wf_shutdown(), 0);
     void *r;
     pthread_join(t, &r);
@@ -677,7 +680,7 @@ WT_CASE(shutdown_with_waiters)
     WT_CHECK_EQ(wf_read(sd_fd[0], &ch, 1, WF_FOREVER), 1);
     WT_CHECK_EQ(wf_read(sd_fd[0], &ch, 1, wf_deadline_in(2 * WF_MSEC)),
                 WF_ETIMEDOUT);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     wf_close(sd_fd[0]);
     wf_close(sd_fd[1]);
     wf_close((int)P2U(l));
@@ -711,7 +714,7 @@ WT_CASE(plain_thread)
     WT_CHECK_EQ(wf_read(a, &c1, 1, wf_deadline_in(5 * WF_MSEC)), WF_ETIMEDOUT);
     wf_close(a);
     wf_close(b);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     /* without a runtime a call that would wait says so */
     int l = wf_tcp_listen("127.0.0.1", 0, 1);
     WT_CHECK(l >= 0);
@@ -1070,7 +1073,7 @@ WT_CASE(futures_from_thread)
     wf_future_release(f);
     wf_close(a);
     wf_close(b);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_MAIN()

@@ -73,7 +73,7 @@ WT_CASE(bounded_size)
     atomic_store(&most, 0);
     run_many(10);
     WT_CHECK_EQ(atomic_load(&most), 1);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(env_size)
@@ -83,7 +83,7 @@ WT_CASE(env_size)
     init_rt(1);
     run_many(40);
     WT_CHECK(atomic_load(&most) >= 1 && atomic_load(&most) <= 2);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static void *await_blocking_main(void *arg)
@@ -123,12 +123,12 @@ WT_CASE(cancel_still_runs)
         wf_future_release(f[i]);
     }
     /* shutdown drains the queue: every fn ran */
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(atomic_load(&ran), 8);
     /* and the pool works again in the next runtime */
     init_rt(1);
     run_many(3);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(atomic_load(&ran), 11);
 }
 
@@ -139,7 +139,7 @@ WT_CASE(shutdown_drains)
     struct wf_future *f[20];
     for (int i = 0; i < 20; i++)
         WT_CHECK_EQ(wf_blocking(&f[i], slow, NULL), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(atomic_load(&ran), 20);
     for (int i = 0; i < 20; i++) {
         WT_CHECK_EQ(wf_future_result(f[i], NULL), 0);
@@ -198,7 +198,7 @@ WT_CASE(shutdown_from_job)
     WT_CHECK_EQ(wf_blocking(&f, slow, U2P(7)), 0);
     WT_CHECK_EQ(wf_future_wait(f, WF_FOREVER), 0);
     wf_future_release(f);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static void *resolve_main(void *arg)

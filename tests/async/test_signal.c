@@ -104,7 +104,7 @@ WT_CASE(wait_in_thread)
     void *r;
     pthread_join(t, &r);
     WT_CHECK_EQ((int)P2U(r), SIGUSR2);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_MAIN()

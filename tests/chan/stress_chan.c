@@ -544,7 +544,7 @@ static void stress(const struct profile *p)
         run_epoch(&rng);
         epochs++;
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     printf("%ld epochs: %ld ops, %ld selects, %ld timeouts, %ld cancels, "
            "%ld EPIPE\n",
            epochs, atomic_load(&ep.ops), atomic_load(&ep.selects),

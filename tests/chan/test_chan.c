@@ -331,7 +331,7 @@ WT_CASE(threads_and_fibers)
         pthread_join(t, NULL);
         wf_chan_release(c);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- FIFO per sender ------------------------------------------------------------- */
@@ -564,7 +564,7 @@ WT_CASE(close_wakes_all)
         WT_CHECK_EQ(wf_chan_recv(c, NULL, WF_FOREVER), WF_EPIPE);
         wf_chan_release(c);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- select ---------------------------------------------------------------------- */
@@ -798,7 +798,7 @@ WT_CASE(deadlines_thread)
 {
     init_rt(2);
     deadline_checks();
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* A deadline racing with completions: a receiver with tiny deadlines and
@@ -951,7 +951,7 @@ WT_CASE(shutdown_wakes_thread)
     while (atomic_load(&blocked) < 1)
         nap_ms(1);
     nap_ms(20);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     void *r = NULL;
     pthread_join(t, &r);
     WT_CHECK_EQ((long)P2U(r), ESHUTDOWN);
@@ -1003,6 +1003,7 @@ WT_CASE(shutdown_after_completed_wait)
     wf_chan_release(c);
     atomic_store(&hog_state, 2);
     WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(wf_shutdown_discarded(), 1); /* the sender, never run again */
 }
 
 /* ---- stress ---------------------------------------------------------------------- */
@@ -1107,7 +1108,7 @@ static void stress_run(size_t cap)
     for (int i = 1; i < SC; i++)
         join(cf[i]);
     pthread_join(ct, NULL);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 
     WT_CHECK_EQ(atomic_load(&sx.received), (long)SP * sx.per_producer);
     for (long i = 0; i < (long)SP * sx.per_producer; i++)

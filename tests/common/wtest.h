@@ -1,8 +1,9 @@
 /*
  * tests/common/wtest.h - the tiny harness every weft test program uses.
  *
- * A test program lists its cases with WT_CASE(name) and ends with
- * WT_MAIN(). Run with a case name it runs that case alone (ctest registers
+ * A test program lists its cases with WT_CASE(name), in one source file
+ * or several; exactly one of them ends with WT_MAIN(), which defines the
+ * shared case list and main(). Run with a case name it runs that case alone (ctest registers
  * each case as its own test, so each runs in its own process under a
  * timeout); run with no argument it runs every case in turn, each in a
  * child process. A case passes by returning, fails through WT_CHECK*
@@ -24,23 +25,36 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The case list and the seed are shared by every source file of a test
+ * program: declared here, defined once by WT_MAIN() (in the file that
+ * holds main). Each WT_CASE appends its record to the list from a
+ * constructor, before main runs; the list head and tail are constant-
+ * initialised, so the order in which files' constructors run does not
+ * matter (within a file, cases keep the order they are written in). */
 struct wt_case {
     const char *name;
     void (*fn)(void);
+    struct wt_case *next;
 };
 
-#define WT_MAX_CASES 256
-static struct wt_case wt_cases[WT_MAX_CASES];
-static int wt_ncases;
-static uint64_t wt_seed_value;
-static int wt_seed_set;
+extern struct wt_case *wt_case_head;
+extern struct wt_case **wt_case_tail;
+extern uint64_t wt_seed_value;
+extern int wt_seed_set;
+
+static inline void wt_register(struct wt_case *c)
+{
+    c->next = NULL;
+    *wt_case_tail = c;
+    wt_case_tail = &c->next;
+}
 
 #define WT_CASE(name)                                                      \
     static void wt_case_##name(void);                                      \
+    static struct wt_case wt_rec_##name = {#name, wt_case_##name, NULL};   \
     __attribute__((constructor)) static void wt_register_##name(void)      \
     {                                                                      \
-        if (wt_ncases < WT_MAX_CASES)                                      \
-            wt_cases[wt_ncases++] = (struct wt_case){#name, wt_case_##name}; \
+        wt_register(&wt_rec_##name);                                       \
     }                                                                      \
     static void wt_case_##name(void)
 
@@ -154,37 +168,44 @@ static inline int wt_run_one(const struct wt_case *c)
     return 0;
 }
 
+/* Defines the case list and main(): once per test program. */
 #define WT_MAIN()                                                          \
+    struct wt_case *wt_case_head;                                          \
+    struct wt_case **wt_case_tail = &wt_case_head;                         \
+    uint64_t wt_seed_value;                                                \
+    int wt_seed_set;                                                       \
     int main(int argc, char **argv)                                        \
     {                                                                      \
+        const struct wt_case *c;                                           \
         if (argc > 1 && strcmp(argv[1], "--list") == 0) {                  \
-            for (int i = 0; i < wt_ncases; i++)                            \
-                printf("%s\n", wt_cases[i].name);                          \
+            for (c = wt_case_head; c; c = c->next)                         \
+                printf("%s\n", c->name);                                   \
             return 0;                                                      \
         }                                                                  \
         if (argc > 1) {                                                    \
-            for (int i = 0; i < wt_ncases; i++)                            \
-                if (strcmp(argv[1], wt_cases[i].name) == 0)                \
-                    return wt_run_one(&wt_cases[i]);                       \
+            for (c = wt_case_head; c; c = c->next)                         \
+                if (strcmp(argv[1], c->name) == 0)                         \
+                    return wt_run_one(c);                                  \
             fprintf(stderr, "no test case '%s'\n", argv[1]);               \
             return 2;                                                      \
         }                                                                  \
-        int failed = 0, skipped = 0;                                       \
-        for (int i = 0; i < wt_ncases; i++) {                              \
+        int ncases = 0, failed = 0, skipped = 0;                           \
+        for (c = wt_case_head; c; c = c->next) {                           \
             fflush(NULL);                                                  \
             pid_t pid = fork();                                            \
             if (pid == 0)                                                  \
-                _exit(wt_run_one(&wt_cases[i]));                           \
+                _exit(wt_run_one(c));                                      \
             int st = 0;                                                    \
             waitpid(pid, &st, 0);                                          \
             int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); \
-            printf("%-40s %s\n", wt_cases[i].name,                         \
+            printf("%-40s %s\n", c->name,                                  \
                    rc == 0 ? "ok" : rc == 77 ? "skipped" : "FAILED");      \
+            ncases++;                                                      \
             failed += rc != 0 && rc != 77;                                 \
             skipped += rc == 77;                                           \
         }                                                                  \
         printf("%d passed, %d failed, %d skipped\n",                       \
-               wt_ncases - failed - skipped, failed, skipped);             \
+               ncases - failed - skipped, failed, skipped);                \
         return failed ? 1 : 0;                                             \
     }
 

@@ -168,7 +168,7 @@ static int init_quietly(const struct wf_config *cfg)
 static void init_and_stop(const struct wf_config *cfg)
 {
     init_quietly(cfg);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* With name=value set, wf_init and wf_run both fail with WF_EINVAL and
@@ -240,7 +240,7 @@ WT_CASE(workers_variable)
     for (size_t i = 0; i < COUNT(good); i++) {
         WT_CHECK_EQ(setenv("WEFT_WORKERS", good[i].s, 1), 0);
         WT_CHECK_EQ(init_quietly(NULL), good[i].n);
-        WT_CHECK_EQ(wf_shutdown(), 0);
+        shutdown_clean();
     }
     static const char *const bad[] = {
         "abc", "-3", "0", "4097", "100000", "3x", " 3", "3 ", "+3", "0x10",
@@ -256,7 +256,7 @@ WT_CASE(workers_field_limits)
      * test_config_hooks.c: starting 4096 threads costs seconds. */
     struct wf_config c = config(1);
     WT_CHECK_EQ(init_quietly(&c), 1);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     static const int bad[] = {4097, 100000, 1000000, INT_MAX, -1, INT_MIN};
     for (size_t i = 0; i < COUNT(bad); i++) {
         c.workers = bad[i];
@@ -381,7 +381,7 @@ static void run_task_using_stack(const struct wf_config *cfg, int kib)
     WT_CHECK_EQ(wf_go(&f, task_stack_main, U2P(kib)), 0);
     WT_CHECK_EQ(wf_join(f, &r, WF_FOREVER), 0);
     WT_CHECK_EQ(P2U(r), kib);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_CASE(task_stack_size_variable)
@@ -578,7 +578,7 @@ WT_CASE(blocking_threads_variable)
         init_quietly(NULL);
         /* the pool's size, not set by call: the variable's */
         WT_CHECK_EQ(wf_blocking_set_threads(0), good[i].n);
-        WT_CHECK_EQ(wf_shutdown(), 0);
+        shutdown_clean();
     }
     static const char *const bad[] = {"0", "4097", "-1", "x", "16 ", "16k"};
     for (size_t i = 0; i < COUNT(bad); i++)
@@ -749,7 +749,7 @@ WT_CASE(lifecycle_misuse)
     WT_CHECK_EQ(wf_workers(), 2);
     WT_CHECK_EQ(atomic_load(&main_runs), 0);
 
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(wf_shutdown(), WF_ESHUTDOWN);
     /* and it starts again */
     WT_CHECK_EQ(wf_run(&c, count_main, NULL, NULL), 0);

@@ -200,7 +200,7 @@ WT_CASE(runtime_uses_values)
         WT_CHECK(wf__stack_usable(wf__rt.workers[i].tstack) >= (size_t)1 << 30);
     WT_CHECK_EQ(wf__rt.stall_ns, 100 * WF_MSEC);
     WT_CHECK(!wf__rt.debug_migrate);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 
     WT_CHECK_EQ(setenv("WEFT_STACK_SIZE", "1GiB", 1), 0);
     WT_CHECK_EQ(setenv("WEFT_TASK_STACK_SIZE", "100000", 1), 0);
@@ -216,7 +216,7 @@ WT_CASE(runtime_uses_values)
     WT_CHECK_EQ(wf__rt.stall_ns, 250 * WF_MSEC);
     WT_CHECK(wf__rt.debug_migrate);
     WT_CHECK_EQ(P2U(run_fiber(nothing, U2P(5))), 5);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 
     /* fields win over variables; a negative stall is off */
     c.stack_size = 64 * 1024;
@@ -226,12 +226,12 @@ WT_CASE(runtime_uses_values)
     WT_CHECK_EQ(wf__rt.stack_size, wf__stack_round(64 * 1024));
     WT_CHECK_EQ(wf__rt.task_stack_size, (size_t)3 << 30);
     WT_CHECK_EQ(wf__rt.stall_ns, -1);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 
     WT_CHECK_EQ(setenv("WEFT_STALL_MS", "0", 1), 0);
     start(NULL);
     WT_CHECK_EQ(wf__rt.stall_ns, -1);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static atomic_int started;

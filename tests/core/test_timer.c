@@ -113,7 +113,7 @@ WT_CASE(fire_once_thread)
 {
     init_rt(2);
     fire_once_checks();
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* Stopped before its deadline: the callback never runs. */
@@ -208,7 +208,7 @@ WT_CASE(many_timers)
         WT_CHECK_EQ(atomic_load(&many[i].fired), 1);
         WT_CHECK_EQ(atomic_load(&many[i].early), 0);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     free(many);
 }
 
@@ -298,7 +298,7 @@ WT_CASE(thread_arms_sleeping_workers)
         wait_fired(&r[i], 1);
         WT_CHECK_EQ(atomic_load(&r[i].early), 0);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* Timers pending at shutdown never fire; stop reports them stopped. */
@@ -309,7 +309,7 @@ WT_CASE(pending_at_shutdown)
     rec_init(&r);
     r.deadline = wf_deadline_in(10 * WF_SEC);
     WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(wf_timer_stop(&r.t), 0);
     WT_CHECK_EQ(atomic_load(&r.fired), 0);
     /* and the timer works in a new runtime */
@@ -317,7 +317,7 @@ WT_CASE(pending_at_shutdown)
     r.deadline = wf_now();
     WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), 0);
     wait_fired(&r, 1);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* The one-shot-then-free pattern: each callback frees the storage of its
@@ -590,7 +590,7 @@ static void timer_model(int workers)
             atomic_fetch_add(&mts[i].stops, 1);
         WT_CHECK_EQ(rc, WF_EALREADY);
     }
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     long total = 0;
     for (int i = 0; i < MT; i++) {
         struct mtimer *m = &mts[i];
@@ -676,7 +676,7 @@ WT_CASE(stop_while_starting_then_free)
             ;
     }
     pthread_join(th, NULL);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 WT_MAIN()

@@ -199,7 +199,7 @@ static void from_thread(int workers, bool fat, long depth)
     struct wf_config c = config(workers);
     WT_CHECK_EQ(wf_init(&c), 0);
     run_job(&j);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- the acceptance depths ------------------------------------------------ */
@@ -360,7 +360,7 @@ WT_CASE(raised_variable)
     uintptr_t at = task_frame();
     WT_CHECK(in_stack_of(at, 4 * GiB));
     WT_CHECK(fat_main(NULL) == NULL);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK(!in_stack_of(at, 4 * GiB)); /* unmapped */
     struct job j = { true, FAT_DEPTH, true };
     run_job(&j);

@@ -239,7 +239,7 @@ WT_CASE(shutdown_wakes_thread)
     while (!atomic_load(&sd_ready))
         nap_ms(1);
     nap_ms(5); /* most likely blocked; if not, its wait sees no runtime */
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     void *r;
     pthread_join(t, &r);
     WT_CHECK_EQ(-(long)P2U(r), WF_ESHUTDOWN);
@@ -333,7 +333,7 @@ WT_CASE(mutex_counter_mixed)
         join(f[i]);
     WT_CHECK_EQ(cnt_value, (CNT_FIBERS + nthreads + 1) * cnt_iters);
     WT_CHECK_EQ(wf_mutex_destroy(&cnt_m), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 static struct wf_mutex dl_m;
@@ -402,7 +402,7 @@ WT_CASE(mutex_thread_waits_for_fiber)
     WT_CHECK_EQ(P2U(r), 0);
     join(h);
     WT_CHECK_EQ(wf_mutex_destroy(&dl_m), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* Starvation guard: an unlock hands the mutex straight to a waiter that
@@ -531,7 +531,7 @@ WT_CASE(cond_producer_consumer)
     WT_CHECK_EQ(wf_cond_destroy(&pc_notfull), 0);
     WT_CHECK_EQ(wf_cond_destroy(&pc_notempty), 0);
     WT_CHECK_EQ(wf_mutex_destroy(&pc_m), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     free(pc_seen);
 }
 
@@ -697,7 +697,7 @@ WT_CASE(sem_deadline_race_stress)
     WT_CHECK_EQ(atomic_load(&rc_taken), rc_posts);
     WT_CHECK_EQ(wf_sem_value(&rc_s), 0);
     WT_CHECK_EQ(wf_sem_destroy(&rc_s), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- wait group ------------------------------------------------------------------ */
@@ -737,7 +737,7 @@ WT_CASE(waitgroup)
     pthread_join(t, &r);
     WT_CHECK_EQ(P2U(r), N);
     WT_CHECK_EQ(wf_waitgroup_destroy(&wg), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- barrier ----------------------------------------------------------------------- */
@@ -789,7 +789,7 @@ WT_CASE(barrier_rounds)
             WT_FAIL("round %ld had %d serial participants", r,
                     atomic_load(&br_serial[r]));
     WT_CHECK_EQ(wf_barrier_destroy(&br), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- once ---------------------------------------------------------------------------- */
@@ -828,7 +828,7 @@ WT_CASE(once_runs_once)
         pthread_join(t[i], NULL);
     on_caller(NULL);
     WT_CHECK_EQ(atomic_load(&on_runs), 1);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- event ------------------------------------------------------------------------------- */
@@ -865,7 +865,7 @@ WT_CASE(event)
     WT_CHECK_EQ(P2U(r), 1);
     WT_CHECK_EQ(P2U(ev_waiter(NULL)), 1); /* set: returns at once */
     WT_CHECK_EQ(wf_event_destroy(&ev), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* ---- cancellation in each primitive ------------------------------------------------------- */
@@ -1118,7 +1118,7 @@ WT_CASE(rwlock_readers_writers)
     WT_CHECK_EQ(rw_a, NW * rw_iters);
     WT_CHECK_EQ(rw_b, NW * rw_iters);
     WT_CHECK_EQ(wf_rwlock_destroy(&rw), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
 }
 
 /* Readers that keep the lock read-held without pause cannot keep a
@@ -1360,7 +1360,7 @@ WT_CASE(bounded_buffer)
         join(p[i]);
     for (int i = 0; i < BB_CONSUMERS; i++)
         join(c[i]);
-    WT_CHECK_EQ(wf_shutdown(), 0);
+    shutdown_clean();
     WT_CHECK_EQ(atomic_load(&bb.taken), total);
     WT_CHECK_EQ(bb.count, 0);
     WT_CHECK_EQ(wf_sem_value(&bb.free_slots), BB_SLOTS);
