@@ -228,7 +228,7 @@ WF_API int wf_parallel_sort_i32(int32_t *v, size_t n);
  * deque, reached through a thread-local pointer that is set only while a
  * worker runs tasks. Everything else (not in a task, a full deque, a
  * stolen child, a thief asking for work) goes through the library. The
- * layouts below are mirrored by src/par/tq.h, which checks them. */
+ * layouts below are mirrored by src/core/tq.h, which checks them. */
 
 #define WF__TQ_CAP 8192 /* slots of a task deque (a power of two) */
 

@@ -42,16 +42,4 @@ void wf__ctx_switch(struct wf__ctx *from, struct wf__ctx *to);
 void wf__ctx_make(struct wf__ctx *ctx, void *lo, size_t size,
                   void (*entry)(void *arg), void *arg);
 
-/* Spin-wait hint (pause / yield). */
-static inline void wf__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__ __volatile__("pause" ::: "memory");
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    __asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 #endif

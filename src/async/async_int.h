@@ -14,9 +14,10 @@
  *   async.c    the shutdown hook
  *
  * Lifecycle. The pool and the reactor start lazily, on first use, and stop
- * in wf__async_shutdown, which wf_shutdown calls (src/core/runtime.c) once
- * the runtime is STOPPING and before its workers stop, so that no pool or
- * reactor thread wakes a fiber after the workers are gone.
+ * in wf__async_shutdown, which wf_shutdown calls (src/core/runtime.c,
+ * through wf__hooks.async_shutdown) once the runtime is STOPPING and
+ * before its workers stop, so that no pool or reactor thread wakes a
+ * fiber after the workers are gone.
  */
 #ifndef WEFT_ASYNC_INT_H
 #define WEFT_ASYNC_INT_H
@@ -25,9 +26,17 @@
 
 #include "core/core_int.h"
 
-/* Stop the reactor and the blocking pool (runtime.c, wf_shutdown). Called
- * from the thread running wf_shutdown with the runtime STOPPING. */
+/* Stop the reactor and the blocking pool (runtime.c, wf_shutdown, through
+ * wf__hooks.async_shutdown). Called from the thread running wf_shutdown
+ * with the runtime STOPPING. */
 void wf__async_shutdown(void);
+/* Fill in wf__hooks.async_shutdown. pool.c and reactor.c each call it
+ * from a constructor: they hold the lazy starts, so any link that can
+ * start the pool or the reactor also registers their stop. */
+static inline void wf__async_hook(void)
+{
+    wf__hooks.async_shutdown = wf__async_shutdown;
+}
 
 /* Each part's share of it. */
 void wf__pool_shutdown(void);

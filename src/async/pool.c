@@ -39,6 +39,12 @@
 #define POOL_DEFAULT 16
 #define POOL_MAX WF__BLOCKING_MAX
 
+/* At load: wf_shutdown stops what this file starts (async_int.h). */
+__attribute__((constructor)) static void hook_shutdown(void)
+{
+    wf__async_hook();
+}
+
 struct job {
     wf_fiber_fn *fn;
     void *arg;

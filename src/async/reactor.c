@@ -104,6 +104,12 @@
 #include "sync/sync_int.h"
 #include "weft/io.h"
 
+/* At load: wf_shutdown stops what this file starts (async_int.h). */
+__attribute__((constructor)) static void hook_shutdown(void)
+{
+    wf__async_hook();
+}
+
 #define CHUNK 1024
 #define NCHUNKS 1024 /* up to 1,048,576 descriptors */
 

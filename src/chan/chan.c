@@ -762,7 +762,8 @@ size_t wf_chan_elem_size(const struct wf_chan *c)
 
 /* xorshift64*, one state per thread. Only read before the select may
  * park, through this non-inlined function, so a fiber never uses another
- * thread's state after migrating (DESIGN.md, known traps). */
+ * thread's state after migrating (docs/ARCHITECTURE.md, "Fibers move
+ * between threads"). */
 static __attribute__((noinline)) uint64_t rand64(void)
 {
     static WF__TLS uint64_t s;

@@ -13,14 +13,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch/ctx.h"
-
 /* Block while *word == expected, until woken or the absolute monotonic
  * deadline (ns, INT64_MAX for none). Returns 0 when woken or the value
  * differed, -ETIMEDOUT, or -EINTR. May return spuriously. */
 int wf__futex_wait(atomic_uint *word, unsigned expected, int64_t deadline);
 /* Wake up to n threads blocked on word. */
 void wf__futex_wake(atomic_uint *word, int n);
+
+/* Spin-wait hint (pause / yield). */
+static inline void wf__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause" ::: "memory");
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 /* Test-and-test-and-set spinlock for critical sections of a few dozen
  * instructions; yields the CPU after a while so a preempted holder can

@@ -10,6 +10,8 @@
  *   scope.c    structured concurrency
  *   monitor.c  the stall monitor thread
  *   timer.c    per-worker timer heaps;  deque.c  the Chase-Lev deque
+ *   tq.c       the task deques and the task inject queue: finding and
+ *              stealing tasks
  *
  * Lock order (outer first): scope lock -> slot lock of a member -> that
  * member's scope locks (depth grows, so cancellation that walks down nested
@@ -31,7 +33,7 @@
 #include "common/futex.h"
 #include "core/deque.h"
 #include "core/timer.h"
-#include "par/tq.h" /* tasks (src/par): each worker owns a task deque */
+#include "core/tq.h" /* each worker owns a task deque */
 #include "weft/fiber.h"
 #include "weft/runtime.h"
 
@@ -182,7 +184,7 @@ struct wf__worker {
      * oldest (see sched.c). */
     struct wf__deque lq;
     uint64_t trng;                 /* task steals' victim choice; owner only */
-    /* Fork-join tasks (src/par/task.c): a split deque of its own. */
+    /* Fork-join tasks (tq.c): a split deque of its own. */
     struct wf__tq tq;
     /* The fiber woken last by this worker, run next. Thieves may take it
      * with an exchange when the deque is empty. */
@@ -287,7 +289,7 @@ struct wf__rt {
     atomic_long inject_n;
 
     /* Task inject queue: root tasks from fibers and plain threads
-     * (src/par/task.c). */
+     * (tq.c). */
     _Alignas(WF__CACHELINE) struct wf__spin tinject_lock;
     struct wf__task *tinject_head, *tinject_tail; /* tinject_lock */
     atomic_long tinject_n;
@@ -335,7 +337,8 @@ enum { WF__RT_OFF, WF__RT_STARTING, WF__RT_RUNNING, WF__RT_STOPPING };
 
 /* The worker running on this thread, NULL on plain threads. Not inlined,
  * and opaque to the optimiser: a fiber may resume on another thread, so a
- * cached TLS address would name the old worker (DESIGN.md, known traps). */
+ * cached TLS address would name the old worker (docs/ARCHITECTURE.md,
+ * "Fibers move between threads"). */
 struct wf__worker *wf__worker_self(void);
 /* The fiber running on this thread, NULL on plain threads or between
  * fibers. Same caveat. */
@@ -448,15 +451,41 @@ _Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how);
  * idle worker if none is searching. Any thread. */
 void wf__sched_notify(struct wf__rt *rt);
 
-/* ---- tasks (src/par/task.c), called by the scheduler loop ---------------- */
+/* ---- tasks (tq.c): the deques and inject queue the scheduler loop reads -- */
 
 /* A task from the task inject queue or (deques) another worker's deque,
  * or NULL. */
 struct wf__task *wf__task_find(struct wf__worker *w, bool deques);
-/* Run a task found by wf__task_find on the scheduler loop's stack. */
-void wf__task_run_sched(struct wf__worker *w, struct wf__task *t);
+/* One pass over the other workers' deques, after the inject queue if
+ * with_inject; a task or NULL. */
+struct wf__task *wf__task_steal(struct wf__worker *w, bool with_inject);
+/* Append t to the task inject queue and wake an idle worker. Any thread. */
+void wf__task_inject(struct wf__rt *rt, struct wf__task *t);
 /* Tasks anywhere (seq_cst loads, for workers deciding to sleep). */
 bool wf__tasks_visible(struct wf__rt *rt);
+
+/* ---- hooks: what the core has the layers above it do ------------------- */
+
+/*
+ * The core names no function of a higher layer. Where it needs one done,
+ * it calls through this table, which those layers fill in from a
+ * constructor in the file that holds the function, that is at program
+ * (or library) load, before any thread of the runtime exists; the table
+ * is never written again. A slot stays NULL only when the file that
+ * would fill it is not linked in (a static link that uses no tasks, or
+ * no pool and no reactor), and then nothing the hook serves can exist.
+ */
+struct wf__hooks {
+    /* par (task.c): run a task found by wf__task_find on the scheduler
+     * loop's stack. Every task comes from par, so a found task means the
+     * slot is filled. */
+    void (*run_task)(struct wf__worker *w, struct wf__task *t);
+    /* async (async.c; filled in by pool.c and reactor.c): stop the
+     * blocking pool and the reactor. wf_shutdown calls it once the runtime
+     * is STOPPING and before the workers stop. */
+    void (*async_shutdown)(void);
+};
+extern struct wf__hooks wf__hooks;
 
 /* A timer was added to t's heap by another thread: wake t if it sleeps,
  * since it may sleep past the new deadline (sched.c). */

@@ -37,9 +37,9 @@
 #include "config.h"
 #include "core_int.h"
 #include "core_test.h"
-#include "async/async_int.h" /* wf__async_shutdown */
 
 struct wf__rt wf__rt;
+struct wf__hooks wf__hooks;
 
 #define DEFAULT_STACK (128u * 1024u)
 /* The task stack size the last start chose (0: none yet): the size of the
@@ -502,7 +502,7 @@ out_workers:
     for (int i = 0; i < rt->nworkers; i++) {
         wf__deque_destroy(&rt->workers[i].dq);
         wf__deque_destroy(&rt->workers[i].lq);
-        wf__tq_destroy(&rt->workers[i].tq); /* task deque (src/par) */
+        wf__tq_destroy(&rt->workers[i].tq); /* task deque (tq.c) */
     }
     restore_handlers();
     free(rt->workers);
@@ -545,7 +545,8 @@ int wf_shutdown(void)
         pthread_cond_wait(&rt->tw_cond, &rt->tw_lock);
     pthread_mutex_unlock(&rt->tw_lock);
 
-    wf__async_shutdown(); /* src/async: reactor and blocking pool */
+    if (wf__hooks.async_shutdown) /* src/async: blocking pool and reactor */
+        wf__hooks.async_shutdown();
     wf__monitor_stop(rt);
     wf__workers_stop(rt);
     teardown(rt);

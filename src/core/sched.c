@@ -87,7 +87,7 @@
  * queue before sleeping: against the producer's fence that closes the
  * window for lost wake-ups.
  *
- * Tasks (src/par/task.c). Fork-join tasks run on the scheduler loop's
+ * Tasks (tq.c, par/task.c). Fork-join tasks run on the scheduler loop's
  * context, never on a fiber's stack. The loop runs on the worker's task
  * stack: a region weft maps itself (wf__stack_map_one: reserved lazily,
  * 1 GiB of address space by default, `task_stack_size`, with a guard page
@@ -97,14 +97,14 @@
  * stack has. find_work takes roots (handed over by fibers and plain
  * threads through the task inject queue) before local fibers, and when it
  * searches, steals from the other workers' task deques before their fiber
- * queues; a task found is run to completion right there, and
- * then the loop starts over. A fiber switch goes through the scheduler
- * loop instead of straight to the next fiber while roots wait in the task
- * inject queue (pick_next), so that workers busy with fibers still pick
- * them up. Idle workers hear of tasks the way they hear of fibers: a root,
- * and tasks made stealable (published), are followed by notify_idle, and
- * work_visible counts stealable tasks, so the last searcher to find work
- * (a stolen task included) wakes the next.
+ * queues; a task found is run to completion right there (through
+ * wf__hooks.run_task), and then the loop starts over. A fiber switch goes
+ * through the scheduler loop instead of straight to the next fiber while
+ * roots wait in the task inject queue (pick_next), so that workers busy
+ * with fibers still pick them up. Idle workers hear of tasks the way they
+ * hear of fibers: a root, and tasks made stealable (published), are
+ * followed by notify_idle, and work_visible counts stealable tasks, so the
+ * last searcher to find work (a stolen task included) wakes the next.
  *
  * Rejected: a mutex-protected shared run queue (simple, but every switch
  * would contend on it); waking a parked worker on every submission (a
@@ -1047,7 +1047,7 @@ static struct wf__fiber *find_work(struct wf__worker *w)
             }
             if (f)
                 return f;
-            wf__task_run_sched(w, t);
+            wf__hooks.run_task(w, t); /* par */
             continue;
         }
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))

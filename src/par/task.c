@@ -1,31 +1,11 @@
 /*
- * Tasks: the per-worker split deque, fork-join task groups, and the hooks
- * through which the scheduler loop runs and steals tasks.
+ * Tasks: fork-join task groups, spawn and sync, running tasks (the
+ * scheduler loop runs the ones it finds through wf__hooks.run_task), and
+ * the serial stack.
  *
- * The deque (tq.h). fib(32) makes 3.5 M forks and runs in ~9 ms serially,
- * so an un-stolen fork + join must cost a few ns: no fence, no locked
- * instruction. A Chase-Lev pop needs a full fence (a locked instruction,
- * ~5-8 ns here), and so does Cilk's THE protocol, so we use a split deque
- * (Dinan et al., SC 2009; van Dijk and van de Pol's Lace, 2014):
- * buf[top .. split) is public, buf[split .. bottom) private. The owner
- * pushes and pops its private part with plain loads and stores. A thief
- * that finds the public part empty sets `splitreq`; the owner checks that
- * flag (one relaxed load, a cache hit while nobody asks) at every push and
- * between the chunks of wf_parallel_for, and then moves `split`
- * over the older half of its private tasks with a release store. Only
- * when its private part is empty does the owner pop from the public part,
- * and that is a Chase-Lev pop with `split` in the role of bottom: a
- * seq_cst store of split, a seq_cst load of top, and a CAS on top when one
- * task is left. Thieves load top and split seq_cst (plain loads on x86)
- * and CAS top. So fences are paid per steal, not per fork. The price:
- * a thief waits until the owner next pushes or polls, which bounds the
- * latency of a steal by the longest stretch of task code without a fork;
- * coarse forks (wf__group_fork_shared: loop halves, sort halves) are
- * therefore published at once. The private push and pop of
- * wf_task_spawn / wf_task_sync are inline in weft/par.h (through
- * wf__par_tq, the running task's deque): out of line, the two calls cost
- * a fine-grained recursion about 40% more (docs/PERFORMANCE.md, "Why the
- * code is as it is").
+ * The deque, the task inject queue, and finding and stealing tasks are
+ * the scheduler's, in src/core/tq.c (the scheduler loop looks there for
+ * work); this file runs tasks and holds what the user calls.
  *
  * Task groups. A group remembers where it was initialised:
  *   TASK   inside a task on worker w: fork = push on w's deque (counted in
@@ -86,91 +66,6 @@ static WF__TLS struct wf__worker *tls_tw;
 /* The same worker's task deque, for the inline paths in weft/par.h. */
 WF_API WF__TLS struct wf__tq_pub *wf__par_tq;
 
-/* ---- the deque ----------------------------------------------------------- */
-
-int wf__tq_init(struct wf__tq *q)
-{
-    q->buf = calloc(WF__TQ_CAP, sizeof *q->buf);
-    if (!q->buf)
-        return -ENOMEM;
-    q->ob = q->osplit = q->otop = 0;
-    q->depth = 0;
-    q->splitreqp = &q->splitreq;
-    atomic_init(&q->top, 0);
-    atomic_init(&q->split, 0);
-    atomic_init(&q->splitreq, false);
-    return 0;
-}
-
-void wf__tq_destroy(struct wf__tq *q)
-{
-    free(q->buf);
-    q->buf = NULL;
-}
-
-void wf__tq_publish(struct wf__tq *q)
-{
-    /* relaxed: cleared before the new split is stored, so a request made
-     * after this point is seen at the next check. */
-    atomic_store_explicit(&q->splitreq, false, memory_order_relaxed);
-    long n = q->ob - q->osplit;
-    if (n <= 0)
-        return;
-    q->osplit += (n + 1) / 2;
-    /* release: the slots below the new split were written before; pairs
-     * with the thieves' load of split. */
-    atomic_store_explicit(&q->split, q->osplit, memory_order_release);
-    /* Public tasks are what idle workers look for before they sleep
-     * (wf__tasks_visible); the thief that asked may have gone to sleep. */
-    wf__sched_notify(&wf__rt);
-}
-
-struct wf__task *wf__tq_pop_public(struct wf__tq *q)
-{
-    long s = q->osplit;
-    /* relaxed: a stale (smaller) top only sends us down the slow path. */
-    if (atomic_load_explicit(&q->top, memory_order_relaxed) >= s)
-        return NULL;
-    s--;
-    /* seq_cst store then seq_cst load: Dekker with a thief's load of top
-     * then split (the Chase-Lev pop, split in the role of bottom). */
-    atomic_store(&q->split, s);
-    long t = atomic_load(&q->top);
-    struct wf__task *x = NULL;
-    if (t <= s) {
-        x = atomic_load_explicit(&q->buf[s & (WF__TQ_CAP - 1)],
-                                 memory_order_relaxed);
-        if (t == s) {
-            if (!atomic_compare_exchange_strong(&q->top, &t, t + 1))
-                x = NULL;
-            s++;
-            atomic_store(&q->split, s);
-        }
-    } else {
-        s++;
-        atomic_store(&q->split, s);
-    }
-    q->osplit = q->ob = s;
-    return x;
-}
-
-struct wf__task *wf__tq_steal(struct wf__tq *q)
-{
-    long t = atomic_load(&q->top);
-    long s = atomic_load(&q->split);
-    if (t >= s) {
-        /* relaxed: hints; the owner publishes with a release store. */
-        if (!atomic_load_explicit(&q->splitreq, memory_order_relaxed))
-            atomic_store_explicit(&q->splitreq, true, memory_order_relaxed);
-        return NULL;
-    }
-    struct wf__task *x =
-        atomic_load_explicit(&q->buf[t & (WF__TQ_CAP - 1)], memory_order_relaxed);
-    if (!atomic_compare_exchange_strong(&q->top, &t, t + 1))
-        return WF__TQ_ABORT;
-    return x;
-}
-
 /* ---- running tasks -------------------------------------------------------- */
 
 static void submit_done(struct wf__group *g)
@@ -205,106 +100,8 @@ static inline void run(struct wf__task *t, bool local)
     }
 }
 
-static struct wf__task *take_inject(struct wf__rt *rt)
-{
-    if (!wf__spin_trylock(&rt->tinject_lock))
-        return NULL;
-    struct wf__task *t = rt->tinject_head;
-    if (t) {
-        rt->tinject_head = t->u.next;
-        if (!rt->tinject_head)
-            rt->tinject_tail = NULL;
-        atomic_fetch_sub(&rt->tinject_n, 1);
-    }
-    wf__spin_unlock(&rt->tinject_lock);
-    return t;
-}
-
-static void inject(struct wf__rt *rt, struct wf__task *t)
-{
-    t->u.next = NULL;
-    wf__spin_lock(&rt->tinject_lock);
-    if (rt->tinject_tail)
-        rt->tinject_tail->u.next = t;
-    else
-        rt->tinject_head = t;
-    rt->tinject_tail = t;
-    /* seq_cst: read by workers deciding to sleep (see sched.c). */
-    atomic_fetch_add(&rt->tinject_n, 1);
-    wf__spin_unlock(&rt->tinject_lock);
-    wf__sched_notify(rt);
-}
-
-static uint64_t rnd(struct wf__worker *w)
-{
-    uint64_t x = w->trng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->trng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-/* One pass over the other workers' deques, after the inject queue if
- * with_inject (not while joining: a root found there would delay the
- * join by a whole parallel call). */
-static struct wf__task *steal(struct wf__worker *w, bool with_inject)
-{
-    struct wf__rt *rt = w->rt;
-    int n = rt->nworkers;
-    if (with_inject &&
-        atomic_load_explicit(&rt->tinject_n, memory_order_relaxed) > 0) {
-        struct wf__task *t = take_inject(rt);
-        if (t)
-            return t;
-    }
-    if (n == 1)
-        return NULL;
-    int start = (int)(rnd(w) % (uint64_t)n);
-    for (int k = 0; k < n; k++) {
-        struct wf__worker *v = &rt->workers[(start + k) % n];
-        if (v == w)
-            continue;
-        for (int tries = 0; tries < 4; tries++) {
-            struct wf__task *t = wf__tq_steal(&v->tq);
-            if (t != WF__TQ_ABORT) {
-                if (t)
-                    return t;
-                break;
-            }
-        }
-    }
-    return NULL;
-}
-
-struct wf__task *wf__task_find(struct wf__worker *w, bool deques)
-{
-    if (!deques) {
-        if (atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) > 0)
-            return take_inject(w->rt);
-        return NULL;
-    }
-    return steal(w, true);
-}
-
-/* Only public tasks count: private ones cannot be stolen until their
- * owner publishes them, and publishing wakes a sleeper (wf__tq_publish),
- * so a worker that sleeps meanwhile misses nothing, and does not spin for
- * as long as some owner runs a long body with tasks in its private part. */
-bool wf__tasks_visible(struct wf__rt *rt)
-{
-    if (atomic_load(&rt->tinject_n) > 0)
-        return true;
-    for (int i = 0; i < rt->nworkers; i++) {
-        struct wf__tq *q = &rt->workers[i].tq;
-        /* seq_cst: Dekker with the fence in notify_idle after a publish. */
-        if (atomic_load(&q->top) < atomic_load(&q->split))
-            return true;
-    }
-    return false;
-}
-
-void wf__task_run_sched(struct wf__worker *w, struct wf__task *t)
+/* The scheduler loop runs a task it found (wf__hooks.run_task). */
+static void run_sched(struct wf__worker *w, struct wf__task *t)
 {
     tls_tw = w;
     wf__par_tq = (struct wf__tq_pub *)(void *)&w->tq;
@@ -315,6 +112,12 @@ void wf__task_run_sched(struct wf__worker *w, struct wf__task *t)
     tls_tw = NULL;
 }
 
+/* At load, before any runtime thread exists (see struct wf__hooks). */
+__attribute__((constructor)) static void hook_run_task(void)
+{
+    wf__hooks.run_task = run_sched;
+}
+
 /* A join's child runs elsewhere: do something useful meanwhile. *idle
  * counts the calls in a row that found nothing; past ~50 us of those the
  * worker yields its CPU at each call, so that on an oversubscribed
@@ -322,7 +125,7 @@ void wf__task_run_sched(struct wf__worker *w, struct wf__task *t)
 static void help(struct wf__worker *w, unsigned *idle)
 {
     if (w->tq.depth < WF__HELP_DEPTH) {
-        struct wf__task *t = steal(w, false);
+        struct wf__task *t = wf__task_steal(w, false);
         if (t) {
             *idle = 0;
             w->tq.depth++;
@@ -475,7 +278,7 @@ int wf_task_group_fork(struct wf_task_group *tg, struct wf_task *tt,
     if (g->mode == WF__G_SERIAL)
         return serial_run(fn, arg);
     atomic_fetch_add(&g->pending, 1);
-    inject(&wf__rt, t);
+    wf__task_inject(&wf__rt, t);
     return 0;
 }
 

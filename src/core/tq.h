@@ -1,13 +1,14 @@
 /*
- * src/par/tq.h - tasks and the per-worker task deque (see task.c for the
+ * src/core/tq.h - tasks and the per-worker task deque (see tq.c for the
  * design and the protocol).
  *
- * Included by core/core_int.h: every worker owns one struct wf__tq beside
- * its fiber deque. The owner's push and pop are inline here because they
- * are the whole cost of an un-stolen fork and join.
+ * Part of the scheduler: every worker owns one struct wf__tq beside its
+ * fiber deque, and the scheduler loop steals from it. The owner's push
+ * and pop are inline here because they are the whole cost of an
+ * un-stolen fork and join.
  */
-#ifndef WEFT_PAR_TQ_H
-#define WEFT_PAR_TQ_H
+#ifndef WEFT_CORE_TQ_H
+#define WEFT_CORE_TQ_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
