@@ -2,7 +2,9 @@
 #
 # Installed: the shared library (libweft.so.<version>, its SONAME link and
 # the libweft.so development link), the static library (libweft.a), the
-# public headers, a pkg-config file (weft.pc) and a CMake package, so that
+# public headers, the license (share/doc/weft/LICENSE; MIT, which weft.pc
+# and the CMake package's weft_LICENSE name too), a pkg-config file
+# (weft.pc) and a CMake package, so that
 # `find_package(weft)` gives the imported targets weft::weft and
 # weft::weft_static. Nothing under src/ and no test or benchmark target
 # (weft_testlib included) is installed or exported.
@@ -36,6 +38,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/include/weft.h
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/weft
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
   FILES_MATCHING PATTERN "*.h")
+
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE
+  DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
 
 # ---- CMake package -------------------------------------------------------------
 install(EXPORT weftTargets

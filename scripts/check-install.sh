@@ -45,9 +45,11 @@ libdir=$(dirname "$(dirname "$pc")")
 for f in "$prefix/include/weft.h" "$libdir/libweft.a" "$libdir/libweft.so" \
          "$libdir/cmake/weft/weftConfig.cmake" \
          "$libdir/cmake/weft/weftConfigVersion.cmake" \
-         "$libdir/cmake/weft/weftTargets.cmake"; do
+         "$libdir/cmake/weft/weftTargets.cmake" \
+         "$prefix/share/doc/weft/LICENSE"; do
     [ -e "$f" ] || fail "missing ${f#"$prefix"/}"
 done
+grep -qx 'License: MIT' "$pc" || fail "weft.pc does not name the license"
 for h in include/weft/*.h; do
     [ -e "$prefix/$h" ] || fail "header $h not installed"
 done
