@@ -184,6 +184,17 @@ WF_API int wf_shutdown(void);
  * racing with a stop gets the old or the new count). */
 WF_API size_t wf_shutdown_discarded(void);
 
+/* Number of fibers of the running runtime that have started and not yet
+ * returned (blocked or runnable; the calling fiber counts), 0 when no
+ * runtime runs. A snapshot: fibers that spawn or return meanwhile may or
+ * may not count. Meant for checks and diagnostics, e.g. waiting, before a
+ * stop, for fibers that have signalled their work done but are still on
+ * their way out (the fiber of wf_async() completes its future, then
+ * returns), so that wf_shutdown_discarded() stays 0. It walks the
+ * runtime's fiber table: O(fibers ever alive at once), not for hot paths.
+ * Any thread; not during wf_init()/wf_shutdown() on another thread. */
+WF_API size_t wf_fibers_alive(void);
+
 /* Number of workers of the running runtime, or WF_ESHUTDOWN. Any thread. */
 WF_API int wf_workers(void);
 

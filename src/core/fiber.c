@@ -674,6 +674,32 @@ int wf_cancel(struct wf_fiber f)
     return 0;
 }
 
+size_t wf_fibers_alive(void)
+{
+    struct wf__rt *rt = &wf__rt;
+    /* acquire: pairs with the release store of RUNNING in wf_init, after
+     * which the table is set up. */
+    if (atomic_load_explicit(&rt->state, memory_order_acquire) !=
+        WF__RT_RUNNING)
+        return 0;
+    /* Slots below nslots stay mapped for the life of the process (see
+     * wf__slots_retire), so the walk is safe against spawns; each state is
+     * read on its own, so the count is a snapshot of no single moment. */
+    wf__spin_lock(&rt->slot_lock);
+    uint32_t nslots = rt->nslots;
+    wf__spin_unlock(&rt->slot_lock);
+    size_t n = 0;
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
+        /* relaxed: a count, nothing read through it. */
+        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
+        unsigned st = STATE(c);
+        if (st != WF__S_FREE && st != WF__S_DONE && st != WF__S_DONE_JOINED)
+            n++;
+    }
+    return n;
+}
+
 size_t wf__fibers_abandon(struct wf__rt *rt)
 {
     size_t n = 0;

@@ -128,7 +128,10 @@ WT_CASE(shutdown_discarded_counts_blocked)
     }
     thread_wait(&dc_started, N);
     nap_ms(20);
+    /* From a plain thread: the blocked ones, nobody else. */
+    WT_CHECK_EQ(wf_fibers_alive(), N);
     WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(wf_fibers_alive(), 0); /* no runtime */
     WT_CHECK_EQ(wf_shutdown_discarded(), N);
     WT_CHECK_EQ(wf_shutdown_discarded(), N); /* stays until the next stop */
     /* The next stop counts afresh: a clean one reports 0. */
@@ -157,6 +160,10 @@ WT_CASE(shutdown_discarded_zero_when_clean)
     WT_CHECK_EQ(wf_detach(go(dc_quick, NULL)), 0);
     go(dc_quick, NULL);
     thread_wait(&dc_returned, 2);
+    /* Returned, joined or not: none alive once they are out. */
+    for (int i = 0; i < 10000 && wf_fibers_alive() > 0; i++)
+        nap_ms(1);
+    WT_CHECK_EQ(wf_fibers_alive(), 0);
     struct wf_scope *s;
     WT_CHECK_EQ(wf_scope_open(&s), 0);
     WT_CHECK_EQ(wf_scope_go(s, NULL, ret_arg, NULL), 0);

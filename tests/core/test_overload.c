@@ -176,8 +176,8 @@ static void chan_tree(int workers)
     *root = (struct node){depth, 0, NULL, &sum};
     born();
     /* Detached fibers that have sent their sum may still be on their way
-     * out when the root returns: their stop may discard them. */
-    run_main_leaving(workers, chan_tree_main, root);
+     * out when the root returns: run_main waits for them. */
+    run_main(workers, chan_tree_main, root);
     /* The leaves carry 0 .. leaves-1. */
     WT_CHECK_EQ(sum, leaves * (leaves - 1) / 2);
     WT_CHECK_EQ(atomic_load(&live), 0);
