@@ -405,7 +405,7 @@ void wf__utimers_discard(struct wf__worker *w)
     while ((u = w->due)) {
         w->due = u->next_due;
         u->next_due = NULL;
-        /* seq_cst, no order needed: the worker is stopping. */
+        /* seq_cst, no order needed: the workers have been joined. */
         atomic_store_explicit(&u->state, DISCARDED, memory_order_seq_cst);
     }
 }
