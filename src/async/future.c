@@ -531,7 +531,11 @@ static void any_cb(struct wf_future *f, void *arg)
 {
     struct agg *a = arg;
     bool no = false;
-    if (atomic_compare_exchange_strong(&a->won, &no, true)) {
+    /* seq_cst CAS, no order needed: only picks the first to settle; the
+     * promise publishes the outcome. */
+    if (atomic_compare_exchange_strong_explicit(&a->won, &no, true,
+                                                memory_order_seq_cst,
+                                                memory_order_seq_cst)) {
         size_t idx = 0;
         while (a->in[idx] != f)
             idx++;

@@ -31,7 +31,8 @@ static inline void wf__fence(void)
 static inline int wf__dekker_load_int(atomic_int *x)
 {
 #if defined(WEFT_TSAN)
-    return atomic_fetch_add(x, 0);
+    /* seq_cst RMW: orders against the other half's RMW, see above. */
+    return atomic_fetch_add_explicit(x, 0, memory_order_seq_cst);
 #else
     wf__fence();
     /* relaxed: ordered by the fence above. */

@@ -105,7 +105,9 @@ static void slot_free(struct wf__rt *rt, uint32_t idx)
 
 struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id)
 {
-    uint64_t c = atomic_load(&s->ctl);
+    /* seq_cst loads, no order needed: a first look; the acquire CAS below
+     * takes the lock and orders what follows. */
+    uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
     for (;;) {
         if (GEN(c) != (uint32_t)(id >> 32))
             return NULL;
@@ -114,7 +116,7 @@ struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id)
             return NULL;
         if (c & WF__SLOT_LOCK) {
             wf__cpu_relax();
-            c = atomic_load(&s->ctl);
+            c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
             continue;
         }
         /* acquire: pairs with the release in wf__slot_unlock. */
@@ -136,7 +138,10 @@ void wf__slot_unlock(struct wf__slot *s)
 static uint64_t slot_ctl_unlocked(struct wf__slot *s)
 {
     uint64_t c;
-    while ((c = atomic_load(&s->ctl)) & WF__SLOT_LOCK)
+    /* seq_cst (acquire would do: pairs with the release stores of ctl that
+     * drop the lock bit; callers act on the state through a CAS). */
+    while ((c = atomic_load_explicit(&s->ctl, memory_order_seq_cst)) &
+           WF__SLOT_LOCK)
         wf__cpu_relax();
     return c;
 }
@@ -270,7 +275,9 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
         return WF_ENOMEM;
     }
     struct wf__slot *s = wf__slot_get((uint64_t)idx + 1);
-    uint32_t gen = GEN(atomic_load(&s->ctl));
+    /* seq_cst, no order needed: the slot is ours (just taken from the
+     * free list), only its generation is read. */
+    uint32_t gen = GEN(atomic_load_explicit(&s->ctl, memory_order_seq_cst));
 
     struct wf__fiber *f = (struct wf__fiber *)st;
     f->fn = fn;
@@ -367,10 +374,11 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
                 goto retry;
             struct wf__joinrec *jr = s->joiner;
             struct wf__waiter jw = jr->w; /* before it may vanish */
-            /* seq_cst: the waker's half of park-on-word. The joiner cannot
+            /* seq_cst: the waker's half of park-on-word (pairs with park()'s
+             * store of PARKING and its load of the word). The joiner cannot
              * leave before the store of DONE_JOINED below (it waits for
              * the lock bit), so the record is still there. */
-            atomic_store(&jr->state, 1);
+            atomic_store_explicit(&jr->state, 1, memory_order_seq_cst);
             /* release: publishes the result to the joiner, drops the lock. */
             atomic_store_explicit(&s->ctl, CTL(gen, WF__S_DONE_JOINED),
                                   memory_order_release);
@@ -422,8 +430,9 @@ static bool claim(struct wf__slot *s, uint64_t id, uint64_t c, void **result)
 {
     /* acquire (by the CAS): pairs with the release of the exit transition,
      * so the result read below is the one the fiber stored. */
-    if (!atomic_compare_exchange_strong(&s->ctl, &c,
-                                        CTL(GEN(c) + 1, WF__S_FREE)))
+    if (!atomic_compare_exchange_strong_explicit(
+            &s->ctl, &c, CTL(GEN(c) + 1, WF__S_FREE), memory_order_seq_cst,
+            memory_order_seq_cst))
         return false;
     if (result)
         *result = s->result;
@@ -443,7 +452,9 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
     if (self && self->id == f.id)
         return WF_EDEADLK;
     wf__coop_spend(self);
-    uint64_t c = atomic_load(&s->ctl);
+    /* seq_cst loads of ctl here, no order needed: each state acted on is
+     * taken by a CAS (claim acquires the result). */
+    uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
     for (;;) {
         if (GEN(c) != (uint32_t)(f.id >> 32))
             return WF_ESRCH;
@@ -453,7 +464,7 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
         case WF__S_DONE:
             if (claim(s, f.id, c, result))
                 return 0;
-            c = atomic_load(&s->ctl);
+            c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
             continue;
         case WF__S_LIVE:
             break;
@@ -496,9 +507,12 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
             /* Give up: take the joiner back, unless the fiber returned
              * meanwhile (then the join succeeds after all). */
             c = slot_ctl_unlocked(s);
+            /* seq_cst CAS: races with the exit path, which takes the
+             * lock bit on JOINING before it reads s->joiner. */
             if (STATE(c) == WF__S_JOINING &&
-                atomic_compare_exchange_strong(&s->ctl, &c,
-                                               CTL(GEN(c), WF__S_LIVE)))
+                atomic_compare_exchange_strong_explicit(
+                    &s->ctl, &c, CTL(GEN(c), WF__S_LIVE),
+                    memory_order_seq_cst, memory_order_seq_cst))
                 break;
             continue;
         }
@@ -513,7 +527,8 @@ int wf_detach(struct wf_fiber f)
     struct wf__slot *s = wf__slot_get(f.id);
     if (!s)
         return WF_ESRCH;
-    uint64_t c = atomic_load(&s->ctl);
+    /* seq_cst loads, no order needed: as in wf_join, a CAS decides. */
+    uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
     for (;;) {
         if (GEN(c) != (uint32_t)(f.id >> 32))
             return WF_ESRCH;
@@ -523,15 +538,17 @@ int wf_detach(struct wf_fiber f)
         case WF__S_DONE:
             if (claim(s, f.id, c, NULL))
                 return 0;
-            c = atomic_load(&s->ctl);
+            c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
             continue;
         case WF__S_LIVE:
             if (c & WF__SLOT_LOCK) {
                 c = slot_ctl_unlocked(s);
                 continue;
             }
-            if (atomic_compare_exchange_strong(&s->ctl, &c,
-                                               CTL(GEN(c), WF__S_DETACHED)))
+            /* seq_cst CAS: races with the exit transition of ctl. */
+            if (atomic_compare_exchange_strong_explicit(
+                    &s->ctl, &c, CTL(GEN(c), WF__S_DETACHED),
+                    memory_order_seq_cst, memory_order_seq_cst))
                 return 0;
             continue;
         default:
@@ -556,7 +573,9 @@ int wf_park(int64_t deadline)
     struct wf__fiber *self = wf__fiber_self();
     if (!self)
         return WF_EPERM;
-    if (atomic_load(&self->cancelled))
+    /* seq_cst, no order needed: an early out; park re-reads cancelled
+     * after its store of PARKING (the Dekker half). */
+    if (atomic_load_explicit(&self->cancelled, memory_order_seq_cst))
         return WF_ECANCELED;
     return wf__fiber_park(self, deadline);
 }
@@ -568,7 +587,8 @@ int wf_unpark(struct wf_fiber f)
         return WF_ESRCH;
     struct wf__fiber *fb = wf__slot_lock(s, f.id);
     if (!fb) {
-        uint64_t c = atomic_load(&s->ctl);
+        /* seq_cst, no order needed: only tells returned from unknown. */
+        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
         bool returned = GEN(c) == (uint32_t)(f.id >> 32) &&
                         (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
         return returned ? 0 : WF_ESRCH;
@@ -596,7 +616,8 @@ int wf_sleep_until(int64_t deadline)
     atomic_int never = 0;
     int err = 0;
     for (;;) {
-        if (atomic_load(&self->cancelled)) {
+        /* seq_cst, no order needed: as in wf_park. */
+        if (atomic_load_explicit(&self->cancelled, memory_order_seq_cst)) {
             err = WF_ECANCELED;
             break;
         }
@@ -647,12 +668,16 @@ int wf_pin_self(void)
 bool wf_cancelled(void)
 {
     struct wf__fiber *f = wf__fiber_self();
-    return f && atomic_load(&f->cancelled);
+    /* seq_cst: pairs with wf__cancel_locked's store; the cancelling
+     * party publishes nothing else through it. */
+    return f && atomic_load_explicit(&f->cancelled, memory_order_seq_cst);
 }
 
 void wf__cancel_locked(struct wf__fiber *f)
 {
-    atomic_store(&f->cancelled, true); /* seq_cst: before the kick */
+    /* seq_cst: the waker's half of the Dekker with park()'s store of
+     * PARKING and its re-read of cancelled; the kick reads wstate. */
+    atomic_store_explicit(&f->cancelled, true, memory_order_seq_cst);
     wf__fiber_kick(f);
     wf__scope_cancel_owned(f);
 }
@@ -664,7 +689,8 @@ int wf_cancel(struct wf_fiber f)
         return WF_ESRCH;
     struct wf__fiber *fb = wf__slot_lock(s, f.id);
     if (!fb) {
-        uint64_t c = atomic_load(&s->ctl);
+        /* seq_cst, no order needed: as in wf_unpark. */
+        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
         bool returned = GEN(c) == (uint32_t)(f.id >> 32) &&
                         (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
         return returned ? 0 : WF_ESRCH;
@@ -705,7 +731,9 @@ size_t wf__fibers_abandon(struct wf__rt *rt)
     size_t n = 0;
     for (uint32_t i = 0; i < rt->nslots; i++) {
         struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
-        unsigned st = STATE(atomic_load(&s->ctl));
+        /* seq_cst, no order needed: the workers have stopped. */
+        unsigned st =
+            STATE(atomic_load_explicit(&s->ctl, memory_order_seq_cst));
         if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
             continue;
         n++; /* started and not returned: blocked or runnable */

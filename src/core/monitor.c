@@ -158,7 +158,8 @@ static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
 static bool work_waiting(struct wf__worker *w)
 {
     return wf__deque_size(&w->dq) > 0 || wf__deque_size(&w->lq) > 0 ||
-           atomic_load(&w->runnext) ||
+           /* seq_cst, no order needed: a hint, as the loads beside it */
+           atomic_load_explicit(&w->runnext, memory_order_seq_cst) ||
            atomic_load_explicit(&w->inbox_n, memory_order_relaxed) > 0;
 }
 
@@ -171,7 +172,8 @@ static void wake_helper(struct wf__rt *rt)
         /* relaxed: a hint; a worker that is no longer parked needs no
          * wake-up, and the next sample looks again. */
         if (atomic_load_explicit(&t->parked, memory_order_relaxed)) {
-            atomic_store(&t->wake_word, 1);
+            /* seq_cst: pairs with park_worker's futex-wait loop load. */
+            atomic_store_explicit(&t->wake_word, 1, memory_order_seq_cst);
             wf__futex_wake(&t->wake_word, 1);
             return;
         }
@@ -183,7 +185,8 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
 {
     int64_t stall = rt->stall_ns > 0 ? rt->stall_ns : DEFAULT_STALL_NS;
     int64_t next = now + stall / 4;
-    bool idle = atomic_load(&rt->nparked) > 0;
+    /* seq_cst, no order needed: a hint, sampled again next time. */
+    bool idle = atomic_load_explicit(&rt->nparked, memory_order_seq_cst) > 0;
     bool rescue = false;
 
     for (int i = 0; i < rt->nworkers; i++) {
@@ -233,19 +236,31 @@ static void *monitor_main(void *p)
         WF_PANIC("out of memory for the monitor");
     int64_t next = wf_now();
 
-    while (!atomic_load(&rt->stopping)) {
-        unsigned seen = atomic_load(&rt->mon_word);
-        atomic_store(&rt->mon_sleeping, true);
-        if (atomic_load(&rt->nparked) == n && !atomic_load(&rt->stopping)) {
+    /* seq_cst loads of stopping: against wf__monitor_stop's store, then
+     * its RMW of mon_word, which the futex wait re-checks. */
+    while (!atomic_load_explicit(&rt->stopping, memory_order_seq_cst)) {
+        /* seq_cst: read before the checks below, so a kick made after
+         * them changes it and the futex wait returns. */
+        unsigned seen =
+            atomic_load_explicit(&rt->mon_word, memory_order_seq_cst);
+        /* seq_cst: the writing half of the Dekker with
+         * wf__monitor_kick's load of mon_sleeping; the reading half here
+         * is the load of nparked, against park_worker's decrement. */
+        atomic_store_explicit(&rt->mon_sleeping, true, memory_order_seq_cst);
+        if (atomic_load_explicit(&rt->nparked, memory_order_seq_cst) == n &&
+            !atomic_load_explicit(&rt->stopping, memory_order_seq_cst)) {
             wf__futex_wait(&rt->mon_word, seen, WF_FOREVER);
-            atomic_store(&rt->mon_sleeping, false);
+            /* seq_cst, no order needed: only spares kicks a futex wake */
+            atomic_store_explicit(&rt->mon_sleeping, false,
+                                  memory_order_seq_cst);
             int64_t now = wf_now();
             for (int i = 0; i < n; i++)
                 smp[i] = (struct sample){0, now, false};
             next = now;
             continue;
         }
-        atomic_store(&rt->mon_sleeping, false);
+        /* seq_cst, no order needed: as above. */
+        atomic_store_explicit(&rt->mon_sleeping, false, memory_order_seq_cst);
         if (wf_now() < next)
             wf__futex_wait(&rt->mon_word, seen, next);
         next = sample_all(rt, smp, wf_now());
@@ -268,8 +283,10 @@ void wf__monitor_stop(struct wf__rt *rt)
 {
     if (!rt->monitor_started)
         return;
-    atomic_store(&rt->stopping, true);
-    atomic_fetch_add(&rt->mon_word, 1);
+    /* seq_cst: stopping, then mon_word; pairs with monitor_main's loads
+     * of mon_word then stopping. */
+    atomic_store_explicit(&rt->stopping, true, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&rt->mon_word, 1, memory_order_seq_cst);
     wf__futex_wake(&rt->mon_word, 1);
     pthread_join(rt->monitor, NULL);
     rt->monitor_started = false;
@@ -277,8 +294,11 @@ void wf__monitor_stop(struct wf__rt *rt)
 
 void wf__monitor_kick(struct wf__rt *rt)
 {
-    if (atomic_load(&rt->mon_sleeping)) {
-        atomic_fetch_add(&rt->mon_word, 1);
+    /* seq_cst: the reading half of the Dekker with monitor_main's store
+     * of mon_sleeping (this worker's nparked decrement came first). */
+    if (atomic_load_explicit(&rt->mon_sleeping, memory_order_seq_cst)) {
+        /* seq_cst: changes the word monitor_main read as `seen`. */
+        atomic_fetch_add_explicit(&rt->mon_word, 1, memory_order_seq_cst);
         wf__futex_wake(&rt->mon_word, 1);
     }
 }

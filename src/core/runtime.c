@@ -205,7 +205,9 @@ static struct wf__tparker *thread_parker(void)
         if (!tp)
             WF_PANIC("out of memory for a thread parker");
     }
-    atomic_store(&tp->word, 0);
+    /* seq_cst, no order needed: the parker is this thread's alone now; a
+     * late waker's exchange at worst leaves one early return. */
+    atomic_store_explicit(&tp->word, 0, memory_order_seq_cst);
     tls_tp = tp;
     pthread_setspecific(tp_key, tp);
     return tp;
@@ -268,22 +270,30 @@ void wf__waiter_done(struct wf__waiter *w)
 static int thread_park_word(struct wf__tparker *tp, atomic_int *word,
                             int expect, int64_t deadline)
 {
-    if (atomic_load(word) != expect)
+    /* seq_cst, no order needed: an early look, repeated below. */
+    if (atomic_load_explicit(word, memory_order_seq_cst) != expect)
         return 0;
     /* seq_cst: the store comes before the looks below, against the
      * waker's (and wf_shutdown's) store of the word or state and then of
-     * the parker. */
-    atomic_store(&tp->word, 0);
-    if (atomic_load(word) != expect)
+     * the parker. This is the writing half of the Dekker; its pair is
+     * thread_kick's exchange (and wf_shutdown's store of tp->word). */
+    atomic_store_explicit(&tp->word, 0, memory_order_seq_cst);
+    /* seq_cst: the reading half, against the waker's store of the word
+     * and wf_shutdown's CAS of state. */
+    if (atomic_load_explicit(word, memory_order_seq_cst) != expect)
         return 0;
-    if (atomic_load(&wf__rt.state) != WF__RT_RUNNING)
+    if (atomic_load_explicit(&wf__rt.state, memory_order_seq_cst) !=
+        WF__RT_RUNNING)
         return -ESHUTDOWN;
     if (deadline != WF_FOREVER && wf_now() >= deadline)
         return -ETIMEDOUT;
     wf__futex_wait(&tp->word, 0, deadline);
-    if (atomic_load(word) != expect)
+    /* seq_cst: after the wake, see what the waker stored before its
+     * exchange of tp->word. */
+    if (atomic_load_explicit(word, memory_order_seq_cst) != expect)
         return 0;
-    if (atomic_load(&wf__rt.state) != WF__RT_RUNNING)
+    if (atomic_load_explicit(&wf__rt.state, memory_order_seq_cst) !=
+        WF__RT_RUNNING)
         return -ESHUTDOWN;
     if (deadline != WF_FOREVER && wf_now() >= deadline)
         return -ETIMEDOUT;
@@ -308,8 +318,9 @@ int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
 
 static void thread_kick(struct wf__tparker *tp)
 {
-    /* seq_cst: after the waker's store of the word (see thread_park_word). */
-    if (!atomic_exchange(&tp->word, 1))
+    /* seq_cst: after the waker's store of the word; the writing half
+     * against thread_park_word's store of tp->word and its re-read. */
+    if (!atomic_exchange_explicit(&tp->word, 1, memory_order_seq_cst))
         wf__futex_wake(&tp->word, 1);
 }
 
@@ -422,11 +433,13 @@ static void reset(struct wf__rt *rt)
 {
     rt->workers = NULL;
     rt->inject_head = rt->inject_tail = NULL;
-    atomic_store(&rt->inject_n, 0);
-    atomic_store(&rt->nparked, 0);
-    atomic_store(&rt->nsearching, 0);
-    atomic_store(&rt->stopping, false);
-    atomic_store(&rt->migrate_rr, 0);
+    /* seq_cst, no order needed here and below: no worker or monitor
+     * exists yet; pthread_create publishes these. */
+    atomic_store_explicit(&rt->inject_n, 0, memory_order_seq_cst);
+    atomic_store_explicit(&rt->nparked, 0, memory_order_seq_cst);
+    atomic_store_explicit(&rt->nsearching, 0, memory_order_seq_cst);
+    atomic_store_explicit(&rt->stopping, false, memory_order_seq_cst);
+    atomic_store_explicit(&rt->migrate_rr, 0, memory_order_seq_cst);
     if (!rt->slots_ready) { /* the handle table outlives runtimes */
         rt->nslots = 0;
         rt->free_slot = WF__SLOT_NONE;
@@ -436,8 +449,8 @@ static void reset(struct wf__rt *rt)
     rt->tw_head = NULL;
     rt->tw_count = 0;
     rt->monitor_started = false;
-    atomic_store(&rt->mon_word, 0);
-    atomic_store(&rt->mon_sleeping, false);
+    atomic_store_explicit(&rt->mon_word, 0, memory_order_seq_cst);
+    atomic_store_explicit(&rt->mon_sleeping, false, memory_order_seq_cst);
 }
 
 /* Fibers the last shutdown discarded (wf_shutdown_discarded). */
@@ -468,7 +481,11 @@ int wf_init(const struct wf_config *cfg)
     if (wf__worker_self())
         return WF_EPERM; /* a fiber (or task) on a worker: the wrong place */
     int expect = WF__RT_OFF;
-    if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STARTING))
+    /* seq_cst: decides between racing wf_init calls (and against
+     * wf_shutdown's CAS); nothing is published through it yet. */
+    if (!atomic_compare_exchange_strong_explicit(
+            &rt->state, &expect, WF__RT_STARTING, memory_order_seq_cst,
+            memory_order_seq_cst))
         return WF_EALREADY;
     reset(rt);
     int err = configure(rt, cfg, &guard_cap);
@@ -512,7 +529,8 @@ out_locks:
     pthread_mutex_destroy(&rt->tw_lock);
     pthread_cond_destroy(&rt->tw_cond);
 out_off:
-    atomic_store(&rt->state, WF__RT_OFF);
+    /* seq_cst: after the teardown above, seen by the next wf_init's CAS. */
+    atomic_store_explicit(&rt->state, WF__RT_OFF, memory_order_seq_cst);
     return err;
 }
 
@@ -532,13 +550,19 @@ int wf_shutdown(void)
     if (own_thread)
         return WF_EDEADLK; /* it would join the thread it runs on */
     int expect = WF__RT_RUNNING;
-    if (!atomic_compare_exchange_strong(&rt->state, &expect, WF__RT_STOPPING))
+    /* seq_cst: the writing half against thread_park_word's loads of
+     * state (after its store of tp->word); the loop below then stores
+     * and wakes every parker on tw_head. */
+    if (!atomic_compare_exchange_strong_explicit(
+            &rt->state, &expect, WF__RT_STOPPING, memory_order_seq_cst,
+            memory_order_seq_cst))
         return WF_ESHUTDOWN;
 
     /* Plain threads blocked in weft calls return WF_ESHUTDOWN. */
     pthread_mutex_lock(&rt->tw_lock);
     for (struct wf__tparker *tp = rt->tw_head; tp; tp = tp->next_wait) {
-        atomic_store(&tp->word, 1);
+        /* seq_cst: as thread_kick's exchange (under tw_lock). */
+        atomic_store_explicit(&tp->word, 1, memory_order_seq_cst);
         wf__futex_wake(&tp->word, 1);
     }
     while (rt->tw_count > 0)
@@ -550,7 +574,8 @@ int wf_shutdown(void)
     wf__monitor_stop(rt);
     wf__workers_stop(rt);
     teardown(rt);
-    atomic_store(&rt->state, WF__RT_OFF);
+    /* seq_cst: after the teardown, seen by the next wf_init's CAS. */
+    atomic_store_explicit(&rt->state, WF__RT_OFF, memory_order_seq_cst);
     return 0;
 }
 
@@ -587,7 +612,10 @@ int wf_run(const struct wf_config *cfg, wf_fiber_fn *main_fn, void *arg,
 int wf_workers(void)
 {
     struct wf__rt *rt = &wf__rt;
-    if (atomic_load(&rt->state) != WF__RT_RUNNING)
+    /* seq_cst (acquire would do: pairs with wf_init's release store of
+     * RUNNING, which publishes nworkers). */
+    if (atomic_load_explicit(&rt->state, memory_order_seq_cst) !=
+        WF__RT_RUNNING)
         return WF_ESHUTDOWN;
     return rt->nworkers;
 }
@@ -603,7 +631,9 @@ int wf_worker_index(void)
 long wf__test_pending_timers(void)
 {
     struct wf__rt *rt = &wf__rt;
-    if (atomic_load(&rt->state) != WF__RT_RUNNING)
+    /* seq_cst: as in wf_workers. */
+    if (atomic_load_explicit(&rt->state, memory_order_seq_cst) !=
+        WF__RT_RUNNING)
         return WF_ESHUTDOWN;
     long n = 0;
     for (int i = 0; i < rt->nworkers; i++)

@@ -60,8 +60,9 @@
  *          fiber loads wstate with acquire when it is back on its stack,
  *          so the outcome reaches it through wstate itself, whatever order
  *          the queues give. Wakers leave a CLAIMED fiber alone.
- * All seq_cst: the store of PARKING and the waker's exchange of notified
- * form a Dekker pair, so either the parker sees the permit or the waker
+ * Every access to wstate and notified is seq_cst (written at each, with
+ * its pair named): the store of PARKING and the waker's exchange of
+ * notified form a Dekker pair, so either the parker sees the permit or the waker
  * sees PARKING/PARKED. A fiber is queued by exactly one party per park.
  * The permit belongs to wf_park/wf_unpark alone, and must be neither lost
  * nor faked: every wait inside weft parks on a word of its own (a wait
@@ -214,9 +215,10 @@ static void inject_push_list(struct wf__rt *rt, struct wf__fiber *head,
     else
         rt->inject_head = head;
     rt->inject_tail = tail;
-    /* seq_cst: read lock-free by workers deciding to sleep (Dekker with
-     * their nsearching decrement, see the top comment). */
-    atomic_fetch_add(&rt->inject_n, n);
+    /* seq_cst: the writing half of a Dekker; its pair is park_worker's
+     * nsearching decrement and work_visible's read of inject_n (the
+     * producer's fence is in notify_idle, after this). */
+    atomic_fetch_add_explicit(&rt->inject_n, n, memory_order_seq_cst);
     wf__spin_unlock(&rt->inject_lock);
 }
 
@@ -305,7 +307,7 @@ static struct wf__fiber *take_inject(struct wf__worker *w)
     /* seq_cst: as every change of inject_n (top comment). Taken after
      * the walk: meanwhile the count still shows the fibers to workers
      * deciding to sleep, which then look again rather than sleep. */
-    atomic_fetch_sub(&rt->inject_n, n);
+    atomic_fetch_sub_explicit(&rt->inject_n, n, memory_order_seq_cst);
 
     for (struct wf__fiber *g = f->next; g;) {
         struct wf__fiber *next = g->next;
@@ -324,7 +326,10 @@ static struct wf__fiber *take_inbox(struct wf__worker *w)
         w->inbox_head = f->next;
         if (!w->inbox_head)
             w->inbox_tail = NULL;
-        atomic_fetch_sub(&w->inbox_n, 1);
+        /* seq_cst, though no order matters: a count that drops only
+         * makes sleepers' re-check (work_visible) see less; the lock
+         * orders it against inbox_push. */
+        atomic_fetch_sub_explicit(&w->inbox_n, 1, memory_order_seq_cst);
     }
     wf__spin_unlock(&w->inbox_lock);
     return f;
@@ -349,7 +354,8 @@ static struct wf__fiber *steal_inbox(struct wf__worker *v)
             v->inbox_head = f->next;
         if (v->inbox_tail == f)
             v->inbox_tail = prev;
-        atomic_fetch_sub(&v->inbox_n, 1);
+        /* seq_cst, no order needed: as in take_inbox. */
+        atomic_fetch_sub_explicit(&v->inbox_n, 1, memory_order_seq_cst);
     }
     wf__spin_unlock(&v->inbox_lock);
     return f;
@@ -362,11 +368,16 @@ static bool wake_parked(struct wf__rt *rt, struct wf__worker *t)
 {
     bool woke = false;
     pthread_mutex_lock(&rt->idle_lock);
-    if (atomic_load(&t->parked)) {
-        atomic_store(&t->parked, 0);
-        atomic_fetch_sub(&rt->nparked, 1);
-        atomic_fetch_add(&rt->nsearching, 1);
-        atomic_store(&t->wake_word, 1);
+    /* seq_cst throughout, though idle_lock orders parked and nparked
+     * against park_worker (which changes them under it too). nsearching:
+     * the woken worker counts as searching before it runs, so producers'
+     * notify_idle (Dekker load of nsearching) see it. wake_word: pairs
+     * with park_worker's futex-wait loop load, the futex orders the rest. */
+    if (atomic_load_explicit(&t->parked, memory_order_seq_cst)) {
+        atomic_store_explicit(&t->parked, 0, memory_order_seq_cst);
+        atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&rt->nsearching, 1, memory_order_seq_cst);
+        atomic_store_explicit(&t->wake_word, 1, memory_order_seq_cst);
         woke = true;
     }
     pthread_mutex_unlock(&rt->idle_lock);
@@ -383,7 +394,10 @@ static void wake_one(struct wf__rt *rt)
     unsigned start = atomic_fetch_add_explicit(&rr, 1, memory_order_relaxed);
     for (int k = 0; k < n; k++) {
         struct wf__worker *t = &rt->workers[(start + (unsigned)k) % (unsigned)n];
-        if (atomic_load(&t->parked) && wake_parked(rt, t))
+        /* seq_cst, no order needed: a filter; wake_parked decides
+         * under idle_lock. */
+        if (atomic_load_explicit(&t->parked, memory_order_seq_cst) &&
+            wake_parked(rt, t))
             return;
     }
 }
@@ -413,7 +427,10 @@ static void inbox_push(struct wf__worker *t, struct wf__fiber *f)
     else
         t->inbox_head = f;
     t->inbox_tail = f;
-    atomic_fetch_add(&t->inbox_n, 1); /* seq_cst: see notify_idle */
+    /* seq_cst: writing half of the Dekker with park_worker (its exchange
+     * of parked, then work_visible's read of inbox_n); the read half
+     * follows below. */
+    atomic_fetch_add_explicit(&t->inbox_n, 1, memory_order_seq_cst);
     wf__spin_unlock(&t->inbox_lock);
     /* Dekker with park_worker (its exchange of parked, re-check of
      * inbox_n). */
@@ -468,7 +485,11 @@ static void ready(struct wf__fiber *f, bool next, bool spawned)
         w->runnext_spawned = spawned;
         if (!old)
             atomic_store_explicit(&w->runnext, f, memory_order_release);
-        else if ((old = atomic_exchange(&w->runnext, f)) && old_spawned)
+        /* seq_cst (release would do: publishes f to a thief's exchange,
+         * and acquires old against a thief's take). */
+        else if ((old = atomic_exchange_explicit(&w->runnext, f,
+                                                 memory_order_seq_cst)) &&
+                 old_spawned)
             newest_push(w, old);
         else if (old)
             local_push(w, old);
@@ -578,8 +599,12 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
         return f;
     bool queue_first = ++w->streak > RUNNEXT_STREAK;
     if (!queue_first) {
+        /* seq_cst exchange (acquire would do: pairs with the release
+         * store in ready, the fiber's state comes with it; it races with
+         * thieves' exchanges in steal_round, one of them gets f). */
         if (atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
-            (f = atomic_exchange(&w->runnext, NULL)))
+            (f = atomic_exchange_explicit(&w->runnext, NULL,
+                                          memory_order_seq_cst)))
             return f;
         if ((f = wf__deque_pop(&w->lq)))
             return f;
@@ -587,9 +612,10 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
     w->streak = 0;
     if ((f = wf__deque_take(&w->dq)))
         return f;
-    if (queue_first && ((f = atomic_exchange(&w->runnext, NULL)) ||
+    if (queue_first && ((f = atomic_exchange_explicit(
+                             &w->runnext, NULL, memory_order_seq_cst)) ||
                         (f = wf__deque_pop(&w->lq))))
-        return f;
+        return f; /* the exchange: as above */
     if (atomic_load_explicit(&rt->inject_n, memory_order_relaxed) > 0)
         return take_inject(w);
     return NULL;
@@ -620,7 +646,9 @@ static struct wf__fiber *pick_next(struct wf__worker *w)
 __attribute__((noinline, cold)) static void park_raced(struct wf__worker *w,
                                                        struct wf__fiber *f)
 {
-    atomic_store(&f->wstate, WF__RUNNING);
+    /* seq_cst: as every store of wstate. Only this worker acts on f now
+     * (the waker that set WOKEN left the queueing to us). */
+    atomic_store_explicit(&f->wstate, WF__RUNNING, memory_order_seq_cst);
     requeue(w, f);
     if (w->rt->nworkers > 1)
         notify_idle(w->rt);
@@ -640,7 +668,11 @@ static void run_after(struct wf__worker *w)
         break;
     case WF__AFTER_PARK: {
         int s = WF__PARKING;
-        if (!atomic_compare_exchange_strong(&f->wstate, &s, WF__PARKED))
+        /* seq_cst: races with resume()'s CAS(PARKING -> WOKEN); the one
+         * that wins decides who queues f. */
+        if (!atomic_compare_exchange_strong_explicit(
+                &f->wstate, &s, WF__PARKED, memory_order_seq_cst,
+                memory_order_seq_cst))
             park_raced(w, f);
         break;
     }
@@ -702,15 +734,23 @@ void wf__fiber_yield(struct wf__fiber *self)
  * queues it per park (see the top comment). */
 static void resume(struct wf__fiber *f, bool next)
 {
-    int s = atomic_load(&f->wstate);
+    /* seq_cst load: the reading half of the Dekker whose writing half is
+     * park()'s store of PARKING; the waker stored its word, `notified` or
+     * `cancelled` (seq_cst) before it. The CASes race with run_after's
+     * CAS(PARKING -> PARKED) and with other wakers: one party queues f. */
+    int s = atomic_load_explicit(&f->wstate, memory_order_seq_cst);
     for (;;) {
         if (s == WF__PARKED) {
-            if (atomic_compare_exchange_weak(&f->wstate, &s, WF__RUNNING)) {
+            if (atomic_compare_exchange_weak_explicit(
+                    &f->wstate, &s, WF__RUNNING, memory_order_seq_cst,
+                    memory_order_seq_cst)) {
                 wf__ready(f, next);
                 return;
             }
         } else if (s == WF__PARKING) {
-            if (atomic_compare_exchange_weak(&f->wstate, &s, WF__WOKEN))
+            if (atomic_compare_exchange_weak_explicit(
+                    &f->wstate, &s, WF__WOKEN, memory_order_seq_cst,
+                    memory_order_seq_cst))
                 return;
         } else {
             return;
@@ -720,8 +760,9 @@ static void resume(struct wf__fiber *f, bool next)
 
 void wf__fiber_wake(struct wf__fiber *f)
 {
-    /* seq_cst: Dekker with the parker's store of PARKING (top comment). */
-    if (atomic_exchange(&f->notified, 1))
+    /* seq_cst: the writing half of the Dekker with park()'s store of
+     * PARKING and its take_permit (top comment); resume() reads wstate. */
+    if (atomic_exchange_explicit(&f->notified, 1, memory_order_seq_cst))
         return;
     resume(f, true);
 }
@@ -729,11 +770,14 @@ void wf__fiber_wake(struct wf__fiber *f)
 bool wf__fiber_claim_parked(struct wf__fiber *f)
 {
     /* relaxed load: a cheap filter; the CAS decides (seq_cst, like every
-     * other transition of wstate). */
+     * other transition of wstate: it races with resume()'s CASes). */
     int s = WF__PARKED;
     return atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
                WF__PARKED &&
-           atomic_compare_exchange_strong(&f->wstate, &s, WF__CLAIMED);
+           atomic_compare_exchange_strong_explicit(&f->wstate, &s,
+                                                   WF__CLAIMED,
+                                                   memory_order_seq_cst,
+                                                   memory_order_seq_cst);
 }
 
 void wf__fiber_run_claimed(struct wf__fiber *f, bool next)
@@ -769,10 +813,14 @@ static void timer_fire(struct wf__timer *t)
 }
 
 /* Take the permit if there is one. The load first keeps the common case
- * (no permit) free of a locked instruction; only the exchange consumes. */
+ * (no permit) free of a locked instruction; only the exchange consumes.
+ * seq_cst load: the reading half of the Dekker with wf__fiber_wake's
+ * exchange of notified (after park's store of PARKING, the writing half
+ * on this side). seq_cst exchange: consumes against other wakers. */
 static inline bool take_permit(struct wf__fiber *self)
 {
-    return atomic_load(&self->notified) && atomic_exchange(&self->notified, 0);
+    return atomic_load_explicit(&self->notified, memory_order_seq_cst) &&
+           atomic_exchange_explicit(&self->notified, 0, memory_order_seq_cst);
 }
 
 /* Whether the reason to wake has come: the permit (taken), or, for a park
@@ -781,7 +829,8 @@ static inline bool take_permit(struct wf__fiber *self)
 static inline bool wake_seen(struct wf__fiber *self, atomic_int *word,
                              int expect)
 {
-    return word ? atomic_load(word) != expect : take_permit(self);
+    return word ? atomic_load_explicit(word, memory_order_seq_cst) != expect
+                : take_permit(self);
 }
 
 static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
@@ -795,15 +844,25 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
     if (deadline != WF_FOREVER && wf_now() >= deadline)
         return -ETIMEDOUT;
 
-    atomic_store(&self->wstate, WF__PARKING);
+    /* seq_cst: the writing half of the Dekker; its pair is the waker's
+     * store of the word / exchange of notified / store of cancelled,
+     * then resume()'s seq_cst load of wstate. */
+    atomic_store_explicit(&self->wstate, WF__PARKING, memory_order_seq_cst);
     /* After PARKING (seq_cst), look again at what a waker or canceller
-     * may have set before it could see PARKING. */
+     * may have set before it could see PARKING: the reading half (the
+     * word or permit in wake_seen, `cancelled` below, both seq_cst). The
+     * stores of RUNNING are seq_cst as every store of wstate; they
+     * publish nothing (a waker that finds RUNNING leaves the fiber
+     * alone). */
     if (wake_seen(self, word, expect)) {
-        atomic_store(&self->wstate, WF__RUNNING);
+        atomic_store_explicit(&self->wstate, WF__RUNNING,
+                              memory_order_seq_cst);
         return 0;
     }
-    if (cancellable && atomic_load(&self->cancelled)) {
-        atomic_store(&self->wstate, WF__RUNNING);
+    if (cancellable &&
+        atomic_load_explicit(&self->cancelled, memory_order_seq_cst)) {
+        atomic_store_explicit(&self->wstate, WF__RUNNING,
+                              memory_order_seq_cst);
         return -ECANCELED;
     }
     struct wf__worker *w = wf__worker_self();
@@ -811,7 +870,8 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
     if (deadline != WF_FOREVER) {
         self->timer.fire = timer_fire;
         if (wf__timer_add(&w->timers, &self->timer, deadline) != 0) {
-            atomic_store(&self->wstate, WF__RUNNING);
+            atomic_store_explicit(&self->wstate, WF__RUNNING,
+                                  memory_order_seq_cst); /* as above */
             return -ENOMEM;
         }
         armed = true;
@@ -901,18 +961,24 @@ void wf__fiber_release_san(struct wf__fiber *f)
 
 /* ---- the scheduler loop ---------------------------------------------------- */
 
+/* The reading half of the idle-worker Dekker (after park_worker's
+ * nsearching decrement and fence, or find_work's): pairs with the
+ * producers' queue stores and notify_idle's fence. The counters, stopping
+ * and runnext are read seq_cst; the deque sizes (wf__deque_size) and the
+ * timer heap relaxed, ordered by the caller's fence. */
 static bool work_visible(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
-    if (atomic_load(&rt->inject_n) > 0 || atomic_load(&w->inbox_n) > 0 ||
-        atomic_load(&rt->stopping))
+    if (atomic_load_explicit(&rt->inject_n, memory_order_seq_cst) > 0 ||
+        atomic_load_explicit(&w->inbox_n, memory_order_seq_cst) > 0 ||
+        atomic_load_explicit(&rt->stopping, memory_order_seq_cst))
         return true;
     if (wf__timers_earliest(&w->timers) <= wf_now())
         return true;
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *v = &rt->workers[i];
         if (wf__deque_size(&v->dq) > 0 || wf__deque_size(&v->lq) > 0 ||
-            atomic_load(&v->runnext))
+            atomic_load_explicit(&v->runnext, memory_order_seq_cst))
             return true;
     }
     return wf__tasks_visible(rt);
@@ -943,8 +1009,12 @@ static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
             if (f && f != WF__DEQUE_ABORT)
                 return f;
         }
-        if (take_runnext && atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
-            (f = atomic_exchange(&v->runnext, NULL)))
+        /* seq_cst exchange (acquire would do: pairs with the owner's
+         * release store in ready; races with the owner's exchange). */
+        if (take_runnext &&
+            atomic_load_explicit(&v->runnext, memory_order_relaxed) &&
+            (f = atomic_exchange_explicit(&v->runnext, NULL,
+                                          memory_order_seq_cst)))
             return f;
         /* relaxed: hints; a fiber in the inbox of a worker that runs
          * is left to it (debug migration sent it there on purpose). */
@@ -964,30 +1034,43 @@ static bool park_worker(struct wf__worker *w)
     struct wf__rt *rt = w->rt;
 
     pthread_mutex_lock(&rt->idle_lock);
-    atomic_store(&w->wake_word, 0);
+    /* seq_cst, though the lock orders it against wake_parked's store
+     * of 1 (made under idle_lock too). */
+    atomic_store_explicit(&w->wake_word, 0, memory_order_seq_cst);
     /* seq_cst RMW: the writing half of the Dekker pairs with inbox_push
      * and wf__worker_timers_changed (an RMW, so TSan orders it). */
-    atomic_exchange(&w->parked, 1);
-    atomic_fetch_add(&rt->nparked, 1);
+    atomic_exchange_explicit(&w->parked, 1, memory_order_seq_cst);
+    /* seq_cst: before the nsearching decrement, so notify_idle's relaxed
+     * nparked load, made after it sees nsearching == 0, sees it. */
+    atomic_fetch_add_explicit(&rt->nparked, 1, memory_order_seq_cst);
     pthread_mutex_unlock(&rt->idle_lock);
-    atomic_fetch_sub(&rt->nsearching, 1); /* seq_cst: see top comment */
-    /* Full fence: the re-check below reads the queues with relaxed loads,
-     * which C11 does not order after the RMW above (x86 does; AArch64's
-     * ldaxr/stlxr need not). Pairs with the producers' Dekker loads. */
+    /* seq_cst RMW: the writing half of the Dekker whose reading half is
+     * notify_idle's fence and load of nsearching (top comment). */
+    atomic_fetch_sub_explicit(&rt->nsearching, 1, memory_order_seq_cst);
+    /* Full fence: the re-check below reads the deque sizes and the timer
+     * heap with relaxed loads (the counters, stopping and runnext with
+     * seq_cst ones), and C11 does not order relaxed loads after the RMW
+     * above (x86 does; AArch64's ldaxr/stlxr need not). Pairs with the
+     * fence in the producers' Dekker loads (wf__dekker_load_int). */
     wf__fence();
 
     if (!work_visible(w)) {
         int64_t deadline = wf__timers_earliest(&w->timers);
-        while (atomic_load(&w->wake_word) == 0) {
+        /* seq_cst: pairs with wake_parked's (and stop's) store of 1; the
+         * futex re-checks the word in the kernel. */
+        while (atomic_load_explicit(&w->wake_word, memory_order_seq_cst) ==
+               0) {
             if (wf__futex_wait(&w->wake_word, 0, deadline) == -ETIMEDOUT)
                 break;
         }
     }
     bool woken = true;
     pthread_mutex_lock(&rt->idle_lock);
-    if (atomic_load(&w->parked)) {
-        atomic_store(&w->parked, 0);
-        atomic_fetch_sub(&rt->nparked, 1);
+    /* seq_cst, though idle_lock orders these against wake_parked: not
+     * woken (timed out, or work seen), so un-mark ourselves. */
+    if (atomic_load_explicit(&w->parked, memory_order_seq_cst)) {
+        atomic_store_explicit(&w->parked, 0, memory_order_seq_cst);
+        atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_seq_cst);
         woken = false;
     }
     pthread_mutex_unlock(&rt->idle_lock);
@@ -1004,8 +1087,9 @@ static struct wf__fiber *find_work(struct wf__worker *w)
 
     for (;;) {
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
-            if (searching)
-                atomic_fetch_sub(&rt->nsearching, 1);
+            if (searching) /* seq_cst, no order needed: stopping */
+                atomic_fetch_sub_explicit(&rt->nsearching, 1,
+                                          memory_order_seq_cst);
             return NULL;
         }
         count_switch(w); /* progress, for the monitor (tasks included) */
@@ -1016,7 +1100,10 @@ static struct wf__fiber *find_work(struct wf__worker *w)
         struct wf__fiber *f = t ? NULL : pick_local(w);
         if (!f && !t) {
             if (!searching) {
-                atomic_fetch_add(&rt->nsearching, 1);
+                /* seq_cst: seen by notify_idle's Dekker load, which then
+                 * leaves the wake-up to this searcher. */
+                atomic_fetch_add_explicit(&rt->nsearching, 1,
+                                          memory_order_seq_cst);
                 searching = true;
             }
             int64_t start = wf_now();
@@ -1040,8 +1127,11 @@ static struct wf__fiber *find_work(struct wf__worker *w)
                 searching = false;
                 /* The last searcher to find work hands the search on, if
                  * there is more to find anywhere: a producer that saw it
-                 * searching skipped its own wake-up. */
-                if (atomic_fetch_sub(&rt->nsearching, 1) == 1 &&
+                 * searching skipped its own wake-up. seq_cst RMW, then
+                 * work_visible's seq_cst loads: the same Dekker as in
+                 * park_worker, with notify_idle's fence and load. */
+                if (atomic_fetch_sub_explicit(&rt->nsearching, 1,
+                                              memory_order_seq_cst) == 1 &&
                     work_visible(w))
                     notify_idle(rt);
             }
@@ -1168,9 +1258,11 @@ int wf__workers_start(struct wf__rt *rt)
                                  &rt->workers[i]);
         pthread_attr_destroy(&a);
         if (err) {
-            atomic_store(&rt->stopping, true);
+            /* seq_cst, as in wf__workers_stop. */
+            atomic_store_explicit(&rt->stopping, true, memory_order_seq_cst);
             for (int k = 0; k < i; k++) {
-                atomic_store(&rt->workers[k].wake_word, 1);
+                atomic_store_explicit(&rt->workers[k].wake_word, 1,
+                                      memory_order_seq_cst);
                 wf__futex_wake(&rt->workers[k].wake_word, 1);
                 pthread_join(rt->workers[k].thread, NULL);
             }
@@ -1187,10 +1279,13 @@ int wf__workers_start(struct wf__rt *rt)
 
 void wf__workers_stop(struct wf__rt *rt)
 {
-    atomic_store(&rt->stopping, true);
+    /* seq_cst: stopping before wake_word, which park_worker's loop loads
+     * (seq_cst) before it looks at stopping again; a worker about to
+     * sleep reads stopping in work_visible (the idle Dekker). */
+    atomic_store_explicit(&rt->stopping, true, memory_order_seq_cst);
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
-        atomic_store(&w->wake_word, 1);
+        atomic_store_explicit(&w->wake_word, 1, memory_order_seq_cst);
         wf__futex_wake(&w->wake_word, 1);
     }
     for (int i = 0; i < rt->nworkers; i++)

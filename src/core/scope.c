@@ -95,8 +95,9 @@ void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
         /* Under the lock: a waiter unlinks its record only under it. Waking
          * takes only leaf locks (core_int.h). */
         for (struct scope_waiter *sw = s->waiters; sw; sw = sw->next) {
-            /* seq_cst: the waker's half of park-on-word. */
-            atomic_store(&sw->state, 1);
+            /* seq_cst: the waker's half of park-on-word (pairs with the
+             * parker's store of PARKING and its load of the word). */
+            atomic_store_explicit(&sw->state, 1, memory_order_seq_cst);
             wf__waiter_kick(&sw->w);
         }
     }
@@ -108,7 +109,9 @@ int wf_scope_open(struct wf_scope **out)
     struct wf__rt *rt = &wf__rt;
     if (!out)
         return WF_EINVAL;
-    if (atomic_load(&rt->state) != WF__RT_RUNNING)
+    /* seq_cst (acquire would do: pairs with wf_init's release store). */
+    if (atomic_load_explicit(&rt->state, memory_order_seq_cst) !=
+        WF__RT_RUNNING)
         return WF_ESHUTDOWN;
     struct wf_scope *s = calloc(1, sizeof *s);
     if (!s)

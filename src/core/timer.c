@@ -136,7 +136,7 @@ int wf__timer_add_state(struct wf__timers *ts, struct wf__timer *t,
         *first = t->idx == 0;
         /* seq_cst, after the insert: read lock-free by the owner's other
          * parties, who then find t->heap set (utimer.c). */
-        atomic_store(word, state);
+        atomic_store_explicit(word, state, memory_order_seq_cst);
     }
     wf__spin_unlock(&ts->lock);
     return err;
@@ -167,7 +167,8 @@ void wf__timer_add_reserved(struct wf__timers *ts, struct wf__timer *t,
     ts->reserved--;
     insert(ts, t, deadline);
     *first = t->idx == 0;
-    atomic_store(word, state); /* seq_cst: as in wf__timer_add_state */
+    /* seq_cst: as in wf__timer_add_state */
+    atomic_store_explicit(word, state, memory_order_seq_cst);
     wf__spin_unlock(&ts->lock);
 }
 
@@ -203,7 +204,7 @@ bool wf__timer_remove(struct wf__timer *t, atomic_int *word, int state)
         /* seq_cst, after heap: whoever acts on the new state (a start
          * that arms t again) finds heap NULL. One that reads NULL first
          * sees the old state for a moment, and must not act on that. */
-        atomic_store(word, state);
+        atomic_store_explicit(word, state, memory_order_seq_cst);
         removed = true;
     }
     wf__spin_unlock(&ts->lock);

@@ -82,21 +82,26 @@ struct wf__task *wf__tq_pop_public(struct wf__tq *q)
     s--;
     /* seq_cst store then seq_cst load: Dekker with a thief's load of top
      * then split (the Chase-Lev pop, split in the role of bottom). */
-    atomic_store(&q->split, s);
-    long t = atomic_load(&q->top);
+    atomic_store_explicit(&q->split, s, memory_order_seq_cst);
+    long t = atomic_load_explicit(&q->top, memory_order_seq_cst);
     struct wf__task *x = NULL;
     if (t <= s) {
         x = atomic_load_explicit(&q->buf[s & (WF__TQ_CAP - 1)],
                                  memory_order_relaxed);
         if (t == s) {
-            if (!atomic_compare_exchange_strong(&q->top, &t, t + 1))
+            /* seq_cst: the last task; races with wf__tq_steal's CAS. */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &q->top, &t, t + 1, memory_order_seq_cst,
+                    memory_order_seq_cst))
                 x = NULL;
             s++;
-            atomic_store(&q->split, s);
+            /* seq_cst: puts split back; thieves read it after top, and
+             * their CAS of top decides who takes a task. */
+            atomic_store_explicit(&q->split, s, memory_order_seq_cst);
         }
     } else {
         s++;
-        atomic_store(&q->split, s);
+        atomic_store_explicit(&q->split, s, memory_order_seq_cst); /* same */
     }
     q->osplit = q->ob = s;
     return x;
@@ -104,8 +109,10 @@ struct wf__task *wf__tq_pop_public(struct wf__tq *q)
 
 struct wf__task *wf__tq_steal(struct wf__tq *q)
 {
-    long t = atomic_load(&q->top);
-    long s = atomic_load(&q->split);
+    /* seq_cst, top then split: the reading half of the Dekker with
+     * wf__tq_pop_public's store of split then load of top. */
+    long t = atomic_load_explicit(&q->top, memory_order_seq_cst);
+    long s = atomic_load_explicit(&q->split, memory_order_seq_cst);
     if (t >= s) {
         /* relaxed: hints; the owner publishes with a release store. */
         if (!atomic_load_explicit(&q->splitreq, memory_order_relaxed))
@@ -114,7 +121,10 @@ struct wf__task *wf__tq_steal(struct wf__tq *q)
     }
     struct wf__task *x =
         atomic_load_explicit(&q->buf[t & (WF__TQ_CAP - 1)], memory_order_relaxed);
-    if (!atomic_compare_exchange_strong(&q->top, &t, t + 1))
+    /* seq_cst CAS: races with other thieves and the owner's CAS. */
+    if (!atomic_compare_exchange_strong_explicit(&q->top, &t, t + 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_seq_cst))
         return WF__TQ_ABORT;
     return x;
 }
@@ -128,7 +138,9 @@ static struct wf__task *take_inject(struct wf__rt *rt)
         rt->tinject_head = t->u.next;
         if (!rt->tinject_head)
             rt->tinject_tail = NULL;
-        atomic_fetch_sub(&rt->tinject_n, 1);
+        /* seq_cst, no order needed: a drop only makes sleepers see less;
+         * the lock orders it against wf__task_inject. */
+        atomic_fetch_sub_explicit(&rt->tinject_n, 1, memory_order_seq_cst);
     }
     wf__spin_unlock(&rt->tinject_lock);
     return t;
@@ -143,8 +155,9 @@ void wf__task_inject(struct wf__rt *rt, struct wf__task *t)
     else
         rt->tinject_head = t;
     rt->tinject_tail = t;
-    /* seq_cst: read by workers deciding to sleep (see sched.c). */
-    atomic_fetch_add(&rt->tinject_n, 1);
+    /* seq_cst: the writing half of the idle-worker Dekker (sched.c),
+     * read by wf__tasks_visible; the fence is in wf__sched_notify. */
+    atomic_fetch_add_explicit(&rt->tinject_n, 1, memory_order_seq_cst);
     wf__spin_unlock(&rt->tinject_lock);
     wf__sched_notify(rt);
 }
@@ -207,12 +220,14 @@ struct wf__task *wf__task_find(struct wf__worker *w, bool deques)
  * as long as some owner runs a long body with tasks in its private part. */
 bool wf__tasks_visible(struct wf__rt *rt)
 {
-    if (atomic_load(&rt->tinject_n) > 0)
+    /* seq_cst: the reading half against wf__task_inject's increment. */
+    if (atomic_load_explicit(&rt->tinject_n, memory_order_seq_cst) > 0)
         return true;
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__tq *q = &rt->workers[i].tq;
         /* seq_cst: Dekker with the fence in notify_idle after a publish. */
-        if (atomic_load(&q->top) < atomic_load(&q->split))
+        if (atomic_load_explicit(&q->top, memory_order_seq_cst) <
+            atomic_load_explicit(&q->split, memory_order_seq_cst))
             return true;
     }
     return false;

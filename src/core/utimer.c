@@ -107,7 +107,10 @@ static bool running(struct wf__utimer *u)
      * state IDLE, which the caller has read. */
     struct wf__worker *w = atomic_load_explicit(&u->runner,
                                                 memory_order_acquire);
-    return w && atomic_load(&w->utimer_running) == u; /* seq_cst */
+    /* seq_cst: the reading half against wf__utimers_drain's store of
+     * utimer_running before IDLE (top comment). */
+    return w && atomic_load_explicit(&w->utimer_running,
+                                     memory_order_seq_cst) == u;
 }
 
 /* Let whoever we wait for go on: a fiber yields (the one we wait for may
@@ -124,7 +127,10 @@ static void pause_here(void)
 /* A STARTING timer is a few instructions from ARMED or IDLE. */
 static void wait_started(struct wf__utimer *u, int *s)
 {
-    for (int spins = 0; (*s = atomic_load(&u->state)) == STARTING; spins++) {
+    /* seq_cst: as every access to state (top comment). */
+    for (int spins = 0; (*s = atomic_load_explicit(
+                             &u->state, memory_order_seq_cst)) == STARTING;
+         spins++) {
         if (spins < 64)
             wf__cpu_relax();
         else
@@ -139,7 +145,8 @@ static void fire(struct wf__timer *ht)
 {
     struct wf__utimer *u = (struct wf__utimer *)ht;
     struct wf__worker *w = wf__worker_self();
-    atomic_store(&u->state, DUE); /* seq_cst: see the top comment */
+    /* seq_cst: see the top comment */
+    atomic_store_explicit(&u->state, DUE, memory_order_seq_cst);
     u->next_due = w->due;
     w->due = u;
 }
@@ -148,7 +155,9 @@ static void fire(struct wf__timer *ht)
  * stop reports it stopped. */
 static void discard(struct wf__timer *ht)
 {
-    atomic_store(&((struct wf__utimer *)ht)->state, DISCARDED);
+    /* seq_cst, no order needed: the workers have stopped. */
+    atomic_store_explicit(&((struct wf__utimer *)ht)->state, DISCARDED,
+                          memory_order_seq_cst);
 }
 
 int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg)
@@ -236,7 +245,11 @@ int wf_timer_start(struct wf_timer *t, int64_t deadline)
         return WF_ESHUTDOWN;
     for (;;) {
         int s = IDLE;
-        if (!atomic_compare_exchange_strong(&u->state, &s, STARTING)) {
+        /* seq_cst CAS, then running()'s seq_cst load: the Dekker with
+         * wf__utimers_drain's stores of utimer_running then IDLE. */
+        if (!atomic_compare_exchange_strong_explicit(
+                &u->state, &s, STARTING, memory_order_seq_cst,
+                memory_order_seq_cst)) {
             if (s != STARTING)
                 return WF_EBUSY; /* ARMED, DUE or DISCARDED */
             wait_started(u, &s);
@@ -244,16 +257,17 @@ int wf_timer_start(struct wf_timer *t, int64_t deadline)
         }
         if (!running(u))
             break;
-        /* Its callback still runs: never twice at once. */
-        atomic_store(&u->state, IDLE);
+        /* Its callback still runs: never twice at once. seq_cst, as
+         * every store of state (top comment). */
+        atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);
         if (cb)
             return WF_EBUSY; /* a callback never waits */
         while (running(u))
             pause_here();
     }
     int err = arm(u, deadline, self);
-    if (err < 0)
-        atomic_store(&u->state, IDLE);
+    if (err < 0) /* seq_cst: as above */
+        atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);
     return err;
 }
 
@@ -265,7 +279,8 @@ static bool unlink_due(struct wf__worker *w, struct wf__utimer *u)
         if (*p == u) {
             *p = u->next_due;
             u->next_due = NULL;
-            atomic_store(&u->state, IDLE);
+            /* seq_cst: seen by wf_timer_start's CAS (top comment). */
+            atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);
             return true;
         }
     }
@@ -285,7 +300,8 @@ static int stop_from_callback(struct wf__worker *w, struct wf__utimer *u)
         return WF_EALREADY;
     }
     for (;;) {
-        int s = atomic_load(&u->state);
+        /* seq_cst: as every access to state (top comment). */
+        int s = atomic_load_explicit(&u->state, memory_order_seq_cst);
         if (s == STARTING) {
             wait_started(u, &s);
             continue;
@@ -312,7 +328,8 @@ int wf_timer_stop(struct wf_timer *t)
     if (cb)
         return stop_from_callback(cb, u);
     for (;;) {
-        int s = atomic_load(&u->state);
+        /* seq_cst: as every access to state (top comment). */
+        int s = atomic_load_explicit(&u->state, memory_order_seq_cst);
         switch (s) {
         case STARTING:
             wait_started(u, &s);
@@ -322,7 +339,10 @@ int wf_timer_stop(struct wf_timer *t)
                 return 0;
             continue; /* it fired meanwhile: DUE now */
         case DISCARDED:
-            if (atomic_compare_exchange_strong(&u->state, &s, IDLE))
+            /* seq_cst CAS: races with a start's CAS of state. */
+            if (atomic_compare_exchange_strong_explicit(
+                    &u->state, &s, IDLE, memory_order_seq_cst,
+                    memory_order_seq_cst))
                 return 0;
             continue;
         case DUE: /* its worker runs it before any fiber */
@@ -349,8 +369,8 @@ void wf__utimers_drain(struct wf__worker *w)
         /* release: read by running() after it has seen IDLE. */
         atomic_store_explicit(&u->runner, w, memory_order_release);
         /* seq_cst, in this order: running before IDLE (top comment). */
-        atomic_store(&w->utimer_running, u);
-        atomic_store(&u->state, IDLE);
+        atomic_store_explicit(&w->utimer_running, u, memory_order_seq_cst);
+        atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);
         w->utimer_rearm = false;
         fn((struct wf_timer *)(void *)u, arg);
         if (w->utimer_rearm) {
@@ -360,7 +380,10 @@ void wf__utimers_drain(struct wf__worker *w)
             w->utimer_rearm = false;
             for (;;) {
                 int s = IDLE;
-                if (atomic_compare_exchange_strong(&u->state, &s, STARTING))
+                /* seq_cst CAS: as in wf_timer_start. */
+                if (atomic_compare_exchange_strong_explicit(
+                        &u->state, &s, STARTING, memory_order_seq_cst,
+                        memory_order_seq_cst))
                     break;
                 wait_started(u, &s);
             }
@@ -368,7 +391,9 @@ void wf__utimers_drain(struct wf__worker *w)
             wf__timer_add_reserved(&w->timers, &u->t, w->utimer_rearm_deadline,
                                    &u->state, ARMED, &first);
         }
-        atomic_store(&w->utimer_running, NULL);
+        /* seq_cst: after the callback; running() then sees it ended. */
+        atomic_store_explicit(&w->utimer_running, NULL,
+                              memory_order_seq_cst);
     }
 }
 
@@ -380,6 +405,7 @@ void wf__utimers_discard(struct wf__worker *w)
     while ((u = w->due)) {
         w->due = u->next_due;
         u->next_due = NULL;
-        atomic_store(&u->state, DISCARDED);
+        /* seq_cst, no order needed: the workers have been joined. */
+        atomic_store_explicit(&u->state, DISCARDED, memory_order_seq_cst);
     }
 }

@@ -70,13 +70,15 @@ WF_API WF__TLS struct wf__tq_pub *wf__par_tq;
 
 static void submit_done(struct wf__group *g)
 {
-    if (atomic_fetch_sub(&g->pending, 1) != 1)
+    /* seq_cst RMW: the last child (or the joiner, join_submit) to drop
+     * pending sees 1; each child's effects come before its decrement. */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_seq_cst) != 1)
         return;
     /* The joiner may leave (and its frame with g) once `done` is set. */
     struct wf__waiter wt = g->waiter;
     /* seq_cst: releases the children's effects to the joiner, and is the
      * waker's half of park-on-word (store, then kick). */
-    atomic_store(&g->done, 1);
+    atomic_store_explicit(&g->done, 1, memory_order_seq_cst);
     wf__waiter_kick(&wt);
 }
 
@@ -277,7 +279,8 @@ int wf_task_group_fork(struct wf_task_group *tg, struct wf_task *tt,
     }
     if (g->mode == WF__G_SERIAL)
         return serial_run(fn, arg);
-    atomic_fetch_add(&g->pending, 1);
+    /* seq_cst: counted before the task can run and decrement it. */
+    atomic_fetch_add_explicit(&g->pending, 1, memory_order_seq_cst);
     wf__task_inject(&wf__rt, t);
     return 0;
 }
@@ -302,7 +305,9 @@ int wf__group_fork_shared(struct wf_task_group *tg, struct wf_task *tt,
 static void join_submit(struct wf__group *g)
 {
     wf__waiter_self(&g->waiter);
-    if (atomic_fetch_sub(&g->pending, 1) != 1) {
+    /* seq_cst RMW: drops the joiner's own count; as in submit_done. */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_seq_cst) !=
+        1) {
         /* acquire: pairs with the store in submit_done. */
         while (!atomic_load_explicit(&g->done, memory_order_acquire)) {
             if (wf__waiter_park_word_nocancel(&g->waiter, &g->done, 0,
@@ -338,8 +343,10 @@ int wf_task_group_join(struct wf_task_group *tg)
     }
     if (g->mode == WF__G_SUBMIT) {
         join_submit(g);
-        atomic_store(&g->pending, 1);
-        atomic_store(&g->done, 0);
+        /* seq_cst, no order needed: every child has finished; the group
+         * is the joiner's alone until its next fork. */
+        atomic_store_explicit(&g->pending, 1, memory_order_seq_cst);
+        atomic_store_explicit(&g->done, 0, memory_order_seq_cst);
     }
     return 0;
 }
