@@ -5,9 +5,10 @@
  * `cap` elements, and two FIFO queues of blocked operations (senders,
  * receivers). Every decision about a channel (is it closed, what is
  * buffered, who is queued, which queued operation completes) is made under
- * its lock. A blocked operation is a `struct op` on its caller's stack,
- * linked into one channel queue; a select links one per case, all
- * pointing at one `struct wait` shared by the cases.
+ * its lock. A blocked operation is a wait record (core/waitrec.h, which
+ * states its lifetime) with its clauses: a `struct wait` on its caller's
+ * stack, and a `struct op` linked into one channel queue; a select links
+ * one op per case, all pointing at the one `struct wait` of the call.
  *
  * Completing a blocked operation. Whoever completes it (a sender finding a
  * queued receiver, a receiver finding a queued sender or making room in
@@ -100,7 +101,8 @@
 
 #include "common/atomic.h"
 #include "common/copy.h"
-#include "sync/sync_int.h"
+#include "core/core_int.h"
+#include "core/waitrec.h"
 #include "weft/chan.h"
 
 struct wf_chan {
@@ -140,18 +142,19 @@ enum {
     GAVE_UP = -3, /* its waiter left (deadline, cancellation, shutdown) */
 };
 
-/* One blocking call: a send, a receive or a select. On its caller's stack. */
+/* One blocking call: a send, a receive or a select; a wait record
+ * (core/waitrec.h) on its caller's stack. wt.state: WAITING, CLAIMED,
+ * GAVE_UP, or the case index; wt.ab unlinks a discarded fiber's ops. */
 struct wait {
-    struct wf__wqrec rec; /* who waits (rec.w); registers plain threads;
-                           * rec.ab: unlinks a discarded fiber's ops */
-    atomic_int state;     /* WAITING, CLAIMED, GAVE_UP, or the case index */
+    struct wf__wait wt;
     int result;           /* 0 or WF_EPIPE; written before state's store */
     bool multi;           /* a select: its ops sit on several channels */
     struct op *ops;       /* its ops, for shutdown (fibers) */
     size_t nops;
 };
 
-/* One case of a blocking call, linked in one channel's queue. */
+/* One case of a blocking call, linked in one channel's queue: the wait's
+ * clause on that channel (core/waitrec.h). */
 struct op {
     struct wait *w;
     struct wf_chan *c;
@@ -222,7 +225,7 @@ static struct op *q_claim(struct op **head, struct op **tail)
          * memory that follow it (the waiter's own writes were published
          * by the lock when it linked). */
         if (atomic_compare_exchange_strong_explicit(
-                &o->w->state, &expect, CLAIMED, memory_order_acquire,
+                &o->w->wt.state, &expect, CLAIMED, memory_order_acquire,
                 memory_order_relaxed))
             return o;
     }
@@ -236,7 +239,7 @@ static bool q_ready(struct op **head, struct op **tail)
     struct op *o;
     while ((o = *head)) {
         /* relaxed: a hint; q_claim decides with the CAS. */
-        if (atomic_load_explicit(&o->w->state, memory_order_relaxed) ==
+        if (atomic_load_explicit(&o->w->wt.state, memory_order_relaxed) ==
             WAITING)
             return true;
         q_unlink(head, tail, o);
@@ -249,24 +252,24 @@ static bool q_ready(struct op **head, struct op **tail)
 static void complete(struct op *o, int result, struct wake *wk)
 {
     struct wait *w = o->w;
-    wk->w = w->rec.w;
+    wk->w = w->wt.w;
     wk->pending = true;
     w->result = result;
-    if (w->rec.w.fiber && wf__fiber_claim_parked(w->rec.w.fiber)) {
+    if (w->wt.w.fiber && wf__fiber_claim_parked(w->wt.w.fiber)) {
         /* The fiber is off its stack and now ours to queue: it reads the
          * state only after wf__fiber_run_claimed (send_wake), whose
          * release store of its wstate publishes this one. relaxed would
          * do; release keeps the element copy and `result` ordered here
          * too. */
         wk->claimed = true;
-        atomic_store_explicit(&w->state, o->idx, memory_order_release);
+        atomic_store_explicit(&w->wt.state, o->idx, memory_order_release);
         return;
     }
     /* seq_cst: it releases the element copy and `result` to the waiter's
      * acquire load in wait_done, and it is the waker's half of the Dekker
      * pair of wf__fiber_park_word (store the word, then look at wstate). */
     wk->claimed = false;
-    atomic_store(&w->state, o->idx);
+    atomic_store(&w->wt.state, o->idx);
 }
 
 /* The wake-up goes without the permit (a kick): the waiter parks on its
@@ -398,7 +401,7 @@ static __attribute__((noinline)) int wait_claimed(struct wait *w)
 {
     for (unsigned spins = 0;; spins++) {
         /* acquire: pairs with the store in complete(). */
-        int s = atomic_load_explicit(&w->state, memory_order_acquire);
+        int s = atomic_load_explicit(&w->wt.state, memory_order_acquire);
         if (s != CLAIMED) {
             WF_ASSERT(s >= 0); /* CLAIMED only ever becomes a case index */
             return s;
@@ -406,7 +409,7 @@ static __attribute__((noinline)) int wait_claimed(struct wait *w)
         if (spins < CLAIMED_SPINS)
             wf__cpu_relax();
         else
-            wf__waiter_park_word_nocancel(&w->rec.w, &w->state, CLAIMED,
+            wf__waiter_park_word_nocancel(&w->wt.w, &w->wt.state, CLAIMED,
                                           WF_FOREVER);
     }
 }
@@ -419,12 +422,13 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
 {
     for (;;) {
         /* acquire: pairs with the store in complete(). */
-        int s = atomic_load_explicit(&w->state, memory_order_acquire);
+        int s = atomic_load_explicit(&w->wt.state, memory_order_acquire);
         if (s >= 0)
             return s;
         if (s == CLAIMED)
             return wait_claimed(w);
-        int rc = wf__waiter_park_word(&w->rec.w, &w->state, WAITING, deadline);
+        int rc =
+            wf__waiter_park_word(&w->wt.w, &w->wt.state, WAITING, deadline);
         if (rc == 0)
             continue;
         if (single) {
@@ -445,7 +449,7 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
         /* relaxed: on failure a completer's claim won, and the loop reads
          * its published state again with acquire. */
         if (atomic_compare_exchange_strong_explicit(
-                &w->state, &expect, GAVE_UP, memory_order_relaxed,
+                &w->wt.state, &expect, GAVE_UP, memory_order_relaxed,
                 memory_order_relaxed))
             return rc;
     }
@@ -466,14 +470,8 @@ static void op_cancel(struct op *o)
  * channel lock). */
 static int wait_init(struct wait *w, bool multi, struct wf__fiber *self)
 {
-    int err = 0;
-    if (self) {
-        w->rec.w.fiber = self; /* all a fiber's wait needs */
-        w->rec.w.tp = NULL;
-    } else {
-        err = wf__wqrec_init(&w->rec);
-    }
-    atomic_init(&w->state, WAITING);
+    int err = wf__wait_init(&w->wt, self);
+    atomic_init(&w->wt.state, WAITING);
     w->result = 0;
     w->multi = multi;
     return err;
@@ -487,9 +485,9 @@ static int wait_init(struct wait *w, bool multi, struct wf__fiber *self)
 static void abandon(struct wf__abandon *a)
 {
     struct wait *w =
-        (struct wait *)((char *)a - offsetof(struct wait, rec.ab));
+        (struct wait *)((char *)a - offsetof(struct wait, wt.ab));
     /* The workers are stopped (joined): what they stored is visible. */
-    int st = atomic_load(&w->state);
+    int st = atomic_load(&w->wt.state);
     for (size_t i = 0; i < w->nops; i++) {
         struct op *o = &w->ops[i];
         if (!o->c)
@@ -509,28 +507,30 @@ static void abandon(struct wf__abandon *a)
  * wait_finish, shutdown can find them through the fiber. */
 static void wait_linked(struct wait *w, struct op *ops, size_t n)
 {
-    if (!w->rec.w.fiber)
+    if (!w->wt.w.fiber)
         return;
     w->ops = ops;
     w->nops = n;
-    w->rec.ab.unlink = abandon;
-    w->rec.w.fiber->waiting = &w->rec.ab;
+    w->wt.ab.unlink = abandon;
+    w->wt.w.fiber->waiting = &w->wt.ab;
 }
 
 /* The wait is over: a plain thread leaves the runtime's registry, a fiber
  * forgets its ops. */
 static void wait_finish(struct wait *w)
 {
-    if (w->rec.w.tp)
-        wf__wqrec_finish(&w->rec);
-    else if (w->rec.w.fiber)
-        w->rec.w.fiber->waiting = NULL;
+    if (w->wt.w.tp)
+        wf__wait_finish(&w->wt);
+    else if (w->wt.w.fiber)
+        w->wt.w.fiber->waiting = NULL;
 }
 
 /* ---- single operations -------------------------------------------------------- */
 
 /* A send (send = true) or a receive with a deadline; block = false makes it
- * a try. */
+ * a try. Read as Go's chansend: prepare, lock, complete now if possible
+ * (send_locked / recv_locked: closed, hand to a queued waiter, buffer),
+ * else block. */
 static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
                    bool block)
 {
@@ -541,8 +541,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     int rc;
 
     /* A fiber's record costs nothing to set up, so a blocking call from a
-     * fiber prepares it first and takes the lock once; a plain thread
-     * registers only once it knows it must wait (below). */
+     * fiber prepares it first and takes the lock once. */
     struct wf__fiber *self = block ? wf__fiber_self() : NULL;
     wf__coop_spend(self);
     if (self) {
@@ -550,20 +549,22 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
         WF_ASSERT(rc == 0);
         inited = true;
     }
-    for (;;) {
-        wf__spin_lock(&c->lock);
-        rc = send ? send_locked(c, elem, &wk) : recv_locked(c, elem, &wk);
-        if (rc != WF_EAGAIN || !block || inited)
-            break;
+
+    wf__spin_lock(&c->lock);
+    rc = send ? send_locked(c, elem, &wk) : recv_locked(c, elem, &wk);
+    if (rc == WF_EAGAIN && block && !inited) {
+        /* A plain thread registers only once it knows it must wait: that
+         * takes a runtime mutex, not under the channel's lock. Then it
+         * tries again, and queues if still needed. */
         wf__spin_unlock(&c->lock);
         if (passed(deadline))
             return WF_ETIMEDOUT;
-        /* Registering a plain thread takes a runtime mutex: not under the
-         * channel's lock. Then try again, and queue if still needed. */
         rc = wait_init(&w, false, NULL);
         if (rc < 0)
             return rc;
         inited = true;
+        wf__spin_lock(&c->lock);
+        rc = send ? send_locked(c, elem, &wk) : recv_locked(c, elem, &wk);
     }
     if (rc != WF_EAGAIN || !block) {
         wf__spin_unlock(&c->lock);
@@ -573,6 +574,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
         return rc;
     }
 
+    /* Block: queue o, then park until a completer finishes it. */
     o.w = &w;
     o.c = c;
     o.elem = elem;
@@ -707,7 +709,7 @@ int wf_chan_close(struct wf_chan *c)
         if (!o->w->multi)
             /* relaxed: its waiter reads it after taking this lock, or
              * parks on it; the final seq_cst store wakes it either way. */
-            atomic_store_explicit(&o->w->state, CLAIMED,
+            atomic_store_explicit(&o->w->wt.state, CLAIMED,
                                   memory_order_relaxed);
         *tail = o; /* q_unlink left o->next NULL */
         tail = &o->next;

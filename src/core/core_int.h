@@ -34,6 +34,7 @@
 #include "core/deque.h"
 #include "core/timer.h"
 #include "core/tq.h" /* each worker owns a task deque */
+#include "core/waitrec.h"
 #include "weft/fiber.h"
 #include "weft/runtime.h"
 
@@ -95,16 +96,6 @@ struct wf__scope_link {
     struct wf__fiber *prev, *next;
 };
 
-/* A wait that links a record on its fiber's stack into an object the user
- * owns (a channel, a sync primitive's or a future's wait queue). Such
- * objects outlive the runtime, the stack does not: wf_shutdown calls
- * `unlink` for every fiber it discards in the middle of such a wait, so
- * that the object forgets the record (and fixes any count it kept for it)
- * before the stacks go. Called with the workers stopped. */
-struct wf__abandon {
-    void (*unlink)(struct wf__abandon *a);
-};
-
 /* A fiber's control block. It lives in the headroom at the top of its own
  * stack region (see arch/stack.h), so it is type-stable memory for as long
  * as the runtime runs. Field order is cache-line order: spawning writes
@@ -133,7 +124,8 @@ struct wf__fiber {
     struct wf__timer timer;      /* for deadlines of park; disarmed */
     struct wf__scope_link sl;    /* in scope's member list; scope lock */
     struct wf__abandon *waiting; /* its record linked in a user object, or
-                                  * NULL; the fiber only, read at shutdown */
+                                  * NULL (core/waitrec.h, Lifetime); the
+                                  * fiber only, read at shutdown */
     void *cancels;               /* the future cancels it runs (async,
                                   * future.c), innermost first; owner only */
     char name[WF_NAME_MAX + 1];  /* "" unless set at spawn */
@@ -236,26 +228,16 @@ struct wf__tparker {
     bool waiting;                              /* rt->tw_lock */
 };
 
-/* Who waits: a fiber, or a plain thread. */
-struct wf__waiter {
-    struct wf__fiber *fiber;
-    struct wf__tparker *tp;
-};
-
-/* A joiner waiting for a fiber to return; on the joiner's stack. The
- * exiting fiber stores `state` (1) before it publishes DONE_JOINED, and
- * kicks the joiner from a copy of `w` afterwards. */
-struct wf__joinrec {
-    struct wf__waiter w;
-    atomic_int state; /* 0 waiting, 1 the fiber returned: the park word */
-};
-
 /* Fiber handle slot. ctl = generation << 32 | SLOT_LOCK? | state. */
 struct wf__slot {
     _Atomic uint64_t ctl;
     struct wf__fiber *fiber;  /* valid while the state is live */
     void *result;             /* written before the state becomes DONE */
-    struct wf__joinrec *joiner; /* written before the state becomes JOINING */
+    /* The joiner's wait (on its stack), written before the state becomes
+     * JOINING; state 0 waiting, 1 the fiber returned. The exiting fiber
+     * stores 1 before it publishes DONE_JOINED, and kicks the joiner from
+     * a copy of `w` afterwards. */
+    struct wf__wait *joiner;
     uint32_t next_free;       /* free list link (rt->slot_lock) */
 };
 
@@ -501,28 +483,7 @@ void wf__utimers_discard(struct wf__worker *w);
 
 /* ---- waiting (runtime.c) -------------------------------------------------- */
 
-/* The calling context's waiter; NULL tp/fiber never both. A plain
- * thread is registered so that shutdown can wake it: pair with
- * wf__waiter_done. */
-void wf__waiter_self(struct wf__waiter *w);
-/* Park on a word while *word == expect (fibers: wf__fiber_park_word;
- * plain threads: their futex parker). 0 when the word changed or maybe
- * spuriously (re-check it), -ETIMEDOUT, -ECANCELED (fibers; not with
- * _nocancel), -ESHUTDOWN (plain thread at runtime shutdown), -ENOMEM. */
-int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
-                         int64_t deadline);
-int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
-                                  int expect, int64_t deadline);
-/* The matching wake-up, after storing the word with seq_cst: kick the
- * fiber (no permit; to the run-next slot, or with _tail to the tail of
- * the queue) or wake the thread. */
-void wf__waiter_kick(const struct wf__waiter *w);
-void wf__waiter_kick_tail(const struct wf__waiter *w);
-/* The wait is over (unregisters a plain thread's parker). */
-void wf__waiter_done(struct wf__waiter *w);
-/* Bracket a plain thread's wait so shutdown can wake it. */
-void wf__thread_wait_begin(struct wf__tparker *tp);
-void wf__thread_wait_end(struct wf__tparker *tp);
+/* The waiter API (wf__waiter_*, wf__wait_*) is in core/waitrec.h. */
 
 /* ---- fiber.c ------------------------------------------------------------ */
 

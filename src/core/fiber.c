@@ -372,7 +372,7 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
                     &s->ctl, &c, c | WF__SLOT_LOCK, memory_order_acquire,
                     memory_order_acquire))
                 goto retry;
-            struct wf__joinrec *jr = s->joiner;
+            struct wf__wait *jr = s->joiner;
             struct wf__waiter jw = jr->w; /* before it may vanish */
             /* seq_cst: the waker's half of park-on-word (pairs with park()'s
              * store of PARKING and its load of the word). The joiner cannot
@@ -444,7 +444,7 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
 {
     struct wf__slot *s = wf__slot_get(f.id);
     struct wf__fiber *self = wf__fiber_self();
-    struct wf__joinrec jr;
+    struct wf__wait jr;
     int err = 0;
 
     if (!s)

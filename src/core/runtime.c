@@ -255,6 +255,18 @@ void wf__waiter_self(struct wf__waiter *w)
     }
 }
 
+int wf__wait_init_thread(struct wf__wait *wt)
+{
+    /* A plain thread can block only while a runtime runs (its parker
+     * registry lives in the runtime). acquire: pairs with wf_init's
+     * release store of RUNNING. */
+    if (atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
+        WF__RT_RUNNING)
+        return WF_ESHUTDOWN;
+    wf__waiter_self(&wt->w);
+    return 0;
+}
+
 void wf__waiter_done(struct wf__waiter *w)
 {
     if (w->tp)

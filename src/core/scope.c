@@ -20,21 +20,16 @@
 
 #include "core_int.h"
 
-/* One fiber or thread waiting for a scope's members; lives on the
- * waiter's stack, linked while it waits. */
-struct scope_waiter {
-    struct wf__waiter w;
-    atomic_int state; /* 1: the members were all gone (park word); lock */
-    struct scope_waiter *prev, *next; /* scope lock */
-};
-
 struct wf_scope {
     struct wf__spin lock;
     struct wf__fiber *head;   /* running members; lock */
     uint32_t magic;           /* LIVE until freed; see check() */
     int nlive;                /* lock */
     bool closing;             /* lock */
-    struct scope_waiter *waiters; /* lock */
+    /* Waits for the members (core/waitrec.h), each on its waiter's stack
+     * and linked while it waits; state 1: the members were all gone.
+     * lock */
+    struct wf__clause *waiters;
     uint64_t owner_id;        /* opening fiber, 0 for a plain thread */
     struct wf_scope *owner_next; /* in the owner's list; owner's slot lock */
     struct wf_scope *all_prev, *all_next; /* rt->scopes_lock */
@@ -94,11 +89,11 @@ void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
     if (--s->nlive == 0) {
         /* Under the lock: a waiter unlinks its record only under it. Waking
          * takes only leaf locks (core_int.h). */
-        for (struct scope_waiter *sw = s->waiters; sw; sw = sw->next) {
+        for (struct wf__clause *cl = s->waiters; cl; cl = cl->next) {
             /* seq_cst: the waker's half of park-on-word (pairs with the
              * parker's store of PARKING and its load of the word). */
-            atomic_store_explicit(&sw->state, 1, memory_order_seq_cst);
-            wf__waiter_kick(&sw->w);
+            atomic_store_explicit(&cl->wait->state, 1, memory_order_seq_cst);
+            wf__waiter_kick(&cl->wait->w);
         }
     }
     wf__spin_unlock(&s->lock);
@@ -182,17 +177,19 @@ void wf__scope_cancel_owned(struct wf__fiber *f)
 /* Wait for the member count to reach zero. */
 static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
 {
-    struct scope_waiter sw;
+    struct wf__wait sw;
+    struct wf__clause cl = { .wait = &sw };
     int err = 0;
 
     wf__waiter_self(&sw.w);
     atomic_init(&sw.state, 0);
     wf__spin_lock(&s->lock);
-    sw.prev = NULL;
-    sw.next = s->waiters;
+    cl.prev = NULL;
+    cl.next = s->waiters;
     if (s->waiters)
-        s->waiters->prev = &sw;
-    s->waiters = &sw;
+        s->waiters->prev = &cl;
+    s->waiters = &cl;
+    cl.linked = true;
     while (s->nlive > 0 && !err) {
         /* relaxed: under the lock, as the member exit that stores 1; a
          * wake for an earlier emptying (members were added since) is
@@ -207,12 +204,13 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
     }
     if (s->nlive == 0)
         err = 0; /* the members are done: the wait succeeded */
-    if (sw.prev)
-        sw.prev->next = sw.next;
+    if (cl.prev)
+        cl.prev->next = cl.next;
     else
-        s->waiters = sw.next;
-    if (sw.next)
-        sw.next->prev = sw.prev;
+        s->waiters = cl.next;
+    if (cl.next)
+        cl.next->prev = cl.prev;
+    cl.linked = false;
     wf__spin_unlock(&s->lock);
     wf__waiter_done(&sw.w);
     return err;

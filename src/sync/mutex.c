@@ -187,7 +187,7 @@ static void wake_one(struct mutex *m)
 {
     struct wf__wqrec *r = pop_waiter(m);
     if (r)
-        wf__waiter_kick(&r->w);
+        wf__waiter_kick(&r->wt.w);
 }
 
 static void unlock_owned(struct mutex *m)
@@ -213,7 +213,7 @@ static void unlock_owned(struct mutex *m)
          * under the spinlock, whose release/acquire orders this store and
          * our critical section before its own. */
         atomic_store_explicit(&m->owner, h->tag, memory_order_relaxed);
-        wf__waiter_kick(&h->w);
+        wf__waiter_kick(&h->wt.w);
     } else {
         atomic_store(&m->owner, 0); /* seq_cst: as in the fast path */
         wake_one(m);

@@ -76,7 +76,7 @@ static void admit_readers(struct rwlock *rw)
     while ((r = wf__waitq_pop(&rw->rq))) {
         rw->readers++;
         r->granted = true;
-        wf__waiter_kick(&r->w);
+        wf__waiter_kick(&r->wt.w);
     }
 }
 
@@ -89,7 +89,7 @@ static bool admit_writer(struct rwlock *rw)
     rw->wwait--;
     rw->writer = r->tag;
     r->granted = true;
-    wf__waiter_kick(&r->w);
+    wf__waiter_kick(&r->wt.w);
     return true;
 }
 

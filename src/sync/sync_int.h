@@ -1,15 +1,13 @@
 /*
  * src/sync/sync_int.h - the wait queue every sync primitive is built on.
  *
- * A wait queue is a FIFO of records that live on the waiters' stacks,
- * protected by the owning primitive's spinlock (struct wf__spin). A waiter
- * links its record and parks on the record's `state` word
- * (wf__waiter_park_word: a fiber parks, a plain thread sleeps on its futex
- * parker); a waker pops records from the head, marks them `woken`, stores
- * `state` and kicks their waiter, all under the lock. A record
- * is unlinked either by the waker that pops it or by its waiter (on a
- * deadline, cancellation or shutdown), always under the lock, so nobody
- * touches a record after its waiter has returned.
+ * A wait queue is a FIFO of wait records (core/waitrec.h, which states
+ * their lifetime, shutdown included), protected by the owning primitive's
+ * spinlock (struct wf__spin). A waiter links its record and parks on the
+ * record's `state` word; a waker pops records from the head, marks them
+ * `woken`, stores `state` and kicks their waiter, all under the lock. A
+ * record is unlinked either by the waker that pops it or by its waiter
+ * (on a deadline, cancellation or shutdown), always under the lock.
  *
  * No lost wake-ups: `woken` is only ever set by a pop, under the lock, and
  * the waiter reads it under the lock after every park. A waiter whose
@@ -19,11 +17,8 @@
  * waiter, never dropped. A waiter that gives up was still linked, so no
  * wake was spent on it.
  *
- * Shutdown. A fiber's record points the fiber at itself while it is in
- * a queue (fiber->waiting, see core_int.h), so that wf_shutdown, which
- * discards blocked fibers and their stacks, can unlink it from the
- * primitive, which the user may go on using. Plain threads leave by
- * themselves (shutdown wakes them with WF_ESHUTDOWN and waits).
+ * Shutdown: a linked record's `abandoned` hook lets the primitive forget
+ * the counts it kept for a discarded fiber.
  *
  * Lock order: a primitive's spinlock is taken before the core's leaf locks
  * (waking a fiber may take a worker's inbox lock or the idle lock; waking
@@ -38,10 +33,12 @@
 
 #include "core/core_int.h"
 
-/* A waiter's record; on the waiter's stack while it waits. */
+/* A waiter's record (core/waitrec.h: its lifetime); on the waiter's
+ * stack while it waits. wt.state: 0 waiting, 1 popped: the park word,
+ * written under the queue lock. wt.ab: unlinks a discarded fiber's record
+ * at shutdown. */
 struct wf__wqrec {
-    struct wf__waiter w;
-    struct wf__abandon ab;         /* a fiber's: unlinked at shutdown */
+    struct wf__wait wt;            /* who waits, the park word, ab */
     struct wf__spin *lock;         /* the queue's lock and queue, while */
     struct wf__waitq *q;           /* it is linked (for ab) */
     /* Called under the lock when shutdown unlinks the record of a
@@ -49,8 +46,6 @@ struct wf__wqrec {
      * for it (a mutex's nwait, a barrier's arrivals); or NULL. */
     void (*abandoned)(struct wf__wqrec *r);
     struct wf__wqrec *prev, *next; /* queue lock */
-    atomic_int state;              /* 0 waiting, 1 popped: the park word;
-                                    * written under the queue lock */
     bool linked;                   /* queue lock */
     bool woken;                    /* set by a pop; queue lock */
     bool granted;                  /* primitive-specific hand-over; queue lock */
@@ -105,7 +100,7 @@ static inline struct wf__wqrec *wf__waitq_head(const struct wf__waitq *q)
 }
 
 /* Unlink the head and mark it woken, without waking it (the caller may set
- * `granted` first, then call wf__waiter_kick(&r->w) under the lock).
+ * `granted` first, then call wf__waiter_kick(&r->wt.w) under the lock).
  * NULL if empty. Lock held. */
 struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q);
 /* Pop and wake the oldest waiter; false if there was none. Lock held. */

@@ -38,7 +38,7 @@ static void unlink_rec(struct wf__waitq *q, struct wf__wqrec *r);
 static void abandon(struct wf__abandon *a)
 {
     struct wf__wqrec *r =
-        (struct wf__wqrec *)((char *)a - offsetof(struct wf__wqrec, ab));
+        (struct wf__wqrec *)((char *)a - offsetof(struct wf__wqrec, wt.ab));
     wf__spin_lock(r->lock);
     if (r->linked) {
         unlink_rec(r->q, r);
@@ -51,30 +51,19 @@ static void abandon(struct wf__abandon *a)
 
 int wf__wqrec_init(struct wf__wqrec *r)
 {
-    r->ab.unlink = abandon;
+    r->wt.ab.unlink = abandon;
     r->lock = NULL;
     r->q = NULL;
     r->abandoned = NULL;
     r->prev = r->next = NULL;
     r->linked = false;
-    atomic_init(&r->state, 0);
+    atomic_init(&r->wt.state, 0);
     r->woken = false;
     r->granted = false;
     r->tag = 0;
     r->since = 0;
     r->counted = false;
-    r->w.fiber = wf__fiber_self();
-    r->w.tp = NULL;
-    if (r->w.fiber)
-        return 0;
-    /* A plain thread can block only while a runtime runs (its parker
-     * registry lives in the runtime). acquire: pairs with wf_init's
-     * release store of RUNNING. */
-    if (atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
-        WF__RT_RUNNING)
-        return WF_ESHUTDOWN;
-    wf__waiter_self(&r->w);
-    return 0;
+    return wf__wait_init(&r->wt, wf__fiber_self());
 }
 
 void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r)
@@ -85,14 +74,13 @@ void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r)
         q->inside--;
         r->counted = false;
     }
-    if (r->w.fiber)
-        r->w.fiber->waiting = NULL;
+    if (r->wt.w.fiber)
+        r->wt.w.fiber->waiting = NULL;
 }
 
 void wf__wqrec_finish(struct wf__wqrec *r)
 {
-    if (r->w.tp)
-        wf__waiter_done(&r->w);
+    wf__wait_finish(&r->wt);
 }
 
 void wf__waitq_link(struct wf__spin *lock, struct wf__waitq *q,
@@ -104,13 +92,13 @@ void wf__waitq_link(struct wf__spin *lock, struct wf__waitq *q,
         r->counted = true;
         r->lock = lock;
         r->q = q;
-        if (r->w.fiber) /* until wf__wqrec_done */
-            r->w.fiber->waiting = &r->ab;
+        if (r->wt.w.fiber) /* until wf__wqrec_done */
+            r->wt.w.fiber->waiting = &r->wt.ab;
     }
     r->woken = false;
     /* relaxed: under the lock, which every writer holds; the waiter's
      * seq_cst look comes after it in its own order. */
-    atomic_store_explicit(&r->state, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->wt.state, 0, memory_order_relaxed);
     r->linked = true;
     if (front) {
         r->prev = NULL;
@@ -152,8 +140,8 @@ int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
     while (!r->woken) {
         wf__spin_unlock(lock);
         int rc = cancellable
-                     ? wf__waiter_park_word(&r->w, &r->state, 0, deadline)
-                     : wf__waiter_park_word_nocancel(&r->w, &r->state, 0,
+                     ? wf__waiter_park_word(&r->wt.w, &r->wt.state, 0, deadline)
+                     : wf__waiter_park_word_nocancel(&r->wt.w, &r->wt.state, 0,
                                                      deadline);
         wf__spin_lock(lock);
         if (rc != 0 && !r->woken) {
@@ -182,7 +170,7 @@ struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q)
     unlink_rec(q, r);
     r->woken = true;
     /* seq_cst: the waker's half of park-on-word (store, then kick). */
-    atomic_store(&r->state, 1);
+    atomic_store(&r->wt.state, 1);
     return r;
 }
 
@@ -191,7 +179,7 @@ bool wf__waitq_wake_one(struct wf__waitq *q)
     struct wf__wqrec *r = wf__waitq_pop(q);
     if (!r)
         return false;
-    wf__waiter_kick(&r->w);
+    wf__waiter_kick(&r->wt.w);
     return true;
 }
 

@@ -1,0 +1,125 @@
+/*
+ * src/core/waitrec.h - wait records: how any party of weft waits.
+ *
+ * One family, as Go's sudog or libdill's clauses:
+ *
+ *   struct wf__waiter  who waits: a fiber, or a plain thread's parker.
+ *   struct wf__wait    one blocking call: who, the word it parks on, and
+ *                      the hook shutdown uses to unlink it. A join, a
+ *                      scope wait, a sync or channel operation is one.
+ *   struct wf__clause  one place a wait is linked: a queue of one object.
+ *                      A scope wait or a single channel operation has one;
+ *                      a select has one per case, all pointing at its one
+ *                      wait, whose state says which case completed.
+ *   struct wf__wqrec   the sync layer's wait queue record (sync_int.h): a
+ *                      wait with its queue link and the hand-over fields
+ *                      the primitives share.
+ *
+ * Parking. Every wait parks on its own `state` word
+ * (wf__waiter_park_word: a fiber parks with wf__fiber_park_word, a plain
+ * thread sleeps on its futex parker), never on a fiber's permit, which
+ * belongs to wf_park/wf_unpark. A waker stores the word (seq_cst: the
+ * waker's half of the park-on-word Dekker pair, sched.c), then kicks the
+ * waiter (wf__waiter_kick). A park may return spuriously; every waiter
+ * re-reads its word in a loop.
+ *
+ * Lifetime. A record lives on its waiter's stack. It is linked into an
+ * object (a queue, a join slot, a scope's waiter list) only while the
+ * waiter waits, and unlinked, under that object's lock, by the waker
+ * that completes it or by the waiter itself (deadline, cancellation),
+ * always before the waiter returns: nobody touches a record after that.
+ * A waker that must wake after releasing the object's lock copies the
+ * wf__waiter first (the waiter may return as soon as it sees the final
+ * state; fibers are type-stable and thread parkers never freed, so a late
+ * kick is a spurious wake-up). Shutdown included: wf_shutdown discards
+ * fibers blocked in such waits, and their stacks with them, while the
+ * objects they wait on (owned by the user) outlive the runtime; a fiber
+ * whose record is linked into such an object points its `waiting` field
+ * at the record's `ab`, and wf__fibers_abandon calls ab.unlink for each
+ * fiber it discards, with the workers stopped, so that the object forgets
+ * the record before the stack goes. A plain thread is registered with
+ * the runtime while it waits (wf__waiter_self / wf__wait_init), so that
+ * shutdown can wake it (WF_ESHUTDOWN) and wait until it has left.
+ */
+#ifndef WEFT_CORE_WAITREC_H
+#define WEFT_CORE_WAITREC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct wf__fiber;
+struct wf__tparker;
+
+/* Who waits: a fiber, or a plain thread. */
+struct wf__waiter {
+    struct wf__fiber *fiber;
+    struct wf__tparker *tp;
+};
+
+/* Called by wf_shutdown, with the workers stopped, for a fiber it
+ * discards while its record is linked in an object the user owns: the
+ * object forgets the record (and fixes any count it kept for it). */
+struct wf__abandon {
+    void (*unlink)(struct wf__abandon *a);
+};
+
+/* One blocking call; on its waiter's stack. */
+struct wf__wait {
+    struct wf__waiter w;
+    atomic_int state;      /* the park word; its values are the user's */
+    struct wf__abandon ab; /* set by waits linked in user-owned objects */
+};
+
+/* One place a wait is linked: a doubly linked queue under its object's
+ * lock. Embedded first in the subsystem's own record of the place. */
+struct wf__clause {
+    struct wf__wait *wait;
+    struct wf__clause *prev, *next; /* the object's lock */
+    bool linked;                    /* the object's lock */
+};
+
+/* The calling context's waiter; NULL tp/fiber never both. A plain
+ * thread is registered so that shutdown can wake it: pair with
+ * wf__waiter_done. */
+void wf__waiter_self(struct wf__waiter *w);
+/* Park on a word while *word == expect (fibers: wf__fiber_park_word;
+ * plain threads: their futex parker). 0 when the word changed or maybe
+ * spuriously (re-check it), -ETIMEDOUT, -ECANCELED (fibers; not with
+ * _nocancel), -ESHUTDOWN (plain thread at runtime shutdown), -ENOMEM. */
+int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
+                         int64_t deadline);
+int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
+                                  int expect, int64_t deadline);
+/* The matching wake-up, after storing the word with seq_cst: kick the
+ * fiber (no permit; to the run-next slot, or with _tail to the tail of
+ * the queue) or wake the thread. */
+void wf__waiter_kick(const struct wf__waiter *w);
+void wf__waiter_kick_tail(const struct wf__waiter *w);
+/* The wait is over (unregisters a plain thread's parker). */
+void wf__waiter_done(struct wf__waiter *w);
+/* Bracket a plain thread's wait so shutdown can wake it. */
+void wf__thread_wait_begin(struct wf__tparker *tp);
+void wf__thread_wait_end(struct wf__tparker *tp);
+
+/* Prepare a wait for the calling fiber (`self`, found by the caller) or,
+ * when self is NULL, the calling plain thread, which is registered with
+ * the runtime (a runtime mutex: call it before taking an object's lock,
+ * on slow paths only). Returns 0, or WF_ESHUTDOWN for a plain thread when
+ * no runtime runs (then nothing is to be finished). The state word is
+ * left to the caller. */
+int wf__wait_init_thread(struct wf__wait *wt);
+static inline int wf__wait_init(struct wf__wait *wt, struct wf__fiber *self)
+{
+    wt->w.fiber = self; /* all a fiber's wait needs */
+    wt->w.tp = NULL;
+    return self ? 0 : wf__wait_init_thread(wt);
+}
+/* After the wait, no object lock held: unregister a plain thread. */
+static inline void wf__wait_finish(struct wf__wait *wt)
+{
+    if (wt->w.tp)
+        wf__waiter_done(&wt->w);
+}
+
+#endif
