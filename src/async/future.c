@@ -88,7 +88,7 @@ static _Thread_local struct cancel_frame *thread_cancels;
  * that may switch (wf__fiber_self is not inlined). */
 static struct cancel_frame **cancels(void)
 {
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     return self ? (struct cancel_frame **)&self->cancels : &thread_cancels;
 }
 
@@ -210,7 +210,7 @@ static void wait_cancel_done(struct wf_future *f)
     /* acquire: pairs with the release store that ends the cancel, so the
      * handler's writes are visible to the producer that frees its state. */
     while (atomic_load_explicit(&f->cancel_busy, memory_order_acquire)) {
-        struct wf__fiber *self = wf__fiber_self();
+        struct wf__fcb *self = wf__fiber_self();
         if (self)
             wf__fiber_yield(self);
         else

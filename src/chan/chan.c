@@ -468,7 +468,7 @@ static void op_cancel(struct op *o)
  * self is NULL, for the calling plain thread (registered with the
  * runtime, so shutdown can wake it: a runtime mutex, so not under a
  * channel lock). */
-static int wait_init(struct wait *w, bool multi, struct wf__fiber *self)
+static int wait_init(struct wait *w, bool multi, struct wf__fcb *self)
 {
     int err = wf__wait_init(&w->wt, self);
     atomic_init(&w->wt.state, WAITING);
@@ -542,7 +542,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
 
     /* A fiber's record costs nothing to set up, so a blocking call from a
      * fiber prepares it first and takes the lock once. */
-    struct wf__fiber *self = block ? wf__fiber_self() : NULL;
+    struct wf__fcb *self = block ? wf__fiber_self() : NULL;
     wf__coop_spend(self);
     if (self) {
         rc = wait_init(&w, false, self);
@@ -898,7 +898,7 @@ static int select_impl(struct wf_select_case *cases, size_t n,
     bool inited = false;
     int rc;
     size_t k = lock_order(cases, n, order);
-    struct wf__fiber *self = block ? wf__fiber_self() : NULL;
+    struct wf__fcb *self = block ? wf__fiber_self() : NULL;
     wf__coop_spend(self);
 
     for (;;) {

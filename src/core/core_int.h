@@ -93,7 +93,7 @@ enum {
 };
 
 struct wf__scope_link {
-    struct wf__fiber *prev, *next;
+    struct wf__fcb *prev, *next;
 };
 
 /* A fiber's control block. It lives in the headroom at the top of its own
@@ -102,14 +102,14 @@ struct wf__scope_link {
  * only the first two lines (with a 40-byte stack descriptor and the
  * assembly context), everything after `owned` is reset when the previous
  * occupant finished, while its lines were hot. */
-struct wf__fiber {
+struct wf__fcb {
     struct wf__stack st;         /* must be first: the stack descriptor */
     struct wf__exec ex;
     wf_fiber_fn *fn;
     void *arg;
     /* second line */
     uint64_t id;                 /* handle id: generation << 32 | slot + 1 */
-    struct wf__fiber *next;      /* link in the inject queue or an inbox */
+    struct wf__fcb *next;      /* link in the inject queue or an inbox */
     atomic_int wstate;           /* WF__RUNNING... */
     atomic_int notified;         /* the park permit */
     atomic_int home;             /* pinned worker index or -1 */
@@ -132,11 +132,11 @@ struct wf__fiber {
 };
 
 #if !defined(WF__SAN) && !defined(WEFT_CTX_UCONTEXT) && UINTPTR_MAX == UINT64_MAX
-_Static_assert(offsetof(struct wf__fiber, id) == 64 &&
-                   offsetof(struct wf__fiber, timer) <= 128,
+_Static_assert(offsetof(struct wf__fcb, id) == 64 &&
+                   offsetof(struct wf__fcb, timer) <= 128,
                "spawn-written fields must fill exactly two cache lines");
 #endif
-_Static_assert(sizeof(struct wf__fiber) + 16 <= WF__STACK_HEADROOM,
+_Static_assert(sizeof(struct wf__fcb) + 16 <= WF__STACK_HEADROOM,
                "fiber control block must fit in the stack headroom");
 
 /* What a worker does right after switching to the next context, on behalf
@@ -151,10 +151,10 @@ enum wf__after {
 struct wf__worker {
     /* Owner-only hot fields first. */
     struct wf__exec sched;         /* the scheduler loop's context */
-    _Atomic(struct wf__fiber *) current; /* owner writes; monitor reads */
+    _Atomic(struct wf__fcb *) current; /* owner writes; monitor reads */
     _Atomic uint64_t current_id;   /* its id (0: none); for the monitor */
     enum wf__after after;
-    struct wf__fiber *after_fiber;
+    struct wf__fcb *after_fiber;
     unsigned tick;                 /* scheduling decisions, for fairness */
     unsigned ttick;                /* fiber switches, for timer passes */
     unsigned streak;               /* run-next and newest picks in a row */
@@ -180,11 +180,11 @@ struct wf__worker {
     struct wf__tq tq;
     /* The fiber woken last by this worker, run next. Thieves may take it
      * with an exchange when the deque is empty. */
-    _Alignas(WF__CACHELINE) _Atomic(struct wf__fiber *) runnext;
+    _Alignas(WF__CACHELINE) _Atomic(struct wf__fcb *) runnext;
 
     /* Fibers pinned here (or sent here by debug migration): not stealable. */
     _Alignas(WF__CACHELINE) struct wf__spin inbox_lock;
-    struct wf__fiber *inbox_head, *inbox_tail; /* inbox_lock */
+    struct wf__fcb *inbox_head, *inbox_tail; /* inbox_lock */
     atomic_int inbox_n;
 
     struct wf__timers timers;
@@ -231,7 +231,7 @@ struct wf__tparker {
 /* Fiber handle slot. ctl = generation << 32 | SLOT_LOCK? | state. */
 struct wf__slot {
     _Atomic uint64_t ctl;
-    struct wf__fiber *fiber;  /* valid while the state is live */
+    struct wf__fcb *fiber;  /* valid while the state is live */
     void *result;             /* written before the state becomes DONE */
     /* The joiner's wait (on its stack), written before the state becomes
      * JOINING; state 0 waiting, 1 the fiber returned. The exiting fiber
@@ -267,7 +267,7 @@ struct wf__rt {
 
     /* Global inject queue: fibers from plain threads and spills. */
     _Alignas(WF__CACHELINE) struct wf__spin inject_lock;
-    struct wf__fiber *inject_head, *inject_tail; /* inject_lock */
+    struct wf__fcb *inject_head, *inject_tail; /* inject_lock */
     atomic_long inject_n;
 
     /* Task inject queue: root tasks from fibers and plain threads
@@ -324,7 +324,7 @@ enum { WF__RT_OFF, WF__RT_STARTING, WF__RT_RUNNING, WF__RT_STOPPING };
 struct wf__worker *wf__worker_self(void);
 /* The fiber running on this thread, NULL on plain threads or between
  * fibers. Same caveat. */
-struct wf__fiber *wf__fiber_self(void);
+struct wf__fcb *wf__fiber_self(void);
 /* Mark the calling thread as one that wf_shutdown waits for (a thread of
  * the blocking-call pool, the reactor thread: upper layers' threads): a
  * wf_shutdown from it, from the work or callbacks it runs, would wait
@@ -337,40 +337,40 @@ void wf__workers_stop(struct wf__rt *rt);
 /* Queue a runnable fiber: on this worker's run-next slot (next = true) or
  * at its queue's tail; pinned fibers go to their worker; from a plain
  * thread to the inject queue. Wakes an idle worker if one should help. */
-void wf__ready(struct wf__fiber *f, bool next);
+void wf__ready(struct wf__fcb *f, bool next);
 /* A fiber just spawned from this worker: run next, and what it pushes
  * out of run-next goes to lq, newest first (a tree of fibers then runs
  * depth-first; sched.c). Elsewhere as wf__ready. */
-void wf__ready_spawned(struct wf__fiber *f);
+void wf__ready_spawned(struct wf__fcb *f);
 
 /* Make f's permit available and wake it if parked (wf_unpark; any
  * thread; f may even have ended: then this is a harmless spurious
  * wake-up). Nothing inside weft uses the permit (sched.c). */
-void wf__fiber_wake(struct wf__fiber *f);
+void wf__fiber_wake(struct wf__fcb *f);
 /* Get f going if it is parked, without giving it the permit: for wakers
  * whose reason the parker checks itself (the word it parks on, its
  * deadline, `cancelled`), which must be stored (seq_cst) before the call.
  * f goes to this worker's run-next slot, or with _tail to the tail of
  * its queue (for a waiter likely to find more finished work when it
  * runs, such as a joiner of many fibers). */
-void wf__fiber_kick(struct wf__fiber *f);
-void wf__fiber_kick_tail(struct wf__fiber *f);
+void wf__fiber_kick(struct wf__fcb *f);
+void wf__fiber_kick_tail(struct wf__fcb *f);
 
 /* Park the calling fiber until woken through its permit (wf_unpark), the
  * deadline or cancellation: wf_park alone. Returns 0 when woken (maybe
  * spuriously), -ETIMEDOUT when the deadline has passed, -ECANCELED when
  * cancelled, -ENOMEM when no timer could be armed for the deadline. */
-int wf__fiber_park(struct wf__fiber *self, int64_t deadline);
+int wf__fiber_park(struct wf__fcb *self, int64_t deadline);
 /* Take a fiber that is fully parked (PARKED -> CLAIMED): nobody else can
  * wake it now, and the caller must hand it to wf__fiber_run_claimed once
  * it has set up what the fiber will look at. false if it was not parked
  * (then store the word and kick it the usual way). Saves the Dekker store
  * of a wake-up: a fiber that is off its stack cannot be between its store
  * of PARKING and its check. */
-bool wf__fiber_claim_parked(struct wf__fiber *f);
+bool wf__fiber_claim_parked(struct wf__fcb *f);
 /* Make a claimed fiber runnable: RUNNING (release, read by the fiber with
  * acquire when it resumes), then queued as wf__ready(f, next). */
-void wf__fiber_run_claimed(struct wf__fiber *f, bool next);
+void wf__fiber_run_claimed(struct wf__fcb *f, bool next);
 
 /* Park while *word == expect, without the permit: the waker stores a new
  * value (seq_cst) and then kicks the fiber (wf__fiber_kick). Returns 0 when
@@ -378,14 +378,14 @@ void wf__fiber_run_claimed(struct wf__fiber *f, bool next);
  * -ETIMEDOUT, -ECANCELED or -ENOMEM as wf__fiber_park. Leaves the permit
  * alone, so a user's wf_unpark is neither consumed nor faked. Every wait
  * inside weft parks this way. */
-int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
+int wf__fiber_park_word(struct wf__fcb *self, atomic_int *word, int expect,
                         int64_t deadline);
 /* The same, but cancellation neither stops nor prevents the wait. */
-int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
+int wf__fiber_park_word_nocancel(struct wf__fcb *self, atomic_int *word,
                                  int expect, int64_t deadline);
 
 /* Yield: requeue at the tail and run something else. */
-void wf__fiber_yield(struct wf__fiber *self);
+void wf__fiber_yield(struct wf__fcb *self);
 
 /* The cooperative budget (as Tokio's): a fiber whose blocking calls keep
  * completing (or timing out) at once never switches, so every blocking
@@ -393,33 +393,33 @@ void wf__fiber_yield(struct wf__fiber *self);
  * first. Parking or yielding refills it, so only a run of calls that did
  * not switch can use it up. */
 #define WF__COOP_BUDGET 128u
-void wf__coop_yield(struct wf__fiber *self);
+void wf__coop_yield(struct wf__fcb *self);
 /* A blocking call of the calling fiber (self; NULL: a plain thread,
  * nothing to do) starts. */
-static inline void wf__coop_spend(struct wf__fiber *self)
+static inline void wf__coop_spend(struct wf__fcb *self)
 {
     if (self && __builtin_expect(--self->budget == 0, 0))
         wf__coop_yield(self);
 }
 
 /* Leave a returned fiber for good (never returns). */
-_Noreturn void wf__fiber_exit(struct wf__fiber *self);
+_Noreturn void wf__fiber_exit(struct wf__fcb *self);
 /* The body returned `result`: run fiber-local destructors, record the
  * result, leave (fiber.c). */
-_Noreturn void wf__fiber_exit_with(struct wf__fiber *self, void *result);
+_Noreturn void wf__fiber_exit_with(struct wf__fcb *self, void *result);
 /* Drop a fiber's sanitizer state (it no longer runs). */
-void wf__fiber_release_san(struct wf__fiber *f);
+void wf__fiber_release_san(struct wf__fcb *f);
 
 /* Initialise a fiber's context to start in its body. */
-void wf__fiber_prepare(struct wf__fiber *f);
+void wf__fiber_prepare(struct wf__fcb *f);
 
 /* Finish a fiber that has returned, on the context that switched away
  * from it (fiber.c). */
-void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f);
+void wf__fiber_finish(struct wf__worker *w, struct wf__fcb *f);
 
 /* Check the stack canary of a fiber about to switch away (aborts with a
  * report if it was overrun). */
-void wf__stack_check(struct wf__fiber *f);
+void wf__stack_check(struct wf__fcb *f);
 
 /* The usable size of the serial task stack (src/par, no runtime): what the
  * last start chose, else WEFT_TASK_STACK_SIZE, else the default. 0, or
@@ -427,7 +427,7 @@ void wf__stack_check(struct wf__fiber *f);
 int wf__serial_task_stack_size(size_t *out);
 
 /* Report a stack overflow of f and abort (async-signal-safe). */
-_Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how);
+_Noreturn void wf__overflow_abort(struct wf__fcb *f, const char *how);
 
 /* Work was made runnable outside the fiber queues (a root task): wake an
  * idle worker if none is searching. Any thread. */
@@ -504,10 +504,10 @@ static inline struct wf__slot *wf__slot_get(uint64_t id)
 }
 /* Lock a live handle's slot; returns the fiber, or NULL (slot unlocked)
  * when id is not live. */
-struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id);
+struct wf__fcb *wf__slot_lock(struct wf__slot *s, uint64_t id);
 void wf__slot_unlock(struct wf__slot *s);
 /* Cancel a fiber whose slot lock the caller holds. */
-void wf__cancel_locked(struct wf__fiber *f);
+void wf__cancel_locked(struct wf__fcb *f);
 /* Runtime shutdown: free every slot, moving its generation on (fiber.c). */
 void wf__slots_retire(struct wf__rt *rt);
 /* Fibers discarded at shutdown: unlink the records of their waits from
@@ -518,12 +518,12 @@ size_t wf__fibers_abandon(struct wf__rt *rt);
 /* ---- scope.c ------------------------------------------------------------ */
 
 /* Link a new member (before it can run). WF_EINVAL if s is closing. */
-int wf__scope_add(struct wf_scope *s, struct wf__fiber *f);
+int wf__scope_add(struct wf_scope *s, struct wf__fcb *f);
 /* A member returned: unlink it and wake the scope's waiter if it was the
  * last one. */
-void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f);
+void wf__scope_member_exit(struct wf_scope *s, struct wf__fcb *f);
 /* Cancel every member of the scopes that f has open (f's slot locked). */
-void wf__scope_cancel_owned(struct wf__fiber *f);
+void wf__scope_cancel_owned(struct wf__fcb *f);
 void wf__scopes_abandon(struct wf__rt *rt);
 
 /* ---- monitor.c ---------------------------------------------------------- */

@@ -103,7 +103,7 @@ static void slot_free(struct wf__rt *rt, uint32_t idx)
     wf__spin_unlock(&rt->slot_lock);
 }
 
-struct wf__fiber *wf__slot_lock(struct wf__slot *s, uint64_t id)
+struct wf__fcb *wf__slot_lock(struct wf__slot *s, uint64_t id)
 {
     /* seq_cst loads, no order needed: a first look; the acquire CAS below
      * takes the lock and orders what follows. */
@@ -195,7 +195,7 @@ int wf_fls_key_create(unsigned *key, void (*destructor)(void *))
 
 int wf_fls_set(unsigned key, void *value)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     if (!f)
         return WF_EPERM;
     /* acquire: pairs with the release in wf_fls_key_create. */
@@ -212,7 +212,7 @@ int wf_fls_set(unsigned key, void *value)
 
 void *wf_fls_get(unsigned key)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     if (!f || !f->fls || key >= WF_FLS_KEYS)
         return NULL;
     return f->fls[key];
@@ -220,7 +220,7 @@ void *wf_fls_get(unsigned key)
 
 /* Run destructors on the fiber's own stack (they may use weft calls); as
  * with POSIX thread keys, repeat while destructors set new values. */
-static void fls_run_dtors(struct wf__fiber *f)
+static void fls_run_dtors(struct wf__fcb *f)
 {
     for (int pass = 0; pass < 4 && f->fls; pass++) {
         bool again = false;
@@ -279,7 +279,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
      * free list), only its generation is read. */
     uint32_t gen = GEN(atomic_load_explicit(&s->ctl, memory_order_seq_cst));
 
-    struct wf__fiber *f = (struct wf__fiber *)st;
+    struct wf__fcb *f = (struct wf__fcb *)st;
     f->fn = fn;
     f->arg = arg;
     f->id = ((uint64_t)gen << 32) | ((uint64_t)idx + 1);
@@ -343,7 +343,7 @@ int wf_go_opts(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     return wf__spawn(out, opts, fn, arg, NULL);
 }
 
-_Noreturn void wf__fiber_exit_with(struct wf__fiber *self, void *result)
+_Noreturn void wf__fiber_exit_with(struct wf__fcb *self, void *result)
 {
     if (self->fls)
         fls_run_dtors(self);
@@ -352,7 +352,7 @@ _Noreturn void wf__fiber_exit_with(struct wf__fiber *self, void *result)
 }
 
 /* On the context that took over from a returned fiber. */
-void wf__fiber_finish(struct wf__worker *w, struct wf__fiber *f)
+void wf__fiber_finish(struct wf__worker *w, struct wf__fcb *f)
 {
     struct wf__rt *rt = w->rt;
     struct wf__slot *s = wf__slot_get(f->id);
@@ -443,7 +443,7 @@ static bool claim(struct wf__slot *s, uint64_t id, uint64_t c, void **result)
 int wf_join(struct wf_fiber f, void **result, int64_t deadline)
 {
     struct wf__slot *s = wf__slot_get(f.id);
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     struct wf__wait jr;
     int err = 0;
 
@@ -561,7 +561,7 @@ int wf_detach(struct wf_fiber f)
 
 int wf_yield(void)
 {
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     if (!self)
         return WF_EPERM;
     wf__fiber_yield(self);
@@ -570,7 +570,7 @@ int wf_yield(void)
 
 int wf_park(int64_t deadline)
 {
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     if (!self)
         return WF_EPERM;
     /* seq_cst, no order needed: an early out; park re-reads cancelled
@@ -585,7 +585,7 @@ int wf_unpark(struct wf_fiber f)
     struct wf__slot *s = wf__slot_get(f.id);
     if (!s)
         return WF_ESRCH;
-    struct wf__fiber *fb = wf__slot_lock(s, f.id);
+    struct wf__fcb *fb = wf__slot_lock(s, f.id);
     if (!fb) {
         /* seq_cst, no order needed: only tells returned from unknown. */
         uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
@@ -600,7 +600,7 @@ int wf_unpark(struct wf_fiber f)
 
 int wf_sleep_until(int64_t deadline)
 {
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     if (!self) {
         struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
         if (deadline == WF_FOREVER)
@@ -643,20 +643,20 @@ int wf_sleep(int64_t ns)
 
 struct wf_fiber wf_self(void)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     return (struct wf_fiber){ f ? f->id : 0 };
 }
 
 const char *wf_self_name(void)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     return f ? f->name : NULL;
 }
 
 int wf_pin_self(void)
 {
     struct wf__worker *w = wf__worker_self();
-    struct wf__fiber *f = w ? atomic_load_explicit(&w->current,
+    struct wf__fcb *f = w ? atomic_load_explicit(&w->current,
                                                    memory_order_relaxed) : NULL;
     if (!f)
         return WF_EPERM;
@@ -667,13 +667,13 @@ int wf_pin_self(void)
 
 bool wf_cancelled(void)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     /* seq_cst: pairs with wf__cancel_locked's store; the cancelling
      * party publishes nothing else through it. */
     return f && atomic_load_explicit(&f->cancelled, memory_order_seq_cst);
 }
 
-void wf__cancel_locked(struct wf__fiber *f)
+void wf__cancel_locked(struct wf__fcb *f)
 {
     /* seq_cst: the waker's half of the Dekker with park()'s store of
      * PARKING and its re-read of cancelled; the kick reads wstate. */
@@ -687,7 +687,7 @@ int wf_cancel(struct wf_fiber f)
     struct wf__slot *s = wf__slot_get(f.id);
     if (!s)
         return WF_ESRCH;
-    struct wf__fiber *fb = wf__slot_lock(s, f.id);
+    struct wf__fcb *fb = wf__slot_lock(s, f.id);
     if (!fb) {
         /* seq_cst, no order needed: as in wf_unpark. */
         uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
@@ -737,7 +737,7 @@ size_t wf__fibers_abandon(struct wf__rt *rt)
         if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
             continue;
         n++; /* started and not returned: blocked or runnable */
-        struct wf__fiber *f = s->fiber;
+        struct wf__fcb *f = s->fiber;
         if (f) {
             if (f->waiting) {
                 f->waiting->unlink(f->waiting);

@@ -108,7 +108,7 @@ static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
     char name[WF_NAME_MAX + 1] = "";
     void *fn;
     struct wf__slot *s = wf__slot_get(id);
-    struct wf__fiber *f = s ? wf__slot_lock(s, id) : NULL;
+    struct wf__fcb *f = s ? wf__slot_lock(s, id) : NULL;
     if (!f)
         return; /* it has returned meanwhile */
     memcpy(name, f->name, sizeof name);

@@ -86,7 +86,7 @@ static size_t put_u64(char *buf, size_t at, size_t cap, uint64_t v)
     return at;
 }
 
-_Noreturn void wf__overflow_abort(struct wf__fiber *f, const char *how)
+_Noreturn void wf__overflow_abort(struct wf__fcb *f, const char *how)
 {
     char buf[256];
     size_t n = 0;
@@ -121,7 +121,7 @@ static _Noreturn void task_overflow_abort(struct wf__worker *w)
     abort();
 }
 
-void wf__stack_check(struct wf__fiber *f)
+void wf__stack_check(struct wf__fcb *f)
 {
     uint64_t *c = f->st.canary;
     if (c && (c[0] != WF__STACK_CANARY || c[1] != WF__STACK_CANARY))
@@ -135,7 +135,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     struct wf__worker *w = wf__worker_self();
-    struct wf__fiber *f =
+    struct wf__fcb *f =
         w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
     if (f && f->st.guarded && wf__stack_in_guard(&f->st, si->si_addr))
         wf__overflow_abort(f, "guard page hit");

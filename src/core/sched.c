@@ -152,7 +152,7 @@ __attribute__((noinline)) struct wf__worker *wf__worker_self(void)
     return w;
 }
 
-__attribute__((noinline)) struct wf__fiber *wf__fiber_self(void)
+__attribute__((noinline)) struct wf__fcb *wf__fiber_self(void)
 {
     /* Read the TLS slot here rather than through wf__worker_self: one
      * call instead of two on paths as hot as a mutex's owner check. The
@@ -205,8 +205,8 @@ static void jump(struct wf__worker *w, struct wf__exec *from,
 
 /* ---- queues ------------------------------------------------------------- */
 
-static void inject_push_list(struct wf__rt *rt, struct wf__fiber *head,
-                             struct wf__fiber *tail, long n)
+static void inject_push_list(struct wf__rt *rt, struct wf__fcb *head,
+                             struct wf__fcb *tail, long n)
 {
     tail->next = NULL;
     wf__spin_lock(&rt->inject_lock);
@@ -225,12 +225,12 @@ static void inject_push_list(struct wf__rt *rt, struct wf__fiber *head,
 /* Deque d of w is full: move its older half plus f to the inject queue,
  * where other workers take batches (rebalancing as a side effect). */
 static void spill(struct wf__worker *w, struct wf__deque *d,
-                  struct wf__fiber *f)
+                  struct wf__fcb *f)
 {
-    struct wf__fiber *head = f, *tail = f;
+    struct wf__fcb *head = f, *tail = f;
     long n = 1;
     for (long k = 0; k < WF__DEQUE_CAP / 2; k++) {
-        struct wf__fiber *g = wf__deque_steal(d);
+        struct wf__fcb *g = wf__deque_steal(d);
         if (g == WF__DEQUE_ABORT) {
             k--;
             continue;
@@ -245,14 +245,14 @@ static void spill(struct wf__worker *w, struct wf__deque *d,
     count_switch(w); /* weft's own work, however long: not a stall */
 }
 
-static void local_push(struct wf__worker *w, struct wf__fiber *f)
+static void local_push(struct wf__worker *w, struct wf__fcb *f)
 {
     if (!wf__deque_push(&w->dq, f))
         spill(w, &w->dq, f);
 }
 
 /* Newest work, run before the FIFO deque (LIFO: depth-first). */
-static void newest_push(struct wf__worker *w, struct wf__fiber *f)
+static void newest_push(struct wf__worker *w, struct wf__fcb *f)
 {
     if (!wf__deque_push(&w->lq, f))
         spill(w, &w->lq, f);
@@ -264,12 +264,12 @@ static void newest_push(struct wf__worker *w, struct wf__fiber *f)
  * the lock would make every other taker and submitter wait for those
  * cache misses), and the rest is put back in front in one step. The batch
  * fits in the deque's free space, so nothing spills straight back. */
-static struct wf__fiber *take_inject(struct wf__worker *w)
+static struct wf__fcb *take_inject(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
     if (!wf__spin_trylock(&rt->inject_lock))
         return NULL;
-    struct wf__fiber *f = rt->inject_head, *tail = rt->inject_tail;
+    struct wf__fcb *f = rt->inject_head, *tail = rt->inject_tail;
     rt->inject_head = rt->inject_tail = NULL;
     /* relaxed: the lock orders it; only a size for the fair share. */
     long avail = atomic_load_explicit(&rt->inject_n, memory_order_relaxed);
@@ -287,13 +287,13 @@ static struct wf__fiber *take_inject(struct wf__worker *w)
         take = room + 1;
     if (take < 1)
         take = 1;
-    struct wf__fiber *last = f;
+    struct wf__fcb *last = f;
     long n = 1;
     for (; n < take && last->next; n++) {
         __builtin_prefetch(last->next->next);
         last = last->next;
     }
-    struct wf__fiber *rest = last->next;
+    struct wf__fcb *rest = last->next;
     last->next = NULL;
     if (rest) {
         /* Back in front of whatever was pushed meanwhile: order kept. */
@@ -309,8 +309,8 @@ static struct wf__fiber *take_inject(struct wf__worker *w)
      * deciding to sleep, which then look again rather than sleep. */
     atomic_fetch_sub_explicit(&rt->inject_n, n, memory_order_seq_cst);
 
-    for (struct wf__fiber *g = f->next; g;) {
-        struct wf__fiber *next = g->next;
+    for (struct wf__fcb *g = f->next; g;) {
+        struct wf__fcb *next = g->next;
         local_push(w, g);
         g = next;
     }
@@ -318,10 +318,10 @@ static struct wf__fiber *take_inject(struct wf__worker *w)
     return f;
 }
 
-static struct wf__fiber *take_inbox(struct wf__worker *w)
+static struct wf__fcb *take_inbox(struct wf__worker *w)
 {
     wf__spin_lock(&w->inbox_lock);
-    struct wf__fiber *f = w->inbox_head;
+    struct wf__fcb *f = w->inbox_head;
     if (f) {
         w->inbox_head = f->next;
         if (!w->inbox_head)
@@ -338,9 +338,9 @@ static struct wf__fiber *take_inbox(struct wf__worker *w)
 /* A fiber from the inbox of a stalled worker (stuck in a long call) that
  * is not pinned there (debug migration sent it): nothing but its home
  * binds it. NULL if there is none. */
-static struct wf__fiber *steal_inbox(struct wf__worker *v)
+static struct wf__fcb *steal_inbox(struct wf__worker *v)
 {
-    struct wf__fiber *f, *prev = NULL;
+    struct wf__fcb *f, *prev = NULL;
     wf__spin_lock(&v->inbox_lock);
     for (f = v->inbox_head; f; prev = f, f = f->next) {
         /* relaxed: home is written by the fiber itself before it parks. */
@@ -418,7 +418,7 @@ void wf__sched_notify(struct wf__rt *rt)
     notify_idle(rt);
 }
 
-static void inbox_push(struct wf__worker *t, struct wf__fiber *f)
+static void inbox_push(struct wf__worker *t, struct wf__fcb *f)
 {
     f->next = NULL;
     wf__spin_lock(&t->inbox_lock);
@@ -455,7 +455,7 @@ static struct wf__worker *migrate_target(struct wf__rt *rt,
  * tree of fibers stays depth-first also when the leaves' sends wake
  * their parents), else to the tail of the deque (a woken fiber must not
  * be left behind newer ones). */
-static void ready(struct wf__fiber *f, bool next, bool spawned)
+static void ready(struct wf__fcb *f, bool next, bool spawned)
 {
     struct wf__rt *rt = &wf__rt;
     struct wf__worker *w = wf__worker_self();
@@ -479,7 +479,7 @@ static void ready(struct wf__fiber *f, bool next, bool spawned)
          * only take them out), so an empty slot is filled with a plain
          * store, no locked instruction. release: a thief's exchange
          * acquires the fiber's state through it. */
-        struct wf__fiber *old =
+        struct wf__fcb *old =
             atomic_load_explicit(&w->runnext, memory_order_relaxed);
         bool old_spawned = w->runnext_spawned;
         w->runnext_spawned = spawned;
@@ -500,19 +500,19 @@ static void ready(struct wf__fiber *f, bool next, bool spawned)
         notify_idle(rt);
 }
 
-void wf__ready(struct wf__fiber *f, bool next)
+void wf__ready(struct wf__fcb *f, bool next)
 {
     ready(f, next, false);
 }
 
-void wf__ready_spawned(struct wf__fiber *f)
+void wf__ready_spawned(struct wf__fcb *f)
 {
     ready(f, true, true);
 }
 
 /* Put a fiber that just left the CPU back in line (yield, or woken while
  * it was parking). */
-static void requeue(struct wf__worker *w, struct wf__fiber *f)
+static void requeue(struct wf__worker *w, struct wf__fcb *f)
 {
     struct wf__rt *rt = w->rt;
     int home = atomic_load_explicit(&f->home, memory_order_relaxed);
@@ -565,7 +565,7 @@ void wf__worker_timers_changed(struct wf__worker *t)
  * another subtree of a tree of fibers alongside the ones under way, and
  * those make up the live set (docs/PERFORMANCE.md has skynet's figures
  * for both rules). Owner only. */
-static struct wf__fiber *oldest_if_stuck(struct wf__worker *w)
+static struct wf__fcb *oldest_if_stuck(struct wf__worker *w)
 {
     /* relaxed: the owner's own view; a stale top only delays or hastens
      * one pick, and deque_take below is the real claim. */
@@ -581,10 +581,10 @@ static struct wf__fiber *oldest_if_stuck(struct wf__worker *w)
     return wf__deque_take(&w->lq);
 }
 
-static struct wf__fiber *pick_local(struct wf__worker *w)
+static struct wf__fcb *pick_local(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
-    struct wf__fiber *f;
+    struct wf__fcb *f;
     unsigned tick = ++w->tick;
 
     if ((tick & 63) == 0 &&
@@ -625,7 +625,7 @@ static struct wf__fiber *pick_local(struct wf__worker *w)
  * while root tasks wait in the task inject queue, so that they start, and
  * while user timer callbacks are due, so that they run on the loop's
  * stack. Every 16th decision it fires this worker's expired timers. */
-static struct wf__fiber *pick_next(struct wf__worker *w)
+static struct wf__fcb *pick_next(struct wf__worker *w)
 {
     count_switch(w); /* a scheduling decision: weft's own work, not a hog */
     /* relaxed: a hint; a root missed here is found by an idle worker
@@ -644,7 +644,7 @@ static struct wf__fiber *pick_next(struct wf__worker *w)
 /* A waker saw PARKING and left the queueing to us: new work, so idle
  * workers may have to hear of it. Rare; kept out of the switch path. */
 __attribute__((noinline, cold)) static void park_raced(struct wf__worker *w,
-                                                       struct wf__fiber *f)
+                                                       struct wf__fcb *f)
 {
     /* seq_cst: as every store of wstate. Only this worker acts on f now
      * (the waker that set WOKEN left the queueing to us). */
@@ -657,7 +657,7 @@ __attribute__((noinline, cold)) static void park_raced(struct wf__worker *w,
 static void run_after(struct wf__worker *w)
 {
     enum wf__after what = w->after;
-    struct wf__fiber *f = w->after_fiber;
+    struct wf__fcb *f = w->after_fiber;
 
     w->after = WF__AFTER_NONE;
     switch (what) {
@@ -684,8 +684,8 @@ static void run_after(struct wf__worker *w)
 
 /* Leave fiber `self` for `next` (NULL: the scheduler loop), recording what
  * the next context must do for it. Returns when self is resumed. */
-static void leave(struct wf__worker *w, struct wf__fiber *self,
-                  enum wf__after what, struct wf__fiber *next)
+static void leave(struct wf__worker *w, struct wf__fcb *self,
+                  enum wf__after what, struct wf__fcb *next)
 {
     struct wf__exec *to = &w->sched;
 
@@ -708,16 +708,16 @@ static void leave(struct wf__worker *w, struct wf__fiber *self,
     run_after(wf__worker_self());
 }
 
-void wf__coop_yield(struct wf__fiber *self)
+void wf__coop_yield(struct wf__fcb *self)
 {
     wf__fiber_yield(self); /* refills the budget */
 }
 
-void wf__fiber_yield(struct wf__fiber *self)
+void wf__fiber_yield(struct wf__fcb *self)
 {
     struct wf__worker *w = wf__worker_self();
     self->budget = WF__COOP_BUDGET;
-    struct wf__fiber *next = pick_next(w);
+    struct wf__fcb *next = pick_next(w);
     if (!next && !(w->rt->debug_migrate && w->rt->nworkers > 1) &&
         !w->due &&
         atomic_load_explicit(&w->rt->tinject_n, memory_order_relaxed) == 0) {
@@ -732,7 +732,7 @@ void wf__fiber_yield(struct wf__fiber *self)
 
 /* Get a parked or parking fiber going again; exactly one caller of this
  * queues it per park (see the top comment). */
-static void resume(struct wf__fiber *f, bool next)
+static void resume(struct wf__fcb *f, bool next)
 {
     /* seq_cst load: the reading half of the Dekker whose writing half is
      * park()'s store of PARKING; the waker stored its word, `notified` or
@@ -758,7 +758,7 @@ static void resume(struct wf__fiber *f, bool next)
     }
 }
 
-void wf__fiber_wake(struct wf__fiber *f)
+void wf__fiber_wake(struct wf__fcb *f)
 {
     /* seq_cst: the writing half of the Dekker with park()'s store of
      * PARKING and its take_permit (top comment); resume() reads wstate. */
@@ -767,7 +767,7 @@ void wf__fiber_wake(struct wf__fiber *f)
     resume(f, true);
 }
 
-bool wf__fiber_claim_parked(struct wf__fiber *f)
+bool wf__fiber_claim_parked(struct wf__fcb *f)
 {
     /* relaxed load: a cheap filter; the CAS decides (seq_cst, like every
      * other transition of wstate: it races with resume()'s CASes). */
@@ -780,7 +780,7 @@ bool wf__fiber_claim_parked(struct wf__fiber *f)
                                                    memory_order_seq_cst);
 }
 
-void wf__fiber_run_claimed(struct wf__fiber *f, bool next)
+void wf__fiber_run_claimed(struct wf__fcb *f, bool next)
 {
     /* release: publishes what the claimer stored since its claim (the
      * fiber's wait outcome) to the fiber, which loads wstate with acquire
@@ -790,7 +790,7 @@ void wf__fiber_run_claimed(struct wf__fiber *f, bool next)
     wf__ready(f, next);
 }
 
-void wf__fiber_kick(struct wf__fiber *f)
+void wf__fiber_kick(struct wf__fcb *f)
 {
     /* seq_cst load in resume(): Dekker with the parker, which stores
      * PARKING and then reads the condition the kicker set (its deadline,
@@ -798,7 +798,7 @@ void wf__fiber_kick(struct wf__fiber *f)
     resume(f, true);
 }
 
-void wf__fiber_kick_tail(struct wf__fiber *f)
+void wf__fiber_kick_tail(struct wf__fcb *f)
 {
     resume(f, false); /* as wf__fiber_kick */
 }
@@ -807,8 +807,8 @@ void wf__fiber_kick_tail(struct wf__fiber *f)
  * so that a permit from wf_unpark is neither faked nor lost. */
 static void timer_fire(struct wf__timer *t)
 {
-    struct wf__fiber *f =
-        (struct wf__fiber *)((char *)t - offsetof(struct wf__fiber, timer));
+    struct wf__fcb *f =
+        (struct wf__fcb *)((char *)t - offsetof(struct wf__fcb, timer));
     wf__fiber_kick(f);
 }
 
@@ -817,7 +817,7 @@ static void timer_fire(struct wf__timer *t)
  * seq_cst load: the reading half of the Dekker with wf__fiber_wake's
  * exchange of notified (after park's store of PARKING, the writing half
  * on this side). seq_cst exchange: consumes against other wakers. */
-static inline bool take_permit(struct wf__fiber *self)
+static inline bool take_permit(struct wf__fcb *self)
 {
     return atomic_load_explicit(&self->notified, memory_order_seq_cst) &&
            atomic_exchange_explicit(&self->notified, 0, memory_order_seq_cst);
@@ -826,14 +826,14 @@ static inline bool take_permit(struct wf__fiber *self)
 /* Whether the reason to wake has come: the permit (taken), or, for a park
  * on a word, *word no longer holding `expect` (seq_cst: the Dekker read
  * after the store of PARKING, against the waker's seq_cst store). */
-static inline bool wake_seen(struct wf__fiber *self, atomic_int *word,
+static inline bool wake_seen(struct wf__fcb *self, atomic_int *word,
                              int expect)
 {
     return word ? atomic_load_explicit(word, memory_order_seq_cst) != expect
                 : take_permit(self);
 }
 
-static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
+static int park(struct wf__fcb *self, int64_t deadline, bool cancellable,
                 atomic_int *word, int expect)
 {
     if (wake_seen(self, word, expect))
@@ -897,24 +897,24 @@ static int park(struct wf__fiber *self, int64_t deadline, bool cancellable,
     return 0;
 }
 
-int wf__fiber_park(struct wf__fiber *self, int64_t deadline)
+int wf__fiber_park(struct wf__fcb *self, int64_t deadline)
 {
     return park(self, deadline, true, NULL, 0);
 }
 
-int wf__fiber_park_word(struct wf__fiber *self, atomic_int *word, int expect,
+int wf__fiber_park_word(struct wf__fcb *self, atomic_int *word, int expect,
                         int64_t deadline)
 {
     return park(self, deadline, true, word, expect);
 }
 
-int wf__fiber_park_word_nocancel(struct wf__fiber *self, atomic_int *word,
+int wf__fiber_park_word_nocancel(struct wf__fcb *self, atomic_int *word,
                                  int expect, int64_t deadline)
 {
     return park(self, deadline, false, word, expect);
 }
 
-_Noreturn void wf__fiber_exit(struct wf__fiber *self)
+_Noreturn void wf__fiber_exit(struct wf__fcb *self)
 {
     struct wf__worker *w = wf__worker_self();
     leave(w, self, WF__AFTER_EXIT, pick_next(w));
@@ -923,7 +923,7 @@ _Noreturn void wf__fiber_exit(struct wf__fiber *self)
 
 static void fiber_entry(void *p)
 {
-    struct wf__fiber *f = p;
+    struct wf__fcb *f = p;
 #if defined(WEFT_ASAN)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
@@ -932,7 +932,7 @@ static void fiber_entry(void *p)
     wf__fiber_exit_with(f, result);
 }
 
-void wf__fiber_prepare(struct wf__fiber *f)
+void wf__fiber_prepare(struct wf__fcb *f)
 {
     size_t size = (size_t)((char *)f - f->st.lo);
     wf__ctx_make(&f->ex.ctx, f->st.lo, size, fiber_entry, f);
@@ -948,7 +948,7 @@ void wf__fiber_prepare(struct wf__fiber *f)
 #endif
 }
 
-void wf__fiber_release_san(struct wf__fiber *f)
+void wf__fiber_release_san(struct wf__fcb *f)
 {
 #if defined(WEFT_TSAN)
     if (f->ex.san.tsan)
@@ -986,7 +986,7 @@ static bool work_visible(struct wf__worker *w)
 
 /* One pass over the other workers: steal a fiber, or fire their expired
  * timers (which readies the woken fibers here). */
-static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
+static struct wf__fcb *steal_round(struct wf__worker *w, bool take_runnext)
 {
     struct wf__rt *rt = w->rt;
     int n = rt->nworkers;
@@ -996,7 +996,7 @@ static struct wf__fiber *steal_round(struct wf__worker *w, bool take_runnext)
         struct wf__worker *v = &rt->workers[(start + k) % n];
         if (v == w)
             continue;
-        struct wf__fiber *f = NULL;
+        struct wf__fcb *f = NULL;
         /* The oldest of its newest first: in a tree of fibers, the root
          * of the largest subtree it has not started. */
         struct wf__deque *qs[2] = { &v->lq, &v->dq };
@@ -1080,7 +1080,7 @@ static bool park_worker(struct wf__worker *w)
 
 /* Returns the next fiber to run, NULL when stopping. Runs the tasks it
  * finds itself, on this (the scheduler loop's) stack. */
-static struct wf__fiber *find_work(struct wf__worker *w)
+static struct wf__fcb *find_work(struct wf__worker *w)
 {
     struct wf__rt *rt = w->rt;
     bool searching = false;
@@ -1097,7 +1097,7 @@ static struct wf__fiber *find_work(struct wf__worker *w)
         drain_due(w);
         /* Tasks first: a root is a parallel call someone waits for. */
         struct wf__task *t = wf__task_find(w, false);
-        struct wf__fiber *f = t ? NULL : pick_local(w);
+        struct wf__fcb *f = t ? NULL : pick_local(w);
         if (!f && !t) {
             if (!searching) {
                 /* seq_cst: seen by notify_idle's Dekker load, which then
@@ -1170,7 +1170,7 @@ static void worker_loop(void *p)
     w->sched.san.size = wf__stack_usable(w->tstack);
 #endif
     for (;;) {
-        struct wf__fiber *f = find_work(w);
+        struct wf__fcb *f = find_work(w);
         if (!f)
             break;
         /* relaxed: the monitor only compares these (see monitor.c). */

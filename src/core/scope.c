@@ -22,7 +22,7 @@
 
 struct wf_scope {
     struct wf__spin lock;
-    struct wf__fiber *head;   /* running members; lock */
+    struct wf__fcb *head;   /* running members; lock */
     uint32_t magic;           /* LIVE until freed; see check() */
     int nlive;                /* lock */
     bool closing;             /* lock */
@@ -59,7 +59,7 @@ static void scope_free(struct wf_scope *s)
     free(s);
 }
 
-int wf__scope_add(struct wf_scope *s, struct wf__fiber *f)
+int wf__scope_add(struct wf_scope *s, struct wf__fcb *f)
 {
     int err = 0;
     wf__spin_lock(&s->lock);
@@ -77,7 +77,7 @@ int wf__scope_add(struct wf_scope *s, struct wf__fiber *f)
     return err;
 }
 
-void wf__scope_member_exit(struct wf_scope *s, struct wf__fiber *f)
+void wf__scope_member_exit(struct wf_scope *s, struct wf__fcb *f)
 {
     wf__spin_lock(&s->lock);
     if (f->sl.prev)
@@ -112,7 +112,7 @@ int wf_scope_open(struct wf_scope **out)
     if (!s)
         return WF_ENOMEM;
     s->magic = LIVE;
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     if (self) {
         struct wf__slot *slot = wf__slot_get(self->id);
         if (wf__slot_lock(slot, self->id)) {
@@ -145,9 +145,9 @@ int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
 static int cancel_members(struct wf_scope *s)
 {
     int n = 0;
-    for (struct wf__fiber *f = s->head; f; f = f->sl.next) {
+    for (struct wf__fcb *f = s->head; f; f = f->sl.next) {
         struct wf__slot *slot = wf__slot_get(f->id);
-        struct wf__fiber *m = wf__slot_lock(slot, f->id);
+        struct wf__fcb *m = wf__slot_lock(slot, f->id);
         if (!m)
             continue; /* returned; unlinking itself right now */
         wf__cancel_locked(m);
@@ -168,7 +168,7 @@ int wf_scope_cancel(struct wf_scope *s)
     return 0;
 }
 
-void wf__scope_cancel_owned(struct wf__fiber *f)
+void wf__scope_cancel_owned(struct wf__fcb *f)
 {
     for (struct wf_scope *s = f->owned; s; s = s->owner_next)
         wf_scope_cancel(s);
@@ -219,7 +219,7 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
 /* Whether the caller is a member of s (waiting for itself). */
 static bool own_member(struct wf_scope *s)
 {
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     return self && self->scope == s;
 }
 
@@ -240,7 +240,7 @@ static void unlink_owner(struct wf_scope *s)
     if (!s->owner_id)
         return;
     struct wf__slot *slot = wf__slot_get(s->owner_id);
-    struct wf__fiber *owner = wf__slot_lock(slot, s->owner_id);
+    struct wf__fcb *owner = wf__slot_lock(slot, s->owner_id);
     if (!owner)
         return;
     for (struct wf_scope **pp = &owner->owned; *pp; pp = &(*pp)->owner_next)

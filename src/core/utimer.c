@@ -117,7 +117,7 @@ static bool running(struct wf__utimer *u)
  * be queued behind it), a plain thread yields its CPU. */
 static void pause_here(void)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     if (f)
         wf__fiber_yield(f);
     else

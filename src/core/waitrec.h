@@ -48,12 +48,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct wf__fiber;
+struct wf__fcb;
 struct wf__tparker;
 
 /* Who waits: a fiber, or a plain thread. */
 struct wf__waiter {
-    struct wf__fiber *fiber;
+    struct wf__fcb *fiber;
     struct wf__tparker *tp;
 };
 
@@ -109,7 +109,7 @@ void wf__thread_wait_end(struct wf__tparker *tp);
  * no runtime runs (then nothing is to be finished). The state word is
  * left to the caller. */
 int wf__wait_init_thread(struct wf__wait *wt);
-static inline int wf__wait_init(struct wf__wait *wt, struct wf__fiber *self)
+static inline int wf__wait_init(struct wf__wait *wt, struct wf__fcb *self)
 {
     wt->w.fiber = self; /* all a fiber's wait needs */
     wt->w.tp = NULL;

@@ -226,7 +226,7 @@ int wf_mutex_lock(struct wf_mutex *mu, int64_t deadline)
     if (!mu)
         return WF_EINVAL;
     struct mutex *m = M(mu);
-    struct wf__fiber *self = wf__fiber_self();
+    struct wf__fcb *self = wf__fiber_self();
     uint64_t me = wf__owner_tag_of(self);
     /* relaxed: only we store our own tag, or a handoff we observed. */
     if (atomic_load_explicit(&m->owner, memory_order_relaxed) == me)

@@ -129,12 +129,12 @@ uint64_t wf__thread_tag(void);
  * plain thread's tag. Inline: mutexes ask on every lock and unlock. */
 static inline uint64_t wf__owner_tag(void)
 {
-    struct wf__fiber *f = wf__fiber_self();
+    struct wf__fcb *f = wf__fiber_self();
     return f ? f->id & ~(UINT64_C(1) << 63) : wf__thread_tag();
 }
 
 /* The same for a caller that already found its fiber (NULL: a thread). */
-static inline uint64_t wf__owner_tag_of(struct wf__fiber *f)
+static inline uint64_t wf__owner_tag_of(struct wf__fcb *f)
 {
     return f ? f->id & ~(UINT64_C(1) << 63) : wf__thread_tag();
 }
