@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_echo.c - weft-bench's `echo` group: a TCP echo server on
  * fibers (one fiber a connection, wf_read then wf_write_all) on loopback,

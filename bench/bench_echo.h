@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_echo.h - weft-bench's `echo` group (bench_echo.c). Returns
  * 0 on success.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_file.c - weft-bench's `file` group: 4 KiB reads at random
  * 4 KiB-aligned offsets of a 1 GiB file, 64 in flight (64 fibers, each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_file.h - weft-bench's `file` group (bench_file.c). Returns
  * 0 on success.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_par.c - weft-bench's parallelism groups. Each prints
  * `name value unit` lines; every timed figure is the median of several

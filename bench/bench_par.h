@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_par.h - weft-bench's parallelism groups (bench_par.c):
  * fib, mandelbrot, reduce, sort. Each returns 0 on success.

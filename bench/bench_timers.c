@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_timers.c - weft-bench's `timers` group: 1,000,000 user
  * timers (weft/timer.h) with delays spread over one second, armed from

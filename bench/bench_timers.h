@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench_timers.h - weft-bench's `timers` group (bench_timers.c).
  * Returns 0 on success.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/compare.sh - weft's fiber costs next to its peers', in one run.
 #
 #   bench/compare.sh            (from anywhere; a few minutes on 2 cores)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/echo_load.h - the load generator of the `echo` benchmark, shared
  * by weft-bench (which runs it on a plain thread beside its own server)

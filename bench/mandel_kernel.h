@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/mandel_kernel.h - the mandelbrot kernel that weft-bench's
  * `mandelbrot` group and its OpenMP and oneTBB peers all run, so the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/scaling.sh - speedup of weft's parallel groups against OpenMP and
 # oneTBB at 1, 2, 4, 8 and 16 workers (capped at the online CPUs).
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/timers_load.h - the load of the `timers` benchmark, shared by
  * weft-bench and the libuv peer so that both arm the same timers:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/timing.h - the clock and the median that weft-bench and the C
  * peers share, so that every figure is taken the same way.

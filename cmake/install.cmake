@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/install.cmake - what `cmake --install` puts where.
 #
 # Installed: the shared library (libweft.so.<version>, its SONAME link and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/check-install.sh - install weft into a temporary prefix and use it
 # the three ways the README describes:
 #   1. pkg-config:            cc hello.c $(pkg-config --cflags --libs weft)

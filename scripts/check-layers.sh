@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/check-layers.sh - the layering of docs/ARCHITECTURE.md, checked.
 #
 # Reads every #include "..." line of the files under src/ and fails,

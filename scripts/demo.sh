@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/demo.sh - build weft in Release mode and run its demo.
 # For a fresh Debian 12 machine: installs the compiler and CMake if missing.
 set -euo pipefail

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: MIT
 # scripts/deps.sh - sourced by the other scripts: make sure Debian packages
 # are installed.
 #

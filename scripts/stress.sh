@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/stress.sh - run the channel stress program (tests/chan/stress_chan.c)
 # for a long time: rounds of every case (mixed, selects, close_storm, model),
 # each round with a fresh seed, in the Debug build and optionally the TSan

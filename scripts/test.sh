@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/test.sh - build weft in Debug mode (warnings are errors) and run
 # every test. For a fresh Debian 12 machine: installs what the build needs
 # if missing (valgrind brings the headers weft uses to describe its stacks).

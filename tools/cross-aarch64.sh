@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/cross-aarch64.sh - test the AArch64 context switch on an x86-64 host.
 #
 # Cross-compiles tests/arch/test_arch.c with src/arch/aarch64/ (static, so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # weft-gdb.py - list weft fibers and show their backtraces in gdb.
 #
 #   (gdb) source tools/weft-gdb.py

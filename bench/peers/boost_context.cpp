@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // boost_context.cpp - peer for weft-bench's `switch` group.
 //
 // Two boost::context::fiber contexts resume each other; every resume() is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // boost_fiber.cpp - Boost.Fiber peer for weft-bench's `yield`, `spawn` and
 // `chan` groups. Everything runs on the main thread with Boost.Fiber's default
 // round-robin scheduler and default stack allocator.

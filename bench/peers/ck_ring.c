@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers/ck_ring.c - Concurrency Kit's ck_ring in the shapes that
  * weft-bench's `mpmc` and `ring` groups measure, for bench/compare.sh.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers/echo_client.c - the `echo` load generator (bench/echo_load.h)
  * as a program, for the libuv and Go echo servers.

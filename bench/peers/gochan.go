@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // gochan.go - Go peer for weft-bench's `chan`, `threadring` and
 // `chameneos` groups, the same shapes with Go channels. Dependency-free;
 // build with `go build gochan.go`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peers/goecho.go - a TCP echo server in Go: one goroutine a
 // connection, Read into a 4 KiB buffer, Write it back.
 //

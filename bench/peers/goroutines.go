@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // goroutines.go - Go peer for weft-bench's `yield`, `spawn` and `idle`
 // groups. Dependency-free; build with `go build goroutines.go`.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // goskynet.go - Go peer for weft-bench's `skynet` group: the same tree of
 // 1,111,111 goroutines. Dependency-free; build with `go build goskynet.go`.
 //

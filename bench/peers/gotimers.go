@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peers/gotimers.go - the `timers` load (bench/timers_load.h) on Go:
 // 1,000,000 time.AfterFunc timers with the same delays (the same xorshift
 // sequence, whole milliseconds in [0, 1000)), each callback recording when

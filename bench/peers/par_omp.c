@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers/par_omp.c - the OpenMP peer of weft-bench's fib, mandelbrot
  * and reduce groups (bench/bench_par.c), same shapes and sizes:

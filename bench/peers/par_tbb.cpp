@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * bench/peers/par_tbb.cpp - the oneTBB peer of weft-bench's fib,
  * mandelbrot, reduce and sort groups (bench/bench_par.c), same shapes:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/peers/timing.hpp - the clock and the median the C++ peers share,
 // the same definitions weft-bench uses, so every figure is taken alike.
 #ifndef WEFT_BENCH_PEERS_TIMING_HPP

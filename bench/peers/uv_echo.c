@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers/uv_echo.c - a TCP echo server on libuv (one loop thread),
  * written the way libuv's own examples write one: uv_read_start with a

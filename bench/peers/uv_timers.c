@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/peers/uv_timers.c - the `timers` load (bench/timers_load.h) on
  * libuv: 1,000,000 uv_timer_t armed from the loop thread before the loop

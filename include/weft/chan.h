@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/chan.h - Go-style channels of fixed-size elements, and select.
  *

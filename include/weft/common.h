@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/common.h - what every weft header shares: error codes, time, export
  * markers.

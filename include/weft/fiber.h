@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/fiber.h - fibers: spawn, join, yield, sleep, cancel, scopes,
  * fiber-local storage, park/unpark.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/future.h - futures and promises: the result of an operation that
  * completes later, consumed by a callback, by an await that parks only the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/io.h - fiber-blocking socket I/O with deadlines and cancellation,
  * and name resolution through the blocking-call pool.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/par.h - parallelism: fork-join task groups and parallel loops,
  * reductions, scans and sorts.

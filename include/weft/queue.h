@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/queue.h - bounded lock-free queues of fixed-size elements.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/runtime.h - starting and stopping the runtime.
  *

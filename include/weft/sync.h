@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/sync.h - mutex, reader-writer lock, condition variable, semaphore,
  * wait group, barrier, once and one-shot event for fibers and plain threads.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * weft/timer.h - one-shot timers whose callbacks run on the runtime's
  * workers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/arch/ctx.h - the contract every context-switch backend implements.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fiber stack allocator. Design in stack.h; here the mechanics.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/arch/stack.h - fiber stacks: allocation, protection, recycling.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The async layer's share of runtime shutdown (see async_int.h).
  *

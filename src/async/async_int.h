@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/async/async_int.h - what the async layer's files share.
  *

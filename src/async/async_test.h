@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/async/async_test.h - hooks that let tests see inside the reactor.
  *

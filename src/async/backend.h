@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/async/backend.h - the contract of a reactor backend: a source of
  * readiness events for file descriptors, driven by one reactor thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * File I/O at offsets (weft/io.h): pread, pwrite, fsync through the
  * reactor's io_uring where it runs with that backend, else (and open

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fiber-blocking socket calls (weft/io.h) on the reactor's waiting
  * protocol (reactor.h): try the non-blocking system call, wait for an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Socket operations as futures (weft/io.h, "callback style"): each runs
  * the fiber-blocking call in a fiber of its own (wf_async's pattern) and

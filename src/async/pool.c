@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The blocking-call pool (wf_blocking, weft/future.h) and name resolution
  * through it (wf_getaddrinfo, weft/io.h).

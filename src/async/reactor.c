@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reactor: the descriptor table, the waiting protocol (reactor.h) and
  * the reactor thread, over one backend (backend.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/async/reactor.h - the waiting protocol of fiber-blocking I/O, shared
  * by the socket calls (io.c) and anything else that waits on a descriptor.

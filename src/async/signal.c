@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Signals as events a fiber can wait on (weft/io.h): a signalfd read
  * through the reactor.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The io_uring reactor backend (contract in backend.h), through liburing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Builds without liburing: no io_uring backend (see backend.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/common/atomic.h - the one barrier weft issues by hand.
  *

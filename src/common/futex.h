@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/common/futex.h - the few OS primitives the runtime blocks threads on.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bounded lock-free queues (see include/weft/queue.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The WEFT_* environment variables: one table, one parser per kind of
  * value, one error line. Design in config.h; here the forms.

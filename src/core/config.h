@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/config.h - the WEFT_* environment variables: one table of them
  * and one parser for each kind of value (config.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/core_int.h - the core's private structures, shared by its files.
  *

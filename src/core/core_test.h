@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/core_test.h - hooks that let tests see inside the core.
  *

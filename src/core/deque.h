@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/deque.h - bounded Chase-Lev work-stealing deque of pointers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The fiber API: handles, spawn, join, detach, park/unpark, sleep, cancel,
  * fiber-local storage.

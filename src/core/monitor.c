@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The monitor: a thread that keeps a stuck worker from holding up the rest
  * of the runtime, and reports fibers that run too long without switching.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The runtime's life cycle: configuration, start, stop; plus what waits
  * outside fibers (plain-thread parkers) and what reports fatal states

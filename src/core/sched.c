@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scheduler: workers, run queues, the switch, stealing, parking.
  *

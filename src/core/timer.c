@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Timer heap (see timer.h). A 4-ary heap: half the depth of a binary heap,
  * and the four children of a node share a cache line of the array.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/timer.h - per-worker timer heaps.
  *

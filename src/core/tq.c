@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tasks as the scheduler sees them: the per-worker task deque (tq.h), the
  * runtime's task inject queue, and finding and stealing tasks. Running a

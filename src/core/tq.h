@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/tq.h - tasks and the per-worker task deque (see tq.c for the
  * design and the protocol).

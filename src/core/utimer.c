@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * User timers (weft/timer.h) on the workers' timer heaps.
  *

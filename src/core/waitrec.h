@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/core/waitrec.h - wait records: how any party of weft waits.
  *

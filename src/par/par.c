@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Parallel loops on task groups: wf_parallel_for, wf_parallel_reduce,
  * wf_parallel_scan.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/par/par_int.h - what the files of the parallel layer share.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wf_parallel_sort, wf_parallel_sort_stable: merge sort with parallel
  * merges.

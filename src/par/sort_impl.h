@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/par/sort_impl.h - the merge sort, instantiated by sort.c once per
  * element size it specialises (SZ a constant there, so that element

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tasks: fork-join task groups, spawn and sync, running tasks (the
  * scheduler loop runs the ones it finds through wf__hooks.run_task), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Mutex and condition variable on the wait queue (sync_int.h).
  *

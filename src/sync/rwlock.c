@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Reader-writer lock on two wait queues (sync_int.h), one for readers and
  * one for writers, under one spinlock.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Semaphore, wait group, barrier, once and one-shot event on the wait
  * queue (sync_int.h).

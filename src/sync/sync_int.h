@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * src/sync/sync_int.h - the wait queue every sync primitive is built on.
  *

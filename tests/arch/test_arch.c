@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/arch/test_arch.c - does the context switch keep its contract?
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/test_file.c - file I/O at offsets (weft/io.h): random-offset
  * reads and writes from several fibers checked against a reference copy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/test_future.c - futures and promises through weft/future.h:
  * every outcome (complete, fail, cancel) with every way of consuming it

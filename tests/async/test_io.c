@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/test_io.c - fiber-blocking sockets (weft/io.h) on loopback:
  * echo over TCP v4, v6 and Unix sockets with many concurrent connections

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/test_io_hooks.c - reactor races replayed through the hooks
  * of src/async/async_test.h, on each backend (WEFT_IO, see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/test_pool.c - the blocking-call pool (wf_blocking,
  * weft/future.h) and wf_getaddrinfo (weft/io.h): calls run on plain pool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/test_signal.c - signals as events (wf_signal_wait,
  * weft/io.h): a fiber takes a signal sent to the process, a pending signal

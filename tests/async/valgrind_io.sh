@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tests/async/valgrind_io.sh NOTICES VALGRIND PROGRAM CASE - run one case
 # of an I/O test program under valgrind's memcheck (any error fails). The
 # case must finish: under valgrind weft's reactor uses epoll, because

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/async/wt_backend.h - what the I/O tests share: when ctest runs a
  * program with WEFT_IO=uring (tests/async/CMakeLists.txt) on a kernel that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/chan/stress_chan.c - a bounded stress of channels and select:
  * the select, claim, deadline and close races, with fibers and plain

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/chan/test_chan.c - channels and select through the public API
  * (weft/chan.h), in the spirit of Go's own channel test programs: a

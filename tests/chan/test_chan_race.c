@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/chan/test_chan_race.c - channel and select races found in review,
  * each with the scenario that showed it, and a reference model: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/wtest.h - the tiny harness every weft test program uses.
  *

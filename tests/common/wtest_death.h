@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/wtest_death.h - death tests: run a case of this test
  * program in a child process that must die abnormally, and look at what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/wtest_fiber.h - helpers that tests of the blocking layers
  * (sync, chan, timers) share: start a runtime the main thread can join,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/common/wtest_rt.h - what tests of the runtime share on top of
  * wtest.h: integer/pointer casts for fiber arguments, sanitizer-scaled

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_block.c - part of test_core (see test_core.c): blocking points: cancellation at each of them, deadlines,
  * park/unpark.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_cases.h - what the source files of test_core share: the
  * includes, and the helpers defined in test_core.c (which also holds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_fiber.c - part of test_core (see test_core.c): one fiber's properties: yields and migration (the TLS trap),
  * stack sizes, pinning, names and ids, fiber-local storage.

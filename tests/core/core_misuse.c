@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_misuse.c - part of test_core (see test_core.c): misuse errors: double joins, detach, self-join, bad
  * arguments, fiber-only calls from plain threads or without a runtime,

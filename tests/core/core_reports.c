@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_reports.c - part of test_core (see test_core.c): what the runtime reports: stack overflow (death tests),
  * stall reports, idle CPU use.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_runtime.c - part of test_core (see test_core.c): the runtime's life cycle (wf_run, wf_init, wf_shutdown, restarts,
  * foreign threads) and many fibers (a million, trees, bursts, sleepers).

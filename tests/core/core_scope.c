@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_scope.c - part of test_core (see test_core.c): scopes: wait, close, cancel, nesting, closing scopes, member
  * handles; and the cases found by review (scope waiters, stale handles

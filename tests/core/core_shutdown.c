@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_shutdown.c - part of test_core (see test_core.c):
  * shutdown with blocked fibers and blocked plain threads, and the count of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_stress.c - part of test_core (see test_core.c): park/unpark rings, spawn/join races, concurrent joiners.
  * Stress cases take WT_SEED and WT_THREADS (see wtest.h) and print the

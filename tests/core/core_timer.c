@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/core_timer.c - part of test_core (see test_core.c): sleep timers: cancelled sleepers leave no timer behind.
  */

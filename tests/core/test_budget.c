@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_budget.c - the cooperative budget: a fiber whose
  * blocking calls all complete (or time out) at once still lets the other

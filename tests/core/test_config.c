@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_config.c - the runtime's settings through the public
  * API: every WEFT_* variable in each accepted spelling starts a runtime

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_config_hooks.c - what the public API cannot show of the
  * settings: the exact value the parser makes of every accepted spelling

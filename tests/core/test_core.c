@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_core.c - the core layer through its public API. The
  * program test_core is built from several files, one per subject:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_core_hooks.c - core behaviour that the public API cannot
  * show, seen through src/core/core_test.h: timers are removed, not

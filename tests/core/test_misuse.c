@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_misuse.c - misuse that weft can tell from a state word
  * ends the process with a message naming the call, rather than corrupting

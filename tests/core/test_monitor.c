@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_monitor.c - a worker stuck in a long call (here a fiber
  * in usleep, a blocking system call) must not hold up the rest: deadlines

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_overload.c - the scheduler under a great many runnable
  * fibers (src/core/sched.c, "Overload"). Functional only: nothing here

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Every wait in weft leaves a fiber's park permit as it found it.
  *

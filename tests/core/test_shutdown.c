@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_shutdown.c - objects that outlive the runtime.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/core/test_timer.c - user timers (weft/timer.h): misuse, firing
  * once and never early, stop before the fire, re-arming from the

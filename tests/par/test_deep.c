@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/par/test_deep.c - deep fork-join recursion: chains of nested task
  * group joins (and spawn/sync) 100,000 levels deep with about 500 bytes

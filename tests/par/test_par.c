@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/par/test_par.c - fork-join tasks and the parallel algorithms
  * against serial references: many sizes and grains, 1 worker and all,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/queue/test_queue.c - the bounded lock-free queues of
  * include/weft/queue.h: argument errors, capacity rounding, FIFO order,

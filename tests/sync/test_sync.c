@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/sync/test_sync.c - the sync layer through its public API
  * (weft/sync.h): misuse errors, mutual exclusion with fibers and plain

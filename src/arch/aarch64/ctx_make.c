@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AArch64: lay out a fresh context's first frame so that wf__ctx_switch()
  * "returns" into wf__ctx_trampoline with x19 = entry and x20 = arg.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Portable context switch on ucontext (makecontext/swapcontext).
  *

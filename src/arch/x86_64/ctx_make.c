@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * x86-64: lay out a fresh context's first frame so that wf__ctx_switch()
  * "returns" into wf__ctx_trampoline with r12 = entry and r13 = arg.
