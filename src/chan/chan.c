@@ -270,7 +270,7 @@ static void complete(struct op *o, int result, struct wake *wk)
      * acquire load in wait_done, and it is the waker's half of the Dekker
      * pair of wf__fiber_park_word (store the word, then look at wstate). */
     wk->claimed = false;
-    atomic_store(&w->wt.state, o->idx);
+    atomic_store_explicit(&w->wt.state, o->idx, memory_order_seq_cst);
 }
 
 /* The wake-up goes without the permit (a kick): the waiter parks on its
@@ -487,8 +487,9 @@ static void abandon(struct wf__abandon *a)
 {
     struct wait *w =
         (struct wait *)((char *)a - offsetof(struct wait, wt.ab));
-    /* The workers are stopped (joined): what they stored is visible. */
-    int st = atomic_load(&w->wt.state);
+    /* seq_cst, no order needed: the workers are stopped (joined), so
+     * what they stored is visible; relaxed would do. */
+    int st = atomic_load_explicit(&w->wt.state, memory_order_seq_cst);
     for (size_t i = 0; i < w->nops; i++) {
         struct op *o = &w->ops[i];
         if (!o->c)

@@ -170,8 +170,10 @@ struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q)
         return NULL;
     unlink_rec(q, r);
     r->woken = true;
-    /* seq_cst: the waker's half of park-on-word (store, then kick). */
-    atomic_store(&r->wt.state, 1);
+    /* seq_cst: the waker's half of park-on-word (pairs with the parker's
+     * store of PARKING and its load of the word, sched.c): store, then
+     * kick. */
+    atomic_store_explicit(&r->wt.state, 1, memory_order_seq_cst);
     return r;
 }
 
