@@ -579,7 +579,7 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     o.cl.queue = send ? SENDQ : RECVQ;
     o.c = c;
     o.elem = elem;
-    op_link(&o);
+    wf__clauseq_link(queue_of(c, send), &o.cl, false);
     wait_linked(&w, &o, 1);
     wf__spin_unlock(&c->lock);
 
