@@ -7,9 +7,11 @@
  * receivers). Every decision about a channel (is it closed, what is
  * buffered, who is queued, which queued operation completes) is made under
  * its lock. A blocked operation is a wait record (core/waitrec.h, which
- * states its lifetime) with its clauses: a `struct wait` on its caller's
- * stack, and a `struct op` linked into one channel queue; a select links
- * one op per case, all pointing at the one `struct wait` of the call.
+ * states its lifetime) with its clauses: a `struct wait` (a wf__wait) on
+ * its caller's stack, and a `struct op` (a wf__clause with the element
+ * and the channel) linked into one channel queue (a wf__clauseq); a
+ * select links one op per case, all pointing at the one `struct wait` of
+ * the call.
  *
  * Completing a blocked operation. Whoever completes it (a sender finding a
  * queued receiver, a receiver finding a queued sender or making room in
@@ -114,8 +116,8 @@ struct wf_chan {
     size_t cap;               /* buffer slots; fixed */
     size_t head;              /* oldest buffered element; lock */
     atomic_size_t count;      /* buffered elements; written under lock */
-    struct op *sendq_head, *sendq_tail; /* lock */
-    struct op *recvq_head, *recvq_tail; /* lock */
+    struct wf__clauseq sendq; /* of struct op's clauses; lock */
+    struct wf__clauseq recvq; /* of struct op's clauses; lock */
     atomic_long refs;
     unsigned char *buf;       /* cap * esz bytes, after the struct */
 };
@@ -155,16 +157,37 @@ struct wait {
 };
 
 /* One case of a blocking call, linked in one channel's queue: the wait's
- * clause on that channel (core/waitrec.h). */
+ * clause on that channel (core/waitrec.h). cl.wait is the call's
+ * wait.wt; cl.idx the case index reported to the waiter; cl.queue SENDQ
+ * or RECVQ; cl.prev, cl.next and cl.linked are c->lock's. 48 bytes, as
+ * before the clause was shared. */
 struct op {
-    struct wait *w;
+    struct wf__clause cl;
     struct wf_chan *c;
-    struct op *prev, *next; /* c->lock */
-    void *elem;             /* source (send) or destination (receive) */
-    int idx;                /* case index reported to the waiter */
-    bool send;              /* in c's send queue (else its receive queue) */
-    bool linked;            /* c->lock */
+    void *elem; /* source (send) or destination (receive) */
 };
+
+_Static_assert(sizeof(void *) != 8 || sizeof(struct op) == 48,
+               "an op is six words, as before it embedded the clause");
+
+enum { RECVQ = 0, SENDQ = 1 }; /* struct op's cl.queue */
+
+/* The op whose clause cl is (every clause in a channel's queue is). */
+static inline struct op *op_of(struct wf__clause *cl)
+{
+    return (struct op *)((char *)cl - offsetof(struct op, cl));
+}
+
+/* The blocking call an op belongs to. */
+static inline struct wait *wait_of(const struct op *o)
+{
+    return (struct wait *)((char *)o->cl.wait - offsetof(struct wait, wt));
+}
+
+static inline struct wf__clauseq *queue_of(struct wf_chan *c, bool send)
+{
+    return send ? &c->sendq : &c->recvq;
+}
 
 /* A wake-up to send once the lock is released. */
 struct wake {
@@ -175,58 +198,34 @@ struct wake {
 
 /* ---- queues ------------------------------------------------------------------ */
 
-static void q_link(struct op **head, struct op **tail, struct op *o)
+static void op_link(struct op *o)
 {
-    o->next = NULL;
-    o->prev = *tail;
-    if (*tail)
-        (*tail)->next = o;
-    else
-        *head = o;
-    *tail = o;
-    o->linked = true;
-}
-
-static void q_unlink(struct op **head, struct op **tail, struct op *o)
-{
-    if (o->prev)
-        o->prev->next = o->next;
-    else
-        *head = o->next;
-    if (o->next)
-        o->next->prev = o->prev;
-    else
-        *tail = o->prev;
-    o->prev = o->next = NULL;
-    o->linked = false;
+    wf__clauseq_link(queue_of(o->c, o->cl.queue == SENDQ), &o->cl, false);
 }
 
 static void op_unlink(struct op *o)
 {
-    struct wf_chan *c = o->c;
-    if (o->send)
-        q_unlink(&c->sendq_head, &c->sendq_tail, o);
-    else
-        q_unlink(&c->recvq_head, &c->recvq_tail, o);
+    wf__clauseq_unlink(queue_of(o->c, o->cl.queue == SENDQ), &o->cl);
 }
 
 /* Pop the oldest queued op whose wait this caller could claim, claiming
  * it; ops of finished waits met on the way are dropped. NULL if none.
  * A single operation's wait needs no CAS: it gives up only under this
  * lock, after unlinking, so while linked it is WAITING and ours. */
-static struct op *q_claim(struct op **head, struct op **tail)
+static struct op *q_claim(struct wf__clauseq *q)
 {
-    struct op *o;
-    while ((o = *head)) {
-        q_unlink(head, tail, o);
-        if (!o->w->multi)
+    struct wf__clause *cl;
+    while ((cl = q->head)) {
+        wf__clauseq_unlink(q, cl);
+        struct op *o = op_of(cl);
+        if (!wait_of(o)->multi)
             return o;
         int expect = WAITING;
         /* acquire: orders the claim before the copies into the waiter's
          * memory that follow it (the waiter's own writes were published
          * by the lock when it linked). */
         if (atomic_compare_exchange_strong_explicit(
-                &o->w->wt.state, &expect, CLAIMED, memory_order_acquire,
+                &cl->wait->state, &expect, CLAIMED, memory_order_acquire,
                 memory_order_relaxed))
             return o;
     }
@@ -235,15 +234,15 @@ static struct op *q_claim(struct op **head, struct op **tail)
 
 /* Whether the queue holds an op that could be claimed now; prunes ops of
  * finished waits from its head. */
-static bool q_ready(struct op **head, struct op **tail)
+static bool q_ready(struct wf__clauseq *q)
 {
-    struct op *o;
-    while ((o = *head)) {
+    struct wf__clause *cl;
+    while ((cl = q->head)) {
         /* relaxed: a hint; q_claim decides with the CAS. */
-        if (atomic_load_explicit(&o->w->wt.state, memory_order_relaxed) ==
+        if (atomic_load_explicit(&cl->wait->state, memory_order_relaxed) ==
             WAITING)
             return true;
-        q_unlink(head, tail, o);
+        wf__clauseq_unlink(q, cl);
     }
     return false;
 }
@@ -252,7 +251,7 @@ static bool q_ready(struct op **head, struct op **tail)
  * After the store the waiter may return: touch nothing of it. */
 static void complete(struct op *o, int result, struct wake *wk)
 {
-    struct wait *w = o->w;
+    struct wait *w = wait_of(o);
     wk->w = w->wt.w;
     wk->pending = true;
     w->result = result;
@@ -263,14 +262,14 @@ static void complete(struct op *o, int result, struct wake *wk)
          * do; release keeps the element copy and `result` ordered here
          * too. */
         wk->claimed = true;
-        atomic_store_explicit(&w->wt.state, o->idx, memory_order_release);
+        atomic_store_explicit(&w->wt.state, o->cl.idx, memory_order_release);
         return;
     }
     /* seq_cst: it releases the element copy and `result` to the waiter's
      * acquire load in wait_done, and it is the waker's half of the Dekker
      * pair of wf__fiber_park_word (store the word, then look at wstate). */
     wk->claimed = false;
-    atomic_store(&w->wt.state, o->idx);
+    atomic_store_explicit(&w->wt.state, o->cl.idx, memory_order_seq_cst);
 }
 
 /* The wake-up goes without the permit (a kick): the waiter parks on its
@@ -327,7 +326,7 @@ static int send_locked(struct wf_chan *c, const void *elem, struct wake *wk)
 {
     if (is_closed(c))
         return WF_EPIPE;
-    struct op *r = q_claim(&c->recvq_head, &c->recvq_tail);
+    struct op *r = q_claim(&c->recvq);
     if (r) {
         copy(r->elem, elem, c->esz);
         complete(r, 0, wk);
@@ -352,7 +351,7 @@ static int recv_locked(struct wf_chan *c, void *elem, struct wake *wk)
         c->head = c->head + 1 == c->cap ? 0 : c->head + 1;
         n--;
         /* The buffer was full if a sender waits: its element moves in. */
-        struct op *s = q_claim(&c->sendq_head, &c->sendq_tail);
+        struct op *s = q_claim(&c->sendq);
         if (s) {
             copy(slot(c, n), s->elem, c->esz);
             n++;
@@ -361,7 +360,7 @@ static int recv_locked(struct wf_chan *c, void *elem, struct wake *wk)
         set_count(c, n);
         return 0;
     }
-    struct op *s = q_claim(&c->sendq_head, &c->sendq_tail);
+    struct op *s = q_claim(&c->sendq);
     if (s) {
         copy(elem, s->elem, c->esz);
         complete(s, 0, wk);
@@ -373,14 +372,12 @@ static int recv_locked(struct wf_chan *c, void *elem, struct wake *wk)
 /* Whether a send (a receive) on c could complete now. */
 static bool send_ready(struct wf_chan *c)
 {
-    return is_closed(c) || count_of(c) < c->cap ||
-           q_ready(&c->recvq_head, &c->recvq_tail);
+    return is_closed(c) || count_of(c) < c->cap || q_ready(&c->recvq);
 }
 
 static bool recv_ready(struct wf_chan *c)
 {
-    return is_closed(c) || count_of(c) > 0 ||
-           q_ready(&c->sendq_head, &c->sendq_tail);
+    return is_closed(c) || count_of(c) > 0 || q_ready(&c->sendq);
 }
 
 /* ---- waiting --------------------------------------------------------------------- */
@@ -438,7 +435,7 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
              * under this lock or (a closer) left it CLAIMED, so the loop
              * finds the final state or waits for it. */
             wf__spin_lock(&single->c->lock);
-            bool linked = single->linked;
+            bool linked = single->cl.linked;
             if (linked)
                 op_unlink(single);
             wf__spin_unlock(&single->c->lock);
@@ -460,7 +457,7 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
 static void op_cancel(struct op *o)
 {
     wf__spin_lock(&o->c->lock);
-    if (o->linked)
+    if (o->cl.linked)
         op_unlink(o);
     wf__spin_unlock(&o->c->lock);
 }
@@ -487,8 +484,9 @@ static void abandon(struct wf__abandon *a)
 {
     struct wait *w =
         (struct wait *)((char *)a - offsetof(struct wait, wt.ab));
-    /* The workers are stopped (joined): what they stored is visible. */
-    int st = atomic_load(&w->wt.state);
+    /* seq_cst, no order needed: the workers are stopped (joined), so
+     * what they stored is visible; relaxed would do. */
+    int st = atomic_load_explicit(&w->wt.state, memory_order_seq_cst);
     for (size_t i = 0; i < w->nops; i++) {
         struct op *o = &w->ops[i];
         if (!o->c)
@@ -496,7 +494,7 @@ static void abandon(struct wf__abandon *a)
         /* Completed: a single operation's one op, or the case a select
          * reported, was popped (WAITING and a select's CLAIMED or
          * GAVE_UP leave its ops to the locked check). */
-        if (st >= 0 && (!w->multi || o->idx == st))
+        if (st >= 0 && (!w->multi || o->cl.idx == st))
             continue;
         if (st == CLAIMED && !w->multi)
             continue;
@@ -576,15 +574,12 @@ static int chan_op(struct wf_chan *c, void *elem, bool send, int64_t deadline,
     }
 
     /* Block: queue o, then park until a completer finishes it. */
-    o.w = &w;
+    o.cl.wait = &w.wt;
+    o.cl.idx = 0;
+    o.cl.queue = send ? SENDQ : RECVQ;
     o.c = c;
     o.elem = elem;
-    o.idx = 0;
-    o.send = send;
-    if (send)
-        q_link(&c->sendq_head, &c->sendq_tail, &o);
-    else
-        q_link(&c->recvq_head, &c->recvq_tail, &o);
+    wf__clauseq_link(queue_of(c, send), &o.cl, false);
     wait_linked(&w, &o, 1);
     wf__spin_unlock(&c->lock);
 
@@ -649,8 +644,8 @@ int wf_chan_create(struct wf_chan **out, size_t elem_size, size_t capacity)
     c->cap = capacity;
     c->head = 0;
     atomic_init(&c->count, 0);
-    c->sendq_head = c->sendq_tail = NULL;
-    c->recvq_head = c->recvq_tail = NULL;
+    c->sendq.head = c->sendq.tail = NULL;
+    c->recvq.head = c->recvq.tail = NULL;
     atomic_init(&c->refs, 1);
     c->buf = (unsigned char *)(c + 1);
     *out = c;
@@ -676,7 +671,7 @@ void wf_chan_release(struct wf_chan *c)
     if (left < 1) /* released more often than created and retained */
         wf__misuse("wf_chan_release", "channel released once too often");
     wf__spin_lock(&c->lock); /* a waiter, if any, is another thread's */
-    bool waited_on = c->sendq_head || c->recvq_head;
+    bool waited_on = c->sendq.head || c->recvq.head;
     wf__spin_unlock(&c->lock);
     if (waited_on)
         wf__misuse("wf_chan_release",
@@ -704,21 +699,21 @@ int wf_chan_close(struct wf_chan *c)
      * cost a futex call. A single operation is marked CLAIMED too, so that
      * one giving up meanwhile, finding itself unlinked, waits for its
      * final state (see Claimed) instead of polling the lock. */
-    struct op *list = NULL, **tail = &list, *o;
-    while ((o = q_claim(&c->recvq_head, &c->recvq_tail)) ||
-           (o = q_claim(&c->sendq_head, &c->sendq_tail))) {
-        if (!o->w->multi)
+    struct wf__clause *list = NULL, **tail = &list;
+    struct op *o;
+    while ((o = q_claim(&c->recvq)) || (o = q_claim(&c->sendq))) {
+        if (!wait_of(o)->multi)
             /* relaxed: its waiter reads it after taking this lock, or
              * parks on it; the final seq_cst store wakes it either way. */
-            atomic_store_explicit(&o->w->wt.state, CLAIMED,
+            atomic_store_explicit(&o->cl.wait->state, CLAIMED,
                                   memory_order_relaxed);
-        *tail = o; /* q_unlink left o->next NULL */
-        tail = &o->next;
+        *tail = &o->cl; /* the unlink left o->cl.next NULL */
+        tail = &o->cl.next;
     }
     wf__spin_unlock(&c->lock);
     while (list) {
-        o = list;
-        list = o->next; /* before complete(): then o's waiter may return */
+        o = op_of(list);
+        list = list->next; /* before complete(): then o's waiter may return */
         struct wake wk = { .pending = false };
         complete(o, WF_EPIPE, &wk);
         send_wake(&wk);
@@ -926,18 +921,14 @@ static int select_impl(struct wf_select_case *cases, size_t n,
     /* Nothing ready: queue one op per case, under all the locks. */
     for (size_t i = 0; i < n; i++) {
         struct op *o = &ops[i];
-        o->w = &w;
+        o->cl.wait = &w.wt;
+        o->cl.idx = (int)i;
+        o->cl.queue = cases[i].op == WF_CHAN_SEND ? SENDQ : RECVQ;
+        o->cl.linked = false;
         o->c = cases[i].chan;
         o->elem = cases[i].elem;
-        o->idx = (int)i;
-        o->send = cases[i].op == WF_CHAN_SEND;
-        o->linked = false;
-        if (!o->c)
-            continue;
-        if (cases[i].op == WF_CHAN_SEND)
-            q_link(&o->c->sendq_head, &o->c->sendq_tail, o);
-        else
-            q_link(&o->c->recvq_head, &o->c->recvq_tail, o);
+        if (o->c)
+            op_link(o);
     }
     wait_linked(&w, ops, n);
     unlock_all(order, k);

@@ -12,9 +12,13 @@
  *                      A scope wait or a single channel operation has one;
  *                      a select has one per case, all pointing at its one
  *                      wait, whose state says which case completed.
+ *   struct wf__clauseq a FIFO of clauses: a channel's send and receive
+ *                      queues, a sync primitive's wait queue.
  *   struct wf__wqrec   the sync layer's wait queue record (sync_int.h): a
- *                      wait with its queue link and the hand-over fields
+ *                      wait with its one clause and the hand-over fields
  *                      the primitives share.
+ *   (chan.c's struct wait and struct op are a wait and a clause with the
+ *   channel's fields: the element, the channel.)
  *
  * Parking. Every wait parks on its own `state` word
  * (wf__waiter_park_word: a fiber parks with wf__fiber_park_word, a plain
@@ -73,12 +77,69 @@ struct wf__wait {
 };
 
 /* One place a wait is linked: a doubly linked queue under its object's
- * lock. Embedded first in the subsystem's own record of the place. */
+ * lock (a wf__clauseq, or a list of the object's own). Embedded in the
+ * subsystem's own record of the place (a channel's op, a sync wait
+ * queue's record), which a queue walker finds from it by container-of.
+ * idx and queue fill what would be padding: 32 bytes in all. */
 struct wf__clause {
     struct wf__wait *wait;
     struct wf__clause *prev, *next; /* the object's lock */
-    bool linked;                    /* the object's lock */
+    int idx;       /* which case of its wait this is: the value a
+                    * completion here publishes in wait->state (a select);
+                    * 0 where a wait has one clause; fixed while linked */
+    bool linked;   /* the object's lock */
+    uint8_t queue; /* which of its object's queues (a channel: send or
+                    * receive), for the object; fixed while linked */
 };
+
+_Static_assert(sizeof(void *) != 8 || sizeof(struct wf__clause) == 32,
+               "a clause is four words: idx, linked and queue fill padding");
+
+/* A FIFO of clauses, under its object's lock. */
+struct wf__clauseq {
+    struct wf__clause *head, *tail;
+};
+
+/* Link cl at the tail of q, or at its head (front). Object's lock held. */
+static inline void wf__clauseq_link(struct wf__clauseq *q,
+                                    struct wf__clause *cl, bool front)
+{
+    if (front) {
+        cl->prev = NULL;
+        cl->next = q->head;
+        if (q->head)
+            q->head->prev = cl;
+        else
+            q->tail = cl;
+        q->head = cl;
+    } else {
+        cl->next = NULL;
+        cl->prev = q->tail;
+        if (q->tail)
+            q->tail->next = cl;
+        else
+            q->head = cl;
+        q->tail = cl;
+    }
+    cl->linked = true;
+}
+
+/* Unlink cl, which is linked in q; leaves its prev and next NULL. Object's
+ * lock held. */
+static inline void wf__clauseq_unlink(struct wf__clauseq *q,
+                                      struct wf__clause *cl)
+{
+    if (cl->prev)
+        cl->prev->next = cl->next;
+    else
+        q->head = cl->next;
+    if (cl->next)
+        cl->next->prev = cl->prev;
+    else
+        q->tail = cl->prev;
+    cl->prev = cl->next = NULL;
+    cl->linked = false;
+}
 
 /* The calling context's waiter; NULL tp/fiber never both. A plain
  * thread is registered so that shutdown can wake it: pair with

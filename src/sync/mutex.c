@@ -133,14 +133,20 @@ static int lock_slow(struct mutex *m, uint64_t me, int64_t deadline,
     int err = 0;
     bool front = false;
     for (;;) {
-        /* seq_cst: the Dekker pair with unlock_owned (store owner, load
-         * nwait). Counted again on every round: whoever popped us
+        /* seq_cst: the locker's first half of the Dekker pair with
+         * unlock_owned (pairs with its store of owner and load of nwait;
+         * the CAS below is the locker's second half). Counted again on every round: whoever popped us
          * uncounted us. */
-        atomic_fetch_add(&m->nwait, 1);
+        atomic_fetch_add_explicit(&m->nwait, 1, memory_order_seq_cst);
         uint64_t zero = 0;
-        /* seq_cst: the other half of the Dekker pair; also acquires the
-         * previous owner's critical section. */
-        if (atomic_compare_exchange_strong(&m->owner, &zero, me)) {
+        /* seq_cst: the locker's second half of the Dekker pair (after
+         * its nwait increment; pairs with unlock_owned's store of owner
+         * and load of nwait); also acquires the previous owner's critical
+         * section. The failure order is seq_cst as well: a failed CAS is
+         * still the load that half of the pair needs. */
+        if (atomic_compare_exchange_strong_explicit(&m->owner, &zero, me,
+                                                    memory_order_seq_cst,
+                                                    memory_order_seq_cst)) {
             /* relaxed: a stale read by an unlocker only sends it down
              * the slow path, which takes the lock. */
             atomic_fetch_sub_explicit(&m->nwait, 1, memory_order_relaxed);
@@ -196,9 +202,12 @@ static void unlock_owned(struct mutex *m)
     /* relaxed: a hint; the decisive load below is seq_cst. */
     if (atomic_load_explicit(&m->nwait, memory_order_relaxed) == 0) {
         /* seq_cst: releases the critical section (pairs with try_cas's
-         * acquire) and is the unlock half of the Dekker pair. */
-        atomic_store(&m->owner, 0);
-        if (atomic_load(&m->nwait) == 0)
+         * acquire) and is the unlocker's first half of the Dekker pair
+         * (pairs with lock_slow's nwait increment and CAS of owner). */
+        atomic_store_explicit(&m->owner, 0, memory_order_seq_cst);
+        /* seq_cst: the unlocker's second half of the Dekker pair: a
+         * locker that missed the store above is counted here. */
+        if (atomic_load_explicit(&m->nwait, memory_order_seq_cst) == 0)
             return;
         wf__spin_lock(&m->lock);
         wake_one(m);
@@ -216,7 +225,10 @@ static void unlock_owned(struct mutex *m)
         atomic_store_explicit(&m->owner, h->tag, memory_order_relaxed);
         wf__waiter_kick(&h->wt.w);
     } else {
-        atomic_store(&m->owner, 0); /* seq_cst: as in the fast path */
+        /* seq_cst: as in the fast path. Here the spinlock we hold
+         * already orders it against lock_slow's increment and CAS, made
+         * under that lock, so release would do. */
+        atomic_store_explicit(&m->owner, 0, memory_order_seq_cst);
         wake_one(m);
     }
     wf__spin_unlock(&m->lock);

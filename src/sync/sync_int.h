@@ -30,34 +30,46 @@
 #define WEFT_SYNC_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/core_int.h"
 
 /* A waiter's record (core/waitrec.h: its lifetime); on the waiter's
- * stack while it waits. wt.state: 0 waiting, 1 popped: the park word,
- * written under the queue lock. wt.ab: unlinks a discarded fiber's record
- * at shutdown. */
+ * stack while it waits: a wait and its one clause. wt.state: 0 waiting,
+ * 1 popped: the park word, written under the queue lock. wt.ab: unlinks
+ * a discarded fiber's record at shutdown. cl: the queue link (cl.wait is
+ * &wt; cl.prev, cl.next, cl.linked under the queue lock; idx and queue
+ * unused). What a waker touches (wt, cl, the flags, tag, since) comes
+ * first, in 88 bytes; what only shutdown reads comes last. */
 struct wf__wqrec {
-    struct wf__wait wt;            /* who waits, the park word, ab */
-    struct wf__spin *lock;         /* the queue's lock and queue, while */
-    struct wf__waitq *q;           /* it is linked (for ab) */
+    struct wf__wait wt;    /* who waits, the park word, ab */
+    struct wf__clause cl;  /* the link in the queue */
+    bool woken;            /* set by a pop; queue lock */
+    bool granted;          /* primitive-specific hand-over; queue lock */
+    bool counted;          /* counted in q->inside; queue lock */
+    uint64_t tag;          /* primitive-specific (mutex: owner tag) */
+    int64_t since;         /* when it first queued (mutex handoff) */
+    struct wf__spin *lock; /* the queue's lock and queue, while */
+    struct wf__waitq *q;   /* it is linked (for ab) */
     /* Called under the lock when shutdown unlinks the record of a
      * discarded fiber, for the primitive to forget the counts it kept
      * for it (a mutex's nwait, a barrier's arrivals); or NULL. */
     void (*abandoned)(struct wf__wqrec *r);
-    struct wf__wqrec *prev, *next; /* queue lock */
-    bool linked;                   /* queue lock */
-    bool woken;                    /* set by a pop; queue lock */
-    bool granted;                  /* primitive-specific hand-over; queue lock */
-    bool counted;                  /* counted in q->inside; queue lock */
-    uint64_t tag;                  /* primitive-specific (mutex: owner tag) */
-    int64_t since;                 /* when it first queued (mutex handoff) */
 };
 
+_Static_assert(sizeof(void *) != 8 || offsetof(struct wf__wqrec, lock) == 88,
+               "what a waker touches: the first 88 bytes (it was 96)");
+
+/* The record whose clause cl is (every clause in a wait queue is). */
+static inline struct wf__wqrec *wf__wqrec_of(struct wf__clause *cl)
+{
+    return (struct wf__wqrec *)((char *)cl - offsetof(struct wf__wqrec, cl));
+}
+
 struct wf__waitq {
-    struct wf__wqrec *head, *tail; /* owner's lock */
-    int inside;                    /* records between first link and done; lock */
+    struct wf__clauseq cq; /* of wf__wqrec's clauses; owner's lock */
+    int inside;            /* records between first link and done; lock */
 };
 
 /* Prepare a record for the calling fiber or thread (registers a plain
@@ -97,7 +109,7 @@ int wf__waitq_wait(struct wf__spin *lock, struct wf__waitq *q,
 /* The oldest record, or NULL. Lock held. */
 static inline struct wf__wqrec *wf__waitq_head(const struct wf__waitq *q)
 {
-    return q->head;
+    return q->cq.head ? wf__wqrec_of(q->cq.head) : NULL;
 }
 
 /* Unlink the head and mark it woken, without waking it (the caller may set
@@ -116,7 +128,7 @@ static inline bool wf__waitq_busy(const struct wf__waitq *q)
 }
 static inline bool wf__waitq_empty(const struct wf__waitq *q)
 {
-    return q->head == NULL;
+    return q->cq.head == NULL;
 }
 
 /* Wait (yielding) until no record is inside q; for destroy functions once

@@ -3,7 +3,8 @@
  * The wait queue (see sync_int.h for the contract).
  *
  * Design. Records are linked on the waiters' stacks in a doubly linked
- * FIFO under the primitive's spinlock; there is no allocation and no
+ * FIFO under the primitive's spinlock (a wf__clauseq of their clauses,
+ * core/waitrec.h); there is no allocation and no
  * reference counting. A pop unlinks the record and sets `woken` under the
  * lock, then wakes the waiter (still under the lock, like scope.c: the
  * record may vanish as soon as the lock is dropped). The waiter loops
@@ -33,16 +34,14 @@
 
 #include "sync_int.h"
 
-static void unlink_rec(struct wf__waitq *q, struct wf__wqrec *r);
-
 /* Shutdown discards the record's fiber (see sync_int.h). */
 static void abandon(struct wf__abandon *a)
 {
     struct wf__wqrec *r =
         (struct wf__wqrec *)((char *)a - offsetof(struct wf__wqrec, wt.ab));
     wf__spin_lock(r->lock);
-    if (r->linked) {
-        unlink_rec(r->q, r);
+    if (r->cl.linked) {
+        wf__clauseq_unlink(&r->q->cq, &r->cl);
         if (r->abandoned)
             r->abandoned(r);
     }
@@ -56,8 +55,11 @@ int wf__wqrec_init(struct wf__wqrec *r)
     r->lock = NULL;
     r->q = NULL;
     r->abandoned = NULL;
-    r->prev = r->next = NULL;
-    r->linked = false;
+    r->cl.wait = &r->wt;
+    r->cl.prev = r->cl.next = NULL;
+    r->cl.idx = 0;
+    r->cl.linked = false;
+    r->cl.queue = 0;
     atomic_init(&r->wt.state, 0);
     r->woken = false;
     r->granted = false;
@@ -69,7 +71,7 @@ int wf__wqrec_init(struct wf__wqrec *r)
 
 void wf__wqrec_done(struct wf__waitq *q, struct wf__wqrec *r)
 {
-    WF_ASSERT(!r->linked);
+    WF_ASSERT(!r->cl.linked);
     if (r->counted) {
         WF_ASSERT(q->inside > 0);
         q->inside--;
@@ -87,7 +89,7 @@ void wf__wqrec_finish(struct wf__wqrec *r)
 void wf__waitq_link(struct wf__spin *lock, struct wf__waitq *q,
                     struct wf__wqrec *r, bool front)
 {
-    WF_ASSERT(!r->linked);
+    WF_ASSERT(!r->cl.linked);
     if (!r->counted) {
         q->inside++;
         r->counted = true;
@@ -100,38 +102,7 @@ void wf__waitq_link(struct wf__spin *lock, struct wf__waitq *q,
     /* relaxed: under the lock, which every writer holds; the waiter's
      * seq_cst look comes after it in its own order. */
     atomic_store_explicit(&r->wt.state, 0, memory_order_relaxed);
-    r->linked = true;
-    if (front) {
-        r->prev = NULL;
-        r->next = q->head;
-        if (q->head)
-            q->head->prev = r;
-        else
-            q->tail = r;
-        q->head = r;
-    } else {
-        r->next = NULL;
-        r->prev = q->tail;
-        if (q->tail)
-            q->tail->next = r;
-        else
-            q->head = r;
-        q->tail = r;
-    }
-}
-
-static void unlink_rec(struct wf__waitq *q, struct wf__wqrec *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        q->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        q->tail = r->prev;
-    r->prev = r->next = NULL;
-    r->linked = false;
+    wf__clauseq_link(&q->cq, &r->cl, front);
 }
 
 int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
@@ -150,8 +121,8 @@ int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
             break;
         }
     }
-    if (r->linked)
-        unlink_rec(q, r);
+    if (r->cl.linked)
+        wf__clauseq_unlink(&q->cq, &r->cl);
     return r->woken ? 0 : err;
 }
 
@@ -165,13 +136,15 @@ int wf__waitq_wait(struct wf__spin *lock, struct wf__waitq *q,
 
 struct wf__wqrec *wf__waitq_pop(struct wf__waitq *q)
 {
-    struct wf__wqrec *r = q->head;
+    struct wf__wqrec *r = wf__waitq_head(q);
     if (!r)
         return NULL;
-    unlink_rec(q, r);
+    wf__clauseq_unlink(&q->cq, &r->cl);
     r->woken = true;
-    /* seq_cst: the waker's half of park-on-word (store, then kick). */
-    atomic_store(&r->wt.state, 1);
+    /* seq_cst: the waker's half of park-on-word (pairs with the parker's
+     * store of PARKING and its load of the word, sched.c): store, then
+     * kick. */
+    atomic_store_explicit(&r->wt.state, 1, memory_order_seq_cst);
     return r;
 }
 
