@@ -149,6 +149,18 @@ enum wf__after {
     WF__AFTER_EXIT,    /* the fiber returned: finish and free it */
 };
 
+/* xorshift64*: a cheap pseudo-random step on an owner-only, nonzero
+ * state (victim choice for steals). */
+static inline uint64_t wf__xorshift(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
 struct wf__worker {
     /* Owner-only hot fields first. */
     struct wf__exec sched;         /* the scheduler loop's context */

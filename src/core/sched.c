@@ -164,16 +164,6 @@ __attribute__((noinline)) struct wf__fcb *wf__fiber_self(void)
     return w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
 }
 
-static uint64_t next_rand(struct wf__worker *w)
-{
-    uint64_t x = w->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* ---- the switch ------------------------------------------------------- */
 
 /* A scheduling point, for the stall monitor. */
@@ -991,7 +981,7 @@ static struct wf__fcb *steal_round(struct wf__worker *w, bool take_runnext)
 {
     struct wf__rt *rt = w->rt;
     int n = rt->nworkers;
-    int start = (int)(next_rand(w) % (uint64_t)n);
+    int start = (int)(wf__xorshift(&w->rng) % (uint64_t)n);
 
     for (int k = 0; k < n; k++) {
         struct wf__worker *v = &rt->workers[(start + k) % n];

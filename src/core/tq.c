@@ -163,16 +163,6 @@ void wf__task_inject(struct wf__rt *rt, struct wf__task *t)
     wf__sched_notify(rt);
 }
 
-static uint64_t rnd(struct wf__worker *w)
-{
-    uint64_t x = w->trng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->trng = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
 /* One pass over the other workers' deques, after the inject queue if
  * with_inject (not while joining: a root found there would delay the
  * join by a whole parallel call). */
@@ -188,7 +178,7 @@ struct wf__task *wf__task_steal(struct wf__worker *w, bool with_inject)
     }
     if (n == 1)
         return NULL;
-    int start = (int)(rnd(w) % (uint64_t)n);
+    int start = (int)(wf__xorshift(&w->trng) % (uint64_t)n);
     for (int k = 0; k < n; k++) {
         struct wf__worker *v = &rt->workers[(start + k) % n];
         if (v == w)
