@@ -38,7 +38,8 @@
  *   WEFT_TASK_STACK_SIZE
  * The pages a recursion touched stay committed until wf_shutdown. With no
  * runtime, the serial stack has the same size (the last start's setting,
- * else WEFT_TASK_STACK_SIZE, else 1 GiB); a thread maps it at its first
+ * else WEFT_TASK_STACK_SIZE as the first serial call that read it well
+ * found it, else 1 GiB); a thread maps it at its first
  * serial call and unmaps it when it exits. Its overrun is a plain
  * SIGSEGV (no runtime: no handler).
  *

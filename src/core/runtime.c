@@ -435,6 +435,13 @@ int wf__serial_task_stack_size(size_t *out)
         if (err)
             return err;
         n = env.task_stack_size ? env.task_stack_size : WF__TASK_STACK_DEFAULT;
+        /* Kept, so that later serial calls neither look the variable up
+         * nor parse it again; a runtime start replaces it. An error is
+         * not kept: the call fails, and the next one reads again. */
+        size_t none = 0;
+        atomic_compare_exchange_strong_explicit(&last_task_stack, &none, n,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed);
     }
     *out = n;
     return 0;
