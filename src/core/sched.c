@@ -9,17 +9,16 @@
  * spawned fibers pushed out of run-next before they ran, by a spawn or a
  * wake-up; the owner pops the newest, thieves take the oldest; a woken
  * fiber pushed out goes to the FIFO deque, so LIFO never leaves a woken
- * fiber behind newer wake-ups), an
- * inbox for fibers pinned to it, and
- * a timer heap. Plain threads submit to a global inject queue.
+ * fiber behind newer wake-ups), an inbox for fibers pinned to it, and a
+ * timer heap. Plain threads submit to a global inject queue.
  *
  * Order of a scheduling decision (pick_local): every 64th decision the
  * inject queue first (so it cannot starve); the oldest fiber of lq when
  * it has stayed the oldest for ~16,000 decisions (so LIFO cannot leave it
- * behind for good: oldest_if_stuck); the inbox; run-next,
- * then lq's newest (together at most 16 times in a row, so fibers waking
- * or spawning each other cannot starve the FIFO deque); the deque;
- * run-next and lq; the inject queue. With nothing local, the worker's
+ * behind for good: oldest_if_stuck); the inbox; run-next, then lq's
+ * newest (together at most 16 times in a row, so fibers waking or
+ * spawning each other cannot starve the FIFO deque); the deque; run-next
+ * and lq; the inject queue. With nothing local, the worker's
  * scheduler loop steals from random victims (lq's oldest, then their
  * deque, then their run-next slot, and fires their expired timers), spins
  * for ~30 us, then parks on a futex until woken or until its earliest
@@ -63,8 +62,8 @@
  *          the queues give. Wakers leave a CLAIMED fiber alone.
  * Every access to wstate and notified is seq_cst (written at each, with
  * its pair named): the store of PARKING and the waker's exchange of
- * notified form a Dekker pair, so either the parker sees the permit or the waker
- * sees PARKING/PARKED. A fiber is queued by exactly one party per park.
+ * notified form a Dekker pair, so either the parker sees the permit or
+ * the waker sees PARKING/PARKED. A fiber is queued by exactly one party per park.
  * The permit belongs to wf_park/wf_unpark alone, and must be neither lost
  * nor faked: every wait inside weft parks on a word of its own (a wait
  * record's state, a group's `done`: park with a `word`), whose waker
@@ -280,10 +279,8 @@ static struct wf__fcb *take_inject(struct wf__worker *w)
         take = 1;
     struct wf__fcb *last = f;
     long n = 1;
-    for (; n < take && last->next; n++) {
-        __builtin_prefetch(last->next->next);
+    for (; n < take && last->next; n++)
         last = last->next;
-    }
     struct wf__fcb *rest = last->next;
     last->next = NULL;
     if (rest) {
