@@ -33,6 +33,19 @@
 #define STATE(c) ((unsigned)((c) & WF__SLOT_STATE))
 #define CTL(gen, state) (((uint64_t)(gen) << 32) | (state))
 
+/* A slot state whose fiber has started and not returned. */
+static inline bool slot_alive(unsigned st)
+{
+    return st != WF__S_FREE && st != WF__S_DONE && st != WF__S_DONE_JOINED;
+}
+
+/* Whether control word c says that fiber `id` has returned. */
+static inline bool slot_returned(uint64_t c, uint64_t id)
+{
+    return GEN(c) == (uint32_t)(id >> 32) &&
+           (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
+}
+
 /* ---- slots ---------------------------------------------------------------- */
 
 static uint32_t slot_index(uint64_t id)
@@ -112,8 +125,7 @@ struct wf__fcb *wf__slot_lock(struct wf__slot *s, uint64_t id)
     for (;;) {
         if (GEN(c) != (uint32_t)(id >> 32))
             return NULL;
-        unsigned st = STATE(c);
-        if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
+        if (!slot_alive(STATE(c)))
             return NULL;
         if (c & WF__SLOT_LOCK) {
             wf__cpu_relax();
@@ -590,9 +602,7 @@ int wf_unpark(struct wf_fiber f)
     if (!fb) {
         /* seq_cst, no order needed: only tells returned from unknown. */
         uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
-        bool returned = GEN(c) == (uint32_t)(f.id >> 32) &&
-                        (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
-        return returned ? 0 : WF_ESRCH;
+        return slot_returned(c, f.id) ? 0 : WF_ESRCH;
     }
     wf__fiber_wake(fb);
     wf__slot_unlock(s);
@@ -692,9 +702,7 @@ int wf_cancel(struct wf_fiber f)
     if (!fb) {
         /* seq_cst, no order needed: as in wf_unpark. */
         uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
-        bool returned = GEN(c) == (uint32_t)(f.id >> 32) &&
-                        (STATE(c) == WF__S_DONE || STATE(c) == WF__S_DONE_JOINED);
-        return returned ? 0 : WF_ESRCH;
+        return slot_returned(c, f.id) ? 0 : WF_ESRCH;
     }
     wf__cancel_locked(fb);
     wf__slot_unlock(s);
@@ -720,8 +728,7 @@ size_t wf_fibers_alive(void)
         struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
         /* relaxed: a count, nothing read through it. */
         uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
-        unsigned st = STATE(c);
-        if (st != WF__S_FREE && st != WF__S_DONE && st != WF__S_DONE_JOINED)
+        if (slot_alive(STATE(c)))
             n++;
     }
     return n;
@@ -733,9 +740,8 @@ size_t wf__fibers_abandon(struct wf__rt *rt)
     for (uint32_t i = 0; i < rt->nslots; i++) {
         struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
         /* seq_cst, no order needed: the workers have stopped. */
-        unsigned st =
-            STATE(atomic_load_explicit(&s->ctl, memory_order_seq_cst));
-        if (st == WF__S_FREE || st == WF__S_DONE || st == WF__S_DONE_JOINED)
+        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
+        if (!slot_alive(STATE(c)))
             continue;
         n++; /* started and not returned: blocked or runnable */
         struct wf__fcb *f = s->fiber;
