@@ -99,10 +99,11 @@ static int run_ring(struct fjob *j, ssize_t *res)
         return err;
     }
     err = wf__future_wait_nocancel(f);
-    /* Should the wait end with an error (WF_ESHUTDOWN) before the
-     * operation did: the reactor finishes every file operation before it
-     * stops, and the kernel still uses *j and the buffer until then, so
-     * wait for it the hard way. Only fibers get here. */
+    /* Only fibers get here, and a fiber's wait ends when the future is
+     * done (a stop discards the fiber instead). Should it still end early
+     * with an error, the kernel uses *j and the buffer until the
+     * operation completes (the reactor finishes every file operation
+     * before it stops): wait for it the hard way. */
     while (!wf_future_done(f))
         usleep(1000);
     void *v = NULL;
@@ -144,10 +145,9 @@ static ssize_t run(struct fjob *j)
             return (ssize_t)(intptr_t)v;
         }
     }
-    /* Should the wait end with an error (WF_ESHUTDOWN) before the job
-     * did: the pool drains its queue in wf_shutdown, so the job still
-     * runs before wf_shutdown returns, and it reads *j: wait for it the
-     * hard way. Only fibers get here. */
+    /* As in run_ring: should the wait end early with an error, the job
+     * still runs (the pool drains its queue in wf_shutdown) and reads *j:
+     * wait for it the hard way. */
     while (!wf_future_done(f))
         usleep(1000);
     wf_future_release(f);

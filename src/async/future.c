@@ -82,7 +82,7 @@ struct cancel_frame {
     const struct wf_future *f;
     struct cancel_frame *up;
 };
-static _Thread_local struct cancel_frame *thread_cancels;
+static WF__TLS struct cancel_frame *thread_cancels;
 
 /* Where the caller's stack of cancels is: its fiber's (which moves with
  * it between workers), or a plain thread's. Fetched anew after anything

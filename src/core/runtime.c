@@ -214,7 +214,8 @@ static struct wf__tparker *thread_parker(void)
     return tp;
 }
 
-void wf__thread_wait_begin(struct wf__tparker *tp)
+/* Bracket a plain thread's wait so that shutdown can wake it. */
+static void thread_wait_begin(struct wf__tparker *tp)
 {
     struct wf__rt *rt = &wf__rt;
     pthread_mutex_lock(&rt->tw_lock);
@@ -228,7 +229,7 @@ void wf__thread_wait_begin(struct wf__tparker *tp)
     pthread_mutex_unlock(&rt->tw_lock);
 }
 
-void wf__thread_wait_end(struct wf__tparker *tp)
+static void thread_wait_end(struct wf__tparker *tp)
 {
     struct wf__rt *rt = &wf__rt;
     pthread_mutex_lock(&rt->tw_lock);
@@ -252,7 +253,7 @@ void wf__waiter_self(struct wf__waiter *w)
     w->tp = NULL;
     if (!w->fiber) {
         w->tp = thread_parker();
-        wf__thread_wait_begin(w->tp);
+        thread_wait_begin(w->tp);
     }
 }
 
@@ -271,7 +272,7 @@ int wf__wait_init_thread(struct wf__wait *wt)
 void wf__waiter_done(struct wf__waiter *w)
 {
     if (w->tp)
-        wf__thread_wait_end(w->tp);
+        thread_wait_end(w->tp);
 }
 
 /* A plain thread's half of park-on-word: its parker's word is the futex

@@ -39,7 +39,8 @@ struct wf__task {
  * `splitreq`; the owner sees it at its next push (or poll) and moves
  * `split` up over the older half of its private tasks, if it has any.
  * (A relaxed mirror of bottom, so that thieves ask only owners with
- * private tasks, cost fib(32) about 7% at one worker: two stores a fork.)
+ * private tasks, would cost two stores a fork: docs/PERFORMANCE.md, "Why
+ * the code is as it is".)
  */
 struct wf__tq {
     /* Owner only; the first five fields are struct wf__tq_pub (weft/par.h),

@@ -160,9 +160,6 @@ void wf__waiter_kick(const struct wf__waiter *w);
 void wf__waiter_kick_tail(const struct wf__waiter *w);
 /* The wait is over (unregisters a plain thread's parker). */
 void wf__waiter_done(struct wf__waiter *w);
-/* Bracket a plain thread's wait so shutdown can wake it. */
-void wf__thread_wait_begin(struct wf__tparker *tp);
-void wf__thread_wait_end(struct wf__tparker *tp);
 
 /* Prepare a wait for the calling fiber (`self`, found by the caller) or,
  * when self is NULL, the calling plain thread, which is registered with
