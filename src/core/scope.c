@@ -30,7 +30,7 @@ struct wf_scope {
     /* Waits for the members (core/waitrec.h), each on its waiter's stack
      * and linked while it waits; state 1: the members were all gone.
      * lock */
-    struct wf__clause *waiters;
+    struct wf__clauseq waiters;
     uint64_t owner_id;        /* opening fiber, 0 for a plain thread */
     struct wf_scope *owner_next; /* in the owner's list; owner's slot lock */
     struct wf_scope *all_prev, *all_next; /* rt->scopes_lock */
@@ -90,7 +90,7 @@ void wf__scope_member_exit(struct wf_scope *s, struct wf__fcb *f)
     if (--s->nlive == 0) {
         /* Under the lock: a waiter unlinks its record only under it. Waking
          * takes only leaf locks (core_int.h). */
-        for (struct wf__clause *cl = s->waiters; cl; cl = cl->next) {
+        for (struct wf__clause *cl = s->waiters.head; cl; cl = cl->next) {
             /* seq_cst: the waker's half of park-on-word (pairs with the
              * parker's store of PARKING and its load of the word). */
             atomic_store_explicit(&cl->wait->state, 1, memory_order_seq_cst);
@@ -185,12 +185,7 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
     wf__waiter_self(&sw.w);
     atomic_init(&sw.state, 0);
     wf__spin_lock(&s->lock);
-    cl.prev = NULL;
-    cl.next = s->waiters;
-    if (s->waiters)
-        s->waiters->prev = &cl;
-    s->waiters = &cl;
-    cl.linked = true;
+    wf__clauseq_link(&s->waiters, &cl, true);
     while (s->nlive > 0 && !err) {
         /* relaxed: under the lock, as the member exit that stores 1; a
          * wake for an earlier emptying (members were added since) is
@@ -205,13 +200,7 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
     }
     if (s->nlive == 0)
         err = 0; /* the members are done: the wait succeeded */
-    if (cl.prev)
-        cl.prev->next = cl.next;
-    else
-        s->waiters = cl.next;
-    if (cl.next)
-        cl.next->prev = cl.prev;
-    cl.linked = false;
+    wf__clauseq_unlink(&s->waiters, &cl);
     wf__spin_unlock(&s->lock);
     wf__waiter_done(&sw.w);
     return err;
@@ -285,7 +274,7 @@ int wf_scope_close(struct wf_scope *s)
      * records before the scope goes. */
     for (;;) {
         wf__spin_lock(&s->lock);
-        bool alone = !s->waiters;
+        bool alone = !s->waiters.head;
         wf__spin_unlock(&s->lock);
         if (alone)
             break;
