@@ -50,6 +50,15 @@ static inline void wt_register(struct wt_case *c)
     wt_case_tail = &c->next;
 }
 
+/* A function the compiler may neither inline nor analyse across: to read
+ * the current thread's TLS address afresh, to keep a recursion's frames
+ * and to defeat tail calls. */
+#if defined(__clang__)
+#define WT_OPAQUE __attribute__((noinline, optnone))
+#else
+#define WT_OPAQUE __attribute__((noinline, noipa))
+#endif
+
 #define WT_CASE(name)                                                      \
     static void wt_case_##name(void);                                      \
     static struct wt_case wt_rec_##name = {#name, wt_case_##name, NULL};   \

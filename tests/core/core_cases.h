@@ -23,14 +23,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-/* A function the compiler may neither inline nor analyse across: used to
- * read the current thread's TLS address afresh and to defeat tail calls. */
-#if defined(__clang__)
-#define WT_OPAQUE __attribute__((noinline, optnone))
-#else
-#define WT_OPAQUE __attribute__((noinline, noipa))
-#endif
-
 /* Counts of fibers created: by 10 under ASan, by 100 under TSan. */
 long scaled_spawns(long n);
 /* Sleep the calling thread ms milliseconds. */

@@ -27,12 +27,6 @@
 
 #include "wtest_rt.h"
 
-#if defined(__clang__)
-#define WT_OPAQUE __attribute__((noinline, optnone))
-#else
-#define WT_OPAQUE __attribute__((noinline, noipa))
-#endif
-
 /* Every variable of the table, so that a case starts from a clean slate
  * whatever the environment running the tests says (ctest sets WEFT_IO for
  * other programs, a developer may have WEFT_WORKERS). */

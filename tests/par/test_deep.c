@@ -25,12 +25,6 @@
 #include "wtest_death.h"
 #include "wtest_rt.h"
 
-#if defined(__clang__)
-#define WT_OPAQUE __attribute__((noinline, optnone))
-#else
-#define WT_OPAQUE __attribute__((noinline, noipa))
-#endif
-
 /* ThreadSanitizer keeps each thread's (and each fiber's) call stack in a
  * fixed array of 65,536 entries, unchecked in its release runtime:
  * deeper recursion of instrumented functions crashes inside TSan (seen at
