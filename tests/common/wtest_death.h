@@ -17,13 +17,11 @@
 
 #include "wtest.h"
 
-/* Runs `/proc/self/exe CHILD_CASE` with ENV_NAME=MODE in the environment
- * (the child case reads it). The child must die of SIGABRT, or exit with
- * a status other than 0, 3 ("the fault went unnoticed"), 77 and 127, and
- * must not report a FAIL. Returns its stderr (the first 64 KiB, malloc'd:
- * the caller frees it), after echoing it to this process's stderr. */
-static inline char *wt_death(const char *prog, const char *child_case,
-                             const char *env_name, const char *mode)
+/* Runs fn(arg) in a forked child whose stderr is a pipe, and waits for
+ * it; fn should not return (a child that returns exits with 0). Returns
+ * what the child wrote on stderr (the first 64 KiB, malloc'd: the caller
+ * frees it) and its wait status in *status. */
+static inline char *wt_child_stderr(void (*fn)(void *), void *arg, int *status)
 {
     int p[2];
     WT_CHECK_EQ(pipe(p), 0);
@@ -34,9 +32,8 @@ static inline char *wt_death(const char *prog, const char *child_case,
         dup2(p[1], 2);
         close(p[0]);
         close(p[1]);
-        setenv(env_name, mode, 1);
-        execl("/proc/self/exe", prog, child_case, (char *)NULL);
-        _exit(127);
+        fn(arg);
+        _exit(0);
     }
     close(p[1]);
     size_t cap = 1 << 16, len = 0;
@@ -58,8 +55,33 @@ static inline char *wt_death(const char *prog, const char *child_case,
     }
     out[len] = '\0';
     close(p[0]);
+    WT_CHECK_EQ(waitpid(pid, status, 0), pid);
+    return out;
+}
+
+struct wt_exec_case {
+    const char *prog, *child_case, *env_name, *mode;
+};
+
+static inline void wt_exec_case(void *arg)
+{
+    const struct wt_exec_case *e = arg;
+    setenv(e->env_name, e->mode, 1);
+    execl("/proc/self/exe", e->prog, e->child_case, (char *)NULL);
+    _exit(127);
+}
+
+/* Runs `/proc/self/exe CHILD_CASE` with ENV_NAME=MODE in the environment
+ * (the child case reads it). The child must die of SIGABRT, or exit with
+ * a status other than 0, 3 ("the fault went unnoticed"), 77 and 127, and
+ * must not report a FAIL. Returns its stderr (the first 64 KiB, malloc'd:
+ * the caller frees it), after echoing it to this process's stderr. */
+static inline char *wt_death(const char *prog, const char *child_case,
+                             const char *env_name, const char *mode)
+{
+    struct wt_exec_case e = {prog, child_case, env_name, mode};
     int st = 0;
-    WT_CHECK_EQ(waitpid(pid, &st, 0), pid);
+    char *out = wt_child_stderr(wt_exec_case, &e, &st);
     fprintf(stderr, "---- child stderr (%s) ----\n%s---- end ----\n", mode, out);
     if (WIFSIGNALED(st)) {
         if (WTERMSIG(st) != SIGABRT)

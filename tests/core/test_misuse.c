@@ -18,41 +18,32 @@
 
 #include <weft.h>
 
+#include "wtest_death.h"
 #include "wtest_fiber.h"
 
 /* Run fn in a child; it must die of SIGABRT saying `expect` on stderr
  * (or be stopped by ASan, when the misuse reads freed memory). */
+static void run_misuse(void *fn)
+{
+    ((void (*)(void))fn)();
+    fprintf(stderr, "child: the misuse went unnoticed\n");
+    _exit(3);
+}
+
 static void dies(void (*fn)(void), const char *expect, bool freed_memory)
 {
-    int p[2];
-    WT_CHECK_EQ(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    WT_CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        fn();
-        fprintf(stderr, "child: the misuse went unnoticed\n");
-        _exit(3);
-    }
-    close(p[1]);
-    char buf[8192];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(p[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(p[0]);
     int status;
-    WT_CHECK_EQ(waitpid(pid, &status, 0), pid);
+    char *buf = wt_child_stderr(run_misuse, (void *)fn, &status);
     if (freed_memory && (strstr(buf, "AddressSanitizer: heap-use-after-free") ||
-                         strstr(buf, "ThreadSanitizer: heap-use-after-free")))
+                         strstr(buf, "ThreadSanitizer: heap-use-after-free"))) {
+        free(buf);
         return;
+    }
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
         WT_FAIL("child did not abort (status %#x): %s", status, buf);
     if (!strstr(buf, expect))
         WT_FAIL("expected \"%s\" on stderr, got: %s", expect, buf);
+    free(buf);
 }
 
 /* ---- channels --------------------------------------------------------------- */

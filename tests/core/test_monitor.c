@@ -20,6 +20,7 @@
 
 #include <weft.h>
 
+#include "wtest_death.h"
 #include "wtest_fiber.h"
 
 /* How long the blocker blocks its worker (a plain usleep). */
@@ -219,33 +220,21 @@ static void *unnamed_main(void *arg)
     return NULL;
 }
 
+static void report_child(void *arg)
+{
+    (void)arg;
+    uint64_t id = 0;
+    struct wf_config c = config(2);
+    c.stall_ns = 100 * WF_MSEC;
+    int rc = wf_run(&c, unnamed_main, &id, NULL);
+    fprintf(stderr, "\nid=%llu rc=%d\n", (unsigned long long)id, rc);
+    _exit(0);
+}
+
 WT_CASE(report_on_stderr)
 {
-    int p[2];
-    WT_CHECK_EQ(pipe(p), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    WT_CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        uint64_t id = 0;
-        struct wf_config c = config(2);
-        c.stall_ns = 100 * WF_MSEC;
-        int rc = wf_run(&c, unnamed_main, &id, NULL);
-        fprintf(stderr, "\nid=%llu rc=%d\n", (unsigned long long)id, rc);
-        _exit(0);
-    }
-    close(p[1]);
-    char buf[4096];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(p[0], buf + n, sizeof buf - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(p[0]);
     int status;
-    WT_CHECK_EQ(waitpid(pid, &status, 0), pid);
+    char *buf = wt_child_stderr(report_child, NULL, &status);
     WT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     printf("%s", buf);
     unsigned long long id = 0;
@@ -257,6 +246,7 @@ WT_CASE(report_on_stderr)
     WT_CHECK(strstr(buf, "on worker ") != NULL);
     WT_CHECK(strstr(buf, "system call") != NULL);
     WT_CHECK(strstr(buf, idtext) == NULL || strstr(buf, idtext) > tail);
+    free(buf);
 }
 
 WT_MAIN()
