@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: MIT
 # scripts/check-layers.sh - the layering of docs/ARCHITECTURE.md, checked.
 #
-# Reads every #include "..." line of the files under src/ and fails,
+# Reads every #include "..." line of the files under src/, and every
+# #include <...> that names a file under src/ or include/ (src/ is on the
+# include path; other <...> headers are the system's), and fails,
 # naming file:line, when a file includes a header of a higher layer, a
 # header in a folder that is in no layer, or a header that is not there.
 # A header resolves as the compiler finds it: beside the including file
-# first, then under src/, then under include/. The public headers
+# first ("..." only), then under src/, then under include/. The public headers
 # (include/) may be included from anywhere; a layer may include its own
 # headers and those of every layer below it.
 #
@@ -50,12 +52,22 @@ while IFS= read -r hit; do
     rest=${hit#*:}
     line=${rest%%:*}
     text=${rest#*:}
-    inc=${text#*\"}
-    inc=${inc%%\"*}
+    if [[ $text == *'"'* ]]; then
+        inc=${text#*\"}
+        inc=${inc%%\"*}
+        cands=("$(dirname "$file")/$inc" "src/$inc" "include/$inc")
+    else
+        # <...>: src/ is on the include path too; one found in neither
+        # src/ nor include/ is a system header.
+        inc=${text#*<}
+        inc=${inc%%>*}
+        cands=("src/$inc" "include/$inc")
+        [ -f "src/$inc" ] || [ -f "include/$inc" ] || continue
+    fi
     checked=$((checked + 1))
 
     target=
-    for cand in "$(dirname "$file")/$inc" "src/$inc" "include/$inc"; do
+    for cand in "${cands[@]}"; do
         if [ -f "$cand" ]; then
             target=$(normalize "$cand")
             break
@@ -93,7 +105,7 @@ while IFS= read -r hit; do
         bad=1
     fi
 done <<EOF
-$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src | sort -t: -k1,1 -k2,2n)
+$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]' src | sort -t: -k1,1 -k2,2n)
 EOF
 
 if [ "$bad" -ne 0 ]; then
