@@ -42,7 +42,11 @@
  * whose record is linked into such an object points its `waiting` field
  * at the record's `ab`, and wf__fibers_abandon calls ab.unlink for each
  * fiber it discards, with the workers stopped, so that the object forgets
- * the record before the stack goes. A plain thread is registered with
+ * the record before the stack goes. `waiting` is cleared by the waiter,
+ * not by its waker, so a record already completed and unlinked, whose
+ * fiber has not run since, still reaches ab.unlink: the hook must look at
+ * the record's state and leave one that is no longer linked alone (its
+ * object may be gone already: chan.c's abandon). A plain thread is registered with
  * the runtime while it waits (wf__waiter_self / wf__wait_init), so that
  * shutdown can wake it (WF_ESHUTDOWN) and wait until it has left.
  */

@@ -135,8 +135,8 @@ static int lock_slow(struct mutex *m, uint64_t me, int64_t deadline,
     for (;;) {
         /* seq_cst: the locker's first half of the Dekker pair with
          * unlock_owned (pairs with its store of owner and load of nwait;
-         * the CAS below is the locker's second half). Counted again on every round: whoever popped us
-         * uncounted us. */
+         * the CAS below is the locker's second half). Counted again on
+         * every round: whoever popped us uncounted us. */
         atomic_fetch_add_explicit(&m->nwait, 1, memory_order_seq_cst);
         uint64_t zero = 0;
         /* seq_cst: the locker's second half of the Dekker pair (after

@@ -59,7 +59,7 @@ struct wf__wqrec {
 };
 
 _Static_assert(sizeof(void *) != 8 || offsetof(struct wf__wqrec, lock) == 88,
-               "what a waker touches: the first 88 bytes (it was 96)");
+               "what a waker touches lies in the first 88 bytes");
 
 /* The record whose clause cl is (every clause in a wait queue is). */
 static inline struct wf__wqrec *wf__wqrec_of(struct wf__clause *cl)
