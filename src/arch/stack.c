@@ -178,17 +178,25 @@ static struct wf__stack *init_region(char *lo, size_t size, bool guarded,
     return st;
 }
 
-static struct wf__stack *new_guarded(size_t size)
+/* One region of `size` above a guard page; `tracked`: remembered for
+ * the runtime's unmap at shutdown (else its owner unmaps it). */
+static struct wf__stack *map_guarded(size_t size, size_t page, bool tracked)
 {
-    size_t len = size + g.page;
+    size_t len = size + page;
     char *base = map(len);
     if (!base)
         return NULL;
-    if (mprotect(base, g.page, PROT_NONE) != 0 || remember(base, len) != 0) {
+    if (mprotect(base, page, PROT_NONE) != 0 ||
+        (tracked && remember(base, len) != 0)) {
         munmap(base, len);
         return NULL;
     }
-    return init_region(base + g.page, size, true, NULL);
+    return init_region(base + page, size, true, NULL);
+}
+
+static struct wf__stack *new_guarded(size_t size)
+{
+    return map_guarded(size, g.page, true);
 }
 
 /* Carve a slab of SLAB_STACKS regions of `size`; returns one, the rest go
@@ -392,15 +400,9 @@ struct wf__stack *wf__stack_map_one(size_t size)
     if (size > SIZE_MAX / 2)
         return NULL;
     size = (size + WF__STACK_HEADROOM + page - 1) & ~(page - 1);
-    size_t len = size + page;
-    char *base = map(len);
-    if (!base)
+    struct wf__stack *st = map_guarded(size, page, false);
+    if (!st)
         return NULL;
-    if (mprotect(base, page, PROT_NONE) != 0) {
-        munmap(base, len);
-        return NULL;
-    }
-    struct wf__stack *st = init_region(base + page, size, true, NULL);
 #if defined(WEFT_TSAN)
     st->tsan = __tsan_create_fiber(0);
 #endif
