@@ -329,7 +329,8 @@ struct stress {
     int producers, consumers;
     long per_producer;         /* items each producer pushes */
     long total;                /* producers * per_producer */
-    bool fibers;               /* wait with wf_yield(), else sched_yield() */
+    bool fibers;               /* producers and consumers are fibers */
+    bool fed_by_threads;       /* ...but plain threads push (mixed test) */
     atomic_long popped;        /* items popped so far, by all consumers */
     atomic_uchar *count;       /* [producer * per_producer + seq] */
     pthread_barrier_t start;   /* threads only: everyone starts together */
@@ -340,11 +341,19 @@ struct worker_arg {
     int id;
 };
 
-static void wait_a_little(const struct stress *s)
+/* Waits after a push or pop found the queue full or empty; `tries` counts
+ * the failures in a row (reset after each success). A thread yields its
+ * core. A fiber yields to the worker's other fibers; when the other side
+ * is plain threads it also yields the worker's core from the eighth
+ * failure in a row: it would otherwise keep a core that the threads, on a
+ * loaded machine, wait for. (Sleeping instead was tried: with a capacity of 2
+ * the two sides then take turns at the pace of their sleeps, 76 s for
+ * 100,000 items beside two busy processes, against 4 s.) */
+static void wait_a_little(const struct stress *s, unsigned *tries)
 {
     if (s->fibers)
         wf_yield();
-    else
+    if (!s->fibers || (s->fed_by_threads && ++*tries >= 8))
         sched_yield();
 }
 
@@ -359,8 +368,9 @@ static void *producer(void *arg)
         it.tag = (uint64_t)a->id << 32 | (uint64_t)n;
         it.check = check_of(it.tag);
         int rc;
+        unsigned tries = 0;
         while ((rc = s->k->push(s->q, &it)) == WF_EAGAIN)
-            wait_a_little(s);
+            wait_a_little(s, &tries);
         if (rc != 0)
             WT_FAIL("producer %d: push: %s (%d)", a->id, wf_strerror(rc), rc);
     }
@@ -377,13 +387,15 @@ static void *consumer(void *arg)
         last[p] = -1;
     if (!s->fibers)
         pthread_barrier_wait(&s->start);
+    unsigned tries = 0;
     while (atomic_load_explicit(&s->popped, memory_order_relaxed) < s->total) {
         struct item it;
         int rc = s->k->pop(s->q, &it);
         if (rc == WF_EAGAIN) {
-            wait_a_little(s);
+            wait_a_little(s, &tries);
             continue;
         }
+        tries = 0;
         if (rc != 0)
             WT_FAIL("consumer %d: pop: %s (%d)", a->id, wf_strerror(rc), rc);
         if (it.check != check_of(it.tag))
@@ -410,6 +422,13 @@ static void stress_init(struct stress *s, const struct kind *k, int producers,
 {
     uint64_t rng = wt_seed();
     memset(s, 0, sizeof *s);
+    size_t cap = (size_t)1 << (1 + wt_rand(&rng) % 10);
+    /* A small queue makes the two sides take turns every few items, and
+     * on a loaded machine a turn can cost a time slice: at most 20,000
+     * items per slot keeps the number of turns, not just of items,
+     * bounded. */
+    if (total > (long)cap * 20000)
+        total = (long)cap * 20000;
     s->k = k;
     s->producers = producers;
     s->consumers = consumers;
@@ -421,7 +440,6 @@ static void stress_init(struct stress *s, const struct kind *k, int producers,
     WT_CHECK(s->count != NULL);
     for (long i = 0; i < s->total; i++)
         atomic_init(&s->count[i], 0);
-    size_t cap = (size_t)1 << (1 + wt_rand(&rng) % 10);
     s->q = make(k, cap, sizeof(struct item));
     fprintf(stderr, "%s: %d producers, %d consumers, %ld items, capacity %zu, "
             "seed WT_SEED=%llu\n", k->name, producers, consumers, s->total,
@@ -589,6 +607,7 @@ WT_CASE(mpmc_threads_and_fibers)
 {
     struct stress s;
     stress_init(&s, &kinds[0], 2, 2, scaled(400000), true);
+    s.fed_by_threads = true;
     pthread_t th[2];
     struct worker_arg args[2];
     for (int i = 0; i < 2; i++) {
