@@ -389,7 +389,7 @@ static int wait_common(struct wf_future *f, int64_t deadline,
     if (wf_future_done(f))
         return 0;
     struct wf__wqrec r;
-    int err = wf__wqrec_init(&r);
+    int err = wf__wqrec_init(&r, WF__WHY_FUTURE);
     if (err)
         return err;
     wf__spin_lock(&f->lock);

@@ -445,7 +445,7 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
             return err;
     }
     struct wf__wqrec r;
-    int err = wf__wqrec_init(&r);
+    int err = wf__wqrec_init(&r, WF__WHY_IO);
     if (err)
         return err;
     wf__spin_lock(&e->lock);

@@ -408,7 +408,7 @@ static __attribute__((noinline)) int wait_claimed(struct wait *w)
             wf__cpu_relax();
         else
             wf__waiter_park_word_nocancel(&w->wt.w, &w->wt.state, CLAIMED,
-                                          WF_FOREVER);
+                                          WF_FOREVER, WF__WHY_CHAN);
     }
 }
 
@@ -425,8 +425,8 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
             return s;
         if (s == CLAIMED)
             return wait_claimed(w);
-        int rc =
-            wf__waiter_park_word(&w->wt.w, &w->wt.state, WAITING, deadline);
+        int rc = wf__waiter_park_word(&w->wt.w, &w->wt.state, WAITING, deadline,
+                                      WF__WHY_CHAN);
         if (rc == 0)
             continue;
         if (single) {

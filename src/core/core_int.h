@@ -116,6 +116,9 @@ struct wf__fcb {
     atomic_int home;             /* pinned worker index or -1 */
     atomic_bool cancelled;
     bool named;                  /* name[] is not empty */
+    atomic_uchar why;            /* enum wf__why while parked, else NONE;
+                                  * written by the fiber, read by anyone
+                                  * (relaxed: a report, orders nothing) */
     struct wf_scope *scope;      /* owning scope or NULL; fixed at spawn */
     struct wf_scope *owned;      /* scopes it has open; its slot lock */
     void **fls;                  /* fiber-local values; owner only */
@@ -392,10 +395,11 @@ void wf__fiber_run_claimed(struct wf__fcb *f, bool next);
  * alone, so a user's wf_unpark is neither consumed nor faked. Every wait
  * inside weft parks this way. */
 int wf__fiber_park_word(struct wf__fcb *self, atomic_int *word, int expect,
-                        int64_t deadline);
+                        int64_t deadline, enum wf__why why);
 /* The same, but cancellation neither stops nor prevents the wait. */
 int wf__fiber_park_word_nocancel(struct wf__fcb *self, atomic_int *word,
-                                 int expect, int64_t deadline);
+                                 int expect, int64_t deadline,
+                                 enum wf__why why);
 
 /* Yield: requeue at the tail and run something else. */
 void wf__fiber_yield(struct wf__fcb *self);

@@ -301,6 +301,8 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
     atomic_store_explicit(&f->wstate, WF__RUNNING, memory_order_relaxed);
     atomic_store_explicit(&f->notified, 0, memory_order_relaxed);
     atomic_store_explicit(&f->cancelled, false, memory_order_relaxed);
+    /* relaxed: a report (core_int.h). */
+    atomic_store_explicit(&f->why, WF__WHY_NONE, memory_order_relaxed);
     atomic_store_explicit(&f->home, opts->worker, memory_order_relaxed);
     f->budget = WF__COOP_BUDGET;
     /* timer, sl, owned, fls and name were left empty by wf__fiber_finish
@@ -529,7 +531,7 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
                 break;
             continue;
         }
-        err = wf__waiter_park_word(&jr.w, &jr.state, 0, deadline);
+        err = wf__waiter_park_word(&jr.w, &jr.state, 0, deadline, WF__WHY_JOIN);
     }
     wf__waiter_done(&jr.w);
     return err;
@@ -634,7 +636,7 @@ int wf_sleep_until(int64_t deadline)
         }
         if (wf_now() >= deadline)
             break;
-        int r = wf__fiber_park_word(self, &never, 0, deadline);
+        int r = wf__fiber_park_word(self, &never, 0, deadline, WF__WHY_SLEEP);
         if (r == -ETIMEDOUT)
             break;
         if (r == -ECANCELED) {

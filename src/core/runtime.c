@@ -247,6 +247,30 @@ static void thread_wait_end(struct wf__tparker *tp)
     pthread_mutex_unlock(&rt->tw_lock);
 }
 
+const char *wf__why_name(enum wf__why why)
+{
+    static const char *const names[WF__WHY_COUNT] = {
+        [WF__WHY_NONE] = "",
+        [WF__WHY_PARK] = "park",
+        [WF__WHY_SLEEP] = "sleep",
+        [WF__WHY_JOIN] = "join",
+        [WF__WHY_SCOPE] = "scope",
+        [WF__WHY_CHAN] = "chan",
+        [WF__WHY_MUTEX] = "mutex",
+        [WF__WHY_RWLOCK] = "rwlock",
+        [WF__WHY_COND] = "cond",
+        [WF__WHY_SEM] = "sem",
+        [WF__WHY_WAITGROUP] = "waitgroup",
+        [WF__WHY_BARRIER] = "barrier",
+        [WF__WHY_ONCE] = "once",
+        [WF__WHY_EVENT] = "event",
+        [WF__WHY_FUTURE] = "future",
+        [WF__WHY_IO] = "io",
+        [WF__WHY_TASKS] = "tasks",
+    };
+    return (unsigned)why < WF__WHY_COUNT ? names[why] : "?";
+}
+
 void wf__waiter_self(struct wf__waiter *w)
 {
     w->fiber = wf__fiber_self();
@@ -315,18 +339,20 @@ static int thread_park_word(struct wf__tparker *tp, atomic_int *word,
 }
 
 int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
-                         int64_t deadline)
+                         int64_t deadline, enum wf__why why)
 {
     if (w->fiber)
-        return wf__fiber_park_word(w->fiber, word, expect, deadline);
+        return wf__fiber_park_word(w->fiber, word, expect, deadline, why);
     return thread_park_word(w->tp, word, expect, deadline);
 }
 
 int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
-                                  int expect, int64_t deadline)
+                                  int expect, int64_t deadline,
+                                  enum wf__why why)
 {
     if (w->fiber)
-        return wf__fiber_park_word_nocancel(w->fiber, word, expect, deadline);
+        return wf__fiber_park_word_nocancel(w->fiber, word, expect, deadline,
+                                            why);
     return thread_park_word(w->tp, word, expect, deadline);
 }
 

@@ -822,7 +822,7 @@ static inline bool wake_seen(struct wf__fcb *self, atomic_int *word,
 }
 
 static int park(struct wf__fcb *self, int64_t deadline, bool cancellable,
-                atomic_int *word, int expect)
+                atomic_int *word, int expect, enum wf__why why)
 {
     if (wake_seen(self, word, expect))
         return 0;
@@ -864,7 +864,10 @@ static int park(struct wf__fcb *self, int64_t deadline, bool cancellable,
         }
         armed = true;
     }
+    /* relaxed: a report for the fiber list and the tracer. */
+    atomic_store_explicit(&self->why, (unsigned char)why, memory_order_relaxed);
     leave(w, self, WF__AFTER_PARK, pick_next(w));
+    atomic_store_explicit(&self->why, WF__WHY_NONE, memory_order_relaxed);
     /* acquire: pairs with the release store of wf__fiber_run_claimed (or
      * the RMW of a kick), so a claimer's writes are visible below. */
     (void)atomic_load_explicit(&self->wstate, memory_order_acquire);
@@ -887,19 +890,19 @@ static int park(struct wf__fcb *self, int64_t deadline, bool cancellable,
 
 int wf__fiber_park(struct wf__fcb *self, int64_t deadline)
 {
-    return park(self, deadline, true, NULL, 0);
+    return park(self, deadline, true, NULL, 0, WF__WHY_PARK);
 }
 
 int wf__fiber_park_word(struct wf__fcb *self, atomic_int *word, int expect,
-                        int64_t deadline)
+                        int64_t deadline, enum wf__why why)
 {
-    return park(self, deadline, true, word, expect);
+    return park(self, deadline, true, word, expect, why);
 }
 
 int wf__fiber_park_word_nocancel(struct wf__fcb *self, atomic_int *word,
-                                 int expect, int64_t deadline)
+                                 int expect, int64_t deadline, enum wf__why why)
 {
-    return park(self, deadline, false, word, expect);
+    return park(self, deadline, false, word, expect, why);
 }
 
 _Noreturn void wf__fiber_exit(struct wf__fcb *self)

@@ -192,10 +192,10 @@ static int wait_members(struct wf_scope *s, int64_t deadline, bool cancellable)
          * spent. */
         atomic_store_explicit(&sw.state, 0, memory_order_relaxed);
         wf__spin_unlock(&s->lock);
-        err = cancellable
-                  ? wf__waiter_park_word(&sw.w, &sw.state, 0, deadline)
-                  : wf__waiter_park_word_nocancel(&sw.w, &sw.state, 0,
-                                                  deadline);
+        err = cancellable ? wf__waiter_park_word(&sw.w, &sw.state, 0, deadline,
+                                                 WF__WHY_SCOPE)
+                          : wf__waiter_park_word_nocancel(
+                                &sw.w, &sw.state, 0, deadline, WF__WHY_SCOPE);
         wf__spin_lock(&s->lock);
     }
     if (s->nlive == 0)

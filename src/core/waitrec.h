@@ -60,6 +60,33 @@
 struct wf__fcb;
 struct wf__tparker;
 
+/* What a parked fiber waits for: passed by every park, kept in the
+ * fiber's control block while it is parked (`why`), for the tracer and
+ * the fiber list. WF__WHY_NONE while it runs or is runnable. */
+enum wf__why {
+    WF__WHY_NONE,
+    WF__WHY_PARK,  /* wf_park */
+    WF__WHY_SLEEP, /* wf_sleep, wf_sleep_until */
+    WF__WHY_JOIN,  /* wf_join */
+    WF__WHY_SCOPE, /* a scope's wait or close */
+    WF__WHY_CHAN,  /* a channel send, receive or select */
+    WF__WHY_MUTEX,
+    WF__WHY_RWLOCK,
+    WF__WHY_COND,
+    WF__WHY_SEM,
+    WF__WHY_WAITGROUP,
+    WF__WHY_BARRIER,
+    WF__WHY_ONCE,
+    WF__WHY_EVENT,
+    WF__WHY_FUTURE, /* waiting for a future (wf_future_wait, await) */
+    WF__WHY_IO,     /* descriptor readiness or an I/O completion */
+    WF__WHY_TASKS,  /* a task group's wait */
+    WF__WHY_COUNT
+};
+
+/* The reason's short name ("chan", "mutex", ...; "" for NONE). */
+const char *wf__why_name(enum wf__why why);
+
 /* Who waits: a fiber, or a plain thread. */
 struct wf__waiter {
     struct wf__fcb *fiber;
@@ -154,9 +181,10 @@ void wf__waiter_self(struct wf__waiter *w);
  * spuriously (re-check it), -ETIMEDOUT, -ECANCELED (fibers; not with
  * _nocancel), -ESHUTDOWN (plain thread at runtime shutdown), -ENOMEM. */
 int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
-                         int64_t deadline);
+                         int64_t deadline, enum wf__why why);
 int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
-                                  int expect, int64_t deadline);
+                                  int expect, int64_t deadline,
+                                  enum wf__why why);
 /* The matching wake-up, after storing the word with seq_cst: kick the
  * fiber (no permit; to the run-next slot, or with _tail to the tail of
  * the queue) or wake the thread. */

@@ -312,7 +312,8 @@ static void join_submit(struct wf__group *g)
         /* acquire: pairs with the store in submit_done. */
         while (!atomic_load_explicit(&g->done, memory_order_acquire)) {
             if (wf__waiter_park_word_nocancel(&g->waiter, &g->done, 0,
-                                              WF_FOREVER) == -ESHUTDOWN)
+                                              WF_FOREVER,
+                                              WF__WHY_TASKS) == -ESHUTDOWN)
                 /* wf_shutdown waits for this thread to leave before it
                  * stops the workers, so the children still finish. */
                 sched_yield();

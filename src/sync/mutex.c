@@ -123,7 +123,7 @@ static int lock_slow(struct mutex *m, uint64_t me, int64_t deadline,
                      bool cancellable)
 {
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_MUTEX);
     if (ierr)
         return ierr;
     r.tag = me;
@@ -302,7 +302,7 @@ int wf_cond_wait(struct wf_cond *cv, struct wf_mutex *mu, int64_t deadline)
     if (atomic_load_explicit(&m->owner, memory_order_relaxed) != me)
         return WF_EPERM;
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_COND);
     if (ierr)
         return ierr;
     wf__spin_lock(&c->lock);

@@ -144,7 +144,7 @@ int wf_rwlock_rdlock(struct wf_rwlock *rwp, int64_t deadline)
     }
     wf__spin_unlock(&rw->lock);
     struct wf__wqrec r;
-    int err = wf__wqrec_init(&r);
+    int err = wf__wqrec_init(&r, WF__WHY_RWLOCK);
     if (err)
         return err;
     wf__spin_lock(&rw->lock);
@@ -195,7 +195,7 @@ int wf_rwlock_wrlock(struct wf_rwlock *rwp, int64_t deadline)
     }
     wf__spin_unlock(&rw->lock);
     struct wf__wqrec r;
-    int err = wf__wqrec_init(&r);
+    int err = wf__wqrec_init(&r, WF__WHY_RWLOCK);
     if (err)
         return err;
     r.tag = me;

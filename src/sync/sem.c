@@ -127,7 +127,7 @@ int wf_sem_wait(struct wf_sem *sp, int64_t deadline)
     if (wf_sem_trywait(sp) == 0)
         return 0;
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_SEM);
     if (ierr)
         return ierr;
     wf__spin_lock(&s->lock);
@@ -227,7 +227,7 @@ int wf_waitgroup_wait(struct wf_waitgroup *wgp, int64_t deadline)
     if (zero)
         return 0;
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_WAITGROUP);
     if (ierr)
         return ierr;
     int err = 0;
@@ -292,7 +292,7 @@ int wf_barrier_wait(struct wf_barrier *bp, int64_t deadline)
     }
     wf__spin_unlock(&b->lock);
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_BARRIER);
     if (ierr)
         return ierr;
     int ret;
@@ -357,7 +357,7 @@ int wf_once(struct wf_once *op, void (*fn)(void))
     }
     wf__spin_unlock(&o->lock);
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_ONCE);
     if (ierr)
         return ierr;
     int err = 0;
@@ -421,7 +421,7 @@ int wf_event_wait(struct wf_event *ep, int64_t deadline)
     if (wf_event_is_set(ep))
         return 0;
     struct wf__wqrec r;
-    int ierr = wf__wqrec_init(&r);
+    int ierr = wf__wqrec_init(&r, WF__WHY_EVENT);
     if (ierr)
         return ierr;
     int err = 0;

@@ -48,6 +48,7 @@ struct wf__wqrec {
     bool woken;            /* set by a pop; queue lock */
     bool granted;          /* primitive-specific hand-over; queue lock */
     bool counted;          /* counted in q->inside; queue lock */
+    uint8_t why;           /* enum wf__why, for its park; fixed */
     uint64_t tag;          /* primitive-specific (mutex: owner tag) */
     int64_t since;         /* when it first queued (mutex handoff) */
     struct wf__spin *lock; /* the queue's lock and queue, while */
@@ -78,7 +79,7 @@ struct wf__waitq {
  * with wf__wqrec_done (lock held) and wf__wqrec_finish (lock released).
  * Returns 0, or WF_ESHUTDOWN for a plain thread when no runtime runs
  * (then nothing is to be paired). */
-int wf__wqrec_init(struct wf__wqrec *r);
+int wf__wqrec_init(struct wf__wqrec *r, enum wf__why why);
 /* The record's wait is over (lock held; r unlinked). Afterwards the
  * caller may touch the primitive only until it releases the lock. Call
  * wf__wqrec_finish after releasing the lock. */

@@ -49,8 +49,9 @@ static void abandon(struct wf__abandon *a)
     wf__spin_unlock(r->lock);
 }
 
-int wf__wqrec_init(struct wf__wqrec *r)
+int wf__wqrec_init(struct wf__wqrec *r, enum wf__why why)
 {
+    r->why = (uint8_t)why;
     r->wt.ab.unlink = abandon;
     r->lock = NULL;
     r->q = NULL;
@@ -111,10 +112,10 @@ int wf__waitq_park(struct wf__spin *lock, struct wf__waitq *q,
     int err = 0;
     while (!r->woken) {
         wf__spin_unlock(lock);
-        int rc = cancellable
-                     ? wf__waiter_park_word(&r->wt.w, &r->wt.state, 0, deadline)
-                     : wf__waiter_park_word_nocancel(&r->wt.w, &r->wt.state, 0,
-                                                     deadline);
+        int rc = cancellable ? wf__waiter_park_word(&r->wt.w, &r->wt.state, 0,
+                                                    deadline, r->why)
+                             : wf__waiter_park_word_nocancel(
+                                   &r->wt.w, &r->wt.state, 0, deadline, r->why);
         wf__spin_lock(lock);
         if (rc != 0 && !r->woken) {
             err = rc;
