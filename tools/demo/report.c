@@ -162,10 +162,10 @@ static void explain_io(const struct params *p, struct result *r,
         return;
     }
     snprintf(r->why, sizeof r->why,
-             "wall %s = %.2f x (%ld rounds of %ld in flight x %g ms = %s): "
+             "wall %s = %.2f x (%ld round%s of %ld in flight x %g ms = %s): "
              "the waits overlap%s; CPU %s",
              fmt_time(r->wall_s, a, sizeof a), r->wall_s / ideal, rounds,
-             inflight, lat * 1e3, fmt_time(ideal, b, sizeof b),
+             rounds == 1 ? "" : "s", inflight, lat * 1e3, fmt_time(ideal, b, sizeof b),
              r->model == MODEL_FUTURES
                  ? ", and no fiber of ours waits: callbacks chain the steps"
                  : " while each fiber waits for its own reply",
