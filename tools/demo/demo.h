@@ -18,17 +18,17 @@
 
 /* The sizes and settings of one run (options of main.c). */
 struct params {
-    int workers;          /* "all workers": --workers, else online CPUs */
-    long requests;        /* I/O workload: requests */
-    int64_t latency_ns;   /* simulated latency of one request */
-    long inflight;        /* requests in flight at once (client fibers) */
-    int size;             /* Mandelbrot: size x size pixels */
-    int max_iter;         /* Mandelbrot: iterations per pixel at most */
-    long mixed_requests;  /* mixed workload: requests */
-    int mixed_rows;       /* mixed: image rows each request computes */
-    int mixed_width;      /* mixed: pixels per row */
-    double load;          /* 1-minute load average at the start, or -1 */
-    int cpus;             /* online CPUs */
+    int workers;         /* "all workers": --workers, else online CPUs */
+    long requests;       /* I/O workload: requests */
+    int64_t latency_ns;  /* simulated latency of one request */
+    long inflight;       /* requests in flight at once (client fibers) */
+    int size;            /* Mandelbrot: size x size pixels */
+    int max_iter;        /* Mandelbrot: iterations per pixel at most */
+    long mixed_requests; /* mixed workload: requests */
+    int mixed_rows;      /* mixed: image rows each request computes */
+    int mixed_width;     /* mixed: pixels per row */
+    double load;         /* 1-minute load average at the start, or -1 */
+    int cpus;            /* online CPUs */
 };
 
 /* How a variant runs its work; the explanations depend on it. */
@@ -119,12 +119,12 @@ const char *workload_lesson(enum workload w);
 /* The why-line of each result, from the measurements of its workload. */
 void explain(const struct params *p, struct result *rs, int n);
 
-void print_table(FILE *out, const struct params *p,
-                 const struct result *rs, int n);
+void print_table(FILE *out, const struct params *p, const struct result *rs,
+                 int n);
 void print_csv(FILE *out, const struct result *rs, int n);
 /* Write DIR/index.html. Returns 0 or -errno. */
-int write_html(const char *dir, const struct params *p,
-               const struct result *rs, int n);
+int write_html(const char *dir, const struct params *p, const struct result *rs,
+               int n);
 
 /* Where the timeline picture of one variant goes in the HTML report. */
 void report_variant_timeline(FILE *html, const struct result *r);

@@ -46,124 +46,122 @@ static const struct variant {
     const char *label;
     bool all;
 } variants[] = {
-    { WL_IO, MODEL_BLOCKING, "io-sequential", "sequential blocking calls",
-      false },
-    { WL_IO, MODEL_FIBERS, "io-fibers-1", "fibers on 1 worker", false },
-    { WL_IO, MODEL_FUTURES, "io-futures-1",
-      "futures + callbacks on 1 worker", false },
-    { WL_IO, MODEL_FIBERS, "io-fibers-all", "fibers on all workers", true },
-    { WL_CPU, MODEL_SERIAL, "cpu-serial", "serial loop (no runtime)", false },
-    { WL_CPU, MODEL_CPU_FIBERS, "cpu-fibers-1", "fibers on 1 worker (a row each)",
-      false },
-    { WL_CPU, MODEL_PARALLEL_FOR, "cpu-parallel-for",
-      "wf_parallel_for on all workers", true },
-    { WL_MIXED, MODEL_BLOCKING, "mixed-sequential",
-      "sequential blocking calls", false },
-    { WL_MIXED, MODEL_FIBERS, "mixed-fibers-1", "fibers on 1 worker", false },
-    { WL_MIXED, MODEL_FIBERS, "mixed-fibers-all", "fibers on all workers",
-      true },
-    { WL_MIXED, MODEL_FIBERS_PARFOR, "mixed-fibers-parfor",
-      "fibers + parallel_for compute, all workers", true },
+    {WL_IO, MODEL_BLOCKING, "io-sequential", "sequential blocking calls",
+     false},
+    {WL_IO, MODEL_FIBERS, "io-fibers-1", "fibers on 1 worker", false},
+    {WL_IO, MODEL_FUTURES, "io-futures-1", "futures + callbacks on 1 worker",
+     false},
+    {WL_IO, MODEL_FIBERS, "io-fibers-all", "fibers on all workers", true},
+    {WL_CPU, MODEL_SERIAL, "cpu-serial", "serial loop (no runtime)", false},
+    {WL_CPU, MODEL_CPU_FIBERS, "cpu-fibers-1",
+     "fibers on 1 worker (a row each)", false},
+    {WL_CPU, MODEL_PARALLEL_FOR, "cpu-parallel-for",
+     "wf_parallel_for on all workers", true},
+    {WL_MIXED, MODEL_BLOCKING, "mixed-sequential", "sequential blocking calls",
+     false},
+    {WL_MIXED, MODEL_FIBERS, "mixed-fibers-1", "fibers on 1 worker", false},
+    {WL_MIXED, MODEL_FIBERS, "mixed-fibers-all", "fibers on all workers", true},
+    {WL_MIXED, MODEL_FIBERS_PARFOR, "mixed-fibers-parfor",
+     "fibers + parallel_for compute, all workers", true},
 };
 #define NVARIANTS ((int)(sizeof variants / sizeof variants[0]))
 
 static void usage(FILE *out)
 {
-    fputs(
-        "NAME\n"
-        "    weft-demo - which concurrency model wins for a workload, and "
-        "why\n"
-        "\n"
-        "SYNOPSIS\n"
-        "    weft-demo [--quick] [--workers N] [--requests N] "
-        "[--latency-ms N]\n"
-        "              [--inflight N] [--size N] [--out DIR] [--csv] "
-        "[--check]\n"
-        "\n"
-        "DESCRIPTION\n"
-        "    Runs three workloads several ways on the weft runtime and "
-        "measures\n"
-        "    each way's wall-clock time and process CPU time:\n"
-        "\n"
-        "    I/O-bound: requests to a server that weft runs in this "
-        "process on\n"
-        "    127.0.0.1, which answers each after a fixed latency (a "
-        "wf_sleep in\n"
-        "    its connection fiber: no CPU). Sequential blocking calls; "
-        "fibers on\n"
-        "    1 worker (concurrency: --inflight requests wait at once); "
-        "futures\n"
-        "    with callbacks on 1 worker (asynchrony: I/O futures chained "
-        "by\n"
-        "    wf_future_then, results taken later); fibers on all "
-        "workers.\n"
-        "\n"
-        "    CPU-bound: a Mandelbrot image. A serial loop; fibers on 1 "
-        "worker\n"
-        "    (no gain: one worker runs one fiber at a time); "
-        "wf_parallel_for on\n"
-        "    all workers (parallelism).\n"
-        "\n"
-        "    Mixed, server-like: each request waits for the server, then "
-        "computes\n"
-        "    a slice of Mandelbrot rows. Sequential; fibers on 1 worker; "
-        "fibers\n"
-        "    on all workers; fibers whose slice is a wf_parallel_for.\n"
-        "\n"
-        "    Every variant starts a runtime of its own (wf_init, "
-        "wf_shutdown).\n"
-        "    Every variant of a workload must compute the same answer, a\n"
-        "    checksum of its results; if one does not, weft-demo says so "
-        "and\n"
-        "    exits 1. The table (stdout) gives, per variant, wall and CPU "
-        "time,\n"
-        "    the speedup over the workload's first variant, the answer and "
-        "one\n"
-        "    line on why it wins or loses, derived from the measurements; "
-        "a *\n"
-        "    marks each workload's fastest variant. Progress goes to "
-        "stderr.\n"
-        "\n"
-        "OPTIONS\n"
-        "    --quick          small sizes that finish in a few seconds "
-        "(50\n"
-        "                     requests of 5 ms, a 240 x 240 image...); the\n"
-        "                     options below override them\n"
-        "    --workers N      workers of the \"all workers\" variants "
-        "(default:\n"
-        "                     the online CPUs; WEFT_WORKERS is not read)\n"
-        "    --requests N     I/O requests (default 500; the mixed "
-        "workload\n"
-        "                     makes 2/5 as many)\n"
-        "    --latency-ms N   the server's latency per request in ms "
-        "(default 2)\n"
-        "    --inflight N     requests in flight at once (default 100)\n"
-        "    --size N         Mandelbrot image size in pixels a side "
-        "(default 1000)\n"
-        "    --out DIR        also write an HTML report, DIR/index.html "
-        "(one\n"
-        "                     file: inline CSS, no script, no network)\n"
-        "    --csv            print CSV instead of the table\n"
-        "    --check          also check what the models should show, "
-        "with wide\n"
-        "                     margins: concurrent and asynchronous I/O at "
-        "least\n"
-        "                     2x faster than sequential; with more than "
-        "one\n"
-        "                     worker and CPU, wf_parallel_for faster than "
-        "serial\n"
-        "                     (timing checks are retried; never absolute "
-        "times)\n"
-        "    --help           this text\n"
-        "\n"
-        "EXIT STATUS\n"
-        "    0  every answer agreed (and, with --check, every check "
-        "passed)\n"
-        "    1  the variants of a workload disagreed, or a --check check "
-        "failed\n"
-        "    2  bad usage\n"
-        "    3  a weft or system call failed (named on stderr)\n",
-        out);
+    fputs("NAME\n"
+          "    weft-demo - which concurrency model wins for a workload, and "
+          "why\n"
+          "\n"
+          "SYNOPSIS\n"
+          "    weft-demo [--quick] [--workers N] [--requests N] "
+          "[--latency-ms N]\n"
+          "              [--inflight N] [--size N] [--out DIR] [--csv] "
+          "[--check]\n"
+          "\n"
+          "DESCRIPTION\n"
+          "    Runs three workloads several ways on the weft runtime and "
+          "measures\n"
+          "    each way's wall-clock time and process CPU time:\n"
+          "\n"
+          "    I/O-bound: requests to a server that weft runs in this "
+          "process on\n"
+          "    127.0.0.1, which answers each after a fixed latency (a "
+          "wf_sleep in\n"
+          "    its connection fiber: no CPU). Sequential blocking calls; "
+          "fibers on\n"
+          "    1 worker (concurrency: --inflight requests wait at once); "
+          "futures\n"
+          "    with callbacks on 1 worker (asynchrony: I/O futures chained "
+          "by\n"
+          "    wf_future_then, results taken later); fibers on all "
+          "workers.\n"
+          "\n"
+          "    CPU-bound: a Mandelbrot image. A serial loop; fibers on 1 "
+          "worker\n"
+          "    (no gain: one worker runs one fiber at a time); "
+          "wf_parallel_for on\n"
+          "    all workers (parallelism).\n"
+          "\n"
+          "    Mixed, server-like: each request waits for the server, then "
+          "computes\n"
+          "    a slice of Mandelbrot rows. Sequential; fibers on 1 worker; "
+          "fibers\n"
+          "    on all workers; fibers whose slice is a wf_parallel_for.\n"
+          "\n"
+          "    Every variant starts a runtime of its own (wf_init, "
+          "wf_shutdown).\n"
+          "    Every variant of a workload must compute the same answer, a\n"
+          "    checksum of its results; if one does not, weft-demo says so "
+          "and\n"
+          "    exits 1. The table (stdout) gives, per variant, wall and CPU "
+          "time,\n"
+          "    the speedup over the workload's first variant, the answer and "
+          "one\n"
+          "    line on why it wins or loses, derived from the measurements; "
+          "a *\n"
+          "    marks each workload's fastest variant. Progress goes to "
+          "stderr.\n"
+          "\n"
+          "OPTIONS\n"
+          "    --quick          small sizes that finish in a few seconds "
+          "(50\n"
+          "                     requests of 5 ms, a 240 x 240 image...); the\n"
+          "                     options below override them\n"
+          "    --workers N      workers of the \"all workers\" variants "
+          "(default:\n"
+          "                     the online CPUs; WEFT_WORKERS is not read)\n"
+          "    --requests N     I/O requests (default 500; the mixed "
+          "workload\n"
+          "                     makes 2/5 as many)\n"
+          "    --latency-ms N   the server's latency per request in ms "
+          "(default 2)\n"
+          "    --inflight N     requests in flight at once (default 100)\n"
+          "    --size N         Mandelbrot image size in pixels a side "
+          "(default 1000)\n"
+          "    --out DIR        also write an HTML report, DIR/index.html "
+          "(one\n"
+          "                     file: inline CSS, no script, no network)\n"
+          "    --csv            print CSV instead of the table\n"
+          "    --check          also check what the models should show, "
+          "with wide\n"
+          "                     margins: concurrent and asynchronous I/O at "
+          "least\n"
+          "                     2x faster than sequential; with more than "
+          "one\n"
+          "                     worker and CPU, wf_parallel_for faster than "
+          "serial\n"
+          "                     (timing checks are retried; never absolute "
+          "times)\n"
+          "    --help           this text\n"
+          "\n"
+          "EXIT STATUS\n"
+          "    0  every answer agreed (and, with --check, every check "
+          "passed)\n"
+          "    1  the variants of a workload disagreed, or a --check check "
+          "failed\n"
+          "    2  bad usage\n"
+          "    3  a weft or system call failed (named on stderr)\n",
+          out);
 }
 
 static bool parse_long(const char *s, long lo, long hi, long *out)
@@ -263,8 +261,7 @@ static void rank(struct result *rs, int n)
                 continue;
             if (!base)
                 base = &rs[i];
-            rs[i].speedup = rs[i].wall_s > 0 ? base->wall_s / rs[i].wall_s
-                                             : 0;
+            rs[i].speedup = rs[i].wall_s > 0 ? base->wall_s / rs[i].wall_s : 0;
             rs[i].best = false;
             if (!best || rs[i].wall_s < best->wall_s)
                 best = &rs[i];
@@ -297,8 +294,8 @@ static bool answers_agree(const struct result *rs, int n)
                 fprintf(stderr,
                         "weft-demo: %s: answer %016llx differs from %s's "
                         "%016llx\n",
-                        rs[i].key, (unsigned long long)rs[i].answer,
-                        base->key, (unsigned long long)base->answer);
+                        rs[i].key, (unsigned long long)rs[i].answer, base->key,
+                        (unsigned long long)base->answer);
                 ok = false;
             }
         }
@@ -320,14 +317,16 @@ static int check_faster(const struct params *p, struct result *rs, int n,
     double fast_wall = fast->wall_s, slow_wall = slow->wall_s;
     for (int t = 0; t < 5; t++) {
         if (fast_wall * factor < slow_wall) {
-            fprintf(stderr, "weft-demo: check: %s %.4f s is %.2fx faster "
-                            "than %s %.4f s (needed %.2fx): ok\n",
+            fprintf(stderr,
+                    "weft-demo: check: %s %.4f s is %.2fx faster "
+                    "than %s %.4f s (needed %.2fx): ok\n",
                     fast_key, fast_wall, slow_wall / fast_wall, slow_key,
                     slow_wall, factor);
             return EXIT_OK;
         }
-        fprintf(stderr, "weft-demo: check: %s %.4f s vs %s %.4f s: not "
-                        "%.2fx faster yet, measuring both again\n",
+        fprintf(stderr,
+                "weft-demo: check: %s %.4f s vs %s %.4f s: not "
+                "%.2fx faster yet, measuring both again\n",
                 fast_key, fast_wall, slow_key, slow_wall, factor);
         struct result a = *fast, b = *slow;
         if (run_variant(p, &a) < 0 || run_variant(p, &b) < 0)
@@ -341,8 +340,9 @@ static int check_faster(const struct params *p, struct result *rs, int n,
         if (b.wall_s < slow_wall)
             slow_wall = b.wall_s;
     }
-    fprintf(stderr, "weft-demo: check FAILED: %s (best %.4f s) is not "
-                    "%.2fx faster than %s (best %.4f s)\n",
+    fprintf(stderr,
+            "weft-demo: check FAILED: %s (best %.4f s) is not "
+            "%.2fx faster than %s (best %.4f s)\n",
             fast_key, fast_wall, factor, slow_key, slow_wall);
     return EXIT_MISMATCH;
 }
@@ -361,8 +361,8 @@ static int run_checks(const struct params *p, struct result *rs, int n)
         if (c == EXIT_MISMATCH) {
             /* Not a failure of weft if the machine had no second core to
              * give: other programs may be using them all. */
-            int threads = p->workers < online_cpus() ? p->workers
-                                                     : online_cpus();
+            int threads =
+                p->workers < online_cpus() ? p->workers : online_cpus();
             double got = cores_available(threads);
             if (got < 1.3) {
                 fprintf(stderr,
@@ -375,8 +375,9 @@ static int run_checks(const struct params *p, struct result *rs, int n)
         }
         rc = c > rc ? c : rc;
     } else {
-        fprintf(stderr, "weft-demo: check: parallel vs serial skipped: "
-                        "%s\n",
+        fprintf(stderr,
+                "weft-demo: check: parallel vs serial skipped: "
+                "%s\n",
                 p->workers > 1 ? "one CPU" : "one worker");
     }
     return rc;
@@ -384,20 +385,30 @@ static int run_checks(const struct params *p, struct result *rs, int n)
 
 int main(int argc, char **argv)
 {
-    enum { O_QUICK = 1, O_WORKERS, O_REQUESTS, O_LATENCY, O_INFLIGHT,
-           O_SIZE, O_OUT, O_CSV, O_CHECK, O_HELP };
+    enum {
+        O_QUICK = 1,
+        O_WORKERS,
+        O_REQUESTS,
+        O_LATENCY,
+        O_INFLIGHT,
+        O_SIZE,
+        O_OUT,
+        O_CSV,
+        O_CHECK,
+        O_HELP
+    };
     static const struct option opts[] = {
-        { "quick", no_argument, NULL, O_QUICK },
-        { "workers", required_argument, NULL, O_WORKERS },
-        { "requests", required_argument, NULL, O_REQUESTS },
-        { "latency-ms", required_argument, NULL, O_LATENCY },
-        { "inflight", required_argument, NULL, O_INFLIGHT },
-        { "size", required_argument, NULL, O_SIZE },
-        { "out", required_argument, NULL, O_OUT },
-        { "csv", no_argument, NULL, O_CSV },
-        { "check", no_argument, NULL, O_CHECK },
-        { "help", no_argument, NULL, O_HELP },
-        { NULL, 0, NULL, 0 },
+        {"quick", no_argument, NULL, O_QUICK},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"requests", required_argument, NULL, O_REQUESTS},
+        {"latency-ms", required_argument, NULL, O_LATENCY},
+        {"inflight", required_argument, NULL, O_INFLIGHT},
+        {"size", required_argument, NULL, O_SIZE},
+        {"out", required_argument, NULL, O_OUT},
+        {"csv", no_argument, NULL, O_CSV},
+        {"check", no_argument, NULL, O_CHECK},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
     };
     bool quick = false, csv = false, check = false;
     long workers = 0, requests = 0, latency = -1, inflight = 0, size = 0;

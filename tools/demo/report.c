@@ -58,8 +58,8 @@ void workload_setup(const struct params *p, enum workload w, char *buf,
                  p->size, p->size, p->max_iter);
         break;
     default:
-        inflight = p->inflight < p->mixed_requests ? p->inflight
-                                                   : p->mixed_requests;
+        inflight =
+            p->inflight < p->mixed_requests ? p->inflight : p->mixed_requests;
         snprintf(buf, n,
                  "%ld requests, each %g ms latency, then %d Mandelbrot rows "
                  "of %d pixels; %ld in flight",
@@ -156,8 +156,7 @@ static void explain_io(const struct params *p, struct result *r,
         snprintf(r->why, sizeof r->why,
                  "wall x%.2f of fibers on 1 worker with %d workers: "
                  "%s, the waits, not the CPU (%s), set the time",
-                 ratio, r->workers,
-                 ratio > 0.75 ? "no real gain" : "some gain",
+                 ratio, r->workers, ratio > 0.75 ? "no real gain" : "some gain",
                  fmt_time(r->cpu_s, c, sizeof c));
         return;
     }
@@ -165,7 +164,8 @@ static void explain_io(const struct params *p, struct result *r,
              "wall %s = %.2f x (%ld round%s of %ld in flight x %g ms = %s): "
              "the waits overlap%s; CPU %s",
              fmt_time(r->wall_s, a, sizeof a), r->wall_s / ideal, rounds,
-             rounds == 1 ? "" : "s", inflight, lat * 1e3, fmt_time(ideal, b, sizeof b),
+             rounds == 1 ? "" : "s", inflight, lat * 1e3,
+             fmt_time(ideal, b, sizeof b),
              r->model == MODEL_FUTURES
                  ? ", and no fiber of ours waits: callbacks chain the steps"
                  : " while each fiber waits for its own reply",
@@ -227,7 +227,8 @@ static void explain_mixed(const struct params *p, struct result *r,
         snprintf(r->why, sizeof r->why,
                  "CPU = wall x %.2f: the waits overlap and %d workers "
                  "compute at once%s",
-                 busy(r), r->workers, starved(p, busy(r), cores, st, sizeof st));
+                 busy(r), r->workers,
+                 starved(p, busy(r), cores, st, sizeof st));
     } else {
         double ratio = all ? r->wall_s / all->wall_s : 1.0;
         snprintf(r->why, sizeof r->why,
@@ -270,14 +271,15 @@ void print_table(FILE *out, const struct params *p, const struct result *rs,
                  int n)
 {
     char setup[256], a[32], b[32];
-    fprintf(out, "weft-demo: %d CPUs online, %d workers for \"all "
-                 "workers\", load average %.2f at the start\n",
+    fprintf(out,
+            "weft-demo: %d CPUs online, %d workers for \"all "
+            "workers\", load average %.2f at the start\n",
             p->cpus, p->workers, p->load);
     for (int w = 0; w < WL_COUNT; w++) {
         workload_setup(p, (enum workload)w, setup, sizeof setup);
         fprintf(out, "\n%s: %s\n", workload_title((enum workload)w), setup);
-        fprintf(out, "  %-46s %7s %10s %10s %8s  %-16s\n", "variant",
-                "workers", "wall", "CPU", "speedup", "answer");
+        fprintf(out, "  %-46s %7s %10s %10s %8s  %-16s\n", "variant", "workers",
+                "wall", "CPU", "speedup", "answer");
         for (int i = 0; i < n; i++) {
             const struct result *r = &rs[i];
             if ((int)r->workload != w)
@@ -383,8 +385,9 @@ static void html_row(FILE *f, const struct result *r, double max_wall)
     fputs("<td class=\"l\">", f);
     esc(f, r->label);
     fprintf(f, "%s</td><td>%d</td>", r->best ? " &#9733;" : "", r->workers);
-    fprintf(f, "<td class=\"l\"><span class=\"bar\" style=\"width:%dpx\">"
-               "</span>%s</td>",
+    fprintf(f,
+            "<td class=\"l\"><span class=\"bar\" style=\"width:%dpx\">"
+            "</span>%s</td>",
             width < 1 ? 1 : width, fmt_time(r->wall_s, a, sizeof a));
     fprintf(f, "<td>%s</td><td>%.2fx</td>", fmt_time(r->cpu_s, b, sizeof b),
             r->speedup);
@@ -392,8 +395,8 @@ static void html_row(FILE *f, const struct result *r, double max_wall)
             (unsigned long long)r->answer);
 }
 
-int write_html(const char *dir, const struct params *p,
-               const struct result *rs, int n)
+int write_html(const char *dir, const struct params *p, const struct result *rs,
+               int n)
 {
     if (mkdir(dir, 0777) < 0 && errno != EEXIST)
         return -errno;
@@ -416,7 +419,8 @@ int write_html(const char *dir, const struct params *p,
     fputs("<h1>weft-demo: which concurrency model wins, and why</h1>\n", f);
     fprintf(f,
             "<p class=\"setup\">%s; %d CPUs online, %d workers for "
-            "&ldquo;all workers&rdquo;, load average %.2f at the start. Wall and CPU time are measured over each "
+            "&ldquo;all workers&rdquo;, load average %.2f at the start. Wall "
+            "and CPU time are measured over each "
             "variant's work; speedup is over the first variant of the "
             "workload; &#9733; marks the fastest.</p>\n",
             stamp, p->cpus, p->workers, p->load);
@@ -430,8 +434,9 @@ int write_html(const char *dir, const struct params *p,
         for (int i = 0; i < n; i++)
             if ((int)rs[i].workload == w && rs[i].wall_s > max_wall)
                 max_wall = rs[i].wall_s;
-        fprintf(f, "<tr class=\"wl\"><td colspan=\"6\"><a href=\"#%s\">%s"
-                   "</a></td></tr>\n",
+        fprintf(f,
+                "<tr class=\"wl\"><td colspan=\"6\"><a href=\"#%s\">%s"
+                "</a></td></tr>\n",
                 wl_id((enum workload)w), workload_title((enum workload)w));
         for (int i = 0; i < n; i++)
             if ((int)rs[i].workload == w)

@@ -135,7 +135,7 @@ int server_stop(struct server *s)
     int err = wf_close(s->lfd);
     /* The connection fibers see their clients' close, the accept fiber
      * the listener's; let them all return. */
-    struct timespec ms = { 0, 1000000 };
+    struct timespec ms = {0, 1000000};
     for (int i = 0; i < 10000 && wf_fibers_alive() > 0; i++)
         nanosleep(&ms, NULL);
     return err;

@@ -44,7 +44,7 @@ static int64_t cpu_ns(void)
 
 static struct span span_begin(void)
 {
-    struct span s = { wf_now(), cpu_ns() };
+    struct span s = {wf_now(), cpu_ns()};
     return s;
 }
 
@@ -56,8 +56,7 @@ static void span_end(struct span s, struct result *r)
 
 static void report_err(const struct result *r, const char *what, int err)
 {
-    fprintf(stderr, "weft-demo: %s: %s: %s\n", r->key, what,
-            wf_strerror(err));
+    fprintf(stderr, "weft-demo: %s: %s: %s\n", r->key, what, wf_strerror(err));
 }
 
 /* ---- computing ---------------------------------------------------------------- */
@@ -103,15 +102,15 @@ static void rows_body(long lo, long hi, void *ctx)
 {
     struct rows *r = ctx;
     for (long i = lo; i < hi; i++)
-        r->sums[i] = mandel_row(r->first + (int)i, r->width, r->height,
-                                r->max_iter);
+        r->sums[i] =
+            mandel_row(r->first + (int)i, r->width, r->height, r->max_iter);
 }
 
 /* ---- the runtime ---------------------------------------------------------------- */
 
 static int runtime_start(const struct result *r)
 {
-    struct wf_config cfg = { 0 };
+    struct wf_config cfg = {0};
     cfg.workers = r->workers;
     int err = wf_init(&cfg);
     if (err < 0)
@@ -137,12 +136,12 @@ struct job {
     const struct params *p;
     const struct result *r;
     int port;
-    long n;            /* requests */
-    bool mixed;        /* each request also computes its slice */
-    bool parfor;       /* ... with wf_parallel_for */
-    uint64_t *ans;     /* ans[i]: request i's answer */
-    atomic_long next;  /* the next request to take */
-    atomic_int err;    /* the first error met, 0 if none */
+    long n;           /* requests */
+    bool mixed;       /* each request also computes its slice */
+    bool parfor;      /* ... with wf_parallel_for */
+    uint64_t *ans;    /* ans[i]: request i's answer */
+    atomic_long next; /* the next request to take */
+    atomic_int err;   /* the first error met, 0 if none */
     /* futures variant */
     struct wf_promise **prom;
 };
@@ -163,7 +162,7 @@ static int slice(struct job *j, long i, uint64_t *out)
     int first = (int)((i * (long)p->mixed_rows) % height);
     if (first + p->mixed_rows > height)
         first = height - p->mixed_rows;
-    struct rows r = { first, p->mixed_width, height, p->max_iter, sums };
+    struct rows r = {first, p->mixed_width, height, p->max_iter, sums};
     if (j->parfor) {
         int err = wf_parallel_for(0, p->mixed_rows, 1, rows_body, &r);
         if (err < 0)
@@ -266,10 +265,10 @@ static int requests_fibers(struct job *j)
  * step. */
 struct chain {
     struct job *j;
-    int fd;            /* -1 until connected */
-    long i;            /* the request in hand */
+    int fd; /* -1 until connected */
+    long i; /* the request in hand */
     uint64_t reply;
-    size_t got;        /* bytes of the reply read so far */
+    size_t got;              /* bytes of the reply read so far */
     struct wf_promise *done; /* completed when the chain stops, which
                               * publishes fd to the caller */
 };
@@ -298,8 +297,7 @@ static void on_read(struct wf_future *f, void *arg);
 static void chain_read(struct chain *c)
 {
     struct wf_future *f;
-    int err = wf_read_future(&f, c->fd, sizeof c->reply - c->got,
-                             WF_FOREVER);
+    int err = wf_read_future(&f, c->fd, sizeof c->reply - c->got, WF_FOREVER);
     if (err < 0) {
         chain_fail(c, c->i, err);
         return;
@@ -403,16 +401,15 @@ static int requests_futures(struct job *j)
     int err = (!futs || !chains || !j->prom) ? WF_ENOMEM : 0;
     long made = 0;
     for (; made < nf && err == 0; made++) {
-        struct wf_promise **pp = made < j->n ? &j->prom[made]
-                                             : &chains[made - j->n].done;
+        struct wf_promise **pp =
+            made < j->n ? &j->prom[made] : &chains[made - j->n].done;
         err = wf_promise_create(pp, &futs[made]);
     }
     if (err < 0) {
         made--;
         /* Give the promises made up; their futures are released below. */
         for (long i = 0; i < made; i++)
-            wf_promise_fail(i < j->n ? j->prom[i] : chains[i - j->n].done,
-                            err);
+            wf_promise_fail(i < j->n ? j->prom[i] : chains[i - j->n].done, err);
         goto out;
     }
 
@@ -427,8 +424,8 @@ static int requests_futures(struct job *j)
         c->j = j;
         c->fd = -1;
         struct wf_future *f;
-        err = wf_connect_future(&f, (struct sockaddr *)&a, sizeof a,
-                                WF_FOREVER);
+        err =
+            wf_connect_future(&f, (struct sockaddr *)&a, sizeof a, WF_FOREVER);
         if (err == 0) {
             err = wf_future_then(f, on_connected, c);
             wf_future_release(f);
@@ -574,7 +571,7 @@ static int run_mandel(const struct params *p, struct result *r)
     uint64_t *sums = calloc((size_t)n, sizeof *sums);
     if (!sums)
         return WF_ENOMEM;
-    struct rows img = { 0, n, n, p->max_iter, sums };
+    struct rows img = {0, n, n, p->max_iter, sums};
     int err = 0;
     if (r->model == MODEL_SERIAL) {
         struct span s = span_begin();
