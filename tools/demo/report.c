@@ -209,12 +209,21 @@ static void explain_mixed(const struct params *p, struct result *r,
     const struct result *seq = find(rs, n, "mixed-sequential");
     const struct result *all = find(rs, n, "mixed-fibers-all");
     double per = seq ? seq->cpu_s / (double)p->mixed_requests : 0;
+    long inflight =
+        p->inflight < p->mixed_requests ? p->inflight : p->mixed_requests;
+    long rounds = (p->mixed_requests + inflight - 1) / inflight;
+    /* Cores idle for the waits are not cores lost to other programs. */
+    bool waits = (double)rounds * (double)p->latency_ns / 1e9 > 0.5 * r->wall_s;
     if (r->model == MODEL_BLOCKING) {
+        double ideal =
+            (double)p->mixed_requests * ((double)p->latency_ns / 1e9 + per);
         snprintf(r->why, sizeof r->why,
-                 "wall %s ~= %ld x (%g ms wait + %s compute): each request "
-                 "waits, then computes, one at a time",
-                 fmt_time(r->wall_s, a, sizeof a), p->mixed_requests,
-                 ms(p->latency_ns), fmt_time(per, b, sizeof b));
+                 "wall %s = %.2f x (%ld x (%g ms wait + %s compute) = %s): "
+                 "each request waits, then computes, one at a time",
+                 fmt_time(r->wall_s, a, sizeof a),
+                 ideal > 0 ? r->wall_s / ideal : 0.0, p->mixed_requests,
+                 ms(p->latency_ns), fmt_time(per, b, sizeof b),
+                 fmt_time(ideal, c, sizeof c));
     } else if (r->model == MODEL_FIBERS && r->workers == 1) {
         snprintf(r->why, sizeof r->why,
                  "wall %s, CPU %s (%.2f cores busy): the waits overlap, but "
@@ -230,10 +239,12 @@ static void explain_mixed(const struct params *p, struct result *r,
                  busy(r), r->workers,
                  starved(p, busy(r), cores, st, sizeof st));
     } else {
+        char st[160];
+        int cores = r->workers < p->cpus ? r->workers : p->cpus;
         double ratio = all ? r->wall_s / all->wall_s : 1.0;
         snprintf(r->why, sizeof r->why,
                  "CPU = wall x %.2f, wall x%.2f of plain fibers on all "
-                 "workers: %s (CPU %s vs %s)",
+                 "workers: %s (CPU %s vs %s)%s",
                  busy(r), ratio,
                  ratio > 1.05   ? "the cores were already busy with requests "
                                   "in flight; splitting rows adds tasks, not "
@@ -243,7 +254,8 @@ static void explain_mixed(const struct params *p, struct result *r,
                                 : "on par: the requests in flight already kept "
                                   "the cores busy",
                  fmt_time(r->cpu_s, b, sizeof b),
-                 fmt_time(all ? all->cpu_s : 0, c, sizeof c));
+                 fmt_time(all ? all->cpu_s : 0, c, sizeof c),
+                 waits ? "" : starved(p, busy(r), cores, st, sizeof st));
     }
 }
 
