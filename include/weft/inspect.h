@@ -25,7 +25,10 @@
  * wf_shutdown puts the previous one back; the signal no longer has its
  * default effect while the runtime runs (SIGQUIT does not kill). The
  * runtime's threads must not block the signal, or some thread must not
- * (it goes to any thread that does not). Builds with the portable
+ * (it goes to any thread that does not). Under ThreadSanitizer a signal
+ * is handled only when its thread next makes a call TSan intercepts, so
+ * one sent to the process may wait on a thread blocked in a futex.
+ * Builds with the portable
  * ucontext switch (-DWEFT_CONTEXT=ucontext) print "no frame pointers"
  * instead of stacks. wf_fibers_dump() prints the same dump on demand.
  *
