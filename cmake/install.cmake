@@ -3,7 +3,7 @@
 #
 # Installed: the shared library (libweft.so.<version>, its SONAME link and
 # the libweft.so development link), the static library (libweft.a), the
-# public headers, the license (share/doc/weft/LICENSE; MIT, which weft.pc
+# public headers, the gdb script (share/weft/weft-gdb.py), the license (share/doc/weft/LICENSE; MIT, which weft.pc
 # and the CMake package's weft_LICENSE name too), a pkg-config file
 # (weft.pc) and a CMake package, so that
 # `find_package(weft)` gives the imported targets weft::weft and
@@ -42,6 +42,10 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/weft
 
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE
   DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+
+# The gdb commands weft-fibers and weft-bt: (gdb) source <prefix>/share/weft/weft-gdb.py
+install(FILES ${PROJECT_SOURCE_DIR}/tools/weft-gdb.py
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/weft COMPONENT development)
 
 # ---- CMake package -------------------------------------------------------------
 install(EXPORT weftTargets

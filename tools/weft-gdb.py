@@ -1,9 +1,16 @@
 # SPDX-License-Identifier: MIT
 # weft-gdb.py - list weft fibers and show their backtraces in gdb.
 #
-#   (gdb) source tools/weft-gdb.py
-#   (gdb) weft-fibers            # every live fiber: id, name, state, worker
-#   (gdb) weft-bt ID             # backtrace of a suspended fiber
+#   (gdb) source tools/weft-gdb.py   # installed: share/weft/weft-gdb.py
+#   (gdb) weft-fibers            # every live fiber: id, name, state, what it
+#                                # waits for, worker
+#   (gdb) weft-bt ID|NAME        # backtrace of a suspended fiber
+#
+# `cmake --install` puts this file in <prefix>/share/weft/weft-gdb.py.
+# Structures it reads (src/core/core_int.h): wf__rt (nslots, nworkers,
+# workers[].current, chunks[] of struct wf__slot {ctl, fiber}) and the
+# fiber control block struct wf__fcb (id, name, wstate, why, ex.ctx.sp).
+# tests/inspect/gdb_test.sh runs it against a stopped program in ctest.
 #
 # The runtime keeps every live fiber in its handle table (wf__rt.chunks);
 # a suspended fiber's saved stack pointer is in its control block, and the
@@ -18,7 +25,20 @@ import gdb
 
 CHUNK = 4096
 STATES = {1: "live", 2: "joining", 3: "detached", 4: "scoped"}
-WSTATES = {1: "runnable", 2: "parking", 3: "parked", 4: "woken"}
+WSTATES = {1: "runnable", 2: "parking", 3: "parked", 4: "woken",
+           5: "claimed"}
+
+
+def wait_reason(f):
+    """What a parked fiber waits for (enum wf__why), "" when not parked."""
+    why = int(f["why"])
+    if why == 0:
+        return ""
+    try:
+        name = str(gdb.Value(why).cast(gdb.lookup_type("enum wf__why")))
+        return name.replace("WF__WHY_", "").lower()
+    except gdb.error:
+        return "why=%d" % why
 
 
 def live_fibers():
@@ -54,7 +74,12 @@ class WeftFibers(gdb.Command):
         n = 0
         for f, state, worker in live_fibers():
             ws = WSTATES.get(int(f["wstate"]), "?")
-            where = "running on worker %d" % worker if worker is not None else ws
+            if worker is not None:
+                where = "running on worker %d" % worker
+            elif ws in ("parked", "parking") and wait_reason(f):
+                where = "%s on %s" % (ws, wait_reason(f))
+            else:
+                where = ws
             print("%-20d %-32s %-9s %s" % (int(f["id"]), f["name"].string(),
                                           state, where))
             n += 1
@@ -62,16 +87,19 @@ class WeftFibers(gdb.Command):
 
 
 class WeftBt(gdb.Command):
-    """Backtrace of a suspended weft fiber: weft-bt ID."""
+    """Backtrace of a suspended weft fiber: weft-bt ID or weft-bt NAME."""
 
     def __init__(self):
         super().__init__("weft-bt", gdb.COMMAND_USER)
 
     def invoke(self, arg, from_tty):
-        want = int(gdb.parse_and_eval(arg))
+        arg = arg.strip()
+        want = int(arg) if arg.isdigit() else arg
         for f, state, worker in live_fibers():
-            if int(f["id"]) != want:
+            if want != (int(f["id"]) if isinstance(want, int)
+                        else f["name"].string()):
                 continue
+            want = int(f["id"])
             if worker is not None:
                 print("fiber %d is running on worker %d: use `thread` and `bt`"
                       % (want, worker))
@@ -91,7 +119,7 @@ class WeftBt(gdb.Command):
                 gdb.execute("set $rbp = %d" % saved[1])
                 gdb.execute("set $pc = %d" % saved[2])
             return
-        print("no live fiber with id %d" % want)
+        print("no live fiber %s" % want)
 
 
 WeftFibers()

@@ -28,6 +28,10 @@
  *   -               WEFT_DEBUG_MIGRATE     off (a boolean: 1/0, true/false...)
  *   -               WEFT_IO                auto (epoll or uring; weft/io.h)
  *   -               WEFT_BLOCKING_THREADS  16 (weft/future.h)
+ *   dump_signal     WEFT_DUMP_SIGNAL       none (a signal name or number;
+ *                                          weft/inspect.h)
+ *   deadlock_ns     WEFT_DEADLOCK_MS       off (ms, or a unit ns/us/ms/s;
+ *                                          weft/inspect.h)
  *
  * wf_init (and wf_run) reads and checks every variable once, also one
  * whose field is set and one that only a part started later would read;
@@ -118,6 +122,16 @@ struct wf_config {
      * 1 GiB. Errors: WF_EINVAL out of range; WF_ENOMEM the address space
      * for workers x size cannot be had. */
     size_t task_stack_size;
+    /* A signal number on which the monitor thread prints every fiber on
+     * stderr (weft/inspect.h, "Dumps"), like Go's SIGQUIT. 0:
+     * WEFT_DUMP_SIGNAL, else none; -1: none. WF_EINVAL: above 64, below
+     * -1, or a signal weft cannot take (SIGKILL, SIGSTOP, SIGSEGV,
+     * SIGBUS, SIGILL, SIGFPE, SIGABRT, 32, 33). */
+    int dump_signal;
+    /* Report a deadlock (weft/inspect.h, "Deadlocks") once every fiber
+     * has been asleep for this long with nothing that could wake it, 1 ms
+     * to 1 hour. 0: WEFT_DEADLOCK_MS, else off; negative: off. */
+    int64_t deadlock_ns;
 };
 
 /* The signature of every fiber body: gets its argument, returns a result

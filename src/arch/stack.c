@@ -10,6 +10,7 @@
  * protect the lowest stack), then 64 regions. Region k's last 16 bytes are
  * the canary of region k+1, which lies directly above it.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,6 +80,15 @@ void wf__stack_setup(size_t region_size, long guard_cap)
      * than any request may be; a default of 0 made every stack empty. */
     g.dflt = region_size;
     g.guard_cap = guard_cap;
+}
+
+/* Stacks created by wf__stack_alloc (in slabs or guarded) and not yet
+ * unmapped; relaxed: a statistic (wf_stats), counted off the hot path. */
+static atomic_long nmapped;
+
+long wf__stack_mapped_count(void)
+{
+    return atomic_load_explicit(&nmapped, memory_order_relaxed);
 }
 
 long wf__stack_guarded_count(void)
@@ -196,7 +206,10 @@ static struct wf__stack *map_guarded(size_t size, size_t page, bool tracked)
 
 static struct wf__stack *new_guarded(size_t size)
 {
-    return map_guarded(size, g.page, true);
+    struct wf__stack *st = map_guarded(size, g.page, true);
+    if (st) /* relaxed: see nmapped */
+        atomic_fetch_add_explicit(&nmapped, 1, memory_order_relaxed);
+    return st;
 }
 
 /* Carve a slab of SLAB_STACKS regions of `size`; returns one, the rest go
@@ -214,6 +227,8 @@ static struct wf__stack *new_slab(size_t size)
         return NULL;
     }
     struct wf__stack *first = NULL, *head = NULL, *tail = NULL;
+    /* relaxed: see nmapped */
+    atomic_fetch_add_explicit(&nmapped, SLAB_STACKS, memory_order_relaxed);
     for (int k = 0; k < SLAB_STACKS; k++) {
         char *lo = base + g.page + (size_t)k * size;
         struct wf__stack *st = init_region(lo, size, false, (uint64_t *)lo - 2);
@@ -512,5 +527,6 @@ void wf__stack_release_all(void)
     g.hot = g.cold = g.other = NULL;
     g.nhot = 0;
     g.guarded = 0;
+    atomic_store_explicit(&nmapped, 0, memory_order_relaxed); /* as above */
     wf__spin_unlock(&g.lock);
 }

@@ -118,5 +118,8 @@ void wf__stack_call(struct wf__stack *st, void (*fn)(void *), void *arg);
 
 /* Guarded stacks in existence (tests). */
 long wf__stack_guarded_count(void);
+/* Stacks wf__stack_alloc has created and wf__stack_release_all not yet
+ * unmapped (in use or free). Any thread. */
+long wf__stack_mapped_count(void);
 
 #endif

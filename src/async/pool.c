@@ -123,6 +123,10 @@ static void *pool_main(void *arg)
                 pool.tail = NULL;
             pthread_mutex_unlock(&pool.lock);
             run_job(j);
+            /* seq_cst, no order needed: a count for the deadlock watch
+             * (core/inspect.c), which confirms over a quiet period. */
+            atomic_fetch_sub_explicit(&wf__rt.outside_busy, 1,
+                                      memory_order_seq_cst);
             pthread_mutex_lock(&pool.lock);
             continue;
         }
@@ -167,6 +171,8 @@ static int submit(struct job *j)
     else
         pool.head = j;
     pool.tail = j;
+    /* seq_cst, no order needed: as in pool_main. */
+    atomic_fetch_add_explicit(&wf__rt.outside_busy, 1, memory_order_seq_cst);
     if (pool.nidle > 0)
         pthread_cond_signal(&pool.cond);
 out:

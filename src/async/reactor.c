@@ -444,6 +444,7 @@ int wf__iofd_wait(struct wf__iofd *e, int fd, int dir, unsigned seq,
         if (err)
             return err;
     }
+    wf__inspect_io(); /* wf_stats */
     struct wf__wqrec r;
     int err = wf__wqrec_init(&r, WF__WHY_IO);
     if (err)

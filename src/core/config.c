@@ -18,7 +18,10 @@
  *   duration  decimal digits followed by ns, us, ms or s; without a unit
  *             the row's unit (WEFT_STALL_MS: milliseconds);
  *   boolean   1, true, yes, on / 0, false, no, off;
- *   name      one of the row's names.
+ *   name      one of the row's names;
+ *   signal    a signal's name with or without SIG (QUIT, SIGUSR1; either
+ *             case) or its number, one that wf__config_signal_ok takes;
+ *             0, off or none for no signal.
  * An empty value counts as unset (`WEFT_IO= prog` is a common way to
  * clear a variable for one command). Fractions ("1.5s") are not taken:
  * every range here is whole units, and a parser that rounds would accept
@@ -34,6 +37,7 @@
  * after the runtime's RUNNING store anyway), because the blocking pool's
  * size may be asked for from any thread at any time.
  */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +46,7 @@
 #include "config.h"
 #include "core_int.h"
 
-enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME };
+enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME, SIGNAL };
 
 struct var {
     const char *name;
@@ -84,6 +88,13 @@ static const struct var vars[] = {
     {"WEFT_BLOCKING_THREADS", COUNT, FIELD(blocking_threads), 1,
      WF__BLOCKING_MAX, false, 0, NULL,
      "a whole number of threads from 1 to 4096"},
+    {"WEFT_DUMP_SIGNAL", SIGNAL, FIELD(dump_signal), 1, WF__SIGNAL_MAX, true,
+     0, NULL, "a signal to dump the fibers on, such as QUIT, SIGUSR1 or 10 "
+              "(not KILL, STOP, SEGV, BUS, ILL, FPE, ABRT), or 0/off"},
+    {"WEFT_DEADLOCK_MS", DURATION, FIELD(deadlock_ns), WF__DEADLOCK_MIN_NS,
+     WF__DEADLOCK_MAX_NS, true, WF_MSEC, NULL,
+     "0 (off) or a duration from 1ms to 3600s: whole milliseconds, "
+     "or a whole number with a unit ns, us, ms or s"},
 };
 
 static atomic_int cur_io;
@@ -216,6 +227,48 @@ static bool parse_name(const char *s, const char *const *names, int64_t *out)
     return false;
 }
 
+static const struct {
+    const char *name;
+    int sig;
+} signames[] = {
+    {"hup", SIGHUP},   {"int", SIGINT},   {"quit", SIGQUIT},
+    {"usr1", SIGUSR1}, {"usr2", SIGUSR2}, {"pipe", SIGPIPE},
+    {"alrm", SIGALRM}, {"term", SIGTERM}, {"chld", SIGCHLD},
+    {"cont", SIGCONT}, {"tstp", SIGTSTP}, {"ttin", SIGTTIN},
+    {"ttou", SIGTTOU}, {"urg", SIGURG},   {"xcpu", SIGXCPU},
+    {"xfsz", SIGXFSZ}, {"vtalrm", SIGVTALRM}, {"prof", SIGPROF},
+    {"winch", SIGWINCH}, {"io", SIGIO},   {"pwr", SIGPWR},
+    {"sys", SIGSYS},   {"trap", SIGTRAP},
+};
+
+bool wf__config_signal_ok(int sig)
+{
+    return sig >= 1 && sig <= WF__SIGNAL_MAX && sig != SIGKILL &&
+           sig != SIGSTOP && sig != SIGSEGV && sig != SIGBUS &&
+           sig != SIGILL && sig != SIGFPE && sig != SIGABRT &&
+           !(sig > SIGSYS && sig < SIGRTMIN) && sig <= SIGRTMAX;
+}
+
+/* A signal: "off", "none", "0", a number, or a name with or without SIG. */
+static bool parse_signal(const char *s, int64_t *out)
+{
+    if (same_word(s, "off") || same_word(s, "none")) {
+        *out = 0;
+        return true;
+    }
+    if (*s >= '0' && *s <= '9')
+        return parse_count(s, out);
+    if (lower(s[0]) == 's' && lower(s[1]) == 'i' && lower(s[2]) == 'g')
+        s += 3;
+    for (size_t i = 0; i < sizeof signames / sizeof signames[0]; i++) {
+        if (same_word(s, signames[i].name)) {
+            *out = signames[i].sig;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parse s as v says and check the range; the value to store in *out. */
 static bool parse(const struct var *v, const char *s, int64_t *out)
 {
@@ -234,6 +287,11 @@ static bool parse(const struct var *v, const char *s, int64_t *out)
         return parse_boolean(s, out);
     case NAME:
         return parse_name(s, v->names, out);
+    case SIGNAL:
+        ok = parse_signal(s, out);
+        if (ok && *out != 0 && !wf__config_signal_ok((int)*out))
+            return false;
+        break;
     }
     if (!ok)
         return false;
@@ -265,6 +323,7 @@ static void store(const struct var *v, struct wf__env *env, int64_t val)
         *(bool *)(void *)p = val != 0;
         break;
     case NAME:
+    case SIGNAL:
         WF_ASSERT(v->width == sizeof(int));
         *(int *)(void *)p = (int)val;
         break;

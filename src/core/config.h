@@ -27,6 +27,9 @@
 #define WF__STALL_MIN_NS WF_MSEC   /* the monitor samples at a quarter */
 #define WF__STALL_MAX_NS (3600 * WF_SEC)
 #define WF__BLOCKING_MAX 4096
+#define WF__DEADLOCK_MIN_NS WF_MSEC
+#define WF__DEADLOCK_MAX_NS (3600 * WF_SEC)
+#define WF__SIGNAL_MAX 64 /* signal numbers 1..64 (Linux: SIGRTMAX) */
 /* Stack sizes: 1 byte (rounded up) to WF__STACK_MAX (arch/stack.h). */
 /* Task stacks (one per worker, and the serial stack of src/par): usable
  * bytes, rounded up to pages. */
@@ -52,7 +55,15 @@ struct wf__env {
     bool debug_migrate;
     int io;
     long blocking_threads;
+    int dump_signal;     /* a signal number; 0 unset, -1 off */
+    int64_t deadlock_ns; /* 0 unset, -1 off */
 };
+
+/* Whether signal number sig may carry fiber dumps: not one that cannot be
+ * caught (SIGKILL, SIGSTOP) or that weft or the C library need for
+ * themselves (SIGSEGV, SIGBUS: the overflow handler; SIGILL, SIGFPE,
+ * SIGABRT: faults and abort; the two real-time signals glibc keeps). */
+bool wf__config_signal_ok(int sig);
 
 /* Read and check every variable of the table into *out. Returns 0, or
  * WF_EINVAL after writing one line to stderr that names the first bad

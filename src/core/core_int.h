@@ -33,6 +33,7 @@
 #include "arch/stack.h"
 #include "common/futex.h"
 #include "core/deque.h"
+#include "core/inspect.h" /* per-worker counters */
 #include "core/timer.h"
 #include "core/tq.h" /* each worker owns a task deque */
 #include "core/waitrec.h"
@@ -133,6 +134,12 @@ struct wf__fcb {
     void *cancels;               /* the future cancels it runs (async,
                                   * future.c), innermost first; owner only */
     char name[WF_NAME_MAX + 1];  /* "" unless set at spawn */
+    /* Introspection (inspect.c): when the fiber last parked or started
+     * running after a park (wf__inspect_clock; 0: it has not run yet), and
+     * the worker it did so on (-1: none yet). Written by the fiber,
+     * read by anyone (relaxed: a report). Reset by wf__fiber_finish. */
+    _Atomic int64_t since;
+    atomic_int last_worker;
 };
 
 #if !defined(WF__SAN) && !defined(WEFT_CTX_UCONTEXT) && UINTPTR_MAX == UINT64_MAX
@@ -233,6 +240,10 @@ struct wf__worker {
     /* The stack the scheduler loop and every task of this worker run on
      * (mapped by wf__workers_start, unmapped by wf__workers_stop). */
     struct wf__stack *tstack;
+
+    /* wf_stats(): owner-only counters (core/inspect.h), on lines of their
+     * own so that readers do not disturb the hot lines above. */
+    _Alignas(WF__CACHELINE) struct wf__wstats stats;
 };
 
 /* Plain-thread parker: one per thread that ever waited in weft, never
@@ -315,6 +326,9 @@ struct wf__rt {
     pthread_mutex_t tw_lock;
     struct wf__tparker *tw_head;
     int tw_count;
+    /* Of them, those asleep on their futex with no deadline (inspect.c's
+     * deadlock watch; seq_cst RMWs around the wait). */
+    atomic_int tw_asleep;
     pthread_cond_t tw_cond;
 
     /* Stall monitor. */
@@ -325,6 +339,25 @@ struct wf__rt {
     bool monitor_started;
     atomic_uint mon_word;       /* futex the monitor sleeps on */
     atomic_bool mon_sleeping;   /* monitor waits for a worker to wake */
+
+    /* Introspection (inspect.c). Live fibers and their peak: the one
+     * shared counter of wf_stats (RMW per spawn and exit); fibers spawned
+     * by plain threads (their own RMW: not a hot path). */
+    _Alignas(WF__CACHELINE) atomic_long live;
+    atomic_long live_peak;
+    _Atomic uint64_t plain_spawns;
+    /* Work outside the workers that may wake fibers later: blocking-pool
+     * jobs queued or running (async/pool.c). The deadlock report waits
+     * while it is not 0. */
+    atomic_long outside_busy;
+    /* Fiber dumps: the signal handler bumps dump_req (then mon_word), the
+     * monitor prints one dump per change it sees. */
+    int dump_signal;            /* 0: none installed */
+    atomic_uint dump_req;
+    /* Deadlock report threshold (ns; <= 0 off) and whether this run of
+     * the runtime has made its one report. */
+    int64_t deadlock_ns;
+    bool deadlock_reported;     /* monitor only */
 };
 
 extern struct wf__rt wf__rt;
@@ -542,6 +575,50 @@ void wf__scope_member_exit(struct wf_scope *s, struct wf__fcb *f);
 /* Cancel every member of the scopes that f has open (f's slot locked). */
 void wf__scope_cancel_owned(struct wf__fcb *f);
 void wf__scopes_abandon(struct wf__rt *rt);
+
+/* ---- inspect.c ----------------------------------------------------------- */
+
+/* A fiber spawned (from worker w, NULL: a plain thread) or returned on w. */
+void wf__inspect_spawned(struct wf__rt *rt, struct wf__worker *w);
+static inline void wf__inspect_exited(struct wf__rt *rt, struct wf__worker *w)
+{
+    wf__stat_inc(&w->stats.exits);
+    /* relaxed: a count of its own (core/inspect.h). */
+    atomic_fetch_sub_explicit(&rt->live, 1, memory_order_relaxed);
+}
+/* The calling fiber f parks on worker w, or has started running after a
+ * park (or for the first time). */
+static inline void wf__inspect_parked(struct wf__worker *w, struct wf__fcb *f)
+{
+    wf__stat_inc(&w->stats.parks);
+    /* relaxed: reports (core_int.h, struct wf__fcb). */
+    atomic_store_explicit(&f->since, wf__inspect_clock(), memory_order_relaxed);
+    atomic_store_explicit(&f->last_worker, w->index, memory_order_relaxed);
+}
+static inline void wf__inspect_running(struct wf__fcb *f)
+{
+    /* relaxed: a report. */
+    atomic_store_explicit(&f->since, wf__inspect_clock(), memory_order_relaxed);
+}
+/* An I/O wait of the calling context begins (counted for fibers only). */
+void wf__inspect_io(void);
+/* Runtime start: reset the shared counters, install the dump signal's
+ * handler (rt->dump_signal); stop: restore the old handler. */
+int wf__inspect_start(struct wf__rt *rt);
+void wf__inspect_stop(struct wf__rt *rt);
+/* On the monitor thread: print a dump if a signal asked for one. */
+void wf__inspect_poll_dump(struct wf__rt *rt);
+/* The monitor's deadlock watch: when the current quiet period began (0:
+ * none; the monitor clears it whenever a worker is not parked) and the
+ * workers' progress counters then. */
+struct wf__dlwatch {
+    int64_t since;
+    uint64_t progress;
+};
+/* On the monitor thread, while every worker is parked: the deadlock
+ * watch (inspect.c). Returns when to look again (WF_FOREVER: never). */
+int64_t wf__inspect_deadlock(struct wf__rt *rt, struct wf__dlwatch *dw,
+                             int64_t now);
 
 /* ---- monitor.c ---------------------------------------------------------- */
 

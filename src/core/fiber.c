@@ -339,6 +339,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
         }
     }
     wf__fiber_prepare(f);
+    wf__inspect_spawned(rt, w); /* wf_stats */
     if (out)
         out->id = f->id;
     /* Run next on this worker (the caller keeps running until it
@@ -422,11 +423,14 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fcb *f)
     }
     if (f->scope)
         wf__scope_member_exit(f->scope, f);
+    wf__inspect_exited(rt, w); /* wf_stats */
     wf__fiber_release_san(f);
     /* Leave the cold fields empty for the next occupant (see core_int.h). A
      * fiber that returned with scopes still open forgets them: closing such
      * a scope later finds its owner gone. */
     f->owned = NULL;
+    /* relaxed: a report (core_int.h); 0 says "not started" to the next. */
+    atomic_store_explicit(&f->since, 0, memory_order_relaxed);
     if (f->named) { /* the name's line is cold: touch it only if used */
         f->name[0] = '\0';
         f->named = false;

@@ -38,6 +38,9 @@
  * mon_sleeping + load of nparked and the worker's nparked decrement + load
  * of mon_sleeping).
  *
+ * It also prints fiber dumps that the dump signal asks for, and watches
+ * for deadlocks while every worker is parked (inspect.c).
+ *
  * The monitor never dereferences a worker's current fiber directly (it
  * may end and its control block be reused at any moment): it reads the
  * fiber's id, which the worker publishes at every switch, and reads the
@@ -236,6 +239,7 @@ static void *monitor_main(void *p)
     if (!smp)
         WF_PANIC("out of memory for the monitor");
     int64_t next = wf_now();
+    struct wf__dlwatch dw = {0, 0};
 
     /* seq_cst loads of stopping: against wf__monitor_stop's store, then
      * its RMW of mon_word, which the futex wait re-checks. */
@@ -248,9 +252,11 @@ static void *monitor_main(void *p)
          * wf__monitor_kick's load of mon_sleeping; the reading half here
          * is the load of nparked, against park_worker's decrement. */
         atomic_store_explicit(&rt->mon_sleeping, true, memory_order_seq_cst);
+        wf__inspect_poll_dump(rt); /* a signal asked for a fiber dump */
         if (atomic_load_explicit(&rt->nparked, memory_order_seq_cst) == n &&
             !atomic_load_explicit(&rt->stopping, memory_order_seq_cst)) {
-            wf__futex_wait(&rt->mon_word, seen, WF_FOREVER);
+            wf__futex_wait(&rt->mon_word, seen,
+                           wf__inspect_deadlock(rt, &dw, wf_now()));
             /* seq_cst, no order needed: only spares kicks a futex wake */
             atomic_store_explicit(&rt->mon_sleeping, false,
                                   memory_order_seq_cst);
@@ -262,6 +268,7 @@ static void *monitor_main(void *p)
         }
         /* seq_cst, no order needed: as above. */
         atomic_store_explicit(&rt->mon_sleeping, false, memory_order_seq_cst);
+        dw.since = 0; /* a worker is awake: no deadlock watch */
         if (wf_now() < next)
             wf__futex_wait(&rt->mon_word, seen, next);
         next = sample_all(rt, smp, wf_now());

@@ -325,7 +325,11 @@ static int thread_park_word(struct wf__tparker *tp, atomic_int *word,
         return -ESHUTDOWN;
     if (deadline != WF_FOREVER && wf_now() >= deadline)
         return -ETIMEDOUT;
+    if (deadline == WF_FOREVER) /* seq_cst, no order needed: a report */
+        atomic_fetch_add_explicit(&wf__rt.tw_asleep, 1, memory_order_seq_cst);
     wf__futex_wait(&tp->word, 0, deadline);
+    if (deadline == WF_FOREVER) /* as above */
+        atomic_fetch_sub_explicit(&wf__rt.tw_asleep, 1, memory_order_seq_cst);
     /* seq_cst: after the wake, see what the waker stored before its
      * exchange of tp->word. */
     if (atomic_load_explicit(word, memory_order_seq_cst) != expect)
@@ -412,7 +416,11 @@ static int configure(struct wf__rt *rt, const struct wf_config *cfg,
                                     c.task_stack_size > WF__TASK_STACK_MAX)) ||
         c.guarded_stacks < -1 || c.guarded_stacks > WF__GUARDED_MAX ||
         (c.stall_ns > 0 &&
-         (c.stall_ns < WF__STALL_MIN_NS || c.stall_ns > WF__STALL_MAX_NS)))
+         (c.stall_ns < WF__STALL_MIN_NS || c.stall_ns > WF__STALL_MAX_NS)) ||
+        c.dump_signal < -1 || c.dump_signal > WF__SIGNAL_MAX ||
+        (c.dump_signal > 0 && !wf__config_signal_ok(c.dump_signal)) ||
+        (c.deadlock_ns > 0 && (c.deadlock_ns < WF__DEADLOCK_MIN_NS ||
+                               c.deadlock_ns > WF__DEADLOCK_MAX_NS)))
         return WF_EINVAL;
     int err = wf__config_read_env(&env);
     if (err)
@@ -437,12 +445,18 @@ static int configure(struct wf__rt *rt, const struct wf_config *cfg,
         c.stall_ns = env.stall_ns ? env.stall_ns : DEFAULT_STALL_NS;
     if (c.stall_ns < 0)
         c.stall_ns = -1;
+    if (c.dump_signal == 0)
+        c.dump_signal = env.dump_signal; /* 0 unset, -1 off */
+    if (c.deadlock_ns == 0)
+        c.deadlock_ns = env.deadlock_ns; /* 0 unset, -1 off */
 
     *guard_cap = c.guarded_stacks;
     rt->nworkers = c.workers;
     rt->stall_ns = c.stall_ns;
     rt->stall_fn = c.stall_fn;
     rt->stall_arg = c.stall_arg;
+    rt->dump_signal = c.dump_signal > 0 ? c.dump_signal : 0;
+    rt->deadlock_ns = c.deadlock_ns > 0 ? c.deadlock_ns : 0;
     rt->debug_migrate = env.debug_migrate;
     rt->stack_size = wf__stack_round(c.stack_size);
     rt->task_stack_size = c.task_stack_size;
@@ -555,7 +569,9 @@ int wf_init(const struct wf_config *cfg)
         goto out_workers;
     /* release: publishes the configured runtime to wf_go callers. */
     atomic_store_explicit(&rt->state, WF__RT_RUNNING, memory_order_release);
-    err = wf__monitor_start(rt);
+    err = wf__inspect_start(rt);
+    if (!err)
+        err = wf__monitor_start(rt);
     if (err) {
         wf_shutdown();
         return err;
@@ -619,6 +635,7 @@ int wf_shutdown(void)
     if (wf__hooks.async_shutdown) /* src/async: blocking pool and reactor */
         wf__hooks.async_shutdown();
     wf__monitor_stop(rt);
+    wf__inspect_stop(rt);
     wf__workers_stop(rt);
     teardown(rt);
     /* seq_cst: after the teardown, seen by the next wf_init's CAS. */

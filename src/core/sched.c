@@ -178,6 +178,7 @@ static void jump(struct wf__worker *w, struct wf__exec *from,
                  struct wf__exec *to, bool from_dying)
 {
     count_switch(w);
+    wf__stat_inc(&w->stats.switches); /* wf_stats (core/inspect.h) */
 #if defined(WEFT_ASAN)
     __sanitizer_start_switch_fiber(from_dying ? NULL : &from->san.asan_fake,
                                    to->san.bottom, to->san.size);
@@ -525,7 +526,7 @@ static void run_timers(struct wf__worker *w, struct wf__worker *owner)
         return;
     int64_t now = wf_now();
     if (e <= now)
-        wf__timers_run(&owner->timers, now, 256);
+        wf__stat_add(&w->stats.timers, (uint64_t)wf__timers_run(&owner->timers, now, 256));
 }
 
 /* On the scheduler loop only: run the user timer callbacks w has fired. */
@@ -866,7 +867,9 @@ static int park(struct wf__fcb *self, int64_t deadline, bool cancellable,
     }
     /* relaxed: a report for the fiber list and the tracer. */
     atomic_store_explicit(&self->why, (unsigned char)why, memory_order_relaxed);
+    wf__inspect_parked(w, self); /* wf_stats, wf_fibers_list */
     leave(w, self, WF__AFTER_PARK, pick_next(w));
+    wf__inspect_running(self);
     atomic_store_explicit(&self->why, WF__WHY_NONE, memory_order_relaxed);
     /* acquire: pairs with the release store of wf__fiber_run_claimed (or
      * the RMW of a kick), so a claimer's writes are visible below. */
@@ -919,6 +922,7 @@ static void fiber_entry(void *p)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     run_after(wf__worker_self());
+    wf__inspect_running(f); /* wf_fibers_list: it has started */
     void *result = f->fn(f->arg);
     wf__fiber_exit_with(f, result);
 }
@@ -1102,6 +1106,7 @@ static struct wf__fcb *find_work(struct wf__worker *w)
                 if ((t = wf__task_find(w, true)))
                     break;
                 f = steal_round(w, round > 2);
+                if (f) wf__stat_inc(&w->stats.steals); /* wf_stats */
                 if (f || (f = pick_local(w)))
                     break;
                 if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
@@ -1128,6 +1133,7 @@ static struct wf__fcb *find_work(struct wf__worker *w)
             }
             if (f)
                 return f;
+            wf__stat_inc(&w->stats.tasks); /* wf_stats */
             wf__hooks.run_task(w, t); /* par */
             continue;
         }
