@@ -20,6 +20,7 @@
 #include "weft/future.h"
 #include "weft/io.h"
 #include "weft/chan.h"
+#include "weft/trace.h"
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1

@@ -28,6 +28,8 @@
  *   -               WEFT_DEBUG_MIGRATE     off (a boolean: 1/0, true/false...)
  *   -               WEFT_IO                auto (epoll or uring; weft/io.h)
  *   -               WEFT_BLOCKING_THREADS  16 (weft/future.h)
+ *   -               WEFT_TRACE             unset (a file: weft/trace.h)
+ *   -               WEFT_TRACE_EVENTS      1048576 (events per thread)
  *
  * wf_init (and wf_run) reads and checks every variable once, also one
  * whose field is set and one that only a part started later would read;

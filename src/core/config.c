@@ -18,7 +18,9 @@
  *   duration  decimal digits followed by ns, us, ms or s; without a unit
  *             the row's unit (WEFT_STALL_MS: milliseconds);
  *   boolean   1, true, yes, on / 0, false, no, off;
- *   name      one of the row's names.
+ *   name      one of the row's names;
+ *   path      any value (a file name; whether it can be written is for
+ *             the part that opens it to say, through wf__config_reject).
  * An empty value counts as unset (`WEFT_IO= prog` is a common way to
  * clear a variable for one command). Fractions ("1.5s") are not taken:
  * every range here is whole units, and a parser that rounds would accept
@@ -42,7 +44,7 @@
 #include "config.h"
 #include "core_int.h"
 
-enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME };
+enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME, PATH };
 
 struct var {
     const char *name;
@@ -84,6 +86,10 @@ static const struct var vars[] = {
     {"WEFT_BLOCKING_THREADS", COUNT, FIELD(blocking_threads), 1,
      WF__BLOCKING_MAX, false, 0, NULL,
      "a whole number of threads from 1 to 4096"},
+    {"WEFT_TRACE", PATH, FIELD(trace), 0, 0, false, 0, NULL,
+     "a file name to write the trace to"},
+    {"WEFT_TRACE_EVENTS", COUNT, FIELD(trace_events), 16, 268435456, false, 0,
+     NULL, "a whole number of events per thread from 16 to 268435456"},
 };
 
 static atomic_int cur_io;
@@ -234,6 +240,8 @@ static bool parse(const struct var *v, const char *s, int64_t *out)
         return parse_boolean(s, out);
     case NAME:
         return parse_name(s, v->names, out);
+    case PATH:
+        return true; /* stored as the string itself (store) */
     }
     if (!ok)
         return false;
@@ -268,11 +276,14 @@ static void store(const struct var *v, struct wf__env *env, int64_t val)
         WF_ASSERT(v->width == sizeof(int));
         *(int *)(void *)p = (int)val;
         break;
+    case PATH:
+        break; /* read_var stores the string */
     }
 }
 
-/* "weft: NAME=VALUE: expected FORM", one line, one write. */
-static void complain(const struct var *v, const char *value)
+/* "weft: NAME=VALUE: PREFIX FORM", one line, one write. */
+static void complain_as(const struct var *v, const char *value,
+                        const char *prefix, const char *form)
 {
     enum { SHOWN = 64 };
     char shown[SHOWN * 4 + 4];
@@ -292,9 +303,14 @@ static void complain(const struct var *v, const char *value)
     }
     shown[n] = '\0';
     char line[1024];
-    snprintf(line, sizeof line, "weft: %s=%s: expected %s\n", v->name, shown,
-             v->form);
+    snprintf(line, sizeof line, "weft: %s=%s: %s%s\n", v->name, shown,
+             prefix, form);
     fputs(line, stderr);
+}
+
+static void complain(const struct var *v, const char *value)
+{
+    complain_as(v, value, "expected ", v->form);
 }
 
 /* ---- the entry points -------------------------------------------------- */
@@ -309,7 +325,10 @@ static int read_var(const struct var *v, struct wf__env *out)
         complain(v, s);
         return WF_EINVAL;
     }
-    store(v, out, val);
+    if (v->kind == PATH)
+        *(const char **)(void *)((char *)out + v->at) = s;
+    else
+        store(v, out, val);
     return 0;
 }
 
@@ -334,6 +353,15 @@ int wf__config_read_env(struct wf__env *out)
     atomic_store_explicit(&cur_blocking, out->blocking_threads,
                           memory_order_relaxed);
     return 0;
+}
+
+void wf__config_reject(const char *name, const char *why)
+{
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *s = getenv(vars[i].name);
+        if (strcmp(vars[i].name, name) == 0 && s)
+            complain_as(&vars[i], s, "", why);
+    }
 }
 
 int wf__config_io(void)

@@ -52,6 +52,8 @@ struct wf__env {
     bool debug_migrate;
     int io;
     long blocking_threads;
+    const char *trace;  /* WEFT_TRACE: the environment's string, or NULL */
+    long trace_events;  /* WEFT_TRACE_EVENTS */
 };
 
 /* Read and check every variable of the table into *out. Returns 0, or
@@ -66,6 +68,10 @@ int wf__config_read_env(struct wf__env *out);
  * empty), or WF_EINVAL after the same line as wf__config_read_env. For
  * settings used with no runtime (the serial task stack). Any thread. */
 int wf__config_read_var(const char *name, struct wf__env *out);
+
+/* Report that `name`'s value (valid in form) cannot be used: the same one
+ * line on stderr, "weft: NAME=VALUE: WHY". */
+void wf__config_reject(const char *name, const char *why);
 
 /* WEFT_IO as the last successful wf__config_read_env read it (WF__IO_*;
  * WF__IO_AUTO before any). Any thread. */
