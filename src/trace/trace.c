@@ -78,7 +78,6 @@ struct ring {
     struct wf__tev *ev;
 };
 
-static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *rings;     /* protected by reg_lock */
 static int next_thread;        /* protected by reg_lock */
@@ -87,10 +86,13 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static atomic_ullong session;  /* see the top: read after wf__trace_on */
 static atomic_long ring_events = DEFAULT_EVENTS;
 static atomic_int nworkers;    /* relaxed: a count for the file's tracks */
+#if defined(WEFT_TRACE_ENABLED)
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The session's file and start; protected by ctl_lock. */
 static int out_fd = -1;
 static int64_t t0;
 static uint64_t env_session;   /* the session WEFT_TRACE started, or 0 */
+#endif
 
 static TLS struct ring *tls_ring;
 static TLS int tls_worker = -1;
