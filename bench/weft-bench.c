@@ -1680,6 +1680,56 @@ static int group_skynet(void)
     return 0;
 }
 
+/* trace_event: the cost of one event, on a plain thread (the same path
+ * a worker takes: its own ring, no lock). wf_trace_span_end records one
+ * event; wf_trace_mark records two (the mark and its name). Off: the one
+ * branch every event site costs while tracing is off. */
+static double trace_round(void (*fn)(void), long n)
+{
+    int64_t t = wf_now();
+    for (long i = 0; i < n; i++)
+        fn();
+    return (double)(wf_now() - t) / (double)n;
+}
+
+static void trace_span_end_site(void)
+{
+    wf_trace_span_end();
+}
+
+static void trace_mark_site(void)
+{
+    wf_trace_mark("bench");
+}
+
+static int group_trace_event(void)
+{
+    const long n = 4L << 20;
+    int err = wf_trace_start("/dev/null");
+    if (err) {
+        fail("wf_trace_start", err);
+        return 1;
+    }
+    trace_round(trace_span_end_site, n); /* warm: touch the ring */
+    double one = 1e30, two = 1e30;
+    for (int k = 0; k < 5; k++) {
+        double a = trace_round(trace_span_end_site, n);
+        double b = trace_round(trace_mark_site, n);
+        one = a < one ? a : one;
+        two = b < two ? b : two;
+    }
+    err = wf_trace_stop();
+    if (err) {
+        fail("wf_trace_stop", err);
+        return 1;
+    }
+    double off = trace_round(trace_span_end_site, n);
+    report("trace_event_on", one, "ns/event");
+    report("trace_mark_on", two, "ns/mark");
+    report("trace_event_off", off, "ns/event");
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(void);
@@ -1704,6 +1754,7 @@ static const struct {
     { "timers", group_timers },
     { "echo", group_echo },
     { "file", group_file },
+    { "trace_event", group_trace_event },
 };
 
 #define NGROUPS (sizeof groups / sizeof groups[0])
@@ -1712,7 +1763,7 @@ int main(int argc, char **argv)
 {
     int status = 0;
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|file]\n", argv[0]);
+        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|file|trace_event]\n", argv[0]);
         return 2;
     }
     if (argc == 2) {

@@ -21,6 +21,7 @@
 #include "weft/io.h"
 #include "weft/chan.h"
 #include "weft/inspect.h"
+#include "weft/trace.h"
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1

@@ -32,6 +32,8 @@
  *                                          weft/inspect.h)
  *   deadlock_ns     WEFT_DEADLOCK_MS       off (ms, or a unit ns/us/ms/s;
  *                                          weft/inspect.h)
+ *   -               WEFT_TRACE             unset (a file: weft/trace.h)
+ *   -               WEFT_TRACE_EVENTS      1048576 (events per thread)
  *
  * wf_init (and wf_run) reads and checks every variable once, also one
  * whose field is set and one that only a part started later would read;

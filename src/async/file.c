@@ -35,6 +35,7 @@
 #include "async_int.h"
 #include "backend.h"
 #include "reactor.h"
+#include "trace/trace.h"
 #include "weft/future.h"
 #include "weft/io.h"
 
@@ -92,8 +93,13 @@ static int run_ring(struct fjob *j, ssize_t *res)
     int err = wf_promise_create(&op.p, &f);
     if (err)
         return err;
+    wf__trace_io_begin(kind == WF__FILE_READ    ? WF__TIO_PREAD
+                       : kind == WF__FILE_WRITE ? WF__TIO_PWRITE
+                                                : WF__TIO_FSYNC,
+                       &op, j->fd);
     err = wf__reactor_file(&op);
     if (err) {
+        wf__trace_io_end(&op, err);
         wf_promise_fail(op.p, err);
         wf_future_release(f);
         return err;
@@ -110,6 +116,7 @@ static int run_ring(struct fjob *j, ssize_t *res)
     wf_future_result(f, &v);
     wf_future_release(f);
     *res = err ? err : (ssize_t)(intptr_t)v;
+    wf__trace_io_end(&op, *res);
     return 0;
 }
 

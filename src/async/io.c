@@ -38,32 +38,41 @@
 
 #include "async_test.h"
 #include "reactor.h"
+#include "trace/trace.h"
 #include "weft/fiber.h"
 #include "weft/io.h"
 
 /* One attempt of an operation: its result, or a negative errno. */
 typedef ssize_t attempt_fn(int fd, void *ctx);
 
+/* `what` names the operation in a trace (its I/O slice runs from the
+ * call to its result, waits included; keyed by this frame's `err`). */
 static ssize_t io_loop(int fd, int dir, int64_t deadline, attempt_fn *op,
-                       void *ctx)
+                       void *ctx, enum wf__tio what)
 {
     int err;
+    ssize_t r;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e)
         return err;
     wf__coop_spend(wf__fiber_self());
+    wf__trace_io_begin(what, &err, fd);
     for (;;) {
         uint32_t gen = wf__iofd_gen(e);
         unsigned seq = wf__iofd_seq(e, dir);
-        ssize_t r = op(fd, ctx);
+        r = op(fd, ctx);
         if (r == -EINTR)
             continue;
         if (r != -EAGAIN && r != -EWOULDBLOCK)
-            return r;
+            break;
         err = wf__iofd_wait(e, fd, dir, seq, gen, deadline);
-        if (err)
-            return err;
+        if (err) {
+            r = err;
+            break;
+        }
     }
+    wf__trace_io_end(&err, r);
+    return r;
 }
 
 static ssize_t neg_errno(ssize_t r)
@@ -88,7 +97,7 @@ static ssize_t do_read(int fd, void *ctx)
 ssize_t wf_read(int fd, void *buf, size_t n, int64_t deadline)
 {
     struct buf b = {buf, n, 0};
-    return io_loop(fd, WF__DIR_READ, deadline, do_read, &b);
+    return io_loop(fd, WF__DIR_READ, deadline, do_read, &b, WF__TIO_READ);
 }
 
 static ssize_t do_write(int fd, void *ctx)
@@ -103,7 +112,7 @@ static ssize_t do_write(int fd, void *ctx)
 ssize_t wf_write(int fd, const void *buf, size_t n, int64_t deadline)
 {
     struct buf b = {(void *)buf, n, 0};
-    return io_loop(fd, WF__DIR_WRITE, deadline, do_write, &b);
+    return io_loop(fd, WF__DIR_WRITE, deadline, do_write, &b, WF__TIO_WRITE);
 }
 
 ssize_t wf_write_all(int fd, const void *buf, size_t n, size_t *written,
@@ -136,7 +145,7 @@ static ssize_t do_recv(int fd, void *ctx)
 ssize_t wf_recv(int fd, void *buf, size_t n, int flags, int64_t deadline)
 {
     struct buf b = {buf, n, flags};
-    return io_loop(fd, WF__DIR_READ, deadline, do_recv, &b);
+    return io_loop(fd, WF__DIR_READ, deadline, do_recv, &b, WF__TIO_RECV);
 }
 
 static ssize_t do_send(int fd, void *ctx)
@@ -149,7 +158,7 @@ static ssize_t do_send(int fd, void *ctx)
 ssize_t wf_send(int fd, const void *buf, size_t n, int flags, int64_t deadline)
 {
     struct buf b = {(void *)buf, n, flags};
-    return io_loop(fd, WF__DIR_WRITE, deadline, do_send, &b);
+    return io_loop(fd, WF__DIR_WRITE, deadline, do_send, &b, WF__TIO_SEND);
 }
 
 struct vec {
@@ -168,7 +177,7 @@ ssize_t wf_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
     if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
         return WF_EINVAL;
     struct vec v = {iov, iovcnt};
-    return io_loop(fd, WF__DIR_READ, deadline, do_readv, &v);
+    return io_loop(fd, WF__DIR_READ, deadline, do_readv, &v, WF__TIO_READV);
 }
 
 static ssize_t do_writev(int fd, void *ctx)
@@ -190,7 +199,7 @@ ssize_t wf_writev(int fd, const struct iovec *iov, int iovcnt,
     if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
         return WF_EINVAL;
     struct vec v = {iov, iovcnt};
-    return io_loop(fd, WF__DIR_WRITE, deadline, do_writev, &v);
+    return io_loop(fd, WF__DIR_WRITE, deadline, do_writev, &v, WF__TIO_WRITEV);
 }
 
 /* ---- descriptors ------------------------------------------------------------- */
@@ -269,7 +278,7 @@ int wf_fd_wait(int fd, int events, int64_t deadline)
     struct pollctx p = {0};
     p.events = events == WF_IO_READ ? POLLIN | POLLRDHUP : POLLOUT;
     int dir = events == WF_IO_READ ? WF__DIR_READ : WF__DIR_WRITE;
-    return (int)io_loop(fd, dir, deadline, do_poll, &p);
+    return (int)io_loop(fd, dir, deadline, do_poll, &p, WF__TIO_POLL);
 }
 
 /* ---- listen, accept, connect ---------------------------------------------------- */
@@ -393,7 +402,7 @@ static ssize_t do_accept(int fd, void *ctx)
 int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
     struct acc a = {addr, len};
-    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a);
+    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a, WF__TIO_ACCEPT);
     if (fd >= 0)
         wf__iofd_renew(fd);
     return fd;
@@ -450,7 +459,7 @@ int wf_connect(const struct sockaddr *addr, socklen_t len, int64_t deadline)
     }
     if (err != -EINPROGRESS)
         goto out_close;
-    err = (int)io_loop(fd, WF__DIR_WRITE, deadline, do_connect_status, NULL);
+    err = (int)io_loop(fd, WF__DIR_WRITE, deadline, do_connect_status, NULL, WF__TIO_CONNECT);
     if (err == 0)
         return fd;
 out_close:

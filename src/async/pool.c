@@ -34,6 +34,7 @@
 
 #include "async_int.h"
 #include "core/config.h"
+#include "trace/trace.h"
 #include "weft/future.h"
 #include "weft/io.h"
 
@@ -104,6 +105,7 @@ static void run_job(struct job *j)
     } else {
         wf_promise_complete(j->p, j->fn(j->arg));
     }
+    wf__trace_io_end(j, 0); /* before free: a new job may get j's address */
     free(j);
 }
 
@@ -146,6 +148,7 @@ static int submit(struct job *j)
 {
     int err = 0;
     j->next = NULL;
+    wf__trace_io_begin(WF__TIO_BLOCKING, j, -1); /* ended by run_job */
     pthread_mutex_lock(&pool.lock);
     if (pool.stopping || !wf__rt_running()) {
         err = WF_ESHUTDOWN;

@@ -22,6 +22,8 @@
  *   signal    a signal's name with or without SIG (QUIT, SIGUSR1; either
  *             case) or its number, one that wf__config_signal_ok takes;
  *             0, off or none for no signal.
+ *   path      any value (a file name; whether it can be written is for
+ *             the part that opens it to say, through wf__config_reject).
  * An empty value counts as unset (`WEFT_IO= prog` is a common way to
  * clear a variable for one command). Fractions ("1.5s") are not taken:
  * every range here is whole units, and a parser that rounds would accept
@@ -46,7 +48,7 @@
 #include "config.h"
 #include "core_int.h"
 
-enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME, SIGNAL };
+enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME, SIGNAL, PATH };
 
 struct var {
     const char *name;
@@ -95,6 +97,10 @@ static const struct var vars[] = {
      WF__DEADLOCK_MAX_NS, true, WF_MSEC, NULL,
      "0 (off) or a duration from 1ms to 3600s: whole milliseconds, "
      "or a whole number with a unit ns, us, ms or s"},
+    {"WEFT_TRACE", PATH, FIELD(trace), 0, 0, false, 0, NULL,
+     "a file name to write the trace to"},
+    {"WEFT_TRACE_EVENTS", COUNT, FIELD(trace_events), 16, 268435456, false, 0,
+     NULL, "a whole number of events per thread from 16 to 268435456"},
 };
 
 static atomic_int cur_io;
@@ -292,6 +298,8 @@ static bool parse(const struct var *v, const char *s, int64_t *out)
         if (ok && *out != 0 && !wf__config_signal_ok((int)*out))
             return false;
         break;
+    case PATH:
+        return true; /* stored as the string itself (store) */
     }
     if (!ok)
         return false;
@@ -327,11 +335,14 @@ static void store(const struct var *v, struct wf__env *env, int64_t val)
         WF_ASSERT(v->width == sizeof(int));
         *(int *)(void *)p = (int)val;
         break;
+    case PATH:
+        break; /* read_var stores the string */
     }
 }
 
-/* "weft: NAME=VALUE: expected FORM", one line, one write. */
-static void complain(const struct var *v, const char *value)
+/* "weft: NAME=VALUE: PREFIX FORM", one line, one write. */
+static void complain_as(const struct var *v, const char *value,
+                        const char *prefix, const char *form)
 {
     enum { SHOWN = 64 };
     char shown[SHOWN * 4 + 4];
@@ -351,9 +362,14 @@ static void complain(const struct var *v, const char *value)
     }
     shown[n] = '\0';
     char line[1024];
-    snprintf(line, sizeof line, "weft: %s=%s: expected %s\n", v->name, shown,
-             v->form);
+    snprintf(line, sizeof line, "weft: %s=%s: %s%s\n", v->name, shown,
+             prefix, form);
     fputs(line, stderr);
+}
+
+static void complain(const struct var *v, const char *value)
+{
+    complain_as(v, value, "expected ", v->form);
 }
 
 /* ---- the entry points -------------------------------------------------- */
@@ -368,7 +384,10 @@ static int read_var(const struct var *v, struct wf__env *out)
         complain(v, s);
         return WF_EINVAL;
     }
-    store(v, out, val);
+    if (v->kind == PATH)
+        *(const char **)(void *)((char *)out + v->at) = s;
+    else
+        store(v, out, val);
     return 0;
 }
 
@@ -393,6 +412,15 @@ int wf__config_read_env(struct wf__env *out)
     atomic_store_explicit(&cur_blocking, out->blocking_threads,
                           memory_order_relaxed);
     return 0;
+}
+
+void wf__config_reject(const char *name, const char *why)
+{
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *s = getenv(vars[i].name);
+        if (strcmp(vars[i].name, name) == 0 && s)
+            complain_as(&vars[i], s, "", why);
+    }
 }
 
 int wf__config_io(void)

@@ -57,6 +57,8 @@ struct wf__env {
     long blocking_threads;
     int dump_signal;     /* a signal number; 0 unset, -1 off */
     int64_t deadlock_ns; /* 0 unset, -1 off */
+    const char *trace;  /* WEFT_TRACE: the environment's string, or NULL */
+    long trace_events;  /* WEFT_TRACE_EVENTS */
 };
 
 /* Whether signal number sig may carry fiber dumps: not one that cannot be
@@ -77,6 +79,10 @@ int wf__config_read_env(struct wf__env *out);
  * empty), or WF_EINVAL after the same line as wf__config_read_env. For
  * settings used with no runtime (the serial task stack). Any thread. */
 int wf__config_read_var(const char *name, struct wf__env *out);
+
+/* Report that `name`'s value (valid in form) cannot be used: the same one
+ * line on stderr, "weft: NAME=VALUE: WHY". */
+void wf__config_reject(const char *name, const char *why);
 
 /* WEFT_IO as the last successful wf__config_read_env read it (WF__IO_*;
  * WF__IO_AUTO before any). Any thread. */

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "core_int.h"
+#include "trace/trace.h"
 
 #define GEN(c) ((uint32_t)((c) >> 32))
 #define STATE(c) ((unsigned)((c) & WF__SLOT_STATE))
@@ -344,6 +345,7 @@ int wf__spawn(struct wf_fiber *out, const struct wf_fiber_opts *opts,
         out->id = f->id;
     /* Run next on this worker (the caller keeps running until it
      * parks): a tree of fibers then runs depth-first (sched.c). */
+    wf__trace_spawn(f->id, f->named ? f->name : NULL);
     wf__ready_spawned(f);
     return 0;
 }

@@ -38,6 +38,7 @@
 #include "config.h"
 #include "core_int.h"
 #include "core_test.h"
+#include "trace/trace.h"
 
 struct wf__rt wf__rt;
 struct wf__hooks wf__hooks;
@@ -403,6 +404,45 @@ static long max_map_count(void)
  * it), else the default. A field out of its range (config.h, the same as
  * its variable's) is WF_EINVAL without a report: the caller holds the
  * value; a bad variable is reported on stderr by config.c. */
+/* WEFT_TRACE: start tracing into the file. A file that cannot be made
+ * fails the start like a bad value; a build without the tracer, or a
+ * trace already started by wf_trace_start, only says so. */
+static int start_env_trace(const char *path)
+{
+    int err = wf__trace_env_start(path);
+    if (err == WF_ENOSYS || err == WF_EALREADY) {
+        wf__config_reject("WEFT_TRACE",
+                          err == WF_ENOSYS
+                              ? "ignored: this build has no tracer (-DWEFT_TRACE=OFF)"
+                              : "ignored: tracing is already on (wf_trace_start)");
+        return 0;
+    }
+    if (err) {
+        char why[160];
+        snprintf(why, sizeof why, "cannot create the file: %s", wf_strerror(err));
+        wf__config_reject("WEFT_TRACE", why);
+    }
+    return err;
+}
+
+/* What the trace layer asks of the core (src/trace/trace.h). */
+static uint64_t trace_fiber_id(void)
+{
+    struct wf__fcb *f = wf__fiber_self();
+    return f ? f->id : 0;
+}
+
+static const char *trace_why_name(int why)
+{
+    return wf__why_name((enum wf__why)why);
+}
+
+__attribute__((constructor)) static void hook_trace(void)
+{
+    wf__trace_hooks.why_name = trace_why_name;
+    wf__trace_hooks.fiber_id = trace_fiber_id;
+}
+
 static int configure(struct wf__rt *rt, const struct wf_config *cfg,
                      long *guard_cap)
 {
@@ -460,6 +500,11 @@ static int configure(struct wf__rt *rt, const struct wf_config *cfg,
     rt->debug_migrate = env.debug_migrate;
     rt->stack_size = wf__stack_round(c.stack_size);
     rt->task_stack_size = c.task_stack_size;
+    wf__trace_set_events(env.trace_events ? env.trace_events : 1L << 20);
+    wf__trace_workers(c.workers);
+    err = env.trace ? start_env_trace(env.trace) : 0;
+    if (err)
+        return err;
     atomic_store_explicit(&last_task_stack, c.task_stack_size,
                           memory_order_relaxed); /* a setting, no pair */
     return 0;
@@ -588,6 +633,7 @@ out_workers:
     free(rt->workers);
     rt->workers = NULL;
 out_locks:
+    wf__trace_env_stop(); /* a trace WEFT_TRACE started is written */
     pthread_mutex_destroy(&rt->idle_lock);
     pthread_mutex_destroy(&rt->tw_lock);
     pthread_cond_destroy(&rt->tw_cond);
@@ -637,6 +683,12 @@ int wf_shutdown(void)
     wf__monitor_stop(rt);
     wf__inspect_stop(rt);
     wf__workers_stop(rt);
+    int terr = wf__trace_env_stop(); /* WEFT_TRACE's file, once all is recorded */
+    if (terr) {
+        char why[160];
+        snprintf(why, sizeof why, "writing the trace failed: %s", wf_strerror(terr));
+        wf__config_reject("WEFT_TRACE", why);
+    }
     teardown(rt);
     /* seq_cst: after the teardown, seen by the next wf_init's CAS. */
     atomic_store_explicit(&rt->state, WF__RT_OFF, memory_order_seq_cst);

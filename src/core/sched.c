@@ -130,6 +130,7 @@
 
 #include "common/atomic.h"
 #include "core_int.h"
+#include "trace_core.h"
 
 #define SPIN_NS 30000          /* search before parking */
 #define RUNNEXT_STREAK 16      /* run-next picks in a row before the deque */
@@ -692,6 +693,7 @@ static void leave(struct wf__worker *w, struct wf__fcb *self,
     atomic_store_explicit(&w->current, next, memory_order_relaxed);
     atomic_store_explicit(&w->current_id, next ? next->id : 0,
                           memory_order_relaxed);
+    wf__trace_leave(self, what, next);
     jump(w, &self->ex, to, what == WF__AFTER_EXIT);
     /* Resumed, maybe on another thread: fetch the worker anew. */
     run_after(wf__worker_self());
@@ -728,6 +730,7 @@ static void resume(struct wf__fcb *f, bool next)
      * `cancelled` (seq_cst) before it. The CASes race with run_after's
      * CAS(PARKING -> PARKED) and with other wakers: one party queues f. */
     int s = atomic_load_explicit(&f->wstate, memory_order_seq_cst);
+    wf__trace_wake_if(f->id, s == WF__PARKED || s == WF__PARKING);
     for (;;) {
         if (s == WF__PARKED) {
             if (atomic_compare_exchange_weak_explicit(
@@ -776,6 +779,7 @@ void wf__fiber_run_claimed(struct wf__fcb *f, bool next)
      * as soon as it is back on its stack (park). The hand-over does not
      * depend on how the queue below publishes f. */
     atomic_store_explicit(&f->wstate, WF__RUNNING, memory_order_release);
+    wf__trace_wake_if(f->id, true);
     wf__ready(f, next);
 }
 
@@ -1001,8 +1005,10 @@ static struct wf__fcb *steal_round(struct wf__worker *w, bool take_runnext)
                 if (f != WF__DEQUE_ABORT)
                     break;
             }
-            if (f && f != WF__DEQUE_ABORT)
+            if (f && f != WF__DEQUE_ABORT) {
+                wf__trace_steal(v->index, false);
                 return f;
+            }
         }
         /* seq_cst exchange (acquire would do: pairs with the owner's
          * release store in ready; races with the owner's exchange). */
@@ -1051,6 +1057,7 @@ static bool park_worker(struct wf__worker *w)
 
     if (!work_visible(w)) {
         int64_t deadline = wf__timers_earliest(&w->timers);
+        wf__trace_idle(true);
         /* seq_cst: pairs with wake_parked's (and stop's) store of 1; the
          * futex re-checks the word in the kernel. */
         while (atomic_load_explicit(&w->wake_word, memory_order_seq_cst) ==
@@ -1058,6 +1065,7 @@ static bool park_worker(struct wf__worker *w)
             if (wf__futex_wait(&w->wake_word, 0, deadline) == -ETIMEDOUT)
                 break;
         }
+        wf__trace_idle(false);
     }
     bool woken = true;
     pthread_mutex_lock(&rt->idle_lock);
@@ -1134,7 +1142,9 @@ static struct wf__fcb *find_work(struct wf__worker *w)
             if (f)
                 return f;
             wf__stat_inc(&w->stats.tasks); /* wf_stats */
+            wf__trace_task(true);
             wf__hooks.run_task(w, t); /* par */
+            wf__trace_task(false);
             continue;
         }
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
@@ -1173,6 +1183,7 @@ static void worker_loop(void *p)
         /* relaxed: the monitor only compares these (see monitor.c). */
         atomic_store_explicit(&w->current, f, memory_order_relaxed);
         atomic_store_explicit(&w->current_id, f->id, memory_order_relaxed);
+        wf__trace_switch(0, 0, 0, f->id);
         jump(w, &w->sched, &f->ex, false);
         run_after(w);
     }
@@ -1183,6 +1194,7 @@ static void *worker_main(void *p)
     struct wf__worker *w = p;
 
     tls_worker = w;
+    wf__trace_thread_worker(w->index);
     w->tid = (int)gettid();
     setup_altstack(w);
     wf__stack_call(w->tstack, worker_loop, w);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "timer.h"
+#include "trace/trace.h"
 
 #define ARITY 4
 
@@ -219,6 +220,7 @@ int wf__timers_run(struct wf__timers *ts, int64_t now, int max)
         return 0;
     while (ts->n && ts->h[0].deadline <= now && fired < max) {
         struct wf__timer *t = ts->h[0].t;
+        wf__trace_timer(now - ts->h[0].deadline);
         remove_at(ts, 0);
         t->fire(t);
         /* release, after the fire: an owner that reads NULL in

@@ -34,6 +34,7 @@
 
 #include "common/atomic.h"
 #include "core_int.h"
+#include "trace/trace.h"
 
 /* ---- the deque ----------------------------------------------------------- */
 
@@ -186,8 +187,10 @@ struct wf__task *wf__task_steal(struct wf__worker *w, bool with_inject)
         for (int tries = 0; tries < 4; tries++) {
             struct wf__task *t = wf__tq_steal(&v->tq);
             if (t != WF__TQ_ABORT) {
-                if (t)
+                if (t) {
+                    wf__trace_steal(v->index, true);
                     return t;
+                }
                 break;
             }
         }

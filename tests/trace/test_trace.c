@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tracer through its public API (weft/trace.h): scripted runs are
+ * traced, and the file is parsed and checked by check_trace.py (python3's
+ * json module; the cases skip without python3). Each case names what it
+ * expects: slices per fiber, why they ended, flow arrows, tracks, tasks,
+ * I/O, drops.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "weft.h"
+#include "wtest.h"
+#include "wtest_rt.h"
+
+static char trace_path[256];
+
+static const char *tpath(void)
+{
+    if (!trace_path[0])
+        snprintf(trace_path, sizeof trace_path, "/tmp/weft-trace-%d.json",
+                 (int)getpid());
+    return trace_path;
+}
+
+static void need_python(void)
+{
+    if (system("python3 -c 'import json' >/dev/null 2>&1") != 0)
+        WT_SKIP("no python3 to parse the trace");
+}
+
+/* Run the checker on the trace file with the given checks (NULL-ended). */
+static void check_file(const char *path, const char *checks[])
+{
+    char cmd[4096];
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "python3 %s %s", CHECKER, path);
+    for (int i = 0; checks[i]; i++)
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " '%s'", checks[i]);
+    int rc = system(cmd);
+    if (rc != 0)
+        WT_FAIL("the trace %s fails its checks (rc %d)", path, rc);
+    unlink(path);
+}
+
+#define CHECK_TRACE(...)                                   \
+    do {                                                   \
+        const char *checks_[] = {__VA_ARGS__, NULL};       \
+        check_file(tpath(), checks_);                      \
+    } while (0)
+
+static struct wf_fiber go_named(const char *name, wf_fiber_fn *fn, void *arg)
+{
+    struct wf_fiber f;
+    struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+    o.name = name;
+    WT_CHECK_EQ(wf_go_opts(&f, &o, fn, arg), 0);
+    return f;
+}
+
+static void join(struct wf_fiber f)
+{
+    WT_CHECK_EQ(wf_join(f, NULL, WF_FOREVER), 0);
+}
+
+/* ---- yields: an exact count of slices ----------------------------------- */
+
+static atomic_bool yields_done;
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&yields_done))
+        wf_yield();
+    return NULL;
+}
+
+static void *yielder(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++)
+        wf_yield(); /* the spinner is always there to switch to */
+    atomic_store(&yields_done, true);
+    return NULL;
+}
+
+static void *yields_main(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    struct wf_fiber s = go_named("spinner", spinner, NULL);
+    wf_yield(); /* let the spinner start, so it is queued behind the yielder */
+    struct wf_fiber y = go_named("yielder", yielder, NULL);
+    join(y);
+    join(s);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    return NULL;
+}
+
+WT_CASE(yields)
+{
+    need_python();
+    run_main_leaving(1, yields_main, NULL);
+    CHECK_TRACE("slices:yielder=11", "end:yielder:yield=10", "end:yielder:exit=1",
+                "end:spinner:exit=1", "why:join>=1", "spawns>=2",
+                "workers=1", "dropped=0");
+}
+
+/* ---- channel ping-pong: parks on a channel, wake arrows ------------------ */
+
+#define ROUNDS 200
+
+static void *ponger(void *arg)
+{
+    struct wf_chan **c = arg;
+    int v;
+    for (int i = 0; i < ROUNDS; i++) {
+        WT_CHECK_EQ(wf_chan_recv(c[0], &v, WF_FOREVER), 0);
+        WT_CHECK_EQ(wf_chan_send(c[1], &v, WF_FOREVER), 0);
+    }
+    return NULL;
+}
+
+static void *pinger(void *arg)
+{
+    struct wf_chan **c = arg;
+    for (int i = 0; i < ROUNDS; i++) {
+        int v = i;
+        WT_CHECK_EQ(wf_chan_send(c[0], &v, WF_FOREVER), 0);
+        WT_CHECK_EQ(wf_chan_recv(c[1], &v, WF_FOREVER), 0);
+        WT_CHECK_EQ(v, i);
+    }
+    return NULL;
+}
+
+static void *pingpong_main(void *arg)
+{
+    (void)arg;
+    struct wf_chan *c[2];
+    WT_CHECK_EQ(wf_chan_create(&c[0], sizeof(int), 0), 0);
+    WT_CHECK_EQ(wf_chan_create(&c[1], sizeof(int), 0), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    struct wf_fiber b = go_named("ponger", ponger, c);
+    struct wf_fiber a = go_named("pinger", pinger, c);
+    join(a);
+    join(b);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    wf_chan_release(c[0]);
+    wf_chan_release(c[1]);
+    return NULL;
+}
+
+WT_CASE(pingpong)
+{
+    need_python();
+    run_main_leaving(2, pingpong_main, NULL);
+    CHECK_TRACE("reason:pinger:chan>=1", "reason:ponger:chan>=1",
+                "end:pinger:exit=1", "end:ponger:exit=1", "flows>=2",
+                "workers=2");
+}
+
+/* ---- steals: busy fibers spread over two workers ------------------------- */
+
+static void *burner(void *arg)
+{
+    (void)arg;
+    int64_t end = wf_now() + 3 * WF_MSEC;
+    while (wf_now() < end)
+        ;
+    return NULL;
+}
+
+static void *steal_main(void *arg)
+{
+    (void)arg;
+    struct wf_fiber f[8];
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    for (int i = 0; i < 8; i++)
+        f[i] = go_named("burner", burner, NULL);
+    for (int i = 0; i < 8; i++)
+        join(f[i]);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    return NULL;
+}
+
+WT_CASE(steal)
+{
+    need_python();
+    run_main_leaving(2, steal_main, NULL);
+    CHECK_TRACE("steals>=1", "end:burner:exit=8", "workers=2");
+}
+
+/* ---- sleep: a timer fires and wakes the fiber ---------------------------- */
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_sleep(2 * WF_MSEC), 0);
+    return NULL;
+}
+
+static void *sleep_main(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    join(go_named("sleeper", sleeper, NULL));
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    return NULL;
+}
+
+WT_CASE(sleep)
+{
+    need_python();
+    run_main_leaving(2, sleep_main, NULL);
+    CHECK_TRACE("reason:sleeper:sleep=1", "slices:sleeper=2", "timers>=1",
+                "flows>=1", "idle>=1");
+}
+
+/* ---- parallel_for: task slices ------------------------------------------- */
+
+static void body(long lo, long hi, void *ctx)
+{
+    atomic_long *sum = ctx;
+    long s = 0;
+    for (long i = lo; i < hi; i++)
+        s += i;
+    atomic_fetch_add(sum, s);
+}
+
+static void *par_main(void *arg)
+{
+    (void)arg;
+    atomic_long sum = 0;
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    WT_CHECK_EQ(wf_parallel_for(0, 1 << 20, 0, body, &sum), 0);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    WT_CHECK_EQ(atomic_load(&sum), (long)(1 << 20) * ((1 << 20) - 1) / 2);
+    return NULL;
+}
+
+WT_CASE(parallel_for)
+{
+    need_python();
+    run_main_leaving(2, par_main, NULL);
+    CHECK_TRACE("tasks>=1", "why:tasks>=1");
+}
+
+/* ---- a socket on loopback: I/O slices ------------------------------------ */
+
+static void *reader(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    int fd = wf_accept(lfd, NULL, NULL, WF_FOREVER);
+    WT_CHECK(fd >= 0);
+    char buf[8];
+    WT_CHECK_EQ(wf_read(fd, buf, sizeof buf, WF_FOREVER), 5);
+    wf_close(fd);
+    return NULL;
+}
+
+static void *socket_main(void *arg)
+{
+    (void)arg;
+    int lfd = wf_tcp_listen("127.0.0.1", 0, 8);
+    WT_CHECK(lfd >= 0);
+    int port = wf_local_port(lfd);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    struct wf_fiber r = go_named("reader", reader, (void *)(intptr_t)lfd);
+    int fd = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
+    WT_CHECK(fd >= 0);
+    wf_sleep(2 * WF_MSEC); /* the reader waits in wf_read meanwhile */
+    WT_CHECK_EQ(wf_write(fd, "hello", 5, WF_FOREVER), 5);
+    join(r);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    wf_close(fd);
+    wf_close(lfd);
+    return NULL;
+}
+
+WT_CASE(socket)
+{
+    need_python();
+    run_main_leaving(2, socket_main, NULL);
+    CHECK_TRACE("io:read=1", "io:accept=1", "io:connect=1", "io:write=1",
+                "reason:reader:io>=1");
+}
+
+/* ---- spans and marks, from a fiber and a plain thread -------------------- */
+
+static void *span_fiber(void *arg)
+{
+    (void)arg;
+    wf_trace_span_begin("outer");
+    wf_trace_span_begin("inner");
+    wf_yield();
+    wf_trace_span_end();
+    wf_trace_mark("hello");
+    wf_trace_span_end();
+    wf_trace_span_end(); /* unmatched: ignored */
+    return NULL;
+}
+
+static void *span_thread(void *arg)
+{
+    (void)arg;
+    wf_trace_span_begin("thread span with a name longer than thirty-two bytes");
+    wf_trace_mark("from a thread");
+    wf_trace_span_end();
+    wf_trace_span_begin("left open");
+    return NULL;
+}
+
+WT_CASE(spans)
+{
+    need_python();
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    WT_CHECK_EQ(wf_trace_active(), 1);
+    struct wf_fiber f = go_named("spans", span_fiber, NULL);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, span_thread, NULL), 0);
+    pthread_join(t, NULL);
+    join(f);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    WT_CHECK_EQ(wf_trace_active(), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    CHECK_TRACE("span:outer=1", "span:inner=1", "mark:hello=1",
+                "span:thread span with a name longer t=1",
+                "mark:from a thread=1", "span:left open=1",
+                "threads=2"); /* this thread (its spawn, its join) and t */
+}
+
+/* ---- a tiny ring: the oldest events go, the newest stay ------------------ */
+
+WT_CASE(dropped)
+{
+    need_python();
+    setenv("WEFT_TRACE_EVENTS", "16", 1);
+    struct wf_config c = config(1);
+    WT_CHECK_EQ(wf_init(&c), 0); /* reads WEFT_TRACE_EVENTS */
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%d", i);
+        wf_trace_mark(name); /* two events each: the mark and its name */
+    }
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    CHECK_TRACE("dropped>=184", "first_mark=92", "mark:m99=1", "mark:m0=0",
+                "mark:m91=0");
+}
+
+/* ---- WEFT_TRACE end to end ----------------------------------------------- */
+
+static void *env_main(void *arg)
+{
+    (void)arg;
+    join(go_named("child", sleeper, NULL));
+    return NULL;
+}
+
+WT_CASE(env_child)
+{
+    /* Run by env_var with WEFT_TRACE set; not a case of its own. */
+    if (!getenv("WEFT_TRACE"))
+        WT_SKIP("run by env_var");
+    WT_CHECK_EQ(wf_trace_active(), 0);
+    run_main_leaving(2, env_main, NULL);
+    WT_CHECK_EQ(wf_trace_active(), 0); /* written by wf_shutdown */
+}
+
+WT_CASE(env_var)
+{
+    need_python();
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "WEFT_TRACE=%s /proc/%d/exe env_child", tpath(),
+             (int)getpid());
+    WT_CHECK_EQ(system(cmd), 0);
+    /* main was spawned after the start: named, and ends within it */
+    CHECK_TRACE("reason:child:sleep=1", "reason:main:join=1", "end:main:exit=1",
+                "workers=2");
+}
+
+WT_CASE(env_bad_path)
+{
+    setenv("WEFT_TRACE", "/nonexistent-dir/x.json", 1);
+    struct wf_config c = config(1);
+    WT_CHECK_EQ(wf_init(&c), -ENOENT); /* with a line on stderr */
+    unsetenv("WEFT_TRACE");
+    WT_CHECK_EQ(wf_init(&c), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+}
+
+WT_CASE(env_bad_events)
+{
+    setenv("WEFT_TRACE_EVENTS", "8", 1);
+    struct wf_config c = config(1);
+    WT_CHECK_EQ(wf_init(&c), WF_EINVAL);
+    setenv("WEFT_TRACE_EVENTS", "1k", 1);
+    WT_CHECK_EQ(wf_init(&c), WF_EINVAL);
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+WT_CASE(errors)
+{
+    WT_CHECK_EQ(wf_trace_stop(), WF_EALREADY); /* never started */
+    WT_CHECK_EQ(wf_trace_start(NULL), WF_EINVAL);
+    WT_CHECK_EQ(wf_trace_start(""), WF_EINVAL);
+    WT_CHECK_EQ(wf_trace_start("/nonexistent-dir/x.json"), -ENOENT);
+    WT_CHECK_EQ(wf_trace_start("/"), -EISDIR);
+    WT_CHECK_EQ(wf_trace_active(), 0);
+    /* Without a runtime: plain-thread events only. */
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), WF_EALREADY);
+    wf_trace_mark("alone");
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    WT_CHECK_EQ(wf_trace_stop(), WF_EALREADY);
+    if (system("python3 -c 'import json' >/dev/null 2>&1") == 0)
+        CHECK_TRACE("mark:alone=1", "workers=0", "threads=1");
+    else
+        unlink(tpath());
+}
+
+/* ---- stop and start while fibers migrate and a thread records ------------ */
+
+static atomic_bool stress_stop;
+
+static void *marker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stress_stop)) {
+        wf_trace_span_begin("t");
+        wf_trace_mark("x");
+        wf_trace_span_end();
+    }
+    return NULL;
+}
+
+WT_CASE(stop_while_recording)
+{
+    setenv("WEFT_DEBUG_MIGRATE", "1", 1);
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    struct wf_chan *ch[2];
+    WT_CHECK_EQ(wf_chan_create(&ch[0], sizeof(int), 0), 0);
+    WT_CHECK_EQ(wf_chan_create(&ch[1], sizeof(int), 0), 0);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, marker, NULL), 0);
+    int rounds = wt_sanitized() ? 5 : 20;
+    for (int r = 0; r < rounds; r++) {
+        WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+        struct wf_fiber b = go_named("ponger", ponger, ch);
+        struct wf_fiber a = go_named("pinger", pinger, ch);
+        if (r & 1)
+            WT_CHECK_EQ(wf_trace_stop(), 0); /* while they run */
+        join(a);
+        join(b);
+        if (!(r & 1))
+            WT_CHECK_EQ(wf_trace_stop(), 0);
+        if (r == rounds - 2 && system("python3 -c 'import json' >/dev/null 2>&1") == 0)
+            CHECK_TRACE("workers=2", "threads=2", "span:t>=1");
+    }
+    atomic_store(&stress_stop, true);
+    pthread_join(t, NULL);
+    wf_chan_release(ch[0]);
+    wf_chan_release(ch[1]);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    unlink(tpath());
+}
+
+WT_MAIN()
