@@ -24,12 +24,14 @@
  * into one pool with an open-addressing table, so a million slices of the
  * same fiber share one copy and comparisons are integer ones.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "trace_int.h"
 
@@ -676,7 +678,7 @@ static const char *type_name(enum jtype type)
 static int wrong_type(struct parser *ps, const struct jnode *n,
                       const char *where, const char *key, const char *want)
 {
-    return fail(ps, n->line, -EINVAL, "%s\"%s\" is %s, %s expected", where, key,
+    return fail(ps, n->line, -EINVAL, "\"%s%s\" is %s, %s expected", where, key,
                 type_name(n->type), want);
 }
 
@@ -688,14 +690,14 @@ static int get_num(struct parser *ps, const struct jnode *obj,
     const struct jnode *n = member(obj, key);
     if (!n) {
         if (required)
-            return fail(ps, obj->line, -EINVAL, "%smissing \"%s\"", where, key);
+            return fail(ps, obj->line, -EINVAL, "missing \"%s%s\"", where, key);
         *out = dflt;
         return 0;
     }
     if (n->type != J_NUM)
         return wrong_type(ps, n, where, key, "a number");
     if (!isfinite(n->u.num))
-        return fail(ps, n->line, -EINVAL, "%s\"%s\" is out of range", where,
+        return fail(ps, n->line, -EINVAL, "\"%s%s\" is out of range", where,
                     key);
     *out = n->u.num;
     return 0;
@@ -716,7 +718,7 @@ static int get_int(struct parser *ps, const struct jnode *obj,
     if (v < lo || v > hi || v != floor(v)) {
         const struct jnode *n = member(obj, key);
         return fail(ps, n ? n->line : obj->line, -EINVAL,
-                    "%s\"%s\" is not an integer in [%.0f, %.0f]", where, key,
+                    "\"%s%s\" is not an integer in [%.0f, %.0f]", where, key,
                     lo, hi);
     }
     *out = (int64_t)v;
@@ -1336,11 +1338,14 @@ int wtr_load(const char *path, struct wtr_trace **out, char *err, size_t errlen)
     if (!f)
         return io_error(path, errno, err, errlen);
     /* Size the buffer from the file's length where it has one. */
-    if (!std && fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n > 0)
-            hint = (size_t)n + 1;
-        rewind(f);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            rc = io_error(path, EISDIR, err, errlen);
+            goto out;
+        }
+        if (S_ISREG(sb.st_mode) && sb.st_size > 0)
+            hint = (size_t)sb.st_size + 1;
     }
     for (;;) {
         if (len + 1 >= cap) {
