@@ -23,7 +23,8 @@
  * previous wide one's end) and merged ones take whole columns, so a row has
  * at most about two shapes per pixel column: the output is bounded by width
  * x rows x lanes, whatever the number of events. Instants are drawn at
- * most once per pixel column, kind and lane for the same reason.
+ * most once per pixel column (steals: per triangle width), kind and lane
+ * for the same reason.
  *
  * Everything is written with fprintf to a stdio stream; the caller's
  * buffering is used as is. Text from the trace goes through xml_text(),
@@ -46,6 +47,7 @@
 #define GAP     3 /* between lanes */
 #define AXIS_H  26
 #define TITLE_H 22
+#define STEAL_W 5 /* a steal's triangle is this wide */
 
 /* The kinds in the legend, and the CSS class of each. */
 static const char *const kind_class[WTR_NKINDS] = {
@@ -427,8 +429,8 @@ static void flush_mark(struct svg *g, struct mark_run *m, int y, int h)
     wtr_format_ns(ts, sizeof ts, in->ts);
     double x = LEFT + m->col + 0.5;
     if (in->cat == WTR_I_STEAL)
-        fprintf(out, "<path class=\"st\" d=\"M%.1f %dh5l-2.5 5z\"><title>",
-                x - 2.5, y);
+        fprintf(out, "<path class=\"st\" d=\"M%.1f %dh%dl%.1f %dz\"><title>",
+                x - 0.5, y, STEAL_W, -STEAL_W / 2.0, STEAL_W);
     else
         fprintf(out,
                 "<rect class=\"mk\" x=\"%.1f\" y=\"%d\" width=\"1\" "
@@ -469,6 +471,8 @@ static void draw_instants(struct svg *g, const struct wtr_track *tr, int y,
         long col = (long)px(g, in->ts);
         if (col >= g->pw)
             col = g->pw - 1;
+        if (m == &steal)
+            col -= col % STEAL_W; /* one triangle per its width */
         if (m->count && m->col != col)
             flush_mark(g, m, y, h);
         if (!m->count) {
@@ -598,7 +602,10 @@ int wtr_svg(const struct wtr_trace *t, FILE *out, const struct wtr_svg_opts *o)
     }
     int lanes_bottom = y;
     int legend_y = lanes_bottom + 16;
-    int ncaps = 5; /* room for the captions that may be written */
+    bool flows = t->nflows && max_flows > 0 && t->nflows <= (size_t)max_flows;
+    /* Room for the captions: the counts, the merged slices (known only
+     * once drawn: room is kept), then those known now. */
+    int ncaps = 2 + (g.clipped > 0) + (t->nflows && !flows) + (t->dropped > 0);
     int height = legend_y + 14 + ncaps * 15 + 6;
 
     if (!o->fragment)
@@ -656,7 +663,6 @@ int wtr_svg(const struct wtr_trace *t, FILE *out, const struct wtr_svg_opts *o)
     }
 
     /* Wake arrows, from the waker's lane to the run they caused. */
-    bool flows = t->nflows && max_flows > 0 && t->nflows <= (size_t)max_flows;
     if (flows) {
         fprintf(out, "<g class=\"flows\">\n");
         for (size_t i = 0; i < t->nflows; i++) {

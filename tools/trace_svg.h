@@ -20,8 +20,8 @@
  * holds at most about one shape per pixel column, rows per lane are
  * capped (WTR_SVG_MAX_ROWS), instants are drawn at most once per column,
  * kind and lane, and wake arrows only when there are at most max_flows
- * (else a caption says they were left out). A 1,000,000-event trace gives
- * a file of a few hundred KB at the default width.
+ * (else a caption says they were left out). A 1,000,000-event trace of 8
+ * workers gives a file of about 900 KB at the default width.
  */
 #ifndef WEFT_TOOLS_TRACE_SVG_H
 #define WEFT_TOOLS_TRACE_SVG_H

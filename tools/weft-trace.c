@@ -37,7 +37,7 @@ static const char help[] =
     "    I/O operations and nested spans are stacked in sub-rows. Slices\n"
     "    narrower than a pixel are merged, one shape per pixel column and\n"
     "    lane row coloured by the kind with most time there, and a caption\n"
-    "    says how many: the file stays small (a few hundred KB) for a\n"
+    "    says how many: the file stays small (under 1 MB) for a\n"
     "    million events. Wake arrows are drawn only when there are few.\n"
     "    The picture opens in any web browser.\n"
     "\n"
