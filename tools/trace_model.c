@@ -35,6 +35,14 @@
 
 #include "trace_int.h"
 
+/* qsort, which may not be given a NULL array even when it is empty. */
+static void sort_n(void *base, size_t n, size_t size,
+                   int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 /* ---- JSON trees in an arena -------------------------------------------- */
 
 enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
@@ -1115,7 +1123,7 @@ static int pair_flows(struct parser *ps)
     struct wtr_trace *t = ps->t;
     if (!ps->nfends)
         return 0;
-    qsort(ps->fends, ps->nfends, sizeof *ps->fends, cmp_fend);
+    sort_n(ps->fends, ps->nfends, sizeof *ps->fends, cmp_fend);
     t->flows = malloc(ps->nfends / 2 * sizeof *t->flows + 1);
     if (!t->flows)
         return nomem(ps);
@@ -1198,10 +1206,11 @@ static int finish(struct parser *ps)
         free(sorted);
         return nomem(ps);
     }
-    memcpy(sorted, t->tracks, (size_t)n * sizeof *sorted);
+    if (n)
+        memcpy(sorted, t->tracks, (size_t)n * sizeof *sorted);
     for (int k = 0; k < n; k++)
         sorted[k].first = (size_t)k; /* the old index, for the mapping */
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_track);
+    sort_n(sorted, (size_t)n, sizeof *sorted, cmp_track);
     for (int k = 0; k < n; k++) {
         newidx[sorted[k].first] = k;
         sorted[k].first = sorted[k].count = 0;
@@ -1218,8 +1227,8 @@ static int finish(struct parser *ps)
     }
     free(newidx);
 
-    qsort(t->slices, t->nslices, sizeof *t->slices, cmp_slice);
-    qsort(t->instants, t->ninstants, sizeof *t->instants, cmp_instant);
+    sort_n(t->slices, t->nslices, sizeof *t->slices, cmp_slice);
+    sort_n(t->instants, t->ninstants, sizeof *t->instants, cmp_instant);
     for (size_t i = 0; i < t->nslices; i++) {
         struct wtr_track *tr = &t->tracks[t->slices[i].track];
         if (!tr->count)
@@ -1383,7 +1392,8 @@ int wtr_load_mem(const char *name, const char *text, size_t len,
     *out = NULL;
     if (!buf)
         return io_error(name, ENOMEM, err, errlen);
-    memcpy(buf, text, len);
+    if (len)
+        memcpy(buf, text, len);
     buf[len] = '\0';
     int rc = load_buffer(name, buf, len, out, err, errlen);
     free(buf);

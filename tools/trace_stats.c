@@ -19,6 +19,14 @@
 
 #include "trace_int.h"
 
+/* qsort, which may not be given a NULL array even when it is empty. */
+static void sort_n(void *base, size_t n, size_t size,
+                   int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(base, n, size, cmp);
+}
+
 struct by_fiber {
     const struct wtr_slice *s;
 };
@@ -162,7 +170,7 @@ int wtr_stats_compute(const struct wtr_trace *t, struct wtr_stats *st)
     for (size_t i = 0; i < t->nslices; i++)
         if (t->slices[i].kind == WTR_FIBER && t->slices[i].id >= 0)
             idx[n++].s = &t->slices[i];
-    qsort(idx, n, sizeof *idx, cmp_by_fiber);
+    sort_n(idx, n, sizeof *idx, cmp_by_fiber);
     for (size_t i = 0; i < n; i++) {
         const struct wtr_slice *s = idx[i].s;
         if (!t->s_park || s->end != t->s_park)
@@ -192,7 +200,7 @@ int wtr_stats_compute(const struct wtr_trace *t, struct wtr_stats *st)
         st->parked[k].parks = parks[r];
         k++;
     }
-    qsort(st->parked, (size_t)st->nreasons, sizeof *st->parked, cmp_park);
+    sort_n(st->parked, (size_t)st->nreasons, sizeof *st->parked, cmp_park);
     free(idx);
     free(park_ns);
     free(parks);
