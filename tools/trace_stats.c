@@ -253,6 +253,9 @@ int wtr_summary(const struct wtr_trace *t, FILE *out)
     if (st.ignored)
         fprintf(out, ", %ld of other phases ignored", st.ignored);
     fprintf(out, ")\n");
+    if (st.events_said >= 0 && st.events_said != st.events)
+        fprintf(out, "otherData says %lld events: the file holds %ld\n",
+                st.events_said, st.events);
     if (st.has_other) {
         fprintf(out, "dropped events: %lld", st.dropped);
         if (st.dropped)

@@ -303,6 +303,11 @@ WT_CASE(cli_errors)
 
     p = tt_path("good.json");
     tt_write(p, good, strlen(good));
+    WT_CHECK_EQ(tt_tool(p, NULL, NULL, NULL, NULL, NULL), 0);
+    e = tt_read(tt_path("out.txt"), NULL);
+    /* good says 4 events and holds 4; the summary notes a difference. */
+    WT_CHECK(strstr(e, "otherData says") == NULL);
+    free(e);
     WT_CHECK_EQ(tt_tool(NULL, NULL, NULL, NULL, NULL, NULL), 2);
     WT_CHECK_EQ(tt_tool("--bogus", p, NULL, NULL, NULL, NULL), 2);
     WT_CHECK_EQ(tt_tool(p, p, NULL, NULL, NULL, NULL), 2);

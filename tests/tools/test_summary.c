@@ -189,6 +189,7 @@ WT_CASE(summary_text)
     TT_CONTAINS(o, "span: 1.000 ms (from 0 ns to 1.000 ms)\n");
     TT_CONTAINS(o, "events: 16 (10 slices, 4 instants, 0 wake flows)\n");
     TT_CONTAINS(o, "dropped events: 7 ");
+    WT_CHECK(strstr(o, "otherData says") == NULL);
     TT_CONTAINS(o, "workers: 3\n");
     TT_CONTAINS(o, "  worker        busy   fiber    task    idle  switches  "
                    "steals\n");
@@ -291,6 +292,19 @@ WT_CASE(summary_park_edges)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     buf[n] = '\0';
     TT_CONTAINS(buf, "dropped events: unknown (no otherData)\n");
+    fclose(f);
+    wtr_free(t);
+
+    /* A file that holds fewer events than otherData counted. */
+    t = tt_load("{\"otherData\":{\"events\":5},\"traceEvents\":[]}");
+    f = tmpfile();
+    WT_CHECK(f != NULL);
+    WT_CHECK_EQ(wtr_summary(t, f), 0);
+    rewind(f);
+    n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    TT_CONTAINS(buf, "otherData says 5 events: the file holds 0\n");
+    TT_CONTAINS(buf, "dropped events: 0\n");
     fclose(f);
     wtr_free(t);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -23,14 +24,18 @@
 
 static char tt_dir[256];
 
+static int tt_remove(const char *path, const struct stat *sb, int flag,
+                     struct FTW *ftw)
+{
+    if (remove(path) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
 static void tt_cleanup(void)
 {
-    char cmd[300];
-    if (!tt_dir[0])
-        return;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tt_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tt_dir);
+    if (tt_dir[0])
+        nftw(tt_dir, tt_remove, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Writes the path of scratch file `name` into b (512 bytes). */
