@@ -321,7 +321,7 @@ static int parse_string(struct parser *ps, const char **s, size_t *len)
             *w++ = '\t';
             break;
         case 'u': {
-            unsigned cp, lo;
+            unsigned cp = 0, lo = 0; /* set by read_hex4 when it succeeds */
             if (read_hex4(ps, r, &cp) < 0)
                 return ps->rc;
             r += 4;
