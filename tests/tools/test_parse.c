@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_trace: the trace file reader (tools/trace_model.h) on good and bad
+ * test_tracefile: the trace file reader (tools/trace_model.h) on good and bad
  * input, in process (so that ASan sees the parser) and through the
  * weft-trace program (exit status and message). The summary and SVG cases
  * are in test_summary.c and test_svg.c.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_trace: the figures of a trace (wtr_stats_compute, wtr_summary) on
+ * test_tracefile: the figures of a trace (wtr_stats_compute, wtr_summary) on
  * small synthetic traces whose every figure is worked out by hand below.
  */
 #include "trace_test.h"

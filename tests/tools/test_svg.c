@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_trace: the SVG timeline (wtr_svg, weft-trace -o). Each picture is
+ * test_tracefile: the SVG timeline (wtr_svg, weft-trace -o). Each picture is
  * checked to be well-formed XML with xmllint (the cases skip when it is
  * missing), and its lanes, shapes and captions are counted with XPath.
  * The large trace is generated here at test time (gen_trace), never
