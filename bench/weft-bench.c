@@ -1734,27 +1734,27 @@ static const struct {
     const char *name;
     int (*fn)(void);
 } groups[] = {
-    { "switch", group_switch },
-    { "yield", group_yield },
-    { "spawn", group_spawn },
-    { "idle", group_idle },
-    { "wake", group_wake },
-    { "mpmc", group_mpmc },
-    { "ring", group_ring },
-    { "chan", group_chan },
-    { "mutex", group_mutex },
-    { "threadring", group_threadring },
-    { "chameneos", group_chameneos },
-    { "skynet", group_skynet },
-    { "flood", group_flood },
-    { "fib", group_fib },
-    { "mandelbrot", group_mandelbrot },
-    { "reduce", group_reduce },
-    { "sort", group_sort },
-    { "timers", group_timers },
-    { "echo", group_echo },
-    { "file", group_file },
-    { "trace_event", group_trace_event },
+    {"switch", group_switch},
+    {"yield", group_yield},
+    {"spawn", group_spawn},
+    {"idle", group_idle},
+    {"wake", group_wake},
+    {"mpmc", group_mpmc},
+    {"ring", group_ring},
+    {"chan", group_chan},
+    {"mutex", group_mutex},
+    {"threadring", group_threadring},
+    {"chameneos", group_chameneos},
+    {"skynet", group_skynet},
+    {"flood", group_flood},
+    {"fib", group_fib},
+    {"mandelbrot", group_mandelbrot},
+    {"reduce", group_reduce},
+    {"sort", group_sort},
+    {"timers", group_timers},
+    {"echo", group_echo},
+    {"file", group_file},
+    {"trace_event", group_trace_event},
 };
 
 #define NGROUPS (sizeof groups / sizeof groups[0])
@@ -1763,7 +1763,12 @@ int main(int argc, char **argv)
 {
     int status = 0;
     if (argc > 2) {
-        fprintf(stderr, "usage: %s [switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|file|trace_event]\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s "
+                "[switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|"
+                "chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|"
+                "file|trace_event]\n",
+                argv[0]);
         return 2;
     }
     if (argc == 2) {

@@ -96,16 +96,16 @@ struct wf_worker_stats {
 };
 
 struct wf_stats {
-    int workers;                  /* the runtime's worker count */
+    int workers; /* the runtime's worker count */
     /* Every worker's counters added up; `spawns` also counts fibers
      * spawned by plain threads. */
     struct wf_worker_stats total;
-    uint64_t fibers_live;         /* started and not returned */
-    uint64_t fibers_peak;         /* most live at once since the start */
-    uint64_t stacks_mapped;       /* fiber stacks that exist (mapped in
+    uint64_t fibers_live;   /* started and not returned */
+    uint64_t fibers_peak;   /* most live at once since the start */
+    uint64_t stacks_mapped; /* fiber stacks that exist (mapped in
                                    * slabs or with a guard page); never
                                    * fewer than the live fibers */
-    uint64_t stacks_cached;       /* of them, free for reuse */
+    uint64_t stacks_cached; /* of them, free for reuse */
 };
 
 /* Fill *out with the runtime's totals and, when per_worker is not NULL,
@@ -141,7 +141,7 @@ struct wf_fiber_info {
      * started running after a park (or for the first time); -1 if it has
      * not run yet. */
     int64_t state_ns;
-    void *entry;                /* the function it was spawned with */
+    void *entry; /* the function it was spawned with */
 };
 
 /* Describe up to n live fibers in out[0 .. n-1], and store in *total

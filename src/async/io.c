@@ -402,7 +402,8 @@ static ssize_t do_accept(int fd, void *ctx)
 int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
     struct acc a = {addr, len};
-    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a, WF__TIO_ACCEPT);
+    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a,
+                          WF__TIO_ACCEPT);
     if (fd >= 0)
         wf__iofd_renew(fd);
     return fd;
@@ -459,7 +460,8 @@ int wf_connect(const struct sockaddr *addr, socklen_t len, int64_t deadline)
     }
     if (err != -EINPROGRESS)
         goto out_close;
-    err = (int)io_loop(fd, WF__DIR_WRITE, deadline, do_connect_status, NULL, WF__TIO_CONNECT);
+    err = (int)io_loop(fd, WF__DIR_WRITE, deadline, do_connect_status, NULL,
+                       WF__TIO_CONNECT);
     if (err == 0)
         return fd;
 out_close:

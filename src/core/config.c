@@ -67,32 +67,35 @@ static const char *const io_names[] = {"auto", "epoll", "uring", NULL};
 
 /* The table. Keep README.md's configuration table in step. */
 static const struct var vars[] = {
-    {"WEFT_WORKERS", COUNT, FIELD(workers), 1, WF__WORKERS_MAX, false, 0,
-     NULL, "a whole number of workers from 1 to 4096"},
+    {"WEFT_WORKERS", COUNT, FIELD(workers), 1, WF__WORKERS_MAX, false, 0, NULL,
+     "a whole number of workers from 1 to 4096"},
     {"WEFT_STACK_SIZE", SIZE, FIELD(stack_size), 1, WF__STACK_MAX, false, 0,
-     NULL, "a size from 1 to 1g bytes, such as 262144, 256k or 256KiB "
-           "(suffix k, m or g in either case, optionally followed by b or ib)"},
+     NULL,
+     "a size from 1 to 1g bytes, such as 262144, 256k or 256KiB "
+     "(suffix k, m or g in either case, optionally followed by b or ib)"},
     {"WEFT_TASK_STACK_SIZE", SIZE, FIELD(task_stack_size),
      (int64_t)WF__TASK_STACK_MIN, (int64_t)WF__TASK_STACK_MAX, false, 0, NULL,
      "a size from 64k to 64g bytes, such as 1g, 4096m or 2GiB "
      "(suffix k, m or g in either case, optionally followed by b or ib)"},
     {"WEFT_GUARDED_STACKS", COUNT, FIELD(guarded_stacks), -1, WF__GUARDED_MAX,
-     true, 0, NULL, "a whole number of stacks from 1 to 1073741824, "
-                    "or 0 or -1 for none"},
+     true, 0, NULL,
+     "a whole number of stacks from 1 to 1073741824, "
+     "or 0 or -1 for none"},
     {"WEFT_STALL_MS", DURATION, FIELD(stall_ns), WF__STALL_MIN_NS,
      WF__STALL_MAX_NS, true, WF_MSEC, NULL,
      "0 (no reports) or a duration from 1ms to 3600s: whole milliseconds, "
      "or a whole number with a unit ns, us, ms or s"},
-    {"WEFT_DEBUG_MIGRATE", BOOLEAN, FIELD(debug_migrate), 0, 1, false, 0,
-     NULL, "1, true, yes, on, or 0, false, no, off"},
+    {"WEFT_DEBUG_MIGRATE", BOOLEAN, FIELD(debug_migrate), 0, 1, false, 0, NULL,
+     "1, true, yes, on, or 0, false, no, off"},
     {"WEFT_IO", NAME, FIELD(io), 0, 0, false, 0, io_names,
      "auto, epoll or uring"},
     {"WEFT_BLOCKING_THREADS", COUNT, FIELD(blocking_threads), 1,
      WF__BLOCKING_MAX, false, 0, NULL,
      "a whole number of threads from 1 to 4096"},
-    {"WEFT_DUMP_SIGNAL", SIGNAL, FIELD(dump_signal), 1, WF__SIGNAL_MAX, true,
-     0, NULL, "a signal to dump the fibers on, such as QUIT, SIGUSR1 or 10 "
-              "(not KILL, STOP, SEGV, BUS, ILL, FPE, ABRT), or 0/off"},
+    {"WEFT_DUMP_SIGNAL", SIGNAL, FIELD(dump_signal), 1, WF__SIGNAL_MAX, true, 0,
+     NULL,
+     "a signal to dump the fibers on, such as QUIT, SIGUSR1 or 10 "
+     "(not KILL, STOP, SEGV, BUS, ILL, FPE, ABRT), or 0/off"},
     {"WEFT_DEADLOCK_MS", DURATION, FIELD(deadlock_ns), WF__DEADLOCK_MIN_NS,
      WF__DEADLOCK_MAX_NS, true, WF_MSEC, NULL,
      "0 (off) or a duration from 1ms to 3600s: whole milliseconds, "
@@ -237,21 +240,21 @@ static const struct {
     const char *name;
     int sig;
 } signames[] = {
-    {"hup", SIGHUP},   {"int", SIGINT},   {"quit", SIGQUIT},
-    {"usr1", SIGUSR1}, {"usr2", SIGUSR2}, {"pipe", SIGPIPE},
-    {"alrm", SIGALRM}, {"term", SIGTERM}, {"chld", SIGCHLD},
-    {"cont", SIGCONT}, {"tstp", SIGTSTP}, {"ttin", SIGTTIN},
-    {"ttou", SIGTTOU}, {"urg", SIGURG},   {"xcpu", SIGXCPU},
-    {"xfsz", SIGXFSZ}, {"vtalrm", SIGVTALRM}, {"prof", SIGPROF},
-    {"winch", SIGWINCH}, {"io", SIGIO},   {"pwr", SIGPWR},
-    {"sys", SIGSYS},   {"trap", SIGTRAP},
+    {"hup", SIGHUP},     {"int", SIGINT},       {"quit", SIGQUIT},
+    {"usr1", SIGUSR1},   {"usr2", SIGUSR2},     {"pipe", SIGPIPE},
+    {"alrm", SIGALRM},   {"term", SIGTERM},     {"chld", SIGCHLD},
+    {"cont", SIGCONT},   {"tstp", SIGTSTP},     {"ttin", SIGTTIN},
+    {"ttou", SIGTTOU},   {"urg", SIGURG},       {"xcpu", SIGXCPU},
+    {"xfsz", SIGXFSZ},   {"vtalrm", SIGVTALRM}, {"prof", SIGPROF},
+    {"winch", SIGWINCH}, {"io", SIGIO},         {"pwr", SIGPWR},
+    {"sys", SIGSYS},     {"trap", SIGTRAP},
 };
 
 bool wf__config_signal_ok(int sig)
 {
     return sig >= 1 && sig <= WF__SIGNAL_MAX && sig != SIGKILL &&
-           sig != SIGSTOP && sig != SIGSEGV && sig != SIGBUS &&
-           sig != SIGILL && sig != SIGFPE && sig != SIGABRT &&
+           sig != SIGSTOP && sig != SIGSEGV && sig != SIGBUS && sig != SIGILL &&
+           sig != SIGFPE && sig != SIGABRT &&
            !(sig > SIGSYS && sig < SIGRTMIN) && sig <= SIGRTMAX;
 }
 
@@ -362,8 +365,8 @@ static void complain_as(const struct var *v, const char *value,
     }
     shown[n] = '\0';
     char line[1024];
-    snprintf(line, sizeof line, "weft: %s=%s: %s%s\n", v->name, shown,
-             prefix, form);
+    snprintf(line, sizeof line, "weft: %s=%s: %s%s\n", v->name, shown, prefix,
+             form);
     fputs(line, stderr);
 }
 

@@ -29,7 +29,7 @@
 #define WF__BLOCKING_MAX 4096
 #define WF__DEADLOCK_MIN_NS WF_MSEC
 #define WF__DEADLOCK_MAX_NS (3600 * WF_SEC)
-#define WF__SIGNAL_MAX 64 /* signal numbers 1..64 (Linux: SIGRTMAX) */
+#define WF__SIGNAL_MAX      64 /* signal numbers 1..64 (Linux: SIGRTMAX) */
 /* Stack sizes: 1 byte (rounded up) to WF__STACK_MAX (arch/stack.h). */
 /* Task stacks (one per worker, and the serial stack of src/par): usable
  * bytes, rounded up to pages. */
@@ -57,8 +57,8 @@ struct wf__env {
     long blocking_threads;
     int dump_signal;     /* a signal number; 0 unset, -1 off */
     int64_t deadlock_ns; /* 0 unset, -1 off */
-    const char *trace;  /* WEFT_TRACE: the environment's string, or NULL */
-    long trace_events;  /* WEFT_TRACE_EVENTS */
+    const char *trace;   /* WEFT_TRACE: the environment's string, or NULL */
+    long trace_events;   /* WEFT_TRACE_EVENTS */
 };
 
 /* Whether signal number sig may carry fiber dumps: not one that cannot be

@@ -352,12 +352,12 @@ struct wf__rt {
     atomic_long outside_busy;
     /* Fiber dumps: the signal handler bumps dump_req (then mon_word), the
      * monitor prints one dump per change it sees. */
-    int dump_signal;            /* 0: none installed */
+    int dump_signal; /* 0: none installed */
     atomic_uint dump_req;
     /* Deadlock report threshold (ns; <= 0 off) and whether this run of
      * the runtime has made its one report. */
     int64_t deadlock_ns;
-    bool deadlock_reported;     /* monitor only */
+    bool deadlock_reported; /* monitor only */
 };
 
 extern struct wf__rt wf__rt;

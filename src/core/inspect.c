@@ -59,12 +59,12 @@ void wf__inspect_spawned(struct wf__rt *rt, struct wf__worker *w)
     else /* relaxed: a statistic; plain threads share it */
         atomic_fetch_add_explicit(&rt->plain_spawns, 1, memory_order_relaxed);
     /* relaxed: counts of their own, ordering nothing (core/inspect.h). */
-    long live = atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed) + 1;
+    long live =
+        atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed) + 1;
     long peak = atomic_load_explicit(&rt->live_peak, memory_order_relaxed);
-    while (live > peak &&
-           !atomic_compare_exchange_weak_explicit(&rt->live_peak, &peak, live,
-                                                  memory_order_relaxed,
-                                                  memory_order_relaxed)) {
+    while (live > peak && !atomic_compare_exchange_weak_explicit(
+                              &rt->live_peak, &peak, live, memory_order_relaxed,
+                              memory_order_relaxed)) {
     }
 }
 
@@ -88,8 +88,7 @@ static uint64_t get(_Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed); /* a statistic */
 }
 
-int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker,
-             size_t n)
+int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker, size_t n)
 {
     struct wf__rt *rt = &wf__rt;
     if (!out || (!per_worker && n > 0))
@@ -102,9 +101,8 @@ int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker,
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__wstats *s = &rt->workers[i].stats;
         struct wf_worker_stats one = {
-            get(&s->switches), get(&s->steals), get(&s->parks),
-            get(&s->tasks),    get(&s->timers), get(&s->spawns),
-            get(&s->exits),    get(&s->io),
+            get(&s->switches), get(&s->steals), get(&s->parks), get(&s->tasks),
+            get(&s->timers),   get(&s->spawns), get(&s->exits), get(&s->io),
         };
         if (per_worker && (size_t)i < n)
             per_worker[i] = one;
@@ -136,7 +134,7 @@ int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker,
 /* One fiber as the walk saw it, with its stack when parked. */
 struct seen {
     struct wf_fiber_info info;
-    int nframes;       /* -1: no stack taken (not parked, or woke) */
+    int nframes; /* -1: no stack taken (not parked, or woke) */
     uintptr_t pc[MAX_FRAMES];
 };
 
@@ -470,8 +468,8 @@ static uint64_t progress(struct wf__rt *rt)
 {
     uint64_t p = 0;
     for (int i = 0; i < rt->nworkers; i++) /* relaxed: only compared */
-        p += atomic_load_explicit(&rt->workers[i].nswitch,
-                                  memory_order_relaxed);
+        p +=
+            atomic_load_explicit(&rt->workers[i].nswitch, memory_order_relaxed);
     return p;
 }
 
@@ -514,10 +512,10 @@ static bool all_stuck(struct wf__rt *rt, size_t *nfibers)
         if (!f)
             continue;
         /* relaxed: a report, confirmed by the quiet period. */
-        bool ok = atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
-                      WF__PARKED &&
-                  sure_wait(atomic_load_explicit(&f->why,
-                                                 memory_order_relaxed));
+        bool ok =
+            atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
+                WF__PARKED &&
+            sure_wait(atomic_load_explicit(&f->why, memory_order_relaxed));
         wf__slot_unlock(s);
         if (!ok)
             return false;
@@ -544,8 +542,10 @@ int64_t wf__inspect_deadlock(struct wf__rt *rt, struct wf__dlwatch *dw,
     if (!all_stuck(rt, &n) || progress(rt) != p)
         return now + rt->deadlock_ns;
     rt->deadlock_reported = true;
-    dprintf(2, "weft: all fibers are asleep - deadlock! (%zu fibers, for %lld "
-               "ms)\n", n, (long long)((now - dw->since) / WF_MSEC));
+    dprintf(2,
+            "weft: all fibers are asleep - deadlock! (%zu fibers, for %lld "
+            "ms)\n",
+            n, (long long)((now - dw->since) / WF_MSEC));
     dump(rt, 2, "deadlock");
     return WF_FOREVER;
 }

@@ -411,15 +411,17 @@ static int start_env_trace(const char *path)
 {
     int err = wf__trace_env_start(path);
     if (err == WF_ENOSYS || err == WF_EALREADY) {
-        wf__config_reject("WEFT_TRACE",
-                          err == WF_ENOSYS
-                              ? "ignored: this build has no tracer (-DWEFT_TRACE=OFF)"
-                              : "ignored: tracing is already on (wf_trace_start)");
+        wf__config_reject(
+            "WEFT_TRACE",
+            err == WF_ENOSYS
+                ? "ignored: this build has no tracer (-DWEFT_TRACE=OFF)"
+                : "ignored: tracing is already on (wf_trace_start)");
         return 0;
     }
     if (err) {
         char why[160];
-        snprintf(why, sizeof why, "cannot create the file: %s", wf_strerror(err));
+        snprintf(why, sizeof why, "cannot create the file: %s",
+                 wf_strerror(err));
         wf__config_reject("WEFT_TRACE", why);
     }
     return err;
@@ -683,10 +685,12 @@ int wf_shutdown(void)
     wf__monitor_stop(rt);
     wf__inspect_stop(rt);
     wf__workers_stop(rt);
-    int terr = wf__trace_env_stop(); /* WEFT_TRACE's file, once all is recorded */
+    int terr =
+        wf__trace_env_stop(); /* WEFT_TRACE's file, once all is recorded */
     if (terr) {
         char why[160];
-        snprintf(why, sizeof why, "writing the trace failed: %s", wf_strerror(terr));
+        snprintf(why, sizeof why, "writing the trace failed: %s",
+                 wf_strerror(terr));
         wf__config_reject("WEFT_TRACE", why);
     }
     teardown(rt);

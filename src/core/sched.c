@@ -527,7 +527,8 @@ static void run_timers(struct wf__worker *w, struct wf__worker *owner)
         return;
     int64_t now = wf_now();
     if (e <= now)
-        wf__stat_add(&w->stats.timers, (uint64_t)wf__timers_run(&owner->timers, now, 256));
+        wf__stat_add(&w->stats.timers,
+                     (uint64_t)wf__timers_run(&owner->timers, now, 256));
 }
 
 /* On the scheduler loop only: run the user timer callbacks w has fired. */
@@ -1114,7 +1115,8 @@ static struct wf__fcb *find_work(struct wf__worker *w)
                 if ((t = wf__task_find(w, true)))
                     break;
                 f = steal_round(w, round > 2);
-                if (f) wf__stat_inc(&w->stats.steals); /* wf_stats */
+                if (f)
+                    wf__stat_inc(&w->stats.steals); /* wf_stats */
                 if (f || (f = pick_local(w)))
                     break;
                 if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))

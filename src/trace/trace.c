@@ -54,22 +54,22 @@
 #include "trace.h"
 #include "weft/trace.h"
 
-#define TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#define TLS            _Thread_local __attribute__((tls_model("initial-exec")))
 #define DEFAULT_EVENTS (1L << 20)
-#define MIN_EVENTS 16L
-#define MAX_EVENTS (1L << 28)
-#define IO_TID 1000
-#define THREAD_TID 2000
+#define MIN_EVENTS     16L
+#define MAX_EVENTS     (1L << 28)
+#define IO_TID         1000
+#define THREAD_TID     2000
 
 struct wf__trace_hooks wf__trace_hooks;
 atomic_bool wf__trace_on;
 
 struct ring {
-    struct ring *next;       /* registry; set before it is published */
-    atomic_int busy;         /* the owner records (Dekker with the stop) */
-    atomic_bool dead;        /* its thread exited (release; acquire at start) */
-    int worker;              /* worker index, or -1 for a plain thread */
-    int thread;              /* plain thread number (its track 2000 + k) */
+    struct ring *next; /* registry; set before it is published */
+    atomic_int busy;   /* the owner records (Dekker with the stop) */
+    atomic_bool dead;  /* its thread exited (release; acquire at start) */
+    int worker;        /* worker index, or -1 for a plain thread */
+    int thread;        /* plain thread number (its track 2000 + k) */
     /* Owner only while it records; the writer reads them under ctl_lock
      * after seeing busy == 0 with the flag off. */
     uint64_t session;
@@ -79,19 +79,19 @@ struct ring {
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ring *rings;     /* protected by reg_lock */
-static int next_thread;        /* protected by reg_lock */
+static struct ring *rings; /* protected by reg_lock */
+static int next_thread;    /* protected by reg_lock */
 static pthread_key_t ring_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static atomic_ullong session;  /* see the top: read after wf__trace_on */
+static atomic_ullong session; /* see the top: read after wf__trace_on */
 static atomic_long ring_events = DEFAULT_EVENTS;
-static atomic_int nworkers;    /* relaxed: a count for the file's tracks */
+static atomic_int nworkers; /* relaxed: a count for the file's tracks */
 #if defined(WEFT_TRACE_ENABLED)
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The session's file and start; protected by ctl_lock. */
 static int out_fd = -1;
 static int64_t t0;
-static uint64_t env_session;   /* the session WEFT_TRACE started, or 0 */
+static uint64_t env_session; /* the session WEFT_TRACE started, or 0 */
 #endif
 
 static TLS struct ring *tls_ring;
@@ -154,8 +154,8 @@ static struct ring *ring_new(void)
 /* First record of a session in r: empty it (and resize it). */
 static bool ring_reset(struct ring *r, uint64_t s)
 {
-    uint64_t cap = (uint64_t)atomic_load_explicit(&ring_events,
-                                                  memory_order_relaxed);
+    uint64_t cap =
+        (uint64_t)atomic_load_explicit(&ring_events, memory_order_relaxed);
     if (r->ev && r->cap != cap) {
         munmap(r->ev, r->cap * sizeof *r->ev);
         r->ev = NULL;
@@ -285,9 +285,9 @@ static int start_locked(const char *path)
     out_fd = fd;
     t0 = now_ns();
     /* relaxed: published by the seq_cst store of the flag below. */
-    atomic_store_explicit(&session,
-                          atomic_load_explicit(&session, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &session, atomic_load_explicit(&session, memory_order_relaxed) + 1,
+        memory_order_relaxed);
     /* seq_cst: publishes the session to recorders (top comment). */
     atomic_store_explicit(&wf__trace_on, true, memory_order_seq_cst);
     return 0;
@@ -412,14 +412,13 @@ void wf_trace_mark(const char *name)
         wf__trace_emit_named(WF__TEV_MARK, 0, 0, name);
 }
 
-
 /* ---- the writer ------------------------------------------------------------ */
 
 #if defined(WEFT_TRACE_ENABLED)
 
 struct out {
     FILE *f;
-    long n;      /* traceEvents written */
+    long n; /* traceEvents written */
     int64_t t0;
 };
 
@@ -434,14 +433,16 @@ static void put_ts(struct out *o, int64_t ns)
     ns -= o->t0;
     if (ns < 0)
         ns = 0;
-    fprintf(o->f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
+    fprintf(o->f, "%lld.%03lld", (long long)(ns / 1000),
+            (long long)(ns % 1000));
 }
 
 static void put_dur(struct out *o, int64_t ns)
 {
     if (ns < 0)
         ns = 0;
-    fprintf(o->f, "%lld.%03lld", (long long)(ns / 1000), (long long)(ns % 1000));
+    fprintf(o->f, "%lld.%03lld", (long long)(ns / 1000),
+            (long long)(ns % 1000));
 }
 
 static void put_str(FILE *f, const char *s)
@@ -528,11 +529,11 @@ static int64_t *map_at(struct map *m, uint64_t key)
 struct pt {
     int64_t ts;
     uint64_t key;
-    int64_t x;     /* fd or result (I/O) */
-    uint32_t seq;  /* collection order: ties keep ring order */
+    int64_t x;    /* fd or result (I/O) */
+    uint32_t seq; /* collection order: ties keep ring order */
     int tid;
-    int pri;       /* at equal times: wakes before runs, begins before ends */
-    int name;      /* index in the name table, or -1; the I/O op */
+    int pri;  /* at equal times: wakes before runs, begins before ends */
+    int name; /* index in the name table, or -1; the I/O op */
 };
 
 struct pts {
@@ -616,12 +617,14 @@ static void fiber_slice(struct ctx *c, int tid, uint64_t id, int64_t from,
     else
         snprintf(label, sizeof label, "fiber %llu", (unsigned long long)id);
     slice(&c->o, tid, from, to, "fiber", label);
-    fprintf(c->o.f, ",\"args\":{\"fiber\":%llu,\"name\":", (unsigned long long)id);
+    fprintf(c->o.f,
+            ",\"args\":{\"fiber\":%llu,\"name\":", (unsigned long long)id);
     put_str(c->o.f, name);
     const char *reason = end == WF__TEND_PARK && wf__trace_hooks.why_name
                              ? wf__trace_hooks.why_name((int)why)
                              : "";
-    fprintf(c->o.f, ",\"end\":\"%s\",\"reason\":\"%s\"}}", end_name(end), reason);
+    fprintf(c->o.f, ",\"end\":\"%s\",\"reason\":\"%s\"}}", end_name(end),
+            reason);
 }
 
 static void task_slice(struct ctx *c, int tid, int64_t from, int64_t to, long n)
@@ -644,7 +647,8 @@ static void walk_ring(struct ctx *c, const struct ring *r)
      * (or since the oldest event kept, when some were dropped). */
     uint64_t first = first_of(r);
     uint64_t cur = UINT64_MAX;
-    int64_t cur_ts = first == 0 || first == r->head ? c->o.t0 : at(r, first)->ts;
+    int64_t cur_ts =
+        first == 0 || first == r->head ? c->o.t0 : at(r, first)->ts;
     bool task_open = false, task_done = false, idle = false;
     int64_t task_ts = 0, task_end = 0, idle_ts = 0;
     long ntasks = 0;
@@ -673,7 +677,8 @@ static void walk_ring(struct ctx *c, const struct ring *r)
             break;
         case WF__TEV_SPAWN:
             instant(o, tid, e->ts, "spawn", "spawn");
-            fprintf(o->f, ",\"args\":{\"fiber\":%llu}}", (unsigned long long)e->b);
+            fprintf(o->f, ",\"args\":{\"fiber\":%llu}}",
+                    (unsigned long long)e->b);
             break;
         case WF__TEV_WAKE:
             add_pt(c, &c->flow, e->ts, e->b, tid, 0, -1, 0);
@@ -829,14 +834,16 @@ static void write_spans(struct ctx *c, struct map *m, int64_t stop_ts)
 static void meta(struct out *o, int tid, const char *name, int sort)
 {
     sep(o);
-    fprintf(o->f, "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\","
-                  "\"args\":{\"name\":",
+    fprintf(o->f,
+            "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\","
+            "\"args\":{\"name\":",
             tid);
     put_str(o->f, name);
     fputs("}}", o->f);
     sep(o);
-    fprintf(o->f, "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\","
-                  "\"args\":{\"sort_index\":%d}}",
+    fprintf(o->f,
+            "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\","
+            "\"args\":{\"sort_index\":%d}}",
             tid, sort);
 }
 
@@ -912,8 +919,9 @@ static int write_trace(int fd, int64_t stop_ts)
     write_io(&c, &m);
     memset(m.k, 0, (m.mask + 1) * sizeof *m.k);
     write_spans(&c, &m, stop_ts);
-    fprintf(f, "\n],\n\"otherData\":{\"weft_trace\":1,\"workers\":%d,"
-               "\"dropped\":%llu,\"events\":%ld}}\n",
+    fprintf(f,
+            "\n],\n\"otherData\":{\"weft_trace\":1,\"workers\":%d,"
+            "\"dropped\":%llu,\"events\":%ld}}\n",
             workers, (unsigned long long)dropped, c.o.n);
 out:
     if (c.o.f) {

@@ -28,22 +28,22 @@
 
 /* The kinds of event, with what a, b and c hold. */
 enum wf__tev_kind {
-    WF__TEV_NAME = 1, /* text of the event before it: a part index, b and
+    WF__TEV_NAME = 1,   /* text of the event before it: a part index, b and
                        * c 16 bytes of it (not NUL-terminated when full) */
-    WF__TEV_SWITCH,   /* a worker switched: b the fiber that left (0: the
+    WF__TEV_SWITCH,     /* a worker switched: b the fiber that left (0: the
                        * scheduler loop), c the fiber that runs now (0: the
                        * loop); a = end | why << 8 for the one that left */
-    WF__TEV_SPAWN,    /* b the new fiber's id; NAME events follow if named */
-    WF__TEV_WAKE,     /* b the id of the fiber this thread made runnable */
+    WF__TEV_SPAWN,      /* b the new fiber's id; NAME events follow if named */
+    WF__TEV_WAKE,       /* b the id of the fiber this thread made runnable */
     WF__TEV_TASK_BEGIN, /* the worker starts a task it found */
     WF__TEV_TASK_END,   /* ... and is back on its loop */
-    WF__TEV_STEAL,    /* a = the victim worker's index, b = 0 fiber, 1 task */
+    WF__TEV_STEAL,      /* a = the victim worker's index, b = 0 fiber, 1 task */
     WF__TEV_IDLE_BEGIN, /* the worker sleeps in the kernel */
     WF__TEV_IDLE_END,
-    WF__TEV_IO_BEGIN, /* a = enum wf__tio, b = key (unique while in
+    WF__TEV_IO_BEGIN,   /* a = enum wf__tio, b = key (unique while in
                        * flight), c = the descriptor */
-    WF__TEV_IO_END,   /* b = key, c = the result (int64) */
-    WF__TEV_TIMER,    /* a timer fired; c = lateness in ns */
+    WF__TEV_IO_END,     /* b = key, c = the result (int64) */
+    WF__TEV_TIMER,      /* a timer fired; c = lateness in ns */
     WF__TEV_SPAN_BEGIN, /* b = the fiber's id, 0 on a plain thread; NAME
                          * events follow */
     WF__TEV_SPAN_END,   /* b as for the begin */
@@ -61,14 +61,30 @@ struct wf__tev {
 _Static_assert(sizeof(struct wf__tev) == 32, "an event is 32 bytes");
 
 /* How a fiber left the CPU (SWITCH's end). */
-enum wf__tend { WF__TEND_PARK = 1, WF__TEND_YIELD, WF__TEND_EXIT, WF__TEND_PREEMPT };
+enum wf__tend {
+    WF__TEND_PARK = 1,
+    WF__TEND_YIELD,
+    WF__TEND_EXIT,
+    WF__TEND_PREEMPT
+};
 
 /* I/O operations, for IO_BEGIN (their names in trace.c). */
 enum wf__tio {
-    WF__TIO_READ, WF__TIO_WRITE, WF__TIO_READV, WF__TIO_WRITEV,
-    WF__TIO_RECV, WF__TIO_SEND, WF__TIO_ACCEPT, WF__TIO_CONNECT,
-    WF__TIO_POLL, WF__TIO_PREAD, WF__TIO_PWRITE, WF__TIO_FSYNC,
-    WF__TIO_OPEN, WF__TIO_BLOCKING, WF__TIO_COUNT
+    WF__TIO_READ,
+    WF__TIO_WRITE,
+    WF__TIO_READV,
+    WF__TIO_WRITEV,
+    WF__TIO_RECV,
+    WF__TIO_SEND,
+    WF__TIO_ACCEPT,
+    WF__TIO_CONNECT,
+    WF__TIO_POLL,
+    WF__TIO_PREAD,
+    WF__TIO_PWRITE,
+    WF__TIO_FSYNC,
+    WF__TIO_OPEN,
+    WF__TIO_BLOCKING,
+    WF__TIO_COUNT
 };
 
 /* Filled in by the core from a constructor, before any thread exists. */
@@ -104,7 +120,8 @@ void wf__trace_emit_named(uint32_t kind, uint32_t a, uint64_t b,
 /* The one branch of a site while tracing is off. relaxed: a hint; the
  * slow path re-reads it seq_cst against wf_trace_stop (trace.c). */
 #define WF__TRACING() \
-    __builtin_expect(atomic_load_explicit(&wf__trace_on, memory_order_relaxed), 0)
+    __builtin_expect( \
+        atomic_load_explicit(&wf__trace_on, memory_order_relaxed), 0)
 #else
 #define WF__TRACING() 0
 #endif
@@ -113,8 +130,8 @@ static inline void wf__trace_switch(uint64_t from, int end, int why,
                                     uint64_t to)
 {
     if (WF__TRACING())
-        wf__trace_emit(WF__TEV_SWITCH, (uint32_t)end | (uint32_t)why << 8,
-                       from, to);
+        wf__trace_emit(WF__TEV_SWITCH, (uint32_t)end | (uint32_t)why << 8, from,
+                       to);
 }
 
 static inline void wf__trace_spawn(uint64_t id, const char *name)
@@ -124,10 +141,10 @@ static inline void wf__trace_spawn(uint64_t id, const char *name)
 }
 
 /* `really`: the site's own condition, evaluated only while tracing. */
-#define wf__trace_wake_if(id, really)                        \
-    do {                                                     \
-        if (WF__TRACING() && (really))                       \
-            wf__trace_emit(WF__TEV_WAKE, 0, (id), 0);        \
+#define wf__trace_wake_if(id, really)                 \
+    do {                                              \
+        if (WF__TRACING() && (really))                \
+            wf__trace_emit(WF__TEV_WAKE, 0, (id), 0); \
     } while (0)
 
 static inline void wf__trace_task(bool begin)

@@ -343,8 +343,8 @@ static const struct {
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
-static const struct wf_fiber_info *find(const struct wf_fiber_info *in,
-                                        int n, const char *name)
+static const struct wf_fiber_info *find(const struct wf_fiber_info *in, int n,
+                                        const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(in[i].name, name) == 0)
@@ -500,7 +500,8 @@ WT_CASE(dump_on_signal)
         "\"recv-a\" [parked: chan, ",
         "wf_chan_recv+0x",
         "inspect_dump_receiver+0x",
-        "\"main\" [", NULL};
+        "\"main\" [",
+        NULL};
     char *out = watch(dump_child, env, want);
     for (int i = 0; want[i]; i++)
         if (!strstr(out, want[i]))
@@ -576,13 +577,15 @@ static void deadlock_child(void)
 
 WT_CASE(deadlock_reported)
 {
-    static const char *const env[] = {"WEFT_DEADLOCK_MS", "20", "DL_MODE",
-                                      "0", NULL};
+    static const char *const env[] = {"WEFT_DEADLOCK_MS", "20", "DL_MODE", "0",
+                                      NULL};
     static const char *const want[] = {
         "weft: all fibers are asleep - deadlock! (3 fibers",
         "weft: fiber dump: deadlock: 3 fibers",
-        "[parked: chan, ", "\"main\" [parked: join, ",
-        "inspect_stuck_receiver+0x", NULL};
+        "[parked: chan, ",
+        "\"main\" [parked: join, ",
+        "inspect_stuck_receiver+0x",
+        NULL};
     char *out = watch(deadlock_child, env, want);
     for (int i = 0; want[i]; i++)
         if (!strstr(out, want[i]))

@@ -38,7 +38,8 @@ static void need_python(void)
 static void check_file(const char *path, const char *checks[])
 {
     char cmd[4096];
-    size_t n = (size_t)snprintf(cmd, sizeof cmd, "python3 %s %s", CHECKER, path);
+    size_t n =
+        (size_t)snprintf(cmd, sizeof cmd, "python3 %s %s", CHECKER, path);
     for (int i = 0; checks[i]; i++)
         n += (size_t)snprintf(cmd + n, sizeof cmd - n, " '%s'", checks[i]);
     int rc = system(cmd);
@@ -47,10 +48,10 @@ static void check_file(const char *path, const char *checks[])
     unlink(path);
 }
 
-#define CHECK_TRACE(...)                                   \
-    do {                                                   \
-        const char *checks_[] = {__VA_ARGS__, NULL};       \
-        check_file(tpath(), checks_);                      \
+#define CHECK_TRACE(...)                             \
+    do {                                             \
+        const char *checks_[] = {__VA_ARGS__, NULL}; \
+        check_file(tpath(), checks_);                \
     } while (0)
 
 static struct wf_fiber go_named(const char *name, wf_fiber_fn *fn, void *arg)
@@ -105,9 +106,9 @@ WT_CASE(yields)
 {
     need_python();
     run_main_leaving(1, yields_main, NULL);
-    CHECK_TRACE("slices:yielder=11", "end:yielder:yield=10", "end:yielder:exit=1",
-                "end:spinner:exit=1", "why:join>=1", "spawns>=2",
-                "workers=1", "dropped=0");
+    CHECK_TRACE("slices:yielder=11", "end:yielder:yield=10",
+                "end:yielder:exit=1", "end:spinner:exit=1", "why:join>=1",
+                "spawns>=2", "workers=1", "dropped=0");
 }
 
 /* ---- channel ping-pong: parks on a channel, wake arrows ------------------ */
@@ -463,7 +464,8 @@ WT_CASE(stop_while_recording)
         join(b);
         if (!(r & 1))
             WT_CHECK_EQ(wf_trace_stop(), 0);
-        if (r == rounds - 2 && system("python3 -c 'import json' >/dev/null 2>&1") == 0)
+        if (r == rounds - 2 &&
+            system("python3 -c 'import json' >/dev/null 2>&1") == 0)
             CHECK_TRACE("workers=2", "threads=2", "span:t>=1");
     }
     atomic_store(&stress_stop, true);
