@@ -602,11 +602,30 @@ int wtr_svg(const struct wtr_trace *t, FILE *out, const struct wtr_svg_opts *o)
     }
     int lanes_bottom = y;
     int legend_y = lanes_bottom + 16;
+    /* The legend's entries, in order, wrapped onto as many lines as the
+     * width needs: their left edges and lines (x, line). */
+    int lwidth[WTR_NKINDS + 3], lx_at[WTR_NKINDS + 3], lline[WTR_NKINDS + 3];
+    int nleg = 0, nlines = 1;
+    for (int k = 0; k < WTR_NKINDS; k++)
+        if (k != WTR_OTHER)
+            lwidth[nleg++] = 24 + 7 * (int)strlen(kind_legend[k]);
+    lwidth[nleg++] = 56; /* steal */
+    lwidth[nleg++] = 50; /* mark */
+    lwidth[nleg++] = 56; /* wake */
+    for (int i = 0, x = LEFT; i < nleg; i++) {
+        if (x > LEFT && x + lwidth[i] > g.width - 4) {
+            x = LEFT;
+            nlines++;
+        }
+        lx_at[i] = x;
+        lline[i] = nlines - 1;
+        x += lwidth[i];
+    }
     bool flows = t->nflows && max_flows > 0 && t->nflows <= (size_t)max_flows;
     /* Room for the captions: the counts, the merged slices (known only
      * once drawn: room is kept), then those known now. */
     int ncaps = 2 + (g.clipped > 0) + (t->nflows && !flows) + (t->dropped > 0);
-    int height = legend_y + 14 + ncaps * 15 + 6;
+    int height = legend_y + 14 * nlines + ncaps * 15 + 6;
 
     if (!o->fragment)
         fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -678,38 +697,42 @@ int wtr_svg(const struct wtr_trace *t, FILE *out, const struct wtr_svg_opts *o)
     }
 
     /* The legend. */
-    int lx = LEFT;
     fprintf(out, "<g class=\"legend\">\n");
+    int li = 0;
     for (int k = 0; k < WTR_NKINDS; k++) {
         if (k == WTR_OTHER)
             continue;
+        int lx = lx_at[li], ly = legend_y + 14 * lline[li];
+        li++;
         fprintf(out,
                 "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"12\" "
                 "height=\"10\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
-                kind_class[k], lx, legend_y, lx + 16, legend_y + 9,
-                kind_legend[k]);
-        lx += 24 + 7 * (int)strlen(kind_legend[k]);
+                kind_class[k], lx, ly, lx + 16, ly + 9, kind_legend[k]);
     }
+    int lx = lx_at[li], ly = legend_y + 14 * lline[li];
+    li++;
     fprintf(out,
             "<path class=\"st\" d=\"M%d %dh8l-4 8z\"/><text x=\"%d\" "
             "y=\"%d\">steal</text>\n",
-            lx, legend_y + 1, lx + 14, legend_y + 9);
-    lx += 56;
+            lx, ly + 1, lx + 14, ly + 9);
+    lx = lx_at[li];
+    ly = legend_y + 14 * lline[li];
+    li++;
     fprintf(out,
             "<rect class=\"mk\" x=\"%d\" y=\"%d\" width=\"1\" height=\"10\"/>"
             "<text x=\"%d\" y=\"%d\">mark</text>\n",
-            lx + 3, legend_y, lx + 10, legend_y + 9);
-    lx += 50;
+            lx + 3, ly, lx + 10, ly + 9);
+    lx = lx_at[li];
+    ly = legend_y + 14 * lline[li];
     fprintf(out,
             "<line class=\"fl\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
             "marker-end=\"url(#%s-arrow)\"/><text x=\"%d\" y=\"%d\">wake"
             "</text>\n",
-            lx, legend_y + 5, lx + 18, legend_y + 5, g.prefix, lx + 24,
-            legend_y + 9);
+            lx, ly + 5, lx + 18, ly + 5, g.prefix, lx + 24, ly + 9);
     fprintf(out, "</g>\n");
 
     /* Captions: what the picture leaves out or simplifies. */
-    int cy = legend_y + 14 + 15;
+    int cy = legend_y + 14 * nlines + 15;
     char a[32], b[32];
     wtr_format_ns(a, sizeof a, t->t1 - t->t0);
     fprintf(out, "<g class=\"captions\">\n");

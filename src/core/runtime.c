@@ -636,6 +636,7 @@ out_workers:
     rt->workers = NULL;
 out_locks:
     wf__trace_env_stop(); /* a trace WEFT_TRACE started is written */
+    wf__trace_workers(0);
     pthread_mutex_destroy(&rt->idle_lock);
     pthread_mutex_destroy(&rt->tw_lock);
     pthread_cond_destroy(&rt->tw_cond);
@@ -693,6 +694,7 @@ int wf_shutdown(void)
                  wf_strerror(terr));
         wf__config_reject("WEFT_TRACE", why);
     }
+    wf__trace_workers(0); /* a trace from now on has no worker tracks */
     teardown(rt);
     /* seq_cst: after the teardown, seen by the next wf_init's CAS. */
     atomic_store_explicit(&rt->state, WF__RT_OFF, memory_order_seq_cst);

@@ -86,6 +86,10 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static atomic_ullong session; /* see the top: read after wf__trace_on */
 static atomic_long ring_events = DEFAULT_EVENTS;
 static atomic_int nworkers; /* relaxed: a count for the file's tracks */
+/* The most workers a runtime had while this session traced: the file's
+ * worker tracks (a trace without a runtime has none). relaxed, as
+ * nworkers. */
+static atomic_int session_workers;
 #if defined(WEFT_TRACE_ENABLED)
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The session's file and start; protected by ctl_lock. */
@@ -120,6 +124,10 @@ void wf__trace_thread_worker(int index)
 void wf__trace_workers(int n)
 {
     atomic_store_explicit(&nworkers, n, memory_order_relaxed); /* a count */
+    /* relaxed: counts; a start racing this sees either, and a worker
+     * that records still adds its track (write_trace). */
+    if (n > atomic_load_explicit(&session_workers, memory_order_relaxed))
+        atomic_store_explicit(&session_workers, n, memory_order_relaxed);
 }
 
 void wf__trace_set_events(long n)
@@ -284,6 +292,10 @@ static int start_locked(const char *path)
     pthread_mutex_unlock(&reg_lock);
     out_fd = fd;
     t0 = now_ns();
+    /* relaxed: a count (as in wf__trace_workers). */
+    atomic_store_explicit(&session_workers,
+                          atomic_load_explicit(&nworkers, memory_order_relaxed),
+                          memory_order_relaxed);
     /* relaxed: published by the seq_cst store of the flag below. */
     atomic_store_explicit(
         &session, atomic_load_explicit(&session, memory_order_relaxed) + 1,
@@ -857,7 +869,7 @@ static int write_trace(int fd, int64_t stop_ts)
     /* Counts first: every array is sized once. */
     size_t total = 0, spawns = 0;
     uint64_t dropped = 0;
-    int workers = atomic_load_explicit(&nworkers, memory_order_relaxed);
+    int workers = atomic_load_explicit(&session_workers, memory_order_relaxed);
     pthread_mutex_lock(&reg_lock);
     struct ring *list = rings;
     pthread_mutex_unlock(&reg_lock);

@@ -100,7 +100,8 @@ extern atomic_bool wf__trace_on;
 /* This thread is worker `index` (its events go to track index + 1).
  * Called by each worker thread before it runs anything. */
 void wf__trace_thread_worker(int index);
-/* The runtime has `n` workers (the file lists a track for each). */
+/* The runtime has `n` workers (the file lists a track for each: the most
+ * a runtime had while the trace was on); 0 when it has stopped. */
 void wf__trace_workers(int n);
 /* Ring size for rings made from now on (events per thread; rounded up to
  * a power of two, at least 16). Called by wf_init with WEFT_TRACE_EVENTS. */

@@ -428,6 +428,36 @@ WT_CASE(errors)
         unlink(tpath());
 }
 
+/* A runtime of 2 workers that has stopped leaves no worker tracks to a
+ * trace taken afterwards; one that runs while a trace is on gives its
+ * tracks even if it stops before the trace does. (The first failed
+ * before the session's worker count: the stopped runtime's 2 tracks.) */
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+WT_CASE(workers_of_the_session)
+{
+    if (system("python3 -c 'import json' >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "SKIP: python3 with json is not installed\n");
+        return;
+    }
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_run(&c, nothing, NULL, NULL), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    wf_trace_mark("after");
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    CHECK_TRACE("mark:after=1", "workers=0", "threads=1");
+
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    c = config(3);
+    WT_CHECK_EQ(wf_run(&c, nothing, NULL, NULL), 0);
+    wf_trace_mark("stopped");
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    CHECK_TRACE("mark:stopped=1", "workers=3");
+}
+
 /* ---- stop and start while fibers migrate and a thread records ------------ */
 
 static atomic_bool stress_stop;

@@ -18,17 +18,19 @@
 
 /* The sizes and settings of one run (options of main.c). */
 struct params {
-    int workers;         /* "all workers": --workers, else online CPUs */
-    long requests;       /* I/O workload: requests */
-    int64_t latency_ns;  /* simulated latency of one request */
-    long inflight;       /* requests in flight at once (client fibers) */
-    int size;            /* Mandelbrot: size x size pixels */
-    int max_iter;        /* Mandelbrot: iterations per pixel at most */
-    long mixed_requests; /* mixed workload: requests */
-    int mixed_rows;      /* mixed: image rows each request computes */
-    int mixed_width;     /* mixed: pixels per row */
-    double load;         /* 1-minute load average at the start, or -1 */
-    int cpus;            /* online CPUs */
+    int workers;           /* "all workers": --workers, else online CPUs */
+    long requests;         /* I/O workload: requests */
+    int64_t latency_ns;    /* simulated latency of one request */
+    long inflight;         /* requests in flight at once (client fibers) */
+    int size;              /* Mandelbrot: size x size pixels */
+    int max_iter;          /* Mandelbrot: iterations per pixel at most */
+    long mixed_requests;   /* mixed workload: requests */
+    int mixed_rows;        /* mixed: image rows each request computes */
+    int mixed_width;       /* mixed: pixels per row */
+    double load;           /* 1-minute load average at the start, or -1 */
+    int cpus;              /* online CPUs */
+    const char *trace_dir; /* set: run_variant traces its work into
+                            * DIR/KEY.json (weft/trace.h) */
 };
 
 /* How a variant runs its work; the explanations depend on it. */
@@ -122,11 +124,14 @@ void explain(const struct params *p, struct result *rs, int n);
 void print_table(FILE *out, const struct params *p, const struct result *rs,
                  int n);
 void print_csv(FILE *out, const struct result *rs, int n);
-/* Write DIR/index.html. Returns 0 or -errno. */
-int write_html(const char *dir, const struct params *p, const struct result *rs,
-               int n);
+/* Draw DIR/KEY.json, the trace of r's traced run, as DIR/KEY.svg (an SVG
+ * fragment for the report; tools/trace_svg.h). Returns 0 or a negative
+ * errno code, after a line on stderr. */
+int draw_timeline(const char *dir, const struct result *r);
 
-/* Where the timeline picture of one variant goes in the HTML report. */
-void report_variant_timeline(FILE *html, const struct result *r);
+/* Write DIR/index.html, with the timelines drawn into DIR when
+ * `timelines` is set. Returns 0 or -errno. */
+int write_html(const char *dir, const struct params *p, const struct result *rs,
+               int n, bool timelines);
 
 #endif

@@ -20,12 +20,14 @@
  * with --out DIR an HTML report to DIR/index.html. --help says the rest.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -248,6 +250,37 @@ static int run_one(const struct params *p, struct result *r, int step)
         progress(step, r, done);
     }
     return err;
+}
+
+/* Run every variant once more with tracing on into DIR/KEY.json and draw
+ * each trace as DIR/KEY.svg, for the report. The figures of the table
+ * stay those of the untraced runs. Returns false when this build has no
+ * tracer (nothing to draw), true otherwise (a variant whose trace failed
+ * is said on stderr, and the report says it has no timeline). */
+static bool trace_variants(const struct params *p, const struct result *rs,
+                           int n, const char *dir)
+{
+    /* Between runs no trace is on: a stop only says whether there is a
+     * tracer (WF_EALREADY) or not. */
+    if (wf_trace_stop() == WF_ENOSYS) {
+        fprintf(stderr, "weft-demo: this weft has no tracer "
+                        "(-DWEFT_TRACE=OFF): the report has no timelines\n");
+        return false;
+    }
+    struct params tp = *p;
+    tp.trace_dir = dir;
+    for (int i = 0; i < n; i++) {
+        struct result t = rs[i];
+        fprintf(stderr, "weft-demo: [trace] %-18s %-44s ...\n",
+                workload_title(t.workload), t.label);
+        if (run_variant(&tp, &t) < 0)
+            continue;
+        if (t.answer != rs[i].answer)
+            fprintf(stderr, "weft-demo: %s: the traced run's answer differs\n",
+                    t.key);
+        draw_timeline(dir, &t);
+    }
+    return true;
 }
 
 /* Speedups over each workload's first variant, and the fastest marked. */
@@ -502,7 +535,12 @@ int main(int argc, char **argv)
     else
         print_table(stdout, &p, rs, NVARIANTS);
     if (out) {
-        int err = write_html(out, &p, rs, NVARIANTS);
+        if (mkdir(out, 0777) < 0 && errno != EEXIST) {
+            fprintf(stderr, "weft-demo: %s: %s\n", out, strerror(errno));
+            return EXIT_ERROR;
+        }
+        bool traced = trace_variants(&p, rs, NVARIANTS, out);
+        int err = write_html(out, &p, rs, NVARIANTS, traced);
         if (err < 0) {
             fprintf(stderr, "weft-demo: %s/index.html: %s\n", out,
                     strerror(-err));

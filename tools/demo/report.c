@@ -10,8 +10,10 @@
  * loses says so.
  *
  * The HTML report is one self-contained file: inline CSS, no script, no
- * external resource. Each variant has a <section> of its own;
- * report_variant_timeline() is where its timeline picture goes.
+ * external resource. Each variant has a <section> of its own, and each
+ * workload ends with its variants' timelines side by side: SVG drawn from
+ * a traced run of each variant (tools/trace_svg.h) and inlined, with a
+ * link to the trace file beside the report.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +23,8 @@
 #include <time.h>
 
 #include "demo.h"
+#include "trace_model.h"
+#include "trace_svg.h"
 
 const char *workload_title(enum workload w)
 {
@@ -351,15 +355,77 @@ static const char *wl_id(enum workload w)
     return w == WL_IO ? "io" : w == WL_CPU ? "cpu" : "mixed";
 }
 
-void report_variant_timeline(FILE *html, const struct result *r)
+int draw_timeline(const char *dir, const struct result *r)
 {
-    /* The timeline of this variant (a lane per worker, slices by kind:
-     * fiber, task, I/O wait, idle) goes here as
-     *   <figure class="timeline" id="timeline-KEY">SVG<figcaption>...
-     * once the tracer records it; the CSS for figure.timeline is in the
-     * report's style sheet. Until then a variant has no picture. */
-    (void)html;
-    (void)r;
+    char path[4096], err[256];
+    snprintf(path, sizeof path, "%s/%s.json", dir, r->key);
+    struct wtr_trace *t;
+    int rc = wtr_load(path, &t, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "weft-demo: %s\n", err);
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/%s.svg", dir, r->key);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        rc = -errno;
+        fprintf(stderr, "weft-demo: %s: %s\n", path, strerror(errno));
+        wtr_free(t);
+        return rc;
+    }
+    struct wtr_svg_opts o = {0};
+    o.width = 640;
+    o.fragment = 1;
+    o.id_prefix = r->key; /* ids stay apart on the one page */
+    rc = wtr_svg(t, f, &o);
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        fprintf(stderr, "weft-demo: %s: %s\n", path, strerror(-rc));
+    wtr_free(t);
+    return rc;
+}
+
+/* Copy DIR/KEY.svg into the page; false if it is not there. */
+static bool inline_svg(FILE *html, const char *dir, const struct result *r)
+{
+    char path[4096], buf[8192];
+    snprintf(path, sizeof path, "%s/%s.svg", dir, r->key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, got, html);
+    fclose(f);
+    return true;
+}
+
+/* The timelines of workload w's variants, side by side. */
+static void timelines(FILE *html, const char *dir, const struct result *rs,
+                      int n, enum workload w)
+{
+    fputs("<div class=\"timelines\">\n", html);
+    for (int i = 0; i < n; i++) {
+        const struct result *r = &rs[i];
+        if (r->workload != w)
+            continue;
+        fprintf(html, "<figure class=\"timeline\" id=\"timeline-%s\">", r->key);
+        bool drawn = inline_svg(html, dir, r);
+        fputs("<figcaption>", html);
+        esc(html, r->label);
+        if (drawn)
+            fprintf(html,
+                    ": a lane per worker (and the plain thread&rsquo;s "
+                    "spans); hover a slice for its fiber. Trace: <a "
+                    "href=\"%s.json\">%s.json</a> (Perfetto, "
+                    "chrome://tracing).",
+                    r->key, r->key);
+        else
+            fputs(": no timeline (its trace could not be drawn).", html);
+        fputs("</figcaption></figure>\n", html);
+    }
+    fputs("</div>\n", html);
 }
 
 static const char css[] =
@@ -385,7 +451,10 @@ static const char css[] =
     "section.variant{border-left:4px solid #d9e1e8;padding:.1em 1em;"
     "margin:1em 0}"
     "section.variant.best{border-left-color:#2f9e44}"
-    "figure.timeline{margin:.6em 0;overflow-x:auto}"
+    "div.timelines{display:grid;grid-template-columns:repeat(auto-fill,"
+    "minmax(30em,1fr));gap:1em;margin:1em 0}"
+    "figure.timeline{margin:0;overflow-x:auto}"
+    "figure.timeline svg{max-width:100%;height:auto}"
     "figure.timeline figcaption{font-size:.9em;color:#46525d}";
 
 static void html_row(FILE *f, const struct result *r, double max_wall)
@@ -408,7 +477,7 @@ static void html_row(FILE *f, const struct result *r, double max_wall)
 }
 
 int write_html(const char *dir, const struct params *p, const struct result *rs,
-               int n)
+               int n, bool with_timelines)
 {
     if (mkdir(dir, 0777) < 0 && errno != EEXIST)
         return -errno;
@@ -480,8 +549,14 @@ int write_html(const char *dir, const struct params *p, const struct result *rs,
                     fmt_time(r->cpu_s, b, sizeof b), r->speedup);
             esc(f, r->why);
             fputs(".</p>\n", f);
-            report_variant_timeline(f, r);
             fputs("</section>\n", f);
+        }
+        if (with_timelines) {
+            fputs("<h3>Timelines</h3>\n<p class=\"setup\">Each variant "
+                  "run once more with tracing on (its figures above are "
+                  "from the untraced run).</p>\n",
+                  f);
+            timelines(f, dir, rs, n, (enum workload)w);
         }
     }
     fputs("</body></html>\n", f);

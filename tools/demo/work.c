@@ -42,16 +42,36 @@ static int64_t cpu_ns(void)
     return (int64_t)ts.tv_sec * WF_SEC + ts.tv_nsec;
 }
 
-static struct span span_begin(void)
+/* The measured work of a variant starts. With p->trace_dir, tracing
+ * starts first (outside the measured span) into DIR/KEY.json, and the
+ * work is a span of the plain thread that runs it, named by its label:
+ * the serial loop, which has no runtime, shows only as that span. */
+static struct span span_begin(const struct params *p, const struct result *r)
 {
+    if (p->trace_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.json", p->trace_dir, r->key);
+        int err = wf_trace_start(path);
+        if (err < 0)
+            fprintf(stderr, "weft-demo: %s: tracing into %s: %s\n", r->key,
+                    path, wf_strerror(err));
+        wf_trace_span_begin(r->label);
+    }
     struct span s = {wf_now(), cpu_ns()};
     return s;
 }
 
-static void span_end(struct span s, struct result *r)
+static void span_end(const struct params *p, struct span s, struct result *r)
 {
     r->wall_s = (double)(wf_now() - s.wall) / 1e9;
     r->cpu_s = (double)(cpu_ns() - s.cpu) / 1e9;
+    if (p->trace_dir && wf_trace_active()) {
+        wf_trace_span_end();
+        int err = wf_trace_stop();
+        if (err < 0)
+            fprintf(stderr, "weft-demo: %s: writing its trace: %s\n", r->key,
+                    wf_strerror(err));
+    }
 }
 
 static void report_err(const struct result *r, const char *what, int err)
@@ -499,7 +519,7 @@ static int run_requests(const struct params *p, struct result *r)
     }
     j.port = srv.port;
 
-    struct span s = span_begin();
+    struct span s = span_begin(p, r);
     switch (r->model) {
     case MODEL_BLOCKING:
         err = requests_blocking(&j);
@@ -511,7 +531,7 @@ static int run_requests(const struct params *p, struct result *r)
         err = requests_fibers(&j);
         break;
     }
-    span_end(s, r);
+    span_end(p, s, r);
     if (err < 0)
         report_err(r, "requests", err);
     r->answer = fold(j.ans, j.n);
@@ -574,19 +594,19 @@ static int run_mandel(const struct params *p, struct result *r)
     struct rows img = {0, n, n, p->max_iter, sums};
     int err = 0;
     if (r->model == MODEL_SERIAL) {
-        struct span s = span_begin();
+        struct span s = span_begin(p, r);
         rows_body(0, n, &img);
-        span_end(s, r);
+        span_end(p, s, r);
     } else {
         err = runtime_start(r);
         if (err < 0)
             goto out;
-        struct span s = span_begin();
+        struct span s = span_begin(p, r);
         if (r->model == MODEL_PARALLEL_FOR)
             err = wf_parallel_for(0, n, 1, rows_body, &img);
         else
             err = cpu_fibers(&img, n);
-        span_end(s, r);
+        span_end(p, s, r);
         if (err < 0)
             report_err(r, "compute", err);
         runtime_stop(r);
