@@ -9,7 +9,8 @@ background, which a blank or failed page would not have.
 
 DOM: Chromium's --dump-dom of the same page. The results table must be
 there with one row per variant of the CSV (weft-demo --csv of the same
-run), each showing that variant's answer.
+run), each showing that variant's answer, and each variant's timeline
+figure with an SVG of one lane per worker of its run.
 
 Prints what it found; exits 0 when every check passes, 1 otherwise.
 """
@@ -125,6 +126,23 @@ def check_dom(dom_path, csv_path):
     for wl in sorted({r["workload"] for r in results}):
         if 'id="%s"' % wl not in dom:
             fail("no section for workload %s" % wl)
+    # Each variant's timeline: a figure holding an inline SVG drawn from
+    # its trace, with a lane per worker of its runtime (the serial loop
+    # has no runtime: its picture has no worker lane).
+    for r in results:
+        m = re.search(r'<figure class="timeline" id="timeline-%s">(.*?)'
+                      r'</figure>' % re.escape(r["variant"]), dom, re.S)
+        if m is None:
+            fail("variant %s has no timeline figure" % r["variant"])
+        fig = m.group(1)
+        if "<svg" not in fig:
+            fail("the timeline of %s has no picture" % r["variant"])
+        lanes = len(re.findall(r'<g class="lane worker"', fig))
+        want = 0 if r["variant"] == "cpu-serial" else int(r["workers"])
+        if lanes != want:
+            fail("the timeline of %s has %d worker lanes, its run had %d "
+                 "workers" % (r["variant"], lanes, want))
+    print("DOM: a timeline with one lane per worker for each variant")
 
 
 def main():
