@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""tests/demo/check_render.py PNG DOM CSV - check a rendering of weft-demo's
+"""tests/demo/check_render.py PNG DOM CSV yes/no - check a rendering of weft-demo's
 HTML report.
 
 PNG: Chromium's screenshot of the report. It is decoded here (zlib and the
@@ -102,7 +102,7 @@ def check_png(path):
         fail("screenshot is almost one colour: blank page?")
 
 
-def check_dom(dom_path, csv_path):
+def check_dom(dom_path, csv_path, timelines):
     dom = open(dom_path, encoding="utf-8", errors="replace").read()
     results = list(csv.DictReader(open(csv_path)))
     if not results:
@@ -128,7 +128,13 @@ def check_dom(dom_path, csv_path):
             fail("no section for workload %s" % wl)
     # Each variant's timeline: a figure holding an inline SVG drawn from
     # its trace, with a lane per worker of its runtime (the serial loop
-    # has no runtime: its picture has no worker lane).
+    # has no runtime: its picture has no worker lane). A build without
+    # the tracer has none.
+    if not timelines:
+        if 'class="timeline"' in dom:
+            fail("timelines in the report of a build without the tracer")
+        print("DOM: no timelines (a build without the tracer)")
+        return
     for r in results:
         m = re.search(r'<figure class="timeline" id="timeline-%s">(.*?)'
                       r'</figure>' % re.escape(r["variant"]), dom, re.S)
@@ -146,10 +152,10 @@ def check_dom(dom_path, csv_path):
 
 
 def main():
-    if len(sys.argv) != 4:
-        fail("usage: check_render.py PNG DOM CSV")
+    if len(sys.argv) != 5 or sys.argv[4] not in ("yes", "no"):
+        fail("usage: check_render.py PNG DOM CSV yes|no (timelines)")
     check_png(sys.argv[1])
-    check_dom(sys.argv[2], sys.argv[3])
+    check_dom(sys.argv[2], sys.argv[3], sys.argv[4] == "yes")
     print("ok")
 
 

@@ -8,6 +8,7 @@
 set -euo pipefail
 demo=$1
 work=$2
+timelines=${3:-yes} # "no": a build without the tracer (-DWEFT_TRACE=OFF)
 here=$(cd "$(dirname "$0")" && pwd)
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
@@ -40,4 +41,4 @@ timeout 120 "$chromium" "${flags[@]}" --dump-dom "$url" \
     exit 1
 }
 python3 "$here/check_render.py" "$work/report.png" "$work/dom.html" \
-    "$work/results.csv"
+    "$work/results.csv" "$timelines"

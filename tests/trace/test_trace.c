@@ -439,10 +439,7 @@ static void *nothing(void *arg)
 
 WT_CASE(workers_of_the_session)
 {
-    if (system("python3 -c 'import json' >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "SKIP: python3 with json is not installed\n");
-        return;
-    }
+    need_python();
     struct wf_config c = config(2);
     WT_CHECK_EQ(wf_run(&c, nothing, NULL, NULL), 0);
     WT_CHECK_EQ(wf_trace_start(tpath()), 0);
