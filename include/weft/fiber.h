@@ -205,7 +205,7 @@ WF_API int wf_unpark(struct wf_fiber f);
 struct wf_scope;
 
 /* Flags of wf_scope_opts. */
-#define WF_SCOPE_JOINSET 0x1u  /* keep members' results for wf_scope_next */
+#define WF_SCOPE_JOINSET  0x1u /* keep members' results for wf_scope_next */
 #define WF_SCOPE_FAILFAST 0x2u /* the first failure cancels every member */
 
 struct wf_scope_opts {
@@ -213,8 +213,11 @@ struct wf_scope_opts {
     int64_t deadline; /* WF_FOREVER: none */
 };
 
-/* Options with every field at its default (a plain scope). */
+/* Options with every field at its default (a plain scope; one line, as
+ * WF_FIBER_OPTS_INIT). */
+/* clang-format off */
 #define WF_SCOPE_OPTS_INIT { 0, WF_FOREVER }
+/* clang-format on */
 
 /* Open a scope owned by the calling fiber or thread. Any thread.
  * wf_scope_open(out) is wf_scope_open_ex(out, NULL): a plain scope.

@@ -179,8 +179,11 @@ struct wf_for_opts {
                       * the worker count is the same as 0) */
 };
 
-/* Every option at its default: the same as wf_parallel_for(.., 0, ..). */
+/* Every option at its default: the same as wf_parallel_for(.., 0, ..)
+ * (one line, as WF_FIBER_OPTS_INIT in weft/fiber.h). */
+/* clang-format off */
 #define WF_FOR_OPTS_INIT { 0, 0, 0, 0 }
+/* clang-format on */
 
 /* wf_parallel_for with options (opts NULL: the defaults). With
  * max_workers = n below the worker count the call runs exactly n tasks,

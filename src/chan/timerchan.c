@@ -37,10 +37,10 @@
 
 struct wf_chan_timer {
     struct wf_timer timer;
-    struct wf_chan *chan;  /* one reference, ours */
-    int64_t deadline;      /* of the next fire; see the top */
-    int64_t period;        /* 0: one-shot */
-    atomic_int ctl;        /* 1 while a control call runs */
+    struct wf_chan *chan; /* one reference, ours */
+    int64_t deadline;     /* of the next fire; see the top */
+    int64_t period;       /* 0: one-shot */
+    atomic_int ctl;       /* 1 while a control call runs */
 };
 
 static void fire(struct wf_timer *tm, void *arg)
@@ -73,9 +73,8 @@ static int ctl_enter(struct wf_chan_timer *t)
     int expect = 0;
     /* acquire: pairs with ctl_leave's release, so one control call sees
      * the fields the previous one wrote. */
-    if (!atomic_compare_exchange_strong_explicit(&t->ctl, &expect, 1,
-                                                 memory_order_acquire,
-                                                 memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(
+            &t->ctl, &expect, 1, memory_order_acquire, memory_order_relaxed))
         return WF_EBUSY;
     return 0;
 }

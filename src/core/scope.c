@@ -57,8 +57,8 @@
 struct jnode {
     wf_fiber_fn *fn;
     void *arg;
-    void *result;            /* written by the member before it returns */
-    struct wf_fiber fiber;   /* set under s->lock when it joins */
+    void *result;              /* written by the member before it returns */
+    struct wf_fiber fiber;     /* set under s->lock when it joins */
     struct jnode *prev, *next; /* in pending or done; s->lock */
 };
 
@@ -79,8 +79,8 @@ struct wf_scope {
     uint64_t owner_id;        /* opening fiber, 0 for a plain thread */
     struct wf_scope *owner_next; /* in the owner's list; owner's slot lock */
     struct wf_scope *all_prev, *all_next; /* rt->scopes_lock */
-    unsigned flags;           /* WF_SCOPE_*; fixed at open */
-    int err;                  /* first failure, 0 none; lock */
+    unsigned flags;                       /* WF_SCOPE_*; fixed at open */
+    int err;                              /* first failure, 0 none; lock */
     bool cancelled;           /* new members start cancelled; lock */
     bool expired;             /* the deadline fired; lock */
     bool has_timer;           /* fixed at open */
@@ -226,8 +226,8 @@ static void expire(struct wf_timer *t, void *arg);
 int wf_scope_open_ex(struct wf_scope **out, const struct wf_scope_opts *opts)
 {
     struct wf__rt *rt = &wf__rt;
-    if (!out || (opts && (opts->flags & ~(unsigned)(WF_SCOPE_JOINSET |
-                                                     WF_SCOPE_FAILFAST))))
+    if (!out || (opts && (opts->flags &
+                          ~(unsigned)(WF_SCOPE_JOINSET | WF_SCOPE_FAILFAST))))
         return WF_EINVAL;
     /* seq_cst (acquire would do: pairs with wf_init's release store). */
     if (atomic_load_explicit(&rt->state, memory_order_seq_cst) !=
@@ -443,7 +443,7 @@ int wf_scope_next(struct wf_scope *s, struct wf_fiber *fiber, void **result,
     if (own_member(s))
         return WF_EDEADLK;
     struct wf__wait sw;
-    struct wf__clause cl = { .wait = &sw };
+    struct wf__clause cl = {.wait = &sw};
     bool linked = false;
     struct jnode *n = NULL;
     int err = 0;
@@ -483,8 +483,8 @@ int wf_scope_next(struct wf_scope *s, struct wf_fiber *fiber, void **result,
         /* relaxed: under the lock, as the member exit that stores 1. */
         atomic_store_explicit(&sw.state, 0, memory_order_relaxed);
         wf__spin_unlock(&s->lock);
-        err = wf__waiter_park_word(&sw.w, &sw.state, 0, deadline,
-                                   WF__WHY_SCOPE);
+        err =
+            wf__waiter_park_word(&sw.w, &sw.state, 0, deadline, WF__WHY_SCOPE);
         wf__spin_lock(&s->lock);
     }
     if (linked)

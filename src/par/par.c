@@ -150,8 +150,8 @@ static void pcap_loop(struct pcap *p)
     for (;;) {
         /* relaxed: a claim of indices only; the body's writes reach the
          * caller through the group join. */
-        unsigned long off = atomic_fetch_add_explicit(&p->next, p->chunk,
-                                                      memory_order_relaxed);
+        unsigned long off =
+            atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed);
         if (off >= p->n)
             return;
         unsigned long end = p->n - off > p->chunk ? off + p->chunk : p->n;
@@ -187,7 +187,7 @@ static void pcap_root(void *arg)
 static int pfor_capped(long lo, long hi, long grain, int k, wf_for_fn *body,
                        void *ctx)
 {
-    struct pcap p = { .body = body, .ctx = ctx, .lo = lo };
+    struct pcap p = {.body = body, .ctx = ctx, .lo = lo};
     p.n = (unsigned long)hi - (unsigned long)lo;
     if (grain > 0) {
         p.chunk = (unsigned long)grain;
@@ -196,7 +196,7 @@ static int pfor_capped(long lo, long hi, long grain, int k, wf_for_fn *body,
         p.chunk = c < 1 ? 1 : c > 4096 ? 4096 : c;
     }
     atomic_init(&p.next, 0);
-    struct pcap_root r = { .p = &p, .nsubs = k - 1 };
+    struct pcap_root r = {.p = &p, .nsubs = k - 1};
     if (r.nsubs > 0) {
         r.subs = malloc((size_t)r.nsubs * sizeof *r.subs);
         if (!r.subs)
@@ -230,8 +230,8 @@ int wf_parallel_for_ex(long lo, long hi, const struct wf_for_opts *opts,
     unsigned long n = (unsigned long)hi - (unsigned long)lo;
     if (n > (unsigned long)LONG_MAX) { /* as wf_parallel_for: halve first */
         int err = pfor_capped(lo, lo + (long)(n / 2), grain, k, body, ctx);
-        return err ? err : pfor_capped(lo + (long)(n / 2), hi, grain, k,
-                                       body, ctx);
+        return err ? err
+                   : pfor_capped(lo + (long)(n / 2), hi, grain, k, body, ctx);
     }
     return pfor_capped(lo, hi, grain, k, body, ctx);
 }
@@ -252,10 +252,10 @@ static void p2d_tiles(long lo, long hi, void *ctx)
         /* i * tr < rows <= LONG_MAX: no overflow (likewise columns) */
         long rlo = p->r0 + (long)(i * p->tr);
         long clo = p->c0 + (long)(j * p->tc);
-        long rhi = (unsigned long)(p->r1 - rlo) > p->tr ? rlo + (long)p->tr
-                                                        : p->r1;
-        long chi = (unsigned long)(p->c1 - clo) > p->tc ? clo + (long)p->tc
-                                                        : p->c1;
+        long rhi =
+            (unsigned long)(p->r1 - rlo) > p->tr ? rlo + (long)p->tr : p->r1;
+        long chi =
+            (unsigned long)(p->c1 - clo) > p->tc ? clo + (long)p->tc : p->c1;
         p->body(rlo, rhi, clo, chi, p->ctx);
     }
 }
@@ -292,7 +292,8 @@ int wf_parallel_for_2d(long row_lo, long row_hi, long col_lo, long col_hi,
         unsigned long total;
         if (__builtin_mul_overflow(rows, cols, &total))
             total = ULONG_MAX;
-        unsigned long area = total / (16ul * (unsigned long)(k ? k : nworkers()));
+        unsigned long area =
+            total / (16ul * (unsigned long)(k ? k : nworkers()));
         area = area < 1 ? 1 : area > 16384 ? 16384 : area;
         unsigned long side = isqrt(area);
         if (!tc)
@@ -312,9 +313,15 @@ int wf_parallel_for_2d(long row_lo, long row_hi, long col_lo, long col_hi,
     if (__builtin_mul_overflow(nr, nc, &ntiles) ||
         ntiles > (unsigned long)LONG_MAX)
         return WF_EINVAL; /* more tiles than a long counts */
-    struct p2d p = { .body = body, .ctx = ctx, .r0 = row_lo, .r1 = row_hi,
-                     .c0 = col_lo, .c1 = col_hi, .tr = tr, .tc = tc,
-                     .nc = nc };
+    struct p2d p = {.body = body,
+                    .ctx = ctx,
+                    .r0 = row_lo,
+                    .r1 = row_hi,
+                    .c0 = col_lo,
+                    .c1 = col_hi,
+                    .tr = tr,
+                    .tc = tc,
+                    .nc = nc};
     if (k)
         return pfor_capped(0, (long)ntiles, 0, k, p2d_tiles, &p);
     return wf_parallel_for(0, (long)ntiles, 0, p2d_tiles, &p);

@@ -72,8 +72,8 @@ static void *select_main(void *arg)
     int v = 0;
     int64_t when = 0;
     struct wf_select_case cs[2] = {
-        { data, WF_CHAN_RECV, &v, 0 },
-        { wf_chan_timer_chan(t), WF_CHAN_RECV, &when, 0 },
+        {data, WF_CHAN_RECV, &v, 0},
+        {wf_chan_timer_chan(t), WF_CHAN_RECV, &when, 0},
     };
     WT_CHECK_EQ(wf_select(cs, 2, WF_FOREVER), 1);
     WT_CHECK(when >= dl);
@@ -213,15 +213,15 @@ static void *stop_race_main(void *arg)
 {
     (void)arg;
     uint64_t rng = wt_seed();
-    int outcome[2] = { 0, 0 };
+    int outcome[2] = {0, 0};
     for (int i = 0; i < (wt_sanitized() ? 200 : 2000); i++) {
         struct wf_chan_timer *t =
             mk(wf_deadline_in((int64_t)(wt_rand(&rng) % 40) * 1000), 0);
-        struct race r = { .c = wf_chan_timer_chan(t) };
+        struct race r = {.c = wf_chan_timer_chan(t)};
         atomic_init(&r.got, 0);
         bool thr = (i & 1) != 0;
         pthread_t th;
-        struct wf_fiber f = { 0 };
+        struct wf_fiber f = {0};
         if (thr)
             th = thread(race_thread, &r);
         else
@@ -324,8 +324,8 @@ static void cb(struct wf_timer *tm, void *arg)
     int rc1 = wf_chan_timer_stop(cb_target);
     int rc2 = wf_chan_timer_create(&x, 0, 0);
     int rc3 = wf_chan_timer_free(cb_target);
-    atomic_store(&cb_rc, rc1 == WF_EPERM && rc2 == WF_EPERM &&
-                                 rc3 == WF_EPERM ? 0 : -1);
+    atomic_store(
+        &cb_rc, rc1 == WF_EPERM && rc2 == WF_EPERM && rc3 == WF_EPERM ? 0 : -1);
 }
 
 static atomic_int ctl_go;

@@ -70,7 +70,7 @@ static void *joinset_order_main(void *arg)
         int i = perm[k];
         atomic_store(&order_turn, i);
         WT_CHECK_EQ(wf_unpark(order_self[i]), 0);
-        struct wf_fiber who = { 0 };
+        struct wf_fiber who = {0};
         void *res = NULL;
         WT_CHECK_EQ(wf_scope_next(s, &who, &res, WF_FOREVER), 0);
         WT_CHECK_EQ(P2U(res), 1000u + (unsigned)i);
@@ -245,8 +245,9 @@ static void *joinset_close_main(void *arg)
         WT_CHECK_EQ(wf_scope_open_ex(&s, &o), 0);
         int n = 1 + (int)(wt_rand(&rng) % 8);
         for (int i = 0; i < n; i++)
-            WT_CHECK_EQ(wf_scope_go(s, NULL, i & 1 ? park_forever
-                                                   : alloc_member, NULL), 0);
+            WT_CHECK_EQ(
+                wf_scope_go(s, NULL, i & 1 ? park_forever : alloc_member, NULL),
+                0);
         if (wt_rand(&rng) & 1)
             wf_yield();
         if (wt_rand(&rng) & 1)
@@ -408,7 +409,7 @@ static void *errgroup_race_main(void *arg)
         WT_CHECK_EQ(wf_scope_open_ex(&s, &o), 0);
         for (int i = 1; i <= 4; i++)
             WT_CHECK_EQ(wf_scope_go(s, NULL, rf_member, U2P(i)), 0);
-        struct rf_thread_arg ta = { s, -100 };
+        struct rf_thread_arg ta = {s, -100};
         pthread_t th;
         WT_CHECK_EQ(pthread_create(&th, NULL, rf_thread, &ta), 0);
         atomic_store(&rf_go, 1);
@@ -573,7 +574,7 @@ static void *until_member(void *arg)
 static void *deadline_race_main(void *arg)
 {
     (void)arg;
-    int outcomes[2] = { 0, 0 };
+    int outcomes[2] = {0, 0};
     uint64_t rng = wt_seed();
     for (int r = 0; r < (wt_sanitized() ? 100 : 1000); r++) {
         struct wf_scope *s;

@@ -716,7 +716,8 @@ static void *stop_rearming_main(void *arg)
             wf_yield();
         if (atomic_load(&k.runs) != runs)
             WT_FAIL("round %ld: the callback ran after wf_timer_stop "
-                    "returned %d", i, rc);
+                    "returned %d",
+                    i, rc);
         WT_CHECK_EQ(wf_timer_stop(&k.t), WF_EALREADY);
     }
     return NULL;

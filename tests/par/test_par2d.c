@@ -52,7 +52,7 @@ static void capped_body(long lo, long hi, void *ctx)
 
 static void check_capped(long lo, long n, long grain, int cap)
 {
-    struct capped c = { .lo = lo, .grain = grain };
+    struct capped c = {.lo = lo, .grain = grain};
     c.hits = calloc((size_t)n + 1, 1);
     WT_CHECK(c.hits);
     atomic_init(&c.last_hi, lo);
@@ -66,19 +66,19 @@ static void check_capped(long lo, long n, long grain, int cap)
         WT_FAIL("cap %d: %d bodies ran at once", cap, atomic_load(&c.most));
     for (long i = 0; i < n; i++)
         if (c.hits[i] != 1)
-            WT_FAIL("n %ld grain %ld cap %d: index %ld hit %d times", n,
-                    grain, cap, i, c.hits[i]);
+            WT_FAIL("n %ld grain %ld cap %d: index %ld hit %d times", n, grain,
+                    cap, i, c.hits[i]);
     free(c.hits);
 }
 
-static const long sizes[] = { 0, 1, 2, 7, 64, 97, 1000, 4093, 65537 };
+static const long sizes[] = {0, 1, 2, 7, 64, 97, 1000, 4093, 65537};
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 static void *cap_main(void *arg)
 {
     (void)arg;
-    int caps[] = { 0, 1, 2, 3, 64 };
-    long grains[] = { 0, 1, 5, 1000 };
+    int caps[] = {0, 1, 2, 3, 64};
+    long grains[] = {0, 1, 5, 1000};
     for (size_t s = 0; s < NSIZES; s++)
         for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++)
             for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++) {
@@ -168,11 +168,15 @@ static void grid_body(long rlo, long rhi, long clo, long chi, void *ctx)
     atomic_fetch_sub(&g->inside, 1);
 }
 
-static void check_grid(long r0, long rows, long c0, long cols, long tr,
-                       long tc, int cap)
+static void check_grid(long r0, long rows, long c0, long cols, long tr, long tc,
+                       int cap)
 {
-    struct grid g = { .r0 = r0, .r1 = r0 + rows, .c0 = c0, .c1 = c0 + cols,
-                      .tr = tr, .tc = tc };
+    struct grid g = {.r0 = r0,
+                     .r1 = r0 + rows,
+                     .c0 = c0,
+                     .c1 = c0 + cols,
+                     .tr = tr,
+                     .tc = tc};
     g.hits = calloc((size_t)(rows * cols) + 1, 1);
     WT_CHECK(g.hits);
     struct wf_for_opts o = WF_FOR_OPTS_INIT;
@@ -194,10 +198,10 @@ static void check_grid(long r0, long rows, long c0, long cols, long tr,
 static void *grid_main(void *arg)
 {
     (void)arg;
-    long dims[] = { 0, 1, 2, 3, 17, 64, 100, 257 };
-    long tiles[][2] = { { 0, 0 }, { 1, 1 }, { 3, 5 }, { 16, 0 }, { 0, 16 },
-                        { 64, 64 }, { 1000, 1000 } };
-    int caps[] = { 0, 1, 3 };
+    long dims[] = {0, 1, 2, 3, 17, 64, 100, 257};
+    long tiles[][2] = {{0, 0},  {1, 1},   {3, 5},      {16, 0},
+                       {0, 16}, {64, 64}, {1000, 1000}};
+    int caps[] = {0, 1, 3};
     for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++)
         for (size_t b = 0; b < sizeof dims / sizeof dims[0]; b++)
             for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++)
