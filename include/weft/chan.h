@@ -154,6 +154,97 @@ WF_API int wf_select(struct wf_select_case *cases, size_t n, int64_t deadline);
  * WF_EAGAIN. Any thread, no runtime needed. */
 WF_API int wf_select_try(struct wf_select_case *cases, size_t n);
 
+/* ---- timer channels -------------------------------------------------------- */
+
+/* A timer channel delivers the time (an int64_t, wf_now() when it fired)
+ * on a channel of its own: once at a deadline (Go's time.NewTimer), or
+ * every period after it (a ticker, Go's time.NewTicker). Receive on
+ * wf_chan_timer_chan(t) like on any channel, wf_select included. The
+ * channel buffers one value: when the reader has not taken the last one,
+ * a tick is dropped, so a slow reader of a ticker misses ticks rather
+ * than finding a backlog. A ticker's next deadline is the next multiple
+ * of the period (counted from the first deadline) after the time it
+ * fired, so ticks keep their phase. The values come from a timer
+ * callback on a worker (weft/timer.h): no fiber or thread is spent.
+ *
+ * Guarantee of stop (as Go's Timer.Stop since Go 1.23): once
+ * wf_chan_timer_stop (or reset, or free) has returned, no value of the
+ * arming it stopped is delivered: the timer will not fire, a callback
+ * that was firing has finished, and a value already buffered was removed.
+ * Its result says which side of the race won, for a one-shot timer:
+ * 0 if the value had not been received (it was never sent, or stop
+ * removed it), WF_EALREADY if a receive took it (before stop removed
+ * it) or the timer was stopped already. So exactly one of "a receiver
+ * got the value" and "stop returned 0" holds. For a ticker stop returns
+ * 0 if it was ticking. A receive that is blocked when stop returns
+ * stays blocked (until its deadline; the channel is not closed).
+ *
+ * Rules. The channel belongs to the timer: do not send on it or close it
+ * (the value a fire finds room for is what receivers see). The control
+ * calls of one timer (stop, reset, free) must not overlap (they return
+ * WF_EBUSY instead of racing); receivers may run anywhere at any time,
+ * fibers and plain threads. They return WF_EPERM from inside a
+ * weft/timer.h callback, where waiting for a callback is not allowed.
+ * free drops the timer's reference to the channel: a receiver still
+ * blocked on it then must hold its own (wf_chan_retain). A ticker whose
+ * re-arm finds no memory for its timer heap (WF_ENOMEM, never seen in
+ * practice) stops ticking. Timers armed at wf_shutdown never fire; stop
+ * and free work after it.
+ *
+ * Example: wait for a message for at most 100 ms, with a heartbeat every
+ * 10 ms.
+ *
+ *     struct wf_chan_timer *timeout, *beat;
+ *     wf_chan_timer_create(&timeout, wf_deadline_in(100 * WF_MSEC), 0);
+ *     wf_chan_timer_create(&beat, wf_deadline_in(10 * WF_MSEC),
+ *                          10 * WF_MSEC);
+ *     int64_t when;
+ *     struct wf_select_case cs[] = {
+ *         { msgs, WF_CHAN_RECV, &msg, 0 },
+ *         { wf_chan_timer_chan(timeout), WF_CHAN_RECV, &when, 0 },
+ *         { wf_chan_timer_chan(beat), WF_CHAN_RECV, &when, 0 },
+ *     };
+ *     for (;;) {
+ *         int i = wf_select(cs, 3, WF_FOREVER);
+ *         if (i == 0) { handle(&msg); break; }
+ *         if (i == 1) break;                 // timed out
+ *         send_heartbeat();                  // i == 2
+ *     }
+ *     wf_chan_timer_free(timeout);
+ *     wf_chan_timer_free(beat);
+ */
+struct wf_chan_timer;
+
+/* Create a timer channel that fires at `deadline` (absolute, wf_now()'s
+ * clock; one already passed fires at once) and, if period > 0, every
+ * period ns after. Any thread, while a runtime runs. Errors: WF_EINVAL
+ * out NULL or period < 0; WF_ENOMEM; WF_ESHUTDOWN no runtime runs;
+ * WF_EPERM from a timer callback. */
+WF_API int wf_chan_timer_create(struct wf_chan_timer **out, int64_t deadline,
+                                int64_t period);
+
+/* The channel the values arrive on (int64_t elements, capacity 1). The
+ * timer holds a reference until wf_chan_timer_free. NULL if t is NULL. */
+WF_API struct wf_chan *wf_chan_timer_chan(const struct wf_chan_timer *t);
+
+/* Stop t (see the guarantee above). Returns 0 (a delivery was prevented,
+ * a ticker was ticking) or WF_EALREADY (its value was received, or t was
+ * stopped). WF_EBUSY another control call of t runs; WF_EPERM from a
+ * timer callback; WF_EINVAL t NULL. Any other thread or fiber; waits
+ * only for a callback that is firing t (a fiber yields meanwhile). */
+WF_API int wf_chan_timer_stop(struct wf_chan_timer *t);
+
+/* Stop t as wf_chan_timer_stop does (dropping a value not received), then
+ * arm it again for `deadline` and `period` (0: one-shot). Returns 0, or
+ * the errors of stop (nothing changed then) and WF_ESHUTDOWN / WF_ENOMEM
+ * (t stays stopped). */
+WF_API int wf_chan_timer_reset(struct wf_chan_timer *t, int64_t deadline,
+                               int64_t period);
+
+/* Stop t and free it, dropping its reference to the channel. Returns 0
+ * (also for t NULL), WF_EBUSY or WF_EPERM (nothing done). */
+WF_API int wf_chan_timer_free(struct wf_chan_timer *t);
+
 #ifdef __cplusplus
 }
 #endif

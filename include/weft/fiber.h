@@ -149,39 +149,143 @@ WF_API int wf_unpark(struct wf_fiber f);
  * fiber (or thread) that opened it must close it: closing cancels the
  * members still running and waits for every one of them, so no member
  * outlives the scope unseen. Scopes nest: a member may open its own scope,
- * and cancelling a fiber cancels the scopes it has open. */
+ * and cancelling a fiber cancels the scopes it has open.
+ *
+ * Options at open (wf_scope_open_ex) add three things:
+ *
+ * - A join set (WF_SCOPE_JOINSET, as Tokio's JoinSet): the scope keeps
+ *   each member's result when it returns, and wf_scope_next hands them
+ *   out in completion order, each once.
+ *
+ * - An error group (WF_SCOPE_FAILFAST, as Go's errgroup). A member fails
+ *   by calling wf_scope_fail(NULL, err) with a negative WF_E* code (any
+ *   fiber or thread may also call wf_scope_fail(s, err)). The first
+ *   failure recorded is the scope's error: wf_scope_wait and
+ *   wf_scope_close return it once the members are done. With FAILFAST it
+ *   also cancels every member (the failing one included: its later
+ *   blocking calls return WF_ECANCELED), and members started afterwards
+ *   start cancelled. Without FAILFAST the error is only recorded.
+ *
+ * - A deadline (opts.deadline, absolute, wf_now()'s clock). When it
+ *   passes with members running, the runtime's timer (no helper fiber)
+ *   cancels them and the scope's error becomes WF_ETIMEDOUT, unless a
+ *   failure was recorded first; members started after it start
+ *   cancelled and make the error WF_ETIMEDOUT as well. If the last
+ *   member returned before the deadline fired, the deadline changes
+ *   nothing. A deadline that passes while wf_scope_close runs (it has
+ *   already cancelled every member) is not an error.
+ *
+ * Example: fetch three things, keep the first to arrive, give up after 1 s
+ * or at the first failure.
+ *
+ *     static void *fetch(void *url) {
+ *         void *body;
+ *         int err = get(url, &body, WF_FOREVER); // WF_ECANCELED once
+ *         if (err < 0 && err != WF_ECANCELED)    // cancelled: not a
+ *             wf_scope_fail(NULL, err);          // failure of its own
+ *         return err < 0 ? NULL : body;
+ *     }
+ *     struct wf_scope *s;
+ *     struct wf_scope_opts o = WF_SCOPE_OPTS_INIT;
+ *     o.flags = WF_SCOPE_JOINSET | WF_SCOPE_FAILFAST;
+ *     o.deadline = wf_deadline_in(WF_SEC);
+ *     wf_scope_open_ex(&s, &o);
+ *     for (int i = 0; i < 3; i++)
+ *         wf_scope_go(s, NULL, fetch, urls[i]);
+ *     struct wf_fiber who;
+ *     void *body;
+ *     if (wf_scope_next(s, &who, &body, WF_FOREVER) == 0 && body)
+ *         use(body);                 // the first member that returned
+ *     wf_scope_cancel(s);            // stop the others
+ *     while (wf_scope_next(s, &who, &body, WF_FOREVER) == 0)
+ *         free(body);                // results of the rest, in order
+ *     int err = wf_scope_close(s);   // first failure, WF_ETIMEDOUT, or
+ *                                    // the count close had to cancel
+ */
 struct wf_scope;
 
+/* Flags of wf_scope_opts. */
+#define WF_SCOPE_JOINSET  0x1u /* keep members' results for wf_scope_next */
+#define WF_SCOPE_FAILFAST 0x2u /* the first failure cancels every member */
+
+struct wf_scope_opts {
+    unsigned flags;   /* WF_SCOPE_* */
+    int64_t deadline; /* WF_FOREVER: none */
+};
+
+/* Options with every field at its default (a plain scope; one line, as
+ * WF_FIBER_OPTS_INIT). */
+/* clang-format off */
+#define WF_SCOPE_OPTS_INIT { 0, WF_FOREVER }
+/* clang-format on */
+
 /* Open a scope owned by the calling fiber or thread. Any thread.
- * Errors: WF_ENOMEM; WF_ESHUTDOWN runtime not running. */
+ * wf_scope_open(out) is wf_scope_open_ex(out, NULL): a plain scope.
+ * Errors: WF_EINVAL out NULL or an unknown flag; WF_ENOMEM (also when the
+ * deadline's timer cannot be armed); WF_ESHUTDOWN runtime not running. */
 WF_API int wf_scope_open(struct wf_scope **out);
+WF_API int wf_scope_open_ex(struct wf_scope **out,
+                            const struct wf_scope_opts *opts);
 
 /* Start fn(arg) as a member of s (opts may be NULL). Members are joined by
- * the scope, not by handle. Any thread. Errors: as wf_go_opts(), and
- * WF_EINVAL if s is closing. */
+ * the scope, not by handle. A member started after a FAILFAST failure or
+ * after the deadline starts cancelled. Any thread. Errors: as
+ * wf_go_opts(), and WF_EINVAL if s is closing. In a join set the call
+ * allocates the record that will hold the result (WF_ENOMEM). */
 WF_API int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
                        wf_fiber_fn *fn, void *arg);
+
+/* Join set: take one member that has returned, the earliest not taken
+ * yet, storing its handle (stale by now: for telling members apart) in
+ * *fiber and what it returned in *result (either may be NULL). Waits
+ * while members run and none has returned. Each returned member is
+ * given to exactly one call, even with several callers at once (fibers
+ * and plain threads mixed). Returns 0; WF_ESRCH when no member is left
+ * (none running, every returned one taken: the join set is empty, and
+ * stays so until wf_scope_go adds one); WF_ETIMEDOUT; WF_ECANCELED (the
+ * caller was cancelled; a returned member is still handed out if there is
+ * one, since that needs no wait); WF_EINVAL s NULL or not a join set;
+ * WF_EDEADLK the caller is a member of s; WF_ESHUTDOWN (plain thread, the
+ * runtime stopped); WF_ENOMEM (no memory for the deadline's timer).
+ * Parks a fiber / blocks a plain thread. Results not taken when the scope
+ * closes are dropped without notice: take them first if they own memory. */
+WF_API int wf_scope_next(struct wf_scope *s, struct wf_fiber *fiber,
+                         void **result, int64_t deadline);
+
+/* Error group: record err (a negative WF_E* code) as s's failure if none
+ * was recorded yet, and with WF_SCOPE_FAILFAST cancel every member. s
+ * NULL means the scope the calling fiber is a member of. Any thread,
+ * never blocks. Returns 0 when err became the scope's error; WF_EALREADY
+ * when an earlier failure (or the deadline) won: exactly one of several
+ * racing calls returns 0. WF_EINVAL err >= 0, or s NULL and the caller is
+ * not a member of a scope. */
+WF_API int wf_scope_fail(struct wf_scope *s, int err);
 
 /* Wait until every member has returned, without cancelling them. Several
  * fibers and threads may wait at once. WF_EDEADLK if the caller is itself
  * a member of s.
- * Returns 0, WF_ETIMEDOUT or WF_ECANCELED (the caller was cancelled before
- * the call, or while waiting and members are still running; if the last
- * member returned first, the wait succeeded and 0 is returned). */
+ * Returns 0, or the scope's error (wf_scope_fail, or WF_ETIMEDOUT from
+ * its deadline) once every member has returned; WF_ETIMEDOUT when this
+ * call's own deadline passed first; or WF_ECANCELED (the caller was
+ * cancelled before the call, or while waiting and members are still
+ * running; if the last member returned first, the wait succeeded). */
 WF_API int wf_scope_wait(struct wf_scope *s, int64_t deadline);
 
-/* Cancel every member (as wf_cancel) without waiting. Returns 0. */
+/* Cancel every member (as wf_cancel) without waiting. Members started
+ * later are not cancelled. Returns 0. */
 WF_API int wf_scope_cancel(struct wf_scope *s);
 
 /* Cancel the members still running, wait for all of them (even if the
- * caller is cancelled itself), and free the scope. Returns the number of
- * members that were still running and had to be cancelled, or WF_EDEADLK
- * if the caller is a member of s (nothing is done). s must not be used
- * after a successful close, nor closed twice, nor after the runtime it
- * was opened in stopped (which frees it): such a call ends the process
- * with a message naming it ("weft: wf_scope_close: scope used after
- * wf_scope_close ...") as long as the memory has not been handed out
- * again; once it has, the behaviour is undefined. */
+ * caller is cancelled itself), stop the deadline, drop the results a join
+ * set still holds, and free the scope. Returns the scope's error
+ * (wf_scope_fail, WF_ETIMEDOUT from its deadline) if it has one; else the
+ * number of members that were still running and had to be cancelled; or
+ * WF_EDEADLK if the caller is a member of s (nothing is done). s must not
+ * be used after a successful close, nor closed twice, nor after the
+ * runtime it was opened in stopped (which frees it): such a call ends the
+ * process with a message naming it ("weft: wf_scope_close: scope used
+ * after wf_scope_close ...") as long as the memory has not been handed
+ * out again; once it has, the behaviour is undefined. */
 WF_API int wf_scope_close(struct wf_scope *s);
 
 /* Fiber-local storage: a value per fiber per key, NULL until set. When a

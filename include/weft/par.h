@@ -167,6 +167,73 @@ typedef void wf_for_fn(long lo, long hi, void *ctx);
 WF_API int wf_parallel_for(long lo, long hi, long grain, wf_for_fn *body,
                            void *ctx);
 
+/* Options of wf_parallel_for_ex and wf_parallel_for_2d. */
+struct wf_for_opts {
+    long grain;      /* wf_parallel_for_ex: as wf_parallel_for's grain (0:
+                      * automatic); wf_parallel_for_2d: ignored (one body
+                      * call per tile) */
+    long tile_rows;  /* wf_parallel_for_2d: rows of a tile; 0: automatic */
+    long tile_cols;  /* wf_parallel_for_2d: columns of a tile; 0: automatic */
+    int max_workers; /* 0: every worker may run the body; n > 0: at most n
+                      * workers run this call's body at once (n at least
+                      * the worker count is the same as 0) */
+};
+
+/* Every option at its default: the same as wf_parallel_for(.., 0, ..)
+ * (one line, as WF_FIBER_OPTS_INIT in weft/fiber.h). */
+/* clang-format off */
+#define WF_FOR_OPTS_INIT { 0, 0, 0, 0 }
+/* clang-format on */
+
+/* wf_parallel_for with options (opts NULL: the defaults). With
+ * max_workers = n below the worker count the call runs exactly n tasks,
+ * which take chunks of the range (grain indices, or automatic ones of
+ * (hi - lo) / (8 * n), 1 .. 4096) from a shared counter until none is
+ * left: so at most n workers call body at once, and the other workers
+ * stay free for fibers and other parallel calls (n = 1 runs the loop on
+ * one worker, in chunks, in ascending order). The cap covers this call's
+ * own body calls: parallel calls made inside the body have their own.
+ * Errors: as wf_parallel_for, WF_EINVAL max_workers < 0; WF_ENOMEM (a
+ * capped call's task records; nothing has run then). */
+WF_API int wf_parallel_for_ex(long lo, long hi, const struct wf_for_opts *opts,
+                              wf_for_fn *body, void *ctx);
+
+/* A 2-D loop body: one tile, rows row_lo <= r < row_hi and columns
+ * col_lo <= c < col_hi. */
+typedef void wf_for2d_fn(long row_lo, long row_hi, long col_lo, long col_hi,
+                         void *ctx);
+
+/* Call body once for each tile of [row_lo, row_hi) x [col_lo, col_hi),
+ * in parallel; the tiles cover the range exactly once. Tiles are
+ * tile_rows x tile_cols (the last row and column of tiles are cut to the
+ * range); a size left 0 is chosen by the runtime: tiles of about
+ * rows * cols / (16 * workers) elements (at most 16384), square where the
+ * range allows, so that each worker gets several. Tiles are numbered
+ * row-major and handed out as in wf_parallel_for (adaptive splitting), or
+ * as in wf_parallel_for_ex under max_workers. A body must not depend on
+ * which tiles run together or in what order. An empty range does
+ * nothing. Blocks as wf_task_group_join().
+ * Errors: WF_EINVAL body NULL, row_hi < row_lo, col_hi < col_lo, a
+ * negative option, more than LONG_MAX rows, columns or tiles; WF_ENOMEM.
+ *
+ * Example: blur an image, 64 x 256 tiles, on at most 4 workers.
+ *
+ *     static void blur_tile(long r0, long r1, long c0, long c1, void *ctx) {
+ *         struct img *im = ctx;
+ *         for (long r = r0; r < r1; r++)
+ *             for (long c = c0; c < c1; c++)
+ *                 im->out[r * im->w + c] = avg3x3(im, r, c);
+ *     }
+ *     struct wf_for_opts o = WF_FOR_OPTS_INIT;
+ *     o.tile_rows = 64;
+ *     o.tile_cols = 256;
+ *     o.max_workers = 4;
+ *     wf_parallel_for_2d(0, im.h, 0, im.w, &o, blur_tile, &im);
+ */
+WF_API int wf_parallel_for_2d(long row_lo, long row_hi, long col_lo,
+                              long col_hi, const struct wf_for_opts *opts,
+                              wf_for2d_fn *body, void *ctx);
+
 /* A reduction body: folds indices lo <= i < hi into *acc (which holds the
  * identity or an earlier partial result of the same leaf). */
 typedef void wf_reduce_fn(long lo, long hi, void *acc, void *ctx);

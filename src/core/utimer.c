@@ -14,7 +14,11 @@
  * Who may make each transition, and under what:
  *   - IDLE -> STARTING is a CAS by a starter; STARTING belongs to it until
  *     it stores ARMED (inserting) or IDLE (giving up). Nobody else acts on
- *     a STARTING timer: they wait a moment, it is a few instructions.
+ *     a STARTING timer: they wait a moment, it is a few instructions. A
+ *     stop that finds IDLE takes STARTING the same way while it looks
+ *     whether the callback runs, then stores IDLE back: so a callback
+ *     cannot re-arm (and return) unseen between that look and the stop's
+ *     answer.
  *   - STARTING -> ARMED, ARMED -> DUE and ARMED -> IDLE happen under the
  *     lock of the heap the timer is in, together with the heap change
  *     (timer.c: wf__timer_add_state, the fire hook, wf__timer_remove), so
@@ -350,8 +354,25 @@ int wf_timer_stop(struct wf_timer *t)
             pause_here();
             continue;
         default: /* IDLE */
-            if (!running(u))
+            /* Hold the state (STARTING, as a start does) while looking
+             * whether the callback runs: otherwise the callback could
+             * re-arm and return between the load of IDLE above and that
+             * look, and we would answer "not armed" with the timer armed.
+             * Held, a re-arm by the callback waits (wf__utimers_drain's
+             * CAS), and a fire cannot happen (not armed). seq_cst CAS,
+             * then running()'s seq_cst load: the Dekker of wf_timer_start
+             * with wf__utimers_drain's stores of utimer_running then
+             * IDLE. */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &u->state, &s, STARTING, memory_order_seq_cst,
+                    memory_order_seq_cst))
+                continue;
+            if (!running(u)) {
+                /* seq_cst: as every store of state (top comment). */
+                atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);
                 return WF_EALREADY;
+            }
+            atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);
             while (running(u))
                 pause_here();
             continue; /* a re-arm by the callback is stopped too */

@@ -116,6 +116,217 @@ int wf_parallel_for(long lo, long hi, long grain, wf_for_fn *body, void *ctx)
     return wf_par_run(pfor_root, &p);
 }
 
+/* ---- capped and 2-D loops -------------------------------------------------
+ *
+ * A call capped at k workers (wf_for_opts.max_workers) runs exactly k
+ * tasks, the root and k - 1 forks, and none of them forks again: each
+ * takes chunks of the range from one shared counter until it runs past
+ * the end (self-scheduling, as OpenMP's dynamic schedule). Only those
+ * tasks call the body, so at most k workers run it at once, whoever
+ * steals them; a worker that joins the root's group may run a fork it
+ * finds unstarted, which is still one of the k. Rejected: keeping the
+ * lazy splitting and refusing steals past a count, which would need a
+ * counter on every steal of every loop.
+ *
+ * A 2-D loop numbers its tiles row-major and runs a 1-D loop over the
+ * tile numbers (capped or not), whose body cuts each number back into
+ * its tile, one body call per tile. */
+
+struct pcap {
+    wf_for_fn *body;
+    void *ctx;
+    long lo;
+    unsigned long n, chunk;
+    atomic_ulong next; /* offset of the next chunk from lo */
+};
+
+struct pcap_sub {
+    struct wf_task t;
+    struct pcap *p;
+};
+
+static void pcap_loop(struct pcap *p)
+{
+    for (;;) {
+        /* relaxed: a claim of indices only; the body's writes reach the
+         * caller through the group join. */
+        unsigned long off =
+            atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed);
+        if (off >= p->n)
+            return;
+        unsigned long end = p->n - off > p->chunk ? off + p->chunk : p->n;
+        p->body(p->lo + (long)off, p->lo + (long)end, p->ctx);
+    }
+}
+
+static void pcap_task(void *arg)
+{
+    pcap_loop(((struct pcap_sub *)arg)->p);
+}
+
+struct pcap_root {
+    struct pcap *p;
+    struct pcap_sub *subs;
+    int nsubs;
+};
+
+static void pcap_root(void *arg)
+{
+    struct pcap_root *r = arg;
+    struct wf_task_group g;
+    wf_task_group_init(&g);
+    for (int i = 0; i < r->nsubs; i++) {
+        r->subs[i].p = r->p;
+        wf__group_fork_shared(&g, &r->subs[i].t, pcap_task, &r->subs[i]);
+    }
+    pcap_loop(r->p);
+    wf_task_group_join(&g);
+}
+
+/* [lo, hi) with hi - lo <= LONG_MAX, on k workers at most. */
+static int pfor_capped(long lo, long hi, long grain, int k, wf_for_fn *body,
+                       void *ctx)
+{
+    struct pcap p = {.body = body, .ctx = ctx, .lo = lo};
+    p.n = (unsigned long)hi - (unsigned long)lo;
+    if (grain > 0) {
+        p.chunk = (unsigned long)grain;
+    } else {
+        unsigned long c = p.n / (8ul * (unsigned long)k);
+        p.chunk = c < 1 ? 1 : c > 4096 ? 4096 : c;
+    }
+    atomic_init(&p.next, 0);
+    struct pcap_root r = {.p = &p, .nsubs = k - 1};
+    if (r.nsubs > 0) {
+        r.subs = malloc((size_t)r.nsubs * sizeof *r.subs);
+        if (!r.subs)
+            return WF_ENOMEM;
+    }
+    int err = wf_par_run(pcap_root, &r);
+    free(r.subs);
+    return err;
+}
+
+/* The cap to apply: 0 for none (no cap, or one at least the worker
+ * count). */
+static int cap_of(const struct wf_for_opts *o)
+{
+    if (!o || o->max_workers == 0)
+        return 0;
+    return o->max_workers >= nworkers() ? 0 : o->max_workers;
+}
+
+int wf_parallel_for_ex(long lo, long hi, const struct wf_for_opts *opts,
+                       wf_for_fn *body, void *ctx)
+{
+    long grain = opts ? opts->grain : 0;
+    if (!body || hi < lo || grain < 0 || (opts && opts->max_workers < 0))
+        return WF_EINVAL;
+    int k = cap_of(opts);
+    if (!k)
+        return wf_parallel_for(lo, hi, grain, body, ctx);
+    if (lo == hi)
+        return 0;
+    unsigned long n = (unsigned long)hi - (unsigned long)lo;
+    if (n > (unsigned long)LONG_MAX) { /* as wf_parallel_for: halve first */
+        int err = pfor_capped(lo, lo + (long)(n / 2), grain, k, body, ctx);
+        return err ? err
+                   : pfor_capped(lo + (long)(n / 2), hi, grain, k, body, ctx);
+    }
+    return pfor_capped(lo, hi, grain, k, body, ctx);
+}
+
+struct p2d {
+    wf_for2d_fn *body;
+    void *ctx;
+    long r0, r1, c0, c1;
+    unsigned long tr, tc, nc; /* tile size; tiles per row of tiles */
+};
+
+static void p2d_tiles(long lo, long hi, void *ctx)
+{
+    struct p2d *p = ctx;
+    for (long t = lo; t < hi; t++) {
+        unsigned long i = (unsigned long)t / p->nc;
+        unsigned long j = (unsigned long)t % p->nc;
+        /* i * tr < rows <= LONG_MAX: no overflow (likewise columns) */
+        long rlo = p->r0 + (long)(i * p->tr);
+        long clo = p->c0 + (long)(j * p->tc);
+        long rhi =
+            (unsigned long)(p->r1 - rlo) > p->tr ? rlo + (long)p->tr : p->r1;
+        long chi =
+            (unsigned long)(p->c1 - clo) > p->tc ? clo + (long)p->tc : p->c1;
+        p->body(rlo, rhi, clo, chi, p->ctx);
+    }
+}
+
+static unsigned long isqrt(unsigned long a)
+{
+    unsigned long r = 0;
+    while ((r + 1) * (r + 1) <= a)
+        r++;
+    return r;
+}
+
+int wf_parallel_for_2d(long row_lo, long row_hi, long col_lo, long col_hi,
+                       const struct wf_for_opts *opts, wf_for2d_fn *body,
+                       void *ctx)
+{
+    if (!body || row_hi < row_lo || col_hi < col_lo ||
+        (opts && (opts->tile_rows < 0 || opts->tile_cols < 0 ||
+                  opts->max_workers < 0 || opts->grain < 0)))
+        return WF_EINVAL;
+    unsigned long rows = (unsigned long)row_hi - (unsigned long)row_lo;
+    unsigned long cols = (unsigned long)col_hi - (unsigned long)col_lo;
+    if (rows == 0 || cols == 0)
+        return 0;
+    if (rows > (unsigned long)LONG_MAX || cols > (unsigned long)LONG_MAX)
+        return WF_EINVAL;
+    int k = cap_of(opts);
+    unsigned long tr = opts ? (unsigned long)opts->tile_rows : 0;
+    unsigned long tc = opts ? (unsigned long)opts->tile_cols : 0;
+    if (!tr || !tc) {
+        /* Tiles of about rows * cols / (16 * workers) elements (1 ..
+         * 16384), square where the range allows, so every worker gets
+         * several and a tile's rows stay in cache. */
+        unsigned long total;
+        if (__builtin_mul_overflow(rows, cols, &total))
+            total = ULONG_MAX;
+        unsigned long area =
+            total / (16ul * (unsigned long)(k ? k : nworkers()));
+        area = area < 1 ? 1 : area > 16384 ? 16384 : area;
+        unsigned long side = isqrt(area);
+        if (!tc)
+            tc = side < cols ? side : cols;
+        if (!tr) {
+            unsigned long want = area / tc ? area / tc : 1;
+            tr = want < rows ? want : rows;
+        }
+    }
+    if (tr > rows)
+        tr = rows;
+    if (tc > cols)
+        tc = cols;
+    unsigned long nr = rows / tr + (rows % tr != 0);
+    unsigned long nc = cols / tc + (cols % tc != 0);
+    unsigned long ntiles;
+    if (__builtin_mul_overflow(nr, nc, &ntiles) ||
+        ntiles > (unsigned long)LONG_MAX)
+        return WF_EINVAL; /* more tiles than a long counts */
+    struct p2d p = {.body = body,
+                    .ctx = ctx,
+                    .r0 = row_lo,
+                    .r1 = row_hi,
+                    .c0 = col_lo,
+                    .c1 = col_hi,
+                    .tr = tr,
+                    .tc = tc,
+                    .nc = nc};
+    if (k)
+        return pfor_capped(0, (long)ntiles, 0, k, p2d_tiles, &p);
+    return wf_parallel_for(0, (long)ntiles, 0, p2d_tiles, &p);
+}
+
 /* ---- parallel_reduce ------------------------------------------------------ */
 
 struct pred {

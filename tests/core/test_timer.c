@@ -680,4 +680,52 @@ WT_CASE(stop_while_starting_then_free)
     shutdown_clean();
 }
 
+/* A callback that re-arms its own timer at once, and a stop racing it.
+ * The stop once read the state IDLE while the callback ran, and by the
+ * time it looked whether the callback still ran, the callback had
+ * re-armed and returned: the stop said WF_EALREADY and the timer went on
+ * firing. Once wf_timer_stop returns, the callback must never run again
+ * (until a start). */
+struct ticker {
+    struct wf_timer t;
+    atomic_int runs;
+};
+
+static void ticker_fire(struct wf_timer *t, void *arg)
+{
+    struct ticker *k = arg;
+    atomic_fetch_add(&k->runs, 1);
+    wf_timer_start(t, wf_now()); /* again as soon as possible */
+}
+
+static void *stop_rearming_main(void *arg)
+{
+    (void)arg;
+    struct ticker k;
+    for (long i = 0; i < scaled(2000); i++) {
+        atomic_init(&k.runs, 0);
+        WT_CHECK_EQ(wf_timer_init(&k.t, ticker_fire, &k), 0);
+        WT_CHECK_EQ(wf_timer_start(&k.t, wf_now()), 0);
+        int want = 1 + (int)(i % 4);
+        while (atomic_load(&k.runs) < want)
+            wf_yield();
+        int rc = wf_timer_stop(&k.t);
+        WT_CHECK(rc == 0 || rc == WF_EALREADY);
+        int runs = atomic_load(&k.runs);
+        for (int j = 0; j < 20; j++)
+            wf_yield();
+        if (atomic_load(&k.runs) != runs)
+            WT_FAIL("round %ld: the callback ran after wf_timer_stop "
+                    "returned %d",
+                    i, rc);
+        WT_CHECK_EQ(wf_timer_stop(&k.t), WF_EALREADY);
+    }
+    return NULL;
+}
+
+WT_CASE(stop_races_self_rearm)
+{
+    run_main(4, stop_rearming_main, NULL);
+}
+
 WT_MAIN()
