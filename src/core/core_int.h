@@ -580,20 +580,38 @@ void wf__scopes_abandon(struct wf__rt *rt);
 
 /* A fiber spawned (from worker w, NULL: a plain thread) or returned on w. */
 void wf__inspect_spawned(struct wf__rt *rt, struct wf__worker *w);
+/* Add worker w's batch of spawns and exits to the shared live count and
+ * its peak (core/inspect.h). Only w's own thread. */
+void wf__inspect_flush_live(struct wf__rt *rt, struct wf__worker *w);
 static inline void wf__inspect_exited(struct wf__rt *rt, struct wf__worker *w)
 {
     wf__stat_inc(&w->stats.exits);
-    /* relaxed: a count of its own (core/inspect.h). */
-    atomic_fetch_sub_explicit(&rt->live, 1, memory_order_relaxed);
+    /* relaxed: owner-only, as every counter of w (core/inspect.h). */
+    int64_t d =
+        atomic_load_explicit(&w->stats.live_delta, memory_order_relaxed) - 1;
+    atomic_store_explicit(&w->stats.live_delta, d, memory_order_relaxed);
+    if (d <= -WF__LIVE_BATCH)
+        wf__inspect_flush_live(rt, w);
 }
 /* The calling fiber f parks on worker w, or has started running after a
  * park (or for the first time). */
 static inline void wf__inspect_parked(struct wf__worker *w, struct wf__fcb *f)
 {
     wf__stat_inc(&w->stats.parks);
+    /* relaxed: owner-only (core/inspect.h). */
+    if (atomic_load_explicit(&w->stats.live_delta, memory_order_relaxed))
+        wf__inspect_flush_live(w->rt, w);
     /* relaxed: reports (core_int.h, struct wf__fcb). */
     atomic_store_explicit(&f->since, wf__inspect_clock(), memory_order_relaxed);
     atomic_store_explicit(&f->last_worker, w->index, memory_order_relaxed);
+}
+/* Worker w is about to sleep: its batch of spawns and exits goes to the
+ * shared count (core/inspect.h). */
+static inline void wf__inspect_idle(struct wf__worker *w)
+{
+    /* relaxed: owner-only. */
+    if (atomic_load_explicit(&w->stats.live_delta, memory_order_relaxed))
+        wf__inspect_flush_live(w->rt, w);
 }
 static inline void wf__inspect_running(struct wf__fcb *f)
 {

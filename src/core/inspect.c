@@ -48,24 +48,47 @@
 #include "core_int.h"
 #include "weft/inspect.h"
 
+_Alignas(64) _Atomic int64_t wf__state_clock; /* core/inspect.h */
+
 #define MAX_FRAMES 32
 
 /* ---- counters -------------------------------------------------------------- */
 
-void wf__inspect_spawned(struct wf__rt *rt, struct wf__worker *w)
+static void add_live(struct wf__rt *rt, long n)
 {
-    if (w)
-        wf__stat_inc(&w->stats.spawns);
-    else /* relaxed: a statistic; plain threads share it */
-        atomic_fetch_add_explicit(&rt->plain_spawns, 1, memory_order_relaxed);
     /* relaxed: counts of their own, ordering nothing (core/inspect.h). */
     long live =
-        atomic_fetch_add_explicit(&rt->live, 1, memory_order_relaxed) + 1;
+        atomic_fetch_add_explicit(&rt->live, n, memory_order_relaxed) + n;
     long peak = atomic_load_explicit(&rt->live_peak, memory_order_relaxed);
     while (live > peak && !atomic_compare_exchange_weak_explicit(
                               &rt->live_peak, &peak, live, memory_order_relaxed,
                               memory_order_relaxed)) {
     }
+}
+
+void wf__inspect_flush_live(struct wf__rt *rt, struct wf__worker *w)
+{
+    /* relaxed: owner-only (core/inspect.h). */
+    int64_t d =
+        atomic_load_explicit(&w->stats.live_delta, memory_order_relaxed);
+    atomic_store_explicit(&w->stats.live_delta, 0, memory_order_relaxed);
+    add_live(rt, (long)d);
+}
+
+void wf__inspect_spawned(struct wf__rt *rt, struct wf__worker *w)
+{
+    if (!w) { /* relaxed: statistics; plain threads share them */
+        atomic_fetch_add_explicit(&rt->plain_spawns, 1, memory_order_relaxed);
+        add_live(rt, 1);
+        return;
+    }
+    wf__stat_inc(&w->stats.spawns);
+    /* relaxed: owner-only (core/inspect.h). */
+    int64_t d =
+        atomic_load_explicit(&w->stats.live_delta, memory_order_relaxed) + 1;
+    atomic_store_explicit(&w->stats.live_delta, d, memory_order_relaxed);
+    if (d >= WF__LIVE_BATCH)
+        wf__inspect_flush_live(rt, w);
 }
 
 void wf__inspect_io(void)
@@ -116,9 +139,15 @@ int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker, size_t n)
         t->io += one.io;
     }
     t->spawns += get(&rt->plain_spawns);
-    /* relaxed: statistics (core/inspect.h). */
+    /* relaxed: statistics (core/inspect.h). The shared count, plus what
+     * each worker has not added yet; the peak is at least that. */
     long live = atomic_load_explicit(&rt->live, memory_order_relaxed);
+    for (int i = 0; i < rt->nworkers; i++)
+        live += (long)atomic_load_explicit(&rt->workers[i].stats.live_delta,
+                                           memory_order_relaxed);
     long peak = atomic_load_explicit(&rt->live_peak, memory_order_relaxed);
+    if (live > peak)
+        peak = live;
     out->fibers_live = live > 0 ? (uint64_t)live : 0;
     out->fibers_peak = peak > 0 ? (uint64_t)peak : 0;
     long mapped = wf__stack_mapped_count();
@@ -232,7 +261,7 @@ static void describe(struct wf__rt *rt, struct wf__fcb *f, uint64_t id,
         if (in->state != WF_FIBER_RUNNING)
             in->worker = -1;
     } else {
-        int64_t d = wf__inspect_clock() - since;
+        int64_t d = wf_now() - since; /* since lags by a sample at most */
         in->state_ns = d < 0 ? 0 : d;
     }
 }
@@ -404,6 +433,7 @@ int wf__inspect_start(struct wf__rt *rt)
     atomic_store_explicit(&rt->tw_asleep, 0, memory_order_relaxed);
     atomic_store_explicit(&rt->dump_req, 0, memory_order_relaxed);
     rt->deadlock_reported = false;
+    wf__inspect_tick(wf_now());
     if (rt->dump_signal <= 0)
         return 0;
     struct sigaction sa;

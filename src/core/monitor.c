@@ -271,7 +271,9 @@ static void *monitor_main(void *p)
         dw.since = 0; /* a worker is awake: no deadlock watch */
         if (wf_now() < next)
             wf__futex_wait(&rt->mon_word, seen, next);
-        next = sample_all(rt, smp, wf_now());
+        int64_t now = wf_now();
+        wf__inspect_tick(now); /* fibers' state timestamps (inspect.h) */
+        next = sample_all(rt, smp, now);
     }
     free(smp);
     return NULL;

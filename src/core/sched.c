@@ -1058,6 +1058,7 @@ static bool park_worker(struct wf__worker *w)
 
     if (!work_visible(w)) {
         int64_t deadline = wf__timers_earliest(&w->timers);
+        wf__inspect_idle(w); /* wf_stats: its live count before it sleeps */
         wf__trace_idle(true);
         /* seq_cst: pairs with wake_parked's (and stop's) store of 1; the
          * futex re-checks the word in the kernel. */
@@ -1067,6 +1068,7 @@ static bool park_worker(struct wf__worker *w)
                 break;
         }
         wf__trace_idle(false);
+        wf__inspect_tick(wf_now()); /* the monitor may have slept too */
     }
     bool woken = true;
     pthread_mutex_lock(&rt->idle_lock);
