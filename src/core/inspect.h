@@ -47,7 +47,7 @@ struct wf__wstats {
 /* A worker adds its live_delta to the shared count when it reaches this
  * size either way, when one of its fibers parks and when it goes idle:
  * an RMW on a shared line for every spawn and exit cost a 2-worker
- * spawn+join 35% (docs/PERFORMANCE.md). */
+ * spawn+join 14% (docs/PERFORMANCE.md). */
 #define WF__LIVE_BATCH 32
 
 /* Add n to an owner-only counter: relaxed load and store, no RMW. Only
@@ -71,7 +71,7 @@ static inline void wf__stat_inc(_Atomic uint64_t *c)
  * starts), so a timestamp is at most one sample old: enough for "parked
  * for 3 s". Reading it is a relaxed load of a line that changes a few
  * times a second, where the two reads of CLOCK_MONOTONIC_COARSE per park
- * and resume it replaced cost a one-worker channel round trip 16%
+ * and resume it replaced cost a one-worker channel round trip 14%
  * (docs/PERFORMANCE.md). Never 0 once a runtime has started. */
 extern _Alignas(64) _Atomic int64_t wf__state_clock;
 static inline int64_t wf__inspect_clock(void)
