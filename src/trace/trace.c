@@ -106,6 +106,11 @@ static TLS int tls_worker = -1;
 static void ring_gone(void *p)
 {
     struct ring *r = p;
+    /* The thread is exiting, but another key's destructor may still
+     * record (run after this one): it gets a new ring, which this
+     * destructor marks in its next round, rather than this one, which a
+     * start may free once it is dead. */
+    tls_ring = NULL;
     /* release: the ring's last records before a start frees it. */
     atomic_store_explicit(&r->dead, true, memory_order_release);
 }

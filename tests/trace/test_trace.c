@@ -489,6 +489,49 @@ WT_CASE(started_with_fibers_running)
     CHECK_TRACE("workers=2", "spawns=0");
 }
 
+/* A thread records from a destructor of its own key that runs after the
+ * tracer's (its key was made later), while another thread stops and
+ * starts tracing, which frees the rings of dead threads. Before, the
+ * late record went to the ring the tracer's destructor had marked dead,
+ * freed by the start meanwhile (SEGV; found by review). */
+static pthread_key_t late_key;
+static atomic_int late_step;
+
+static void late_dtor(void *p)
+{
+    (void)p;
+    atomic_store(&late_step, 1); /* the tracer's destructor has run */
+    while (atomic_load(&late_step) != 2)
+        sched_yield();
+    wf_trace_mark("late");
+}
+
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    wf_trace_mark("first"); /* makes the ring (and the tracer's key) */
+    WT_CHECK_EQ(pthread_key_create(&late_key, late_dtor), 0);
+    WT_CHECK_EQ(pthread_setspecific(late_key, (void *)1), 0);
+    return NULL;
+}
+
+WT_CASE(record_from_late_destructor)
+{
+    need_python();
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, late_thread, NULL), 0);
+    while (atomic_load(&late_step) != 1)
+        sched_yield();
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0); /* frees the dead ring */
+    atomic_store(&late_step, 2);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    CHECK_TRACE("mark:late=1", "threads=1");
+    pthread_key_delete(late_key);
+}
+
 /* ---- stop and start while fibers migrate and a thread records ------------ */
 
 static atomic_bool stress_stop;
