@@ -358,6 +358,8 @@ struct wf__rt {
      * the runtime has made its one report. */
     int64_t deadlock_ns;
     bool deadlock_reported; /* monitor only */
+    unsigned dumps_done;    /* dump_req values served; monitor only (reset
+                             * with dump_req at start) */
 };
 
 extern struct wf__rt wf__rt;
@@ -620,8 +622,11 @@ static inline void wf__inspect_running(struct wf__fcb *f)
 }
 /* An I/O wait of the calling context begins (counted for fibers only). */
 void wf__inspect_io(void);
-/* Runtime start: reset the shared counters, install the dump signal's
- * handler (rt->dump_signal); stop: restore the old handler. */
+/* Runtime start: reset the shared counters and the state clock (before
+ * the workers start and RUNNING is published: a count made by a thread
+ * that saw RUNNING must not be wiped), then, once running, install the
+ * dump signal's handler (rt->dump_signal); stop: restore the old one. */
+void wf__inspect_reset(struct wf__rt *rt);
 int wf__inspect_start(struct wf__rt *rt);
 void wf__inspect_stop(struct wf__rt *rt);
 /* On the monitor thread: print a dump if a signal asked for one. */

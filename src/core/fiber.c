@@ -431,8 +431,10 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fcb *f)
      * fiber that returned with scopes still open forgets them: closing such
      * a scope later finds its owner gone. */
     f->owned = NULL;
-    /* relaxed: a report (core_int.h); 0 says "not started" to the next. */
+    /* relaxed: reports (core_int.h); 0 says "not started" to the next,
+     * -1 "no worker known yet" (not the last occupant's). */
     atomic_store_explicit(&f->since, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->last_worker, -1, memory_order_relaxed);
     if (f->named) { /* the name's line is cold: touch it only if used */
         f->name[0] = '\0';
         f->named = false;

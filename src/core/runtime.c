@@ -611,6 +611,7 @@ int wf_init(const struct wf_config *cfg)
     }
     memset(rt->workers, 0, sizeof *rt->workers * (size_t)rt->nworkers);
     install_handlers();
+    wf__inspect_reset(rt); /* before anyone can count */
     err = wf__workers_start(rt);
     if (err)
         goto out_workers;
