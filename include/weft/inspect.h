@@ -58,9 +58,11 @@
  *     rwlock, a condition variable, a semaphore, a wait group, a barrier,
  *     a once, an event, a join, a scope's wait;
  *   - no job of the blocking-call pool is queued or running;
- *   - every plain thread inside a weft call is asleep in a wait without a
- *     deadline (a plain thread in wf_join, wf_chan_recv... with
- *     WF_FOREVER: wf_run's own thread, joining main, is one).
+ *   - every plain thread inside a weft call is asleep without a deadline
+ *     in a wait of the same kinds as the fibers' above (a plain thread in
+ *     wf_join, wf_chan_recv... with WF_FOREVER: wf_run's own thread,
+ *     joining main, is one); one in wf_sleep, in I/O, waiting for a
+ *     future or a signal, or running a wf_once function counts as busy.
  * It never reports when a fiber waits in wf_park (any thread may
  * wf_unpark it), for a future (plain threads, the pool, the reactor and
  * other processes complete them), for I/O or a signal, or for a task

@@ -620,6 +620,18 @@ static inline void wf__inspect_running(struct wf__fcb *f)
     /* relaxed: a report. */
     atomic_store_explicit(&f->since, wf__inspect_clock(), memory_order_relaxed);
 }
+/* A plain thread is busy inside a weft call that no wait record shows (a
+ * wf_sleep, a wf_once function it runs): the deadlock watch must not
+ * report meanwhile (core/inspect.c). seq_cst, no order needed: a count
+ * the watch confirms over a quiet period. */
+static inline void wf__outside_begin(void)
+{
+    atomic_fetch_add_explicit(&wf__rt.outside_busy, 1, memory_order_seq_cst);
+}
+static inline void wf__outside_end(void)
+{
+    atomic_fetch_sub_explicit(&wf__rt.outside_busy, 1, memory_order_seq_cst);
+}
 /* An I/O wait of the calling context begins (counted for fibers only). */
 void wf__inspect_io(void);
 /* Runtime start: reset the shared counters and the state clock (before

@@ -626,9 +626,11 @@ int wf_sleep_until(int64_t deadline)
         struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
         if (deadline == WF_FOREVER)
             ts.tv_sec = (time_t)INT64_MAX / 1000000000;
+        wf__outside_begin(); /* a plain thread in weft: no deadlock report */
         while (deadline > wf_now() &&
                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
             ;
+        wf__outside_end();
         return 0;
     }
     wf__coop_spend(self);

@@ -473,26 +473,9 @@ void wf__inspect_poll_dump(struct wf__rt *rt)
 
 /* ---- deadlocks --------------------------------------------------------------- */
 
-/* Whether a fiber parked for this reason can be woken only by another
- * fiber or by a plain thread inside a weft call (see weft/inspect.h). */
 static bool sure_wait(unsigned why)
 {
-    switch (why) {
-    case WF__WHY_JOIN:
-    case WF__WHY_SCOPE:
-    case WF__WHY_CHAN:
-    case WF__WHY_MUTEX:
-    case WF__WHY_RWLOCK:
-    case WF__WHY_COND:
-    case WF__WHY_SEM:
-    case WF__WHY_WAITGROUP:
-    case WF__WHY_BARRIER:
-    case WF__WHY_ONCE:
-    case WF__WHY_EVENT:
-        return true;
-    default:
-        return false;
-    }
+    return wf__why_sure((enum wf__why)why);
 }
 
 static uint64_t progress(struct wf__rt *rt)
