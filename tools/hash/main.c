@@ -64,24 +64,24 @@
 enum { EXIT_OK = 0, EXIT_FILES = 1, EXIT_USAGE = 2 };
 
 /* Bytes one pread asks for; a hasher's buffer. */
-#define CHUNK ((size_t)256 * 1024)
+#define CHUNK      ((size_t)256 * 1024)
 #define DIGEST_LEN 32
 
 static struct {
-    int inflight;        /* -j: hashers, hence files open at once */
-    bool unordered;      /* --unordered */
-    bool follow;         /* -L */
-    const char *from;    /* --files-from, NULL: the operands */
-    int delim;           /* '\n', or '\0' with -0 */
+    int inflight;     /* -j: hashers, hence files open at once */
+    bool unordered;   /* --unordered */
+    bool follow;      /* -L */
+    const char *from; /* --files-from, NULL: the operands */
+    int delim;        /* '\n', or '\0' with -0 */
     char **operands;
     int noperands;
-    bool progress;       /* stderr is a terminal */
-} opt = { .inflight = 32, .delim = '\n' };
+    bool progress; /* stderr is a terminal */
+} opt = {.inflight = 32, .delim = '\n'};
 
-static struct wf_chan *jobs;      /* char * paths to hash; owned by the receiver */
-static struct wf_scope *walks;    /* the walkers */
-static atomic_int status;         /* EXIT_OK, or EXIT_FILES after an error */
-static atomic_size_t files_done;  /* for the progress line */
+static struct wf_chan *jobs;   /* char * paths to hash; owned by the receiver */
+static struct wf_scope *walks; /* the walkers */
+static atomic_int status;      /* EXIT_OK, or EXIT_FILES after an error */
+static atomic_size_t files_done; /* for the progress line */
 static atomic_ullong bytes_done;
 
 struct result {
@@ -248,7 +248,7 @@ static int hash_file(const char *path, EVP_MD_CTX *ctx, unsigned char *buf,
     for (off_t off = 0;;) {
         ssize_t n = wf_pread(fd, buf, CHUNK, off);
         if (n == -ESPIPE && off == 0) {
-            struct stream s = { fd, ctx, buf, 0 };
+            struct stream s = {fd, ctx, buf, 0};
             struct wf_future *f;
             err = wf_blocking(&f, hash_stream, &s);
             if (err < 0)
@@ -314,8 +314,8 @@ struct entry {
 struct listing {
     const char *path;
     struct dirnode *parent;
-    int err;                 /* opening or reading failed */
-    struct dirnode *loop;    /* the ancestor it is the same directory as */
+    int err;              /* opening or reading failed */
+    struct dirnode *loop; /* the ancestor it is the same directory as */
     dev_t dev;
     ino_t ino;
     struct entry *ents;
@@ -340,7 +340,7 @@ static int add_entry(struct listing *l, const char *name, enum kind k, int err)
     char *copy = strdup(name);
     if (!copy)
         return -ENOMEM;
-    l->ents[l->n++] = (struct entry){ copy, k, err };
+    l->ents[l->n++] = (struct entry){copy, k, err};
     return 0;
 }
 
@@ -390,7 +390,8 @@ static void *list_dir(void *arg)
             k = K_FILE;
         } else if (e->d_type == DT_DIR) {
             k = K_DIR;
-        } else if (e->d_type == DT_UNKNOWN || (e->d_type == DT_LNK && opt.follow)) {
+        } else if (e->d_type == DT_UNKNOWN ||
+                   (e->d_type == DT_LNK && opt.follow)) {
             int flags = opt.follow ? 0 : AT_SYMLINK_NOFOLLOW;
             if (fstatat(dirfd(d), nm, &st, flags) < 0) {
                 k = K_ERR;
@@ -411,7 +412,7 @@ static void *list_dir(void *arg)
 }
 
 struct walkarg {
-    char *path;              /* becomes the dirnode's */
+    char *path; /* becomes the dirnode's */
     struct dirnode *parent;
 };
 
@@ -437,7 +438,7 @@ static void start_walk(char *path, struct dirnode *parent)
     struct walkarg *w = malloc(sizeof *w);
     int err = w ? 0 : -ENOMEM;
     if (w) {
-        *w = (struct walkarg){ path, parent };
+        *w = (struct walkarg){path, parent};
         err = wf_scope_go(walks, NULL, walk, w);
     }
     if (err < 0) {
@@ -478,18 +479,21 @@ static void *walk(void *arg)
     struct dirnode *node = NULL;
     if (l && l->loop) {
         char msg[64 + PATH_MAX];
-        snprintf(msg, sizeof msg,
-                 "directory loop: the same directory as '%s'", l->loop->path);
+        snprintf(msg, sizeof msg, "directory loop: the same directory as '%s'",
+                 l->loop->path);
         report(w->path, msg);
     } else if (l && (l->n > 0 || err == 0)) {
         node = malloc(sizeof *node);
         if (node) {
-            *node = (struct dirnode){ w->parent, l->dev, l->ino, w->path, NULL };
-            struct dirnode *head = atomic_load_explicit(&all_dirs, memory_order_relaxed);
+            *node = (struct dirnode){w->parent, l->dev, l->ino, w->path, NULL};
+            struct dirnode *head =
+                atomic_load_explicit(&all_dirs, memory_order_relaxed);
             do
                 node->all_next = head;
             while (!atomic_compare_exchange_weak_explicit(
-                &all_dirs, &head, node, memory_order_release, memory_order_relaxed));
+                &all_dirs, &head, node,
+                memory_order_release, /* pairs with main()'s load */
+                memory_order_relaxed));
         } else {
             err = -ENOMEM;
         }
@@ -594,10 +598,11 @@ static void *progress(void *arg)
 {
     (void)arg;
     while (wf_sleep(250 * WF_MSEC) == 0) {
-        fprintf(stderr, "\r\033[Kweft-hash: %zu files, %.1f MiB",
-                atomic_load_explicit(&files_done, memory_order_relaxed),
-                (double)atomic_load_explicit(&bytes_done, memory_order_relaxed) /
-                    (1024.0 * 1024.0));
+        fprintf(
+            stderr, "\r\033[Kweft-hash: %zu files, %.1f MiB",
+            atomic_load_explicit(&files_done, memory_order_relaxed),
+            (double)atomic_load_explicit(&bytes_done, memory_order_relaxed) /
+                (1024.0 * 1024.0));
     }
     return NULL;
 }
@@ -645,53 +650,76 @@ static void usage(FILE *out)
 {
     fputs(
         "NAME\n"
-        "    weft-hash - SHA-256 of every file under the given paths, in parallel\n"
+        "    weft-hash - SHA-256 of every file under the given paths, in "
+        "parallel\n"
         "\n"
         "SYNOPSIS\n"
         "    weft-hash [-L] [-j N] [--unordered] PATH...\n"
         "    weft-hash [-L] [-j N] [--unordered] [-0] --files-from FILE\n"
         "\n"
         "DESCRIPTION\n"
-        "    Prints the SHA-256 digest (OpenSSL's libcrypto) of every regular file\n"
-        "    named or found under the directories named, one line per file in the\n"
-        "    format of GNU sha256sum, so that `sha256sum -c` checks the output:\n"
-        "    64 hex digits, two spaces, the name. A name that contains a backslash,\n"
-        "    a newline or a carriage return is escaped as sha256sum does: the line\n"
-        "    starts with a backslash and those characters read \\\\, \\n and \\r.\n"
-        "    Names of files found in a directory are the directory's name, a slash\n"
-        "    and the entry's name, as find(1) prints them. Lines are sorted by name\n"
+        "    Prints the SHA-256 digest (OpenSSL's libcrypto) of every regular "
+        "file\n"
+        "    named or found under the directories named, one line per file in "
+        "the\n"
+        "    format of GNU sha256sum, so that `sha256sum -c` checks the "
+        "output:\n"
+        "    64 hex digits, two spaces, the name. A name that contains a "
+        "backslash,\n"
+        "    a newline or a carriage return is escaped as sha256sum does: the "
+        "line\n"
+        "    starts with a backslash and those characters read \\\\, \\n and "
+        "\\r.\n"
+        "    Names of files found in a directory are the directory's name, a "
+        "slash\n"
+        "    and the entry's name, as find(1) prints them. Lines are sorted by "
+        "name\n"
         "    (byte order, as LC_ALL=C sort) unless --unordered.\n"
         "\n"
-        "    Directories are walked by concurrent fibers of the weft runtime, with\n"
-        "    readdir and stat on its blocking-call pool; files are read in chunks\n"
-        "    of 256 KiB through weft's asynchronous file I/O (io_uring where the\n"
-        "    kernel allows, else the pool), each file hashed in order by one fiber\n"
-        "    and different files in parallel on all workers (WEFT_WORKERS sets\n"
+        "    Directories are walked by concurrent fibers of the weft runtime, "
+        "with\n"
+        "    readdir and stat on its blocking-call pool; files are read in "
+        "chunks\n"
+        "    of 256 KiB through weft's asynchronous file I/O (io_uring where "
+        "the\n"
+        "    kernel allows, else the pool), each file hashed in order by one "
+        "fiber\n"
+        "    and different files in parallel on all workers (WEFT_WORKERS "
+        "sets\n"
         "    their number; the default is one per CPU).\n"
         "\n"
-        "    Symlinks named as operands are followed. Symlinks met while walking\n"
+        "    Symlinks named as operands are followed. Symlinks met while "
+        "walking\n"
         "    are skipped (neither hashed nor entered, as `find -type f` does)\n"
-        "    unless -L is given. Other non-regular files met while walking (fifos,\n"
-        "    devices, sockets) are skipped; named as operands they are read to\n"
+        "    unless -L is given. Other non-regular files met while walking "
+        "(fifos,\n"
+        "    devices, sockets) are skipped; named as operands they are read "
+        "to\n"
         "    their end.\n"
         "\n"
-        "    A file that cannot be hashed (unreadable, vanished since the walk saw\n"
+        "    A file that cannot be hashed (unreadable, vanished since the walk "
+        "saw\n"
         "    it, a directory loop, a dangling symlink with -L) is reported on\n"
-        "    stderr as `weft-hash: NAME: reason`; every other file is still hashed.\n"
+        "    stderr as `weft-hash: NAME: reason`; every other file is still "
+        "hashed.\n"
         "    When stderr is a terminal a progress line is drawn there.\n"
         "\n"
         "OPTIONS\n"
         "    -j N, --inflight N\n"
-        "        Hash at most N files at once (default 32): at most N files are\n"
+        "        Hash at most N files at once (default 32): at most N files "
+        "are\n"
         "        open and N x 256 KiB bytes being read.\n"
         "    -L, --dereference\n"
-        "        Follow every symlink met while walking. Each directory is compared\n"
-        "        (device and inode) with those on its path; a loop is reported as\n"
+        "        Follow every symlink met while walking. Each directory is "
+        "compared\n"
+        "        (device and inode) with those on its path; a loop is reported "
+        "as\n"
         "        an error and not entered.\n"
         "    --unordered\n"
         "        Print each line as its file completes, not sorted.\n"
         "    --files-from FILE\n"
-        "        Read the names to hash from FILE (- for stdin), one per line,\n"
+        "        Read the names to hash from FILE (- for stdin), one per "
+        "line,\n"
         "        instead of the operands. Directories among them are walked.\n"
         "    -0, --null\n"
         "        With --files-from: names end with a NUL byte, not a newline.\n"
@@ -714,13 +742,13 @@ int main(int argc, char **argv)
 {
     enum { OPT_UNORDERED = 256, OPT_FILES_FROM };
     static const struct option longs[] = {
-        { "inflight", required_argument, NULL, 'j' },
-        { "dereference", no_argument, NULL, 'L' },
-        { "unordered", no_argument, NULL, OPT_UNORDERED },
-        { "files-from", required_argument, NULL, OPT_FILES_FROM },
-        { "null", no_argument, NULL, '0' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"inflight", required_argument, NULL, 'j'},
+        {"dereference", no_argument, NULL, 'L'},
+        {"unordered", no_argument, NULL, OPT_UNORDERED},
+        {"files-from", required_argument, NULL, OPT_FILES_FROM},
+        {"null", no_argument, NULL, '0'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "j:L0h", longs, NULL)) != -1) {
@@ -729,7 +757,8 @@ int main(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*optarg == 0 || *end || v < 1 || v > 4096) {
-                fprintf(stderr, "weft-hash: -j wants a number from 1 to 4096\n");
+                fprintf(stderr,
+                        "weft-hash: -j wants a number from 1 to 4096\n");
                 return EXIT_USAGE;
             }
             opt.inflight = (int)v;
@@ -758,8 +787,11 @@ int main(int argc, char **argv)
     opt.operands = argv + optind;
     opt.noperands = argc - optind;
     if (opt.from ? opt.noperands > 0 : opt.noperands == 0) {
-        fprintf(stderr, opt.from ? "weft-hash: operands and --files-from exclude each other\n"
-                                 : "weft-hash: no path given; try 'weft-hash --help'\n");
+        fprintf(
+            stderr,
+            opt.from
+                ? "weft-hash: operands and --files-from exclude each other\n"
+                : "weft-hash: no path given; try 'weft-hash --help'\n");
         return EXIT_USAGE;
     }
     opt.progress = isatty(STDERR_FILENO);
@@ -767,7 +799,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     int err = wf_run(NULL, run, NULL, NULL);
     if (err < 0) {
-        fprintf(stderr, "weft-hash: cannot start the runtime: %s\n", wf_strerror(err));
+        fprintf(stderr, "weft-hash: cannot start the runtime: %s\n",
+                wf_strerror(err));
         return EXIT_USAGE;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
