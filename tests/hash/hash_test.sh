@@ -106,6 +106,23 @@ symlinks)
     # Operands are followed.
     "$tool" t/link-to-file > out || fail "operand symlink: exit $?"
     [ "$(cut -c1-64 out)" = "$(sha256sum < t/a | cut -c1-64)" ] || fail "operand symlink hash"
+    # A pipe named as an operand is read to its end.
+    "$tool" /dev/stdin < t/big > out || fail "pipe operand: exit $?"
+    [ "$(cut -c1-64 out)" = "$(sha256sum < t/big | cut -c1-64)" ] || fail "pipe operand hash"
+    ;;
+progress_tty)
+    # The progress line shows only when stderr is a terminal; script(1)
+    # gives it one (where script is missing the terminal half is skipped).
+    make_tree
+    "$tool" t > out 2> err || fail "exit $?"
+    [ -s err ] && fail "progress drawn on a non-terminal"
+    if command -v script > /dev/null; then
+        for i in $(seq 1 3000); do printf '%s' "$i" > "t/sub/p$i"; done
+        script -qc "'$tool' -j 1 t > out" /dev/null > tty < /dev/null || fail "under script: exit $?"
+        grep -q 'weft-hash: .* files' tty || { od -c tty | head; echo "(no progress line: the run took under 250 ms?)"; }
+        expected t > exp
+        cmp out exp || fail "output differs under a terminal"
+    fi
     ;;
 loop_L)
     make_tree
