@@ -507,6 +507,12 @@ static void *walk(void *arg)
             struct entry *e = &l->ents[i];
             if ((pass == 0) != (e->kind != K_FILE))
                 continue;
+            /* Starting a walker never switches, so a directory of many
+             * subdirectories would keep the worker (and under TSan each
+             * start is slow enough for a stall report): let the
+             * neighbours run now and then. */
+            if (i % 64 == 63)
+                wf_yield();
             char *child = join(w->path, e->name);
             if (!child)
                 report(w->path, strerror(ENOMEM));
