@@ -29,10 +29,13 @@
  * open(2) after a line on stderr if it cannot be, like any bad WEFT_*
  * value) and wf_shutdown write it. wf_trace_stop may end that trace
  * earlier (it is then written by the stop); a trace started by
- * wf_trace_start is the caller's to stop, across wf_shutdown too.
+ * wf_trace_start is the caller's to stop, across wf_shutdown too. Each
+ * wf_init with WEFT_TRACE set truncates the file: a program that starts
+ * the runtime more than once keeps the last run's trace.
  *
  * All of these calls may be made from any thread, in a fiber or not, with
- * or without a running runtime.
+ * or without a running runtime; not from a signal handler (a thread's
+ * first event allocates its ring).
  */
 #ifndef WEFT_TRACE_H
 #define WEFT_TRACE_H
@@ -53,7 +56,6 @@ extern "C" {
  *   WF_EINVAL    path is NULL or empty;
  *   WF_EALREADY  tracing is already on (by this call or WEFT_TRACE);
  *   WF_ENOSYS    this build has no tracer (-DWEFT_TRACE=OFF);
- *   WF_ENOMEM    no memory for the tracer's state;
  *   any error of open(2) for the path (WF_E* == -errno: -ENOENT for a
  *   missing directory, -EACCES, -EISDIR, ...).
  * Nothing is started on error. */
@@ -66,6 +68,7 @@ WF_API int wf_trace_start(const char *path);
  *   WF_EALREADY  tracing is not on (never started, or stopped already);
  *   WF_ENOSYS    this build has no tracer (-DWEFT_TRACE=OFF);
  *   WF_ENOMEM    no memory to sort the events: the file is left empty;
+ *   an error of dup(2) or fdopen(3) (-EMFILE...): the file is left empty;
  *   any error of write(2) or close(2) (-ENOSPC, -EIO, ...): the file is
  *   incomplete.
  * Tracing is off after the call, whatever it returns. */

@@ -909,8 +909,18 @@ static int write_trace(int fd, int64_t stop_ts)
     c.io.p = malloc((total + 1) * sizeof *c.io.p);
     c.span.p = malloc((total + 1) * sizeof *c.span.p);
     c.names.s = malloc((total + 1) * sizeof *c.names.s);
-    c.o.f = fdopen(dup(fd), "w");
-    if (!c.flow.p || !c.io.p || !c.span.p || !c.names.s || !c.o.f ||
+    int fd2 = dup(fd);
+    if (fd2 < 0) {
+        err = -errno; /* EMFILE and the like, said as they are */
+        goto out;
+    }
+    c.o.f = fdopen(fd2, "w");
+    if (!c.o.f) {
+        err = -errno;
+        close(fd2);
+        goto out;
+    }
+    if (!c.flow.p || !c.io.p || !c.span.p || !c.names.s ||
         !map_init(&c.fname, spawns) || !map_init(&m, total)) {
         err = WF_ENOMEM;
         goto out;
