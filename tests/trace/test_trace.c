@@ -167,11 +167,21 @@ WT_CASE(pingpong)
 
 /* ---- steals: busy fibers spread over two workers ------------------------- */
 
+/* Each burner computes for 3 ms and then until burners have run on both
+ * workers (at most 10 s): the other worker must have stolen one, whatever
+ * the machine's load. */
+static atomic_int burned_on[2];
+
 static void *burner(void *arg)
 {
     (void)arg;
-    int64_t end = wf_now() + 3 * WF_MSEC;
-    while (wf_now() < end)
+    int w = wf_worker_index();
+    WT_CHECK(w == 0 || w == 1);
+    atomic_store(&burned_on[w], 1);
+    int64_t end = wf_now() + 3 * WF_MSEC, give_up = wf_now() + 10 * WF_SEC;
+    while (wf_now() < end ||
+           (!(atomic_load(&burned_on[0]) && atomic_load(&burned_on[1])) &&
+            wf_now() < give_up))
         ;
     return NULL;
 }
@@ -201,7 +211,10 @@ WT_CASE(steal)
 static void *sleeper(void *arg)
 {
     (void)arg;
-    WT_CHECK_EQ(wf_sleep(2 * WF_MSEC), 0);
+    /* 20 ms: long enough that the worker whose timer wakes it gets to
+     * sleep (an idle slice ends at that wake) even when the machine is
+     * busy: with 2 ms, beside two CPU hogs, it sometimes never parked. */
+    WT_CHECK_EQ(wf_sleep(20 * WF_MSEC), 0);
     return NULL;
 }
 
@@ -233,12 +246,43 @@ static void body(long lo, long hi, void *ctx)
     atomic_fetch_add(sum, s);
 }
 
+/* A body that returns only once the fiber that called the loop is parked
+ * in its join (wf_fibers_list says "tasks"), so that park is in the trace
+ * whatever the timing. (Left to timing, the workers finished the loop
+ * before main reached its join on a loaded machine, and it never parked.)
+ */
+static void wait_caller_parked(long lo, long hi, void *ctx)
+{
+    (void)lo;
+    (void)hi;
+    uint64_t caller = *(const uint64_t *)ctx;
+    int64_t end = wf_deadline_in(10 * WF_SEC);
+    for (;;) {
+        struct wf_fiber_info in[8];
+        size_t total = 0;
+        int n = wf_fibers_list(in, 8, &total);
+        WT_CHECK(n >= 0);
+        bool parked = false;
+        for (int i = 0; i < n; i++)
+            if (in[i].id == caller && in[i].state == WF_FIBER_PARKED &&
+                strcmp(in[i].wait, "tasks") == 0)
+                parked = true;
+        if (parked)
+            return;
+        if (wf_now() > end)
+            WT_FAIL("the loop's caller never parked in its join");
+        sched_yield();
+    }
+}
+
 static void *par_main(void *arg)
 {
     (void)arg;
     atomic_long sum = 0;
+    uint64_t me = wf_self().id;
     WT_CHECK_EQ(wf_trace_start(tpath()), 0);
     WT_CHECK_EQ(wf_parallel_for(0, 1 << 20, 0, body, &sum), 0);
+    WT_CHECK_EQ(wf_parallel_for(0, 1, 1, wait_caller_parked, &me), 0);
     WT_CHECK_EQ(wf_trace_stop(), 0);
     WT_CHECK_EQ(atomic_load(&sum), (long)(1 << 20) * ((1 << 20) - 1) / 2);
     return NULL;
@@ -274,7 +318,21 @@ static void *socket_main(void *arg)
     struct wf_fiber r = go_named("reader", reader, (void *)(intptr_t)lfd);
     int fd = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
     WT_CHECK(fd >= 0);
-    wf_sleep(2 * WF_MSEC); /* the reader waits in wf_read meanwhile */
+    /* Write only once the reader is parked on its read (a fixed nap was
+     * not enough on a loaded machine). */
+    for (int64_t end = wf_deadline_in(10 * WF_SEC);;) {
+        struct wf_fiber_info in[8];
+        int n = wf_fibers_list(in, 8, NULL);
+        bool parked = false;
+        for (int i = 0; i < n; i++)
+            if (in[i].id == r.id && in[i].state == WF_FIBER_PARKED &&
+                strcmp(in[i].wait, "io") == 0)
+                parked = true;
+        if (parked)
+            break;
+        WT_CHECK(wf_now() < end);
+        wf_sleep(WF_MSEC);
+    }
     WT_CHECK_EQ(wf_write(fd, "hello", 5, WF_FOREVER), 5);
     join(r);
     WT_CHECK_EQ(wf_trace_stop(), 0);
