@@ -65,7 +65,8 @@ static inline struct rimg ref_generate(long w, long h, int c, uint32_t seed)
                 s ^= s << 13;
                 s ^= s >> 17;
                 s ^= s << 5;
-                long v = (x * 255) / (w > 1 ? w - 1 : 1) / 2 + (y * 255) / (h > 1 ? h - 1 : 1) / 2;
+                long v = (x * 255) / (w > 1 ? w - 1 : 1) / 2 +
+                         (y * 255) / (h > 1 ? h - 1 : 1) / 2;
                 if ((x / 5 + y / 3 + ch) % 4 == 0)
                     v = 255 - v;
                 if (s % 7 == 0)
@@ -86,7 +87,8 @@ static inline struct rimg ref_grayscale(const struct rimg *s)
             if (s->c == 1)
                 d.p[y * s->w + x] = p[0];
             else
-                d.p[y * s->w + x] = (uint8_t)((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) / 256);
+                d.p[y * s->w + x] =
+                    (uint8_t)((77 * p[0] + 150 * p[1] + 29 * p[2] + 128) / 256);
         }
     return d;
 }
@@ -122,7 +124,8 @@ static inline struct rimg ref_blur(const struct rimg *s, double sigma)
             for (int ch = 0; ch < s->c; ch++) {
                 float a = 0;
                 for (long i = 0; i < n; i++)
-                    a += wt[i] * (float)rpx(s, rclamp(x + i - r, 0, s->w - 1), y)[ch];
+                    a += wt[i] *
+                         (float)rpx(s, rclamp(x + i - r, 0, s->w - 1), y)[ch];
                 mid[(y * s->w + x) * s->c + ch] = a;
             }
     for (long y = 0; y < s->h; y++)
@@ -130,7 +133,10 @@ static inline struct rimg ref_blur(const struct rimg *s, double sigma)
             for (int ch = 0; ch < s->c; ch++) {
                 float a = 0;
                 for (long i = 0; i < n; i++)
-                    a += wt[i] * mid[(rclamp(y + i - r, 0, s->h - 1) * s->w + x) * s->c + ch];
+                    a +=
+                        wt[i] *
+                        mid[(rclamp(y + i - r, 0, s->h - 1) * s->w + x) * s->c +
+                            ch];
                 rpx(&d, x, y)[ch] = ref_round(a);
             }
     free(mid);
@@ -149,7 +155,8 @@ static inline struct rimg ref_sobel(const struct rimg *src)
             long gx = 0, gy = 0;
             for (int j = -1; j <= 1; j++)
                 for (int i = -1; i <= 1; i++) {
-                    long v = *rpx(&g, rclamp(x + i, 0, g.w - 1), rclamp(y + j, 0, g.h - 1));
+                    long v = *rpx(&g, rclamp(x + i, 0, g.w - 1),
+                                  rclamp(y + j, 0, g.h - 1));
                     gx += kx[j + 1][i + 1] * v;
                     gy += kx[i + 1][j + 1] * v; /* the transpose */
                 }
@@ -168,7 +175,8 @@ static inline struct rimg ref_sharpen(const struct rimg *s)
     for (long y = 0; y < s->h; y++)
         for (long x = 0; x < s->w; x++)
             for (int ch = 0; ch < s->c; ch++) {
-                long v = 5 * rpx(s, x, y)[ch] - rpx(s, x, rclamp(y - 1, 0, s->h - 1))[ch] -
+                long v = 5 * rpx(s, x, y)[ch] -
+                         rpx(s, x, rclamp(y - 1, 0, s->h - 1))[ch] -
                          rpx(s, x, rclamp(y + 1, 0, s->h - 1))[ch] -
                          rpx(s, rclamp(x - 1, 0, s->w - 1), y)[ch] -
                          rpx(s, rclamp(x + 1, 0, s->w - 1), y)[ch];
@@ -177,7 +185,8 @@ static inline struct rimg ref_sharpen(const struct rimg *s)
     return d;
 }
 
-static inline void ref_coord(long i, long sn, long dn, long *a, long *b, float *f)
+static inline void ref_coord(long i, long sn, long dn, long *a, long *b,
+                             float *f)
 {
     float s = ((float)i + 0.5f) * (float)sn / (float)dn - 0.5f;
     s = s < 0.0f ? 0.0f : s;
@@ -197,8 +206,10 @@ static inline struct rimg ref_resize(const struct rimg *s, long w, long h)
             ref_coord(x, s->w, w, &x0, &x1, &fx);
             ref_coord(y, s->h, h, &y0, &y1, &fy);
             for (int ch = 0; ch < s->c; ch++) {
-                float top = (1.0f - fx) * rpx(s, x0, y0)[ch] + fx * rpx(s, x1, y0)[ch];
-                float bot = (1.0f - fx) * rpx(s, x0, y1)[ch] + fx * rpx(s, x1, y1)[ch];
+                float top =
+                    (1.0f - fx) * rpx(s, x0, y0)[ch] + fx * rpx(s, x1, y0)[ch];
+                float bot =
+                    (1.0f - fx) * rpx(s, x0, y1)[ch] + fx * rpx(s, x1, y1)[ch];
                 rpx(&d, x, y)[ch] = ref_round((1.0f - fy) * top + fy * bot);
             }
         }
@@ -207,7 +218,8 @@ static inline struct rimg ref_resize(const struct rimg *s, long w, long h)
 
 /* The largest difference between two samples of a and b, or 1000 when
  * their shapes differ. */
-static inline int ref_maxdiff(const struct rimg *a, long w, long h, int c, const uint8_t *b)
+static inline int ref_maxdiff(const struct rimg *a, long w, long h, int c,
+                              const uint8_t *b)
 {
     if (a->w != w || a->h != h || a->c != c)
         return 1000;
@@ -239,8 +251,8 @@ static inline int ref_read_pnm(const char *path, struct rimg *r)
     long w, h, maxval;
     if (!f)
         return -1;
-    if (fscanf(f, "P%c %ld %ld %ld", &t, &w, &h, &maxval) != 4 || maxval != 255 ||
-        (t != '5' && t != '6') || fgetc(f) != '\n') {
+    if (fscanf(f, "P%c %ld %ld %ld", &t, &w, &h, &maxval) != 4 ||
+        maxval != 255 || (t != '5' && t != '6') || fgetc(f) != '\n') {
         fclose(f);
         return -1;
     }

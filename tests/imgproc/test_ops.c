@@ -14,7 +14,7 @@
 
 #include <weft.h>
 
-static const long shapes[][2] = {{1, 1}, {1, 17}, {17, 1}, {2, 2}, {13, 7},
+static const long shapes[][2] = {{1, 1},  {1, 17},  {17, 1},  {2, 2},  {13, 7},
                                  {7, 13}, {97, 89}, {64, 48}, {257, 3}};
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -67,7 +67,8 @@ static void check_op(const struct opcase *oc)
                 WT_FAIL("%ldx%ldx%d: %s", w, h, c, err);
             int d = ref_maxdiff(&want, out.w, out.h, out.c, out.px);
             if (d > tol)
-                WT_FAIL("op %d on %ldx%ldx%d: differs from the reference by %d (tolerance %d)",
+                WT_FAIL("op %d on %ldx%ldx%d: differs from the reference by %d "
+                        "(tolerance %d)",
                         (int)oc->op, w, h, c, d, tol);
             img_free(&out);
             free(want.p);
@@ -78,7 +79,7 @@ static void check_op(const struct opcase *oc)
 static void *op_fiber(void *arg)
 {
     const struct opcase *list = arg;
-    for (; list->op != (enum which)-1; list++)
+    for (; list->op != (enum which) - 1; list++)
         check_op(list);
     return NULL;
 }
@@ -89,7 +90,10 @@ static void check_ops(const struct opcase *list)
     op_fiber((void *)list);              /* no runtime: serial */
 }
 
-#define END {(enum which)-1, 0, 0, 0}
+#define END                       \
+    {                             \
+        (enum which) - 1, 0, 0, 0 \
+    }
 
 WT_CASE(grayscale_matches_reference)
 {
@@ -99,8 +103,11 @@ WT_CASE(grayscale_matches_reference)
 
 WT_CASE(blur_matches_reference)
 {
-    const struct opcase l[] = {{BLUR, 0.4, 0, 0}, {BLUR, 1.0, 0, 0}, {BLUR, 2.3, 0, 0},
-                               {BLUR, 7.0, 0, 0}, END};
+    const struct opcase l[] = {{BLUR, 0.4, 0, 0},
+                               {BLUR, 1.0, 0, 0},
+                               {BLUR, 2.3, 0, 0},
+                               {BLUR, 7.0, 0, 0},
+                               END};
     check_ops(l);
 }
 
@@ -118,9 +125,13 @@ WT_CASE(sharpen_matches_reference)
 
 WT_CASE(resize_matches_reference)
 {
-    const struct opcase l[] = {{RESIZE, 0, 1, 1},   {RESIZE, 0, 1, 31}, {RESIZE, 0, 31, 1},
-                               {RESIZE, 0, 13, 7},  {RESIZE, 0, 200, 3},
-                               {RESIZE, 0, 101, 97}, END};
+    const struct opcase l[] = {{RESIZE, 0, 1, 1},
+                               {RESIZE, 0, 1, 31},
+                               {RESIZE, 0, 31, 1},
+                               {RESIZE, 0, 13, 7},
+                               {RESIZE, 0, 200, 3},
+                               {RESIZE, 0, 101, 97},
+                               END};
     check_ops(l);
 }
 
@@ -180,7 +191,8 @@ static int decode_str(const char *s, size_t len, struct img *out, char *err)
 
 WT_CASE(pnm_header_comments_and_whitespace)
 {
-    static const char f[] = "P6 # a comment\n#another\n 2\t# w\n1\r\n#maxval next\n255\nabcdef";
+    static const char f[] =
+        "P6 # a comment\n#another\n 2\t# w\n1\r\n#maxval next\n255\nabcdef";
     struct img im;
     char err[IMG_ERRLEN] = "";
     if (decode_str(f, sizeof f - 1, &im, err) < 0)
@@ -228,7 +240,8 @@ WT_CASE(pnm_bad_headers)
             WT_FAIL("'%s' was accepted", bad[i].file);
         WT_CHECK(im.px == NULL);
         if (!strstr(err, bad[i].want))
-            WT_FAIL("'%s': message '%s' lacks '%s'", bad[i].file, err, bad[i].want);
+            WT_FAIL("'%s': message '%s' lacks '%s'", bad[i].file, err,
+                    bad[i].want);
     }
 }
 
@@ -247,7 +260,8 @@ static void mangle(enum img_format fmt, long w, long h, int c)
     for (size_t n = 0; n < len; n++) {
         err[0] = 0;
         if (img_decode(buf, n, &out, err) == 0)
-            WT_FAIL("a %zu-byte prefix of a %zu-byte file was accepted", n, len);
+            WT_FAIL("a %zu-byte prefix of a %zu-byte file was accepted", n,
+                    len);
         WT_CHECK(out.px == NULL && err[0] != 0);
     }
     uint8_t *copy = malloc(len);
@@ -305,8 +319,11 @@ WT_CASE(png_absurd_dimensions)
 {
     if (!img_have_png)
         WT_SKIP("built without libpng");
-    static const uint32_t dims[][2] = {{0x7fffffffu, 0x7fffffffu}, {(1u << 20) + 1, 1},
-                                       {1, (1u << 20) + 1}, {0, 5}, {1u << 20, 1u << 20}};
+    static const uint32_t dims[][2] = {{0x7fffffffu, 0x7fffffffu},
+                                       {(1u << 20) + 1, 1},
+                                       {1, (1u << 20) + 1},
+                                       {0, 5},
+                                       {1u << 20, 1u << 20}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         uint8_t f[8 + 25 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
         put32(f + 8, 13);

@@ -77,8 +77,8 @@ static int tool(const char *arg0, ...)
     if (f)
         fclose(f);
     if (WIFSIGNALED(st))
-        WT_FAIL("%s %s: killed by signal %d; stderr: %s", argv[1], n > 2 ? argv[2] : "",
-                WTERMSIG(st), errbuf);
+        WT_FAIL("%s %s: killed by signal %d; stderr: %s", argv[1],
+                n > 2 ? argv[2] : "", WTERMSIG(st), errbuf);
     return WEXITSTATUS(st);
 }
 
@@ -108,7 +108,9 @@ static void check_same(const struct rimg *want, const char *file, int tol)
         WT_FAIL("%s: not a PNM file as the tool writes them", file);
     int d = ref_maxdiff(want, got.w, got.h, got.c, got.p);
     if (d > tol)
-        WT_FAIL("%s: %ldx%ldx%d differs from the reference (%ldx%ldx%d) by %d (tolerance %d)", file, got.w, got.h, got.c, want->w, want->h, want->c, d, tol);
+        WT_FAIL("%s: %ldx%ldx%d differs from the reference (%ldx%ldx%d) by %d "
+                "(tolerance %d)",
+                file, got.w, got.h, got.c, want->w, want->h, want->c, d, tol);
     free(got.p);
 }
 
@@ -118,7 +120,8 @@ WT_CASE(roundtrip_formats)
     static const long shapes[][2] = {{1, 1}, {1, 9}, {9, 1}, {13, 7}, {97, 89}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int c = 1; c <= 3; c += 2) {
-            struct rimg src = ref_generate(shapes[i][0], shapes[i][1], c, (uint32_t)i);
+            struct rimg src =
+                ref_generate(shapes[i][0], shapes[i][1], c, (uint32_t)i);
             WT_CHECK(ref_write_pnm(path("in.pnm"), &src) == 0);
             /* PNM -> PNM unchanged */
             WT_CHECK_EQ(tool(path("in.pnm"), path("same.pnm"), NULL), 0);
@@ -151,7 +154,8 @@ WT_CASE(operations_match_reference)
     struct rimg src = ref_generate(97, 89, 3, 5);
     WT_CHECK(ref_write_pnm(path("in.ppm"), &src) == 0);
     char in[256]; /* path()'s buffers are reused */
-    snprintf(in, sizeof in, "%s", img_have_png ? path("in.png") : path("in.ppm"));
+    snprintf(in, sizeof in, "%s",
+             img_have_png ? path("in.png") : path("in.ppm"));
     if (img_have_png)
         WT_CHECK_EQ(tool(path("in.ppm"), in, NULL), 0);
 
@@ -198,8 +202,8 @@ static void expect_error(const char *file, const char *want)
     int rc = tool(file, path("out.ppm"), "blur=1", NULL);
     if (rc != 1 || !strstr(errbuf, "weft-imgproc: ") || !strstr(errbuf, file) ||
         (want && !strstr(errbuf, want)))
-        WT_FAIL("%s: exit %d, stderr '%s' (want exit 1 and '%s')", file, rc, errbuf,
-                want ? want : "");
+        WT_FAIL("%s: exit %d, stderr '%s' (want exit 1 and '%s')", file, rc,
+                errbuf, want ? want : "");
 }
 
 WT_CASE(bad_files_fail_clearly)
@@ -220,7 +224,8 @@ WT_CASE(bad_files_fail_clearly)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_bytes(path("bad.ppm"), bad[i].bytes, strlen(bad[i].bytes));
-        expect_error(path("bad.ppm"), img_have_png || i != 8 ? bad[i].want : "PNG");
+        expect_error(path("bad.ppm"),
+                     img_have_png || i != 8 ? bad[i].want : "PNG");
     }
     expect_error(path("missing.ppm"), "cannot open");
     remove_dir();
@@ -276,7 +281,8 @@ WT_CASE(directory_mode_reports_each_failure)
     struct rimg imgs[8];
     char name[64];
     for (int i = 0; i < 8; i++) {
-        imgs[i] = ref_generate(20 + 7 * i, 11 + 5 * i, i % 2 ? 3 : 1, (uint32_t)i);
+        imgs[i] =
+            ref_generate(20 + 7 * i, 11 + 5 * i, i % 2 ? 3 : 1, (uint32_t)i);
         snprintf(name, sizeof name, "in/img%d.pnm", i);
         WT_CHECK(ref_write_pnm(path(name), &imgs[i]) == 0);
         if (img_have_png && i % 3 == 0) { /* some as PNG */
@@ -289,10 +295,13 @@ WT_CASE(directory_mode_reports_each_failure)
     write_bytes(path("in/broken.ppm"), "P6\n5 5\n255\nxyz", 15);
     write_bytes(path("in/wrong.pgm"), "P5\n1 1\n16\nx", 11);
     write_bytes(path("in/notes.txt"), "not an image", 12);
-    int rc = tool("-d", "-j", "3", path("in"), path("out"), "sharpen", "sobel", NULL);
+    int rc = tool("-d", "-j", "3", path("in"), path("out"), "sharpen", "sobel",
+                  NULL);
     WT_CHECK_EQ(rc, 1);
-    if (!strstr(errbuf, "broken.ppm: truncated") || !strstr(errbuf, "wrong.pgm: unsupported") ||
-        !strstr(errbuf, "2 of 10 file(s) failed") || strstr(errbuf, "notes.txt"))
+    if (!strstr(errbuf, "broken.ppm: truncated") ||
+        !strstr(errbuf, "wrong.pgm: unsupported") ||
+        !strstr(errbuf, "2 of 10 file(s) failed") ||
+        strstr(errbuf, "notes.txt"))
         WT_FAIL("stderr: %s", errbuf);
     for (int i = 0; i < 8; i++) {
         struct rimg a = ref_sharpen(&imgs[i]);
@@ -311,7 +320,8 @@ WT_CASE(directory_mode_reports_each_failure)
     /* all good: exit 0; -j 1 as well */
     unlink(path("in/broken.ppm"));
     unlink(path("in/wrong.pgm"));
-    WT_CHECK_EQ(tool("-d", "-j", "1", path("in"), path("out2"), "grayscale", NULL), 0);
+    WT_CHECK_EQ(
+        tool("-d", "-j", "1", path("in"), path("out2"), "grayscale", NULL), 0);
     WT_CHECK_EQ(tool("-d", path("in"), path("out3"), "blur=0.8", NULL), 0);
     /* missing input directory */
     WT_CHECK_EQ(tool("-d", path("nope"), path("out4"), NULL), 1);
@@ -325,9 +335,10 @@ WT_CASE(usage_errors)
     struct rimg src = ref_generate(3, 3, 1, 1);
     WT_CHECK(ref_write_pnm(path("in.pgm"), &src) == 0);
     free(src.p);
-    static const char *const ops[] = {"blur",     "blur=0",      "blur=-1",   "blur=x",
-                                      "blur=65",  "resize=0x5",  "resize=5",  "resize=5x",
-                                      "resize=-5x5", "resize=2000000x1", "emboss", "blur=1e999"};
+    static const char *const ops[] = {
+        "blur",        "blur=0",           "blur=-1",  "blur=x",
+        "blur=65",     "resize=0x5",       "resize=5", "resize=5x",
+        "resize=-5x5", "resize=2000000x1", "emboss",   "blur=1e999"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         int rc = tool(path("in.pgm"), path("o.pgm"), ops[i], NULL);
         if (rc != 2 || !strstr(errbuf, ops[i]))

@@ -71,8 +71,8 @@ enum img_format img_format_of_name(const char *name)
 
 static int is_space(uint8_t ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-           ch == '\v' || ch == '\f';
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
+           ch == '\f';
 }
 
 /* Skip whitespace and comments, then read a decimal number of at most
@@ -164,8 +164,8 @@ int pnm_decode(const uint8_t *buf, size_t len, struct img *out, char *err)
     size_t need = (size_t)w * (size_t)h * (size_t)c;
     if (len - pos < need) {
         snprintf(err, IMG_ERRLEN,
-                 "truncated PNM data: %ldx%ld needs %zu bytes, file has %zu",
-                 w, h, need, len - pos);
+                 "truncated PNM data: %ldx%ld needs %zu bytes, file has %zu", w,
+                 h, need, len - pos);
         return -1;
     }
     if (img_alloc(out, w, h, c, err) < 0)
@@ -194,7 +194,8 @@ int pnm_encode(const struct img *im, uint8_t **out, size_t *len, char *err)
 
 /* ---- by content, by name ------------------------------------------------ */
 
-static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+static const uint8_t png_magic[8] = {0x89, 'P',  'N',  'G',
+                                     '\r', '\n', 0x1a, '\n'};
 
 int img_decode(const uint8_t *buf, size_t len, struct img *out, char *err)
 {
@@ -239,7 +240,8 @@ int img_encode(const struct img *im, enum img_format fmt, uint8_t **out,
         break;
     default:
         snprintf(err, IMG_ERRLEN,
-                 "unknown output format (name must end in .png, .ppm, .pgm or .pnm)");
+                 "unknown output format (name must end in .png, .ppm, .pgm or "
+                 ".pnm)");
         rc = -1;
         break;
     }

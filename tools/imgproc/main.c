@@ -52,7 +52,8 @@ static void usage(FILE *f)
 {
     fputs(
         "NAME\n"
-        "    weft-imgproc - blur, sharpen, resize, grey and edge-detect images\n"
+        "    weft-imgproc - blur, sharpen, resize, grey and edge-detect "
+        "images\n"
         "    in parallel with weft\n"
         "\n"
         "SYNOPSIS\n"
@@ -110,7 +111,8 @@ static void usage(FILE *f)
         "    weft-imgproc photo.png out.png blur=2.5 sharpen\n"
         "    weft-imgproc scan.ppm edges.pgm grayscale sobel\n"
         "    weft-imgproc in.png small.ppm resize=320x240\n"
-        "    WEFT_WORKERS=2 weft-imgproc -d -j 8 photos/ thumbs/ resize=160x120\n",
+        "    WEFT_WORKERS=2 weft-imgproc -d -j 8 photos/ thumbs/ "
+        "resize=160x120\n",
         f);
 }
 
@@ -118,7 +120,8 @@ static int parse_long(const char *s, long lo, long hi, long *out, char **end)
 {
     errno = 0;
     long v = strtol(s, end, 10);
-    if (errno || *end == s || v < lo || v > hi || *s == '-' || *s == '+' || *s == ' ')
+    if (errno || *end == s || v < lo || v > hi || *s == '-' || *s == '+' ||
+        *s == ' ')
         return -1;
     *out = v;
     return 0;
@@ -137,20 +140,26 @@ static int parse_op(const char *s, struct op *op)
         op->kind = OP_BLUR;
         errno = 0;
         op->sigma = strtod(s + 5, &end);
-        if (errno || end == s + 5 || *end || !(op->sigma > 0.0 && op->sigma <= 64.0)) {
-            fprintf(stderr, "weft-imgproc: %s: SIGMA must be a number in (0, 64]\n", s);
+        if (errno || end == s + 5 || *end ||
+            !(op->sigma > 0.0 && op->sigma <= 64.0)) {
+            fprintf(stderr,
+                    "weft-imgproc: %s: SIGMA must be a number in (0, 64]\n", s);
             return -1;
         }
     } else if (!strncmp(s, "resize=", 7)) {
         op->kind = OP_RESIZE;
-        if (parse_long(s + 7, 1, IMG_MAX_DIM, &op->w, &end) < 0 || *end != 'x' ||
+        if (parse_long(s + 7, 1, IMG_MAX_DIM, &op->w, &end) < 0 ||
+            *end != 'x' ||
             parse_long(end + 1, 1, IMG_MAX_DIM, &op->h, &end) < 0 || *end) {
-            fprintf(stderr, "weft-imgproc: %s: expected resize=WxH, W and H from 1 to %ld\n",
+            fprintf(stderr,
+                    "weft-imgproc: %s: expected resize=WxH, W and H from 1 to "
+                    "%ld\n",
                     s, IMG_MAX_DIM);
             return -1;
         }
     } else {
-        fprintf(stderr, "weft-imgproc: unknown operation '%s' (see --help)\n", s);
+        fprintf(stderr, "weft-imgproc: unknown operation '%s' (see --help)\n",
+                s);
         return -1;
     }
     return 0;
@@ -236,7 +245,8 @@ out_free:
     return -1;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len, char *err)
+static int write_file(const char *path, const uint8_t *buf, size_t len,
+                      char *err)
 {
     int fd = wf_file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
@@ -265,7 +275,8 @@ static int write_file(const char *path, const uint8_t *buf, size_t len, char *er
 /* Read, decode, apply, encode, write one file. On error, one line on
  * stderr names the file (the input, or the output when writing failed)
  * and the reason. */
-static int process(const char *in, const char *out, const struct op *ops, int nops)
+static int process(const char *in, const char *out, const struct op *ops,
+                   int nops)
 {
     enum img_format fmt = img_format_of_name(out);
     uint8_t *buf = NULL, *enc = NULL;
@@ -274,13 +285,15 @@ static int process(const char *in, const char *out, const struct op *ops, int no
     char why[IMG_ERRLEN];
     int rc = -1;
     if (fmt == IMG_UNKNOWN) {
-        fprintf(stderr,
-                "weft-imgproc: %s: unknown output format (name must end in .png, "
-                ".ppm, .pgm or .pnm)\n",
-                out);
+        fprintf(
+            stderr,
+            "weft-imgproc: %s: unknown output format (name must end in .png, "
+            ".ppm, .pgm or .pnm)\n",
+            out);
         return -1;
     }
-    if (read_file(in, &buf, &len, why) < 0 || img_decode(buf, len, &im, why) < 0) {
+    if (read_file(in, &buf, &len, why) < 0 ||
+        img_decode(buf, len, &im, why) < 0) {
         fprintf(stderr, "weft-imgproc: %s: %s\n", in, why);
         goto out;
     }
@@ -419,7 +432,8 @@ static int run_dir(const struct args *a)
         jobs[i].out = join_path(a->out, names[i]);
         if (!jobs[i].in || !jobs[i].out ||
             (rc = wf_scope_go(s, NULL, job_fiber, &jobs[i])) < 0) {
-            fprintf(stderr, "weft-imgproc: %s: cannot start: out of memory\n", names[i]);
+            fprintf(stderr, "weft-imgproc: %s: cannot start: out of memory\n",
+                    names[i]);
             failed++;
             continue;
         }
@@ -465,7 +479,8 @@ int main(int argc, char **argv)
             long j;
             char *end;
             if (parse_long(argv[++i], 1, 1024, &j, &end) < 0 || *end) {
-                fprintf(stderr, "weft-imgproc: -j takes a number from 1 to 1024\n");
+                fprintf(stderr,
+                        "weft-imgproc: -j takes a number from 1 to 1024\n");
                 return 2;
             }
             a.jobs = (int)j;
@@ -473,12 +488,15 @@ int main(int argc, char **argv)
             i++;
             break;
         } else {
-            fprintf(stderr, "weft-imgproc: unknown option '%s' (see --help)\n", argv[i]);
+            fprintf(stderr, "weft-imgproc: unknown option '%s' (see --help)\n",
+                    argv[i]);
             return 2;
         }
     }
     if (argc - i < 2) {
-        fprintf(stderr, "usage: weft-imgproc [-d] [-j N] IN OUT [OP...] (see --help)\n");
+        fprintf(
+            stderr,
+            "usage: weft-imgproc [-d] [-j N] IN OUT [OP...] (see --help)\n");
         return 2;
     }
     a.in = argv[i];
@@ -493,10 +511,11 @@ int main(int argc, char **argv)
             return 2;
         }
     if (!a.dir_mode && img_format_of_name(a.out) == IMG_UNKNOWN) {
-        fprintf(stderr,
-                "weft-imgproc: %s: unknown output format (name must end in .png, "
-                ".ppm, .pgm or .pnm)\n",
-                a.out);
+        fprintf(
+            stderr,
+            "weft-imgproc: %s: unknown output format (name must end in .png, "
+            ".ppm, .pgm or .pnm)\n",
+            a.out);
         free(a.ops);
         return 2;
     }

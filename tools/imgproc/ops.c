@@ -60,7 +60,8 @@ static void gray_tile(long r0, long r1, long c0, long c1, void *arg)
         const uint8_t *s = g->src->px + ((size_t)y * w + c0) * 3;
         uint8_t *d = g->dst->px + (size_t)y * w + c0;
         for (long x = c0; x < c1; x++, s += 3)
-            *d++ = (uint8_t)((77u * s[0] + 150u * s[1] + 29u * s[2] + 128u) >> 8);
+            *d++ =
+                (uint8_t)((77u * s[0] + 150u * s[1] + 29u * s[2] + 128u) >> 8);
     }
 }
 
@@ -85,7 +86,7 @@ int op_grayscale(const struct img *src, struct img *dst, char *err)
 struct blur_ctx {
     const struct img *src;
     struct img *dst;
-    float *tmp; /* horizontal pass, w * h * c */
+    float *tmp;      /* horizontal pass, w * h * c */
     const float *wt; /* 2r + 1 weights, wt[r] the centre */
     long r;
 };
@@ -102,7 +103,8 @@ static void blur_h_tile(long r0, long r1, long c0, long c1, void *arg)
             for (int ch = 0; ch < c; ch++) {
                 float acc = 0.0f;
                 for (long k = -r; k <= r; k++)
-                    acc += b->wt[k + r] * (float)row[clampl(x + k, 0, w - 1) * c + ch];
+                    acc += b->wt[k + r] *
+                           (float)row[clampl(x + k, 0, w - 1) * c + ch];
                 out[x * c + ch] = acc;
             }
     }
@@ -119,8 +121,10 @@ static void blur_v_tile(long r0, long r1, long c0, long c1, void *arg)
             for (int ch = 0; ch < c; ch++) {
                 float acc = 0.0f;
                 for (long k = -r; k <= r; k++)
-                    acc += b->wt[k + r] *
-                           b->tmp[((size_t)clampl(y + k, 0, h - 1) * w + x) * c + ch];
+                    acc +=
+                        b->wt[k + r] *
+                        b->tmp[((size_t)clampl(y + k, 0, h - 1) * w + x) * c +
+                               ch];
                 out[x * c + ch] = round_u8(acc);
             }
     }
@@ -135,7 +139,8 @@ int op_blur(const struct img *src, struct img *dst, double sigma, char *err)
     long r = (long)ceil(3.0 * sigma);
     float *wt = malloc(sizeof(float) * (size_t)(2 * r + 1));
     double *wd = malloc(sizeof(double) * (size_t)(2 * r + 1));
-    float *tmp = malloc(sizeof(float) * (size_t)src->w * (size_t)src->h * (size_t)src->c);
+    float *tmp = malloc(sizeof(float) * (size_t)src->w * (size_t)src->h *
+                        (size_t)src->c);
     int rc = -1;
     if (!wt || !wd || !tmp) {
         snprintf(err, IMG_ERRLEN, "blur: out of memory");
@@ -193,8 +198,10 @@ static void sobel_tile(long r0, long r1, long c0, long c1, void *arg)
         const uint8_t *dn = p + (size_t)clampl(y + 1, 0, h - 1) * w;
         for (long x = c0; x < c1; x++) {
             long xl = clampl(x - 1, 0, w - 1), xr = clampl(x + 1, 0, w - 1);
-            int gx = (up[xr] + 2 * mid[xr] + dn[xr]) - (up[xl] + 2 * mid[xl] + dn[xl]);
-            int gy = (dn[xl] + 2 * dn[x] + dn[xr]) - (up[xl] + 2 * up[x] + up[xr]);
+            int gx = (up[xr] + 2 * mid[xr] + dn[xr]) -
+                     (up[xl] + 2 * mid[xl] + dn[xl]);
+            int gy =
+                (dn[xl] + 2 * dn[x] + dn[xr]) - (up[xl] + 2 * up[x] + up[xr]);
             unsigned m = isqrt((unsigned)(gx * gx + gy * gy));
             k->dst->px[(size_t)y * w + x] = (uint8_t)(m > 255 ? 255 : m);
         }
@@ -238,7 +245,8 @@ static void sharpen_tile(long r0, long r1, long c0, long c1, void *arg)
         const uint8_t *dn = p + (size_t)clampl(y + 1, 0, h - 1) * stride;
         uint8_t *out = k->dst->px + (size_t)y * stride;
         for (long x = c0; x < c1; x++) {
-            long xl = clampl(x - 1, 0, w - 1) * c, xr = clampl(x + 1, 0, w - 1) * c;
+            long xl = clampl(x - 1, 0, w - 1) * c,
+                 xr = clampl(x + 1, 0, w - 1) * c;
             long xc = x * c;
             for (int ch = 0; ch < c; ch++) {
                 int v = 5 * mid[xc + ch] - up[xc + ch] - dn[xc + ch] -

@@ -81,8 +81,8 @@ int png_decode(const uint8_t *buf, size_t len, struct img *out, char *err)
     png_bytep *volatile rows = NULL;
     png_infop info = NULL;
     im->px = NULL;
-    png_structp png =
-        png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, on_error, on_warning);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io,
+                                             on_error, on_warning);
     if (!png)
         goto out_nomem;
     info = png_create_info_struct(png);
