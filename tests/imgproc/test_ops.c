@@ -323,9 +323,15 @@ WT_CASE(png_absurd_dimensions)
                                        {(1u << 20) + 1, 1},
                                        {1, (1u << 20) + 1},
                                        {0, 5},
-                                       {1u << 20, 1u << 20}};
+                                       {1u << 20, 1u << 20},
+                                       /* within the limits, but 2^28 RGB
+                                        * pixels from a 57-byte file */
+                                       {1u << 20, 256}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
-        uint8_t f[8 + 25 + 12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+        /* signature, IHDR, an empty IDAT (so that the header is read
+         * to the end), IEND */
+        uint8_t f[8 + 25 + 12 + 12] = {0x89, 'P',  'N',  'G',
+                                       '\r', '\n', 0x1a, '\n'};
         put32(f + 8, 13);
         memcpy(f + 12, "IHDR", 4);
         put32(f + 16, dims[i][0]);
@@ -334,13 +340,18 @@ WT_CASE(png_absurd_dimensions)
         f[25] = 2; /* RGB */
         put32(f + 29, crc32_of(f + 12, 17));
         put32(f + 33, 0);
-        memcpy(f + 37, "IEND", 4);
+        memcpy(f + 37, "IDAT", 4);
         put32(f + 41, crc32_of(f + 37, 4));
+        put32(f + 45, 0);
+        memcpy(f + 49, "IEND", 4);
+        put32(f + 53, crc32_of(f + 49, 4));
         struct img im;
         char err[IMG_ERRLEN] = "";
         WT_CHECK_EQ(img_decode(f, sizeof f, &im, err), -1);
         WT_CHECK(im.px == NULL);
         WT_CHECK(err[0] != 0);
+        if (i == 5 && !strstr(err, "too small"))
+            WT_FAIL("%ux%u: '%s'", dims[i][0], dims[i][1], err);
     }
 }
 

@@ -8,7 +8,9 @@
  * not clobber (a volatile pointer to heap memory), so the cleanup after
  * setjmp sees its current value. Sizes are bounded twice: libpng's user
  * limits reject a width or height over IMG_MAX_DIM while reading IHDR,
- * and img_alloc checks w * h * c before allocating. CRC errors are
+ * and img_alloc checks w * h * c before allocating; before that, a file
+ * too short to inflate to w * h pixels is refused, so a small corrupt
+ * file never costs a large allocation. CRC errors are
  * errors (libpng's default for critical chunks; ancillary chunks with a
  * bad CRC are dropped with a warning, which we ignore).
  */
@@ -116,6 +118,13 @@ int png_decode(const uint8_t *buf, size_t len, struct img *out, char *err)
         png_error(png, "unexpected channel count after conversion");
     if (png_get_rowbytes(png, info) != (size_t)w * (size_t)ch)
         png_error(png, "unexpected row size after conversion");
+    /* Before allocating: a 50-byte file must not make us allocate a
+     * gigabyte. Deflate expands at most 1032:1, and a pixel takes at least
+     * one bit of the inflated data (1-bit grey or palette) and becomes at
+     * most 3 samples here: so the file holds at least
+     * samples / (24 * 1032) bytes. */
+    if ((size_t)w * (size_t)h * (size_t)ch / (24 * 1032) > len)
+        png_error(png, "file too small for its size: truncated");
     if (img_alloc(im, (long)w, (long)h, ch, err) < 0) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
