@@ -323,6 +323,9 @@ WT_CASE(directory_mode_reports_each_failure)
     WT_CHECK_EQ(
         tool("-d", "-j", "1", path("in"), path("out2"), "grayscale", NULL), 0);
     WT_CHECK_EQ(tool("-d", path("in"), path("out3"), "blur=0.8", NULL), 0);
+    /* the same directory twice: refused, nothing touched */
+    WT_CHECK_EQ(tool("-d", path("in"), path("in/."), "sobel", NULL), 2);
+    WT_CHECK(strstr(errbuf, "same directory") != NULL);
     /* missing input directory */
     WT_CHECK_EQ(tool("-d", path("nope"), path("out4"), NULL), 1);
     WT_CHECK(strstr(errbuf, "nope") != NULL);

@@ -105,7 +105,8 @@ static void usage(FILE *f)
         "    0  every image was processed.\n"
         "    1  an image could not be read, decoded, processed or written\n"
         "       (in directory mode: at least one; the others were done).\n"
-        "    2  bad usage: unknown option or operation, bad argument.\n"
+        "    2  bad usage: unknown option or operation, bad argument, or\n"
+        "       (with -d) OUTDIR the same directory as INDIR.\n"
         "\n"
         "EXAMPLES\n"
         "    weft-imgproc photo.png out.png blur=2.5 sharpen\n"
@@ -403,6 +404,17 @@ static int run_dir(const struct args *a)
         fprintf(stderr, "weft-imgproc: %s: %s\n", a->out, strerror(errno));
         free(names);
         return 1;
+    }
+    struct stat si, so_;
+    if (stat(a->in, &si) == 0 && stat(a->out, &so_) == 0 &&
+        si.st_dev == so_.st_dev && si.st_ino == so_.st_ino) {
+        /* Each output would replace its input. */
+        fprintf(stderr, "weft-imgproc: %s and %s are the same directory\n",
+                a->in, a->out);
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return 2;
     }
     struct job *jobs = calloc(n ? n : 1, sizeof *jobs);
     struct wf_scope *s = NULL;
