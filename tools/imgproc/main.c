@@ -50,7 +50,8 @@ struct args {
 
 static void usage(FILE *f)
 {
-    fputs(
+    fprintf(
+        f,
         "NAME\n"
         "    weft-imgproc - blur, sharpen, resize, grey and edge-detect "
         "images\n"
@@ -71,6 +72,8 @@ static void usage(FILE *f)
         "    image is), .pgm (colour converted to grey) or .ppm (grey\n"
         "    replicated to RGB). With no OP the file is only converted.\n"
         "    Images are limited to 2^20 pixels per side and 2^30 samples.\n"
+        "    A build without libpng refuses PNG files with a message saying\n"
+        "    so (this one: %s).\n"
         "\n"
         "    Operations (each split into tiles run by wf_parallel_for_2d):\n"
         "    grayscale   Y = (77 R + 150 G + 29 B + 128) >> 8 (integers).\n"
@@ -114,7 +117,7 @@ static void usage(FILE *f)
         "    weft-imgproc in.png small.ppm resize=320x240\n"
         "    WEFT_WORKERS=2 weft-imgproc -d -j 8 photos/ thumbs/ "
         "resize=160x120\n",
-        f);
+        img_have_png ? "with PNG support" : "without PNG support");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out, char **end)
