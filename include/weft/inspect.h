@@ -5,10 +5,15 @@
  *
  * Counters. Each worker counts what it does in counters only it writes
  * (a relaxed load and store each, no locked instruction), so they stay on
- * in every build; wf_stats() sums them when asked. The one shared counter
- * is the number of live fibers and its peak (one atomic add per spawn and
- * per return). A snapshot taken while workers run may see a worker's
- * counter a step behind; once they are quiet the sums are exact.
+ * in every build; wf_stats() sums them when asked. The number of live
+ * fibers is kept per worker too and added to a shared count in batches
+ * (of 32 spawns or returns, and whenever a fiber parks or a worker goes
+ * idle); its peak is taken at those additions. A snapshot taken while
+ * workers run may see a worker's counter a step behind and the live
+ * count off by up to a batch per worker; once the workers are quiet the
+ * sums and the live count are exact. The peak is exact with one worker;
+ * with several it may miss or overshoot the true peak by less than a
+ * batch per worker.
  *
  * Fiber list. wf_fibers_list() describes every fiber that has started and
  * not returned: its id, name, state (running, runnable, parked and on
@@ -53,9 +58,11 @@
  *     rwlock, a condition variable, a semaphore, a wait group, a barrier,
  *     a once, an event, a join, a scope's wait;
  *   - no job of the blocking-call pool is queued or running;
- *   - every plain thread inside a weft call is asleep in a wait without a
- *     deadline (a plain thread in wf_join, wf_chan_recv... with
- *     WF_FOREVER: wf_run's own thread, joining main, is one).
+ *   - every plain thread inside a weft call is asleep without a deadline
+ *     in a wait of the same kinds as the fibers' above (a plain thread in
+ *     wf_join, wf_chan_recv... with WF_FOREVER: wf_run's own thread,
+ *     joining main, is one); one in wf_sleep, in I/O, waiting for a
+ *     future or a signal, or running a wf_once function counts as busy.
  * It never reports when a fiber waits in wf_park (any thread may
  * wf_unpark it), for a future (plain threads, the pool, the reactor and
  * other processes complete them), for I/O or a signal, or for a task
@@ -111,7 +118,8 @@ struct wf_stats {
 /* Fill *out with the runtime's totals and, when per_worker is not NULL,
  * per_worker[0 .. min(n, workers)-1] with each worker's counters. Returns
  * the number of workers (which may exceed n). Any thread, any time while
- * the runtime runs; takes no lock that workers take on their hot paths.
+ * the runtime runs (not while wf_shutdown runs: it frees the workers);
+ * takes no lock that workers take on their hot paths.
  * Errors: WF_EINVAL out NULL, or per_worker NULL with n > 0;
  * WF_ESHUTDOWN no runtime runs. */
 WF_API int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker,
@@ -136,8 +144,8 @@ struct wf_fiber_info {
     /* Running: its worker. Otherwise the worker it last parked or ran on,
      * -1 if it has not run yet. */
     int worker;
-    /* How long it has been in this state, ns, to a few ms (a coarse
-     * clock): parked, since it parked; running or runnable, since it last
+    /* How long it has been in this state, ns, to about 25 ms (a clock
+     * the runtime refreshes, not read at every switch): parked, since it parked; running or runnable, since it last
      * started running after a park (or for the first time); -1 if it has
      * not run yet. */
     int64_t state_ns;
@@ -150,7 +158,8 @@ struct wf_fiber_info {
  * at in turn (with its handle locked, so it cannot return meanwhile);
  * fibers that spawn or return during the walk may or may not be listed.
  * O(fibers ever alive at once). Any thread, fibers included (the caller
- * is listed as running).
+ * is listed as running), while the runtime runs (not while wf_shutdown
+ * runs).
  * Errors: WF_EINVAL out NULL with n > 0; WF_ESHUTDOWN no runtime runs. */
 WF_API int wf_fibers_list(struct wf_fiber_info *out, size_t n, size_t *total);
 

@@ -358,6 +358,8 @@ struct wf__rt {
      * the runtime has made its one report. */
     int64_t deadlock_ns;
     bool deadlock_reported; /* monitor only */
+    unsigned dumps_done;    /* dump_req values served; monitor only (reset
+                             * with dump_req at start) */
 };
 
 extern struct wf__rt wf__rt;
@@ -618,10 +620,25 @@ static inline void wf__inspect_running(struct wf__fcb *f)
     /* relaxed: a report. */
     atomic_store_explicit(&f->since, wf__inspect_clock(), memory_order_relaxed);
 }
+/* A plain thread is busy inside a weft call that no wait record shows (a
+ * wf_sleep, a wf_once function it runs): the deadlock watch must not
+ * report meanwhile (core/inspect.c). seq_cst, no order needed: a count
+ * the watch confirms over a quiet period. */
+static inline void wf__outside_begin(void)
+{
+    atomic_fetch_add_explicit(&wf__rt.outside_busy, 1, memory_order_seq_cst);
+}
+static inline void wf__outside_end(void)
+{
+    atomic_fetch_sub_explicit(&wf__rt.outside_busy, 1, memory_order_seq_cst);
+}
 /* An I/O wait of the calling context begins (counted for fibers only). */
 void wf__inspect_io(void);
-/* Runtime start: reset the shared counters, install the dump signal's
- * handler (rt->dump_signal); stop: restore the old handler. */
+/* Runtime start: reset the shared counters and the state clock (before
+ * the workers start and RUNNING is published: a count made by a thread
+ * that saw RUNNING must not be wiped), then, once running, install the
+ * dump signal's handler (rt->dump_signal); stop: restore the old one. */
+void wf__inspect_reset(struct wf__rt *rt);
 int wf__inspect_start(struct wf__rt *rt);
 void wf__inspect_stop(struct wf__rt *rt);
 /* On the monitor thread: print a dump if a signal asked for one. */

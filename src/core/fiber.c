@@ -431,8 +431,10 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fcb *f)
      * fiber that returned with scopes still open forgets them: closing such
      * a scope later finds its owner gone. */
     f->owned = NULL;
-    /* relaxed: a report (core_int.h); 0 says "not started" to the next. */
+    /* relaxed: reports (core_int.h); 0 says "not started" to the next,
+     * -1 "no worker known yet" (not the last occupant's). */
     atomic_store_explicit(&f->since, 0, memory_order_relaxed);
+    atomic_store_explicit(&f->last_worker, -1, memory_order_relaxed);
     if (f->named) { /* the name's line is cold: touch it only if used */
         f->name[0] = '\0';
         f->named = false;
@@ -624,9 +626,11 @@ int wf_sleep_until(int64_t deadline)
         struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
         if (deadline == WF_FOREVER)
             ts.tv_sec = (time_t)INT64_MAX / 1000000000;
+        wf__outside_begin(); /* a plain thread in weft: no deadlock report */
         while (deadline > wf_now() &&
                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
             ;
+        wf__outside_end();
         return 0;
     }
     wf__coop_spend(self);

@@ -422,18 +422,23 @@ static void on_dump_signal(int sig)
     errno = saved;
 }
 
-int wf__inspect_start(struct wf__rt *rt)
+void wf__inspect_reset(struct wf__rt *rt)
 {
-    /* relaxed: the runtime is starting; the workers' first spawns come
-     * after wf_init's release of RUNNING. */
+    /* relaxed: before the workers start and before wf_init's release of
+     * RUNNING, which publishes these to every other thread. */
     atomic_store_explicit(&rt->live, 0, memory_order_relaxed);
     atomic_store_explicit(&rt->live_peak, 0, memory_order_relaxed);
     atomic_store_explicit(&rt->plain_spawns, 0, memory_order_relaxed);
     atomic_store_explicit(&rt->outside_busy, 0, memory_order_relaxed);
     atomic_store_explicit(&rt->tw_asleep, 0, memory_order_relaxed);
     atomic_store_explicit(&rt->dump_req, 0, memory_order_relaxed);
+    rt->dumps_done = 0;
     rt->deadlock_reported = false;
     wf__inspect_tick(wf_now());
+}
+
+int wf__inspect_start(struct wf__rt *rt)
+{
     if (rt->dump_signal <= 0)
         return 0;
     struct sigaction sa;
@@ -456,15 +461,11 @@ void wf__inspect_stop(struct wf__rt *rt)
 
 void wf__inspect_poll_dump(struct wf__rt *rt)
 {
-    static unsigned done; /* monitor only; requests before a start count
-                           * from the start's reset of dump_req */
     /* seq_cst, no order needed: see on_dump_signal. */
     unsigned req = atomic_load_explicit(&rt->dump_req, memory_order_seq_cst);
-    if (req == 0)
-        done = 0;
-    if (req == done)
+    if (req == rt->dumps_done)
         return;
-    done = req;
+    rt->dumps_done = req;
     char why[48];
     snprintf(why, sizeof why, "signal %d", rt->dump_signal);
     dump(rt, 2, why);
@@ -472,26 +473,9 @@ void wf__inspect_poll_dump(struct wf__rt *rt)
 
 /* ---- deadlocks --------------------------------------------------------------- */
 
-/* Whether a fiber parked for this reason can be woken only by another
- * fiber or by a plain thread inside a weft call (see weft/inspect.h). */
 static bool sure_wait(unsigned why)
 {
-    switch (why) {
-    case WF__WHY_JOIN:
-    case WF__WHY_SCOPE:
-    case WF__WHY_CHAN:
-    case WF__WHY_MUTEX:
-    case WF__WHY_RWLOCK:
-    case WF__WHY_COND:
-    case WF__WHY_SEM:
-    case WF__WHY_WAITGROUP:
-    case WF__WHY_BARRIER:
-    case WF__WHY_ONCE:
-    case WF__WHY_EVENT:
-        return true;
-    default:
-        return false;
-    }
+    return wf__why_sure((enum wf__why)why);
 }
 
 static uint64_t progress(struct wf__rt *rt)

@@ -47,7 +47,7 @@ struct wf__wstats {
 /* A worker adds its live_delta to the shared count when it reaches this
  * size either way, when one of its fibers parks and when it goes idle:
  * an RMW on a shared line for every spawn and exit cost a 2-worker
- * spawn+join 35% (docs/PERFORMANCE.md). */
+ * spawn+join 14% (docs/PERFORMANCE.md). */
 #define WF__LIVE_BATCH 32
 
 /* Add n to an owner-only counter: relaxed load and store, no RMW. Only
@@ -65,14 +65,15 @@ static inline void wf__stat_inc(_Atomic uint64_t *c)
 }
 
 /* The clock of fibers' state timestamps: a copy of wf_now() that the
- * monitor refreshes at every sample (every stall_ns / 4, 25 ms by default,
- * or 2 ms while timers may need it) while any worker is awake, and that a
- * worker refreshes when it wakes from its sleep (and wf_init when it
- * starts), so a timestamp is at most one sample old: enough for "parked
- * for 3 s". Reading it is a relaxed load of a line that changes a few
+ * monitor refreshes at least every WF__STATE_CLOCK_NS while any worker is
+ * awake (it samples every stall_ns / 4, and wakes in between for this
+ * when that is longer), and that a worker refreshes when it wakes from
+ * its sleep (and wf_init when it starts), so a timestamp is at most
+ * WF__STATE_CLOCK_NS old: enough for "parked for 3 s". Reading it is a relaxed load of a line that changes a few
  * times a second, where the two reads of CLOCK_MONOTONIC_COARSE per park
- * and resume it replaced cost a one-worker channel round trip 16%
+ * and resume it replaced cost a one-worker channel round trip 14%
  * (docs/PERFORMANCE.md). Never 0 once a runtime has started. */
+#define WF__STATE_CLOCK_NS (25 * 1000000LL)
 extern _Alignas(64) _Atomic int64_t wf__state_clock;
 static inline int64_t wf__inspect_clock(void)
 {

@@ -269,9 +269,21 @@ static void *monitor_main(void *p)
         /* seq_cst, no order needed: as above. */
         atomic_store_explicit(&rt->mon_sleeping, false, memory_order_seq_cst);
         dw.since = 0; /* a worker is awake: no deadlock watch */
-        if (wf_now() < next)
-            wf__futex_wait(&rt->mon_word, seen, next);
         int64_t now = wf_now();
+        if (now < next) {
+            /* Wake at least every WF__STATE_CLOCK_NS for the clock of
+             * fibers' state timestamps, whatever stall_ns is. */
+            int64_t until = next - now > WF__STATE_CLOCK_NS
+                                ? now + WF__STATE_CLOCK_NS
+                                : next;
+            wf__futex_wait(&rt->mon_word, seen, until);
+            now = wf_now();
+            wf__inspect_tick(now);
+            /* seq_cst: as the load of seen above. */
+            if (now < next && atomic_load_explicit(
+                                  &rt->mon_word, memory_order_seq_cst) == seen)
+                continue; /* only the clock's tick: no sample due */
+        }
         wf__inspect_tick(now); /* fibers' state timestamps (inspect.h) */
         next = sample_all(rt, smp, now);
     }

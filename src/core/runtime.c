@@ -307,8 +307,11 @@ void wf__waiter_done(struct wf__waiter *w)
  * returns at once. A stale wake-up left on the parker makes one wait
  * return early, which the caller's loop absorbs. */
 static int thread_park_word(struct wf__tparker *tp, atomic_int *word,
-                            int expect, int64_t deadline)
+                            int expect, int64_t deadline, enum wf__why why)
 {
+    /* The deadlock watch counts this thread as stuck only in a wait that
+     * nothing but weft can end (waitrec.h); in any other it is busy. */
+    bool stuck = deadline == WF_FOREVER && wf__why_sure(why);
     /* seq_cst, no order needed: an early look, repeated below. */
     if (atomic_load_explicit(word, memory_order_seq_cst) != expect)
         return 0;
@@ -326,10 +329,10 @@ static int thread_park_word(struct wf__tparker *tp, atomic_int *word,
         return -ESHUTDOWN;
     if (deadline != WF_FOREVER && wf_now() >= deadline)
         return -ETIMEDOUT;
-    if (deadline == WF_FOREVER) /* seq_cst, no order needed: a report */
+    if (stuck) /* seq_cst, no order needed: a report */
         atomic_fetch_add_explicit(&wf__rt.tw_asleep, 1, memory_order_seq_cst);
     wf__futex_wait(&tp->word, 0, deadline);
-    if (deadline == WF_FOREVER) /* as above */
+    if (stuck) /* as above */
         atomic_fetch_sub_explicit(&wf__rt.tw_asleep, 1, memory_order_seq_cst);
     /* seq_cst: after the wake, see what the waker stored before its
      * exchange of tp->word. */
@@ -348,7 +351,7 @@ int wf__waiter_park_word(struct wf__waiter *w, atomic_int *word, int expect,
 {
     if (w->fiber)
         return wf__fiber_park_word(w->fiber, word, expect, deadline, why);
-    return thread_park_word(w->tp, word, expect, deadline);
+    return thread_park_word(w->tp, word, expect, deadline, why);
 }
 
 int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
@@ -358,7 +361,7 @@ int wf__waiter_park_word_nocancel(struct wf__waiter *w, atomic_int *word,
     if (w->fiber)
         return wf__fiber_park_word_nocancel(w->fiber, word, expect, deadline,
                                             why);
-    return thread_park_word(w->tp, word, expect, deadline);
+    return thread_park_word(w->tp, word, expect, deadline, why);
 }
 
 static void thread_kick(struct wf__tparker *tp)
@@ -611,6 +614,7 @@ int wf_init(const struct wf_config *cfg)
     }
     memset(rt->workers, 0, sizeof *rt->workers * (size_t)rt->nworkers);
     install_handlers();
+    wf__inspect_reset(rt); /* before anyone can count */
     err = wf__workers_start(rt);
     if (err)
         goto out_workers;

@@ -926,8 +926,11 @@ static void fiber_entry(void *p)
 #if defined(WEFT_ASAN)
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    run_after(wf__worker_self());
-    wf__inspect_running(f); /* wf_fibers_list: it has started */
+    struct wf__worker *w = wf__worker_self();
+    run_after(w);
+    wf__inspect_running(f); /* wf_fibers_list: it has started, here */
+    /* relaxed: a report (core_int.h). */
+    atomic_store_explicit(&f->last_worker, w->index, memory_order_relaxed);
     void *result = f->fn(f->arg);
     wf__fiber_exit_with(f, result);
 }

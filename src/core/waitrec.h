@@ -87,6 +87,30 @@ enum wf__why {
 /* The reason's short name ("chan", "mutex", ...; "" for NONE). */
 const char *wf__why_name(enum wf__why why);
 
+/* Whether a wait for this reason can end only through another fiber or a
+ * plain thread inside a weft call, never by itself (I/O, a timer, a pool
+ * job, a signal, a future a callback completes): the deadlock watch
+ * trusts these waits, for fibers and plain threads (inspect.c). */
+static inline bool wf__why_sure(enum wf__why why)
+{
+    switch (why) {
+    case WF__WHY_JOIN:
+    case WF__WHY_SCOPE:
+    case WF__WHY_CHAN:
+    case WF__WHY_MUTEX:
+    case WF__WHY_RWLOCK:
+    case WF__WHY_COND:
+    case WF__WHY_SEM:
+    case WF__WHY_WAITGROUP:
+    case WF__WHY_BARRIER:
+    case WF__WHY_ONCE:
+    case WF__WHY_EVENT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Who waits: a fiber, or a plain thread. */
 struct wf__waiter {
     struct wf__fcb *fiber;

@@ -339,7 +339,13 @@ int wf_once(struct wf_once *op, void (*fn)(void))
         atomic_store_explicit(&o->state, ONCE_RUNNING, memory_order_relaxed);
         o->runner = me;
         wf__spin_unlock(&o->lock);
+        bool plain = !wf__fiber_self(); /* fibers waiting on it are stuck
+                                         * only if this thread is too */
+        if (plain)
+            wf__outside_begin();
         fn();
+        if (plain)
+            wf__outside_end();
         wf__spin_lock(&o->lock);
         /* release: pairs with the acquire load of the fast path. */
         atomic_store_explicit(&o->state, ONCE_DONE, memory_order_release);

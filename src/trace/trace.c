@@ -106,6 +106,11 @@ static TLS int tls_worker = -1;
 static void ring_gone(void *p)
 {
     struct ring *r = p;
+    /* The thread is exiting, but another key's destructor may still
+     * record (run after this one): it gets a new ring, which this
+     * destructor marks in its next round, rather than this one, which a
+     * start may free once it is dead. */
+    tls_ring = NULL;
     /* release: the ring's last records before a start frees it. */
     atomic_store_explicit(&r->dead, true, memory_order_release);
 }
@@ -523,7 +528,20 @@ static void map_free(struct map *m)
     free(m->v);
 }
 
-/* The value slot of key, made (with value -1) if absent. */
+/* The value of key, or -1 if absent; the table is left as it is (a
+ * lookup of a key that was never put must not fill it: the tables are
+ * sized for what is put). */
+static int64_t map_get(const struct map *m, uint64_t key)
+{
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h ^ h >> 29) & m->mask;
+    while (m->k[i] && m->k[i] != key)
+        i = (i + 1) & m->mask;
+    return m->k[i] ? m->v[i] : -1;
+}
+
+/* The value slot of key, made (with value -1) if absent. The table must
+ * have been sized for every key put (map_init). */
 static int64_t *map_at(struct map *m, uint64_t key)
 {
     uint64_t h = key * 0x9E3779B97F4A7C15ull;
@@ -621,7 +639,8 @@ static void fiber_slice(struct ctx *c, int tid, uint64_t id, int64_t from,
                         int64_t to, uint32_t a)
 {
     unsigned end = a & 0xff, why = a >> 8;
-    int64_t ni = *map_at(&c->fname, id);
+    int64_t ni = map_get(&c->fname, id); /* fibers spawned before the
+                                           * start have no name here */
     const char *name = ni >= 0 ? c->names.s[ni] : "";
     char label[64];
     if (*name)

@@ -116,8 +116,8 @@ int wf__trace_env_stop(void);
  * cold: the compiler moves each call, and what it computes for it, out
  * of the hot code of the function that holds the site, so a site costs
  * its branch and no room in the instruction cache. */
-__attribute__((cold)) void wf__trace_emit(uint32_t kind, uint32_t a,
-                                          uint64_t b, uint64_t c);
+__attribute__((cold)) void wf__trace_emit(uint32_t kind, uint32_t a, uint64_t b,
+                                          uint64_t c);
 __attribute__((cold)) void wf__trace_emit_named(uint32_t kind, uint32_t a,
                                                 uint64_t b, const char *name);
 

@@ -562,10 +562,58 @@ __attribute__((noinline)) void *inspect_stuck_receiver(void *a)
     return NULL;
 }
 
-enum { DL_NONE, DL_TIMER, DL_IO, DL_PLAIN };
+enum {
+    DL_NONE,
+    DL_TIMER,
+    DL_IO,
+    DL_PLAIN,
+    DL_PLAIN_SLEEP, /* a plain thread in wf_sleep */
+    DL_PLAIN_ONCE, /* a plain thread runs a wf_once function a fiber waits on */
+    DL_PLAIN_IO,   /* a plain thread in wf_read with no deadline */
+};
 
 static int dl_mode;
 static struct wf_chan *plain_ch;
+static struct wf_once dl_once = WF_ONCE_INIT;
+static int dl_sv[2];
+
+/* The plain thread's calls of the last three scenarios: each can end by
+ * itself (a sleep, the once function, data from outside), so while they
+ * last the watch must not report. (Each reported within 50 ms before.) */
+static void long_once(void)
+{
+    wf_sleep(3600 * WF_SEC);
+}
+
+static void *plain_caller(void *a)
+{
+    (void)a;
+    char c;
+    switch (dl_mode) {
+    case DL_PLAIN_SLEEP:
+        wf_sleep(3600 * WF_SEC);
+        break;
+    case DL_PLAIN_ONCE:
+        wf_once(&dl_once, long_once);
+        break;
+    case DL_PLAIN_IO:
+        wf_read(dl_sv[0], &c, 1, WF_FOREVER);
+        break;
+    }
+    return NULL;
+}
+
+static void once_nop(void)
+{
+}
+
+void *inspect_once_waiter(void *a);
+__attribute__((noinline)) void *inspect_once_waiter(void *a)
+{
+    (void)a;
+    wf_once(&dl_once, once_nop);
+    return NULL;
+}
 
 static void *plain_thread(void *a)
 {
@@ -604,6 +652,18 @@ static void *deadlock_main(void *arg)
     case DL_PLAIN:
         WT_CHECK_EQ(wf_chan_create(&plain_ch, sizeof(int), 0), 0);
         WT_CHECK_EQ(pthread_create(&t, NULL, plain_thread, NULL), 0);
+        break;
+    case DL_PLAIN_IO:
+        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, dl_sv),
+                    0);
+        /* fall through */
+    case DL_PLAIN_SLEEP:
+        WT_CHECK_EQ(pthread_create(&t, NULL, plain_caller, NULL), 0);
+        break;
+    case DL_PLAIN_ONCE:
+        WT_CHECK_EQ(pthread_create(&t, NULL, plain_caller, NULL), 0);
+        wf_sleep(50 * WF_MSEC); /* the thread is in long_once by then */
+        WT_CHECK_EQ(wf_go(&extra, inspect_once_waiter, NULL), 0);
         break;
     }
     fprintf(stderr, "scenario up\n");
@@ -692,6 +752,21 @@ WT_CASE(deadlock_not_with_io)
 WT_CASE(deadlock_not_with_plain_thread)
 {
     no_report("3");
+}
+
+WT_CASE(deadlock_not_with_thread_sleeping)
+{
+    no_report("4");
+}
+
+WT_CASE(deadlock_not_with_thread_in_once)
+{
+    no_report("5");
+}
+
+WT_CASE(deadlock_not_with_thread_in_io)
+{
+    no_report("6");
 }
 
 WT_MAIN()

@@ -7,6 +7,7 @@
  * I/O, drops.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -455,9 +456,86 @@ WT_CASE(workers_of_the_session)
     CHECK_TRACE("mark:stopped=1", "workers=3");
 }
 
+/* A trace started while 64 fibers already run: none has a spawn event in
+ * it, and the stop must still write their slices (named "fiber ID").
+ * Before, the writer's name table, sized by the spawns of the session,
+ * filled up on lookups and the stop never returned. */
+static atomic_bool spin_stop;
+
+static void *yield_until_stop(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&spin_stop))
+        wf_yield();
+    return NULL;
+}
+
+WT_CASE(started_with_fibers_running)
+{
+    need_python();
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    enum { N = 64 };
+    struct wf_fiber f[N];
+    for (int i = 0; i < N; i++)
+        WT_CHECK_EQ(wf_go(&f[i], yield_until_stop, NULL), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    WT_CHECK_EQ(wf_sleep(20 * WF_MSEC), 0); /* a plain thread: a nap */
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < N; i++)
+        join(f[i]);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    CHECK_TRACE("workers=2", "spawns=0");
+}
+
+/* A thread records from a destructor of its own key that runs after the
+ * tracer's (its key was made later), while another thread stops and
+ * starts tracing, which frees the rings of dead threads. Before, the
+ * late record went to the ring the tracer's destructor had marked dead,
+ * freed by the start meanwhile (SEGV; found by review). */
+static pthread_key_t late_key;
+static atomic_int late_step;
+
+static void late_dtor(void *p)
+{
+    (void)p;
+    atomic_store(&late_step, 1); /* the tracer's destructor has run */
+    while (atomic_load(&late_step) != 2)
+        sched_yield();
+    wf_trace_mark("late");
+}
+
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    wf_trace_mark("first"); /* makes the ring (and the tracer's key) */
+    WT_CHECK_EQ(pthread_key_create(&late_key, late_dtor), 0);
+    WT_CHECK_EQ(pthread_setspecific(late_key, (void *)1), 0);
+    return NULL;
+}
+
+WT_CASE(record_from_late_destructor)
+{
+    need_python();
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, late_thread, NULL), 0);
+    while (atomic_load(&late_step) != 1)
+        sched_yield();
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    WT_CHECK_EQ(wf_trace_start(tpath()), 0); /* frees the dead ring */
+    atomic_store(&late_step, 2);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    WT_CHECK_EQ(wf_trace_stop(), 0);
+    CHECK_TRACE("mark:late=1", "threads=1");
+    pthread_key_delete(late_key);
+}
+
 /* ---- stop and start while fibers migrate and a thread records ------------ */
 
 static atomic_bool stress_stop;
+static atomic_long marker_spans; /* spans the marker has ended */
 
 static void *marker(void *arg)
 {
@@ -466,6 +544,7 @@ static void *marker(void *arg)
         wf_trace_span_begin("t");
         wf_trace_mark("x");
         wf_trace_span_end();
+        atomic_fetch_add(&marker_spans, 1);
     }
     return NULL;
 }
@@ -483,6 +562,14 @@ WT_CASE(stop_while_recording)
     int rounds = wt_sanitized() ? 5 : 20;
     for (int r = 0; r < rounds; r++) {
         WT_CHECK_EQ(wf_trace_start(tpath()), 0);
+        if (r == rounds - 2) {
+            /* The round whose file is checked holds a whole span of the
+             * marker's: wait until it has ended two since the start (on
+             * a loaded machine the thread may not have run at all). */
+            long seen = atomic_load(&marker_spans);
+            while (atomic_load(&marker_spans) < seen + 2)
+                sched_yield();
+        }
         struct wf_fiber b = go_named("ponger", ponger, ch);
         struct wf_fiber a = go_named("pinger", pinger, ch);
         if (r & 1)

@@ -497,6 +497,7 @@ int main(int argc, char **argv)
     }
 
     struct params p;
+    memset(&p, 0, sizeof p);
     p.workers = workers ? (int)workers : online_cpus();
     p.requests = requests ? requests : quick ? 50 : 500;
     p.latency_ns = (latency >= 0 ? latency : quick ? 5 : 2) * WF_MSEC;
