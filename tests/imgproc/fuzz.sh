@@ -35,8 +35,11 @@ for f in pnm png; do
   if [ "$f" = png ]; then cp "$seeds"/*.png "$corpus"/ 2>/dev/null || true
   else cp "$seeds"/*.p?m "$corpus"/; fi
   echo "fuzz_imgproc_$f: ${secs}s"
-  (cd "$work" && "$OLDPWD/$bin" -max_total_time="$secs" -max_len=65536 \
-      -rss_limit_mb=2048 -print_final_stats=1 "$OLDPWD/$corpus")
+  # from $work, where libFuzzer leaves crash-* files
+  bin=$(realpath "$bin")
+  corpus=$(realpath "$corpus")
+  (cd "$work" && "$bin" -max_total_time="$secs" -max_len=65536 \
+      -rss_limit_mb=2048 -print_final_stats=1 "$corpus")
 done
 if [ "$found" = 0 ]; then
   echo "no fuzzer in $dir (configure with clang and -DWEFT_FUZZ=ON)" >&2
