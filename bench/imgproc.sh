@@ -9,6 +9,7 @@
 # BUILD_DIR (default build-imgproc-bench) is configured Release and
 # weft-imgproc built there unless it exists already. Environment:
 #   RUNS=5        runs of each command; the median wall time is reported
+#                 (runs of the commands compared alternate, see medians)
 #   SIZE=4000     the big image is SIZE x SIZE RGB
 #   SIGMA=3       its blur (kernel radius ceil(3 SIGMA))
 #   NIMG=100      images of directory mode, 640x480 RGB each, run through
@@ -29,31 +30,38 @@ if [ ! -x "$build/tools/imgproc/weft-imgproc" ]; then
 fi
 tool=$(realpath "$build/tools/imgproc/weft-imgproc")
 work=$build/bench-imgproc
-mkdir -p "$work/in" "$work/out"
+mkdir -p "$work/in$nimg" "$work/out"
 
 make_ppm() { # W H FILE: random RGB
   { printf 'P6\n%d %d\n255\n' "$1" "$2"; head -c $(($1 * $2 * 3)) /dev/urandom; } > "$3"
 }
-[ -f "$work/big.ppm" ] || make_ppm "$size" "$size" "$work/big.ppm"
+[ -f "$work/big$size.ppm" ] || make_ppm "$size" "$size" "$work/big$size.ppm"
 for i in $(seq -w 1 "$nimg"); do
-  [ -f "$work/in/img$i.ppm" ] || make_ppm 640 480 "$work/in/img$i.ppm"
+  [ -f "$work/in$nimg/img$i.ppm" ] || make_ppm 640 480 "$work/in$nimg/img$i.ppm"
 done
 
-# median wall seconds of RUNS runs of "$@"
-median() {
-  local t=()
-  for _ in $(seq "$runs"); do
-    local s e
-    s=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-    e=$(date +%s.%N)
-    t+=("$(echo "$e - $s" | bc)")
+# Medians of RUNS timed runs of each function named; the runs alternate
+# between the functions (f1 f2 f1 f2 ...), so that a load that comes and
+# goes (a shared machine) falls on all of them alike. Sets T_<function>.
+medians() {
+  local f r s e
+  declare -A times
+  for r in $(seq "$runs"); do
+    for f in "$@"; do
+      s=$(date +%s.%N)
+      "$f" >/dev/null 2>&1 || { echo "failed: $f" >&2; exit 1; }
+      e=$(date +%s.%N)
+      times[$f]+="$(echo "$e - $s" | bc) "
+    done
   done
-  printf '%s\n' "${t[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
+  for f in "$@"; do
+    printf -v "T_$f" '%s' "$(printf '%s\n' ${times[$f]} | sort -n | sed -n "$(((runs + 1) / 2))p")"
+  done
 }
 
 ncpu=$(nproc)
 echo "weft-imgproc: $tool"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); median of $runs runs"
 echo
 
@@ -62,16 +70,21 @@ row() { # LABEL SECONDS BASE
 }
 
 echo "== blur=$sigma of a ${size}x${size} RGB PPM (read, blur, write)"
-b1=$(WEFT_WORKERS=1 median "$tool" "$work/big.ppm" "$work/out/big.ppm" "blur=$sigma")
-bn=$(WEFT_WORKERS=$ncpu median "$tool" "$work/big.ppm" "$work/out/big.ppm" "blur=$sigma")
-row "weft-imgproc, WEFT_WORKERS=1" "$b1" "$b1"
-row "weft-imgproc, WEFT_WORKERS=$ncpu" "$bn" "$b1"
+b1() { WEFT_WORKERS=1 "$tool" "$work/big$size.ppm" "$work/out/big.ppm" "blur=$sigma"; }
+bn() { WEFT_WORKERS=$ncpu "$tool" "$work/big$size.ppm" "$work/out/big.ppm" "blur=$sigma"; }
+# -blur 0xSIGMA: ImageMagick picks the radius (about 3 SIGMA as well).
+m1() { MAGICK_THREAD_LIMIT=1 convert "$work/big$size.ppm" -blur "0x$sigma" "$work/out/im.ppm"; }
+mn() { MAGICK_THREAD_LIMIT=$ncpu convert "$work/big$size.ppm" -blur "0x$sigma" "$work/out/im.ppm"; }
 if command -v convert >/dev/null && convert -version 2>/dev/null | grep -q ImageMagick; then
-  # -blur 0xSIGMA: ImageMagick picks the radius (about 3 SIGMA as well).
-  m1=$(MAGICK_THREAD_LIMIT=1 median convert "$work/big.ppm" -blur "0x$sigma" "$work/out/im.ppm")
-  mn=$(MAGICK_THREAD_LIMIT=$ncpu median convert "$work/big.ppm" -blur "0x$sigma" "$work/out/im.ppm")
-  row "ImageMagick convert -blur 0x$sigma, 1 thread" "$m1" "$b1"
-  row "ImageMagick convert -blur 0x$sigma, $ncpu threads" "$mn" "$b1"
+  medians b1 bn m1 mn
+else
+  medians b1 bn
+fi
+row "weft-imgproc, WEFT_WORKERS=1" "$T_b1" "$T_b1"
+row "weft-imgproc, WEFT_WORKERS=$ncpu" "$T_bn" "$T_b1"
+if [ -n "${T_m1:-}" ]; then
+  row "ImageMagick convert -blur 0x$sigma, 1 thread" "$T_m1" "$T_b1"
+  row "ImageMagick convert -blur 0x$sigma, $ncpu threads" "$T_mn" "$T_b1"
   echo "($(convert -version | head -1 | cut -d' ' -f2-3); speedups against weft on 1 worker)"
 else
   echo "(ImageMagick's convert not installed: no comparison)"
@@ -79,7 +92,9 @@ fi
 echo
 
 echo "== -d -j 8 on $nimg 640x480 RGB PPMs: blur=1.5 sharpen"
-d1=$(WEFT_WORKERS=1 median "$tool" -d -j 8 "$work/in" "$work/out/d" blur=1.5 sharpen)
-dn=$(WEFT_WORKERS=$ncpu median "$tool" -d -j 8 "$work/in" "$work/out/d" blur=1.5 sharpen)
-row "weft-imgproc -d, WEFT_WORKERS=1" "$d1" "$d1"
-row "weft-imgproc -d, WEFT_WORKERS=$ncpu" "$dn" "$d1"
+d1() { WEFT_WORKERS=1 "$tool" -d -j 8 "$work/in$nimg" "$work/out/d" blur=1.5 sharpen; }
+dn() { WEFT_WORKERS=$ncpu "$tool" -d -j 8 "$work/in$nimg" "$work/out/d" blur=1.5 sharpen; }
+medians d1 dn
+row "weft-imgproc -d, WEFT_WORKERS=1" "$T_d1" "$T_d1"
+row "weft-imgproc -d, WEFT_WORKERS=$ncpu" "$T_dn" "$T_d1"
+echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
