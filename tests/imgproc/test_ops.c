@@ -355,4 +355,136 @@ WT_CASE(png_absurd_dimensions)
     }
 }
 
+/* ---- PNGs of every colour type, made here ------------------------------
+ * A PNG with the pixel data in stored (uncompressed) deflate blocks, so the
+ * test can write any colour type, depth and chunk by hand. */
+struct pngbuf {
+    uint8_t b[8192];
+    size_t n;
+};
+
+static void chunk(struct pngbuf *p, const char *type, const uint8_t *d,
+                  size_t n)
+{
+    put32(p->b + p->n, (uint32_t)n);
+    memcpy(p->b + p->n + 4, type, 4);
+    if (n)
+        memcpy(p->b + p->n + 8, d, n);
+    put32(p->b + p->n + 8 + n, crc32_of(p->b + p->n + 4, n + 4));
+    p->n += 12 + n;
+}
+
+/* raw: the filtered rows (filter byte 0 first in each), at most 60000. */
+static void make_png(struct pngbuf *p, uint32_t w, uint32_t h, int depth,
+                     int ctype, const uint8_t *plte, size_t nplte,
+                     const uint8_t *trns, size_t ntrns, const uint8_t *raw,
+                     size_t nraw)
+{
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    memcpy(p->b, sig, 8);
+    p->n = 8;
+    uint8_t ihdr[13] = {0};
+    put32(ihdr, w);
+    put32(ihdr + 4, h);
+    ihdr[8] = (uint8_t)depth;
+    ihdr[9] = (uint8_t)ctype;
+    chunk(p, "IHDR", ihdr, 13);
+    if (plte)
+        chunk(p, "PLTE", plte, nplte);
+    if (trns)
+        chunk(p, "tRNS", trns, ntrns);
+    uint8_t z[4096];
+    size_t zn = 0;
+    z[zn++] = 0x78; /* zlib: deflate, 32K window */
+    z[zn++] = 0x01;
+    z[zn++] = 0x01; /* final stored block */
+    z[zn++] = (uint8_t)nraw;
+    z[zn++] = (uint8_t)(nraw >> 8);
+    z[zn++] = (uint8_t)~nraw;
+    z[zn++] = (uint8_t)(~nraw >> 8);
+    memcpy(z + zn, raw, nraw);
+    zn += nraw;
+    uint32_t a = 1, b = 0;
+    for (size_t i = 0; i < nraw; i++) {
+        a = (a + raw[i]) % 65521;
+        b = (b + a) % 65521;
+    }
+    put32(z + zn, (b << 16) | a);
+    zn += 4;
+    chunk(p, "IDAT", z, zn);
+    chunk(p, "IEND", NULL, 0);
+}
+
+static void expect_png(const struct pngbuf *p, long w, long h, int c,
+                       const uint8_t *want)
+{
+    struct img im;
+    char err[IMG_ERRLEN] = "";
+    if (img_decode(p->b, p->n, &im, err) < 0)
+        WT_FAIL("%s", err);
+    WT_CHECK_EQ(im.w, w);
+    WT_CHECK_EQ(im.h, h);
+    WT_CHECK_EQ(im.c, c);
+    for (long i = 0; i < w * h * c; i++)
+        if (im.px[i] != want[i])
+            WT_FAIL("sample %ld: %d, want %d", i, im.px[i], want[i]);
+    img_free(&im);
+}
+
+/* The conversions --help promises: palettes expanded (with or without
+ * tRNS), 16-bit samples keep their high byte, alpha dropped (from RGBA,
+ * grey+alpha, tRNS), grey of 1 bit scaled to 0/255. */
+WT_CASE(png_colour_types)
+{
+    if (!img_have_png)
+        WT_SKIP("built without libpng");
+    struct pngbuf p;
+    /* palette, 8 bits, 3 entries, tRNS on the first two: 3x1 */
+    static const uint8_t plte[9] = {10, 20, 30, 40, 50, 60, 70, 80, 90};
+    static const uint8_t trns[2] = {0, 128};
+    static const uint8_t pal_raw[] = {0, 2, 0, 1};
+    static const uint8_t pal_want[] = {70, 80, 90, 10, 20, 30, 40, 50, 60};
+    make_png(&p, 3, 1, 8, 3, plte, 9, trns, 2, pal_raw, sizeof pal_raw);
+    expect_png(&p, 3, 1, 3, pal_want);
+    make_png(&p, 3, 1, 8, 3, plte, 9, NULL, 0, pal_raw, sizeof pal_raw);
+    expect_png(&p, 3, 1, 3, pal_want);
+    /* RGBA 8: 2x1 */
+    static const uint8_t rgba_raw[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    static const uint8_t rgba_want[] = {1, 2, 3, 5, 6, 7};
+    make_png(&p, 2, 1, 8, 6, NULL, 0, NULL, 0, rgba_raw, sizeof rgba_raw);
+    expect_png(&p, 2, 1, 3, rgba_want);
+    /* grey+alpha 8: 2x2 */
+    static const uint8_t ga_raw[] = {0, 9, 255, 200, 0, 0, 33, 44, 1, 2};
+    static const uint8_t ga_want[] = {9, 200, 33, 1};
+    make_png(&p, 2, 2, 8, 4, NULL, 0, NULL, 0, ga_raw, sizeof ga_raw);
+    expect_png(&p, 2, 2, 1, ga_want);
+    /* grey 8 with tRNS: 2x1 */
+    static const uint8_t gt[2] = {0, 7};
+    static const uint8_t gt_raw[] = {0, 7, 8};
+    static const uint8_t gt_want[] = {7, 8};
+    make_png(&p, 2, 1, 8, 0, NULL, 0, gt, 2, gt_raw, sizeof gt_raw);
+    expect_png(&p, 2, 1, 1, gt_want);
+    /* RGB 16: 1x2, high bytes kept */
+    static const uint8_t rgb16_raw[] = {0, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xff,
+                                        0, 0xff, 0xff, 0x00, 0x80, 0x01, 0x00};
+    static const uint8_t rgb16_want[] = {0x12, 0x56, 0x9a, 0xff, 0x00, 0x01};
+    make_png(&p, 1, 2, 16, 2, NULL, 0, NULL, 0, rgb16_raw, sizeof rgb16_raw);
+    expect_png(&p, 1, 2, 3, rgb16_want);
+    /* RGBA 16 with alpha dropped: 1x1 */
+    static const uint8_t rgba16_raw[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    static const uint8_t rgba16_want[] = {1, 3, 5};
+    make_png(&p, 1, 1, 16, 6, NULL, 0, NULL, 0, rgba16_raw, sizeof rgba16_raw);
+    expect_png(&p, 1, 1, 3, rgba16_want);
+    /* grey 1 bit: 10x1, bits 1011001110 */
+    static const uint8_t g1_raw[] = {0, 0xb3, 0x80};
+    static const uint8_t g1_want[] = {255, 0, 255, 255, 0, 0, 255, 255, 255, 0};
+    make_png(&p, 10, 1, 1, 0, NULL, 0, NULL, 0, g1_raw, sizeof g1_raw);
+    expect_png(&p, 10, 1, 1, g1_want);
+    /* grey 4 bits: 3x1, 0x0 0x5 0xf -> 0, 85, 255 */
+    static const uint8_t g4_raw[] = {0, 0x05, 0xf0};
+    static const uint8_t g4_want[] = {0, 85, 255};
+    make_png(&p, 3, 1, 4, 0, NULL, 0, NULL, 0, g4_raw, sizeof g4_raw);
+    expect_png(&p, 3, 1, 1, g4_want);
+}
+
 WT_MAIN()

@@ -109,8 +109,9 @@ int png_decode(const uint8_t *buf, size_t len, struct img *out, char *err)
         png_set_palette_to_rgb(png);
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    if (type & PNG_COLOR_MASK_ALPHA)
-        png_set_strip_alpha(png);
+    /* Unconditionally: alpha may also come from a tRNS chunk, which the
+     * palette expansion turns into a fourth channel. */
+    png_set_strip_alpha(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     int ch = png_get_channels(png, info);
