@@ -26,6 +26,14 @@ if [ -x "$dir/weft-imgproc" ]; then
   "$dir/weft-imgproc" "$seeds/a.pgm" "$seeds/a.png" >/dev/null 2>&1 || true
   "$dir/weft-imgproc" "$seeds/b.ppm" "$seeds/b.png" >/dev/null 2>&1 || true
 fi
+# More colour types, depths and interlacing where ImageMagick is installed.
+if command -v convert >/dev/null && convert -version 2>/dev/null | grep -q ImageMagick; then
+  convert -size 9x7 xc:none -fill red -draw 'circle 4,3 2,2' "PNG8:$seeds/pal.png" || true
+  convert -size 9x7 xc:none -fill red -draw 'circle 4,3 2,2' "PNG32:$seeds/rgba.png" || true
+  convert -size 9x7 gradient: -depth 16 "PNG48:$seeds/rgb16.png" || true
+  convert -size 9x7 gradient: -monochrome "$seeds/mono.png" || true
+  convert -size 9x7 gradient: -interlace PNG "$seeds/inter.png" || true
+fi
 for f in pnm png; do
   bin=$dir/fuzz_imgproc_$f
   [ -x "$bin" ] || continue
