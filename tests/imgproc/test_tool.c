@@ -228,6 +228,10 @@ WT_CASE(bad_files_fail_clearly)
                      img_have_png || i != 8 ? bad[i].want : "PNG");
     }
     expect_error(path("missing.ppm"), "cannot open");
+    /* 2 GiB (sparse): refused before it is read */
+    write_bytes(path("huge.ppm"), "P6\n40000 40000\n255\n", 20);
+    WT_CHECK(truncate(path("huge.ppm"), (off_t)1 << 31) == 0);
+    expect_error(path("huge.ppm"), "file too large");
     remove_dir();
 }
 

@@ -199,8 +199,13 @@ static int apply_ops(struct img *im, const struct op *ops, int n, char *err)
     return 0;
 }
 
-/* The whole file, through wf_pread. Files over 4 GiB are refused: no
- * image we accept needs that much. */
+/* Largest input file: the largest image's samples and room for a PNG's
+ * overhead (stored deflate blocks, filter bytes, other chunks). */
+#define MAX_FILE (IMG_MAX_SAMPLES + IMG_MAX_SAMPLES / 8)
+
+/* The whole file, through wf_pread. A file over MAX_FILE bytes is refused
+ * before reading (a regular file) or once that much has been read
+ * (anything else, e.g. /dev/zero). */
 static int read_file(const char *path, uint8_t **out, size_t *len, char *err)
 {
     int fd = wf_file_open(path, O_RDONLY, 0);
@@ -210,22 +215,31 @@ static int read_file(const char *path, uint8_t **out, size_t *len, char *err)
     }
     struct stat st;
     size_t cap = 65536, n = 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        if ((uintmax_t)st.st_size > MAX_FILE) {
+            snprintf(err, IMG_ERRLEN, "file too large: %jd bytes (at most %zu)",
+                     (intmax_t)st.st_size, MAX_FILE);
+            goto out_free;
+        }
         cap = (size_t)st.st_size + 1; /* +1: see EOF without growing */
-    uint8_t *buf = malloc(cap);
+    }
+    buf = malloc(cap);
     if (!buf)
         goto out_nomem;
     for (;;) {
         if (n == cap) {
-            if (cap >= ((size_t)1 << 32)) {
-                snprintf(err, IMG_ERRLEN, "file too large");
+            if (cap > MAX_FILE) {
+                snprintf(err, IMG_ERRLEN, "file too large (over %zu bytes)",
+                         MAX_FILE);
                 goto out_free;
             }
-            uint8_t *b = realloc(buf, cap * 2);
+            size_t ncap = cap * 2 > MAX_FILE + 1 ? MAX_FILE + 1 : cap * 2;
+            uint8_t *b = realloc(buf, ncap);
             if (!b)
                 goto out_nomem;
             buf = b;
-            cap *= 2;
+            cap = ncap;
         }
         ssize_t r = wf_pread(fd, buf + n, cap - n, (off_t)n);
         if (r < 0) {
