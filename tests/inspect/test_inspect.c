@@ -235,6 +235,9 @@ static void *steal_main(void *arg)
 
 WT_CASE(stats_forced_steal)
 {
+    /* Steals are the subject: under the debug migration mode the child is
+     * moved to the other worker without one (CI's step 5). */
+    setenv("WEFT_DEBUG_MIGRATE", "0", 1);
     run_main(2, steal_main, NULL);
 }
 

@@ -202,6 +202,9 @@ static void *steal_main(void *arg)
 WT_CASE(steal)
 {
     need_python();
+    /* Steals are the subject: under the debug migration mode fibers are
+     * moved to the other worker without one (CI's step 5). */
+    setenv("WEFT_DEBUG_MIGRATE", "0", 1);
     run_main_leaving(2, steal_main, NULL);
     CHECK_TRACE("steals>=1", "end:burner:exit=8", "workers=2");
 }
