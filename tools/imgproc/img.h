@@ -19,7 +19,7 @@
 
 /* Largest width or height, and largest number of samples (w * h * c),
  * the codecs accept: 2^20 and 2^30 (1 GiB). */
-#define IMG_MAX_DIM     (1L << 20)
+#define IMG_MAX_DIM (1L << 20)
 #ifndef IMG_MAX_SAMPLES /* the fuzz targets set a smaller one */
 #define IMG_MAX_SAMPLES ((size_t)1 << 30)
 #endif
