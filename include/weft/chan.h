@@ -217,7 +217,8 @@ struct wf_chan_timer;
 
 /* Create a timer channel that fires at `deadline` (absolute, wf_now()'s
  * clock; one already passed fires at once) and, if period > 0, every
- * period ns after. Any thread, while a runtime runs. Errors: WF_EINVAL
+ * period ns after (a tick that would fall past INT64_MAX ns is never:
+ * period WF_FOREVER makes a one-shot). Any thread, while a runtime runs. Errors: WF_EINVAL
  * out NULL or period < 0; WF_ENOMEM; WF_ESHUTDOWN no runtime runs;
  * WF_EPERM from a timer callback. */
 WF_API int wf_chan_timer_create(struct wf_chan_timer **out, int64_t deadline,

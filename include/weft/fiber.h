@@ -279,7 +279,9 @@ WF_API int wf_scope_cancel(struct wf_scope *s);
  * caller is cancelled itself), stop the deadline, drop the results a join
  * set still holds, and free the scope. Returns the scope's error
  * (wf_scope_fail, WF_ETIMEDOUT from its deadline) if it has one; else the
- * number of members that were still running and had to be cancelled; or
+ * number of members that were still running and had to be cancelled (one
+ * a fail-fast failure or the scope's deadline had already cancelled, and
+ * that had not returned yet, counts too); or
  * WF_EDEADLK if the caller is a member of s (nothing is done). s must not
  * be used after a successful close, nor closed twice, nor after the
  * runtime it was opened in stopped (which frees it): such a call ends the

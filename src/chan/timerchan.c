@@ -49,9 +49,20 @@ static void fire(struct wf_timer *tm, void *arg)
     int64_t now = wf_now();
     (void)wf_chan_try_send(t->chan, &now); /* full: the tick is dropped */
     if (t->period > 0) {
-        int64_t next = t->deadline + t->period;
-        if (next <= now) /* ticks missed: the next one after now, in phase */
-            next = now + t->period - (now - t->deadline) % t->period;
+        /* Overflow-checked: a period near INT64_MAX (WF_FOREVER meant as
+         * "never again") or a deadline far in the past wrapped to a
+         * deadline in the past, and the ticker fired without pause. A next
+         * tick past the end of time is never (the ticker stops). */
+        int64_t next, late, phase;
+        if (__builtin_add_overflow(t->deadline, t->period, &next))
+            return;
+        if (next <= now) { /* ticks missed: the next one after now, in phase */
+            if (__builtin_sub_overflow(now, t->deadline, &late))
+                late = 0; /* far in the past: restart the phase at now */
+            phase = t->period - late % t->period;
+            if (__builtin_add_overflow(now, phase, &next))
+                return;
+        }
         t->deadline = next;
         /* WF_ENOMEM (no heap slot): the ticker stops; see chan.h. */
         (void)wf_timer_start(tm, next);

@@ -147,15 +147,22 @@ struct pcap_sub {
 
 static void pcap_loop(struct pcap *p)
 {
+    /* relaxed: a claim of indices only; the body's writes reach the
+     * caller through the group join. A CAS that never moves the counter
+     * past n: adding a chunk blindly let every task overshoot by one, and
+     * with n and the grain near LONG_MAX the counter wrapped and a late
+     * claim ran indices a second time. */
+    unsigned long off = atomic_load_explicit(&p->next, memory_order_relaxed);
     for (;;) {
-        /* relaxed: a claim of indices only; the body's writes reach the
-         * caller through the group join. */
-        unsigned long off =
-            atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed);
         if (off >= p->n)
             return;
         unsigned long end = p->n - off > p->chunk ? off + p->chunk : p->n;
+        if (!atomic_compare_exchange_weak_explicit(&p->next, &off, end,
+                                                   memory_order_relaxed,
+                                                   memory_order_relaxed))
+            continue; /* off is the counter's value now */
         p->body(p->lo + (long)off, p->lo + (long)end, p->ctx);
+        off = atomic_load_explicit(&p->next, memory_order_relaxed);
     }
 }
 
@@ -296,11 +303,19 @@ int wf_parallel_for_2d(long row_lo, long row_hi, long col_lo, long col_hi,
             total / (16ul * (unsigned long)(k ? k : nworkers()));
         area = area < 1 ? 1 : area > 16384 ? 16384 : area;
         unsigned long side = isqrt(area);
-        if (!tc)
+        bool auto_tc = !tc;
+        if (auto_tc)
             tc = side < cols ? side : cols;
         if (!tr) {
             unsigned long want = area / tc ? area / tc : 1;
             tr = want < rows ? want : rows;
+            /* A thin range (fewer rows than a square tile's side): the
+             * columns take the area the rows cannot, or a 1 x N range
+             * gets tiles of `side` elements, not `area`. */
+            if (auto_tc && tr < want) {
+                unsigned long w = area / tr;
+                tc = w < cols ? w : cols;
+            }
         }
     }
     if (tr > rows)

@@ -55,6 +55,28 @@ static void *oneshot_main(void *arg)
     return NULL;
 }
 
+/* A ticker whose period is WF_FOREVER (INT64_MAX) ticks once: the next
+ * deadline would be past the end of time. Before, the sum wrapped to a
+ * deadline in the past and the ticker fired without pause (85,416 ticks
+ * in 100 ms; found by review). */
+static void *forever_period_main(void *arg)
+{
+    (void)arg;
+    struct wf_chan_timer *t = mk(wf_now(), WF_FOREVER);
+    struct wf_chan *c = wf_chan_timer_chan(t);
+    int64_t when;
+    WT_CHECK_EQ(wf_chan_recv(c, &when, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_sleep(50 * WF_MSEC), 0); /* room for wrong ticks */
+    WT_CHECK_EQ(wf_chan_try_recv(c, &when), WF_EAGAIN);
+    WT_CHECK_EQ(wf_chan_timer_free(t), 0);
+    return NULL;
+}
+
+WT_CASE(ticker_forever_period_ticks_once)
+{
+    run_main(2, forever_period_main, NULL);
+}
+
 WT_CASE(oneshot_delivers_once)
 {
     run_main(2, oneshot_main, NULL);

@@ -94,6 +94,76 @@ WT_CASE(for_ex_caps_four_workers)
     run_main(4, cap_main, NULL);
 }
 
+/* The whole of [0, LONG_MAX) in chunks of LONG_MAX, capped at 3 of 4
+ * workers: one body call covers it, and no index is run twice. Before,
+ * each capped task added a chunk to the shared counter even past the
+ * end, the counter wrapped, and a late claim ran [LONG_MAX-2, LONG_MAX)
+ * a second time (found by review; every run). The body only counts. */
+static atomic_ulong huge_calls, huge_len;
+
+static void huge_body(long lo, long hi, void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&huge_calls, 1);
+    atomic_fetch_add(&huge_len, (unsigned long)(hi - lo));
+}
+
+static void *huge_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 20; round++) {
+        atomic_store(&huge_calls, 0);
+        atomic_store(&huge_len, 0);
+        struct wf_for_opts o = WF_FOR_OPTS_INIT;
+        o.grain = LONG_MAX;
+        o.max_workers = 3;
+        WT_CHECK_EQ(wf_parallel_for_ex(0, LONG_MAX, &o, huge_body, NULL), 0);
+        WT_CHECK_EQ(atomic_load(&huge_len), (unsigned long)LONG_MAX);
+        WT_CHECK_EQ(atomic_load(&huge_calls), 1ul);
+    }
+    return NULL;
+}
+
+WT_CASE(for_ex_cap_huge_range)
+{
+    run_main(4, huge_main, NULL);
+}
+
+/* Automatic tiles of a thin range are as large as a square range's: a
+ * 1 x 1,000,000 range on 4 workers takes about 16 x 4 tiles, not one per
+ * 128 columns (7,813 before; found by review). */
+static atomic_long thin_calls;
+
+static void thin_body(long rlo, long rhi, long clo, long chi, void *ctx)
+{
+    (void)rlo;
+    (void)rhi;
+    (void)clo;
+    (void)chi;
+    (void)ctx;
+    atomic_fetch_add(&thin_calls, 1);
+}
+
+static void *thin_main(void *arg)
+{
+    (void)arg;
+    WT_CHECK_EQ(wf_parallel_for_2d(0, 1, 0, 1000000, NULL, thin_body, NULL), 0);
+    long n = atomic_load(&thin_calls);
+    if (n > 256)
+        WT_FAIL("1 x 1000000 in %ld tiles", n);
+    atomic_store(&thin_calls, 0);
+    WT_CHECK_EQ(wf_parallel_for_2d(0, 1000000, 0, 1, NULL, thin_body, NULL), 0);
+    n = atomic_load(&thin_calls);
+    if (n > 256)
+        WT_FAIL("1000000 x 1 in %ld tiles", n);
+    return NULL;
+}
+
+WT_CASE(for_2d_thin_ranges_tile_big)
+{
+    run_main(4, thin_main, NULL);
+}
+
 WT_CASE(for_ex_caps_one_worker)
 {
     run_main(1, cap_main, NULL);
