@@ -146,6 +146,12 @@ int wf_stats(struct wf_stats *out, struct wf_worker_stats *per_worker, size_t n)
         live += (long)atomic_load_explicit(&rt->workers[i].stats.live_delta,
                                            memory_order_relaxed);
     long peak = atomic_load_explicit(&rt->live_peak, memory_order_relaxed);
+    /* A live count seen here is a peak candidate too, kept for later
+     * reads (a peak between two batch additions is seen no other way). */
+    while (live > peak && !atomic_compare_exchange_weak_explicit(
+                              &rt->live_peak, &peak, live, memory_order_relaxed,
+                              memory_order_relaxed)) {
+    }
     if (live > peak)
         peak = live;
     out->fibers_live = live > 0 ? (uint64_t)live : 0;
