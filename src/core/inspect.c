@@ -179,11 +179,18 @@ static bool slot_alive(uint64_t ctl)
     return st != WF__S_FREE && st != WF__S_DONE && st != WF__S_DONE_JOINED;
 }
 
+/* Whether parked fibers' stacks can be walked: the asm context switch
+ * saves a frame pointer (x86-64, AArch64); ucontext does not say where. */
+#if defined(WEFT_CTX_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
+#define FP_WALK 0
+#else
+#define FP_WALK 1
 static uintptr_t peek(const uintptr_t *p)
 {
     /* relaxed: a report; the stack is its owner's, which is parked. */
     return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
+#endif
 
 /* The return addresses of parked fiber f, from its saved context. The
  * frames below ASan's fake stack are not on f's stack: the walk stops
@@ -191,7 +198,7 @@ static uintptr_t peek(const uintptr_t *p)
 __attribute__((no_sanitize("address", "thread"))) static int
 walk(const struct wf__fcb *f, uintptr_t *pc)
 {
-#if defined(WEFT_CTX_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
+#if !FP_WALK
     (void)f;
     (void)pc;
     return -2; /* no frame pointers */
