@@ -362,6 +362,21 @@ static int parse_string(struct parser *ps, const char **s, size_t *len)
     return 0;
 }
 
+/* An object member's name and its colon, at ps->p (after white space):
+ * the name in *key, *klen. Returns 0, or ps->rc after the error. */
+static int member_name(struct parser *ps, const char **key, size_t *klen)
+{
+    if (at_end(ps) || *ps->p != '"')
+        return unexpected(ps, "a member name in quotes expected");
+    if (parse_string(ps, key, klen) < 0)
+        return ps->rc;
+    skip_ws(ps);
+    if (at_end(ps) || *ps->p != ':')
+        return unexpected(ps, "':' expected after a member name");
+    ps->p++;
+    return 0;
+}
+
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -439,14 +454,8 @@ static int parse_container(struct parser *ps, int depth, struct jnode *n)
         struct jnode *kid;
         skip_ws(ps);
         if (obj) {
-            if (at_end(ps) || *ps->p != '"')
-                return unexpected(ps, "a member name in quotes expected");
-            if (parse_string(ps, &key, &klen) < 0)
+            if (member_name(ps, &key, &klen) < 0)
                 return ps->rc;
-            skip_ws(ps);
-            if (at_end(ps) || *ps->p != ':')
-                return unexpected(ps, "':' expected after a member name");
-            ps->p++;
         }
         if (parse_value(ps, depth + 1, &kid) < 0)
             return ps->rc;
@@ -1062,14 +1071,8 @@ static int parse_top(struct parser *ps)
                 const char *key;
                 size_t klen;
                 skip_ws(ps);
-                if (at_end(ps) || *ps->p != '"')
-                    return unexpected(ps, "a member name in quotes expected");
-                if (parse_string(ps, &key, &klen) < 0)
+                if (member_name(ps, &key, &klen) < 0)
                     return ps->rc;
-                skip_ws(ps);
-                if (at_end(ps) || *ps->p != ':')
-                    return unexpected(ps, "':' expected after a member name");
-                ps->p++;
                 if (strcmp(key, "traceEvents") == 0) {
                     if (parse_events(ps) < 0)
                         return ps->rc;
