@@ -454,6 +454,13 @@ static inline void wf__coop_spend(struct wf__fcb *self)
         wf__coop_yield(self);
 }
 
+/* Call visit(f, id, arg) for every live fiber (started, not returned), in
+ * handle order, each with its slot locked (it cannot return meanwhile);
+ * stop early when visit returns false. Returns how many were visited.
+ * A snapshot of no single moment. Any thread while the runtime runs. */
+typedef bool wf__fiber_visit_fn(struct wf__fcb *f, uint64_t id, void *arg);
+size_t wf__fibers_each(struct wf__rt *rt, wf__fiber_visit_fn *visit, void *arg);
+
 /* Leave a returned fiber for good (never returns). */
 _Noreturn void wf__fiber_exit(struct wf__fcb *self);
 /* The body returned `result`: run fiber-local destructors, record the

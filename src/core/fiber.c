@@ -721,6 +721,33 @@ int wf_cancel(struct wf_fiber f)
     return 0;
 }
 
+size_t wf__fibers_each(struct wf__rt *rt, wf__fiber_visit_fn *visit, void *arg)
+{
+    /* Slots below nslots stay mapped for the life of the process (see
+     * wf__slots_retire), so the walk is safe against spawns. */
+    wf__spin_lock(&rt->slot_lock);
+    uint32_t nslots = rt->nslots;
+    wf__spin_unlock(&rt->slot_lock);
+    size_t n = 0;
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
+        /* relaxed: a first look; the slot lock below decides. */
+        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
+        if (!slot_alive(STATE(c)))
+            continue;
+        uint64_t id = (c & ~(uint64_t)0xffffffffu) | ((uint64_t)i + 1);
+        struct wf__fcb *f = wf__slot_lock(s, id);
+        if (!f)
+            continue;
+        bool more = visit(f, id, arg);
+        wf__slot_unlock(s);
+        n++;
+        if (!more)
+            break;
+    }
+    return n;
+}
+
 size_t wf_fibers_alive(void)
 {
     struct wf__rt *rt = &wf__rt;

@@ -5,9 +5,9 @@
  * include/weft/inspect.h; the hot-path half (per-worker counters, state
  * timestamps) is core/inspect.h.
  *
- * Reading fibers. The walk goes over the handle table, as
- * wf_fibers_alive does (slots below nslots stay mapped), and looks at each
- * live fiber with its slot locked (wf__slot_lock): a fiber cannot return
+ * Reading fibers. wf__fibers_each (fiber.c) walks the handle table
+ * (slots below nslots stay mapped) and shows each live fiber with its
+ * slot locked (wf__slot_lock): a fiber cannot return
  * while its slot is locked, so its control block is not reused under the
  * reader. Everything read from the block is an atomic (state, wait
  * reason, timestamps: relaxed, reports) or fixed while the fiber lives
@@ -173,12 +173,6 @@ struct seen {
     uintptr_t pc[MAX_FRAMES];
 };
 
-static bool slot_alive(uint64_t ctl)
-{
-    unsigned st = (unsigned)(ctl & WF__SLOT_STATE);
-    return st != WF__S_FREE && st != WF__S_DONE && st != WF__S_DONE_JOINED;
-}
-
 /* Whether parked fibers' stacks can be walked: the asm context switch
  * saves a frame pointer (x86-64, AArch64); ucontext does not say where. */
 #if defined(WEFT_CTX_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__))
@@ -279,31 +273,48 @@ static void describe(struct wf__rt *rt, struct wf__fcb *f, uint64_t id,
     }
 }
 
+struct collecting {
+    struct wf__rt *rt;
+    struct seen *out;
+    size_t cap, seen;
+    bool stacks;
+};
+
+static bool collect_one(struct wf__fcb *f, uint64_t id, void *arg)
+{
+    struct collecting *c = arg;
+    if (c->seen < c->cap)
+        describe(c->rt, f, id, &c->out[c->seen], c->stacks);
+    c->seen++;
+    return true;
+}
+
 /* Walk the live fibers: up to cap into out (may be NULL when cap is 0);
  * returns how many were seen. */
 static size_t collect(struct wf__rt *rt, struct seen *out, size_t cap,
                       bool stacks)
 {
-    wf__spin_lock(&rt->slot_lock);
-    uint32_t nslots = rt->nslots;
-    wf__spin_unlock(&rt->slot_lock);
-    size_t seen = 0;
-    for (uint32_t i = 0; i < nslots; i++) {
-        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
-        /* relaxed: a first look; the lock below decides. */
-        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
-        if (!slot_alive(c))
-            continue;
-        uint64_t id = (c & ~(uint64_t)0xffffffffu) | ((uint64_t)i + 1);
-        struct wf__fcb *f = wf__slot_lock(s, id);
-        if (!f)
-            continue;
-        if (seen < cap)
-            describe(rt, f, id, &out[seen], stacks);
-        wf__slot_unlock(s);
-        seen++;
+    struct collecting c = {rt, out, cap, 0, stacks};
+    return wf__fibers_each(rt, collect_one, &c);
+}
+
+/* One entry at a time through a small buffer: `struct seen` carries a
+ * stack the list does not need. */
+struct listing {
+    struct wf__rt *rt;
+    struct wf_fiber_info *out;
+    size_t cap, written;
+};
+
+static bool list_one(struct wf__fcb *f, uint64_t id, void *arg)
+{
+    struct listing *l = arg;
+    if (l->written < l->cap) {
+        struct seen one;
+        describe(l->rt, f, id, &one, false);
+        l->out[l->written++] = one.info;
     }
-    return seen;
+    return true;
 }
 
 int wf_fibers_list(struct wf_fiber_info *out, size_t n, size_t *total)
@@ -313,30 +324,9 @@ int wf_fibers_list(struct wf_fiber_info *out, size_t n, size_t *total)
         return WF_EINVAL;
     if (!running(rt))
         return WF_ESHUTDOWN;
-    struct seen one;
-    size_t written = 0, seen;
-    /* One entry at a time through a small buffer: `struct seen` carries a
-     * stack the list does not need. */
-    wf__spin_lock(&rt->slot_lock);
-    uint32_t nslots = rt->nslots;
-    wf__spin_unlock(&rt->slot_lock);
-    seen = 0;
-    for (uint32_t i = 0; i < nslots; i++) {
-        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
-        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
-        if (!slot_alive(c))
-            continue;
-        uint64_t id = (c & ~(uint64_t)0xffffffffu) | ((uint64_t)i + 1);
-        struct wf__fcb *f = wf__slot_lock(s, id);
-        if (!f)
-            continue;
-        if (written < n) {
-            describe(rt, f, id, &one, false);
-            out[written++] = one.info;
-        }
-        wf__slot_unlock(s);
-        seen++;
-    }
+    struct listing l = {rt, out, n, 0};
+    size_t seen = wf__fibers_each(rt, list_one, &l);
+    size_t written = l.written;
     if (total)
         *total = seen;
     return (int)(written > INT32_MAX ? INT32_MAX : written);
@@ -500,6 +490,21 @@ static uint64_t progress(struct wf__rt *rt)
     return p;
 }
 
+struct stuck {
+    bool all; /* every fiber looked at waits for sure */
+};
+
+static bool stuck_one(struct wf__fcb *f, uint64_t id, void *arg)
+{
+    (void)id;
+    struct stuck *st = arg;
+    /* relaxed: a report, confirmed by the quiet period. */
+    st->all =
+        atomic_load_explicit(&f->wstate, memory_order_relaxed) == WF__PARKED &&
+        sure_wait(atomic_load_explicit(&f->why, memory_order_relaxed));
+    return st->all;
+}
+
 /* Nothing runs, nothing can start by itself, nothing outside waits to act. */
 static bool all_stuck(struct wf__rt *rt, size_t *nfibers)
 {
@@ -525,31 +530,10 @@ static bool all_stuck(struct wf__rt *rt, size_t *nfibers)
     if (!plain_ok)
         return false;
 
-    wf__spin_lock(&rt->slot_lock);
-    uint32_t nslots = rt->nslots;
-    wf__spin_unlock(&rt->slot_lock);
-    size_t n = 0;
-    for (uint32_t i = 0; i < nslots; i++) {
-        struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
-        uint64_t c = atomic_load_explicit(&s->ctl, memory_order_relaxed);
-        if (!slot_alive(c))
-            continue;
-        uint64_t id = (c & ~(uint64_t)0xffffffffu) | ((uint64_t)i + 1);
-        struct wf__fcb *f = wf__slot_lock(s, id);
-        if (!f)
-            continue;
-        /* relaxed: a report, confirmed by the quiet period. */
-        bool ok =
-            atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
-                WF__PARKED &&
-            sure_wait(atomic_load_explicit(&f->why, memory_order_relaxed));
-        wf__slot_unlock(s);
-        if (!ok)
-            return false;
-        n++;
-    }
+    struct stuck st = {true};
+    size_t n = wf__fibers_each(rt, stuck_one, &st);
     *nfibers = n;
-    return n > 0;
+    return st.all && n > 0;
 }
 
 int64_t wf__inspect_deadlock(struct wf__rt *rt, struct wf__dlwatch *dw,
