@@ -278,13 +278,12 @@ static void *monitor_main(void *p)
                                 : next;
             wf__futex_wait(&rt->mon_word, seen, until);
             now = wf_now();
-            wf__inspect_tick(now);
-            /* seq_cst: as the load of seen above. */
-            if (now < next && atomic_load_explicit(
-                                  &rt->mon_word, memory_order_seq_cst) == seen)
-                continue; /* only the clock's tick: no sample due */
         }
         wf__inspect_tick(now); /* fibers' state timestamps (inspect.h) */
+        /* seq_cst: as the load of seen above. */
+        if (now < next &&
+            atomic_load_explicit(&rt->mon_word, memory_order_seq_cst) == seen)
+            continue; /* only the clock's tick: no sample due */
         next = sample_all(rt, smp, now);
     }
     free(smp);
