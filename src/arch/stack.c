@@ -27,6 +27,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include "common/fault.h"
 #include "common/futex.h"
 #include "ctx.h"
 #include "stack.h"
@@ -105,7 +106,7 @@ static int remember(void *base, size_t len)
     wf__spin_lock(&g.lock);
     if (g.nregions == g.cap_regions) {
         size_t cap = g.cap_regions ? g.cap_regions * 2 : 256;
-        struct region *r = realloc(g.regions, cap * sizeof *r);
+        struct region *r = wf__realloc(g.regions, cap * sizeof *r);
         if (!r) {
             err = -1;
             goto out;
@@ -155,9 +156,9 @@ static void unpoison(void *lo, size_t len)
 
 static void *map(size_t len)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                   -1, 0);
+    void *p = wf__mmap(NULL, len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                       -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 

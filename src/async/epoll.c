@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "backend.h"
 
 #define WAKE_KEY UINT64_MAX
@@ -27,16 +28,16 @@ struct ep {
 
 static int ep_open(void **out)
 {
-    struct ep *e = malloc(sizeof *e);
+    struct ep *e = wf__malloc(sizeof *e);
     if (!e)
         return -ENOMEM;
     int err;
-    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    e->epfd = wf__fd(epoll_create1(EPOLL_CLOEXEC));
     if (e->epfd < 0) {
         err = -errno;
         goto out_free;
     }
-    e->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    e->evfd = wf__fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (e->evfd < 0) {
         err = -errno;
         goto out_ep;

@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "async_int.h"
 #include "backend.h"
 #include "reactor.h"
@@ -58,7 +59,7 @@ static void *fjob_run(void *arg)
     ssize_t r;
     switch (j->kind) {
     case F_OPEN:
-        r = open(j->path, j->flags | O_CLOEXEC, j->mode);
+        r = wf__fd(open(j->path, j->flags | O_CLOEXEC, j->mode));
         break;
     case F_PREAD:
         do

@@ -43,6 +43,7 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "common/fault.h"
 #include "async_int.h"
 #include "sync/sync_int.h"
 #include "weft/fiber.h"
@@ -136,7 +137,7 @@ int wf_promise_create(struct wf_promise **p, struct wf_future **f)
 {
     if (!p || !f)
         return WF_EINVAL;
-    struct wf_future *o = calloc(1, sizeof *o);
+    struct wf_future *o = wf__calloc(1, sizeof *o);
     if (!o)
         return WF_ENOMEM;
     atomic_init(&o->state, PENDING);
@@ -370,7 +371,7 @@ int wf_future_then(struct wf_future *f, wf_future_fn *fn, void *arg)
     }
     wf__spin_unlock(&f->lock);
     if (!done) {
-        struct cb *c = malloc(sizeof *c);
+        struct cb *c = wf__malloc(sizeof *c);
         if (!c)
             return WF_ENOMEM;
         *c = (struct cb){fn, arg, NULL, true};
@@ -567,8 +568,8 @@ static int combine(struct wf_future **out, struct wf_future *const *fs,
         *out = f;
         return 0;
     }
-    struct agg *a = malloc(sizeof *a + n * sizeof a->node[0]);
-    struct wf_future **in = malloc(n * sizeof *in);
+    struct agg *a = wf__malloc(sizeof *a + n * sizeof a->node[0]);
+    struct wf_future **in = wf__malloc(n * sizeof *in);
     if (!a || !in) {
         free(a);
         free(in);
@@ -645,7 +646,7 @@ int wf_async(struct wf_future **out, wf_fiber_fn *fn, void *arg)
         return WF_EINVAL;
     if (!wf__rt_running())
         return WF_ESHUTDOWN;
-    struct async_job *j = malloc(sizeof *j);
+    struct async_job *j = wf__malloc(sizeof *j);
     if (!j)
         return WF_ENOMEM;
     struct wf_future *f;

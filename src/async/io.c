@@ -36,6 +36,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "async_test.h"
 #include "reactor.h"
 #include "trace/trace.h"
@@ -285,7 +286,8 @@ int wf_fd_wait(int fd, int events, int64_t deadline)
 
 static int new_socket(int family)
 {
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        wf__fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return -errno;
     wf__iofd_renew(fd);
@@ -395,7 +397,7 @@ struct acc {
 static ssize_t do_accept(int fd, void *ctx)
 {
     struct acc *a = ctx;
-    int s = accept4(fd, a->addr, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int s = wf__fd(accept4(fd, a->addr, a->len, SOCK_NONBLOCK | SOCK_CLOEXEC));
     return s < 0 ? -errno : s;
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "async_int.h"
 #include "weft/fiber.h"
 #include "weft/future.h"
@@ -113,7 +114,7 @@ out_job:
 
 static struct iojob *job_new(int kind, int fd, int64_t deadline, size_t extra)
 {
-    struct iojob *j = calloc(1, sizeof *j + extra);
+    struct iojob *j = wf__calloc(1, sizeof *j + extra);
     if (j) {
         j->kind = kind;
         j->fd = fd;
@@ -134,7 +135,7 @@ int wf_read_future(struct wf_future **out, int fd, size_t n, int64_t deadline)
         free(j);
         return WF_ENOMEM;
     }
-    j->rbuf = malloc(sizeof *j->rbuf + (n ? n : 1));
+    j->rbuf = wf__malloc(sizeof *j->rbuf + (n ? n : 1));
     if (!j->rbuf) {
         free(j);
         return WF_ENOMEM;

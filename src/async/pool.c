@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "async_int.h"
 #include "core/config.h"
 #include "trace/trace.h"
@@ -155,8 +156,8 @@ static int submit(struct job *j)
         goto out;
     }
     if (pool.nidle == 0 && pool.nthreads < size_locked()) {
-        struct worker_rec *r = malloc(sizeof *r);
-        if (r && pthread_create(&r->thread, NULL, pool_main, NULL) == 0) {
+        struct worker_rec *r = wf__malloc(sizeof *r);
+        if (r && wf__pthread_create(&r->thread, NULL, pool_main, NULL) == 0) {
             pthread_setname_np(r->thread, "weft-pool");
             r->next = pool.threads;
             pool.threads = r;
@@ -187,7 +188,7 @@ int wf_blocking(struct wf_future **out, wf_fiber_fn *fn, void *arg)
 {
     if (!out || !fn)
         return WF_EINVAL;
-    struct job *j = malloc(sizeof *j);
+    struct job *j = wf__malloc(sizeof *j);
     if (!j)
         return WF_ENOMEM;
     struct wf_future *f;
@@ -301,7 +302,7 @@ static char *dup_or_null(const char *s, bool *fail)
 {
     if (!s)
         return NULL;
-    char *d = strdup(s);
+    char *d = wf__strdup(s);
     if (!d)
         *fail = true;
     return d;
@@ -312,7 +313,7 @@ int wf_getaddrinfo(struct wf_future **out, const char *node,
 {
     if (!out || (!node && !service))
         return WF_EINVAL;
-    struct gai_job *g = calloc(1, sizeof *g);
+    struct gai_job *g = wf__calloc(1, sizeof *g);
     if (!g)
         return WF_ENOMEM;
     bool fail = false;

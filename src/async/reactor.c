@@ -98,6 +98,7 @@
 #include <valgrind/valgrind.h>
 #endif
 
+#include "common/fault.h"
 #include "async_test.h"
 #include "backend.h"
 #include "core/config.h"
@@ -172,7 +173,7 @@ struct wf__iofd *wf__iofd_get(int fd, int *err)
                                               memory_order_relaxed);
     if (!c) {
         /* calloc: every field's zero is its initial state. */
-        c = calloc(CHUNK, sizeof *c);
+        c = wf__calloc(CHUNK, sizeof *c);
         if (c)
             /* release: pairs with the acquire in lookup(). */
             atomic_store_explicit(&chunks[fd / CHUNK], c,
@@ -333,7 +334,7 @@ static int start_locked(void)
     if (ep == 0)
         ep = 1;
     atomic_store_explicit(&R.epoch, ep, memory_order_relaxed);
-    if (pthread_create(&R.thread, NULL, reactor_main, NULL) != 0) {
+    if (wf__pthread_create(&R.thread, NULL, reactor_main, NULL) != 0) {
         be->close(st);
         return WF_EAGAIN;
     }

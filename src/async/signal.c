@@ -23,6 +23,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "reactor.h"
 #include "weft/io.h"
 
@@ -38,7 +39,7 @@ int wf_signal_wait(const sigset_t *set, int64_t deadline)
 {
     if (!set || sigisemptyset(set))
         return WF_EINVAL;
-    int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+    int fd = wf__fd(signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC));
     if (fd < 0)
         return -errno;
     wf__iofd_renew(fd);

@@ -58,6 +58,7 @@
 
 #include <liburing.h>
 
+#include "common/fault.h"
 #include "backend.h"
 #include "weft/future.h"
 
@@ -89,17 +90,18 @@ struct ur {
 
 static int ur_open(void **out)
 {
-    struct ur *u = calloc(1, sizeof *u);
+    struct ur *u = wf__calloc(1, sizeof *u);
     if (!u)
         return -ENOMEM;
     struct io_uring_params p = {0};
-    int err = io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
+    int err = wf__uring(io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p),
+                        -ENOMEM);
     if (err < 0)
         goto out_free;
     err = -ENOSYS;
     if (!(p.features & IORING_FEAT_NODROP)) /* overflows would lose events */
         goto out_ring;
-    u->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    u->evfd = wf__fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (u->evfd < 0) {
         err = -errno;
         goto out_ring;
@@ -137,7 +139,7 @@ static void enqueue(struct ur *u, struct op *o)
 
 static int ur_add(void *st, int fd, uint64_t key)
 {
-    struct op *o = malloc(sizeof *o);
+    struct op *o = wf__malloc(sizeof *o);
     if (!o)
         return -ENOMEM;
     o->kind = OP_ADD;
@@ -150,7 +152,7 @@ static int ur_add(void *st, int fd, uint64_t key)
 static int ur_file(void *st, struct wf__fileop *fop)
 {
     struct ur *u = st;
-    struct op *o = malloc(sizeof *o);
+    struct op *o = wf__malloc(sizeof *o);
     if (!o)
         return -ENOMEM;
     o->kind = OP_FILE;
@@ -185,7 +187,7 @@ static struct io_uring_sqe *sqe_get(struct ur *u)
 {
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&u->ring)))
-        io_uring_submit(&u->ring);
+        (void)wf__uring(io_uring_submit(&u->ring), -EAGAIN);
     return sqe;
 }
 
@@ -250,7 +252,7 @@ static int ur_wait(void *st, struct wf__backend_ev *evs, int max)
 {
     struct ur *u = st;
     prepare(u);
-    int rc = io_uring_submit_and_wait(&u->ring, 1);
+    int rc = wf__uring(io_uring_submit_and_wait(&u->ring, 1), -EAGAIN);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         return rc;
     struct io_uring_cqe *cqe;

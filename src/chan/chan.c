@@ -102,6 +102,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "common/atomic.h"
 #include "common/copy.h"
 #include "core/core_int.h"
@@ -634,7 +635,7 @@ int wf_chan_create(struct wf_chan **out, size_t elem_size, size_t capacity)
         return WF_EINVAL;
     /* Both bounds are 2^20 and 2^30: the product fits in 64 bits. */
     size_t bytes = sizeof(struct wf_chan) + elem_size * capacity;
-    struct wf_chan *c = malloc(bytes);
+    struct wf_chan *c = wf__malloc(bytes);
     if (!c)
         return WF_ENOMEM;
     atomic_init(&c->lock.held, false);
@@ -880,8 +881,8 @@ static int select_impl(struct wf_select_case *cases, size_t n,
     struct wf_chan **order = order_small;
     struct op *ops = ops_small;
     if (n > SMALL) {
-        order = malloc(n * sizeof *order);
-        ops = malloc(n * sizeof *ops);
+        order = wf__malloc(n * sizeof *order);
+        ops = wf__malloc(n * sizeof *ops);
         if (!order || !ops) {
             free(order);
             free(ops);

@@ -31,6 +31,7 @@
  */
 #include <stdlib.h>
 
+#include "common/fault.h"
 #include "core/core_int.h"
 #include "weft/chan.h"
 #include "weft/timer.h"
@@ -111,7 +112,7 @@ int wf_chan_timer_create(struct wf_chan_timer **out, int64_t deadline,
         return WF_EINVAL;
     if (in_timer_callback())
         return WF_EPERM;
-    struct wf_chan_timer *t = calloc(1, sizeof *t);
+    struct wf_chan_timer *t = wf__calloc(1, sizeof *t);
     if (!t)
         return WF_ENOMEM;
     int err = wf_chan_create(&t->chan, sizeof(int64_t), 1);

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "common/copy.h"
 #include "weft/queue.h"
 
@@ -150,7 +151,7 @@ int wf_mpmc_create(struct wf_mpmc **out, size_t capacity, size_t elem_size)
     size_t total = total_size(sizeof(struct wf_mpmc), cap, stride);
     if (total == 0)
         return WF_EINVAL;
-    struct wf_mpmc *q = aligned_alloc(LINE, total);
+    struct wf_mpmc *q = wf__aligned_alloc(LINE, total);
     if (!q)
         return WF_ENOMEM;
     q->mask = cap - 1;
@@ -273,7 +274,7 @@ int wf_spsc_create(struct wf_spsc **out, size_t capacity, size_t elem_size)
     size_t total = total_size(sizeof(struct wf_spsc), cap, elem_size);
     if (total == 0)
         return WF_EINVAL;
-    struct wf_spsc *q = aligned_alloc(LINE, total);
+    struct wf_spsc *q = wf__aligned_alloc(LINE, total);
     if (!q)
         return WF_ENOMEM;
     q->mask = cap - 1;

@@ -15,12 +15,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/fault.h"
 #include "common/atomic.h"
 #include "deque.h"
 
 int wf__deque_init(struct wf__deque *d, long capacity)
 {
-    d->buf = calloc((size_t)capacity, sizeof *d->buf);
+    d->buf = wf__calloc((size_t)capacity, sizeof *d->buf);
     if (!d->buf)
         return -ENOMEM;
     d->mask = capacity - 1;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/fault.h"
 #include "core_int.h"
 #include "trace/trace.h"
 
@@ -78,7 +79,7 @@ static uint32_t slot_alloc(struct wf__rt *rt, struct wf__worker *w)
     if (idx == WF__SLOT_NONE && rt->nslots < WF__SLOT_CHUNK * WF__SLOT_CHUNKS) {
         uint32_t c = rt->nslots / WF__SLOT_CHUNK;
         if (rt->nslots % WF__SLOT_CHUNK == 0) {
-            struct wf__slot *chunk = calloc(WF__SLOT_CHUNK, sizeof *chunk);
+            struct wf__slot *chunk = wf__calloc(WF__SLOT_CHUNK, sizeof *chunk);
             if (!chunk)
                 goto out;
             for (uint32_t k = 0; k < WF__SLOT_CHUNK; k++)
@@ -216,7 +217,7 @@ int wf_fls_set(unsigned key, void *value)
     if (key >= atomic_load_explicit(&fls_nkeys, memory_order_acquire))
         return WF_EINVAL;
     if (!f->fls) {
-        f->fls = calloc(WF_FLS_KEYS, sizeof *f->fls);
+        f->fls = wf__calloc(WF_FLS_KEYS, sizeof *f->fls);
         if (!f->fls)
             return WF_ENOMEM;
     }

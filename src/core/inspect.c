@@ -45,6 +45,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "core_int.h"
 #include "weft/inspect.h"
 
@@ -383,7 +384,7 @@ static void print_fiber(int fd, const struct seen *s)
 static int dump(struct wf__rt *rt, int fd, const char *why)
 {
     size_t n = collect(rt, NULL, 0, false) + 16; /* room for newcomers */
-    struct seen *all = malloc(n * sizeof *all);
+    struct seen *all = wf__malloc(n * sizeof *all);
     if (!all)
         return WF_ENOMEM;
     size_t got = collect(rt, all, n, true);

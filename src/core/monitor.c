@@ -54,6 +54,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "core_int.h"
 
 #define DEFAULT_STALL_NS (100 * WF_MSEC) /* rescue threshold if reports are off */
@@ -74,7 +75,7 @@ static bool read_proc(int tid, const char *what, char *buf, size_t cap)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/%s", tid, what);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = wf__fd(open(path, O_RDONLY | O_CLOEXEC));
     if (fd < 0)
         return false;
     ssize_t n = read(fd, buf, cap - 1);
@@ -235,7 +236,7 @@ static void *monitor_main(void *p)
 {
     struct wf__rt *rt = p;
     int n = rt->nworkers;
-    struct sample *smp = calloc((size_t)n, sizeof *smp);
+    struct sample *smp = wf__calloc((size_t)n, sizeof *smp);
     if (!smp)
         WF_PANIC("out of memory for the monitor");
     int64_t next = wf_now();
@@ -292,7 +293,7 @@ static void *monitor_main(void *p)
 
 int wf__monitor_start(struct wf__rt *rt)
 {
-    int err = pthread_create(&rt->monitor, NULL, monitor_main, rt);
+    int err = wf__pthread_create(&rt->monitor, NULL, monitor_main, rt);
     if (err)
         return -err;
     pthread_setname_np(rt->monitor, "weft-monitor");

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "config.h"
 #include "core_int.h"
 #include "core_test.h"
@@ -203,7 +204,7 @@ static struct wf__tparker *thread_parker(void)
     wf__spin_unlock(&tp_lock);
     if (!tp) {
         /* Never freed: type-stable for late wakers (see top comment). */
-        tp = calloc(1, sizeof *tp);
+        tp = wf__calloc(1, sizeof *tp);
         if (!tp)
             WF_PANIC("out of memory for a thread parker");
     }
@@ -606,7 +607,7 @@ int wf_init(const struct wf_config *cfg)
     pthread_mutex_init(&rt->tw_lock, NULL);
     pthread_cond_init(&rt->tw_cond, NULL);
     wf__stack_setup(rt->stack_size, guard_cap);
-    rt->workers = aligned_alloc(WF__CACHELINE,
+    rt->workers = wf__aligned_alloc(WF__CACHELINE,
                                 sizeof *rt->workers * (size_t)rt->nworkers);
     if (!rt->workers) {
         err = WF_ENOMEM;

@@ -128,6 +128,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include "common/fault.h"
 #include "common/atomic.h"
 #include "core_int.h"
 #include "trace_core.h"
@@ -1162,7 +1163,7 @@ static struct wf__fcb *find_work(struct wf__worker *w)
 
 static void setup_altstack(struct wf__worker *w)
 {
-    w->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+    w->altstack = wf__mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (w->altstack == MAP_FAILED) {
         w->altstack = NULL;
@@ -1270,7 +1271,7 @@ int wf__workers_start(struct wf__rt *rt)
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setstacksize(&a, THREAD_STACK);
-        int err = pthread_create(&rt->workers[i].thread, &a, worker_main,
+        int err = wf__pthread_create(&rt->workers[i].thread, &a, worker_main,
                                  &rt->workers[i]);
         pthread_attr_destroy(&a);
         if (err) {

@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "common/fault.h"
 #include "core_int.h"
 #include "weft/timer.h"
 
@@ -233,7 +234,7 @@ int wf_scope_open_ex(struct wf_scope **out, const struct wf_scope_opts *opts)
     if (atomic_load_explicit(&rt->state, memory_order_seq_cst) !=
         WF__RT_RUNNING)
         return WF_ESHUTDOWN;
-    struct wf_scope *s = calloc(1, sizeof *s);
+    struct wf_scope *s = wf__calloc(1, sizeof *s);
     if (!s)
         return WF_ENOMEM;
     s->magic = LIVE;
@@ -284,7 +285,7 @@ int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
         return wf__spawn(NULL, opts, fn, arg, s);
     if (!fn)
         return WF_EINVAL;
-    struct jnode *n = calloc(1, sizeof *n);
+    struct jnode *n = wf__calloc(1, sizeof *n);
     if (!n)
         return WF_ENOMEM;
     n->fn = fn;

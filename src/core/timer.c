@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/fault.h"
 #include "timer.h"
 #include "trace/trace.h"
 
@@ -99,7 +100,7 @@ static int grow(struct wf__timers *ts)
     if (ts->n + ts->reserved < ts->cap)
         return 0;
     uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-    struct wf__tentry *h = realloc(ts->h, cap * sizeof *h);
+    struct wf__tentry *h = wf__realloc(ts->h, cap * sizeof *h);
     if (!h)
         return -ENOMEM;
     ts->h = h;

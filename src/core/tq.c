@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/fault.h"
 #include "common/atomic.h"
 #include "core_int.h"
 #include "trace/trace.h"
@@ -40,7 +41,7 @@
 
 int wf__tq_init(struct wf__tq *q)
 {
-    q->buf = calloc(WF__TQ_CAP, sizeof *q->buf);
+    q->buf = wf__calloc(WF__TQ_CAP, sizeof *q->buf);
     if (!q->buf)
         return -ENOMEM;
     q->ob = q->osplit = q->otop = 0;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "par_int.h"
 
 static long nworkers(void)
@@ -205,7 +206,7 @@ static int pfor_capped(long lo, long hi, long grain, int k, wf_for_fn *body,
     atomic_init(&p.next, 0);
     struct pcap_root r = {.p = &p, .nsubs = k - 1};
     if (r.nsubs > 0) {
-        r.subs = malloc((size_t)r.nsubs * sizeof *r.subs);
+        r.subs = wf__malloc((size_t)r.nsubs * sizeof *r.subs);
         if (!r.subs)
             return WF_ENOMEM;
     }
@@ -423,7 +424,7 @@ int wf_parallel_reduce(long lo, long hi, long grain, void *result,
     p.nleaves = (long)((n + (unsigned long)leaf - 1) / (unsigned long)leaf);
     if ((size_t)p.nleaves + 1 > SIZE_MAX / acc_size)
         return WF_ENOMEM;
-    char *mem = malloc(((size_t)p.nleaves + 1) * acc_size);
+    char *mem = wf__malloc(((size_t)p.nleaves + 1) * acc_size);
     if (!mem)
         return WF_ENOMEM;
     memcpy(mem, identity, acc_size);
@@ -520,7 +521,7 @@ int wf_parallel_scan(const void *in, void *out, size_t n, size_t size,
     if (s.block < 4096)
         s.block = 4096;
     s.nblocks = (n + s.block - 1) / s.block;
-    char *mem = malloc((3 * s.nblocks + 1) * size);
+    char *mem = wf__malloc((3 * s.nblocks + 1) * size);
     if (!mem)
         return WF_ENOMEM;
     memcpy(mem, identity, size);

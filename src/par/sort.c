@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "par_int.h"
 
 #define SORT_LEAF 2048
@@ -163,7 +164,7 @@ static int sort_kind(void *base, size_t n, size_t size, wf_cmp_fn *cmp, int kind
         return WF_EINVAL;
     struct sort_root r = { .c = { .cmp = cmp, .size = size }, .a = base, .n = n,
                            .kind = kind };
-    r.t = malloc(n * size);
+    r.t = wf__malloc(n * size);
     if (!r.t)
         return WF_ENOMEM;
     int err = wf_par_run(sort_root, &r);

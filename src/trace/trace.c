@@ -51,6 +51,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "trace.h"
 #include "weft/trace.h"
 
@@ -149,7 +150,7 @@ void wf__trace_set_events(long n)
 static struct ring *ring_new(void)
 {
     pthread_once(&key_once, make_key);
-    struct ring *r = calloc(1, sizeof *r);
+    struct ring *r = wf__calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->worker = tls_worker;
@@ -174,8 +175,8 @@ static bool ring_reset(struct ring *r, uint64_t s)
         r->ev = NULL;
     }
     if (!r->ev) {
-        void *p = mmap(NULL, cap * sizeof *r->ev, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = wf__mmap(NULL, cap * sizeof *r->ev, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             return false;
         r->ev = p;
@@ -277,7 +278,7 @@ static int start_locked(const char *path)
 {
     if (atomic_load_explicit(&wf__trace_on, memory_order_relaxed))
         return WF_EALREADY; /* relaxed: only ctl_lock holders change it */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = wf__fd(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
     if (fd < 0)
         return -errno;
     /* Rings of threads that have exited are not needed any more. */
@@ -516,8 +517,8 @@ static bool map_init(struct map *m, size_t n)
     size_t cap = 16;
     while (cap < 2 * n + 1)
         cap <<= 1;
-    m->k = calloc(cap, sizeof *m->k);
-    m->v = calloc(cap, sizeof *m->v);
+    m->k = wf__calloc(cap, sizeof *m->k);
+    m->v = wf__calloc(cap, sizeof *m->v);
     m->mask = cap - 1;
     return m->k && m->v;
 }
@@ -905,11 +906,11 @@ static int write_trace(int fd, int64_t stop_ts)
     }
     struct map m;
     memset(&m, 0, sizeof m);
-    c.flow.p = malloc((total + 1) * sizeof *c.flow.p);
-    c.io.p = malloc((total + 1) * sizeof *c.io.p);
-    c.span.p = malloc((total + 1) * sizeof *c.span.p);
-    c.names.s = malloc((total + 1) * sizeof *c.names.s);
-    int fd2 = dup(fd);
+    c.flow.p = wf__malloc((total + 1) * sizeof *c.flow.p);
+    c.io.p = wf__malloc((total + 1) * sizeof *c.io.p);
+    c.span.p = wf__malloc((total + 1) * sizeof *c.span.p);
+    c.names.s = wf__malloc((total + 1) * sizeof *c.names.s);
+    int fd2 = wf__fd(dup(fd));
     if (fd2 < 0) {
         err = -errno; /* EMFILE and the like, said as they are */
         goto out;
