@@ -88,7 +88,9 @@ WF_API int wf_go_opts(struct wf_fiber *out, const struct wf_fiber_opts *opts,
  * Errors: WF_ESRCH f is not a live fiber handle (already joined, never
  * existed); WF_EINVAL f is detached, owned by a scope, or another caller is
  * already joining it; WF_EDEADLK f is the caller; WF_ETIMEDOUT deadline
- * passed; WF_ECANCELED the caller was cancelled (f stays joinable). */
+ * passed; WF_ECANCELED the caller was cancelled (f stays joinable);
+ * WF_ENOMEM a plain thread's first wait in weft found no memory for the
+ * record it parks on (nothing was done; f stays joinable). */
 WF_API int wf_join(struct wf_fiber f, void **result, int64_t deadline);
 
 /* Give up the handle: the fiber's resources are released when it returns.
@@ -246,7 +248,8 @@ WF_API int wf_scope_go(struct wf_scope *s, const struct wf_fiber_opts *opts,
  * caller was cancelled; a returned member is still handed out if there is
  * one, since that needs no wait); WF_EINVAL s NULL or not a join set;
  * WF_EDEADLK the caller is a member of s; WF_ESHUTDOWN (plain thread, the
- * runtime stopped); WF_ENOMEM (no memory for the deadline's timer).
+ * runtime stopped); WF_ENOMEM (no memory for the deadline's timer, or
+ * for a plain thread's first wait, as wf_join).
  * Parks a fiber / blocks a plain thread. Results not taken when the scope
  * closes are dropped without notice: take them first if they own memory. */
 WF_API int wf_scope_next(struct wf_scope *s, struct wf_fiber *fiber,
@@ -268,7 +271,8 @@ WF_API int wf_scope_fail(struct wf_scope *s, int err);
  * its deadline) once every member has returned; WF_ETIMEDOUT when this
  * call's own deadline passed first; or WF_ECANCELED (the caller was
  * cancelled before the call, or while waiting and members are still
- * running; if the last member returned first, the wait succeeded). */
+ * running; if the last member returned first, the wait succeeded);
+ * WF_ENOMEM as wf_join (a plain thread's first wait; nothing done). */
 WF_API int wf_scope_wait(struct wf_scope *s, int64_t deadline);
 
 /* Cancel every member (as wf_cancel) without waiting. Members started
@@ -282,7 +286,8 @@ WF_API int wf_scope_cancel(struct wf_scope *s);
  * number of members that were still running and had to be cancelled (one
  * a fail-fast failure or the scope's deadline had already cancelled, and
  * that had not returned yet, counts too); or
- * WF_EDEADLK if the caller is a member of s (nothing is done). s must not
+ * WF_EDEADLK if the caller is a member of s, WF_ENOMEM as wf_join (a
+ * plain thread's first wait) (for both, nothing is done). s must not
  * be used after a successful close, nor closed twice, nor after the
  * runtime it was opened in stopped (which frees it): such a call ends the
  * process with a message naming it ("weft: wf_scope_close: scope used

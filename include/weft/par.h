@@ -100,7 +100,9 @@ struct wf_task_group { WF_ALIGN(8) unsigned char opaque[WF_TASK_GROUP_SIZE]; };
  * plain thread, serial) is fixed by where this is called: fork into and
  * join a group only from the function that initialised it, and join
  * groups in the reverse order of their initialisation. Any context.
- * Errors: WF_EINVAL g NULL. */
+ * Errors: WF_EINVAL g NULL; WF_ENOMEM from a plain thread whose first
+ * wait in weft (the join's) found no memory for the record it parks on
+ * (do not fork into g then). */
 WF_API int wf_task_group_init(struct wf_task_group *g);
 
 /* Fork fn(arg) as a child of g, using t as its descriptor (t must stay
@@ -142,8 +144,9 @@ static inline int wf_task_sync(struct wf_task *t);
  * fiber or a plain thread to enter task context (where task groups are a
  * push and a pop). Inside a task, calls fn(arg) directly; with no runtime,
  * too (on the serial stack). Blocking as wf_task_group_join(). Errors:
- * WF_EINVAL fn NULL; with no runtime, those of the serial stack (see
- * Errors above). */
+ * WF_EINVAL fn NULL; WF_ENOMEM as wf_task_group_init (fn did not run;
+ * so also the parallel calls below, made from a plain thread); with no
+ * runtime, those of the serial stack (see Errors above). */
 WF_API int wf_par_run(wf_task_fn *fn, void *arg);
 
 /* Whether the caller runs inside a task. Any context. */

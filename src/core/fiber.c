@@ -475,6 +475,8 @@ int wf_join(struct wf_fiber f, void **result, int64_t deadline)
         return WF_ESRCH;
     if (self && self->id == f.id)
         return WF_EDEADLK;
+    if (!self && wf__thread_parker_ready() < 0)
+        return WF_ENOMEM;
     wf__coop_spend(self);
     /* seq_cst loads of ctl here, no order needed: each state acted on is
      * taken by a CAS (claim acquires the result). */

@@ -232,13 +232,15 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
     return next;
 }
 
+/* The monitor's samples, one per worker: allocated by wf__monitor_start,
+ * where a failure can still fail wf_init; freed by the monitor thread. */
+static struct sample *mon_samples;
+
 static void *monitor_main(void *p)
 {
     struct wf__rt *rt = p;
     int n = rt->nworkers;
-    struct sample *smp = wf__calloc((size_t)n, sizeof *smp);
-    if (!smp)
-        WF_PANIC("out of memory for the monitor");
+    struct sample *smp = mon_samples;
     int64_t next = wf_now();
     struct wf__dlwatch dw = {0, 0};
 
@@ -293,9 +295,15 @@ static void *monitor_main(void *p)
 
 int wf__monitor_start(struct wf__rt *rt)
 {
+    mon_samples = wf__calloc((size_t)rt->nworkers, sizeof *mon_samples);
+    if (!mon_samples)
+        return -ENOMEM;
     int err = wf__pthread_create(&rt->monitor, NULL, monitor_main, rt);
-    if (err)
+    if (err) {
+        free(mon_samples);
+        mon_samples = NULL;
         return -err;
+    }
     pthread_setname_np(rt->monitor, "weft-monitor");
     rt->monitor_started = true;
     return 0;

@@ -206,7 +206,7 @@ static struct wf__tparker *thread_parker(void)
         /* Never freed: type-stable for late wakers (see top comment). */
         tp = wf__calloc(1, sizeof *tp);
         if (!tp)
-            WF_PANIC("out of memory for a thread parker");
+            return NULL;
     }
     /* seq_cst, no order needed: the parker is this thread's alone now; a
      * late waker's exchange at worst leaves one early return. */
@@ -273,12 +273,22 @@ const char *wf__why_name(enum wf__why why)
     return (unsigned)why < WF__WHY_COUNT ? names[why] : "?";
 }
 
+int wf__thread_parker_ready(void)
+{
+    if (wf__fiber_self() || tls_tp)
+        return 0;
+    return thread_parker() ? 0 : WF_ENOMEM;
+}
+
 void wf__waiter_self(struct wf__waiter *w)
 {
     w->fiber = wf__fiber_self();
     w->tp = NULL;
     if (!w->fiber) {
         w->tp = thread_parker();
+        if (!w->tp)
+            WF_PANIC("a plain thread waits without its parker (no memory; "
+                     "wf__thread_parker_ready was not called)");
         thread_wait_begin(w->tp);
     }
 }
@@ -291,6 +301,8 @@ int wf__wait_init_thread(struct wf__wait *wt)
     if (atomic_load_explicit(&wf__rt.state, memory_order_acquire) !=
         WF__RT_RUNNING)
         return WF_ESHUTDOWN;
+    if (wf__thread_parker_ready() < 0)
+        return WF_ENOMEM;
     wf__waiter_self(&wt->w);
     return 0;
 }
@@ -608,7 +620,7 @@ int wf_init(const struct wf_config *cfg)
     pthread_cond_init(&rt->tw_cond, NULL);
     wf__stack_setup(rt->stack_size, guard_cap);
     rt->workers = wf__aligned_alloc(WF__CACHELINE,
-                                sizeof *rt->workers * (size_t)rt->nworkers);
+                                    sizeof *rt->workers * (size_t)rt->nworkers);
     if (!rt->workers) {
         err = WF_ENOMEM;
         goto out_locks;

@@ -426,6 +426,8 @@ int wf_scope_wait(struct wf_scope *s, int64_t deadline)
     check(s, "wf_scope_wait");
     if (own_member(s))
         return WF_EDEADLK;
+    if (wf__thread_parker_ready() < 0)
+        return WF_ENOMEM;
     if (wf_cancelled())
         return WF_ECANCELED;
     int serr;
@@ -441,6 +443,8 @@ int wf_scope_next(struct wf_scope *s, struct wf_fiber *fiber, void **result,
     check(s, "wf_scope_next");
     if (!(s->flags & WF_SCOPE_JOINSET))
         return WF_EINVAL;
+    if (wf__thread_parker_ready() < 0)
+        return WF_ENOMEM;
     if (own_member(s))
         return WF_EDEADLK;
     struct wf__wait sw;
@@ -538,6 +542,8 @@ int wf_scope_close(struct wf_scope *s)
     check(s, "wf_scope_close");
     if (own_member(s))
         return WF_EDEADLK;
+    if (wf__thread_parker_ready() < 0)
+        return WF_ENOMEM;
     wf__spin_lock(&s->lock);
     s->closing = true;
     int n = cancel_members(s);

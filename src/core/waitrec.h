@@ -196,9 +196,14 @@ static inline void wf__clauseq_unlink(struct wf__clauseq *q,
     cl->linked = false;
 }
 
+/* A plain thread's parker is allocated at its first wait and kept for the
+ * thread's life: a blocking call that reaches wf__waiter_self from a plain
+ * thread calls this first, before it changes anything, and fails with
+ * WF_ENOMEM when it does. 0 for a fiber or a thread that has one. */
+int wf__thread_parker_ready(void);
 /* The calling context's waiter; NULL tp/fiber never both. A plain
  * thread is registered so that shutdown can wake it: pair with
- * wf__waiter_done. */
+ * wf__waiter_done. Needs wf__thread_parker_ready's success. */
 void wf__waiter_self(struct wf__waiter *w);
 /* Park on a word while *word == expect (fibers: wf__fiber_park_word;
  * plain threads: their futex parker). 0 when the word changed or maybe

@@ -253,10 +253,14 @@ int wf_task_group_init(struct wf_task_group *tg)
     atomic_init(&g->done, 0);
     g->waiter.fiber = NULL;
     g->waiter.tp = NULL;
-    if (!serial_mode())
-        g->mode = WF__G_SUBMIT;
-    else
-        g->mode = WF__G_SERIAL;
+    g->mode = WF__G_SERIAL;
+    if (serial_mode())
+        return 0;
+    /* The join will wait: a plain thread's parker, now that failing
+     * leaves nothing to undo. */
+    if (wf__thread_parker_ready() < 0)
+        return WF_ENOMEM;
+    g->mode = WF__G_SUBMIT;
     return 0;
 }
 
@@ -421,8 +425,10 @@ int wf_par_run(wf_task_fn *fn, void *arg)
     }
     struct wf_task_group g;
     struct wf_task t;
-    wf_task_group_init(&g);
-    int err = wf_task_group_fork(&g, &t, fn, arg);
+    int err = wf_task_group_init(&g);
+    if (err)
+        return err;
+    err = wf_task_group_fork(&g, &t, fn, arg);
     int jerr = wf_task_group_join(&g);
     return err ? err : jerr;
 }
