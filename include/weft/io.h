@@ -279,7 +279,9 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
  * runs (it starts on the first call that has to wait). The environment
  * variable WEFT_IO=epoll|uring, read by wf_init, forces one (auto: none);
  * by default io_uring is used where this build has it (liburing) and the
- * kernel allows it, else epoll. A forced backend that cannot be used makes
+ * kernel allows it, else epoll; a build with io_uring whose setup fails
+ * (an old or locked-down kernel, no memory) says so once per process on
+ * stderr, naming the error, and uses epoll. A forced backend that cannot be used makes
  * calls that have to wait fail with WF_ENOSYS (not in this build) or the
  * error of its setup. Under valgrind (detected where weft was built with
  * valgrind/valgrind.h) the reactor uses epoll, also when WEFT_IO=uring

@@ -322,6 +322,13 @@ static int start_locked(void)
     void *st;
     int err = be->open(&st);
     if (err && !forced && be != &wf__backend_epoll) {
+        static bool told; /* R.lock */
+        if (!told)
+            fprintf(stderr,
+                    "weft: io_uring is not available (%s): the "
+                    "reactor uses epoll\n",
+                    wf_strerror(err));
+        told = true;
         be = &wf__backend_epoll;
         err = be->open(&st);
     }

@@ -1161,14 +1161,10 @@ static struct wf__fcb *find_work(struct wf__worker *w)
     }
 }
 
+/* The worker's signal stack, mapped by wf__workers_start (where a failure
+ * fails wf_init: without it a stack overflow could not be reported). */
 static void setup_altstack(struct wf__worker *w)
 {
-    w->altstack = wf__mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (w->altstack == MAP_FAILED) {
-        w->altstack = NULL;
-        return;
-    }
     stack_t ss = { .ss_sp = w->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
     sigaltstack(&ss, NULL);
 }
@@ -1206,23 +1202,26 @@ static void *worker_main(void *p)
     w->tid = (int)gettid();
     setup_altstack(w);
     wf__stack_call(w->tstack, worker_loop, w);
-    if (w->altstack) {
-        stack_t ss = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
-        sigaltstack(&ss, NULL);
-        munmap(w->altstack, ALTSTACK_SIZE);
-        w->altstack = NULL;
-    }
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(w->altstack, ALTSTACK_SIZE);
+    w->altstack = NULL;
     tls_worker = NULL;
     return NULL;
 }
 
-static void unmap_task_stacks(struct wf__rt *rt)
+/* The workers' task stacks, and the signal stacks that no worker thread
+ * has unmapped (it does so as it returns). */
+static void unmap_worker_stacks(struct wf__rt *rt)
 {
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
         if (w->tstack)
             wf__stack_unmap_one(w->tstack);
         w->tstack = NULL;
+        if (w->altstack)
+            munmap(w->altstack, ALTSTACK_SIZE);
+        w->altstack = NULL;
     }
 }
 
@@ -1261,9 +1260,14 @@ int wf__workers_start(struct wf__rt *rt)
      * pages are committed as touched, so only what the deepest task
      * recursion reached costs memory. */
     for (int i = 0; i < n; i++) {
-        rt->workers[i].tstack = wf__stack_map_one(rt->task_stack_size);
-        if (!rt->workers[i].tstack) {
-            unmap_task_stacks(rt);
+        struct wf__worker *w = &rt->workers[i];
+        w->tstack = wf__stack_map_one(rt->task_stack_size);
+        w->altstack = wf__mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (w->altstack == MAP_FAILED)
+            w->altstack = NULL;
+        if (!w->tstack || !w->altstack) {
+            unmap_worker_stacks(rt);
             return -ENOMEM;
         }
     }
@@ -1272,7 +1276,7 @@ int wf__workers_start(struct wf__rt *rt)
         pthread_attr_init(&a);
         pthread_attr_setstacksize(&a, THREAD_STACK);
         int err = wf__pthread_create(&rt->workers[i].thread, &a, worker_main,
-                                 &rt->workers[i]);
+                                     &rt->workers[i]);
         pthread_attr_destroy(&a);
         if (err) {
             /* seq_cst, as in wf__workers_stop. */
@@ -1283,7 +1287,7 @@ int wf__workers_start(struct wf__rt *rt)
                 wf__futex_wake(&rt->workers[k].wake_word, 1);
                 pthread_join(rt->workers[k].thread, NULL);
             }
-            unmap_task_stacks(rt);
+            unmap_worker_stacks(rt); /* the joined ones unmapped theirs */
             return -err;
         }
         char name[32];
@@ -1307,7 +1311,7 @@ void wf__workers_stop(struct wf__rt *rt)
     }
     for (int i = 0; i < rt->nworkers; i++)
         pthread_join(rt->workers[i].thread, NULL);
-    unmap_task_stacks(rt);
+    unmap_worker_stacks(rt);
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
         wf__utimers_discard(w);

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/fault/fault_limits.c - resource limits and the failures fault
+ * injection makes on purpose (docs/RELIABILITY.md, "Fault injection"):
+ *
+ *   nofile_server         RLIMIT_NOFILE runs out while a server serves:
+ *                         accept and open fail with WF_EMFILE, the open
+ *                         connections are still served, and the server
+ *                         accepts again once descriptors are freed;
+ *   address_space         a small RLIMIT_AS: wf_init fails with WF_ENOMEM
+ *                         (its task stacks do not fit), a second wf_init
+ *                         with small task stacks works, spawning fails with
+ *                         WF_ENOMEM once stacks fill the space, and the
+ *                         runtime goes on (not under sanitizers: their
+ *                         shadow memory needs terabytes of address space);
+ *   map_count             vm.max_map_count reached for real: the process's
+ *                         mappings are filled up to a few hundred below the
+ *                         limit (one reservation split by mprotect; no
+ *                         memory used, the sysctl is left alone), then
+ *                         fibers are spawned until a stack cannot be mapped:
+ *                         WF_ENOMEM, the others run on, freed stacks are
+ *                         reused, and spawning works again once mappings
+ *                         are freed (not under sanitizers, whose allocators
+ *                         need new mappings);
+ *   uring_fallback        io_uring setup fails (fault injection): the
+ *                         reactor uses epoll, says so once on stderr for
+ *                         two runtimes in turn, and the I/O works;
+ *   init_signal_stack     the mapping of a worker's signal stack fails
+ *                         (fault injection): wf_init fails with WF_ENOMEM
+ *                         (it used to start a worker without one, which
+ *                         then could not report a stack overflow).
+ * Each case runs its runtime in a forked child (limits stay there).
+ */
+#include "wtest.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <weft.h>
+
+#include "wt_fault.h"
+
+#define CHILD_SECONDS 60
+
+static FILE *child_log(void)
+{
+    FILE *log = tmpfile();
+    WT_CHECK(log != NULL);
+    return log;
+}
+
+/* Run fn in a child that must exit 0; its output is shown if not. */
+static void in_child(void (*fn)(long, void *), long arg, FILE *log)
+{
+    int st = wt_fault_fork(CHILD_SECONDS, log, fn, arg, NULL);
+    if (st != 0) {
+        wt_fault_dump(log);
+        WT_FAIL("the child %s", wt_fault_status(st));
+    }
+}
+
+static int highest_fd(void)
+{
+    int hi = -1;
+    DIR *d = opendir("/proc/self/fd");
+    WT_CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) > hi)
+            hi = atoi(e->d_name);
+    closedir(d);
+    return hi;
+}
+
+/* ---- RLIMIT_NOFILE ------------------------------------------------------- */
+
+#define NCLIENTS 5
+#define ROOM     3 /* descriptors left for accepted connections */
+
+static struct {
+    int lfd;
+    atomic_int accepted, emfile, served, open_conns;
+    atomic_bool stop;
+} srv;
+
+static void *echo(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[64];
+    ssize_t n;
+    while ((n = wf_read(fd, buf, sizeof buf, wf_now() + 20 * WF_SEC)) > 0) {
+        WT_CHECK_EQ(wf_write_all(fd, buf, (size_t)n, NULL, WF_FOREVER), n);
+        atomic_fetch_add(&srv.served, 1);
+    }
+    WT_CHECK_EQ(wf_close(fd), 0);
+    atomic_fetch_sub(&srv.open_conns, 1);
+    return NULL;
+}
+
+static void *acceptor(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&srv.stop)) {
+        int fd = wf_accept(srv.lfd, NULL, NULL, wf_now() + 10 * WF_MSEC);
+        if (fd == WF_EMFILE) {
+            atomic_fetch_add(&srv.emfile, 1);
+            wf_sleep(WF_MSEC); /* the connection stays pending: retry */
+            continue;
+        }
+        if (fd == WF_ETIMEDOUT)
+            continue;
+        WT_CHECK(fd >= 0);
+        atomic_fetch_add(&srv.accepted, 1);
+        atomic_fetch_add(&srv.open_conns, 1);
+        WT_CHECK_EQ(wf_go(NULL, echo, (void *)(intptr_t)fd), 0);
+    }
+    return NULL;
+}
+
+/* One echo round trip on a plain blocking client socket. */
+static void round_trip(int c, char tag)
+{
+    char out[8] = {'p', 'i', 'n', 'g', tag}, in[8];
+    WT_CHECK_EQ(write(c, out, 5), 5);
+    size_t got = 0;
+    while (got < 5) {
+        ssize_t n = read(c, in + got, 5 - got);
+        WT_CHECK(n > 0);
+        got += (size_t)n;
+    }
+    WT_CHECK(memcmp(in, out, 5) == 0);
+}
+
+static void wait_for(atomic_int *v, int want)
+{
+    int64_t end = wf_now() + 20 * WF_SEC;
+    while (atomic_load(v) != want) {
+        if (wf_now() > end)
+            WT_FAIL("waited for %d, have %d", want, atomic_load(v));
+        wf_sleep(WF_MSEC);
+    }
+}
+
+static void *nofile_main(void *arg)
+{
+    (void)arg;
+    srv.lfd = wf_tcp_listen("127.0.0.1", 0, 16);
+    WT_CHECK(srv.lfd >= 0);
+    int port = wf_local_port(srv.lfd);
+    struct wf_fiber af;
+    WT_CHECK_EQ(wf_go(&af, acceptor, NULL), 0);
+    /* Client sockets exist before the limit; connect needs no new one. */
+    int cl[NCLIENTS];
+    for (int i = 0; i < NCLIENTS; i++) {
+        cl[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        WT_CHECK(cl[i] >= 0);
+    }
+    wf_sleep(5 * WF_MSEC); /* the acceptor waits: the reactor runs */
+
+    /* Fill the free numbers below the highest open one, so that exactly
+     * ROOM more descriptors can be opened under the limit. */
+    int hi = highest_fd(), holes[1024], nholes = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        WT_CHECK(fd >= 0 && nholes < 1024);
+        if (fd > hi) {
+            close(fd);
+            break;
+        }
+        holes[nholes++] = fd;
+    }
+    struct rlimit old, low;
+    WT_CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)hi + 1 + ROOM;
+    WT_CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < NCLIENTS; i++)
+        WT_CHECK_EQ(connect(cl[i], (struct sockaddr *)&sa, sizeof sa), 0);
+    wait_for(&srv.accepted, ROOM);
+    while (atomic_load(&srv.emfile) == 0)
+        wf_sleep(WF_MSEC);
+    /* Out of descriptors: opening a file fails too, with an error. */
+    WT_CHECK_EQ(wf_file_open("/dev/null", O_RDONLY, 0), WF_EMFILE);
+    /* The open connections are served meanwhile. */
+    for (int i = 0; i < ROOM; i++)
+        round_trip(cl[i], (char)('a' + i));
+    WT_CHECK_EQ(atomic_load(&srv.accepted), ROOM);
+
+    /* Free descriptors: the server accepts the waiting clients. */
+    close(cl[0]);
+    close(cl[1]);
+    wait_for(&srv.accepted, ROOM + 2);
+    round_trip(cl[3], 'x');
+    round_trip(cl[4], 'y');
+
+    WT_CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    for (int i = 2; i < NCLIENTS; i++)
+        close(cl[i]);
+    for (int i = 0; i < nholes; i++)
+        close(holes[i]);
+    wait_for(&srv.open_conns, 0);
+    atomic_store(&srv.stop, true);
+    WT_CHECK_EQ(wf_join(af, NULL, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_close(srv.lfd), 0);
+    printf("nofile: %d accepts failed with WF_EMFILE while %d connections "
+           "were served\n",
+           atomic_load(&srv.emfile), ROOM);
+    return NULL;
+}
+
+static void nofile_child(long arg, void *unused)
+{
+    (void)arg;
+    (void)unused;
+    struct wf_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = 2;
+    WT_CHECK_EQ(wf_run(&cfg, nofile_main, NULL, NULL), 0);
+    WT_CHECK_EQ(wf_shutdown_discarded(), 0);
+    exit(0);
+}
+
+WT_CASE(nofile_server)
+{
+    FILE *log = child_log();
+    in_child(nofile_child, 0, log);
+    wt_fault_dump(log);
+}
+
+/* ---- blocked fibers until something runs out ------------------------------ */
+
+static struct wf_chan *gate;
+
+static void *blocked(void *arg)
+{
+    (void)arg;
+    char c;
+    int rc = wf_chan_recv(gate, &c, WF_FOREVER);
+    return (void *)(intptr_t)(rc == 0 || rc == WF_EPIPE ? 0 : rc);
+}
+
+#define MAX_FIBERS 200000
+
+/* Spawn blocked fibers into f[] until wf_go fails; returns how many. */
+static long spawn_until_full(struct wf_fiber *f, int *err)
+{
+    long n = 0;
+    while (n < MAX_FIBERS) {
+        int rc = wf_go(&f[n], blocked, NULL);
+        if (rc != 0) {
+            *err = rc;
+            return n;
+        }
+        n++;
+    }
+    WT_FAIL("%d fibers spawned without running out", MAX_FIBERS);
+}
+
+/* Let k of the blocked fibers finish, join them (their stacks go back to
+ * the runtime's caches) and spawn k new ones in their place. */
+static void recycle(struct wf_fiber *f, long n, long k)
+{
+    for (long i = 0; i < k; i++)
+        WT_CHECK_EQ(wf_chan_send(gate, "x", WF_FOREVER), 0);
+    /* Whichever fibers took the values have returned; join in order and
+     * respawn as slots free up. */
+    long joined = 0;
+    for (long i = 0; i < n && joined < k; i++) {
+        void *res = NULL;
+        if (wf_join(f[i], &res, wf_now() + WF_MSEC) != 0)
+            continue; /* still blocked (the join keeps its handle) */
+        WT_CHECK_EQ((intptr_t)res, 0);
+        WT_CHECK_EQ(wf_go(&f[i], blocked, NULL), 0);
+        joined++;
+    }
+    WT_CHECK_EQ(joined, k);
+}
+
+static void release_all(struct wf_fiber *f, long n)
+{
+    WT_CHECK_EQ(wf_chan_close(gate), 0);
+    for (long i = 0; i < n; i++) {
+        void *res = NULL;
+        WT_CHECK_EQ(wf_join(f[i], &res, WF_FOREVER), 0);
+        WT_CHECK_EQ((intptr_t)res, 0);
+    }
+    wf_chan_release(gate);
+}
+
+/* ---- RLIMIT_AS ------------------------------------------------------------- */
+
+static long vm_size(void)
+{
+    FILE *s = fopen("/proc/self/status", "r");
+    WT_CHECK(s != NULL);
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, s))
+        if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
+            break;
+    fclose(s);
+    WT_CHECK(kb > 0);
+    return kb * 1024;
+}
+
+/* In a fiber on the only worker: a fiber's stack goes back to its
+ * worker's cache, where this fiber's spawns look first. */
+static void *as_main(void *arg)
+{
+    struct wf_fiber *f = arg;
+    WT_CHECK_EQ(wf_chan_create(&gate, 1, 0), 0);
+    int err = 0;
+    long n = spawn_until_full(f, &err);
+    printf("address space: wf_init with 1 GiB task stacks failed with "
+           "WF_ENOMEM; %ld fibers, then wf_go: %s\n",
+           n, wf_strerror(err));
+    WT_CHECK_EQ(err, WF_ENOMEM);
+    WT_CHECK(n > 100);
+    recycle(f, n, 10); /* the runtime still runs fibers, stacks reused */
+    release_all(f, n);
+    return NULL;
+}
+
+static void as_child(long arg, void *unused)
+{
+    (void)arg;
+    (void)unused;
+    struct wf_fiber *f = calloc(MAX_FIBERS, sizeof *f);
+    WT_CHECK(f != NULL);
+    struct rlimit lim;
+    WT_CHECK_EQ(getrlimit(RLIMIT_AS, &lim), 0);
+    lim.rlim_cur = (rlim_t)vm_size() + ((rlim_t)256 << 20);
+    WT_CHECK_EQ(setrlimit(RLIMIT_AS, &lim), 0);
+
+    struct wf_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = 1; /* 1 GiB of task stack: cannot fit */
+    WT_CHECK_EQ(wf_init(&cfg), WF_ENOMEM);
+    cfg.task_stack_size = 1 << 20;
+    WT_CHECK_EQ(wf_init(&cfg), 0);
+    struct wf_fiber m;
+    WT_CHECK_EQ(wf_go(&m, as_main, f), 0);
+    WT_CHECK_EQ(wf_join(m, NULL, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(wf_shutdown_discarded(), 0);
+    free(f);
+    exit(0);
+}
+
+WT_CASE(address_space)
+{
+    if (wt_sanitized())
+        WT_SKIP("sanitizers reserve terabytes of shadow memory: no small "
+                "RLIMIT_AS");
+    FILE *log = child_log();
+    in_child(as_child, 0, log);
+    wt_fault_dump(log);
+}
+
+/* ---- vm.max_map_count ------------------------------------------------------ */
+
+static long read_long(const char *path)
+{
+    FILE *s = fopen(path, "r");
+    if (!s)
+        return -1;
+    long v = -1;
+    if (fscanf(s, "%ld", &v) != 1)
+        v = -1;
+    fclose(s);
+    return v;
+}
+
+static long count_maps(void)
+{
+    FILE *s = fopen("/proc/self/maps", "r");
+    WT_CHECK(s != NULL);
+    long n = 0;
+    int c;
+    while ((c = getc(s)) != EOF)
+        n += c == '\n';
+    fclose(s);
+    return n;
+}
+
+#define HEADROOM 400 /* mappings left for the fibers' stacks */
+
+static long map_max;
+
+static void *maps_main(void *arg)
+{
+    struct wf_fiber *f = arg;
+    long max = map_max;
+    WT_CHECK_EQ(wf_chan_create(&gate, 1, 0), 0);
+
+    /* Fill: one reservation, every other page made readable, so each
+     * mprotect splits off two more mappings. */
+    long page = sysconf(_SC_PAGESIZE);
+    long splits = (max - count_maps() - HEADROOM) / 2;
+    WT_CHECK(splits > 0);
+    size_t len = (size_t)(2 * splits + 1) * (size_t)page;
+    char *fill = mmap(NULL, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    WT_CHECK(fill != MAP_FAILED);
+    for (long i = 0; i < splits; i++)
+        WT_CHECK_EQ(
+            mprotect(fill + (2 * i + 1) * page, (size_t)page, PROT_READ), 0);
+    long before = count_maps();
+
+    int err = 0;
+    long n = spawn_until_full(f, &err);
+    long at_limit = count_maps();
+    printf("map count: limit %ld, %ld mappings after the filler, %ld fibers "
+           "spawned, then wf_go: %s with %ld mappings\n",
+           max, before, n, wf_strerror(err), at_limit);
+    WT_CHECK_EQ(err, WF_ENOMEM);
+    WT_CHECK(n > 10);
+    WT_CHECK(at_limit > max - 10);
+    recycle(f, n, 5); /* freed stacks are reused without new mappings */
+    WT_CHECK_EQ(munmap(fill, len), 0);
+    /* Mappings free again: new stacks can be mapped. */
+    for (int i = 0; i < 10; i++)
+        WT_CHECK_EQ(wf_go(&f[n++], blocked, NULL), 0);
+    release_all(f, n);
+    return NULL;
+}
+
+static void maps_child(long max, void *unused)
+{
+    (void)unused;
+    struct wf_fiber *f = calloc(MAX_FIBERS, sizeof *f);
+    WT_CHECK(f != NULL);
+    struct wf_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = 1;               /* see as_main */
+    cfg.guarded_stacks = 1L << 30; /* every stack guarded: two mappings */
+    WT_CHECK_EQ(wf_init(&cfg), 0);
+    map_max = max;
+    struct wf_fiber m;
+    WT_CHECK_EQ(wf_go(&m, maps_main, f), 0);
+    WT_CHECK_EQ(wf_join(m, NULL, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(wf_shutdown_discarded(), 0);
+    free(f);
+    exit(0);
+}
+
+WT_CASE(map_count)
+{
+    if (wt_sanitized())
+        WT_SKIP("sanitizer allocators map memory as they go: cannot run "
+                "at vm.max_map_count");
+    long max = read_long("/proc/sys/vm/max_map_count");
+    if (max <= 0)
+        WT_SKIP("no /proc/sys/vm/max_map_count");
+    if (max > 1000000)
+        WT_SKIP("vm.max_map_count is %ld: too many mappings to fill", max);
+    FILE *log = child_log();
+    in_child(maps_child, max, log);
+    wt_fault_dump(log);
+}
+
+/* ---- io_uring unavailable ------------------------------------------------ */
+
+static void *io_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    WT_CHECK_EQ(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+        0);
+    char buf[8];
+    /* Nothing to read yet: the read waits on the reactor. */
+    WT_CHECK_EQ(wf_read(sv[0], buf, sizeof buf, wf_now() + 20 * WF_MSEC),
+                WF_ETIMEDOUT);
+    WT_CHECK_EQ(wf_write_all(sv[1], "ok", 2, NULL, WF_FOREVER), 2);
+    WT_CHECK_EQ(wf_read(sv[0], buf, sizeof buf, WF_FOREVER), 2);
+    WT_CHECK(memcmp(buf, "ok", 2) == 0);
+    WT_CHECK(wf_io_backend() && strcmp(wf_io_backend(), "epoll") == 0);
+    int fd = wf_file_open("/proc/self/status", O_RDONLY, 0);
+    WT_CHECK(fd >= 0);
+    WT_CHECK(wf_pread(fd, buf, sizeof buf, 0) > 0);
+    WT_CHECK_EQ(wf_close(fd), 0);
+    WT_CHECK_EQ(wf_close(sv[0]), 0);
+    WT_CHECK_EQ(wf_close(sv[1]), 0);
+    return NULL;
+}
+
+static void uring_child(long arg, void *unused)
+{
+    (void)arg;
+    (void)unused;
+    unsetenv("WEFT_IO"); /* auto: io_uring where it works */
+    wf__fault_arm(1, true, 1u << WF__FAULT_URING); /* every setup fails */
+    for (int round = 0; round < 2; round++)
+        WT_CHECK_EQ(wf_run(NULL, io_main, NULL, NULL), 0);
+    exit(0);
+}
+
+WT_CASE(uring_fallback)
+{
+    wt_fault_require();
+#ifndef WT_HAVE_URING
+    WT_SKIP("built without io_uring (liburing)");
+#endif
+    FILE *log = child_log();
+    in_child(uring_child, 0, log);
+    rewind(log);
+    char line[512];
+    int said = 0;
+    while (fgets(line, sizeof line, log))
+        said += strstr(line, "weft: io_uring is not available") != NULL;
+    wt_fault_dump(log);
+    WT_CHECK_EQ(said, 1);
+}
+
+/* ---- a worker's signal stack ------------------------------------------------ */
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+WT_CASE(init_signal_stack)
+{
+    wt_fault_require();
+    struct wf_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = 1;
+    /* wf_init maps the worker's task stack, then its signal stack. */
+    wf__fault_arm(2, false, 1u << WF__FAULT_MMAP);
+    WT_CHECK_EQ(wf_init(&cfg), WF_ENOMEM);
+    WT_CHECK_EQ(wf__fault_failed(), 1);
+    wf__fault_arm(0, false, 0);
+    void *res = NULL;
+    WT_CHECK_EQ(wf_run(&cfg, nothing, (void *)7, &res), 0);
+    WT_CHECK_EQ((intptr_t)res, 7);
+}
+
+WT_MAIN()
