@@ -23,7 +23,8 @@
  * attempt) and returns 0 on success, WF_ETIMEDOUT when the deadline passed
  * first, WF_ECANCELED when the calling fiber is cancelled while it would
  * have to wait, WF_ESHUTDOWN (plain thread, see above) or WF_ENOMEM (no
- * memory to arm a deadline timer). A call that can complete without
+ * memory to arm a deadline timer, or for the record a plain thread parks
+ * on, allocated at its first wait). A call that can complete without
  * waiting completes, even in a cancelled fiber. A wake-up that arrives
  * together with the deadline or a cancellation counts as success.
  *
