@@ -68,6 +68,8 @@ WF_API int wf_trace_start(const char *path);
  *   WF_EALREADY  tracing is not on (never started, or stopped already);
  *   WF_ENOSYS    this build has no tracer (-DWEFT_TRACE=OFF);
  *   WF_ENOMEM    no memory to sort the events: the file is left empty;
+ *                or a thread had no memory for its event ring: the file
+ *                is written without that thread's events;
  *   an error of dup(2) or fdopen(3) (-EMFILE...): the file is left empty;
  *   any error of write(2) or close(2) (-ENOSPC, -EIO, ...): the file is
  *   incomplete.

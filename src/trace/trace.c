@@ -187,21 +187,31 @@ static bool ring_reset(struct ring *r, uint64_t s)
     return true;
 }
 
+/* Set when a thread could not record for lack of memory for its ring
+ * (its calloc or its events' mmap) in this session: the stop then says
+ * so. relaxed: a flag read by the stop after the threads' busy words,
+ * and cleared by the start; a loss racing the stop may go unreported. */
+static atomic_bool ring_lost;
+
 /* The calling thread's ring, marked busy and ready for this session, or
  * NULL (tracing went off, or no memory). */
 static struct ring *enter(void)
 {
     struct ring *r = tls_ring;
-    if (!r && !(r = ring_new()))
+    if (!r && !(r = ring_new())) {
+        atomic_store_explicit(&ring_lost, true, memory_order_relaxed);
         return NULL;
+    }
     /* seq_cst: the Dekker with stop (top comment). */
     atomic_store_explicit(&r->busy, 1, memory_order_seq_cst);
     if (!atomic_load_explicit(&wf__trace_on, memory_order_seq_cst))
         goto out;
     /* relaxed: ordered by the seq_cst (acquire) load of the flag. */
     uint64_t s = atomic_load_explicit(&session, memory_order_relaxed);
-    if (r->session != s && !ring_reset(r, s))
+    if (r->session != s && !ring_reset(r, s)) {
+        atomic_store_explicit(&ring_lost, true, memory_order_relaxed);
         goto out;
+    }
     return r;
 out:
     atomic_store_explicit(&r->busy, 0, memory_order_release); /* top */
@@ -298,6 +308,7 @@ static int start_locked(const char *path)
     pthread_mutex_unlock(&reg_lock);
     out_fd = fd;
     t0 = now_ns();
+    atomic_store_explicit(&ring_lost, false, memory_order_relaxed); /* above */
     /* relaxed: a count (as in wf__trace_workers). */
     atomic_store_explicit(&session_workers,
                           atomic_load_explicit(&nworkers, memory_order_relaxed),
@@ -331,6 +342,8 @@ static int stop_locked(void)
     int err = write_trace(out_fd, stop_ts);
     if (close(out_fd) != 0 && err == 0)
         err = -errno;
+    if (err == 0 && atomic_load_explicit(&ring_lost, memory_order_relaxed))
+        err = WF_ENOMEM; /* written, without a thread's events */
     out_fd = -1;
     env_session = 0;
     return err;

@@ -28,7 +28,11 @@
  *   init_signal_stack     the mapping of a worker's signal stack fails
  *                         (fault injection): wf_init fails with WF_ENOMEM
  *                         (it used to start a worker without one, which
- *                         then could not report a stack overflow).
+ *                         then could not report a stack overflow);
+ *   trace_ring_lost       a thread's trace ring cannot be allocated (fault
+ *                         injection): wf_trace_stop writes the file and
+ *                         returns WF_ENOMEM (it used to return 0, the
+ *                         thread's events missing without a word).
  * Each case runs its runtime in a forked child (limits stay there).
  */
 #include "wtest.h"
@@ -38,7 +42,9 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <weft.h>
 
@@ -543,6 +549,35 @@ WT_CASE(init_signal_stack)
     void *res = NULL;
     WT_CHECK_EQ(wf_run(&cfg, nothing, (void *)7, &res), 0);
     WT_CHECK_EQ((intptr_t)res, 7);
+}
+
+/* ---- a thread's trace ring ------------------------------------------------- */
+
+static void *mark(void *arg)
+{
+    wf_trace_mark("from a new thread"); /* allocates the thread's ring */
+    return arg;
+}
+
+WT_CASE(trace_ring_lost)
+{
+    wt_fault_require();
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/weft-fault-trace-%d", (int)getpid());
+    for (int lose = 0; lose < 2; lose++) {
+        WT_CHECK_EQ(wf_trace_start(path), 0);
+        wf__fault_arm(lose, false, 1u << WF__FAULT_ALLOC);
+        pthread_t t;
+        WT_CHECK_EQ(pthread_create(&t, NULL, mark, NULL), 0);
+        WT_CHECK_EQ(pthread_join(t, NULL), 0);
+        WT_CHECK_EQ(wf__fault_failed(), lose);
+        wf__fault_arm(0, false, 0);
+        WT_CHECK_EQ(wf_trace_stop(), lose ? WF_ENOMEM : 0);
+        struct stat st;
+        WT_CHECK_EQ(stat(path, &st), 0);
+        WT_CHECK(st.st_size > 0); /* written, with or without the thread */
+    }
+    unlink(path);
 }
 
 WT_MAIN()

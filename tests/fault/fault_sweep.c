@@ -258,6 +258,26 @@ struct shared {
     int failures;
 };
 
+/* A traced stretch: wf_trace_start may fail to open the file (retried);
+ * wf_trace_stop may fail for memory or a descriptor (documented: the file
+ * is left empty, tracing is off either way). */
+static void traced(struct work *w)
+{
+    char path[sizeof file_path + 8];
+    snprintf(path, sizeof path, "%s.trace", file_path);
+    int rc;
+    STEP("trace_start", rc, wf_trace_start(path));
+    struct wf_fiber f;
+    STEP("wf_go traced", rc, wf_go(&f, plus_one, NULL));
+    STEP("wf_join traced", rc, wf_join(f, NULL, WF_FOREVER));
+    /* The stop cannot be retried: tracing is off whatever it returns. */
+    rc = wf_trace_stop();
+    if (rc != 0)
+        judged("trace_stop", rc, &w->failures);
+    WT_CHECK_EQ(wf_trace_active(), 0);
+    WT_CHECK_EQ(unlink(path), 0);
+}
+
 /* The child: init, run the workload in a fiber, shut down; the counts go
  * to the parent through *out (shared memory). */
 static void child(long at, struct shared *out)
@@ -275,6 +295,7 @@ static void child(long at, struct shared *out)
     STEP("wf_go main", rc, wf_go(&m, workload, w));
     void *res;
     STEP("wf_join main", rc, wf_join(m, &res, WF_FOREVER));
+    traced(w);
     WT_CHECK_EQ(wf_shutdown(), 0);
     WT_CHECK_EQ(wf_shutdown_discarded(), 0);
     out->calls = wf__fault_calls();
