@@ -301,6 +301,19 @@ static void release_all(struct wf_fiber *f, long n)
     wf_chan_release(gate);
 }
 
+/* Run fn(f) as a fiber of the runtime just started, stop the runtime,
+ * free f and end the child. */
+static void run_and_exit(wf_fiber_fn *fn, struct wf_fiber *f)
+{
+    struct wf_fiber m;
+    WT_CHECK_EQ(wf_go(&m, fn, f), 0);
+    WT_CHECK_EQ(wf_join(m, NULL, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_EQ(wf_shutdown_discarded(), 0);
+    free(f);
+    exit(0);
+}
+
 /* ---- RLIMIT_AS ------------------------------------------------------------- */
 
 static long vm_size(void)
@@ -352,13 +365,7 @@ static void as_child(long arg, void *unused)
     WT_CHECK_EQ(wf_init(&cfg), WF_ENOMEM);
     cfg.task_stack_size = 1 << 20;
     WT_CHECK_EQ(wf_init(&cfg), 0);
-    struct wf_fiber m;
-    WT_CHECK_EQ(wf_go(&m, as_main, f), 0);
-    WT_CHECK_EQ(wf_join(m, NULL, WF_FOREVER), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
-    WT_CHECK_EQ(wf_shutdown_discarded(), 0);
-    free(f);
-    exit(0);
+    run_and_exit(as_main, f);
 }
 
 WT_CASE(address_space)
@@ -399,39 +406,46 @@ static long count_maps(void)
 
 #define HEADROOM 400 /* mappings left for the fibers' stacks */
 
-static long map_max;
+static struct {
+    long max, before; /* the limit; mappings after the filler */
+    char *fill;
+    size_t len;
+} maps;
+
+/* Fill the mappings up to HEADROOM below the limit: one reservation,
+ * every other page made readable, so each mprotect splits off two. */
+static void fill_maps(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    long splits = (maps.max - count_maps() - HEADROOM) / 2;
+    WT_CHECK(splits > 0);
+    maps.len = (size_t)(2 * splits + 1) * (size_t)page;
+    maps.fill = mmap(NULL, maps.len, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    WT_CHECK(maps.fill != MAP_FAILED);
+    for (long i = 0; i < splits; i++)
+        WT_CHECK_EQ(
+            mprotect(maps.fill + (2 * i + 1) * page, (size_t)page, PROT_READ),
+            0);
+    maps.before = count_maps();
+}
 
 static void *maps_main(void *arg)
 {
     struct wf_fiber *f = arg;
-    long max = map_max;
+    long max = maps.max;
     WT_CHECK_EQ(wf_chan_create(&gate, 1, 0), 0);
-
-    /* Fill: one reservation, every other page made readable, so each
-     * mprotect splits off two more mappings. */
-    long page = sysconf(_SC_PAGESIZE);
-    long splits = (max - count_maps() - HEADROOM) / 2;
-    WT_CHECK(splits > 0);
-    size_t len = (size_t)(2 * splits + 1) * (size_t)page;
-    char *fill = mmap(NULL, len, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    WT_CHECK(fill != MAP_FAILED);
-    for (long i = 0; i < splits; i++)
-        WT_CHECK_EQ(
-            mprotect(fill + (2 * i + 1) * page, (size_t)page, PROT_READ), 0);
-    long before = count_maps();
-
     int err = 0;
     long n = spawn_until_full(f, &err);
     long at_limit = count_maps();
     printf("map count: limit %ld, %ld mappings after the filler, %ld fibers "
            "spawned, then wf_go: %s with %ld mappings\n",
-           max, before, n, wf_strerror(err), at_limit);
+           max, maps.before, n, wf_strerror(err), at_limit);
     WT_CHECK_EQ(err, WF_ENOMEM);
     WT_CHECK(n > 10);
     WT_CHECK(at_limit > max - 10);
     recycle(f, n, 5); /* freed stacks are reused without new mappings */
-    WT_CHECK_EQ(munmap(fill, len), 0);
+    WT_CHECK_EQ(munmap(maps.fill, maps.len), 0);
     /* Mappings free again: new stacks can be mapped. */
     for (int i = 0; i < 10; i++)
         WT_CHECK_EQ(wf_go(&f[n++], blocked, NULL), 0);
@@ -448,15 +462,11 @@ static void maps_child(long max, void *unused)
     memset(&cfg, 0, sizeof cfg);
     cfg.workers = 1;               /* see as_main */
     cfg.guarded_stacks = 1L << 30; /* every stack guarded: two mappings */
+    cfg.stall_ns = -1; /* reading 65,000 lines of /proc/self/maps is slow */
     WT_CHECK_EQ(wf_init(&cfg), 0);
-    map_max = max;
-    struct wf_fiber m;
-    WT_CHECK_EQ(wf_go(&m, maps_main, f), 0);
-    WT_CHECK_EQ(wf_join(m, NULL, WF_FOREVER), 0);
-    WT_CHECK_EQ(wf_shutdown(), 0);
-    WT_CHECK_EQ(wf_shutdown_discarded(), 0);
-    free(f);
-    exit(0);
+    maps.max = max;
+    fill_maps();
+    run_and_exit(maps_main, f);
 }
 
 WT_CASE(map_count)
