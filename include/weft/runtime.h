@@ -45,6 +45,14 @@
  * WEFT_DEBUG_MIGRATE=1 makes every fiber that yields or wakes move to
  * another worker, so that code which keeps a thread-local address across a
  * switch fails in tests rather than in production.
+ *
+ * Only in a build configured with -DWEFT_FAULT=ON (for tests), and read at
+ * weft's first allocation rather than by wf_init: WEFT_FAULT_AT=N makes the
+ * Nth fault-able call fail (an allocation, mapping, thread creation,
+ * io_uring call or descriptor creation), WEFT_FAULT_FROM=N that one and
+ * every later one, WEFT_FAULT_SITES=alloc,mmap,thread,uring,fd picks the
+ * kinds counted, WEFT_FAULT_REPORT=1 prints the count at exit
+ * (docs/RELIABILITY.md, "Fault injection"). Other builds ignore them.
  */
 #ifndef WEFT_RUNTIME_H
 #define WEFT_RUNTIME_H
