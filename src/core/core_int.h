@@ -226,7 +226,8 @@ struct wf__worker {
      * (wf__dekker_load_int); `wake_word` is the futex. */
     _Alignas(WF__CACHELINE) atomic_int parked;
     atomic_uint wake_word;
-    int tid; /* the worker thread's kernel id (stall reports) */
+    atomic_int tid; /* the worker thread's kernel id (stall reports: the
+                       monitor may read it while the worker starts) */
 
     /* Stall monitor: bumped at every switch (relaxed: a progress counter). */
     _Alignas(WF__CACHELINE) atomic_ulong nswitch;

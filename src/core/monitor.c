@@ -126,7 +126,8 @@ static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
     if (dladdr(fn, &info) && info.dli_sname)
         snprintf(entry, sizeof entry, "%s", info.dli_sname);
     char wchan[64];
-    int state = thread_state(w->tid, wchan, sizeof wchan);
+    int tid = atomic_load_explicit(&w->tid, memory_order_relaxed);
+    int state = thread_state(tid, wchan, sizeof wchan);
 
     struct wf_stall st = {id, name, w->index, ran, state, wchan, entry};
     if (rt->stall_fn) {

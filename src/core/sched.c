@@ -1199,7 +1199,7 @@ static void *worker_main(void *p)
 
     tls_worker = w;
     wf__trace_thread_worker(w->index);
-    w->tid = (int)gettid();
+    atomic_store_explicit(&w->tid, (int)gettid(), memory_order_relaxed);
     setup_altstack(w);
     wf__stack_call(w->tstack, worker_loop, w);
     stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
