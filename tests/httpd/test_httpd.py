@@ -26,6 +26,7 @@ import time
 
 BIN = None
 SKIP = 77
+SERVERS = []  # started by the case: their stderr is shown when it fails
 
 
 class Fail(Exception):
@@ -48,14 +49,20 @@ class Server:
         if root:
             cmd += ["--root", self.root]
         cmd += list(args)
+        self.errf = tempfile.TemporaryFile(mode="w+")
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+                                  stderr=self.errf, text=True)
+        SERVERS.append(self)
         line = self.p.stdout.readline()
         m = re.search(r"listening on .*:(\d+)$", line.strip())
         if not m:
             self.p.kill()
-            raise Fail("no listening line: %r %s" % (line, self.p.stderr.read()))
+            raise Fail("no listening line: %r" % line)
         self.port = int(m.group(1))
+
+    def stderr(self):
+        self.errf.seek(0)
+        return self.errf.read()
 
     def conn(self, timeout=10):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
@@ -68,8 +75,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.p.kill()
             raise Fail("server did not stop within %ds" % timeout)
-        err = self.p.stderr.read()
-        check(rc == 0, "server exit status %d, stderr: %s" % (rc, err))
+        err = self.stderr()
+        check(rc == 0, "server exit status %d" % rc)
         shutil.rmtree(self.dir, ignore_errors=True)
         return err
 
@@ -608,8 +615,14 @@ def main():
         return 2
     try:
         fn()
-    except Fail as e:
-        print("FAIL:", e)
+    except BaseException as e:
+        print("FAIL:", repr(e))
+        for srv in SERVERS:
+            if srv.p.poll() is None:
+                srv.p.kill()
+                srv.p.wait()
+            print("-- server exit status %s; its stderr ends:" % srv.p.returncode)
+            print(srv.stderr()[-4000:])
         return 1
     print("ok")
     return 0
