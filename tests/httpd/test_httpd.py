@@ -274,7 +274,7 @@ def case_traversal():
 
 
 def case_pipelining():
-    srv = Server()
+    srv = Server("--header-timeout", "60")
     paths = ["/a.txt", "/plaintext", "/missing", "/sub/style.css"] * 4
     s = srv.conn()
     s.sendall("".join(req(p) for p in paths).encode())
@@ -297,6 +297,20 @@ def case_pipelining():
     check(st == 200 and h["content-length"] == "20", "HEAD in a pipeline")
     st, _, b = r.response()
     check(b == b"Hello, World!", "after HEAD")
+    # two requests and the start of a third: the two answers come before
+    # the third is complete (the client may wait for them)
+    s.sendall((req("/a.txt") + req("/plaintext") + "GET /a.txt HTTP/1.1\r\nHo")
+              .encode())
+    check(r.response()[2] == b"0123456789abcdefghij", "first of a partial pipeline")
+    check(r.response()[2] == b"Hello, World!", "second of a partial pipeline")
+    s.sendall(b"st: t\r\n\r\n")
+    check(r.response()[2] == b"0123456789abcdefghij", "the completed third")
+    # the same ended by a half-close: the answers still arrive
+    s.sendall((req("/plaintext") + req("/a.txt") + "GET /a.txt HT").encode())
+    s.shutdown(socket.SHUT_WR)
+    check(r.response()[2] == b"Hello, World!", "half-closed pipeline 1")
+    check(r.response()[2] == b"0123456789abcdefghij", "half-closed pipeline 2")
+    check(r.closed(), "closed after the half-close")
     srv.stop()
 
 

@@ -499,6 +499,14 @@ static bool set_idle(struct conn *c, bool idle)
     return !(idle && stopping);
 }
 
+/* Send the answers still buffered (those to pipelined requests). */
+static int flush_pending(struct cx *x)
+{
+    if (wf_bufwriter_buffered(x->w) == 0)
+        return 0;
+    return wf_bufwriter_flush(x->w, wf_deadline_in(srv.o.write_timeout));
+}
+
 /* Close after an error answer: shut the write side, read and drop what
  * the client still sends for a moment (at most 1 MiB), then close. */
 static void linger_close(struct cx *x)
@@ -554,6 +562,10 @@ static void serve(struct cx *x)
                 break;
             }
             want = (size_t)n + 1;
+            /* answers to earlier pipelined requests leave before the
+             * wait: the client may wait for them before it sends more */
+            if (flush_pending(x) != 0)
+                return;
         }
         x->wdl = wf_deadline_in(o->write_timeout);
         int err = 0;
@@ -565,8 +577,10 @@ static void serve(struct cx *x)
             linger_close(x);
             return;
         }
-        if (n <= 0)
-            return; /* closed mid-head, cancelled, stopped */
+        if (n <= 0) { /* closed mid-head, cancelled, stopped */
+            flush_pending(x);
+            return;
+        }
         if (len < 0) {
             x->keep = false;
             if (simple(x, -len, NULL) == 0)
@@ -598,7 +612,9 @@ static void serve(struct cx *x)
             memcpy(copy, p, (size_t)len);
             http_parse_request(copy, (size_t)len, &lim, &req);
             wf_bufreader_consume(x->r, (size_t)len);
-            err = drop_body(x, &req, hdl);
+            err = flush_pending(x);
+            if (!err)
+                err = drop_body(x, &req, hdl);
             if (err == -413 || err == -400 || err == -431) {
                 x->keep = false;
                 if (simple(x, -err, NULL) == 0)

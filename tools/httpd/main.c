@@ -150,9 +150,16 @@ static void *acceptor(void *arg)
         }
         pthread_mutex_unlock(&srv.lock);
         if (!c || full || stop) {
-            /* refused at once, without waiting on the client */
+            /* Refused at once, without waiting on the client: the
+             * answer, then what the client already sent is read (a close
+             * with unread bytes would reset the connection, and the
+             * reset can overtake the answer). */
+            char drain[4096];
             wf_write(fd, busy_answer, sizeof busy_answer - 1, 0);
             wf_sock_shutdown(fd, SHUT_WR);
+            for (int i = 0; i < 16; i++)
+                if (wf_read(fd, drain, sizeof drain, 0) <= 0)
+                    break;
             wf_close(fd);
             free(c);
             continue;
