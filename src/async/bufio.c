@@ -40,17 +40,20 @@ struct wf_bufwriter {
     unsigned char *buf;
 };
 
+/* A stream's buffer of *cap bytes (0: the default, stored back). */
+static unsigned char *buffer(size_t *cap)
+{
+    if (*cap == 0)
+        *cap = WF_BUFIO_DEFAULT;
+    return malloc(*cap);
+}
+
 int wf_bufreader_new(struct wf_bufreader **out, int fd, size_t cap)
 {
     if (!out || fd < 0)
         return WF_EINVAL;
-    if (cap == 0)
-        cap = WF_BUFIO_DEFAULT;
     struct wf_bufreader *r = calloc(1, sizeof *r);
-    if (!r)
-        return WF_ENOMEM;
-    r->buf = malloc(cap);
-    if (!r->buf) {
+    if (!r || !(r->buf = buffer(&cap))) {
         free(r);
         return WF_ENOMEM;
     }
@@ -210,13 +213,8 @@ int wf_bufwriter_new(struct wf_bufwriter **out, int fd, size_t cap)
 {
     if (!out || fd < 0)
         return WF_EINVAL;
-    if (cap == 0)
-        cap = WF_BUFIO_DEFAULT;
     struct wf_bufwriter *w = calloc(1, sizeof *w);
-    if (!w)
-        return WF_ENOMEM;
-    w->buf = malloc(cap);
-    if (!w->buf) {
+    if (!w || !(w->buf = buffer(&cap))) {
         free(w);
         return WF_ENOMEM;
     }

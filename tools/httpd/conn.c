@@ -421,26 +421,31 @@ static void access_log(struct cx *x)
     pthread_mutex_unlock(&srv.log_lock);
 }
 
+/* Read and drop n bytes of the request. Returns 0, -EPIPE when the
+ * stream ends first, or the read's error. */
+static int skip(struct cx *x, int64_t n, int64_t deadline)
+{
+    char scratch[4096];
+    while (n > 0) {
+        size_t want = n < (int64_t)sizeof scratch ? (size_t)n : sizeof scratch;
+        ssize_t k = wf_bufreader_read(x->r, scratch, want, deadline);
+        if (k <= 0)
+            return k == 0 ? -EPIPE : (int)k;
+        n -= k;
+    }
+    return 0;
+}
+
 /* Read and drop the request's body. Returns 0, or a negated status to
  * answer (413, 400), or an I/O error (the connection just closes). */
 static int drop_body(struct cx *x, const struct http_request *q,
                      int64_t deadline)
 {
-    char scratch[4096];
     int64_t total = 0;
     if (q->content_length > 0) {
         if (q->content_length > srv.o.max_body)
             return -413;
-        int64_t left = q->content_length;
-        while (left > 0) {
-            size_t want =
-                left < (int64_t)sizeof scratch ? (size_t)left : sizeof scratch;
-            ssize_t k = wf_bufreader_read(x->r, scratch, want, deadline);
-            if (k <= 0)
-                return k == 0 ? -EPIPE : (int)k;
-            left -= k;
-        }
-        return 0;
+        return skip(x, q->content_length, deadline);
     }
     if (!q->chunked)
         return 0;
@@ -462,15 +467,9 @@ static int drop_body(struct cx *x, const struct http_request *q,
             return -413;
         if (size == 0)
             break;
-        int64_t left = size;
-        while (left > 0) {
-            size_t want =
-                left < (int64_t)sizeof scratch ? (size_t)left : sizeof scratch;
-            ssize_t r = wf_bufreader_read(x->r, scratch, want, deadline);
-            if (r <= 0)
-                return r == 0 ? -EPIPE : (int)r;
-            left -= r;
-        }
+        int err = skip(x, size, deadline);
+        if (err)
+            return err;
         k = wf_bufreader_read_line(x->r, 1024, &line, deadline);
         if (k == 1 || (k == 2 && line[0] == '\r'))
             continue;
@@ -662,16 +661,6 @@ void *httpd_conn_main(void *arg)
         serve(&x);
     wf_bufreader_free(x.r);
     wf_bufwriter_free(x.w);
-    pthread_mutex_lock(&srv.lock);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv.conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    srv.nconns--;
-    pthread_mutex_unlock(&srv.lock);
-    wf_close(c->fd);
-    free(c);
+    httpd_conn_drop(c);
     return NULL;
 }

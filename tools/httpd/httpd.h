@@ -61,7 +61,10 @@ void httpd_date(char out[30]);
 void httpd_date_refresh(void);
 
 /* The fiber of one accepted connection: serves it until it closes, then
- * takes it off the list, closes the descriptor and frees c. */
+ * drops it (httpd_conn_drop). */
 void *httpd_conn_main(void *c);
+
+/* Take c off the server's list, close its descriptor and free it. */
+void httpd_conn_drop(struct conn *c);
 
 #endif

@@ -115,6 +115,21 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t n)
         snprintf(out, n, "-");
 }
 
+void httpd_conn_drop(struct conn *c)
+{
+    pthread_mutex_lock(&srv.lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv.nconns--;
+    pthread_mutex_unlock(&srv.lock);
+    wf_close(c->fd);
+    free(c);
+}
+
 static const char busy_answer[] =
     "HTTP/1.1 503 Service Unavailable\r\nServer: weft-httpd\r\n"
     "Connection: close\r\nContent-Type: text/plain\r\n"
@@ -167,18 +182,7 @@ static void *acceptor(void *arg)
         peer_name(&ss, c->peer, sizeof c->peer);
         int err = wf_scope_go(conns, NULL, httpd_conn_main, c);
         if (err) {
-            /* no fiber: undo as the fiber would have */
-            pthread_mutex_lock(&srv.lock);
-            if (c->prev)
-                c->prev->next = c->next;
-            else
-                srv.conns = c->next;
-            if (c->next)
-                c->next->prev = c->prev;
-            srv.nconns--;
-            pthread_mutex_unlock(&srv.lock);
-            wf_close(fd);
-            free(c);
+            httpd_conn_drop(c); /* no fiber: as the fiber would have */
         }
     }
     return NULL;
