@@ -412,7 +412,7 @@ def case_slow_clients():
     nonreader.sendall(req("/huge.bin").encode())
     junk = [srv.conn() for _ in range(5)]
     for j in junk:
-        j.sendall(os.urandom(300))
+        j.sendall(os.urandom(300) + b"\r\n\r\n")
     # others are served meanwhile
     for _ in range(20):
         st, _, b, r = get(srv, req("/plaintext"))
@@ -433,7 +433,9 @@ def case_slow_clients():
         r = Reader(j)
         try:
             st, _, _ = r.response()
-            check(st == 400, "garbage got %d" % st)
+            # 400; 408 if its bytes hold a CR and LF only where a head
+            # can go on (then it waits for the rest)
+            check(st in (400, 408), "garbage got %d" % st)
         except EOFError:
             pass
         except ConnectionResetError:
