@@ -92,7 +92,8 @@ WF_API int wf_listen(const struct sockaddr *addr, socklen_t len, int backlog);
  * thread) until the resolver answers, which its own timeouts bound, and
  * binds the first of the addresses, in the resolver's order, that
  * accepts it. Errors: WF_EINVAL port outside 0..65535 or ip ""; for a
- * name, those of wf_getaddrinfo's future (WF_ENOENT the name does not
+ * name, WF_ESHUTDOWN when no runtime runs (a literal needs none), those
+ * of wf_getaddrinfo's future (WF_ENOENT the name does not
  * resolve, WF_EAGAIN temporary resolver failure...), WF_ECANCELED, and
  * the error of the last address tried; as wf_listen. */
 WF_API int wf_tcp_listen(const char *ip, int port, int backlog);
