@@ -91,7 +91,8 @@ WF_API int wf_listen(const struct sockaddr *addr, socklen_t len, int backlog);
  * on the blocking-call pool: the call then parks a fiber (blocks a plain
  * thread) until the resolver answers, which its own timeouts bound, and
  * binds the first of the addresses, in the resolver's order, that
- * accepts it. Errors: WF_EINVAL port outside 0..65535 or ip ""; for a
+ * accepts it (one socket: "localhost" may give ::1 alone where the
+ * resolver puts IPv6 first; pass a literal to choose the family). Errors: WF_EINVAL port outside 0..65535 or ip ""; for a
  * name, WF_ESHUTDOWN when no runtime runs (a literal needs none), those
  * of wf_getaddrinfo's future (WF_ENOENT the name does not
  * resolve, WF_EAGAIN temporary resolver failure...), WF_ECANCELED, and

@@ -467,8 +467,9 @@ static void echo_once(int l, int c)
 static void *names_main(void *arg)
 {
     (void)arg;
-    /* a name, for both ends: "localhost" may also give ::1, refused
-     * here, and the next address is tried */
+    /* a name, for both ends: the connect tries each address "localhost"
+     * has (here or on other machines 127.0.0.1 and ::1, in either
+     * order) until one is the listener's */
     int l = wf_tcp_listen("localhost", 0, 16);
     WT_CHECK(l >= 0);
     int port = wf_local_port(l);
@@ -476,8 +477,13 @@ static void *names_main(void *arg)
     WT_CHECK(c >= 0);
     echo_once(l, c);
     wf_close(c);
-    /* a numeric address to the same listener */
-    c = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
+    /* a numeric address to the same listener: the one it is bound to
+     * ("localhost" may resolve to ::1 first) */
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    WT_CHECK_EQ(getsockname(l, (struct sockaddr *)&ss, &sl), 0);
+    c = wf_tcp_connect(ss.ss_family == AF_INET6 ? "::1" : "127.0.0.1", port,
+                       WF_FOREVER);
     WT_CHECK(c >= 0);
     echo_once(l, c);
     wf_close(c);

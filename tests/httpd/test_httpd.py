@@ -65,7 +65,10 @@ class Server:
         return self.errf.read()
 
     def conn(self, timeout=10):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        # "localhost" where the server was bound by that name: it may be
+        # on ::1 alone (create_connection tries every address)
+        host = "localhost" if "localhost" in self.p.args else "127.0.0.1"
+        s = socket.create_connection((host, self.port), timeout=timeout)
         return s
 
     def stop(self, timeout=30):
