@@ -20,7 +20,9 @@
  *
  * The Date header is formatted once a second by a clock fiber into a
  * seqlock of atomic words (readers copy it, and retry if a refresh ran
- * meanwhile), so answering costs no formatting and no lock.
+ * meanwhile), so answering costs no formatting and no lock. Its order
+ * comes from release stores and acquire loads, no standalone fence, so
+ * that TSan checks it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,26 +61,24 @@ void httpd_date_refresh(void)
     memcpy(w, d, sizeof w);
     unsigned s = atomic_load_explicit(&date_seq, memory_order_relaxed);
     atomic_store_explicit(&date_seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(
-        memory_order_release); /* the odd count before the words; pairs with httpd_date's acquire fence */
+    /* Each word's release keeps the odd count before it: a reader that
+     * sees a new word (acquire) then sees the odd count or a later one. */
     for (int i = 0; i < 4; i++)
-        atomic_store_explicit(&date_words[i], w[i], memory_order_relaxed);
-    atomic_store_explicit(
-        &date_seq, s + 2,
-        memory_order_release); /* the words before the even count; pairs with httpd_date's first load */
+        atomic_store_explicit(&date_words[i], w[i], memory_order_release);
+    /* the words before the even count; pairs with httpd_date's first load */
+    atomic_store_explicit(&date_seq, s + 2, memory_order_release);
 }
 
 void httpd_date(char out[30])
 {
     uint64_t w[4];
     for (;;) {
-        unsigned s1 = atomic_load_explicit(
-            &date_seq,
-            memory_order_acquire); /* pairs with the refresh's final store */
+        /* pairs with the refresh's final store */
+        unsigned s1 = atomic_load_explicit(&date_seq, memory_order_acquire);
+        /* pairs with the refresh's word stores, and keeps the second
+         * count's load after the words */
         for (int i = 0; i < 4; i++)
-            w[i] = atomic_load_explicit(&date_words[i], memory_order_relaxed);
-        atomic_thread_fence(
-            memory_order_acquire); /* the words before the second count; pairs with the refresh's release fence */
+            w[i] = atomic_load_explicit(&date_words[i], memory_order_acquire);
         unsigned s2 = atomic_load_explicit(&date_seq, memory_order_relaxed);
         if (s1 == s2 && !(s1 & 1))
             break;
