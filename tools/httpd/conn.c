@@ -522,6 +522,17 @@ static void linger_close(struct cx *x)
     }
 }
 
+/* Answer status, log it, and close lingering: for requests the
+ * connection cannot go on after. */
+static void refuse(struct cx *x, int status)
+{
+    x->keep = false;
+    if (simple(x, status, NULL) == 0)
+        wf_bufwriter_flush(x->w, x->wdl);
+    access_log(x);
+    linger_close(x);
+}
+
 static void serve(struct cx *x)
 {
     struct conn *c = x->c;
@@ -569,11 +580,7 @@ static void serve(struct cx *x)
         x->wdl = wf_deadline_in(o->write_timeout);
         int err = 0;
         if (n == WF_ETIMEDOUT) {
-            x->keep = false;
-            if (simple(x, 408, NULL) == 0)
-                wf_bufwriter_flush(x->w, x->wdl);
-            access_log(x);
-            linger_close(x);
+            refuse(x, 408);
             return;
         }
         if (n <= 0) { /* closed mid-head, cancelled, stopped */
@@ -581,22 +588,14 @@ static void serve(struct cx *x)
             return;
         }
         if (len < 0) {
-            x->keep = false;
-            if (simple(x, -len, NULL) == 0)
-                wf_bufwriter_flush(x->w, x->wdl);
-            access_log(x);
-            linger_close(x);
+            refuse(x, -len);
             return;
         }
         x->req = &req;
         x->keep = req.keep_alive;
         /* a body over the limit is refused before it is read */
         if (req.content_length > o->max_body) {
-            x->keep = false;
-            if (simple(x, 413, NULL) == 0)
-                wf_bufwriter_flush(x->w, x->wdl);
-            access_log(x);
-            linger_close(x);
+            refuse(x, 413);
             return;
         }
         /* A body is read (and dropped) before the answer, so that one
@@ -615,12 +614,8 @@ static void serve(struct cx *x)
             if (!err)
                 err = drop_body(x, &req, hdl);
             if (err == -413 || err == -400 || err == -431) {
-                x->keep = false;
-                if (simple(x, -err, NULL) == 0)
-                    wf_bufwriter_flush(x->w, x->wdl);
-                access_log(x);
+                refuse(x, -err);
                 free(copy);
-                linger_close(x);
                 return;
             }
             if (err) {
