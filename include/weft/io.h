@@ -70,11 +70,11 @@ struct wf_future;
 #define WF_ECONNREFUSED (-ECONNREFUSED) /* nothing listens at the address */
 #define WF_EMFILE     (-EMFILE)     /* the process has no descriptor left */
 #define WF_ENFILE     (-ENFILE)     /* the system has no descriptor left */
-#define WF_ENOENT       (-ENOENT)     /* a host name that does not resolve */
-#define WF_EMSGSIZE \
-    (-EMSGSIZE) /* buffered reader: no delimiter within the limit */
-#define WF_ENODATA \
-    (-ENODATA) /* buffered reader: the stream ended inside a record */
+/* clang-format off */
+#define WF_ENOENT     (-ENOENT)     /* a host name that does not resolve */
+#define WF_EMSGSIZE   (-EMSGSIZE)   /* buffered reader: no delimiter within the limit */
+#define WF_ENODATA    (-ENODATA)    /* buffered reader: the stream ended inside a record */
+/* clang-format on */
 
 /* ---- listening and connecting ---------------------------------------------- */
 
@@ -92,11 +92,12 @@ WF_API int wf_listen(const struct sockaddr *addr, socklen_t len, int backlog);
  * thread) until the resolver answers, which its own timeouts bound, and
  * binds the first of the addresses, in the resolver's order, that
  * accepts it (one socket: "localhost" may give ::1 alone where the
- * resolver puts IPv6 first; pass a literal to choose the family). Errors: WF_EINVAL port outside 0..65535 or ip ""; for a
- * name, WF_ESHUTDOWN when no runtime runs (a literal needs none), those
- * of wf_getaddrinfo's future (WF_ENOENT the name does not
- * resolve, WF_EAGAIN temporary resolver failure...), WF_ECANCELED, and
- * the error of the last address tried; as wf_listen. */
+ * resolver puts IPv6 first; pass a literal to choose the family).
+ * Errors: WF_EINVAL port outside 0..65535 or ip ""; for a name,
+ * WF_ESHUTDOWN when no runtime runs (a literal needs none), those of
+ * wf_getaddrinfo's future (WF_ENOENT the name does not resolve,
+ * WF_EAGAIN temporary resolver failure...), WF_ECANCELED, and the error
+ * of the last address tried; as wf_listen. */
 WF_API int wf_tcp_listen(const char *ip, int port, int backlog);
 
 /* wf_listen on a Unix-domain stream socket at path (a file that must not
