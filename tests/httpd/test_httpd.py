@@ -267,6 +267,16 @@ def case_traversal():
         st, h, b, r = get(srv, req(path))
         check(st == want, "%s: %d, want %d" % (path, st, want))
         check(b"secret" not in b, "%s leaked" % path)
+    # a directory named without its '/' is redirected with the target as
+    # it came (percent-encoded), never with decoded bytes: a CR LF in a
+    # name must not become a header
+    os.mkdir(os.path.join(srv.root, "a b"))
+    os.mkdir(os.path.join(srv.root, "x\r\nSet-Cookie: y"))
+    st, h, _, _ = get(srv, req("/a%20b"))
+    check(st == 301 and h.get("location") == "/a%20b/", "301 %r" % h)
+    st, h, _, _ = get(srv, req("/x%0d%0aSet-Cookie:%20y?q"))
+    check(st == 301 and "set-cookie" not in h, "header injection: %r" % h)
+    check(h.get("location") == "/x%0d%0aSet-Cookie:%20y/", "location %r" % h)
     # raw NUL in the request line
     st, _, _, _ = get(srv, b"GET /a.txt\x00 HTTP/1.1\r\nHost: t\r\n\r\n")
     check(st == 400, "raw NUL")

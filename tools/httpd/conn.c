@@ -238,10 +238,8 @@ static int plaintext(struct cx *x)
 
 /* Open the file for decoded path p under the root: returns the
  * descriptor with *st and real (the file's resolved name) filled, or a
- * negated status (-301 with *loc set
- * for a directory named without its '/'). */
-static int open_under_root(const char *p, struct stat *st, char *loc,
-                           size_t loccap, char real[PATH_MAX])
+ * negated status (-301: a directory named without its '/'). */
+static int open_under_root(const char *p, struct stat *st, char real[PATH_MAX])
 {
     char full[PATH_MAX + 16];
     size_t rl = strlen(srv.root);
@@ -264,13 +262,8 @@ static int open_under_root(const char *p, struct stat *st, char *loc,
             if (pass == 1)
                 return -404;
             size_t pl = strlen(p);
-            if (pl == 0 || p[pl - 1] != '/') {
-                if (pl + 2 > loccap)
-                    return -414;
-                memcpy(loc, p, pl);
-                strcpy(loc + pl, "/");
+            if (pl == 0 || p[pl - 1] != '/')
                 return -301;
-            }
             strcpy(full + strlen(full), "index.html");
             continue;
         }
@@ -291,11 +284,19 @@ static int open_under_root(const char *p, struct stat *st, char *loc,
 static int serve_file(struct cx *x, const char *path)
 {
     struct stat st;
-    char loc[PATH_MAX], real[PATH_MAX];
-    int fd = open_under_root(path, &st, loc, sizeof loc, real);
+    char real[PATH_MAX];
+    int fd = open_under_root(path, &st, real);
     if (fd == -301) {
+        /* The target's path as it came, not the decoded one: the parser
+         * let only visible ASCII into it, while a decoded name may hold
+         * any byte (a CR LF would start a header of the client's). */
+        const char *t = x->req->target;
+        const char *q = memchr(t, '?', x->req->target_len);
+        size_t tl = q ? (size_t)(q - t) : x->req->target_len;
         char extra[PATH_MAX + 16];
-        snprintf(extra, sizeof extra, "Location: %s\r\n", loc);
+        if (tl + 16 > sizeof extra)
+            return simple(x, 414, NULL);
+        snprintf(extra, sizeof extra, "Location: %.*s/\r\n", (int)tl, t);
         return simple(x, 301, extra);
     }
     if (fd < 0)
