@@ -277,6 +277,15 @@ def case_traversal():
     st, h, _, _ = get(srv, req("/x%0d%0aSet-Cookie:%20y?q"))
     check(st == 301 and "set-cookie" not in h, "header injection: %r" % h)
     check(h.get("location") == "/x%0d%0aSet-Cookie:%20y/", "location %r" % h)
+    # long directory paths: a whole Location, or 414, never a cut answer
+    deep = "/" + "/".join(["d" * 200] * 4)
+    os.makedirs(srv.root + deep)
+    st, h, _, _ = get(srv, req(deep))
+    check(st == 301 and h.get("location") == deep + "/", "long 301")
+    deeper = deep + "/" + "e" * 250
+    os.makedirs(srv.root + deeper)
+    st, h, _, _ = get(srv, req(deeper))
+    check(st == 414, "too long for a Location: %d" % st)
     # raw NUL in the request line
     st, _, _, _ = get(srv, b"GET /a.txt\x00 HTTP/1.1\r\nHost: t\r\n\r\n")
     check(st == 400, "raw NUL")

@@ -147,16 +147,20 @@ static const char *content_type(const char *path)
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* A header block under construction. */
+/* A header block under construction; what does not fit marks it
+ * `over` (never sent cut short). */
 struct hbuf {
-    char b[1024];
+    char b[2048];
     size_t n;
+    bool over;
 };
 
 static void hput(struct hbuf *h, const char *s, size_t n)
 {
-    if (n > sizeof h->b - h->n)
-        n = sizeof h->b - h->n;
+    if (n > sizeof h->b - h->n) {
+        h->over = true;
+        return;
+    }
     memcpy(h->b + h->n, s, n);
     h->n += n;
 }
@@ -181,6 +185,7 @@ static void head_start(struct cx *x, struct hbuf *h, int status)
     if (atomic_load_explicit(&srv.stopping, memory_order_relaxed))
         x->keep = false; /* a stop is on: this is the last answer */
     h->n = 0;
+    h->over = false;
     hstr(h, "HTTP/1.1 ");
     hnum(h, status);
     hstr(h, " ");
@@ -195,9 +200,12 @@ static void head_start(struct cx *x, struct hbuf *h, int status)
         hstr(h, "Connection: keep-alive\r\n");
 }
 
-static int send_buf(struct cx *x, const void *p, size_t n)
+/* Send a finished header block (and what follows it in h). */
+static int send_head(struct cx *x, const struct hbuf *h)
 {
-    ssize_t r = wf_bufwriter_write(x->w, p, n, NULL, x->wdl);
+    if (h->over)
+        return -EOVERFLOW; /* a bug of this file: close rather than lie */
+    ssize_t r = wf_bufwriter_write(x->w, h->b, h->n, NULL, x->wdl);
     return r < 0 ? (int)r : 0;
 }
 
@@ -217,7 +225,7 @@ static int simple(struct cx *x, int status, const char *extra)
     if (!head && status != 304)
         hput(&h, body, (size_t)bn);
     x->sent = head ? 0 : bn;
-    return send_buf(x, h.b, h.n);
+    return send_head(x, &h);
 }
 
 static const char plaintext_body[] = "Hello, World!";
@@ -231,7 +239,7 @@ static int plaintext(struct cx *x)
         hput(&h, plaintext_body, 13);
         x->sent = 13;
     }
-    return send_buf(x, h.b, h.n);
+    return send_head(x, &h);
 }
 
 /* ---- files -------------------------------------------------------------- */
@@ -293,8 +301,8 @@ static int serve_file(struct cx *x, const char *path)
         const char *t = x->req->target;
         const char *q = memchr(t, '?', x->req->target_len);
         size_t tl = q ? (size_t)(q - t) : x->req->target_len;
-        char extra[PATH_MAX + 16];
-        if (tl + 16 > sizeof extra)
+        char extra[1100];
+        if (tl > 1024)
             return simple(x, 414, NULL);
         snprintf(extra, sizeof extra, "Location: %.*s/\r\n", (int)tl, t);
         return simple(x, 301, extra);
@@ -317,7 +325,7 @@ static int serve_file(struct cx *x, const char *path)
             hput(&h, lm, 29);
             hstr(&h, "\r\n\r\n");
             x->sent = 0;
-            return send_buf(x, h.b, h.n);
+            return send_head(x, &h);
         }
     }
     int64_t first = 0, last = size - 1;
@@ -359,7 +367,7 @@ static int serve_file(struct cx *x, const char *path)
     hstr(&h, "Content-Length: ");
     hnum(&h, len);
     hstr(&h, "\r\n\r\n");
-    int err = send_buf(x, h.b, h.n);
+    int err = send_head(x, &h);
     if (err || x->req->method == HTTP_HEAD || len == 0) {
         close(fd);
         return err;
