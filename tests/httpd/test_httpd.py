@@ -38,6 +38,16 @@ def check(cond, what):
         raise Fail(what)
 
 
+def die_with_parent():
+    """In the server's child: SIGKILL when this script dies (ctest's
+    timeout kills it with SIGKILL, which leaves no chance to clean up)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Server:
     def __init__(self, *args, root=True):
         self.dir = tempfile.mkdtemp(prefix="weft_httpd_")
@@ -51,7 +61,8 @@ class Server:
         cmd += list(args)
         self.errf = tempfile.TemporaryFile(mode="w+")
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                  stderr=self.errf, text=True)
+                                  stderr=self.errf, text=True,
+                                  preexec_fn=die_with_parent)
         SERVERS.append(self)
         line = self.p.stdout.readline()
         m = re.search(r"listening on .*:(\d+)$", line.strip())
