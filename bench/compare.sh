@@ -12,7 +12,9 @@
 #      overrides the folder) and the peers in build-bench/peers/
 #      (g++ -O2, cc -O2; go build with its cache inside that folder);
 #   3. runs every program once (each reports medians of its own
-#      repetitions) and prints the machine, a table and the raw lines.
+#      repetitions) and prints the machine, a table and the raw lines;
+#      weft-httpd against nginx on /plaintext (bench/httpd.sh: wrk,
+#      strace) when wrk is installed.
 #
 # Ratios are weft / peer. Most figures are costs (ns or bytes): smaller is
 # better and a ratio below 1 means weft is cheaper. The queue, buffered
@@ -303,6 +305,23 @@ if command -v fio >/dev/null 2>&1 && [ -f "$FILE_PATH" ]; then
     fio_run fiop --ioengine=psync --numjobs=64 --group_reporting=0
 fi
 
+# HTTP: weft-httpd and nginx (bench/peers/nginx.conf), one worker each,
+# /plaintext under wrk -t1 -c100 / -c1000 and strace -c (bench/httpd.sh).
+# weft-httpd is built in Release in its own folder (the build above
+# leaves the tools out).
+HB=""
+if cmake -S "$ROOT" -B "$BUILD/httpd" -DCMAKE_BUILD_TYPE=Release -DWEFT_TESTS=OFF \
+    -DWEFT_BENCH=OFF >"$BUILD/httpd-cmake.log" 2>&1 &&
+    cmake --build "$BUILD/httpd" -j"$JOBS" --target weft-httpd >>"$BUILD/httpd-cmake.log" 2>&1; then
+    HB=$BUILD/httpd/tools/httpd/weft-httpd
+else
+    say "compare.sh: building weft-httpd FAILED (see $BUILD/httpd-cmake.log)"
+fi
+if command -v wrk >/dev/null 2>&1; then
+    [ -n "$HB" ] && run httpd "$ROOT/bench/httpd.sh" weft "$HB"
+    command -v nginx >/dev/null 2>&1 && run nginx "$ROOT/bench/httpd.sh" nginx
+fi
+
 # ---- report -----------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
 echo "machine: $(nproc) CPUs online, ${cpu:-unknown CPU}, Linux $(uname -r)"
@@ -438,6 +457,18 @@ row "file 4k randread, kIOPS, more better" weft:file_kiops \
     "fio psync, 64 jobs" fiop:fio_kiops
 row "file (epoll: pool), kIOPS" weftep:file_kiops \
     "fio psync, 64 jobs" fiop:fio_kiops
+row "httpd c100, req/s, more is better" httpd:httpd_rps_c100 \
+    "nginx, 1 worker" nginx:httpd_rps_c100
+row "httpd c100, p99 latency, ms" httpd:httpd_p99_c100_ms \
+    "nginx, 1 worker" nginx:httpd_p99_c100_ms
+row "httpd c1000, req/s, more is better" httpd:httpd_rps_c1000 \
+    "nginx, 1 worker" nginx:httpd_rps_c1000
+row "httpd c1000, p99 latency, ms" httpd:httpd_p99_c1000_ms \
+    "nginx, 1 worker" nginx:httpd_p99_c1000_ms
+row "httpd system calls per request" httpd:httpd_syscalls_per_req \
+    "nginx, 1 worker" nginx:httpd_syscalls_per_req
+row "httpd c100, server CPU %" httpd:httpd_cpu_pct_c100 \
+    "nginx, 1 worker" nginx:httpd_cpu_pct_c100
 echo
 echo "raw figures ([run] name value unit; weft1/weft2: WEFT_WORKERS=1/2, weft: default workers;"
 echo "  weftp: WEFT_WORKERS=nproc; omp1/tbb1: 1 thread, ompn/tbbn: nproc threads):"

@@ -70,6 +70,11 @@ struct wf_future;
 #define WF_ECONNREFUSED (-ECONNREFUSED) /* nothing listens at the address */
 #define WF_EMFILE     (-EMFILE)     /* the process has no descriptor left */
 #define WF_ENFILE     (-ENFILE)     /* the system has no descriptor left */
+/* clang-format off */
+#define WF_ENOENT     (-ENOENT)     /* a host name that does not resolve */
+#define WF_EMSGSIZE   (-EMSGSIZE)   /* buffered reader: no delimiter within the limit */
+#define WF_ENODATA    (-ENODATA)    /* buffered reader: the stream ended inside a record */
+/* clang-format on */
 
 /* ---- listening and connecting ---------------------------------------------- */
 
@@ -80,9 +85,19 @@ struct wf_future;
 WF_API int wf_listen(const struct sockaddr *addr, socklen_t len, int backlog);
 
 /* wf_listen on a TCP address given as a numeric IPv4 or IPv6 literal
- * ("127.0.0.1", "::1"; NULL: "0.0.0.0") and a port (0: any free one, see
- * wf_local_port). Errors: WF_EINVAL ip is not a numeric address or port
- * outside 0..65535; as wf_listen. */
+ * ("127.0.0.1", "::1"; NULL: "0.0.0.0") or a host name ("localhost"), and
+ * a port (0: any free one, see wf_local_port). A literal is used as it is
+ * and the call never waits. A name is resolved with getaddrinfo (passive)
+ * on the blocking-call pool: the call then parks a fiber (blocks a plain
+ * thread) until the resolver answers, which its own timeouts bound, and
+ * binds the first of the addresses, in the resolver's order, that
+ * accepts it (one socket: "localhost" may give ::1 alone where the
+ * resolver puts IPv6 first; pass a literal to choose the family).
+ * Errors: WF_EINVAL port outside 0..65535 or ip ""; for a name,
+ * WF_ESHUTDOWN when no runtime runs (a literal needs none), those of
+ * wf_getaddrinfo's future (WF_ENOENT the name does not resolve,
+ * WF_EAGAIN temporary resolver failure...), WF_ECANCELED, and the error
+ * of the last address tried; as wf_listen. */
 WF_API int wf_tcp_listen(const char *ip, int port, int backlog);
 
 /* wf_listen on a Unix-domain stream socket at path (a file that must not
@@ -109,8 +124,15 @@ WF_API int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len,
  * NULL, and the waiting errors. */
 WF_API int wf_connect(const struct sockaddr *addr, socklen_t len,
                       int64_t deadline);
-/* wf_connect to a numeric IPv4/IPv6 literal and port. WF_EINVAL for a bad
- * literal or port. */
+/* wf_connect to host and port. host is a numeric IPv4/IPv6 literal, used
+ * as it is, or a name, resolved with getaddrinfo on the blocking-call pool
+ * (see wf_tcp_listen); then each address is tried in the resolver's order
+ * until one connects, the resolution and every attempt within the one
+ * deadline. Errors: WF_EINVAL host NULL or "", or port outside 0..65535;
+ * WF_ENOENT the name does not resolve; WF_EAGAIN the resolver failed for
+ * now (no name server answered); WF_ETIMEDOUT the deadline passed while
+ * resolving or connecting; when every address fails, the last one's
+ * error (WF_ECONNREFUSED...); and those of wf_connect. */
 WF_API int wf_tcp_connect(const char *ip, int port, int64_t deadline);
 /* wf_connect to a Unix-domain stream socket at path. WF_EINVAL for a NULL
  * or too long path. (A listener with a full queue makes it wait, retrying
@@ -143,6 +165,17 @@ WF_API ssize_t wf_readv(int fd, const struct iovec *iov, int iovcnt,
                         int64_t deadline);
 WF_API ssize_t wf_writev(int fd, const struct iovec *iov, int iovcnt,
                          int64_t deadline);
+
+/* sendfile(2): send up to n bytes of file in_fd from *offset to socket
+ * out_fd without copying them through user space, waiting (parking the
+ * fiber on the reactor) while the socket buffer is full; *offset advances
+ * by the count sent. Returns the count, which may be less than n (0: the
+ * file ends at *offset). sendfile cannot suppress SIGPIPE: a program that
+ * sends to peers that may vanish must ignore SIGPIPE (it then gets
+ * WF_EPIPE). Errors: WF_EINVAL offset NULL or negative; WF_EPIPE,
+ * WF_ECONNRESET, WF_EBADF, waiting errors. */
+WF_API ssize_t wf_sendfile(int out_fd, int in_fd, off_t *offset, size_t n,
+                           int64_t deadline);
 
 /* recv(2) / send(2) with flags (MSG_PEEK, MSG_OOB...; MSG_DONTWAIT and
  * MSG_NOSIGNAL are always added). Socket only: -ENOTSOCK otherwise.
@@ -188,6 +221,95 @@ WF_API int wf_fd_register(int fd);
  * WF_EINVAL events is not exactly one direction; WF_EBADF; waiting
  * errors. */
 WF_API int wf_fd_wait(int fd, int events, int64_t deadline);
+
+/* ---- buffered streams ----------------------------------------------------------- */
+
+/* A buffered reader or writer over a descriptor that the calls above work
+ * on (a socket, a pipe, a file). The stream does not own the descriptor:
+ * freeing it leaves the descriptor open. One fiber or thread uses a stream
+ * at a time (no internal lock). Every call that may wait takes a deadline
+ * and has the waiting errors of the calls above; it parks a fiber (blocks
+ * a plain thread). Bytes are never lost: a call that fails leaves what it
+ * did not hand out in the reader's buffer (each call below says how much
+ * it handed out), and a writer's unsent bytes stay buffered for a later
+ * flush. */
+struct wf_bufreader;
+struct wf_bufwriter;
+
+/* Default buffer size (cap 0 below). */
+#define WF_BUFIO_DEFAULT 8192
+
+/* Create a reader of fd with a buffer of cap bytes (0: WF_BUFIO_DEFAULT).
+ * The buffer bounds what peek and read_until can hold. Any thread.
+ * Errors: WF_EINVAL out NULL or fd negative; WF_ENOMEM. */
+WF_API int wf_bufreader_new(struct wf_bufreader **out, int fd, size_t cap);
+/* Free r (NULL: nothing); bytes still buffered are dropped. */
+WF_API void wf_bufreader_free(struct wf_bufreader *r);
+/* Bytes buffered now: handed out by the next calls without a read. */
+WF_API size_t wf_bufreader_buffered(const struct wf_bufreader *r);
+
+/* Read up to n bytes: the buffered ones first, else one read of the
+ * descriptor (straight into buf when n is at least the buffer's size).
+ * Returns the count, 0 at end of stream (or n == 0). */
+WF_API ssize_t wf_bufreader_read(struct wf_bufreader *r, void *buf, size_t n,
+                                 int64_t deadline);
+
+/* Read exactly n bytes into buf. Returns n; 0 when the stream ended
+ * before the first byte; WF_ENODATA when it ended after some but before
+ * n. *got (if not NULL) receives the count stored in buf whatever the
+ * outcome, so a caller that times out or is cancelled half way knows
+ * where it stands. */
+WF_API ssize_t wf_bufreader_read_full(struct wf_bufreader *r, void *buf,
+                                      size_t n, size_t *got, int64_t deadline);
+
+/* Read up to and including the first byte equal to delim, at most max
+ * bytes (1 <= max <= the buffer's size). Returns the length and points
+ * *out at the bytes, in the reader's buffer: valid until the next call
+ * on r. Errors (nothing consumed, the bytes stay buffered for
+ * wf_bufreader_read): WF_EMSGSIZE no delim within the first max bytes;
+ * WF_ENODATA the stream ended after some bytes but before delim; 0 (not
+ * an error) the stream ended with nothing buffered; WF_EINVAL max out of
+ * range or out NULL. */
+WF_API ssize_t wf_bufreader_read_until(struct wf_bufreader *r, int delim,
+                                       size_t max, const char **out,
+                                       int64_t deadline);
+/* wf_bufreader_read_until(r, '\n', max, out, deadline): a line with its
+ * terminator ("\r\n" stays as it came). */
+WF_API ssize_t wf_bufreader_read_line(struct wf_bufreader *r, size_t max,
+                                      const char **out, int64_t deadline);
+
+/* Wait until at least n bytes are buffered (1 <= n <= the buffer's size)
+ * or the stream ends, consuming nothing. Returns the count buffered (n or
+ * more; fewer only at end of stream, 0 when nothing is left) and points
+ * *out at them (valid until the next call on r). Errors: WF_EINVAL n out
+ * of range or out NULL. */
+WF_API ssize_t wf_bufreader_peek(struct wf_bufreader *r, size_t n,
+                                 const void **out, int64_t deadline);
+/* Drop n buffered bytes (after a peek). Errors: WF_EINVAL n is more than
+ * wf_bufreader_buffered. */
+WF_API int wf_bufreader_consume(struct wf_bufreader *r, size_t n);
+
+/* Create a writer to fd with a buffer of cap bytes (0: WF_BUFIO_DEFAULT).
+ * Errors: WF_EINVAL out NULL or fd negative; WF_ENOMEM. */
+WF_API int wf_bufwriter_new(struct wf_bufwriter **out, int fd, size_t cap);
+/* Free w (NULL: nothing). Returns the count of buffered bytes that were
+ * never sent and are dropped now: flush first. */
+WF_API size_t wf_bufwriter_free(struct wf_bufwriter *w);
+/* Bytes buffered and not yet sent. */
+WF_API size_t wf_bufwriter_buffered(const struct wf_bufwriter *w);
+
+/* Take all n bytes: copied into the buffer while they fit, else sent with
+ * what is buffered (one gathered write where possible; data of at least a
+ * buffer's size goes straight to the descriptor). Returns n. On an error,
+ * *taken (if not NULL) receives how many of the n bytes were taken (sent
+ * or buffered; the rest were not); *taken is n on success. Errors: as
+ * wf_write. */
+WF_API ssize_t wf_bufwriter_write(struct wf_bufwriter *w, const void *buf,
+                                  size_t n, size_t *taken, int64_t deadline);
+
+/* Send everything buffered. Returns 0. On an error the bytes not sent
+ * stay buffered (a later flush sends them). Errors: as wf_write. */
+WF_API int wf_bufwriter_flush(struct wf_bufwriter *w, int64_t deadline);
 
 /* ---- the same as futures ------------------------------------------------------- */
 

@@ -27,11 +27,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -41,6 +45,7 @@
 #include "reactor.h"
 #include "trace/trace.h"
 #include "weft/fiber.h"
+#include "weft/future.h"
 #include "weft/io.h"
 
 /* One attempt of an operation: its result, or a negative errno. */
@@ -203,6 +208,28 @@ ssize_t wf_writev(int fd, const struct iovec *iov, int iovcnt,
     return io_loop(fd, WF__DIR_WRITE, deadline, do_writev, &v, WF__TIO_WRITEV);
 }
 
+struct sfile {
+    int in;
+    off_t *off;
+    size_t n;
+};
+
+static ssize_t do_sendfile(int fd, void *ctx)
+{
+    struct sfile *sf = ctx;
+    return neg_errno(sendfile(fd, sf->in, sf->off, sf->n));
+}
+
+ssize_t wf_sendfile(int out_fd, int in_fd, off_t *offset, size_t n,
+                    int64_t deadline)
+{
+    if (!offset || *offset < 0)
+        return WF_EINVAL;
+    struct sfile sf = {in_fd, offset, n};
+    return io_loop(out_fd, WF__DIR_WRITE, deadline, do_sendfile, &sf,
+                   WF__TIO_WRITE);
+}
+
 /* ---- descriptors ------------------------------------------------------------- */
 
 int wf_sock_shutdown(int fd, int how)
@@ -356,14 +383,67 @@ static int unix_addr_of(const char *path, struct sockaddr_un *su,
     return 0;
 }
 
+/* ---- host names ------------------------------------------------------------- */
+
+/* Resolve host for a TCP stream socket on the blocking pool and wait for
+ * the answer until the deadline (parks a fiber, blocks a plain thread).
+ * On success *f holds the future that owns *ai; the caller releases it.
+ * A wait that ends early cancels the lookup. */
+static int resolve_tcp(const char *host, int port, bool passive,
+                       int64_t deadline, struct wf_future **f,
+                       struct addrinfo **ai)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int err = wf_getaddrinfo(f, host, service, &hints);
+    if (err)
+        return err;
+    err = wf_future_wait(*f, deadline);
+    if (err == 0) {
+        void *v = NULL;
+        err = wf_future_result(*f, &v);
+        *ai = v;
+    }
+    if (err == 0 && !*ai)
+        err = -ENOENT;
+    if (err) {
+        wf_future_cancel(*f);
+        wf_future_release(*f);
+        *f = NULL;
+    }
+    return err;
+}
+
 int wf_tcp_listen(const char *ip, int port, int backlog)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     int err = inet_addr_of(ip, port, &ss, &len);
+    if (err == 0)
+        return wf_listen((struct sockaddr *)&ss, len, backlog);
+    if (port < 0 || port > 65535 || !ip || !*ip)
+        return WF_EINVAL;
+    struct wf_future *f;
+    struct addrinfo *ai;
+    err = resolve_tcp(ip, port, true, WF_FOREVER, &f, &ai);
     if (err)
         return err;
-    return wf_listen((struct sockaddr *)&ss, len, backlog);
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        int fd = wf_listen(a->ai_addr, a->ai_addrlen, backlog);
+        if (fd >= 0) {
+            err = fd;
+            break;
+        }
+        err = fd;
+    }
+    wf_future_release(f);
+    return err;
 }
 
 int wf_unix_listen(const char *path, int backlog)
@@ -475,12 +555,28 @@ int wf_tcp_connect(const char *ip, int port, int64_t deadline)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    if (!ip)
+    if (!ip || !*ip)
         return WF_EINVAL;
     int err = inet_addr_of(ip, port, &ss, &len);
+    if (err == 0)
+        return wf_connect((struct sockaddr *)&ss, len, deadline);
+    if (port < 0 || port > 65535)
+        return WF_EINVAL;
+    struct wf_future *f;
+    struct addrinfo *ai;
+    err = resolve_tcp(ip, port, false, deadline, &f, &ai);
     if (err)
         return err;
-    return wf_connect((struct sockaddr *)&ss, len, deadline);
+    /* Each address in the resolver's order, all within the one deadline;
+     * the last error is the call's when none answers. */
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        err = wf_connect(a->ai_addr, a->ai_addrlen, deadline);
+        if (err >= 0 || err == WF_ETIMEDOUT || err == WF_ECANCELED ||
+            err == WF_ESHUTDOWN)
+            break;
+    }
+    wf_future_release(f);
+    return err;
 }
 
 int wf_unix_connect(const char *path, int64_t deadline)

@@ -51,6 +51,13 @@ const char *wf_strerror(int err)
         return "weft runtime is not running";
     case EPIPE:
         return "closed (a channel, or the other end of a pipe or socket)";
+    case ENOENT:
+        return "no such file or directory, or a host name that does not "
+               "resolve";
+    case EMSGSIZE:
+        return "record longer than the limit";
+    case ENODATA:
+        return "stream ended inside a record";
     default:
         /* strerror's table is static in glibc; the unknown-number case
          * formats into a static buffer, which is acceptable here. */
