@@ -5,12 +5,13 @@
 # if missing (valgrind brings the headers weft uses to describe its stacks;
 # libxml2-utils the xmllint that checks the SVG weft-trace draws;
 # libssl-dev the libcrypto whose SHA-256 weft-hash uses; libpng-dev PNG
-# support in weft-imgproc).
+# support in weft-imgproc; spin the model checker of tests/model, ctest
+# label model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
-weft_need_debs build-essential cmake valgrind liburing-dev libxml2-utils libssl-dev libpng-dev
+weft_need_debs build-essential cmake valgrind liburing-dev libxml2-utils libssl-dev libpng-dev spin
 
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON
 cmake --build build-test -j "$(nproc)"
