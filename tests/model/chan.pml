@@ -354,8 +354,12 @@ inline wait_done(w, single, dl, rc) {
                 :: else ->
                     atomic {
                         if
+#ifndef MUT_GIVE_UP_STORE
                         :: wstate[w] == WAITING -> wstate[w] = GAVE_UP; rc = ETIMEDOUT
                         :: else -> rc = NONE
+#else
+                        :: true -> wstate[w] = GAVE_UP; rc = ETIMEDOUT /* mutant */
+#endif
                         fi
                     }
                     if

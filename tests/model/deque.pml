@@ -75,7 +75,9 @@ inline push(x, ok) {
     b = bottom;
     t = top; /* acquire */
     if
+#ifndef MUT_NO_FULL_CHECK
     :: b - t > CAP - 1 -> ok = 0
+#endif
     :: else ->
         buf[b % CAP] = x;
         bottom = b + 1; /* release */
@@ -86,9 +88,14 @@ inline push(x, ok) {
 
 inline pop(x) {
     b = bottom - 1;
+#ifndef MUT_POP_ORDER
     bottom = b;
     /* fence */
     t = top;
+#else
+    t = top; /* mutant: reads top before the new bottom is visible */
+    bottom = b;
+#endif
     x = EMPTY;
     if
     :: t <= b ->
@@ -198,8 +205,13 @@ inline pop_public(x) {
         :: else
         fi;
         s--;
+#ifndef MUT_POP_ORDER
         split = s; /* seq_cst */
         t = top;   /* seq_cst */
+#else
+        t = top; /* mutant: reads top before the new split is visible */
+        split = s;
+#endif
         if
         :: t <= s ->
             x = buf[s % CAP];
@@ -244,8 +256,13 @@ inline take(x) {
 }
 
 inline steal(x) {
+#ifndef MUT_STEAL_ORDER
     t = top;   /* seq_cst */
     s = split; /* seq_cst */
+#else
+    s = split; /* mutant: split before top */
+    t = top;
+#endif
     if
     :: t >= s ->
         if

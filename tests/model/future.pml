@@ -130,7 +130,9 @@ inline then(id) {
             /* malloc a record, then add_cb */
             lock();
             if
+#ifndef MUT_THEN_NO_RECHECK
             :: state != PENDING -> unlock(); run_cb(id)
+#endif
             :: else -> cbq[ncbq] = id + 1; ncbq++; unlock()
             fi
         :: else -> run_cb(id)
@@ -149,7 +151,9 @@ inline cancel() {
         cancelled = 1;
         take_cbs();
         cancel_busy = 1; /* relaxed, before the release of DONE */
+#ifndef MUT_CANCEL_NO_REF
         refs++;          /* wf_future_ref: a callback may drop ours */
+#endif
         assert(completions == 0);
         completions++;
         cancels_won++;
@@ -206,7 +210,9 @@ proctype P() {
     if
     :: state != PENDING ->
         unlock();
+#ifndef MUT_NO_CANCEL_WAIT
         cancel_busy == 0; /* wait_cancel_done: acquire, yield meanwhile */
+#endif
         put();
         rc = 1
     :: else ->

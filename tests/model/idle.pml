@@ -199,7 +199,11 @@ end:
             unlock();
             atomic { assert(nsearching > 0); nsearching-- };
             /* fence */
+#ifndef MUT_NO_RECHECK
             work_visible(vis);
+#else
+            vis = 0; /* mutant: sleeps without looking again */
+#endif
             if
             :: !vis ->
                 /* futex wait until wake_word is set; no timers here */
@@ -227,8 +231,13 @@ proctype P() {
     byte u, n;
     do
     :: n < NP ->
+#ifndef MUT_NOTIFY_FIRST
         atomic { inject_n++; made++; n++ }; /* inject_push_list */
         notify_idle()
+#else
+        notify_idle(); /* mutant: looks for sleepers before pushing */
+        atomic { inject_n++; made++; n++ }
+#endif
     :: else -> break
     od
 }

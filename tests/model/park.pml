@@ -88,7 +88,11 @@ inline resume() {
             fi
         :: s == PARKING ->
             if
+#ifndef MUT_NO_WOKEN
             :: wstate == PARKING -> wstate = WOKEN; s = 0; break
+#else
+            :: wstate == PARKING -> s = 0; break /* mutant: leaves it */
+#endif
             :: else -> s = wstate
             fi
         :: else -> s = 0; break
@@ -128,7 +132,11 @@ inline park(onword, cancellable, rc) {
         :: else
         fi;
         wstate = PARKING; /* seq_cst: the Dekker store */
+#ifndef MUT_NO_RECHECK
         wake_seen(onword, seen);
+#else
+        seen = 0; /* mutant: no second look after PARKING */
+#endif
         if
         :: seen -> wstate = RUNNING; break
         :: else
@@ -221,9 +229,15 @@ proctype K() {
             ready()
         :: else ->
             assert(rec_live);
+#ifndef MUT_KICK_FIRST
             word = 1; /* seq_cst */
             unlock();
             resume() /* from a copy of the waiter */
+#else
+            unlock(); /* mutant: kick before storing the word */
+            resume();
+            word = 1
+#endif
         fi
     :: else -> unlock() /* F gave up */
     fi

@@ -62,20 +62,33 @@ echo "== $cc $flags -o pan pan.c"
 
 # -m: the depth bound; a search that hits it is reported as incomplete.
 echo "== ./pan -m200000"
+# CPU seconds of the children (user + system), before and after pan:
+# the wall time depends on what else the machine runs.
+cpu() {
+    times >times.txt # in this shell: a subshell would count its own
+    tail -n 1 times.txt | awk '{ gsub(/s/, "", $1); gsub(/s/, "", $2);
+        split($1, u, "m"); split($2, y, "m");
+        printf "%.2f", u[1] * 60 + u[2] + y[1] * 60 + y[2] }'
+}
+cpu >cpu0.txt
+cpu0=$(cat cpu0.txt)
 start=$(date +%s.%N)
 set +e
 ./pan -m200000 >pan.log 2>&1
 rc=$?
 set -e
 end=$(date +%s.%N)
+cpu >cpu1.txt
+cpu1=$(cat cpu1.txt)
 cat pan.log
 secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+cpus=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
 
 errors=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' pan.log | tail -n 1)
 states=$(awk '/states, stored/ { print $1; exit }' pan.log)
 depth=$(sed -n 's/.*depth reached \([0-9][0-9]*\).*/\1/p' pan.log | tail -n 1)
 mem=$(awk '/total actual memory usage/ { print $1; exit }' pan.log)
-echo "model $name $*: states $states, depth $depth, memory ${mem} MB, ${secs} s (pan exit $rc)"
+echo "model $name $*: states $states, depth $depth, memory ${mem} MB, ${secs} s wall, ${cpus} s CPU (pan exit $rc)"
 
 if [ -z "$errors" ]; then
     echo "FAIL: no verdict from pan"
@@ -83,8 +96,9 @@ if [ -z "$errors" ]; then
 fi
 if [ $expect_violation = 1 ]; then
     if [ "$errors" -gt 0 ] && [ -f "$name.trail" ]; then
-        echo "== the expected counterexample (spin -t -p):"
-        spin -t -p "$@" "$name" 2>&1 | grep -E 'proc|assert|violated' | tail -n 40 || true
+        spin -t -p "$@" "$name" >trail.txt 2>&1 || true
+        echo "== the expected counterexample: $work/trail.txt (spin -t -p); its end:"
+        grep -E 'proc|violated' trail.txt | tail -n 12 || true
         echo "PASS: spin found the violation this model must show"
         exit 0
     fi
@@ -92,8 +106,9 @@ if [ $expect_violation = 1 ]; then
     exit 1
 fi
 if [ "$errors" -ne 0 ]; then
-    echo "== counterexample (spin -t -p):"
-    spin -t -p "$@" "$name" 2>&1 | tail -n 80 || true
+    spin -t -p "$@" "$name" >trail.txt 2>&1 || true
+    echo "== counterexample: $work/trail.txt (spin -t -p); its end:"
+    tail -n 80 trail.txt
     echo "FAIL: spin reports $errors error(s)"
     exit 1
 fi

@@ -130,7 +130,11 @@ inline start(rc) {
         :: s != IDLE && s != STARTING -> rc = EBUSY; break
         :: s == IDLE ->
             if
+#ifndef MUT_START_IGNORES_RUNNING
             :: !RUNNING -> arm(); rc = OK; break
+#else
+            :: true -> arm(); rc = OK; break /* mutant */
+#endif
             :: else ->
                 state = IDLE;
                 !RUNNING /* pause_here until it returned */
@@ -153,16 +157,24 @@ inline stop(rc) {
             fi
         :: s == DUE -> state != DUE /* pause_here: its worker runs it */
         :: s == IDLE ->
+#ifndef MUT_STOP_NO_HOLD
             atomic {
                 if
                 :: state == IDLE -> state = STARTING; s = STARTING
                 :: else
                 fi
             };
+#else
+            s = STARTING; /* mutant: looks at running without holding */
+#endif
             if
             :: s == STARTING ->
                 if
+#ifndef MUT_STOP_NO_HOLD
                 :: !RUNNING -> state = IDLE; rc = EALREADY; break
+#else
+                :: !RUNNING -> rc = EALREADY; break
+#endif
                 :: else ->
                     state = IDLE;
                     !RUNNING /* wait for the callback, then look again */
@@ -193,9 +205,15 @@ end:
             assert(!freed && state == DUE);
             due[i] = 0;
             runner = i + 1;  /* release */
+#ifndef MUT_IDLE_FIRST
             urun[i] = 1      /* seq_cst, before IDLE */
         };
         d_step { assert(!freed); state = IDLE }; /* seq_cst */
+#else
+        };
+        d_step { assert(!freed); state = IDLE };
+        urun[i] = 1; /* mutant: running stored after IDLE */
+#endif
         rearm[i] = 0;
         /* the callback */
         d_step {
