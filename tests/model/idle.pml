@@ -32,10 +32,15 @@
  * after its fence and load of nsearching; park_worker increments nparked
  * before it decrements nsearching, so a producer that saw nsearching
  * drop also sees nparked: modelled as plain reads in that order.
+ * With -DINBOX, P's fibers are pinned, one worker after the other:
+ * inbox_push counts the fiber in that worker's inbox and then looks at
+ * its `parked` (its own Dekker with park_worker's exchange of parked and
+ * work_visible's read of the inbox), and only that worker may take it.
  * Left out: the queues' internals (counters here: deque.pml), timers
- * (a worker whose heap has a deadline sleeps with a timeout), tasks
- * (the same notify_idle/work_visible path), pinned fibers' inbox (its
- * own Dekker on `parked`, the same shape), stopping, the monitor.
+ * (a worker whose heap has a deadline sleeps with a timeout; the heap's
+ * own wake-up, wf__worker_timers_changed, has the inbox's shape), tasks
+ * (the same notify_idle/work_visible path), the monitor's stolen inbox,
+ * stopping, the monitor.
  */
 
 #ifndef NW
@@ -50,6 +55,7 @@
 
 byte lq[NW];          /* runnable fibers in each worker's own queues */
 byte inject_n;        /* the inject queue */
+byte inbox[NW];       /* pinned fibers, for that worker only */
 byte nsearching;
 byte nparked;
 bool parked[NW];
@@ -64,7 +70,7 @@ inline lock() { atomic { idle_lock == 0 -> idle_lock = 1 } }
 inline unlock() { idle_lock = 0 }
 
 inline work_visible(v) {
-    v = (inject_n > 0);
+    v = (inject_n > 0 || inbox[me] > 0);
     t = 0;
     do
     :: t < NW -> v = v || lq[t] > 0; t++
@@ -127,6 +133,7 @@ inline take(me, stealing, got) {
     atomic {
         got = 1;
         if
+        :: inbox[me] > 0 -> inbox[me]--
         :: lq[me] > 0 -> lq[me]--
         :: inject_n > 0 -> inject_n--
         :: stealing && NW > 1 && lq[(me + 1) % NW] > 0 -> lq[(me + 1) % NW]--
@@ -231,7 +238,19 @@ proctype P() {
     byte u, n;
     do
     :: n < NP ->
-#ifndef MUT_NOTIFY_FIRST
+#ifdef INBOX
+        /* inbox_push to worker n % NW (a pinned fiber): count it, then
+         * the Dekker load of that worker's `parked` */
+        atomic { inbox[n % NW]++; made++; n++ };
+        u = (n - 1) % NW;
+#ifndef MUT_INBOX_NO_LOOK
+        if
+        :: parked[u] -> wake_parked(u, woke)
+        :: else
+        fi;
+#endif
+        u = 0; woke = 0
+#elif !defined(MUT_NOTIFY_FIRST)
         atomic { inject_n++; made++; n++ }; /* inject_push_list */
         notify_idle()
 #else
