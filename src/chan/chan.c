@@ -99,13 +99,14 @@
  * cache line between workers on every blocked operation.
  *
  * Model: tests/model/chan.pml (spin): a select on two receives, a select
- * with a send and a deadline, a single send, a closer of both channels,
- * unbuffered. With -DOLD_SELECT it is the protocol before the look-again
+ * with a send and a deadline, a single send, a closer of both channels;
+ * unbuffered, or one channel with one slot. With -DOLD_SELECT it is the protocol before the look-again
  * fix, and spin finds the select reporting a case it did not complete;
  * as the code is now it verifies. q_ready's relaxed peek is modelled as
  * a possibly stale read (the current value or WAITING); parking on the
- * state word is abstracted (tests/model/park.pml checks it). Left out:
- * buffered channels, plain-thread waiters, claim_parked, shutdown's
+ * state word is abstracted (tests/model/park.pml checks it); the
+ * invariants below are asserted at every unlock. Left out: buffers of
+ * more than one slot, plain-thread waiters, claim_parked, shutdown's
  * abandon hook, more than two cases.
  */
 #include <stddef.h>

@@ -18,7 +18,10 @@
  *   C  send Y (value 2), single operation, deadline or none (chosen)
  *   D  close X, then close Y (so that every wait without a deadline
  *      must end: a lost wake-up shows as an invalid end state)
- * Channels are unbuffered (cap 0).
+ * Channels are unbuffered (cap 0); with -DCAPX, X has one buffer slot
+ * and C sends on X instead of Y (send_locked / recv_locked's buffer
+ * paths, a sender waiting on a full buffer whose element a receive moves
+ * in, send_ready / recv_ready's counts).
  *
  * Checked: a select never returns a case whose result is WF_EAGAIN; a
  * receive that returns 0 holds the value its sender sent, one that
@@ -39,8 +42,8 @@
  * (read-read coherence). Parking on the state word is abstracted as a
  * blocking wait for the word to change (tests/model/park.pml checks that
  * park/kick loses no wake-up), and a deadline as a park that may return
- * ETIMEDOUT at any moment. Left out: buffered channels (the buffer
- * paths run under the lock only), plain-thread waiters (same word
+ * ETIMEDOUT at any moment. Left out: buffers of more than one slot
+ * (the buffer paths run under the lock only), plain-thread waiters (same word
  * protocol), wf__fiber_claim_parked (it only changes who queues the
  * fiber, park.pml), shutdown's abandon hook, more than two cases.
  */
@@ -77,6 +80,9 @@ typedef Q {
 Q q[4];              /* q[c * 2 + RECVQ / SENDQ] */
 bit lk[NCH];         /* the channel spinlocks */
 bool closed[NCH];
+byte cap[NCH];       /* buffer slots: 0, or 1 with -DCAPX (X) */
+byte count[NCH];     /* buffered elements */
+byte buf[NCH];       /* the buffered element */
 byte sent[NCH];      /* sends that returned 0 */
 byte rcvd[NCH];      /* receives that returned 0 */
 
@@ -97,7 +103,33 @@ byte done;
 #define IDX(o) ((o) % 2)
 
 inline lock(c) { atomic { lk[c] == 0 -> lk[c] = 1 } }
-inline unlock(c) { lk[c] = 0 }
+
+/* The channel invariants, checked as its lock is released: an op still
+ * WAITING in the send queue means a full buffer (and an open channel),
+ * one in the receive queue an empty buffer (and, if closed, nothing
+ * left to drain: then it would have been completed). */
+inline unlock(c) {
+    d_step {
+        i = 0;
+        do
+        :: i < q[c * 2 + SENDQ].n ->
+            assert(wstate[W(q[c * 2 + SENDQ].e[i])] != WAITING ||
+                   (count[c] == cap[c] && !closed[c]));
+            i++
+        :: else -> break
+        od;
+        i = 0;
+        do
+        :: i < q[c * 2 + RECVQ].n ->
+            assert(wstate[W(q[c * 2 + RECVQ].e[i])] != WAITING ||
+                   (count[c] == 0 && !closed[c]));
+            i++
+        :: else -> break
+        od;
+        i = 0;
+        lk[c] = 0
+    }
+}
 
 /* unlink op o from queue qi (anywhere in it) */
 inline q_unlink(qi, o) {
@@ -204,26 +236,55 @@ inline send_locked(c, me, rc) {
                 rc = OK;
                 o2 = 0
             }
+        :: o2 == NONE && count[c] < cap[c] -> /* into the buffer (one slot) */
+            d_step { buf[c] = elem[me]; count[c]++; rc = OK }
         :: else -> rc = EAGAIN
         fi
     fi
 }
 
 inline recv_locked(c, me, rc) {
-    q_claim(c * 2 + SENDQ, o2);
     if
-    :: o2 != NONE ->
-        atomic {
+    :: count[c] > 0 ->
+        d_step {
             assert(elem[me] == 0);
-            elem[me] = elem[o2];
-            complete(o2, OK);
-            rc = OK;
-            o2 = 0
-        }
-    :: else ->
+            elem[me] = buf[c];
+            buf[c] = 0;
+            count[c]--
+        };
+        /* the buffer was full if a sender waits: its element moves in */
+#ifndef MUT_NO_MOVE_IN
+        q_claim(c * 2 + SENDQ, o2);
+#else
+        o2 = NONE; /* mutant: the waiting sender is left queued */
+#endif
         if
-        :: closed[c] -> rc = EPIPE
-        :: else -> rc = EAGAIN
+        :: o2 != NONE ->
+            atomic {
+                buf[c] = elem[o2];
+                count[c]++;
+                complete(o2, OK);
+                o2 = 0
+            }
+        :: else
+        fi;
+        rc = OK
+    :: else ->
+        q_claim(c * 2 + SENDQ, o2);
+        if
+        :: o2 != NONE ->
+            atomic {
+                assert(elem[me] == 0);
+                elem[me] = elem[o2];
+                complete(o2, OK);
+                rc = OK;
+                o2 = 0
+            }
+        :: else ->
+            if
+            :: closed[c] -> rc = EPIPE
+            :: else -> rc = EAGAIN
+            fi
         fi
     fi
 }
@@ -239,12 +300,12 @@ inline select_ready(w, rc) {
             if
             :: cs_op[o] == SEND ->
                 if
-                :: closed[cs_chan[o]] -> rdy = 1
+                :: closed[cs_chan[o]] || count[cs_chan[o]] < cap[cs_chan[o]] -> rdy = 1
                 :: else -> q_ready(cs_chan[o] * 2 + RECVQ, rdy)
                 fi
             :: cs_op[o] == RECV ->
                 if
-                :: closed[cs_chan[o]] -> rdy = 1
+                :: closed[cs_chan[o]] || count[cs_chan[o]] > 0 -> rdy = 1
                 :: else -> q_ready(cs_chan[o] * 2 + SENDQ, rdy)
                 fi
             :: else -> rdy = 0
@@ -510,7 +571,11 @@ proctype A() {
     sel(0, 0, rc);
     if
     :: rc < WAITING && cs_res[rc] == OK ->
+#ifndef CAPX
         assert(elem[rc] == (rc == 0 -> 1 : 2) && elem[1 - rc] == 0)
+#else
+        assert((elem[rc] == 1 || elem[rc] == 2) && elem[1 - rc] == 0)
+#endif
     :: else -> assert(elem[0] == 0 && elem[1] == 0)
     fi;
     if
@@ -547,7 +612,7 @@ proctype C() {
     fi;
     chan_op(2, dl, rc);
     if
-    :: rc == OK -> sent[1]++
+    :: rc == OK -> sent[cs_chan[4]]++
     :: else
     fi;
     done++
@@ -575,9 +640,13 @@ init {
         /* C: send Y = 2 */
         cs_chan[4] = 1; cs_op[4] = SEND; elem[4] = 2;
         wstate[0] = INIT; wstate[1] = INIT; wstate[2] = INIT;
+#ifdef CAPX
+        cap[0] = 1; /* X buffered, one slot; C sends on X too */
+        cs_chan[4] = 0;
+#endif
         run A(); run B(); run C(); run D()
     }
     done == 4;
-    assert(sent[0] == rcvd[0] && sent[1] == rcvd[1]);
+    assert(sent[0] == rcvd[0] + count[0] && sent[1] == rcvd[1] + count[1]);
     assert(q[0].n == 0 && q[1].n == 0 && q[2].n == 0 && q[3].n == 0)
 }
