@@ -65,7 +65,9 @@ WF_API int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg);
  * fiber yields, a thread yields its CPU); from another timer's callback,
  * which must not wait, it returns WF_EBUSY instead. Any thread; blocks
  * only for that wait. Each start that returns 0 ends in exactly one run
- * of the callback or one wf_timer_stop that returns 0. */
+ * of the callback or one wf_timer_stop that returns 0 (a re-arm from t's
+ * own callback may instead be cancelled by a stop from that callback,
+ * which returns WF_EALREADY). */
 WF_API int wf_timer_start(struct wf_timer *t, int64_t deadline);
 
 /* Disarm t. Returns 0 if t was armed and its callback will not run;

@@ -39,6 +39,11 @@
  * future, for a distinction the type system already makes); running
  * callbacks under the lock (a callback that completes another future
  * would nest locks in any order).
+ *
+ * Model: tests/model/future.pml (spin): a producer with a cancel
+ * handler, two consumers with then / wait / cancel / release. Left out:
+ * when_all / when_any and the per-fiber stack of running cancels, the
+ * inline callback slot (one FIFO there), the waiter's deadline.
  */
 #include <sched.h>
 #include <stdlib.h>

@@ -97,6 +97,17 @@
  * waiter would then have to take the channel's lock again after waking to
  * know the completer is done with its record, an extra trip of the lock's
  * cache line between workers on every blocked operation.
+ *
+ * Model: tests/model/chan.pml (spin): a select on two receives, a select
+ * with a send and a deadline, a single send, a closer of both channels;
+ * unbuffered, or one channel with one slot. With -DOLD_SELECT it is the protocol before the look-again
+ * fix, and spin finds the select reporting a case it did not complete;
+ * as the code is now it verifies. q_ready's relaxed peek is modelled as
+ * a possibly stale read (the current value or WAITING); parking on the
+ * state word is abstracted (tests/model/park.pml checks it); the
+ * invariants below are asserted at every unlock. Left out: buffers of
+ * more than one slot, plain-thread waiters, claim_parked, shutdown's
+ * abandon hook, more than two cases.
  */
 #include <stddef.h>
 #include <stdlib.h>

@@ -11,6 +11,12 @@
  * Rejected: a growable array (the original paper's) - it needs the old
  * arrays kept alive for late thieves; the scheduler instead spills half a
  * full deque to the global queue, which also rebalances load.
+ *
+ * Model: tests/model/deque.pml (spin; owner push/pop/take against two
+ * thieves, 4 items in 2 slots: nothing taken twice or lost). It checks
+ * the algorithm under sequential consistency; the C11 orders are those
+ * of the paper above, which proves them. Left out: the retry policy
+ * after WF__DEQUE_ABORT, spill.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -111,6 +111,18 @@
  * would contend on it); waking a parked worker on every submission (a
  * futex wake costs tens of microseconds, for work the submitter will
  * usually run itself).
+ *
+ * Models (spin, tests/model/; `ctest -L model`): park.pml checks the
+ * parking protocol above (park, resume, run_after, claim, the permit
+ * against park-on-word; one fiber, its worker's run_after, a waker that
+ * claims or stores and kicks, wf_unpark, a timer kick, a cancel), and
+ * idle.pml the idle-worker protocol (find_work, park_worker,
+ * work_visible, notify_idle, wake_parked, and inbox_push's wake of a
+ * pinned fiber's worker; 2 and 3 workers). Spin is
+ * sequentially consistent; the fence-based Dekker pairs here behave so,
+ * and the models say where they approximate (claim_parked's relaxed
+ * filter, the run queues as counters, no timers or tasks in
+ * idle.pml).
  */
 #include <signal.h>
 #include <stdio.h>

@@ -28,6 +28,13 @@
  * wf__par_tq, the running task's deque): out of line, the two calls cost
  * a fine-grained recursion about 40% more (docs/PERFORMANCE.md, "Why the
  * code is as it is").
+ *
+ * Model: tests/model/deque.pml with -DSPLIT (spin; owner push, pop,
+ * publish on request and pop_public against two thieves, 3 items in 2
+ * slots: nothing taken twice or lost). Under sequential consistency;
+ * pop_public's relaxed first look at top is modelled as possibly stale.
+ * Left out: notify on publish (tests/model/idle.pml), the task inject
+ * queue.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -64,6 +64,12 @@
  * Orders: state changes and utimer_running are seq_cst (a handful per
  * timer); the heap lock orders the heap. The due list and the re-arm
  * request are owner-only.
+ *
+ * Model: tests/model/timer.pml (spin; two workers' heaps and due lists,
+ * a callback that re-arms and may stop itself, a second starter and the
+ * owner's final stop before it frees the timer). Left out: deadlines and
+ * heap order, shutdown (DISCARDED), WF_ENOMEM, starts from another
+ * timer's callback, waking a sleeping worker.
  */
 #include <sched.h>
 #include <string.h>

@@ -49,6 +49,10 @@
  * object may be gone already: chan.c's abandon). A plain thread is registered with
  * the runtime while it waits (wf__waiter_self / wf__wait_init), so that
  * shutdown can wake it (WF_ESHUTDOWN) and wait until it has left.
+ *
+ * Model: tests/model/park.pml checks a word wait linked under a lock
+ * against its waker, a cancellation and the permit, including that no
+ * waker writes a record after its waiter returned.
  */
 #ifndef WEFT_CORE_WAITREC_H
 #define WEFT_CORE_WAITREC_H
