@@ -13,6 +13,8 @@
 
 #include <weft.h>
 
+#include "wtest.h"
+
 extern uint64_t g_seed;      /* --seed */
 extern int g_round;          /* the round running now, from 0 */
 extern char g_dir[PATH_MAX]; /* temporary files' directory */
@@ -52,15 +54,10 @@ __attribute__((format(printf, 3, 4))) void violation(const char *file, int line,
                       wf_strerror((int)r_));               \
     } while (0)
 
-/* xorshift64*: a per-fiber random stream. */
+/* A per-fiber random stream: wtest.h's xorshift64*. */
 static inline uint64_t rnd(uint64_t *s)
 {
-    uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
+    return wt_rand(s);
 }
 
 /* A seed for one fiber of this round: distinct per (workload, index). */
@@ -72,6 +69,10 @@ void spawn_in(struct wf_scope *s, wf_fiber_fn *fn, void *arg);
 /* Wait for every member of s to return by itself, then close it: nothing
  * was left for wf_scope_close to cancel. */
 void scope_finish(struct wf_scope *s);
+
+/* Run fn((void *)i) for i in [0, n) as members of a scope of their own,
+ * and scope_finish it. */
+void run_fibers(wf_fiber_fn *fn, int n);
 
 /* The workloads: each runs one round's worth and returns (arg unused). */
 void *w_scopes(void *arg); /* soak_fibers.c */

@@ -286,10 +286,6 @@ static void *fi_fiber(void *arg)
 
 void *w_files(void *unused)
 {
-    struct wf_scope *sc;
-    MUST(wf_scope_open(&sc));
-    for (int i = 0; i < FI_FILES; i++)
-        spawn_in(sc, fi_fiber, (void *)(uintptr_t)i);
-    scope_finish(sc);
+    run_fibers(fi_fiber, FI_FILES);
     return unused;
 }

@@ -85,11 +85,7 @@ static void *par_fiber(void *arg)
 
 void *w_par(void *unused)
 {
-    struct wf_scope *sc;
-    MUST(wf_scope_open(&sc));
-    for (int i = 0; i < PAR_FIBERS; i++)
-        spawn_in(sc, par_fiber, (void *)(uintptr_t)i);
-    scope_finish(sc);
+    run_fibers(par_fiber, PAR_FIBERS);
     return unused;
 }
 

@@ -165,6 +165,15 @@ void scope_finish(struct wf_scope *s)
     CHECK_EQ(wf_scope_close(s), 0);
 }
 
+void run_fibers(wf_fiber_fn *fn, int n)
+{
+    struct wf_scope *sc;
+    MUST(wf_scope_open(&sc));
+    for (int i = 0; i < n; i++)
+        spawn_in(sc, fn, (void *)(uintptr_t)i);
+    scope_finish(sc);
+}
+
 /* ---- rounds and the end state -------------------------------------------- */
 
 static long count_fds(void)
