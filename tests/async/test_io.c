@@ -539,7 +539,8 @@ WT_CASE(emfile)
      * the connection from the kernel, closes it and says EMFILE, so the
      * pending connection this case takes afterwards is lost. */
     if (wt_under_valgrind())
-        WT_SKIP("valgrind emulates RLIMIT_NOFILE (a refused accept loses the connection)");
+        WT_SKIP("valgrind emulates RLIMIT_NOFILE (a refused accept loses the "
+                "connection)");
     run_main(2, emfile_main, NULL);
 }
 
