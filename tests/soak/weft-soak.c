@@ -357,6 +357,13 @@ int main(int argc, char **argv)
     }
     if (seconds < 0 || workers < 0 || run.warmup_rounds < 1)
         return usage();
+    if (g_only) {
+        size_t i = 0, n = sizeof workloads / sizeof *workloads;
+        while (i < n && strcmp(g_only, workloads[i].name) != 0)
+            i++;
+        if (i == n)
+            return usage();
+    }
 
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/weft-soak-XXXXXX",
