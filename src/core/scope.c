@@ -85,6 +85,7 @@ struct wf_scope {
     bool cancelled;           /* new members start cancelled; lock */
     bool expired;             /* the deadline fired; lock */
     bool has_timer;           /* fixed at open */
+    int64_t deadline;         /* fixed at open; WF_FOREVER: none */
     struct wf__clauseq nextq; /* wf_scope_next waiters; lock */
     struct jlist pending;     /* join-set members running; lock */
     struct jlist done;        /* returned, not taken; completion order; lock */
@@ -178,11 +179,17 @@ int wf__scope_add(struct wf_scope *s, struct wf__fcb *f)
             n->fiber.id = f->id;
             jlist_push(&s->pending, n);
         }
-        if (s->expired && !s->err)
-            s->err = WF_ETIMEDOUT; /* started past the deadline */
+        /* Started past the deadline: by the clock, not only once the
+         * timer has fired, which a busy worker may delay for as long as
+         * it runs (the timer cancels the members running then; a member
+         * started after the deadline and before the fire would escape). */
+        bool late = s->expired ||
+                    (s->deadline != WF_FOREVER && wf_now() >= s->deadline);
+        if (late && !s->err)
+            s->err = WF_ETIMEDOUT;
         /* relaxed: nobody else sees f before wf__spawn makes it ready,
          * which publishes it. */
-        if (s->cancelled)
+        if (s->cancelled || late)
             atomic_store_explicit(&f->cancelled, true, memory_order_relaxed);
     }
     wf__spin_unlock(&s->lock);
@@ -238,6 +245,7 @@ int wf_scope_open_ex(struct wf_scope **out, const struct wf_scope_opts *opts)
     if (!s)
         return WF_ENOMEM;
     s->magic = LIVE;
+    s->deadline = WF_FOREVER;
     if (opts) {
         s->flags = opts->flags;
         if (opts->deadline != WF_FOREVER) {
@@ -248,6 +256,7 @@ int wf_scope_open_ex(struct wf_scope **out, const struct wf_scope_opts *opts)
                 return err;
             }
             s->has_timer = true;
+            s->deadline = opts->deadline;
         }
     }
     struct wf__fcb *self = wf__fiber_self();

@@ -533,7 +533,16 @@ static void *emfile_main(void *arg)
     return NULL;
 }
 
-WT_CASE(emfile) { run_main(2, emfile_main, NULL); }
+WT_CASE(emfile)
+{
+    /* valgrind keeps the descriptor limit itself: an accept past it takes
+     * the connection from the kernel, closes it and says EMFILE, so the
+     * pending connection this case takes afterwards is lost. */
+    if (wt_under_valgrind())
+        WT_SKIP("valgrind emulates RLIMIT_NOFILE (a refused accept loses the "
+                "connection)");
+    run_main(2, emfile_main, NULL);
+}
 
 /* ---- partial writes ------------------------------------------------------------- */
 

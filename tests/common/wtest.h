@@ -172,6 +172,32 @@ static inline int wt_under_tsan(void)
 #endif
 }
 
+/* Whether the program runs under valgrind (tests/valgrind.sh): it cannot
+ * re-execute itself there (/proc/self/exe is valgrind's loader). */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+static inline int wt_under_valgrind(void)
+{
+    return RUNNING_ON_VALGRIND != 0;
+}
+#else
+static inline int wt_under_valgrind(void)
+{
+    return 0;
+}
+#endif
+
+/* WEFT_TEST_SCALE from the environment: a divisor (default 1) for the
+ * counts of the heaviest cases, on top of the sanitizers' (wtest_rt.h,
+ * scaled()). tests/valgrind.sh sets it: valgrind runs one thread at a
+ * time, 20 to 50 times slower, and cannot map a hundred thousand stacks. */
+static inline long wt_scale_divisor(void)
+{
+    const char *s = getenv("WEFT_TEST_SCALE");
+    long d = s ? atol(s) : 1;
+    return d > 0 ? d : 1;
+}
+
 static inline int wt_run_one(const struct wt_case *c)
 {
     c->fn();

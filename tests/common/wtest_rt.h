@@ -19,10 +19,12 @@
 #define U2P(x) ((void *)(uintptr_t)(x))
 #define P2U(p) ((uintptr_t)(p))
 
-/* Counts scaled down under sanitizers (the checks stay): by 10. */
+/* Counts scaled down under sanitizers (the checks stay): by 10; and by
+ * WEFT_TEST_SCALE (wtest.h). Never below 1 for a positive n. */
 static inline long scaled(long n)
 {
-    return wt_sanitized() ? n / 10 : n;
+    long r = (wt_sanitized() ? n / 10 : n) / wt_scale_divisor();
+    return n > 0 && r < 1 ? 1 : r;
 }
 
 /* A config with every field at its default but the worker count. */

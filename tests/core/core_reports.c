@@ -130,7 +130,10 @@ static void *hog_fn(void *arg)
 {
     fiber_wait(&stall.go, 1);
     atomic_store(&stall.hog_running, 1);
-    int64_t end = wf_now() + 300 * WF_MSEC;
+    /* Long enough for the monitor to sample it twice past the threshold:
+     * under valgrind, which runs one thread at a time, on a loaded
+     * machine 300 ms was seen to pass with no report. */
+    int64_t end = wf_now() + (wt_under_valgrind() ? 3000 : 300) * WF_MSEC;
     volatile uint64_t spin = 0;
     while (wf_now() < end)
         spin++;

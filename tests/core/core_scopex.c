@@ -602,6 +602,36 @@ WT_CASE(deadline_races_last_exit)
     run_main(2, deadline_race_main, NULL);
 }
 
+/* A member started once the deadline has passed starts cancelled and
+ * makes the scope's error WF_ETIMEDOUT, also while the deadline's timer
+ * has not fired yet: here the only worker is busy (main does not switch),
+ * so the timer cannot fire until main parks in the close. The scope used
+ * to look only at whether the timer had fired: the member started
+ * uncancelled, the close cancelled it and returned 1. Seen under
+ * valgrind on a loaded machine, where deadline_cancels_members' 5 ms
+ * sleep did not give the timer its turn. */
+static void *deadline_before_timer_main(void *arg)
+{
+    (void)arg;
+    struct wf_scope *s;
+    struct wf_scope_opts o = WF_SCOPE_OPTS_INIT;
+    atomic_store(&eg_started, 0);
+    atomic_store(&eg_cancelled, 0);
+    o.deadline = wf_deadline_in(WF_MSEC);
+    WT_CHECK_EQ(wf_scope_open_ex(&s, &o), 0);
+    while (wf_now() <= o.deadline) { /* no switch: the timer waits */
+    }
+    WT_CHECK_EQ(wf_scope_go(s, NULL, eg_waiter, NULL), 0);
+    WT_CHECK_EQ(wf_scope_close(s), WF_ETIMEDOUT);
+    WT_CHECK_EQ(atomic_load(&eg_cancelled), atomic_load(&eg_started));
+    return NULL;
+}
+
+WT_CASE(deadline_passed_before_its_timer_fired)
+{
+    run_main(1, deadline_before_timer_main, NULL);
+}
+
 /* Close at about the deadline, from fibers and from a plain thread: the
  * timer's callback and the close's stop of it race; nothing is used
  * after the scope is freed (ASan, TSan), and a deadline that fires

@@ -316,6 +316,8 @@ static void *big_stack_spawner(void *arg)
 
 WT_CASE(stack_size_one_gib)
 {
+    if (wt_under_valgrind()) /* its client address space is 128 GiB */
+        WT_SKIP("reserves more address space than valgrind gives a program");
     /* The documented largest default stack, guarded and in a slab. */
     struct wf_config c = config(2);
     c.stack_size = (size_t)1 << 30;
@@ -381,6 +383,8 @@ static void run_task_using_stack(const struct wf_config *cfg, int kib)
 
 WT_CASE(task_stack_size_variable)
 {
+    if (wt_under_valgrind()) /* its client address space is 128 GiB */
+        WT_SKIP("reserves more address space than valgrind gives a program");
     /* 12 MiB of a 20 MiB task stack: more than a thread's 8 MiB. 20 MiB in
      * every spelling, the least (a task of 16 KiB fits 64 KiB), and above
      * the default. */
@@ -420,6 +424,8 @@ WT_CASE(task_stack_size_variable)
 
 WT_CASE(task_stack_size_field_limits)
 {
+    if (wt_under_valgrind()) /* its client address space is 128 GiB */
+        WT_SKIP("reserves more address space than valgrind gives a program");
     struct wf_config c = config(2);
     c.task_stack_size = 64 * 1024; /* the least */
     run_task_using_stack(&c, 16);

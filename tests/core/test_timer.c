@@ -83,7 +83,10 @@ static void fire_once_checks(void)
 {
     struct rec r;
     rec_init(&r);
-    r.deadline = wf_deadline_in(2 * WF_MSEC);
+    /* The second start must come before the fire: under valgrind, which
+     * translates each new code path on first use, 2 ms was seen to pass
+     * between the two. */
+    r.deadline = wf_deadline_in((wt_under_valgrind() ? 500 : 2) * WF_MSEC);
     WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), 0);
     WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), WF_EBUSY);
     wait_fired(&r, 1);
@@ -123,11 +126,14 @@ static void *stop_main(void *arg)
     (void)arg;
     struct rec r;
     rec_init(&r);
-    r.deadline = wf_deadline_in(20 * WF_MSEC);
+    /* The stop must come before the deadline: under valgrind on a loaded
+     * machine 20 ms was seen to pass between the start and the stop. */
+    int64_t ms = wt_under_valgrind() ? 500 : 20;
+    r.deadline = wf_deadline_in(ms * WF_MSEC);
     WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), 0);
     WT_CHECK_EQ(wf_timer_stop(&r.t), 0);
     WT_CHECK_EQ(wf_timer_stop(&r.t), WF_EALREADY);
-    wf_sleep(40 * WF_MSEC);
+    wf_sleep(2 * ms * WF_MSEC);
     WT_CHECK_EQ(atomic_load(&r.fired), 0);
     return NULL;
 }
