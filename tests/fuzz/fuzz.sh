@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Run weft's own libFuzzer targets (tests/fuzz/: chan, timer, future,
-# config, trace) for a bounded time each, from the corpus kept in
+# config, trace, flags) for a bounded time each, from the corpus kept in
 # tests/fuzz/corpus/<target>/.
 #   tests/fuzz/fuzz.sh [BUILD_DIR] [SECONDS] [TARGET...]
 # BUILD_DIR must be configured with clang and -DWEFT_FUZZ=ON, e.g.
 #   CC=clang cmake -S . -B build-fuzz -DWEFT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-#   cmake --build build-fuzz -j2 --target fuzz_chan fuzz_timer fuzz_future fuzz_config fuzz_trace
+#   cmake --build build-fuzz -j2 --target fuzz_chan fuzz_timer fuzz_future \
+#       fuzz_config fuzz_trace fuzz_flags
 # Default: build-fuzz, 30 s per target, every target built; FUZZ_JOBS=N
 # runs N targets at once (each a single process). The corpus in
 # the tree is only read: new inputs go to BUILD_DIR/fuzz-weft/<target>/.
@@ -18,7 +19,7 @@ set -eu
 build=${1:-build-fuzz}
 secs=${2:-30}
 shift 2 2>/dev/null || shift $#
-targets=${*:-chan timer future config trace}
+targets=${*:-chan timer future config trace flags}
 src=$(cd "$(dirname "$0")" && pwd)
 work=$build/fuzz-weft
 mkdir -p "$work"
