@@ -9,7 +9,12 @@
  * complete a promise; register a cancel handler; when_all and when_any
  * over up to 4 futures (repeats and nested combinators included); read the
  * outcome; wait with a deadline already passed. No runtime runs, so every
- * call is made on this thread and the order of events is defined.
+ * call is made on this thread and the order of events is defined; only
+ * at the end, when the script marked futures for it, a runtime of one
+ * worker starts, a fiber awaits each marked future, a plain-thread wait
+ * with a deadline passed must time out on a pending one, and the pending
+ * promises are completed from this thread: each await returns 0 and sees
+ * the model's outcome.
  *
  * The model keeps, per future, its outcome and the list of what listens
  * to it (user callbacks and combinators, in registration order, as
@@ -29,17 +34,20 @@
  */
 #include "fuzz.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "weft.h"
 
-#define NFUT 12
-#define NCB  32
-#define NLIS 64
-#define NOPS 48
-#define NLOG 256
-#define NIN  4
+#define NFUT   12
+#define NCB    32
+#define NLIS   64
+#define NOPS   48
+#define NLOG   256
+#define NIN    4
+#define NAWAIT 4
 
 enum { LEAF, ALL, ANY };
 enum { A_NONE, A_CANCEL, A_COMPLETE };
@@ -71,6 +79,10 @@ static struct {
     struct ev log[NLOG];
     int nlog;
     int drops, owned;
+    int nawait, awaited[NAWAIT]; /* futures a fiber awaits at the end */
+    atomic_int waiting[NAWAIT];
+    int await_rc[NAWAIT], await_err[NAWAIT];
+    uintptr_t await_val[NAWAIT];
 } H;
 
 /* The model. */
@@ -269,6 +281,63 @@ static void compare(int op, const char *what, int rc, int mrc)
     }
 }
 
+/* A fiber awaiting future H.awaited[k]. */
+static void *awaiter(void *arg)
+{
+    int k = (int)(intptr_t)arg, i = H.awaited[k];
+    atomic_store(&H.waiting[k], 1);
+    H.await_rc[k] = wf_future_await(H.f[i], WF_FOREVER);
+    void *v = NULL;
+    H.await_err[k] = wf_future_result(H.f[i], &v);
+    H.await_val[k] = (uintptr_t)v;
+    return NULL;
+}
+
+static void await_phase(void)
+{
+    struct wf_config cfg = {0};
+    cfg.workers = 1;
+    cfg.stack_size = 64 << 10;
+    cfg.stall_ns = -1;
+    FZ_CHECK(wf_init(&cfg) == 0, "wf_init");
+    struct wf_fiber fib[NAWAIT];
+    for (int k = 0; k < H.nawait; k++)
+        FZ_CHECK(wf_go(&fib[k], awaiter, (void *)(intptr_t)k) == 0, "wf_go");
+    /* A plain thread's wait with a deadline passed, the runtime running. */
+    for (int k = 0; k < H.nawait; k++) {
+        int i = H.awaited[k];
+        int rc = wf_future_wait(H.f[i], wf_now() - 1);
+        FZ_CHECK(rc == (M[i].done ? 0 : WF_ETIMEDOUT), "wait: %d", rc);
+    }
+    /* Let the fibers reach their await (it parks them) before the
+     * completions below; neither order is wrong. */
+    for (int k = 0; k < H.nawait; k++)
+        while (!atomic_load(&H.waiting[k]))
+            sched_yield();
+    for (int i = 0; i < H.n; i++) {
+        if (H.kind[i] == LEAF && H.p[i]) {
+            struct wf_promise *p = H.p[i];
+            H.p[i] = NULL;
+            int rc = wf_promise_complete(p, (void *)(uintptr_t)(0x2000 + i));
+            compare(NOPS + i, "complete under a runtime", rc,
+                    m_settle(i, 0, (uintptr_t)(0x2000 + i)));
+        }
+    }
+    for (int k = 0; k < H.nawait; k++) {
+        FZ_CHECK(wf_join(fib[k], NULL, WF_FOREVER) == 0, "join");
+        int i = H.awaited[k];
+        FZ_CHECK(H.await_rc[k] == 0, "await of future %d: %d", i,
+                 H.await_rc[k]);
+        FZ_CHECK(H.await_err[k] == M[i].err &&
+                     (M[i].err || H.await_val[k] == M[i].val),
+                 "await of future %d saw %d/%#lx, model %d/%#lx", i,
+                 H.await_err[k], (unsigned long)H.await_val[k], M[i].err,
+                 (unsigned long)M[i].val);
+    }
+    FZ_CHECK(wf_shutdown() == 0, "wf_shutdown");
+    FZ_CHECK(wf_shutdown_discarded() == 0, "fibers left behind");
+}
+
 static int pick(struct fz_in *in)
 {
     return H.n ? (int)(fz_byte(in) % (unsigned)H.n) : -1;
@@ -388,16 +457,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m_combine(j);
             break;
         }
-        case 9: /* wait, with a deadline passed and no runtime */
+        case 9: /* wait, with a deadline passed and no runtime; or mark
+                 * the future for a fiber's await at the end */
             what = "wait";
             if ((i = pick(&in)) < 0)
                 goto create;
+            if ((fz_byte(&in) & 1) && H.nawait < NAWAIT) {
+                H.awaited[H.nawait++] = i;
+                break;
+            }
             rc = wf_future_wait(H.f[i], wf_now() - 1);
             mrc = M[i].done ? 0 : WF_ESHUTDOWN;
             break;
         }
         compare(op, what, rc, mrc);
     }
+    /* Futures marked for an await: a runtime of one worker, a fiber
+     * awaiting each (parked, or finding it done), completed from here. */
+    if (H.nawait)
+        await_phase();
     /* The end: fail what is pending (the model too), release everything. */
     for (int i = 0; i < H.n; i++) {
         if (H.kind[i] == LEAF && H.p[i]) {
