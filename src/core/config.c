@@ -247,7 +247,8 @@ static const struct {
     {"ttou", SIGTTOU},   {"urg", SIGURG},       {"xcpu", SIGXCPU},
     {"xfsz", SIGXFSZ},   {"vtalrm", SIGVTALRM}, {"prof", SIGPROF},
     {"winch", SIGWINCH}, {"io", SIGIO},         {"pwr", SIGPWR},
-    {"sys", SIGSYS},     {"trap", SIGTRAP},
+    {"sys", SIGSYS},     {"trap", SIGTRAP},     {"stkflt", SIGSTKFLT},
+    {"poll", SIGPOLL},
 };
 
 bool wf__config_signal_ok(int sig)

@@ -6,7 +6,9 @@
  *
  * Input: the first byte picks the variable (modulo the table's size), the
  * rest is the value (cut at a NUL). Checked for every input:
- *   - the parser accepts exactly the values the reference accepts, and
+ *   - the parser accepts exactly the values the reference accepts (its
+ *     signal names are the C library's, sigabbrev_np, not a copy of
+ *     config.c's table), and
  *     stores the value the reference computes (-1 for an "off" value);
  *   - an accepted value writes nothing on stderr; a refused one writes
  *     exactly one line, "weft: NAME=...: expected ...\n";
@@ -105,6 +107,21 @@ static bool ref_signal_ok(int64_t sig)
     return !(sig > SIGSYS && sig < SIGRTMIN);
 }
 
+/* The signal called `name` (without SIG, either case), 0 for none: the C
+ * library's names of the signals below the real-time ones
+ * (sigabbrev_np), and IO, Linux's other name of POLL. */
+static int ref_signal_named(const char *name)
+{
+    if (eq_nocase(name, "io"))
+        return SIGIO;
+    for (int sig = 1; sig < SIGRTMIN; sig++) {
+        const char *n = sigabbrev_np(sig);
+        if (n && eq_nocase(name, n))
+            return sig;
+    }
+    return 0;
+}
+
 /* What the reference makes of s: false (refused) or the stored value. */
 static bool ref_parse(const struct ref *r, const char *s, int64_t *out)
 {
@@ -177,19 +194,6 @@ static bool ref_parse(const struct ref *r, const char *s, int64_t *out)
         }
         return false;
     case SIGNAL: {
-        static const struct {
-            const char *n;
-            int sig;
-        } names[] = {
-            {"hup", SIGHUP},     {"int", SIGINT},       {"quit", SIGQUIT},
-            {"usr1", SIGUSR1},   {"usr2", SIGUSR2},     {"pipe", SIGPIPE},
-            {"alrm", SIGALRM},   {"term", SIGTERM},     {"chld", SIGCHLD},
-            {"cont", SIGCONT},   {"tstp", SIGTSTP},     {"ttin", SIGTTIN},
-            {"ttou", SIGTTOU},   {"urg", SIGURG},       {"xcpu", SIGXCPU},
-            {"xfsz", SIGXFSZ},   {"vtalrm", SIGVTALRM}, {"prof", SIGPROF},
-            {"winch", SIGWINCH}, {"io", SIGIO},         {"pwr", SIGPWR},
-            {"sys", SIGSYS},     {"trap", SIGTRAP},
-        };
         if (eq_nocase(s, "off") || eq_nocase(s, "none")) {
             *out = -1;
             return true;
@@ -202,13 +206,9 @@ static bool ref_parse(const struct ref *r, const char *s, int64_t *out)
                 low((unsigned char)s[1]) == 'i' &&
                 low((unsigned char)s[2]) == 'g')
                 s += 3;
-            size_t i = 0;
-            while (i < sizeof names / sizeof names[0] &&
-                   !eq_nocase(s, names[i].n))
-                i++;
-            if (i == sizeof names / sizeof names[0])
+            v = ref_signal_named(s);
+            if (v == 0)
                 return false;
-            v = names[i].sig;
         }
         if (v == 0) {
             *out = -1;
