@@ -18,7 +18,7 @@
 set -eu
 build=${1:-build-fuzz}
 secs=${2:-30}
-shift 2 2>/dev/null || shift $#
+if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 targets=${*:-chan timer future config trace flags}
 src=$(cd "$(dirname "$0")" && pwd)
 work=$build/fuzz-weft
