@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numarg.h"
 #include "trace_model.h"
 #include "trace_svg.h"
 
@@ -90,17 +91,13 @@ static int usage(const char *fmt, const char *arg)
 /* An integer option value in [lo, hi]; -1 and a message when it is not. */
 static int int_arg(const char *opt, const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
+    if (!numarg_long(s, lo, hi, out, NULL)) {
         fprintf(stderr,
                 "weft-trace: %s wants an integer from %ld to %ld, "
                 "not '%s'\n",
                 opt, lo, hi, s);
         return -1;
     }
-    *out = v;
     return 0;
 }
 

@@ -247,7 +247,8 @@ static const struct {
     {"ttou", SIGTTOU},   {"urg", SIGURG},       {"xcpu", SIGXCPU},
     {"xfsz", SIGXFSZ},   {"vtalrm", SIGVTALRM}, {"prof", SIGPROF},
     {"winch", SIGWINCH}, {"io", SIGIO},         {"pwr", SIGPWR},
-    {"sys", SIGSYS},     {"trap", SIGTRAP},
+    {"sys", SIGSYS},     {"trap", SIGTRAP},     {"stkflt", SIGSTKFLT},
+    {"poll", SIGPOLL},
 };
 
 bool wf__config_signal_ok(int sig)
@@ -377,9 +378,9 @@ static void complain(const struct var *v, const char *value)
 
 /* ---- the entry points -------------------------------------------------- */
 
-static int read_var(const struct var *v, struct wf__env *out)
+/* Take value s (NULL: unset) for v into its field of *out. */
+static int take_value(const struct var *v, const char *s, struct wf__env *out)
 {
-    const char *s = getenv(v->name);
     int64_t val;
     if (!s || !*s)
         return 0;
@@ -392,6 +393,24 @@ static int read_var(const struct var *v, struct wf__env *out)
     else
         store(v, out, val);
     return 0;
+}
+
+static int read_var(const struct var *v, struct wf__env *out)
+{
+    return take_value(v, getenv(v->name), out);
+}
+
+int wf__config_parse(const char *name, const char *value, struct wf__env *out)
+{
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (strcmp(vars[i].name, name) == 0)
+            return take_value(&vars[i], value, out);
+    return WF_ESRCH;
+}
+
+const char *wf__config_name(size_t i)
+{
+    return i < sizeof vars / sizeof vars[0] ? vars[i].name : NULL;
 }
 
 int wf__config_read_var(const char *name, struct wf__env *out)

@@ -80,6 +80,17 @@ int wf__config_read_env(struct wf__env *out);
  * settings used with no runtime (the serial task stack). Any thread. */
 int wf__config_read_var(const char *name, struct wf__env *out);
 
+/* Parse `value` as the variable `name` would be read (NULL or empty:
+ * unset), into its field of *out (the others are left alone): what
+ * wf__config_read_var does with the environment's string, for tests and
+ * tests/fuzz. 0; WF_EINVAL after the same line on stderr; WF_ESRCH when
+ * no variable of the table is called `name`. A PATH value is stored as
+ * the pointer `value`. Any thread. */
+int wf__config_parse(const char *name, const char *value, struct wf__env *out);
+
+/* The name of the table's i-th variable (0-based), NULL past the last. */
+const char *wf__config_name(size_t i);
+
 /* Report that `name`'s value (valid in form) cannot be used: the same one
  * line on stderr, "weft: NAME=VALUE: WHY". */
 void wf__config_reject(const char *name, const char *why);

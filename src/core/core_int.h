@@ -286,6 +286,9 @@ enum {
 
 struct wf__rt {
     atomic_int state;          /* RT_OFF .. RT_STOPPING (runtime.c) */
+    /* Starts of the runtime, counted by wf_init before any worker exists:
+     * tells this run's workers from a past run's (utimer.c's runner). */
+    atomic_uint gen;
     int nworkers;
     struct wf__worker *workers;
     size_t stack_size;         /* default region size */

@@ -556,6 +556,8 @@ int wf__serial_task_stack_size(size_t *out)
 static void reset(struct wf__rt *rt)
 {
     rt->workers = NULL;
+    /* seq_cst, no order needed: as below. */
+    atomic_fetch_add_explicit(&rt->gen, 1, memory_order_seq_cst);
     rt->inject_head = rt->inject_tail = NULL;
     /* seq_cst, no order needed here and below: no worker or monitor
      * exists yet; pthread_create publishes these. */

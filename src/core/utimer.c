@@ -36,7 +36,10 @@
  * callback has returned, so a callback may free its own timer (the common
  * "one-shot, then free" pattern); that is why "running" lives in the
  * worker and not in the timer. `runner` (written before the state goes
- * IDLE) says which worker to look at. A callback never runs twice at once:
+ * IDLE) says which worker to look at: its index, with the runtime's start
+ * count (wf__rt.gen), because the timer outlives the runtime and a worker
+ * of a runtime that has stopped is freed memory (a stop after
+ * wf_shutdown, or a start in the next runtime, read it before). A callback never runs twice at once:
  *   - a re-arm from the callback itself is recorded in the worker
  *     (utimer_rearm, with its heap slot reserved at once) and applied after
  *     the callback returns, before utimer_running is cleared;
@@ -84,7 +87,8 @@ struct wf__utimer {
     wf_timer_fn *fn;
     void *arg;
     struct wf__utimer *next_due; /* the firing worker's due list */
-    _Atomic(struct wf__worker *) runner; /* worker of its last callback */
+    atomic_uint_least64_t runner; /* of its last callback: the runtime's
+                                   * gen << 32 | worker index + 1; 0 none */
     atomic_int state;
     uint32_t magic;              /* set by wf_timer_init */
 };
@@ -116,12 +120,18 @@ static bool running(struct wf__utimer *u)
 {
     /* acquire: runner was written before the seq_cst store that made the
      * state IDLE, which the caller has read. */
-    struct wf__worker *w = atomic_load_explicit(&u->runner,
-                                                memory_order_acquire);
+    uint64_t r = atomic_load_explicit(&u->runner, memory_order_acquire);
+    struct wf__rt *rt = &wf__rt;
+    /* relaxed: gen changes only in wf_init, which no timer call may
+     * overlap; a runner of another run names no worker of this one. */
+    if (!r || rt->workers == NULL ||
+        (unsigned)(r >> 32) !=
+            atomic_load_explicit(&rt->gen, memory_order_relaxed))
+        return false;
+    struct wf__worker *w = &rt->workers[(uint32_t)r - 1];
     /* seq_cst: the reading half against wf__utimers_drain's store of
      * utimer_running before IDLE (top comment). */
-    return w && atomic_load_explicit(&w->utimer_running,
-                                     memory_order_seq_cst) == u;
+    return atomic_load_explicit(&w->utimer_running, memory_order_seq_cst) == u;
 }
 
 /* Let whoever we wait for go on: a fiber yields (the one we wait for may
@@ -183,7 +193,7 @@ int wf_timer_init(struct wf_timer *t, wf_timer_fn *fn, void *arg)
     u->t.discard = discard;
     atomic_init(&u->t.heap, NULL);
     atomic_init(&u->state, IDLE);
-    atomic_init(&u->runner, NULL);
+    atomic_init(&u->runner, 0);
     u->magic = MAGIC;
     return 0;
 }
@@ -395,7 +405,10 @@ void wf__utimers_drain(struct wf__worker *w)
         wf_timer_fn *fn = u->fn;
         void *arg = u->arg;
         /* release: read by running() after it has seen IDLE. */
-        atomic_store_explicit(&u->runner, w, memory_order_release);
+        /* relaxed gen: written by wf_init before this worker started. */
+        uint64_t gen = atomic_load_explicit(&w->rt->gen, memory_order_relaxed);
+        atomic_store_explicit(&u->runner, gen << 32 | (uint64_t)(w->index + 1),
+                              memory_order_release);
         /* seq_cst, in this order: running before IDLE (top comment). */
         atomic_store_explicit(&w->utimer_running, u, memory_order_seq_cst);
         atomic_store_explicit(&u->state, IDLE, memory_order_seq_cst);

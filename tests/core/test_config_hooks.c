@@ -8,6 +8,8 @@
  * outside, the error lines included.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,34 @@ WT_CASE(parsed_values)
         WT_CHECK_EQ(setenv(all_vars[i], "", 1), 0);
     WT_CHECK_EQ(wf__config_read_env(&e), 0);
     WT_CHECK(memcmp(&e, &zero, sizeof e) == 0);
+}
+
+/* Every signal the C library names (sigabbrev_np) that may carry dumps
+ * is taken by its name, with or without SIG, in either case, as README
+ * says; the names it did not know (STKFLT, POLL) were found by
+ * tests/fuzz/fuzz_config.c, whose reference uses sigabbrev_np. */
+WT_CASE(every_signal_name)
+{
+    for (int sig = 1; sig < SIGRTMIN; sig++) {
+        const char *n = sigabbrev_np(sig);
+        if (!n || !wf__config_signal_ok(sig))
+            continue;
+        char lower[32], with_sig[40];
+        size_t k = 0;
+        for (; n[k] && k < sizeof lower - 1; k++)
+            lower[k] =
+                (char)(n[k] >= 'A' && n[k] <= 'Z' ? n[k] - 'A' + 'a' : n[k]);
+        lower[k] = '\0';
+        snprintf(with_sig, sizeof with_sig, "SIG%s", n);
+        const char *forms[] = {n, lower, with_sig};
+        for (size_t f = 0; f < COUNT(forms); f++) {
+            struct wf__env e = {0};
+            int rc = wf__config_parse("WEFT_DUMP_SIGNAL", forms[f], &e);
+            if (rc != 0 || e.dump_signal != sig)
+                WT_FAIL("WEFT_DUMP_SIGNAL=%s: %d, signal %d (want %d)",
+                        forms[f], rc, e.dump_signal, sig);
+        }
+    }
 }
 
 WT_CASE(values_kept_for_later_parts)

@@ -327,6 +327,29 @@ WT_CASE(pending_at_shutdown)
     shutdown_clean();
 }
 
+/* A timer whose callback ran in a runtime that is gone: stop and start
+ * must not look at that runtime's workers (they are freed; found by
+ * tests/fuzz/fuzz_timer, which ASan stopped at a read of the freed worker
+ * array in wf_timer_stop). */
+WT_CASE(fired_before_shutdown)
+{
+    init_rt(2);
+    struct rec r;
+    rec_init(&r);
+    r.deadline = wf_now();
+    WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), 0);
+    wait_fired(&r, 1);
+    shutdown_clean();
+    WT_CHECK_EQ(wf_timer_stop(&r.t), WF_EALREADY);
+    init_rt(1);
+    r.deadline = wf_now();
+    WT_CHECK_EQ(wf_timer_stop(&r.t), WF_EALREADY);
+    WT_CHECK_EQ(wf_timer_start(&r.t, r.deadline), 0);
+    wait_fired(&r, 2);
+    shutdown_clean();
+    WT_CHECK_EQ(wf_timer_stop(&r.t), WF_EALREADY);
+}
+
 /* The one-shot-then-free pattern: each callback frees the storage of its
  * own timer (ASan reports any later touch of it by the runtime). */
 static atomic_int freed;

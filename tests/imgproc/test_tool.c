@@ -343,9 +343,13 @@ WT_CASE(usage_errors)
     WT_CHECK(ref_write_pnm(path("in.pgm"), &src) == 0);
     free(src.p);
     static const char *const ops[] = {
-        "blur",        "blur=0",           "blur=-1",  "blur=x",
-        "blur=65",     "resize=0x5",       "resize=5", "resize=5x",
-        "resize=-5x5", "resize=2000000x1", "emboss",   "blur=1e999"};
+        "blur", "blur=0", "blur=-1", "blur=x", "blur=65", "resize=0x5",
+        "resize=5", "resize=5x", "resize=-5x5", "resize=2000000x1", "emboss",
+        "blur=1e999",
+        /* digits only (tools/numarg.h): a blank, sign or exponent is
+         * refused wherever it stands */
+        "resize=3x\t4", "resize=\t3x4", "resize=+3x4", "blur= 1", "blur=+1",
+        "blur=1e0", "blur=0x1p0"};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         int rc = tool(path("in.pgm"), path("o.pgm"), ops[i], NULL);
         if (rc != 2 || !strstr(errbuf, ops[i]))
@@ -354,6 +358,7 @@ WT_CASE(usage_errors)
     WT_CHECK_EQ(tool(path("in.pgm"), NULL), 2);
     WT_CHECK_EQ(tool("-x", path("in.pgm"), path("o.pgm"), NULL), 2);
     WT_CHECK_EQ(tool("-j", "0", "-d", path("a"), path("b"), NULL), 2);
+    WT_CHECK_EQ(tool("-j", "\t2", "-d", path("a"), path("b"), NULL), 2);
     WT_CHECK_EQ(tool(path("in.pgm"), path("o.jpg"), NULL), 2);
     WT_CHECK(strstr(errbuf, "unknown output format") != NULL);
     remove_dir();

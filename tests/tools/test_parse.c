@@ -317,6 +317,11 @@ WT_CASE(cli_errors)
     e = tt_read(tt_path("err.txt"), NULL);
     TT_CONTAINS(e, "--width wants an integer from 300 to 100000, not '12x'");
     free(e);
+    /* Digits only, as weft's other programs (tools/numarg.h): strtol's
+     * blanks and signs were taken in front, not behind. */
+    WT_CHECK_EQ(tt_tool(p, "--width", " 400", "-o", "x.svg", NULL), 2);
+    WT_CHECK_EQ(tt_tool(p, "--width", "+400", "-o", "x.svg", NULL), 2);
+    WT_CHECK_EQ(tt_tool(p, "--flows", "\t5", "-o", "x.svg", NULL), 2);
     /* An output that cannot be written. */
     WT_CHECK_EQ(tt_tool(p, "-o", "/nonexistent/dir/x.svg", NULL, NULL, NULL),
                 1);

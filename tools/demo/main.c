@@ -33,6 +33,7 @@
 
 #include <weft.h>
 
+#include "../numarg.h"
 #include "demo.h"
 
 /* Exit statuses (see usage()). */
@@ -168,13 +169,7 @@ static void usage(FILE *out)
 
 static bool parse_long(const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    return numarg_long(s, lo, hi, out, NULL);
 }
 
 static int online_cpus(void)

@@ -60,6 +60,8 @@
 
 #include <weft.h>
 
+#include "../numarg.h"
+
 /* Exit statuses (see usage()). */
 enum { EXIT_OK = 0, EXIT_FILES = 1, EXIT_USAGE = 2 };
 
@@ -760,9 +762,8 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "j:L0h", longs, NULL)) != -1) {
         switch (c) {
         case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == 0 || *end || v < 1 || v > 4096) {
+            long v;
+            if (!numarg_long(optarg, 1, 4096, &v, NULL)) {
                 fprintf(stderr,
                         "weft-hash: -j wants a number from 1 to 4096\n");
                 return EXIT_USAGE;

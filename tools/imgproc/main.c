@@ -20,6 +20,7 @@
  * the parallelism.
  */
 #define _GNU_SOURCE
+#include "../numarg.h"
 #include "img.h"
 
 #include <dirent.h>
@@ -121,20 +122,15 @@ static void usage(FILE *f)
         img_have_png ? "with PNG support" : "without PNG support");
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out, char **end)
+static int parse_long(const char *s, long lo, long hi, long *out,
+                      const char **end)
 {
-    errno = 0;
-    long v = strtol(s, end, 10);
-    if (errno || *end == s || v < lo || v > hi || *s == '-' || *s == '+' ||
-        *s == ' ')
-        return -1;
-    *out = v;
-    return 0;
+    return numarg_long(s, lo, hi, out, end) ? 0 : -1;
 }
 
 static int parse_op(const char *s, struct op *op)
 {
-    char *end;
+    const char *end;
     if (!strcmp(s, "grayscale") || !strcmp(s, "greyscale")) {
         op->kind = OP_GRAY;
     } else if (!strcmp(s, "sobel")) {
@@ -143,10 +139,7 @@ static int parse_op(const char *s, struct op *op)
         op->kind = OP_SHARPEN;
     } else if (!strncmp(s, "blur=", 5)) {
         op->kind = OP_BLUR;
-        errno = 0;
-        op->sigma = strtod(s + 5, &end);
-        if (errno || end == s + 5 || *end ||
-            !(op->sigma > 0.0 && op->sigma <= 64.0)) {
+        if (!numarg_fraction(s + 5, 0.0, 64.0, &op->sigma)) {
             fprintf(stderr,
                     "weft-imgproc: %s: SIGMA must be a number in (0, 64]\n", s);
             return -1;
@@ -507,7 +500,7 @@ int main(int argc, char **argv)
             a.dir_mode = 1;
         } else if (!strcmp(argv[i], "-j") && i + 1 < argc) {
             long j;
-            char *end;
+            const char *end;
             if (parse_long(argv[++i], 1, 1024, &j, &end) < 0 || *end) {
                 fprintf(stderr,
                         "weft-imgproc: -j takes a number from 1 to 1024\n");
