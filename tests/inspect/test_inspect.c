@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,10 +589,48 @@ static void long_once(void)
     wf_sleep(3600 * WF_SEC);
 }
 
+/* The plain thread's kernel id, stored just before it enters its weft
+ * call: the scenario waits until that thread sleeps in the kernel, that
+ * is inside the call, before its fibers park. (A plain thread outside
+ * any weft call is invisible to the watch, weft/inspect.h, so on a loaded
+ * machine the watch reported the window between pthread_create and the
+ * call.) */
+static atomic_int plain_tid;
+
+static void entering_call(void)
+{
+    atomic_store(&plain_tid, (int)gettid());
+}
+
+/* Whether thread tid sleeps in the kernel ("S" in its stat line). */
+static bool thread_sleeps(int tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* From a fiber: wait until the plain thread is asleep inside its call.
+ * wf_sleep arms a timer, so the watch cannot report meanwhile. */
+static void wait_plain_thread_inside(void)
+{
+    int tid;
+    while ((tid = atomic_load(&plain_tid)) == 0 || !thread_sleeps(tid))
+        wf_sleep(WF_MSEC);
+}
+
 static void *plain_caller(void *a)
 {
     (void)a;
     char c;
+    entering_call();
     switch (dl_mode) {
     case DL_PLAIN_SLEEP:
         wf_sleep(3600 * WF_SEC);
@@ -624,6 +663,7 @@ static void *plain_thread(void *a)
     int v;
     /* A plain thread in a weft call with a deadline: it may act on the
      * fibers afterwards. */
+    entering_call();
     wf_chan_recv(plain_ch, &v, wf_now() + 3600 * WF_SEC);
     return NULL;
 }
@@ -655,6 +695,7 @@ static void *deadlock_main(void *arg)
     case DL_PLAIN:
         WT_CHECK_EQ(wf_chan_create(&plain_ch, sizeof(int), 0), 0);
         WT_CHECK_EQ(pthread_create(&t, NULL, plain_thread, NULL), 0);
+        wait_plain_thread_inside();
         break;
     case DL_PLAIN_IO:
         WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, dl_sv),
@@ -662,10 +703,11 @@ static void *deadlock_main(void *arg)
         /* fall through */
     case DL_PLAIN_SLEEP:
         WT_CHECK_EQ(pthread_create(&t, NULL, plain_caller, NULL), 0);
+        wait_plain_thread_inside();
         break;
     case DL_PLAIN_ONCE:
         WT_CHECK_EQ(pthread_create(&t, NULL, plain_caller, NULL), 0);
-        wf_sleep(50 * WF_MSEC); /* the thread is in long_once by then */
+        wait_plain_thread_inside(); /* asleep in long_once */
         WT_CHECK_EQ(wf_go(&extra, inspect_once_waiter, NULL), 0);
         break;
     }
