@@ -90,7 +90,12 @@ static void chan_release_under_waiter(void)
     WT_CHECK_EQ(wf_chan_create(&waited_on, sizeof(int), 0), 0);
     init_rt(1);
     go(chan_waiter, NULL);
-    nap_ms(20);
+    /* Until the waiter is parked on the channel (a fixed 20 ms nap was
+     * too short on a loaded machine: the release then found no waiter). */
+    struct wf_fiber_info fi;
+    while (wf_fibers_list(&fi, 1, NULL) != 1 || fi.state != WF_FIBER_PARKED ||
+           strcmp(fi.wait, "chan") != 0)
+        nap_ms(1);
     wf_chan_release(waited_on); /* the last reference, a fiber waiting */
 }
 
