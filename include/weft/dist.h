@@ -14,23 +14,27 @@
  *
  * Start-up and threads. wf_dist_init() runs on every rank after the weft
  * runtime has started (wf_init, or inside wf_run's main fiber). It starts
- * one communication fiber, pinned to worker 0, which calls
- * MPI_Init_thread, polls the outstanding requests and, at the end, calls
- * MPI_Finalize. Two modes:
+ * a plain thread of its own that calls MPI_Init_thread and, at the end,
+ * MPI_Finalize (they may take a while: no worker is held meanwhile), and
+ * one communication fiber, pinned to worker 0, that polls the outstanding
+ * requests. Two modes:
  *   - WF_DIST_MULTIPLE: the MPI library grants MPI_THREAD_MULTIPLE. Any
  *     fiber or thread starts its operations itself (MPI_Isend... on its
  *     own thread) and hands the request to the communication fiber.
- *   - WF_DIST_FUNNELED: every MPI call, the starts included, is made by
- *     the communication fiber on its one pinned worker thread (the thread
- *     that called MPI_Init_thread), so MPI_THREAD_FUNNELED suffices (a
- *     library that grants only MPI_THREAD_SINGLE works too: the calls all
- *     come from one thread). Calls here queue the operation and wake it.
+ *   - WF_DIST_SERIALIZED: every MPI call between start-up and the end,
+ *     the starts included, is made by the communication fiber on its one
+ *     pinned worker; calls here queue the operation and wake the fiber.
+ *     So no two MPI calls ever overlap, and MPI_THREAD_SERIALIZED
+ *     suffices (the level DESIGN.md plans for: "one pinned fiber makes
+ *     every MPI call").
  * The mode is the best the library grants unless one is asked for:
  * wf_dist_config.thread_level, else the environment variable
- *   WEFT_DIST_THREAD_LEVEL = multiple | funneled   (default: multiple if
- *                                                   the library grants it)
+ *   WEFT_DIST_THREAD_LEVEL = multiple | serialized   (funneled is taken
+ *                            as serialized; default: multiple if the
+ *                            library grants it)
  * An unknown value makes wf_dist_init fail with WF_EINVAL after a line
- * on stderr. wf_dist_thread_level() says which mode runs.
+ * on stderr. wf_dist_thread_level() says which mode runs. A library that
+ * grants less than MPI_THREAD_SERIALIZED is refused (WF_ENOSYS).
  *
  * Progress. MPI moves data only while some call of it runs (Open MPI has
  * no progress thread for shared memory or TCP), so the communication
@@ -42,14 +46,14 @@
  * operation completes or a new one is started; with nothing outstanding
  * it parks and costs nothing. A worker busy with a long parallel loop
  * (weft/par.h: a task runs to its end before the worker looks at fibers)
- * delays the polling it would do: in funneled mode keep each parallel
+ * delays the polling it would do: in serialized mode keep each parallel
  * call short, or give the loops one worker less (max_workers).
  *
  * Callbacks (wf_future_then) of dist futures run on the communication
  * fiber, right after MPI_Testsome: they must not park or block, as every
  * future callback. Starting another dist operation from a callback is
  * fine (it is queued); waiting for one there returns WF_EDEADLK in
- * funneled mode and would stall progress in the other.
+ * serialized mode and would stall progress in the other.
  *
  * Buffers. A buffer passed to a send, receive or collective belongs to
  * MPI until the operation's future completes: do not touch it before (a
@@ -123,9 +127,9 @@ extern "C" {
 /* ---- start-up ------------------------------------------------------------ */
 
 enum {
-    WF_DIST_AUTO = 0, /* multiple if the library grants it, else funneled */
-    WF_DIST_MULTIPLE, /* MPI_THREAD_MULTIPLE: any thread starts operations */
-    WF_DIST_FUNNELED, /* one pinned communication fiber makes every call */
+    WF_DIST_AUTO = 0,   /* multiple if the library grants it, else serialized */
+    WF_DIST_MULTIPLE,   /* MPI_THREAD_MULTIPLE: any thread starts operations */
+    WF_DIST_SERIALIZED, /* one pinned communication fiber makes every call */
 };
 
 struct wf_dist_config {
@@ -136,21 +140,22 @@ struct wf_dist_config {
 };
 
 /* Bring MPI up beside the running weft runtime (see "Start-up" above):
- * starts the communication fiber on worker 0, which calls MPI_Init_thread
- * (with argc/argv, which may be NULL), sets MPI_ERRORS_RETURN and makes the
- * communicators weft uses. cfg may be NULL. Call once per rank, from a
+ * starts weft's MPI thread, which calls MPI_Init_thread (with argc/argv,
+ * which may be NULL), sets MPI_ERRORS_RETURN and makes the communicators
+ * weft uses, then the communication fiber on worker 0. cfg may be NULL. Call once per rank, from a
  * fiber or a plain thread while the runtime runs (parks / blocks until MPI
  * is up). After wf_dist_finalize, MPI cannot be started again in the same
  * process (an MPI rule): WF_EALREADY.
  * Errors: WF_ESHUTDOWN the runtime is not running; WF_EALREADY already
  * started (or finalised); WF_EINVAL a bad thread_level or
- * WEFT_DIST_THREAD_LEVEL; WF_ENOSYS multiple asked for and not granted;
+ * WEFT_DIST_THREAD_LEVEL; WF_ENOSYS multiple asked for and not granted,
+ * or not even MPI_THREAD_SERIALIZED granted;
  * WF_EIO MPI_Init_thread failed; WF_ENOMEM. */
 WF_API int wf_dist_init(int *argc, char ***argv,
                         const struct wf_dist_config *cfg);
 
 /* Finish: waits for the operations still outstanding (see "Failures"),
- * stops the communication fiber, calls MPI_Finalize (a collective: every
+ * stops the communication fiber, then weft's MPI thread calls MPI_Finalize (a collective: every
  * rank must call it). Call before wf_shutdown, from a fiber or plain
  * thread, once no other fiber starts dist operations. Parks / blocks.
  * Errors: WF_ENOTCONN not started or already finalised; WF_EDEADLK called
@@ -162,7 +167,7 @@ WF_API int wf_dist_finalize(void);
 WF_API int wf_dist_rank(void);
 WF_API int wf_dist_size(void);
 
-/* The mode that runs: WF_DIST_MULTIPLE or WF_DIST_FUNNELED; WF_ENOTCONN
+/* The mode that runs: WF_DIST_MULTIPLE or WF_DIST_SERIALIZED; WF_ENOTCONN
  * when not started. */
 WF_API int wf_dist_thread_level(void);
 

@@ -49,7 +49,7 @@ struct op {
 static struct {
     pthread_mutex_t lock; /* state, the queue */
     int state;            /* OFF..DONE: written under lock, read atomically */
-    int level;            /* WF_DIST_MULTIPLE or WF_DIST_FUNNELED */
+    int level;            /* WF_DIST_MULTIPLE or WF_DIST_SERIALIZED */
     int rank, size;
     MPI_Comm comm;      /* the user's operations */
     MPI_Comm loop_comm; /* the parallel loops' */
@@ -62,8 +62,13 @@ static struct {
     char ***argv;
     int required;
     bool force;
-    struct wf_promise *up;
+    struct wf_promise *up, *down; /* MPI is up, MPI_Finalize returned */
+    struct wf_future *down_future;
+    pthread_t thread; /* weft's MPI thread */
+    bool finalize;    /* under lock: the MPI thread may finalise */
+    pthread_cond_t finalize_cv;
 } d = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .finalize_cv = PTHREAD_COND_INITIALIZER,
        .comm = MPI_COMM_NULL,
        .loop_comm = MPI_COMM_NULL};
 
@@ -512,22 +517,22 @@ static int64_t env_ms(const char *name, int64_t def, int64_t max)
     return x;
 }
 
+/* On weft's MPI thread: MPI_Init_thread and the communicators. */
 static int bring_up(void)
 {
     int provided = MPI_THREAD_SINGLE;
     int rc = MPI_Init_thread(d.argc, d.argv, d.required, &provided);
     if (rc != MPI_SUCCESS)
         return WF_EIO;
-    if (d.required == MPI_THREAD_MULTIPLE && provided < MPI_THREAD_MULTIPLE) {
-        if (d.force) {
-            MPI_Finalize();
-            return WF_ENOSYS;
-        }
+    if (provided < MPI_THREAD_SERIALIZED ||
+        (d.force && provided < MPI_THREAD_MULTIPLE)) {
+        MPI_Finalize();
+        return WF_ENOSYS;
     }
     d.level =
         provided >= MPI_THREAD_MULTIPLE && d.required == MPI_THREAD_MULTIPLE
             ? WF_DIST_MULTIPLE
-            : WF_DIST_FUNNELED;
+            : WF_DIST_SERIALIZED;
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     rc = MPI_Comm_dup(MPI_COMM_WORLD, &d.comm);
     if (rc == MPI_SUCCESS)
@@ -543,20 +548,39 @@ static int bring_up(void)
     return xlate(rc);
 }
 
-static void *comm_main(void *arg)
+/* weft's MPI thread: a plain thread, so that MPI_Init_thread and
+ * MPI_Finalize (each may take 100 ms and more, waiting for the other
+ * ranks) hold no worker. It calls MPI only while the communication fiber
+ * does not exist (before it starts, after it returned), so the calls
+ * never overlap in serialized mode. */
+static void *mpi_thread(void *arg)
 {
     (void)arg;
     int err = bring_up();
-    struct wf_promise *up = d.up;
     if (err < 0) {
-        wf_promise_fail(up, err);
-        return (void *)(intptr_t)err;
+        wf_promise_fail(d.up, err);
+        return NULL;
     }
+    wf_promise_complete(d.up, NULL);
     pthread_mutex_lock(&d.lock);
-    set_state(UP);
+    while (!d.finalize)
+        pthread_cond_wait(&d.finalize_cv, &d.lock);
     pthread_mutex_unlock(&d.lock);
-    wf_promise_complete(up, NULL);
+    MPI_Comm_free(&d.loop_comm);
+    MPI_Comm_free(&d.comm);
+    int rc = MPI_Finalize();
+    if (rc == MPI_SUCCESS)
+        wf_promise_complete(d.down, NULL);
+    else
+        wf_promise_fail(d.down, WF_EIO);
+    return NULL;
+}
 
+/* The progress engine (dist_int.h): started once MPI is up, returns
+ * once finalize asked it to stop and nothing is outstanding. */
+static void *comm_main(void *arg)
+{
+    (void)arg;
     const int64_t poll_max =
         env_ms("WEFT_DIST_POLL_MAX_US", 200, 1000000) * WF_USEC;
     const int64_t fin_ms = env_ms("WEFT_DIST_FINALIZE_MS", 10000, 86400000);
@@ -573,7 +597,7 @@ static void *comm_main(void *arg)
         pthread_mutex_unlock(&d.lock);
         for (struct op *o = q, *next; o; o = next) {
             next = o->next;
-            if (d.level == WF_DIST_FUNNELED) {
+            if (d.level == WF_DIST_SERIALIZED) {
                 int serr = start(o);
                 if (serr < 0) {
                     wf_promise_fail(o->p, serr);
@@ -667,10 +691,7 @@ static void *comm_main(void *arg)
     free(e.reqs);
     free(e.idx);
     free(e.sts);
-    MPI_Comm_free(&d.loop_comm);
-    MPI_Comm_free(&d.comm);
-    int rc = MPI_Finalize();
-    return (void *)(intptr_t)(rc == MPI_SUCCESS ? 0 : WF_EIO);
+    return NULL;
 }
 
 /* ---- start-up and queries ---------------------------------------------------- */
@@ -678,19 +699,19 @@ static void *comm_main(void *arg)
 static int parse_level(const struct wf_dist_config *cfg, int *level)
 {
     int l = cfg ? cfg->thread_level : WF_DIST_AUTO;
-    if (l < WF_DIST_AUTO || l > WF_DIST_FUNNELED)
+    if (l < WF_DIST_AUTO || l > WF_DIST_SERIALIZED)
         return WF_EINVAL;
     if (l == WF_DIST_AUTO) {
         const char *v = getenv("WEFT_DIST_THREAD_LEVEL");
         if (v && *v) {
             if (!strcmp(v, "multiple")) {
                 l = WF_DIST_MULTIPLE;
-            } else if (!strcmp(v, "funneled")) {
-                l = WF_DIST_FUNNELED;
+            } else if (!strcmp(v, "serialized") || !strcmp(v, "funneled")) {
+                l = WF_DIST_SERIALIZED;
             } else {
                 fprintf(stderr,
                         "weft: WEFT_DIST_THREAD_LEVEL=%s: expected multiple or "
-                        "funneled\n",
+                        "serialized\n",
                         v);
                 return WF_EINVAL;
             }
@@ -698,6 +719,19 @@ static int parse_level(const struct wf_dist_config *cfg, int *level)
     }
     *level = l;
     return 0;
+}
+
+/* Ask the MPI thread to finalise, wait for it; MPI_Finalize's outcome. */
+static int stop_mpi_thread(void)
+{
+    pthread_mutex_lock(&d.lock);
+    d.finalize = true;
+    pthread_cond_signal(&d.finalize_cv);
+    pthread_mutex_unlock(&d.lock);
+    int err = wf__dist_finish(d.down_future, NULL);
+    d.down_future = NULL;
+    pthread_join(d.thread, NULL);
+    return err;
 }
 
 int wf_dist_init(int *argc, char ***argv, const struct wf_dist_config *cfg)
@@ -716,43 +750,63 @@ int wf_dist_init(int *argc, char ***argv, const struct wf_dist_config *cfg)
     set_state(STARTING);
     pthread_mutex_unlock(&d.lock);
 
-    struct wf_future *f;
-    err = wf_promise_create(&d.up, &f);
+    struct wf_future *up, *down;
+    err = wf_promise_create(&d.up, &up);
     if (err < 0)
         goto out_off;
+    err = wf_promise_create(&d.down, &down);
+    if (err < 0)
+        goto out_up;
     d.argc = argc;
     d.argv = argv;
-    d.required =
-        level == WF_DIST_FUNNELED ? MPI_THREAD_FUNNELED : MPI_THREAD_MULTIPLE;
+    d.required = level == WF_DIST_SERIALIZED ? MPI_THREAD_SERIALIZED
+                                             : MPI_THREAD_MULTIPLE;
     d.force = level == WF_DIST_MULTIPLE;
     d.head = NULL;
     d.tail = &d.head;
     d.stop = false;
-    /* Pinned, so that every MPI call of funneled mode, MPI_Init_thread and
-     * MPI_Finalize come from one thread; a large stack for MPI's start. */
-    struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
-    o.name = "wf-dist-comm";
-    o.worker = 0;
-    o.stack_size = 1024 * 1024;
-    err = wf_go_opts(&d.fiber, &o, comm_main, NULL);
+    d.finalize = false;
+    err = -pthread_create(&d.thread, NULL, mpi_thread, NULL);
+    if (err < 0)
+        goto out_down;
+    err = wf__dist_finish(up, NULL);
     if (err < 0) {
-        wf_promise_fail(d.up, err);
-        wf_future_release(f);
-        goto out_off;
-    }
-    atomic_store(&d.fiber_id, d.fiber.id);
-    err = wf__dist_finish(f, NULL);
-    if (err < 0) {
-        wf_join(d.fiber, NULL, WF_FOREVER);
-        atomic_store(&d.fiber_id, 0);
-        /* MPI_Init_thread may have run: MPI cannot start again. */
+        pthread_join(d.thread, NULL);
+        wf_promise_fail(d.down, err);
+        wf_future_release(down);
+        /* MPI_Init_thread ran: MPI cannot start again */
         pthread_mutex_lock(&d.lock);
-        set_state(err == WF_EIO || err == WF_ENOSYS ? DONE : OFF);
+        set_state(DONE);
         pthread_mutex_unlock(&d.lock);
         return err;
     }
+    d.down_future = down;
+    /* Pinned: in serialized mode every MPI call comes from this one
+     * worker thread. */
+    struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+    o.name = "wf-dist-comm";
+    o.worker = 0;
+    err = wf_go_opts(&d.fiber, &o, comm_main, NULL);
+    if (err < 0) {
+        /* MPI is up and must be finalised: let the thread do it */
+        stop_mpi_thread();
+        pthread_mutex_lock(&d.lock);
+        set_state(DONE);
+        pthread_mutex_unlock(&d.lock);
+        return err;
+    }
+    atomic_store(&d.fiber_id, d.fiber.id);
+    pthread_mutex_lock(&d.lock);
+    set_state(UP);
+    pthread_mutex_unlock(&d.lock);
     return 0;
 
+out_down:
+    wf_promise_fail(d.down, err);
+    wf_future_release(down);
+out_up:
+    wf_promise_fail(d.up, err);
+    wf_future_release(up);
 out_off:
     pthread_mutex_lock(&d.lock);
     set_state(OFF);
@@ -774,13 +828,13 @@ int wf_dist_finalize(void)
     struct wf_fiber fib = d.fiber;
     pthread_mutex_unlock(&d.lock);
     wf_unpark(fib);
-    void *res = NULL;
-    int err = wf_join(fib, &res, WF_FOREVER);
+    int err = wf_join(fib, NULL, WF_FOREVER);
     atomic_store(&d.fiber_id, 0);
+    int ferr = stop_mpi_thread();
     pthread_mutex_lock(&d.lock);
     set_state(DONE);
     pthread_mutex_unlock(&d.lock);
-    return err < 0 ? err : (int)(intptr_t)res;
+    return err < 0 ? err : ferr;
 }
 
 int wf_dist_rank(void)

@@ -7,7 +7,7 @@
  *   - an operation started by a fiber that is then stolen to another
  *     worker while it awaits: the future belongs to no thread; the engine
  *     completes it from the communication fiber and the waiter is woken
- *     wherever it now runs. In funneled mode the start itself is queued,
+ *     wherever it now runs. In serialized mode the start itself is queued,
  *     so no MPI call is made on the stolen fiber's thread;
  *   - a future released before its operation completes: the operation
  *     holds the promise, completes it later, and the future is freed then;

@@ -2,12 +2,14 @@
 /*
  * tests/dist/test_dist.c - the MPI backend (weft/dist.h), run by ctest
  * under mpirun on 2 and 4 ranks, in both thread levels (multiple, and
- * funneled through WEFT_DIST_THREAD_LEVEL=funneled). Every rank runs the
- * same case; a failing check on any rank fails the job.
+ * serialized through WEFT_DIST_THREAD_LEVEL=serialized). Every rank runs
+ * the same case; a failing check on any rank fails the job.
  *
- * The MPI calls weft makes are interposed here (the PMPI profiling
- * interface): in funneled mode each must come from the thread that called
- * MPI_Init_thread, and the test counts those that did not.
+ * The MPI calls weft makes while it runs are interposed here (the PMPI
+ * profiling interface): in serialized mode they must all come from one
+ * thread (the communication fiber's worker) and never overlap; the test
+ * counts those that did not. (MPI_Init_thread and MPI_Finalize come from
+ * weft's MPI thread, before and after the others.)
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,73 +24,90 @@
 
 /* ---- PMPI interposition: which thread makes the MPI calls ------------------ */
 
-static pthread_t init_thread;
-static atomic_int init_done, foreign_calls, mpi_calls;
+static pthread_t first_thread;
+static atomic_int first_set, foreign_calls, overlapping_calls, mpi_calls,
+    in_mpi;
 
-static void note_call(void)
+static void enter_call(void)
 {
     atomic_fetch_add(&mpi_calls, 1);
-    if (atomic_load(&init_done) && !pthread_equal(pthread_self(), init_thread))
+    if (atomic_fetch_add(&in_mpi, 1) != 0)
+        atomic_fetch_add(&overlapping_calls, 1);
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&first_set, &expected, 1)) {
+        first_thread = pthread_self();
+        atomic_store(&first_set, 2);
+    } else if (expected == 2 && !pthread_equal(pthread_self(), first_thread)) {
         atomic_fetch_add(&foreign_calls, 1);
+    }
 }
 
-int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+static int leave_call(int rc)
 {
-    init_thread = pthread_self();
-    atomic_store(&init_done, 1);
-    return PMPI_Init_thread(argc, argv, required, provided);
+    atomic_fetch_sub(&in_mpi, 1);
+    return rc;
 }
 
 int MPI_Isend(const void *buf, int count, MPI_Datatype t, int dest, int tag,
               MPI_Comm comm, MPI_Request *req)
 {
-    note_call();
-    return PMPI_Isend(buf, count, t, dest, tag, comm, req);
+    enter_call();
+    return leave_call(PMPI_Isend(buf, count, t, dest, tag, comm, req));
 }
 
 int MPI_Irecv(void *buf, int count, MPI_Datatype t, int src, int tag,
               MPI_Comm comm, MPI_Request *req)
 {
-    note_call();
-    return PMPI_Irecv(buf, count, t, src, tag, comm, req);
+    enter_call();
+    return leave_call(PMPI_Irecv(buf, count, t, src, tag, comm, req));
 }
 
 int MPI_Iallreduce(const void *s, void *r, int count, MPI_Datatype t, MPI_Op op,
                    MPI_Comm comm, MPI_Request *req)
 {
-    note_call();
-    return PMPI_Iallreduce(s, r, count, t, op, comm, req);
+    enter_call();
+    return leave_call(PMPI_Iallreduce(s, r, count, t, op, comm, req));
 }
 
 int MPI_Ibcast(void *buf, int count, MPI_Datatype t, int root, MPI_Comm comm,
                MPI_Request *req)
 {
-    note_call();
-    return PMPI_Ibcast(buf, count, t, root, comm, req);
+    enter_call();
+    return leave_call(PMPI_Ibcast(buf, count, t, root, comm, req));
+}
+
+int MPI_Ibarrier(MPI_Comm comm, MPI_Request *req)
+{
+    enter_call();
+    return leave_call(PMPI_Ibarrier(comm, req));
 }
 
 int MPI_Testsome(int n, MPI_Request *reqs, int *outcount, int *idx,
                  MPI_Status *sts)
 {
-    note_call();
-    return PMPI_Testsome(n, reqs, outcount, idx, sts);
-}
-
-int MPI_Finalize(void)
-{
-    note_call();
-    return PMPI_Finalize();
+    enter_call();
+    return leave_call(PMPI_Testsome(n, reqs, outcount, idx, sts));
 }
 
 /* ---- harness ------------------------------------------------------------ */
 
-static int funneled_expected(void)
+static int serialized_expected(void)
 {
     const char *v = getenv("WEFT_DIST_THREAD_LEVEL");
-    return v && strcmp(v, "funneled") == 0;
+    return v && strcmp(v, "serialized") == 0;
 }
 
 static int rank, size;
+
+/* In serialized mode, weft's calls came from one thread, one at a time. */
+static void check_calls(void)
+{
+    WT_CHECK(atomic_load(&mpi_calls) > 0);
+    if (serialized_expected()) {
+        WT_CHECK_EQ(atomic_load(&foreign_calls), 0);
+        WT_CHECK_EQ(atomic_load(&overlapping_calls), 0);
+    }
+}
 
 struct run_arg {
     void (*body)(void);
@@ -105,14 +124,12 @@ static void *dist_main(void *p)
     size = wf_dist_size();
     WT_CHECK(rank >= 0 && rank < size);
     WT_CHECK_EQ(wf_dist_thread_level(),
-                funneled_expected() ? WF_DIST_FUNNELED : WF_DIST_MULTIPLE);
+                serialized_expected() ? WF_DIST_SERIALIZED : WF_DIST_MULTIPLE);
     a->body();
     err = wf_dist_finalize();
     if (err < 0)
         WT_FAIL("wf_dist_finalize: %s", wf_strerror(err));
-    if (funneled_expected())
-        WT_CHECK_EQ(atomic_load(&foreign_calls), 0);
-    WT_CHECK(atomic_load(&mpi_calls) > 0);
+    check_calls();
     return NULL;
 }
 
@@ -231,11 +248,12 @@ static void *level_main(void *p)
     return NULL;
 }
 
-WT_CASE(config_funneled)
+WT_CASE(config_serialized)
 {
-    asked_level = WF_DIST_FUNNELED;
+    asked_level = WF_DIST_SERIALIZED;
     run_main_leaving(2, level_main, NULL);
     WT_CHECK_EQ(atomic_load(&foreign_calls), 0);
+    WT_CHECK_EQ(atomic_load(&overlapping_calls), 0);
 }
 
 WT_CASE(config_multiple)
@@ -569,8 +587,7 @@ WT_CASE(plain_thread)
     WT_CHECK_EQ(wf_dist_finalize(), 0);
     WT_CHECK_EQ(wf_shutdown(), 0);
     WT_CHECK_NONE_DISCARDED();
-    if (funneled_expected())
-        WT_CHECK_EQ(atomic_load(&foreign_calls), 0);
+    check_calls();
 }
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -990,6 +1007,49 @@ static void loop_errors_body(void)
 WT_CASE(loop_errors)
 {
     run_dist(loop_errors_body);
+}
+
+/* ---- failures that end the job (run by expect_abort.sh, never as a
+ * plain case: each must make mpirun exit non-zero, with a clear message,
+ * instead of hanging) ---------------------------------------------------- */
+
+/* Rank 1 dies while rank 0 waits for its message without a deadline. */
+static void rank_dies_body(void)
+{
+    barrier();
+    if (rank == 1) {
+        fprintf(stderr, "rank 1: exiting without wf_dist_finalize\n");
+        _exit(3);
+    }
+    int x;
+    struct wf_future *r;
+    START(wf_dist_recv(&r, &x, 1, WF_DIST_INT, 1, 1, NULL));
+    wf_future_await(r, WF_FOREVER); /* the job ends here */
+    WT_FAIL("the receive from a dead rank completed");
+}
+
+WT_CASE(abort_rank_dies)
+{
+    run_dist(rank_dies_body);
+}
+
+/* Rank 0 sends a message too large to go eagerly, that rank 1 never
+ * receives: rank 0's finalize gives up after WEFT_DIST_FINALIZE_MS and
+ * aborts the job with weft's message. */
+static void stuck_send_body(void)
+{
+    static unsigned char big[1 << 20];
+    if (rank == 0) {
+        struct wf_future *s;
+        START(wf_dist_send(&s, big, sizeof big, WF_DIST_BYTE, 1, 1));
+        wf_future_release(s); /* released while outstanding */
+    }
+}
+
+WT_CASE(abort_finalize_stuck)
+{
+    setenv("WEFT_DIST_FINALIZE_MS", "300", 1);
+    run_dist(stuck_send_body);
 }
 
 WT_MAIN()
