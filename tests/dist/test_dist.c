@@ -89,6 +89,17 @@ int MPI_Testsome(int n, MPI_Request *reqs, int *outcount, int *idx,
     return leave_call(PMPI_Testsome(n, reqs, outcount, idx, sts));
 }
 
+/* Open MPI unloads its components (dlclose) in MPI_Finalize; the blocks
+ * they keep until exit then have no module to name in LeakSanitizer's
+ * report, and tests/dist/lsan.supp could not match them. Keeping every
+ * library mapped changes nothing else for a process about to exit. */
+int dlclose(void *handle);
+int dlclose(void *handle)
+{
+    (void)handle;
+    return 0;
+}
+
 /* ---- harness ------------------------------------------------------------ */
 
 static int serialized_expected(void)
