@@ -41,8 +41,8 @@
  * fiber calls MPI_Testsome on the outstanding requests and completes the
  * futures of those that finished. While requests are outstanding it
  * yields to the other fibers of its worker for a few rounds and then
- * sleeps for a growing interval (1 us doubling to WEFT_DIST_POLL_MAX_US,
- * default 200 us), restarting at the shortest interval whenever an
+ * sleeps for a growing interval (1 us doubling to WEFT_DIST_POLL_MAX_US:
+ * a whole number of microseconds from 1 to 1000000, default 200), restarting at the shortest interval whenever an
  * operation completes or a new one is started; with nothing outstanding
  * it parks and costs nothing. A worker busy with a long parallel loop
  * (weft/par.h: a task runs to its end before the worker looks at fibers)
@@ -83,11 +83,14 @@
  * wf_dist_finalize) makes Open MPI's mpirun kill the others and exit with
  * a non-zero status after printing which rank ended and how; a rank
  * blocked on a message from it never hangs unseen, since the job ends.
- * wf_dist_finalize waits at most WEFT_DIST_FINALIZE_MS (default 10000) for
+ * wf_dist_finalize waits at most WEFT_DIST_FINALIZE_MS (a whole number of
+ * milliseconds from 0 to 86400000, default 10000) for
  * sends and collectives still outstanding, then prints
  *   weft: wf_dist_finalize: N MPI operations still outstanding after T ms
  *   (no peer matched them); aborting the job
- * and calls MPI_Abort: a job never hangs in its finalisation.
+ * and calls MPI_Abort: a job never hangs in its finalisation. (A value of
+ * either variable that is out of range or not a number is reported on
+ * stderr and the default used.)
  *
  * Calls before wf_dist_init, or after wf_dist_finalize, fail with
  * WF_ENOTCONN (the rank queries return it too).

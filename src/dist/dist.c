@@ -500,18 +500,20 @@ static void finish_op(struct op *o, const MPI_Status *st, int err)
     free(o);
 }
 
-static int64_t env_ms(const char *name, int64_t def, int64_t max)
+/* A whole number from min to max in the variable `name`, else def (a
+ * value out of range or not a number is reported on stderr). */
+static int64_t env_num(const char *name, int64_t def, int64_t min, int64_t max)
 {
     const char *v = getenv(name);
     if (!v || !*v)
         return def;
     char *end;
     long long x = strtoll(v, &end, 10);
-    if (*end || x < 0 || x > max) {
-        fprintf(
-            stderr,
-            "weft: %s=%s: expected a whole number from 0 to %lld; using %lld\n",
-            name, v, (long long)max, (long long)def);
+    if (*end || x < min || x > max) {
+        fprintf(stderr,
+                "weft: %s=%s: expected a whole number from %lld to %lld; "
+                "using %lld\n",
+                name, v, (long long)min, (long long)max, (long long)def);
         return def;
     }
     return x;
@@ -582,8 +584,8 @@ static void *comm_main(void *arg)
 {
     (void)arg;
     const int64_t poll_max =
-        env_ms("WEFT_DIST_POLL_MAX_US", 200, 1000000) * WF_USEC;
-    const int64_t fin_ms = env_ms("WEFT_DIST_FINALIZE_MS", 10000, 86400000);
+        env_num("WEFT_DIST_POLL_MAX_US", 200, 1, 1000000) * WF_USEC;
+    const int64_t fin_ms = env_num("WEFT_DIST_FINALIZE_MS", 10000, 0, 86400000);
     struct engine e = {0};
     int64_t interval = 0, stop_deadline = 0;
     int idle_rounds = 0;
