@@ -376,17 +376,18 @@ int wf_dist_parallel_reduce(long lo, long hi,
         acc_size > INT_MAX || o->combine_op >= WF_DIST_NOPS ||
         (o->combine_op >= 0 && (ts == 0 || acc_size % ts != 0)))
         return WF_EINVAL;
+    /* the dynamic modes' state: the chunks this rank reduced */
+    struct dyn y = {.lo = lo,
+                    .hi = hi,
+                    .chunk = o->chunk,
+                    .run = run_reduce,
+                    .grain = o->grain,
+                    .rbody = body,
+                    .combine = combine,
+                    .ctx = ctx,
+                    .acc_size = acc_size,
+                    .identity = identity};
     if (o->mode == WF_DIST_DYNAMIC && o->combine_op < 0) {
-        struct dyn y = {.lo = lo,
-                        .hi = hi,
-                        .chunk = o->chunk,
-                        .run = run_reduce,
-                        .grain = o->grain,
-                        .rbody = body,
-                        .combine = combine,
-                        .ctx = ctx,
-                        .acc_size = acc_size,
-                        .identity = identity};
         err = agree(dyn_run(&y));
         if (err == 0)
             err = dyn_combine(&y, result);
@@ -405,16 +406,6 @@ int wf_dist_parallel_reduce(long lo, long hi,
         } else {
             /* dynamic with an MPI operation: fold this rank's chunks in
              * the order it got them, then the MPI reduction */
-            struct dyn y = {.lo = lo,
-                            .hi = hi,
-                            .chunk = o->chunk,
-                            .run = run_reduce,
-                            .grain = o->grain,
-                            .rbody = body,
-                            .combine = combine,
-                            .ctx = ctx,
-                            .acc_size = acc_size,
-                            .identity = identity};
             err = dyn_run(&y);
             memcpy(part, identity, acc_size);
             for (long i = 0; err == 0 && i < y.m; i++)
