@@ -16,8 +16,9 @@
  * runtime has started (wf_init, or inside wf_run's main fiber). It starts
  * a plain thread of its own that calls MPI_Init_thread and, at the end,
  * MPI_Finalize (they may take a while: no worker is held meanwhile), and
- * one communication fiber, pinned to worker 0, that polls the outstanding
- * requests. Two modes:
+ * one communication fiber that polls the outstanding requests (on any
+ * worker, so that an idle worker takes it when its own is busy with a long
+ * parallel loop; pinned to worker 0 in serialized mode). Two modes:
  *   - WF_DIST_MULTIPLE: the MPI library grants MPI_THREAD_MULTIPLE. Any
  *     fiber or thread starts its operations itself (MPI_Isend... on its
  *     own thread) and hands the request to the communication fiber.
@@ -145,7 +146,7 @@ struct wf_dist_config {
 /* Bring MPI up beside the running weft runtime (see "Start-up" above):
  * starts weft's MPI thread, which calls MPI_Init_thread (with argc/argv,
  * which may be NULL), sets MPI_ERRORS_RETURN and makes the communicators
- * weft uses, then the communication fiber on worker 0. cfg may be NULL. Call once per rank, from a
+ * weft uses, then the communication fiber. cfg may be NULL. Call once per rank, from a
  * fiber or a plain thread while the runtime runs (parks / blocks until MPI
  * is up). After wf_dist_finalize, MPI cannot be started again in the same
  * process (an MPI rule): WF_EALREADY.

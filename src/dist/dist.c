@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The MPI backend: start-up, non-blocking operations as futures, and the
- * progress engine (one communication fiber per rank, pinned to worker 0).
+ * progress engine (one communication fiber per rank; pinned to worker 0 in
+ * serialized mode).
  * dist_int.h lists the interleavings it is built for.
  */
 #include <limits.h>
@@ -783,11 +784,12 @@ int wf_dist_init(int *argc, char ***argv, const struct wf_dist_config *cfg)
         return err;
     }
     d.down_future = down;
-    /* Pinned: in serialized mode every MPI call comes from this one
-     * worker thread. */
+    /* Pinned in serialized mode, where every MPI call comes from this one
+     * worker thread; free to move otherwise, so that an idle worker runs
+     * it while worker 0 is busy with a long parallel loop. */
     struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
     o.name = "wf-dist-comm";
-    o.worker = 0;
+    o.worker = d.level == WF_DIST_SERIALIZED ? 0 : WF_ANY_WORKER;
     err = wf_go_opts(&d.fiber, &o, comm_main, NULL);
     if (err < 0) {
         /* MPI is up and must be finalised: let the thread do it */
