@@ -10,7 +10,9 @@
  * a weft future (weft/future.h): a fiber awaits it (parking only itself,
  * so its worker computes meanwhile), a callback consumes it, a plain
  * thread waits on it. This component exists only in builds that found
- * MPI (CMake's FindMPI; on Debian, libopenmpi-dev): link weft::dist.
+ * MPI (CMake's FindMPI; on Debian, libopenmpi-dev): link weft::dist in
+ * weft's own build, or the installed libweft_dist.a with libweft and MPI
+ * (mpicc prog.c -lweft_dist -lweft).
  *
  * Start-up and threads. wf_dist_init() runs on every rank after the weft
  * runtime has started (wf_init, or inside wf_run's main fiber). It starts

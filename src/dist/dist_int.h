@@ -20,7 +20,18 @@
  *     submissions after finalize began fail with WF_ENOTCONN;
  *   - a submission racing with the engine going to sleep: the submitter
  *     queues under the lock and then unparks the fiber; wf_park's permit
- *     makes a park that follows the unpark return at once.
+ *     makes a park that follows the unpark return at once;
+ *   - a callback that yields or parks on the communication fiber (which
+ *     future.h forbids, but may happen): the engine's request arrays are
+ *     touched by that fiber alone and submissions go through the locked
+ *     queue, so a switch inside a callback only delays polling; one that
+ *     waits for a dist future there would wait for itself, which the
+ *     loops and finalize refuse (WF_EDEADLK, tested);
+ *   - MPI_Init_thread and MPI_Finalize run on dist's own plain thread,
+ *     before the communication fiber starts and after it returned, so in
+ *     serialized mode no two MPI calls overlap (the test's PMPI
+ *     interposer checks it) and no worker is held while they wait for the
+ *     other ranks.
  */
 #ifndef WEFT_DIST_INT_H
 #define WEFT_DIST_INT_H
