@@ -24,7 +24,10 @@
 #
 # Every figure is the program's own time of its computation (heat_ms:
 # the steps with their exchanges; mandel_ms: the loop, not the final
-# collection of the image), the median of the repetitions. "speedup" is
+# collection of the image): the median of the repetitions and, after a
+# slash, the fastest (on a busy machine, the least disturbed run). The
+# repetitions are the outer loop: each round runs every configuration
+# once, so a load that drifts during the run favours none. "speedup" is
 # the --local run at 1 worker (one process, no MPI) divided by it. Each
 # run checks that its hash equals the --local run's: a wrong answer makes
 # the script fail. As root, mpirun needs OMPI_ALLOW_RUN_AS_ROOT: set here.
@@ -86,24 +89,8 @@ one() {
         # shellcheck disable=SC2086 # split the program's arguments
         out=$(mpirun "${mpirun_flags[@]}" -x WEFT_WORKERS="$w" -np "$np" "$@")
     fi
-    printf '%s %s\n' "$(printf '%s\n' "$out" | awk -v k="$key" '$1 == k { print $2 }')" \
+    printf '%s %s\n' "$(printf '%s\n' "$out" | awk -v k="$key" '$1 == k { t = $2 } END { print t == "" ? "-" : t }')" \
         "$(printf '%s\n' "$out" | awk '$1 == "hash" { print $2 }')"
-}
-
-# median KEY RANKS WORKERS PROGRAM ARGS...: the median over REPS runs;
-# checks the hash against want[PROGRAM-and-args].
-declare -A want
-median() {
-    local key=$1 np=$2 w=$3 tag="${*:4}" times=() r t h
-    for ((r = 0; r < REPS; r++)); do
-        read -r t h < <(one "$@")
-        if [ -n "${want[$tag]:-}" ] && [ "$h" != "${want[$tag]}" ]; then
-            echo "dist.sh: $tag on $np ranks x $w workers: hash $h, --local gave ${want[$tag]}" >&2
-            exit 1
-        fi
-        times+=("$t")
-    done
-    printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
 
 # shellcheck disable=SC2206
@@ -116,31 +103,68 @@ mandel=($MANDEL $MANDEL_ARGS)
 mandel_st=($MANDEL $MANDEL_ARGS --static)
 
 # The references: one process, no MPI, 1 worker (hashes and speedup base).
-for cmd in heat mandel; do
-    declare -n c=$cmd
-    read -r _ h < <(one x 0 1 "${c[@]}")
-    want["${c[*]}"]=$h
-done
-want["${heat_no[*]}"]=${want["${heat[*]}"]}
-want["${mandel_st[*]}"]=${want["${mandel[*]}"]}
-base_heat=$(median heat_ms 0 1 "${heat[@]}")
-base_mandel=$(median mandel_ms 0 1 "${mandel[@]}")
+declare -A want times
+read -r _ want[heat] < <(one x 0 1 "${heat[@]}")
+read -r _ want[mandel] < <(one x 0 1 "${mandel[@]}")
 
+# sample NAME KEY RANKS WORKERS PROGRAM ARGS...: run once, append the
+# time to times[NAME@RANKSxWORKERS], check the hash against want[KEY-ish].
+sample() {
+    local name=$1 key=$2 np=$3 w=$4 t h ref
+    shift 2
+    read -r t h < <(one "$key" "$@")
+    ref=${want[${name%%_*}]}
+    if [ "$h" != "$ref" ]; then
+        echo "dist.sh: $name on $np ranks x $w workers: hash $h, --local gave $ref" >&2
+        exit 1
+    fi
+    times["$name@${np}x$w"]+="$t "
+}
+
+# stat NAME@CONFIG: "median/fastest" of its samples (on a busy machine the
+# fastest is the least disturbed run).
+stat() {
+    # shellcheck disable=SC2086 # the samples, one per word
+    printf '%s\n' ${times[$1]} | sort -g |
+        awk '{ a[NR] = $1 } END { printf "%.1f/%.1f\n", a[int((NR + 1) / 2)], a[1] }'
+}
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+# Repetitions outermost, so that every configuration is sampled across
+# the same stretch of time (a machine whose load drifts favours none).
+for ((r = 0; r < REPS; r++)); do
+    sample heat heat_ms 0 1 "${heat[@]}"
+    sample mandel mandel_ms 0 1 "${mandel[@]}"
+    for np in $RANKS; do
+        for w in $WORKERS; do
+            sample heat heat_ms "$np" "$w" "${heat[@]}"
+            sample heat_no heat_ms "$np" "$w" "${heat_no[@]}"
+            sample mandel mandel_ms "$np" "$w" "${mandel[@]}"
+            sample mandel_st mandel_ms "$np" "$w" "${mandel_st[@]}"
+        done
+    done
+done
+
+base_heat=$(stat heat@0x1)
+base_mandel=$(stat mandel@0x1)
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
 echo "machine: $NCPU CPUs online, ${cpu:-unknown CPU}, Linux $(uname -r); $(mpirun --version | head -n 1)"
-echo "hosts: ${HOSTFILE:-this machine only (--oversubscribe)}; reps $REPS (median)"
+echo "hosts: ${HOSTFILE:-this machine only (--oversubscribe)}; reps $REPS (interleaved); load average before: $load, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "each cell: median/fastest ms of the reps; speedups and the overlap gain are of the medians"
 echo "heat: $HEAT_ARGS; mandel: $MANDEL_ARGS"
 echo "single process, no MPI, 1 worker: heat $base_heat ms, mandel $base_mandel ms"
 echo
 echo "| ranks x workers | heat ms (speedup) | heat --no-overlap ms | overlap gain | mandel dynamic ms (speedup) | mandel --static ms |"
 echo "|---|---|---|---|---|---|"
-sp() { awk -v b="$1" -v v="$2" 'BEGIN { if (v > 0) printf "%.2fx", b / v; else print "n/a" }'; }
+# sp BASE VALUE: BASE / VALUE of the medians ("median/min" cells)
+sp() { awk -v b="${1%%/*}" -v v="${2%%/*}" 'BEGIN { if (v > 0) printf "%.2fx", b / v; else print "n/a" }'; }
 for np in $RANKS; do
     for w in $WORKERS; do
-        h=$(median heat_ms "$np" "$w" "${heat[@]}")
-        hn=$(median heat_ms "$np" "$w" "${heat_no[@]}")
-        m=$(median mandel_ms "$np" "$w" "${mandel[@]}")
-        ms=$(median mandel_ms "$np" "$w" "${mandel_st[@]}")
+        c=${np}x$w
+        h=$(stat "heat@$c")
+        hn=$(stat "heat_no@$c")
+        m=$(stat "mandel@$c")
+        ms=$(stat "mandel_st@$c")
         echo "| $np x $w | $h ($(sp "$base_heat" "$h")) | $hn | $(sp "$hn" "$h") | $m ($(sp "$base_mandel" "$m")) | $ms |"
     done
 done
