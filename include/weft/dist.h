@@ -45,18 +45,24 @@
  * futures of those that finished. While requests are outstanding it
  * yields to the other fibers of its worker for a few rounds and then
  * sleeps for a growing interval (1 us doubling to WEFT_DIST_POLL_MAX_US:
- * a whole number of microseconds from 1 to 1000000, default 200), restarting at the shortest interval whenever an
- * operation completes or a new one is started; with nothing outstanding
- * it parks and costs nothing. A worker busy with a long parallel loop
- * (weft/par.h: a task runs to its end before the worker looks at fibers)
- * delays the polling it would do: in serialized mode keep each parallel
- * call short, or give the loops one worker less (max_workers).
+ * a whole number of microseconds from 1 to 1000000, default 200),
+ * restarting at the shortest interval whenever an operation completes or
+ * a new one is started; with nothing outstanding it parks and costs
+ * nothing. A shorter maximum answers sooner but each poll takes a CPU
+ * from the computation: on an oversubscribed machine 20 us made a stencil
+ * several times slower (docs/PERFORMANCE.md). A worker busy with a long
+ * parallel loop (weft/par.h: a task runs to its end before the worker
+ * looks at fibers) delays the polling it would do: in multiple mode an
+ * idle worker takes the fiber over; in serialized mode keep each
+ * parallel call short, or give the loops one worker less (max_workers).
  *
  * Callbacks (wf_future_then) of dist futures run on the communication
- * fiber, right after MPI_Testsome: they must not park or block, as every
- * future callback. Starting another dist operation from a callback is
- * fine (it is queued); waiting for one there returns WF_EDEADLK in
- * serialized mode and would stall progress in the other.
+ * fiber, right after MPI_Testsome (or at once in wf_future_then, on the
+ * caller, if the future has completed): they must not park or block, as
+ * every future callback; one that waited for a dist future would wait
+ * for the fiber that completes it. Starting another dist operation from
+ * a callback is fine (it is queued); the loops and wf_dist_finalize
+ * refuse to run there (WF_EDEADLK).
  *
  * Buffers. A buffer passed to a send, receive or collective belongs to
  * MPI until the operation's future completes: do not touch it before (a
@@ -148,22 +154,24 @@ struct wf_dist_config {
 /* Bring MPI up beside the running weft runtime (see "Start-up" above):
  * starts weft's MPI thread, which calls MPI_Init_thread (with argc/argv,
  * which may be NULL), sets MPI_ERRORS_RETURN and makes the communicators
- * weft uses, then the communication fiber. cfg may be NULL. Call once per rank, from a
- * fiber or a plain thread while the runtime runs (parks / blocks until MPI
- * is up). After wf_dist_finalize, MPI cannot be started again in the same
- * process (an MPI rule): WF_EALREADY.
+ * weft uses, then the communication fiber. cfg may be NULL. Call once per
+ * rank, from a fiber or a plain thread while the runtime runs (parks /
+ * blocks until MPI is up; not a cancellation point). After
+ * wf_dist_finalize, MPI cannot be started again in the same process (an
+ * MPI rule): WF_EALREADY.
  * Errors: WF_ESHUTDOWN the runtime is not running; WF_EALREADY already
  * started (or finalised); WF_EINVAL a bad thread_level or
  * WEFT_DIST_THREAD_LEVEL; WF_ENOSYS multiple asked for and not granted,
- * or not even MPI_THREAD_SERIALIZED granted;
- * WF_EIO MPI_Init_thread failed; WF_ENOMEM. */
+ * or not even MPI_THREAD_SERIALIZED granted; WF_EIO MPI_Init_thread
+ * failed; WF_ENOMEM. */
 WF_API int wf_dist_init(int *argc, char ***argv,
                         const struct wf_dist_config *cfg);
 
 /* Finish: waits for the operations still outstanding (see "Failures"),
- * stops the communication fiber, then weft's MPI thread calls MPI_Finalize (a collective: every
- * rank must call it). Call before wf_shutdown, from a fiber or plain
- * thread, once no other fiber starts dist operations. Parks / blocks.
+ * stops the communication fiber, then weft's MPI thread calls
+ * MPI_Finalize (a collective: every rank must call it). Call before
+ * wf_shutdown, from a fiber or plain thread, once no other fiber starts
+ * dist operations. Parks / blocks; not a cancellation point.
  * Errors: WF_ENOTCONN not started or already finalised; WF_EDEADLK called
  * from a dist callback; WF_EIO MPI_Finalize failed. */
 WF_API int wf_dist_finalize(void);
@@ -248,7 +256,7 @@ WF_API int wf_dist_recv(struct wf_future **out, void *buf, long count,
                         enum wf_dist_type type, int src, int tag,
                         struct wf_dist_status *st);
 
-/* ---- collectives ------------------------------------------------------------ */
+/* ---- collectives --------------------------------------------------------- */
 /*
  * Every rank must call the same collective with matching arguments (same
  * count, type, op and root), in the same order (see "Order"). Futures,
@@ -282,7 +290,7 @@ WF_API int wf_dist_gather(struct wf_future **out, const void *sendbuf,
 /* Completes on every rank once every rank has started it (MPI_Ibarrier). */
 WF_API int wf_dist_barrier(struct wf_future **out);
 
-/* ---- parallel loops across ranks ------------------------------------------ */
+/* ---- parallel loops across ranks ----------------------------------------- */
 
 enum {
     WF_DIST_STATIC = 0, /* rank r runs the r-th of size equal slices */
@@ -321,8 +329,10 @@ struct wf_dist_for_opts {
  * takes more of it. Body's results stay on the rank that computed them:
  * gather them yourself (wf_dist_gather, or sends). Returns once every
  * rank has finished its part. From a fiber (parks) or a plain thread
- * (blocks), not from a task or a dist callback. Every rank returns the
- * same result. Errors: WF_ENOTCONN; WF_EINVAL body NULL, hi < lo, a bad
+ * (blocks), not from a task or a dist callback. Not a cancellation point
+ * (as wf_parallel_for): a cancelled fiber still takes part to the end,
+ * since the other ranks wait for it. Every rank returns the same
+ * result. Errors: WF_ENOTCONN; WF_EINVAL body NULL, hi < lo, a bad
  * mode, a negative chunk or grain; WF_ENOMEM; WF_EDEADLK from the
  * communication fiber; the translated MPI errors. */
 WF_API int wf_dist_parallel_for(long lo, long hi,

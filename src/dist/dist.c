@@ -7,6 +7,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "weft/future.h"
 #include "weft/runtime.h"
 
+#include "core/waitrec.h"
 #include "dist_int.h"
 
 enum { OFF = 0, STARTING, UP, STOPPING, DONE };
@@ -65,6 +67,8 @@ static struct {
     bool force;
     struct wf_promise *up, *down; /* MPI is up, MPI_Finalize returned */
     struct wf_future *down_future;
+    struct wf_promise *stopped; /* the communication fiber's loop ended */
+    struct wf_future *stopped_future;
     pthread_t thread; /* weft's MPI thread */
     bool finalize;    /* under lock: the MPI thread may finalise */
     pthread_cond_t finalize_cv;
@@ -694,6 +698,7 @@ static void *comm_main(void *arg)
     free(e.reqs);
     free(e.idx);
     free(e.sts);
+    wf_promise_complete(d.stopped, NULL);
     return NULL;
 }
 
@@ -784,6 +789,14 @@ int wf_dist_init(int *argc, char ***argv, const struct wf_dist_config *cfg)
         return err;
     }
     d.down_future = down;
+    err = wf_promise_create(&d.stopped, &d.stopped_future);
+    if (err < 0) {
+        stop_mpi_thread();
+        pthread_mutex_lock(&d.lock);
+        set_state(DONE);
+        pthread_mutex_unlock(&d.lock);
+        return err;
+    }
     /* Pinned in serialized mode, where every MPI call comes from this one
      * worker thread; free to move otherwise, so that an idle worker runs
      * it while worker 0 is busy with a long parallel loop. */
@@ -793,6 +806,8 @@ int wf_dist_init(int *argc, char ***argv, const struct wf_dist_config *cfg)
     err = wf_go_opts(&d.fiber, &o, comm_main, NULL);
     if (err < 0) {
         /* MPI is up and must be finalised: let the thread do it */
+        wf_promise_fail(d.stopped, err);
+        wf_future_release(d.stopped_future);
         stop_mpi_thread();
         pthread_mutex_lock(&d.lock);
         set_state(DONE);
@@ -832,7 +847,16 @@ int wf_dist_finalize(void)
     struct wf_fiber fib = d.fiber;
     pthread_mutex_unlock(&d.lock);
     wf_unpark(fib);
-    int err = wf_join(fib, NULL, WF_FOREVER);
+    /* Not a cancellation point: MPI_Finalize must not start before the
+     * engine has stopped. Once its loop has ended the fiber is returning,
+     * so a join that a cancellation interrupts is simply tried again. */
+    int err = wf__dist_finish(d.stopped_future, NULL);
+    d.stopped_future = NULL;
+    int jerr;
+    while ((jerr = wf_join(fib, NULL, WF_FOREVER)) == WF_ECANCELED)
+        wf_yield();
+    if (err == 0)
+        err = jerr;
     atomic_store(&d.fiber_id, 0);
     int ferr = stop_mpi_thread();
     pthread_mutex_lock(&d.lock);
@@ -870,9 +894,50 @@ int wf__dist_can_wait(void)
     return 0;
 }
 
+/* An uncancellable wait for a future (dist_int.h): a callback stores the
+ * word and kicks the waiter, which parks on it without a cancellation
+ * point, as wf_parallel_for's joins do (par/task.c). */
+struct finish_wait {
+    struct wf__waiter w;
+    atomic_int done;
+};
+
+static void finish_cb(struct wf_future *f, void *arg)
+{
+    (void)f;
+    struct finish_wait *fw = arg;
+    /* The waiter may return as soon as it sees done: copy it first. */
+    struct wf__waiter w = fw->w;
+    /* seq_cst: the waker's half of the park-on-word pair (waitrec.h). */
+    atomic_store(&fw->done, 1);
+    wf__waiter_kick(&w);
+}
+
 int wf__dist_finish(struct wf_future *f, void **value)
 {
-    int err = wf_future_wait(f, WF_FOREVER);
+    struct finish_wait fw;
+    atomic_init(&fw.done, 0);
+    wf__waiter_self(&fw.w);
+    int err = wf_future_then(f, finish_cb, &fw);
+    if (err < 0) {
+        /* No memory for the callback: the operation still owns the
+         * caller's buffers, so wait for it by polling. */
+        while (!wf_future_done(f)) {
+            if (wf_self().id)
+                wf_yield();
+            else
+                sched_yield();
+        }
+        err = 0;
+        atomic_store(&fw.done, 1);
+    }
+    /* seq_cst: the waiter's half of the pair, against finish_cb. */
+    while (err == 0 && !atomic_load(&fw.done)) {
+        if (wf__waiter_park_word_nocancel(&fw.w, &fw.done, 0, WF_FOREVER,
+                                          WF__WHY_FUTURE) == WF_ESHUTDOWN)
+            err = WF_ESHUTDOWN; /* a plain thread, the runtime stopping */
+    }
+    wf__waiter_done(&fw.w);
     if (err == 0)
         err = wf_future_result(f, value);
     wf_future_release(f);

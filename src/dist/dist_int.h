@@ -65,7 +65,11 @@ int wf__dist_gather_on(MPI_Comm comm, struct wf_future **out,
                        enum wf_dist_type type, int root);
 
 /* Wait for f (parks a fiber, blocks a thread), release it and return its
- * outcome; *value gets its value when value is not NULL. */
+ * outcome; *value gets its value when value is not NULL. Not a
+ * cancellation point: the operations behind the loops' and start-up's
+ * futures write into their callers' frames, so a cancelled fiber still
+ * waits for them (WF_ESHUTDOWN only for a plain thread whose runtime
+ * stops). */
 int wf__dist_finish(struct wf_future *f, void **value);
 
 #endif

@@ -974,6 +974,39 @@ WT_CASE(reduce_float_order)
     run_dist(reduce_float_body);
 }
 
+/* A cancelled fiber that runs a loop across ranks still takes part in
+ * it to the end: the loops are collectives whose buffers live in the
+ * caller's frame, so they are not cancellation points (as
+ * wf_parallel_for), and every rank gets the result. */
+static void *cancelled_reducer(void *p)
+{
+    long *out = p, zero = 0;
+    struct wf_dist_for_opts o = WF_DIST_FOR_OPTS_INIT;
+    o.mode = WF_DIST_DYNAMIC;
+    int err = wf_dist_parallel_reduce(0, LOOP_N, &o, out, sizeof *out, &zero,
+                                      sum_body, sum_combine, NULL);
+    return U2P((uintptr_t)(intptr_t)err);
+}
+
+static void cancelled_body(void)
+{
+    long sum = -1;
+    struct wf_fiber f;
+    START(wf_go(&f, cancelled_reducer, &sum));
+    WT_CHECK_EQ(wf_cancel(f), 0); /* before it runs: every wait it makes
+                                   * sees the cancellation */
+    void *res;
+    WT_CHECK_EQ(wf_join(f, &res, WF_FOREVER), 0);
+    WT_CHECK_EQ((int)(intptr_t)P2U(res), 0);
+    WT_CHECK_EQ(sum, closed_sum(0, LOOP_N));
+    barrier();
+}
+
+WT_CASE(loop_in_cancelled_fiber)
+{
+    run_dist(cancelled_body);
+}
+
 static void loop_errors_body(void)
 {
     long zero = 0, r;
