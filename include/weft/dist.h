@@ -323,10 +323,10 @@ struct wf_dist_for_opts {
  * runs once on one rank; a rank runs its part with wf_parallel_for on its
  * workers. Static: rank r gets [lo + n*r/size, lo + n*(r+1)/size). Dynamic
  * (for uneven work): rank 0 hands out chunks of opts->chunk indices, in
- * ascending order, to whichever rank asks next (each rank asks for the
- * next chunk while it computes the current one, rank 0 serves the others
- * from a fiber between its own chunks), so a rank that finds cheap work
- * takes more of it. Body's results stay on the rank that computed them:
+ * ascending order, to whichever rank asks next (each rank keeps two
+ * requests in flight, so it holds its next chunk while rank 0 is busy;
+ * rank 0 serves the others from a fiber between its own chunks), so a
+ * rank that finds cheap work takes more of it. Body's results stay on the rank that computed them:
  * gather them yourself (wf_dist_gather, or sends). Returns once every
  * rank has finished its part. From a fiber (parks) or a plain thread
  * (blocks), not from a task or a dist callback. Not a cancellation point

@@ -17,6 +17,10 @@
 
 enum { TAG_REQ = 1, TAG_CHUNK, TAG_IDX, TAG_ACC };
 
+/* Requests for chunks each rank keeps in flight (dyn_run); rank 0's server
+ * answers each rank's last DEPTH requests with -1. */
+enum { DEPTH = 2 };
+
 /* Every rank's outcome becomes the lowest of all (errors are negative). */
 static int agree(int err)
 {
@@ -60,8 +64,10 @@ struct dyn {
     long lo, hi, chunk, nchunks;
     atomic_long next; /* rank 0: the next chunk to hand out */
     int (*run)(struct dyn *y, long c, long clo, long chi);
-    int err;       /* the first error of the local chunks */
-    int serve_err; /* rank 0's server */
+    int err;                     /* the first error of the local chunks */
+    int serve_err;               /* rank 0's server */
+    struct wf_promise *served_p; /* rank 0: completed when serve() ends */
+    struct wf_future *served;
     /* the loop's arguments */
     long grain;
     wf_for_fn *body;
@@ -91,8 +97,8 @@ static void *serve(void *arg)
 {
     struct dyn *y = arg;
     MPI_Comm comm = wf__dist_loop_comm();
-    int others = wf_dist_size() - 1, done = 0;
-    while (done < others) {
+    int ends = DEPTH * (wf_dist_size() - 1), done = 0;
+    while (done < ends) {
         long dummy = 0;
         struct wf_dist_status st;
         struct wf_future *f;
@@ -114,11 +120,28 @@ static void *serve(void *arg)
         if (reply < 0)
             done++;
     }
+    wf_promise_complete(y->served_p, NULL);
     return NULL;
 }
 
-/* Rank 0 serves and computes; the others ask for the next chunk while
- * they compute the current one. */
+/* Ask rank 0 for a chunk: the reply lands in *got. */
+static int ask(MPI_Comm comm, const long *req, long *got, struct wf_future **sf,
+               struct wf_future **rf)
+{
+    int err =
+        wf__dist_recv_on(comm, rf, got, 1, WF_DIST_LONG, 0, TAG_CHUNK, NULL);
+    if (err < 0)
+        return err;
+    err = wf__dist_send_on(comm, sf, req, 1, WF_DIST_LONG, 0, TAG_REQ);
+    if (err < 0)
+        /* no request went out, so no reply will ever match the receive:
+         * it writes nothing, and finalize cancels it */
+        wf_future_release(*rf);
+    return err;
+}
+
+/* Rank 0 serves and computes; the others keep DEPTH requests for chunks
+ * in flight while they compute. */
 static int dyn_run(struct dyn *y)
 {
     long n = y->hi - y->lo;
@@ -135,48 +158,62 @@ static int dyn_run(struct dyn *y)
     if (wf_dist_rank() == 0) {
         struct wf_fiber server = {0};
         if (size > 1) {
-            err = wf_go(&server, serve, y);
+            err = wf_promise_create(&y->served_p, &y->served);
             if (err < 0)
                 return err; /* the others wait for chunks: MPI cannot go on */
+            err = wf_go(&server, serve, y);
+            if (err < 0) {
+                wf_promise_fail(y->served_p, err);
+                wf_future_release(y->served);
+                return err;
+            }
         }
+        bool fiber = wf_self().id != 0;
         for (long c = atomic_fetch_add(&y->next, 1); c < y->nchunks;
-             c = atomic_fetch_add(&y->next, 1))
+             c = atomic_fetch_add(&y->next, 1)) {
             run_chunk(y, c);
-        if (size > 1)
-            wf_join(server, NULL, WF_FOREVER);
+            /* let the server (and the communication fiber) answer the
+             * requests that came in while this chunk ran */
+            if (size > 1 && fiber)
+                wf_yield();
+        }
+        if (size > 1) {
+            /* The server uses y, in this frame: wait for its end even in a
+             * cancelled fiber (whose wf_join returns at once). */
+            int jerr = wf__dist_finish(y->served, NULL);
+            while (wf_join(server, NULL, WF_FOREVER) == WF_ECANCELED)
+                wf_yield();
+            if (y->serve_err == 0)
+                y->serve_err = jerr;
+        }
         return y->serve_err < 0 ? y->serve_err : y->err;
     }
-    long req = 0, got[2] = {-1, -1};
-    int cur = 0;
-    struct wf_future *sf, *rf;
-    err = wf__dist_send_on(comm, &sf, &req, 1, WF_DIST_LONG, 0, TAG_REQ);
-    if (err < 0)
-        return err;
-    err = wf__dist_recv_on(comm, &rf, &got[cur], 1, WF_DIST_LONG, 0, TAG_CHUNK,
-                           NULL);
-    if (err < 0) {
-        wf__dist_finish(sf, NULL);
-        return err;
-    }
-    for (;;) {
-        err = wf__dist_finish(sf, NULL);
-        int rerr = wf__dist_finish(rf, NULL);
+    /* DEPTH requests in flight: while rank 0 is busy with a chunk of its
+     * own, this rank still has the next one in hand. Replies come in the
+     * order of the requests (one source, one tag), and the slots are
+     * reposted in the order they are consumed. */
+    long req = 0, got[DEPTH];
+    struct wf_future *sf[DEPTH], *rf[DEPTH];
+    int posted = 0;
+    for (; posted < DEPTH && err == 0; posted++)
+        err = ask(comm, &req, &got[posted], &sf[posted], &rf[posted]);
+    int live = posted, head = 0;
+    while (live > 0) {
+        int serr = wf__dist_finish(sf[head], NULL);
+        int rerr = wf__dist_finish(rf[head], NULL);
+        live--;
         if (err == 0)
-            err = rerr;
-        if (err < 0 || got[cur] < 0)
-            break;
-        long c = got[cur];
-        cur ^= 1;
-        err = wf__dist_send_on(comm, &sf, &req, 1, WF_DIST_LONG, 0, TAG_REQ);
-        if (err < 0)
-            break;
-        err = wf__dist_recv_on(comm, &rf, &got[cur], 1, WF_DIST_LONG, 0,
-                               TAG_CHUNK, NULL);
-        if (err < 0) {
-            wf__dist_finish(sf, NULL);
-            break;
+            err = serr < 0 ? serr : rerr;
+        long c = got[head];
+        if (err == 0 && c >= 0) {
+            /* a chunk: ask for another in its slot, then run it */
+            err = ask(comm, &req, &got[head], &sf[head], &rf[head]);
+            if (err == 0)
+                live++;
+            run_chunk(y, c);
         }
-        run_chunk(y, c);
+        /* after a -1 (no chunk left) the slots still live get -1 too */
+        head = (head + 1) % DEPTH;
     }
     return err < 0 ? err : y->err;
 }
