@@ -60,10 +60,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 if [ "$BUILD" = 1 ]; then
+    mkdir -p "$DIR"
+    log=$DIR/dist-build.log
     cmake -S "$ROOT" -B "$DIR" -DCMAKE_BUILD_TYPE=Release -DWEFT_TESTS=OFF \
-        -DWEFT_BENCH=OFF >"$DIR.log" 2>&1 &&
-        cmake --build "$DIR" -j"$NCPU" --target weft-heat weft-mandel >>"$DIR.log" 2>&1 ||
-        { echo "dist.sh: build failed (see $DIR.log; is libopenmpi-dev installed?)" >&2; exit 1; }
+        -DWEFT_BENCH=OFF >"$log" 2>&1 &&
+        cmake --build "$DIR" -j"$NCPU" --target weft-heat weft-mandel >>"$log" 2>&1 ||
+        { echo "dist.sh: build failed (see $log; is libopenmpi-dev installed?)" >&2; exit 1; }
 fi
 HEAT=$DIR/tools/dist/weft-heat
 MANDEL=$DIR/tools/dist/weft-mandel
