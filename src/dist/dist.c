@@ -583,6 +583,10 @@ static void *mpi_thread(void *arg)
     return NULL;
 }
 
+/* After this long without a start or a completion the engine polls less
+ * often (comm_main). */
+#define LONG_WAIT_NS (100 * WF_MSEC)
+
 /* The progress engine (dist_int.h): started once MPI is up, returns
  * once finalize asked it to stop and nothing is outstanding. */
 static void *comm_main(void *arg)
@@ -592,7 +596,7 @@ static void *comm_main(void *arg)
         env_num("WEFT_DIST_POLL_MAX_US", 200, 1, 1000000) * WF_USEC;
     const int64_t fin_ms = env_num("WEFT_DIST_FINALIZE_MS", 10000, 0, 86400000);
     struct engine e = {0};
-    int64_t interval = 0, stop_deadline = 0;
+    int64_t interval = 0, stop_deadline = 0, last_event = wf_now();
     int idle_rounds = 0;
     bool stopping = false, cancelled_recvs = false;
     for (;;) {
@@ -624,6 +628,7 @@ static void *comm_main(void *arg)
             e.n++;
             interval = 0;
             idle_rounds = 0;
+            last_event = wf_now();
         }
         if (stopping && !stop_deadline)
             stop_deadline = wf_deadline_in(fin_ms * WF_MSEC);
@@ -680,6 +685,7 @@ static void *comm_main(void *arg)
             e.n = j;
             interval = 0;
             idle_rounds = 0;
+            last_event = wf_now();
             continue;
         }
         /* Back off: a few yields, then sleeps of a growing interval; a
@@ -688,9 +694,14 @@ static void *comm_main(void *arg)
             idle_rounds++;
             wf_yield();
         } else {
+            /* Nothing has moved for a while (a receive whose sender is
+             * still computing): poll 32 times less often, so that a long
+             * wait costs about 1% of a core instead of 30%. */
+            int64_t cap =
+                wf_now() - last_event > LONG_WAIT_NS ? 32 * poll_max : poll_max;
             interval = interval ? interval * 2 : WF_USEC;
-            if (interval > poll_max)
-                interval = poll_max;
+            if (interval > cap)
+                interval = cap;
             wf_park(wf_deadline_in(interval));
         }
     }
