@@ -17,7 +17,7 @@ set -eu
 
 # The layers, lowest first: each folder src/<layer>/ may include only
 # itself and the ones before it. Keep in step with docs/ARCHITECTURE.md.
-LAYERS="common arch trace core sync chan par async"
+LAYERS="common arch trace core sync chan par async dist"
 
 root=${1:-"$(dirname "$0")/.."}
 cd "$root"
