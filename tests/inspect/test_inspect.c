@@ -12,11 +12,13 @@
  * "no report" cases give the report a few thresholds' time to appear.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,6 +557,61 @@ WT_CASE(dump_on_signal)
         if (!strstr(out, want[i]))
             WT_FAIL("the dump lacks \"%s\"", want[i]);
     free(out);
+}
+
+/* A dump walks the stacks of fibers that are parked when it looks; a
+ * fiber may be woken and run on its stack meanwhile (or still be on its
+ * way into the park). The walk must stay a best-effort read: bounded by
+ * the stack, and not a data race under TSan (the CI TSan job saw one
+ * with dump_on_signal's main fiber going to sleep during the dump). */
+static struct wf_chan *pp_ch[2];
+static atomic_int pp_done;
+
+static void *pinger(void *a)
+{
+    int side = (int)(intptr_t)a, v = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (side == 0) {
+            WT_CHECK_EQ(wf_chan_send(pp_ch[0], &v, WF_FOREVER), 0);
+            WT_CHECK_EQ(wf_chan_recv(pp_ch[1], &v, WF_FOREVER), 0);
+        } else {
+            WT_CHECK_EQ(wf_chan_recv(pp_ch[0], &v, WF_FOREVER), 0);
+            WT_CHECK_EQ(wf_chan_send(pp_ch[1], &v, WF_FOREVER), 0);
+        }
+    }
+    atomic_fetch_add(&pp_done, 1);
+    return NULL;
+}
+
+static void *dump_racing_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(wf_chan_create(&pp_ch[i], sizeof(int), 0), 0);
+    struct wf_fiber f[2];
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(wf_go(&f[i], pinger, (void *)(intptr_t)i), 0);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    WT_CHECK(null >= 0);
+    int dumps = 0;
+    while (atomic_load(&pp_done) < 2) {
+        WT_CHECK(wf_fibers_dump(null) >= 1);
+        dumps++;
+        wf_yield();
+    }
+    close(null);
+    for (int i = 0; i < 2; i++) {
+        WT_CHECK_EQ(wf_join(f[i], NULL, WF_FOREVER), 0);
+        wf_chan_release(pp_ch[i]);
+    }
+    WT_CHECK(dumps > 0);
+    return NULL;
+}
+
+WT_CASE(dump_while_fibers_park_and_wake)
+{
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_run(&c, dump_racing_main, NULL, NULL), 0);
 }
 
 /* ---- deadlocks ------------------------------------------------------------------ */
