@@ -47,7 +47,7 @@ WT_CASE(simple_get)
 /* Every prefix of a valid head is incomplete, never an error. */
 WT_CASE(prefixes_incomplete)
 {
-    const char *s = "\r\nPOST /up HTTP/1.0\nContent-Length: 5\r\n"
+    const char *s = "\r\n\nPOST /up HTTP/1.0\r\nContent-Length: 5\r\n"
                     "Connection: keep-alive\r\n\r\n";
     struct http_request r;
     size_t len = strlen(s);
@@ -98,6 +98,10 @@ WT_CASE(refusals)
         {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\n Host: a\r\n\r\n", -400},
+        /* a bare LF ends no line (leading empty lines excepted) */
+        {"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", -400},
+        {"GET / HTTP/1.1\r\nHost: a\r\n\n", -400},
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", -400},
         {"GET / HTTP/1.1\rHost: a\r\n\r\n", -400},
         {"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", -400},

@@ -10,7 +10,7 @@
  * Strictness is on the side of refusing: a request that two readers
  * could understand differently (whitespace before a colon, a folded
  * line, both Content-Length and Transfer-Encoding, two different
- * lengths, a bare CR) gets 400 instead of a guess, so that nothing in
+ * lengths, a bare CR or LF) gets 400 instead of a guess, so that nothing in
  * front of the server can be smuggled past it.
  */
 #define _DEFAULT_SOURCE /* timegm, gmtime_r */
@@ -43,8 +43,10 @@ static bool eq_nocase(const char *a, size_t n, const char *b)
 }
 
 /* The line starting at p (n bytes available): its length without the
- * terminator, with *next just past it; -1 when no terminator is within
- * n bytes; -2 for a CR not followed by LF. */
+ * CR LF, with *next just past it; -1 when no terminator is within n
+ * bytes; -2 for a CR not followed by LF or an LF without its CR (a bare
+ * LF is refused: a proxy in front that passes it could see other line
+ * ends than this parser, the start of request smuggling). */
 static long line_end(const char *p, size_t n, size_t *next)
 {
     const char *lf = memchr(p, '\n', n);
@@ -56,10 +58,10 @@ static long line_end(const char *p, size_t n, size_t *next)
         /* a trailing CR may still be followed by LF */
         return -1;
     }
+    if (end == 0 || p[end - 1] != '\r')
+        return -2; /* a bare LF */
     *next = end + 1;
-    if (end > 0 && p[end - 1] == '\r')
-        end--;
-    return (long)end;
+    return (long)(end - 1);
 }
 
 static const struct {
