@@ -4,7 +4,8 @@
  * (tools/httpd/http_parse.h) in process: well-formed heads in pieces,
  * every refusal with its status, paths that try to leave the root,
  * ranges, dates; and every input in tests/httpd/crashes (inputs the
- * fuzzer once crashed on) must parse without a crash.
+ * fuzzer once crashed on) and tests/httpd/corpus (its seeds) must parse
+ * without a crash, at least one seed as a whole request.
  */
 #include "http_parse.h"
 
@@ -260,35 +261,62 @@ WT_CASE(dates)
     WT_CHECK_EQ(http_parse_chunk_size("ffffffffffffffffff", 18), -1);
 }
 
-/* Inputs the fuzzer once crashed on: each must now parse cleanly. */
+/* Parse the file at dir/name as a head; returns the parser's result
+ * (checked to be one it may give) and sets *len to the file's size. */
+static int parse_file(const char *dir, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    WT_CHECK(f != NULL);
+    static char buf[1 << 16];
+    *len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    struct http_request r;
+    struct http_limits l = {256, 2048};
+    int rc = http_parse_request(buf, *len, &l, &r);
+    WT_CHECK(rc <= (int)*len);
+    WT_CHECK(rc >= 0 || rc == -400 || rc == -414 || rc == -431 || rc == -501 ||
+             rc == -505);
+    char out[512];
+    if (rc > 0) {
+        WT_CHECK(r.target_len > 0 && r.target_len < (size_t)rc);
+        (void)http_decode_path(r.target, r.target_len, out, sizeof out);
+    }
+    (void)http_decode_path(buf, *len, out, 64);
+    return rc;
+}
+
+/* The fuzzer's inputs: those it once crashed on (crashes/, its README
+ * aside) must parse without a crash, and so must the seed corpus
+ * (corpus/), of which at least one is a whole valid request: a test
+ * that reads nothing, or only junk, fails. */
 WT_CASE(fuzz_regressions)
 {
-    DIR *d = opendir(WT_CRASH_DIR);
-    WT_CHECK(d != NULL);
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", WT_CRASH_DIR, e->d_name);
-        FILE *f = fopen(path, "rb");
-        WT_CHECK(f != NULL);
-        static char buf[1 << 16];
-        size_t len = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        struct http_request r;
-        struct http_limits l = {256, 2048};
-        int rc = http_parse_request(buf, len, &l, &r);
-        WT_CHECK(rc <= (int)len);
-        char out[512];
-        if (rc > 0)
-            (void)http_decode_path(r.target, r.target_len, out, sizeof out);
-        (void)http_decode_path(buf, len, out, 64);
-        n++;
+    const char *dirs[] = {WT_CRASH_DIR, WT_CORPUS_DIR};
+    int crashes = 0, seeds = 0, valid = 0;
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(dirs[k]);
+        WT_CHECK(d != NULL);
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.' || strcmp(e->d_name, "README") == 0)
+                continue;
+            size_t len;
+            int rc = parse_file(dirs[k], e->d_name, &len);
+            if (k == 0) {
+                crashes++;
+            } else {
+                seeds++;
+                valid += rc > 0;
+            }
+        }
+        closedir(d);
     }
-    closedir(d);
-    printf("%d regression input(s)\n", n);
+    printf("%d crash input(s), %d corpus input(s), %d valid\n", crashes, seeds,
+           valid);
+    WT_CHECK(seeds > 0);
+    WT_CHECK(valid > 0);
 }
 
 WT_MAIN()
