@@ -261,6 +261,52 @@ WT_CASE(dates)
     WT_CHECK_EQ(http_parse_chunk_size("ffffffffffffffffff", 18), -1);
 }
 
+/* A parsed head moved to a copy reads the same from the copy alone. */
+WT_CASE(move_to_copy)
+{
+    char a[] = "PUT /x?y HTTP/1.1\r\nHost: h\r\nX-A: v\r\n"
+               "Content-Length: 3\r\n\r\n";
+    char b[sizeof a];
+    struct http_request r;
+    int len = parse(a, &r);
+    WT_CHECK_EQ(len, (int)strlen(a));
+    memcpy(b, a, sizeof a);
+    http_request_move(&r, a, b);
+    memset(a, '#', sizeof a - 1); /* the original is gone */
+    size_t vl;
+    WT_CHECK(eqs(r.method_str, r.method_len, "PUT"));
+    WT_CHECK(eqs(r.target, r.target_len, "/x?y"));
+    const char *v = http_header_get(&r, "x-a", &vl);
+    WT_CHECK(v && eqs(v, vl, "v"));
+    v = http_header_get(&r, "host", &vl);
+    WT_CHECK(v && eqs(v, vl, "h"));
+    WT_CHECK_EQ(r.content_length, 3);
+}
+
+/* Content-Length reads exactly up to 10^18, and as INT64_MAX past it. */
+WT_CASE(length_saturates)
+{
+    static const struct {
+        const char *v;
+        int64_t x;
+    } cases[] = {
+        {"999999999999999999", INT64_C(999999999999999999)},
+        {"1000000000000000000", INT64_C(1000000000000000000)},
+        {"1000000000000000001", INT64_MAX},
+        {"1000000000000000009", INT64_MAX},
+        {"99999999999999999999999", INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req,
+                 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %s\r\n\r\n",
+                 cases[i].v);
+        struct http_request r;
+        WT_CHECK_EQ(parse(req, &r), (int)strlen(req));
+        WT_CHECK_EQ(r.content_length, cases[i].x);
+    }
+}
+
 /* Parse the file at dir/name as a head; returns the parser's result
  * (checked to be one it may give) and sets *len to the file's size. */
 static int parse_file(const char *dir, const char *name, size_t *len)

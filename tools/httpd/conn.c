@@ -662,7 +662,7 @@ static void serve(struct cx *x)
             if (!copy)
                 return;
             memcpy(copy, p, (size_t)len);
-            http_parse_request(copy, (size_t)len, &lim, &req);
+            http_request_move(&req, p, copy);
             wf_bufreader_consume(x->r, (size_t)len);
             err = flush_pending(x);
             if (!err)

@@ -158,8 +158,8 @@ static int parse_header(const char *p, size_t n, struct http_header *h)
     return 0;
 }
 
-/* Content-Length: digits only; -1 when malformed. Values past 10^18 read
- * as INT64_MAX (over any body limit). */
+/* Content-Length: digits only; -1 when malformed. Values past 10^18
+ * read as INT64_MAX (over any body limit). */
 static int64_t parse_length(const char *v, size_t n)
 {
     if (n == 0)
@@ -168,8 +168,9 @@ static int64_t parse_length(const char *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (v[i] < '0' || v[i] > '9')
             return -1;
-        if (x > INT64_C(100000000000000000))
-            x = INT64_MAX;
+        if (x > INT64_C(100000000000000000) ||
+            (x == INT64_C(100000000000000000) && v[i] != '0'))
+            x = INT64_MAX; /* the next digit would pass 10^18 */
         else
             x = x * 10 + (v[i] - '0');
     }
@@ -294,6 +295,18 @@ int http_parse_request(const char *buf, size_t len,
     if (err)
         return err;
     return (int)pos;
+}
+
+void http_request_move(struct http_request *req, const char *from,
+                       const char *to)
+{
+    req->method_str = to + (req->method_str - from);
+    req->target = to + (req->target - from);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        struct http_header *h = &req->headers[i];
+        h->name = to + (h->name - from);
+        h->value = to + (h->value - from);
+    }
 }
 
 const char *http_header_get(const struct http_request *req, const char *name,

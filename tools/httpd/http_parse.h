@@ -69,6 +69,11 @@ struct http_limits {
 int http_parse_request(const char *buf, size_t len,
                        const struct http_limits *lim, struct http_request *req);
 
+/* After the head req was parsed from (at from) was copied to to: point
+ * req's strings into the copy, without parsing it again. */
+void http_request_move(struct http_request *req, const char *from,
+                       const char *to);
+
 /* The value of header `name` (case-insensitive), or NULL; *len gets its
  * length. The first one wins. */
 const char *http_header_get(const struct http_request *req, const char *name,
