@@ -427,7 +427,8 @@ int wf_tcp_listen(const char *ip, int port, int backlog)
     int err = inet_addr_of(ip, port, &ss, &len);
     if (err == 0)
         return wf_listen((struct sockaddr *)&ss, len, backlog);
-    if (port < 0 || port > 65535 || !ip || !*ip)
+    /* (a NULL ip is "0.0.0.0" to inet_addr_of: never here) */
+    if (port < 0 || port > 65535 || !*ip)
         return WF_EINVAL;
     struct wf_future *f;
     struct addrinfo *ai;
