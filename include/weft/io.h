@@ -128,7 +128,9 @@ WF_API int wf_connect(const struct sockaddr *addr, socklen_t len,
  * as it is, or a name, resolved with getaddrinfo on the blocking-call pool
  * (see wf_tcp_listen); then each address is tried in the resolver's order
  * until one connects, the resolution and every attempt within the one
- * deadline. Errors: WF_EINVAL host NULL or "", or port outside 0..65535;
+ * deadline: each attempt gets an equal share of the time left (the last
+ * one all of it), so an address that does not answer leaves time to the
+ * next. Errors: WF_EINVAL host NULL or "", or port outside 0..65535;
  * WF_ENOENT the name does not resolve; WF_EAGAIN the resolver failed for
  * now (no name server answered); WF_ETIMEDOUT the deadline passed while
  * resolving or connecting; when every address fails, the last one's

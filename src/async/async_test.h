@@ -11,6 +11,9 @@
 #ifndef WEFT_ASYNC_TEST_H
 #define WEFT_ASYNC_TEST_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Called by wf__iofd_wait (reactor.c), on the waiting thread, after the
  * caller's attempt would have blocked and after the wait has looked at
  * whether fd is registered, before it registers fd or parks: fd and the
@@ -30,5 +33,12 @@ void wf__test_set_close_hook(wf__test_close_hook_fn *fn);
 /* Registrations the reactor has asked its backends for (add calls) since
  * the process started. */
 long wf__test_reactor_adds(void);
+
+/* wf_tcp_connect's deadline for one attempt at time now, with left
+ * addresses (this one included) still to try before deadline: an equal
+ * share of the time left (the last attempt: all of it); deadline itself
+ * when WF_FOREVER or already passed. */
+int64_t wf__connect_attempt_deadline(int64_t now, int64_t deadline,
+                                     size_t left);
 
 #endif

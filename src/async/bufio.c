@@ -256,8 +256,9 @@ ssize_t wf_bufwriter_write(struct wf_bufwriter *w, const void *buf, size_t n,
         k = WF_EINVAL;
         goto out;
     }
-    /* Send while what is left does not fit beside what is buffered. */
-    while (w->len + (n - done) > w->cap) {
+    /* Send while what is left does not fit beside what is buffered, or
+     * is a buffer's size or more (copying it in would gain nothing). */
+    while (w->len + (n - done) > w->cap || n - done >= w->cap) {
         struct iovec iov[2] = {{w->buf, w->len},
                                {(void *)(p + done), n - done}};
         int first = w->len ? 0 : 1;

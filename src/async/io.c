@@ -427,7 +427,8 @@ int wf_tcp_listen(const char *ip, int port, int backlog)
     int err = inet_addr_of(ip, port, &ss, &len);
     if (err == 0)
         return wf_listen((struct sockaddr *)&ss, len, backlog);
-    if (port < 0 || port > 65535 || !ip || !*ip)
+    /* (a NULL ip is "0.0.0.0" to inet_addr_of: never here) */
+    if (port < 0 || port > 65535 || !*ip)
         return WF_EINVAL;
     struct wf_future *f;
     struct addrinfo *ai;
@@ -551,6 +552,13 @@ out_close:
     return err;
 }
 
+int64_t wf__connect_attempt_deadline(int64_t now, int64_t deadline, size_t left)
+{
+    if (deadline == WF_FOREVER || left <= 1 || deadline <= now)
+        return deadline;
+    return now + (deadline - now) / (int64_t)left;
+}
+
 int wf_tcp_connect(const char *ip, int port, int64_t deadline)
 {
     struct sockaddr_storage ss;
@@ -567,12 +575,23 @@ int wf_tcp_connect(const char *ip, int port, int64_t deadline)
     err = resolve_tcp(ip, port, false, deadline, &f, &ai);
     if (err)
         return err;
-    /* Each address in the resolver's order, all within the one deadline;
-     * the last error is the call's when none answers. */
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        err = wf_connect(a->ai_addr, a->ai_addrlen, deadline);
-        if (err >= 0 || err == WF_ETIMEDOUT || err == WF_ECANCELED ||
-            err == WF_ESHUTDOWN)
+    /* Each address in the resolver's order, all within the one deadline,
+     * each with its share of the time left: one that does not answer
+     * (its own deadline, or the kernel's SYN timeout: WF_ETIMEDOUT both)
+     * leaves time to the next. Stops when the deadline has passed; the
+     * last error is the call's when none answers. */
+    size_t left = 0;
+    for (struct addrinfo *a = ai; a; a = a->ai_next)
+        left++;
+    for (struct addrinfo *a = ai; a; a = a->ai_next, left--) {
+        int64_t now = wf_now();
+        if (deadline != WF_FOREVER && now >= deadline) {
+            err = WF_ETIMEDOUT;
+            break;
+        }
+        err = wf_connect(a->ai_addr, a->ai_addrlen,
+                         wf__connect_attempt_deadline(now, deadline, left));
+        if (err >= 0 || err == WF_ECANCELED || err == WF_ESHUTDOWN)
             break;
     }
     wf_future_release(f);

@@ -335,6 +335,17 @@ static void *writer_main(void *arg)
     }
     WT_CHECK_EQ(got, 36);
     WT_CHECK(memcmp(buf, "0123456789abcdefghijklmnopqrstuvwxyz", 36) == 0);
+    /* data of a buffer's size goes straight (io.h), not into the buffer */
+    WT_CHECK_EQ(wf_bufwriter_write(w, "ABCDEFGHIJKLMNOP", 16, NULL, WF_FOREVER),
+                16);
+    WT_CHECK_EQ(wf_bufwriter_buffered(w), 0);
+    got = 0;
+    while (got < 16) {
+        ssize_t k = wf_read(b, buf + got, sizeof buf - got, WF_FOREVER);
+        WT_CHECK(k > 0);
+        got += (size_t)k;
+    }
+    WT_CHECK(memcmp(buf, "ABCDEFGHIJKLMNOP", 16) == 0);
     WT_CHECK_EQ(wf_bufwriter_write(w, "left", 4, NULL, WF_FOREVER), 4);
     WT_CHECK_EQ(wf_bufwriter_free(w), 4); /* dropped, and said so */
     wf_close(a);

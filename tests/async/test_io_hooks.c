@@ -241,4 +241,27 @@ static void close_window_case(bool fiber)
 WT_CASE(close_window_thread) { close_window_case(false); }
 WT_CASE(close_window_fiber) { close_window_case(true); }
 
+/* wf_tcp_connect gives each address a share of the time left, so one
+ * that does not answer (its attempt ends WF_ETIMEDOUT) leaves time to the
+ * next; before, the first attempt had the whole deadline. */
+WT_CASE(connect_attempt_share)
+{
+    const int64_t t = 1000 * WF_SEC;
+    WT_CHECK_EQ(wf__connect_attempt_deadline(t, t + 3 * WF_SEC, 3), t + WF_SEC);
+    WT_CHECK_EQ(wf__connect_attempt_deadline(t, t + 3 * WF_SEC, 2),
+                t + 3 * WF_SEC / 2);
+    /* the last address: all that is left */
+    WT_CHECK_EQ(wf__connect_attempt_deadline(t, t + 3 * WF_SEC, 1),
+                t + 3 * WF_SEC);
+    /* no deadline, or one already passed: as it is */
+    WT_CHECK_EQ(wf__connect_attempt_deadline(t, WF_FOREVER, 4), WF_FOREVER);
+    WT_CHECK_EQ(wf__connect_attempt_deadline(t, t - 5, 4), t - 5);
+    WT_CHECK_EQ(wf__connect_attempt_deadline(t, t, 4), t);
+    /* a share is never past the deadline nor before now */
+    for (size_t left = 1; left < 100; left++) {
+        int64_t d = wf__connect_attempt_deadline(t, t + 7, left);
+        WT_CHECK(d >= t && d <= t + 7);
+    }
+}
+
 WT_MAIN()

@@ -4,7 +4,8 @@
  * (tools/httpd/http_parse.h) in process: well-formed heads in pieces,
  * every refusal with its status, paths that try to leave the root,
  * ranges, dates; and every input in tests/httpd/crashes (inputs the
- * fuzzer once crashed on) must parse without a crash.
+ * fuzzer once crashed on) and tests/httpd/corpus (its seeds) must parse
+ * without a crash, at least one seed as a whole request.
  */
 #include "http_parse.h"
 
@@ -47,7 +48,7 @@ WT_CASE(simple_get)
 /* Every prefix of a valid head is incomplete, never an error. */
 WT_CASE(prefixes_incomplete)
 {
-    const char *s = "\r\nPOST /up HTTP/1.0\nContent-Length: 5\r\n"
+    const char *s = "\r\n\nPOST /up HTTP/1.0\r\nContent-Length: 5\r\n"
                     "Connection: keep-alive\r\n\r\n";
     struct http_request r;
     size_t len = strlen(s);
@@ -98,6 +99,10 @@ WT_CASE(refusals)
         {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\n Host: a\r\n\r\n", -400},
+        /* a bare LF ends no line (leading empty lines excepted) */
+        {"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", -400},
+        {"GET / HTTP/1.1\r\nHost: a\r\n\n", -400},
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", -400},
         {"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", -400},
         {"GET / HTTP/1.1\rHost: a\r\n\r\n", -400},
         {"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", -400},
@@ -256,35 +261,108 @@ WT_CASE(dates)
     WT_CHECK_EQ(http_parse_chunk_size("ffffffffffffffffff", 18), -1);
 }
 
-/* Inputs the fuzzer once crashed on: each must now parse cleanly. */
+/* A parsed head moved to a copy reads the same from the copy alone. */
+WT_CASE(move_to_copy)
+{
+    char a[] = "PUT /x?y HTTP/1.1\r\nHost: h\r\nX-A: v\r\n"
+               "Content-Length: 3\r\n\r\n";
+    char b[sizeof a];
+    struct http_request r;
+    int len = parse(a, &r);
+    WT_CHECK_EQ(len, (int)strlen(a));
+    memcpy(b, a, sizeof a);
+    http_request_move(&r, a, b);
+    memset(a, '#', sizeof a - 1); /* the original is gone */
+    size_t vl;
+    WT_CHECK(eqs(r.method_str, r.method_len, "PUT"));
+    WT_CHECK(eqs(r.target, r.target_len, "/x?y"));
+    const char *v = http_header_get(&r, "x-a", &vl);
+    WT_CHECK(v && eqs(v, vl, "v"));
+    v = http_header_get(&r, "host", &vl);
+    WT_CHECK(v && eqs(v, vl, "h"));
+    WT_CHECK_EQ(r.content_length, 3);
+}
+
+/* Content-Length reads exactly up to 10^18, and as INT64_MAX past it. */
+WT_CASE(length_saturates)
+{
+    static const struct {
+        const char *v;
+        int64_t x;
+    } cases[] = {
+        {"999999999999999999", INT64_C(999999999999999999)},
+        {"1000000000000000000", INT64_C(1000000000000000000)},
+        {"1000000000000000001", INT64_MAX},
+        {"1000000000000000009", INT64_MAX},
+        {"99999999999999999999999", INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req,
+                 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %s\r\n\r\n",
+                 cases[i].v);
+        struct http_request r;
+        WT_CHECK_EQ(parse(req, &r), (int)strlen(req));
+        WT_CHECK_EQ(r.content_length, cases[i].x);
+    }
+}
+
+/* Parse the file at dir/name as a head; returns the parser's result
+ * (checked to be one it may give) and sets *len to the file's size. */
+static int parse_file(const char *dir, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    WT_CHECK(f != NULL);
+    static char buf[1 << 16];
+    *len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    struct http_request r;
+    struct http_limits l = {256, 2048};
+    int rc = http_parse_request(buf, *len, &l, &r);
+    WT_CHECK(rc <= (int)*len);
+    WT_CHECK(rc >= 0 || rc == -400 || rc == -414 || rc == -431 || rc == -501 ||
+             rc == -505);
+    char out[512];
+    if (rc > 0) {
+        WT_CHECK(r.target_len > 0 && r.target_len < (size_t)rc);
+        (void)http_decode_path(r.target, r.target_len, out, sizeof out);
+    }
+    (void)http_decode_path(buf, *len, out, 64);
+    return rc;
+}
+
+/* The fuzzer's inputs: those it once crashed on (crashes/, its README
+ * aside) must parse without a crash, and so must the seed corpus
+ * (corpus/), of which at least one is a whole valid request: a test
+ * that reads nothing, or only junk, fails. */
 WT_CASE(fuzz_regressions)
 {
-    DIR *d = opendir(WT_CRASH_DIR);
-    WT_CHECK(d != NULL);
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", WT_CRASH_DIR, e->d_name);
-        FILE *f = fopen(path, "rb");
-        WT_CHECK(f != NULL);
-        static char buf[1 << 16];
-        size_t len = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        struct http_request r;
-        struct http_limits l = {256, 2048};
-        int rc = http_parse_request(buf, len, &l, &r);
-        WT_CHECK(rc <= (int)len);
-        char out[512];
-        if (rc > 0)
-            (void)http_decode_path(r.target, r.target_len, out, sizeof out);
-        (void)http_decode_path(buf, len, out, 64);
-        n++;
+    const char *dirs[] = {WT_CRASH_DIR, WT_CORPUS_DIR};
+    int crashes = 0, seeds = 0, valid = 0;
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(dirs[k]);
+        WT_CHECK(d != NULL);
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.' || strcmp(e->d_name, "README") == 0)
+                continue;
+            size_t len;
+            int rc = parse_file(dirs[k], e->d_name, &len);
+            if (k == 0) {
+                crashes++;
+            } else {
+                seeds++;
+                valid += rc > 0;
+            }
+        }
+        closedir(d);
     }
-    closedir(d);
-    printf("%d regression input(s)\n", n);
+    printf("%d crash input(s), %d corpus input(s), %d valid\n", crashes, seeds,
+           valid);
+    WT_CHECK(seeds > 0);
+    WT_CHECK(valid > 0);
 }
 
 WT_MAIN()

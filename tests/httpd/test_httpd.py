@@ -278,16 +278,16 @@ def case_traversal():
         st, h, b, r = get(srv, req(path))
         check(st == want, "%s: %d, want %d" % (path, st, want))
         check(b"secret" not in b, "%s leaked" % path)
-    # a directory named without its '/' is redirected with the target as
-    # it came (percent-encoded), never with decoded bytes: a CR LF in a
-    # name must not become a header
+    # a directory named without its '/' is redirected with its decoded
+    # path encoded again, never with decoded bytes: a CR LF in a name
+    # must not become a header
     os.mkdir(os.path.join(srv.root, "a b"))
     os.mkdir(os.path.join(srv.root, "x\r\nSet-Cookie: y"))
     st, h, _, _ = get(srv, req("/a%20b"))
     check(st == 301 and h.get("location") == "/a%20b/", "301 %r" % h)
     st, h, _, _ = get(srv, req("/x%0d%0aSet-Cookie:%20y?q"))
     check(st == 301 and "set-cookie" not in h, "header injection: %r" % h)
-    check(h.get("location") == "/x%0d%0aSet-Cookie:%20y/", "location %r" % h)
+    check(h.get("location") == "/x%0D%0ASet-Cookie:%20y/", "location %r" % h)
     # long directory paths: a whole Location, or 414, never a cut answer
     deep = "/" + "/".join(["d" * 200] * 4)
     os.makedirs(srv.root + deep)
@@ -650,6 +650,152 @@ def case_usage():
     srv = Server("--bind", "localhost", root=False)
     st, _, _, _ = get(srv, req("/plaintext"))
     check(st == 200, "bound by name")
+    srv.stop()
+
+
+def case_write_progress():
+    """--write-timeout bounds the time without progress: a client that
+    reads a large file slowly but steadily for longer gets all of it."""
+    srv = Server("--write-timeout", "1")
+    # at most 64 KiB each 5 ms: over 2.5 s for the whole, while what the
+    # kernel buffers drains within a fraction of a second
+    n = 32 << 20
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(req("/huge.bin", extra="Range: bytes=0-%d\r\n" % (n - 1)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        check(d, "closed before the head")
+        buf += d
+    head, body = buf.split(b"\r\n\r\n", 1)
+    check(head.startswith(b"HTTP/1.1 206 "), "status %r" % head[:20])
+    got = len(body)
+    start = time.monotonic()
+    while got < n:
+        d = s.recv(65536)
+        if not d:
+            break
+        check(d.count(0) == len(d), "body bytes")
+        got += len(d)
+        time.sleep(0.005)
+    elapsed = time.monotonic() - start
+    s.close()
+    check(got == n, "got %d of %d bytes in %.1f s" % (got, n, elapsed))
+    srv.stop()
+
+
+def case_if_range():
+    """Range is honoured only when If-Range, if sent, is the file's
+    Last-Modified date exactly (RFC 9110, 13.1.5)."""
+    srv = Server()
+    st, h, _, _ = get(srv, req("/a.txt"))
+    lm = h["last-modified"]
+    full = b"0123456789abcdefghij"
+    st, h, b, _ = get(srv, req("/a.txt", extra="Range: bytes=2-5\r\n"
+                               "If-Range: %s\r\n" % lm))
+    check(st == 206 and b == b"2345", "If-Range = Last-Modified: %d %r" % (st, b))
+    for ir in ['"abc"', 'W/"abc"', "Sun, 06 Nov 1994 08:49:37 GMT", "nonsense"]:
+        st, h, b, _ = get(srv, req("/a.txt", extra="Range: bytes=2-5\r\n"
+                                   "If-Range: %s\r\n" % ir))
+        check(st == 200 and b == full, "If-Range %s: %d %r" % (ir, st, b))
+        check("content-range" not in h, "no Content-Range for %s" % ir)
+    srv.stop()
+
+
+def case_bare_lf():
+    """A bare LF ends no line of the head or of a chunked body (only the
+    empty lines before a request may be bare)."""
+    srv = Server()
+    expect_status(srv, b"GET /a.txt HTTP/1.1\r\nHost: t\nX: y\r\n\r\n", 400)
+    expect_status(srv, b"GET /a.txt HTTP/1.1\nHost: t\r\n\r\n", 400)
+    post = req("/a.txt", "POST", "Transfer-Encoding: chunked\r\n")
+    for body in ["3\nabc\r\n0\r\n\r\n", "3\r\nabc\n0\r\n\r\n",
+                 "3\r\nabc\r\n0\n\r\n", "3\r\nabc\r\n0\r\nT: x\n\r\n",
+                 "3\r\nabc\r\n0\r\n\n"]:
+        expect_status(srv, (post + body).encode(), 400)
+    expect_status(srv, b"\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", 200,
+                  closes=False)
+    srv.stop()
+
+
+def case_redirect():
+    """The Location of a directory named without its '/' is a path on
+    this server: one leading '/', encoded, no query or fragment."""
+    srv = Server()
+    os.mkdir(os.path.join(srv.root, "a b"))
+    os.mkdir(os.path.join(srv.root, "q#"))
+    for target, want in [("/sub", "/sub/"), ("//sub", "/sub/"),
+                         ("///sub", "/sub/"), ("/sub?x=1", "/sub/"),
+                         ("/sub#frag", "/sub/"), ("//sub?a#b", "/sub/"),
+                         ("/a%20b", "/a%20b/"), ("/q%23", "/q%23/")]:
+        st, h, _, _ = get(srv, req(target))
+        check(st == 301 and h.get("location") == want,
+              "%s: %d Location %r, want %r" % (target, st, h.get("location"),
+                                               want))
+    srv.stop()
+
+
+def case_small_head_chunked():
+    """With --max-header under 1024 a chunked body is still read."""
+    srv = Server("--max-header", "64")
+    s = srv.conn()
+    r = Reader(s)
+    s.sendall(b"POST /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+              b"\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+    check(r.response()[0] == 405, "chunked POST answered")
+    st, _, b = r.response()
+    check(st == 200 and b == b"0123456789abcdefghij", "next request")
+    s.close()
+    srv.stop()
+
+
+def case_fifo():
+    """A FIFO swapped in for a file between the server's stat and open
+    does not block a worker: every request is answered."""
+    srv = Server()
+    p = os.path.join(srv.root, "p")
+    tmp = os.path.join(srv.root, "p.tmp")
+    with open(p, "w") as f:
+        f.write("x")
+    stop = threading.Event()
+
+    def swap():
+        while not stop.is_set():
+            os.mkfifo(tmp)
+            os.replace(tmp, p)
+            with open(tmp, "w") as f:
+                f.write("x")
+            os.replace(tmp, p)
+
+    t = threading.Thread(target=swap, daemon=True)
+    t.start()
+    try:
+        end = time.monotonic() + 4
+        n = 0
+        while time.monotonic() < end:
+            st, _, _, r = get(srv, req("/p"))
+            r.s.close()
+            check(st in (200, 403, 404), "status %d" % st)
+            n += 1
+        st, _, _, r = get(srv, req("/plaintext"))
+        check(st == 200, "still serving")
+    finally:
+        stop.set()
+        t.join()
+    srv.stop()
+
+
+def case_body_timeout():
+    """A body that stops coming is answered 408, as a head is."""
+    srv = Server("--header-timeout", "1")
+    expect_status(srv, (req("/a.txt", "POST", "Content-Length: 10\r\n")
+                        + "abc").encode(), 408)
+    expect_status(srv, (req("/a.txt", "POST", "Transfer-Encoding: chunked\r\n")
+                        + "5\r\nab").encode(), 408)
+    expect_status(srv, (req("/a.txt", "POST", "Transfer-Encoding: chunked\r\n")
+                        + "3\r\nabc\r\n0\r\nT: 1").encode(), 408)
     srv.stop()
 
 

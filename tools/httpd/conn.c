@@ -277,7 +277,10 @@ static int open_under_root(const char *p, struct stat *st, char real[PATH_MAX])
         }
         if (!S_ISREG(st->st_mode))
             return -404;
-        int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO swapped in since the stat must not block
+         * the worker in open (fstat below then refuses it); for a
+         * regular file the flag changes nothing */
+        int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
             return errno == EACCES ? -403 : -404;
         if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
@@ -295,16 +298,31 @@ static int serve_file(struct cx *x, const char *path)
     char real[PATH_MAX];
     int fd = open_under_root(path, &st, real);
     if (fd == -301) {
-        /* The target's path as it came, not the decoded one: the parser
-         * let only visible ASCII into it, while a decoded name may hold
+        /* From the decoded path (query and fragment already cut off),
+         * with its leading slashes collapsed to one ("//host/" would name
+         * a host to a browser), encoded again: a decoded name may hold
          * any byte (a CR LF would start a header of the client's). */
-        const char *t = x->req->target;
-        const char *q = memchr(t, '?', x->req->target_len);
-        size_t tl = q ? (size_t)(q - t) : x->req->target_len;
-        char extra[1100];
-        if (tl > 1024)
+        static const char hex[] = "0123456789ABCDEF";
+        while (path[0] == '/' && path[1] == '/')
+            path++;
+        size_t pl = strlen(path);
+        if (pl > 1024)
             return simple(x, 414, NULL);
-        snprintf(extra, sizeof extra, "Location: %.*s/\r\n", (int)tl, t);
+        char extra[3 * 1024 + 32];
+        size_t o = (size_t)snprintf(extra, sizeof extra, "Location: ");
+        for (size_t i = 0; i < pl; i++) {
+            unsigned char c = (unsigned char)path[i];
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c >= '0' && c <= '9') ||
+                (c && strchr("/-._~!$&'()*+,;=:@", c))) {
+                extra[o++] = (char)c;
+            } else {
+                extra[o++] = '%';
+                extra[o++] = hex[c >> 4];
+                extra[o++] = hex[c & 15];
+            }
+        }
+        memcpy(extra + o, "/\r\n", 4);
         return simple(x, 301, extra);
     }
     if (fd < 0)
@@ -331,6 +349,18 @@ static int serve_file(struct cx *x, const char *path)
     int64_t first = 0, last = size - 1;
     int status = 200;
     v = http_header_get(x->req, "range", &vl);
+    if (v) {
+        /* If-Range (RFC 9110, 13.1.5): the range holds only while the
+         * file is the one the client has, named by its Last-Modified
+         * date exactly; an entity tag (none is sent here) or any other
+         * date asks for the whole file. */
+        size_t il;
+        const char *iv = http_header_get(x->req, "if-range", &il);
+        if (iv && (il == 0 || iv[0] == '"' ||
+                   (il > 1 && iv[0] == 'W' && iv[1] == '/') ||
+                   http_parse_date(iv, il) != mtime))
+            v = NULL;
+    }
     if (v) {
         int rr = http_parse_range(v, vl, size, &first, &last);
         if (rr < 0) {
@@ -383,8 +413,13 @@ static int serve_file(struct cx *x, const char *path)
             err = (int)k;
         else if (k == 0)
             err = -EIO; /* the file shrank: the promised length is a lie */
-        else
+        else {
+            /* --write-timeout bounds the time without progress, not the
+             * whole body: a large file to a slow but steady client must
+             * not be cut short */
             x->sent += k;
+            x->wdl = wf_deadline_in(srv.o.write_timeout);
+        }
     }
     close(fd);
     return err;
@@ -458,16 +493,20 @@ static int drop_body(struct cx *x, const struct http_request *q,
     }
     if (!q->chunked)
         return 0;
+    /* the reader's buffer holds --max-header bytes, which may be less */
+    size_t lmax = srv.o.max_head < 1024 ? srv.o.max_head : 1024;
     for (;;) {
         const char *line;
-        ssize_t k = wf_bufreader_read_line(x->r, 1024, &line, deadline);
+        ssize_t k = wf_bufreader_read_line(x->r, lmax, &line, deadline);
         if (k == WF_EMSGSIZE)
             return -400;
         if (k <= 0)
             return k == 0 || k == WF_ENODATA ? -EPIPE : (int)k;
+        /* lines end in CR LF: a bare LF is refused, as in the head */
         size_t ll = (size_t)k - 1;
-        if (ll > 0 && line[ll - 1] == '\r')
-            ll--;
+        if (ll == 0 || line[ll - 1] != '\r')
+            return -400;
+        ll--;
         int64_t size = http_parse_chunk_size(line, ll);
         if (size < 0)
             return -400;
@@ -479,19 +518,25 @@ static int drop_body(struct cx *x, const struct http_request *q,
         int err = skip(x, size, deadline);
         if (err)
             return err;
-        k = wf_bufreader_read_line(x->r, 1024, &line, deadline);
-        if (k == 1 || (k == 2 && line[0] == '\r'))
+        k = wf_bufreader_read_line(x->r, lmax, &line, deadline);
+        if (k == 2 && line[0] == '\r')
             continue;
+        if (k == WF_ETIMEDOUT)
+            return (int)k;
         return k <= 0 && k != WF_EMSGSIZE && k != WF_ENODATA ? -EPIPE : -400;
     }
     /* trailers, up to the blank line */
     for (int i = 0; i < HTTP_MAX_HEADERS + 1; i++) {
         const char *line;
-        ssize_t k = wf_bufreader_read_line(x->r, 1024, &line, deadline);
+        ssize_t k = wf_bufreader_read_line(x->r, lmax, &line, deadline);
         if (k <= 0)
-            return k == WF_EMSGSIZE ? -431 : -EPIPE;
-        if (k == 1 || (k == 2 && line[0] == '\r'))
+            return k == WF_EMSGSIZE    ? -431
+                   : k == WF_ETIMEDOUT ? (int)k
+                                       : -EPIPE;
+        if (k == 2 && line[0] == '\r')
             return 0;
+        if (k < 2 || line[k - 2] != '\r')
+            return -400; /* a bare LF */
     }
     return -431;
 }
@@ -617,12 +662,14 @@ static void serve(struct cx *x)
             if (!copy)
                 return;
             memcpy(copy, p, (size_t)len);
-            http_parse_request(copy, (size_t)len, &lim, &req);
+            http_request_move(&req, p, copy);
             wf_bufreader_consume(x->r, (size_t)len);
             err = flush_pending(x);
             if (!err)
                 err = drop_body(x, &req, hdl);
-            if (err == -413 || err == -400 || err == -431) {
+            if (err == WF_ETIMEDOUT)
+                err = -408; /* as for a head that does not come */
+            if (err == -413 || err == -400 || err == -431 || err == -408) {
                 refuse(x, -err);
                 free(copy);
                 return;

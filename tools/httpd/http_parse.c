@@ -10,7 +10,7 @@
  * Strictness is on the side of refusing: a request that two readers
  * could understand differently (whitespace before a colon, a folded
  * line, both Content-Length and Transfer-Encoding, two different
- * lengths, a bare CR) gets 400 instead of a guess, so that nothing in
+ * lengths, a bare CR or LF) gets 400 instead of a guess, so that nothing in
  * front of the server can be smuggled past it.
  */
 #define _DEFAULT_SOURCE /* timegm, gmtime_r */
@@ -43,8 +43,10 @@ static bool eq_nocase(const char *a, size_t n, const char *b)
 }
 
 /* The line starting at p (n bytes available): its length without the
- * terminator, with *next just past it; -1 when no terminator is within
- * n bytes; -2 for a CR not followed by LF. */
+ * CR LF, with *next just past it; -1 when no terminator is within n
+ * bytes; -2 for a CR not followed by LF or an LF without its CR (a bare
+ * LF is refused: a proxy in front that passes it could see other line
+ * ends than this parser, the start of request smuggling). */
 static long line_end(const char *p, size_t n, size_t *next)
 {
     const char *lf = memchr(p, '\n', n);
@@ -56,10 +58,10 @@ static long line_end(const char *p, size_t n, size_t *next)
         /* a trailing CR may still be followed by LF */
         return -1;
     }
+    if (end == 0 || p[end - 1] != '\r')
+        return -2; /* a bare LF */
     *next = end + 1;
-    if (end > 0 && p[end - 1] == '\r')
-        end--;
-    return (long)end;
+    return (long)(end - 1);
 }
 
 static const struct {
@@ -156,8 +158,8 @@ static int parse_header(const char *p, size_t n, struct http_header *h)
     return 0;
 }
 
-/* Content-Length: digits only; -1 when malformed. Values past 10^18 read
- * as INT64_MAX (over any body limit). */
+/* Content-Length: digits only; -1 when malformed. Values past 10^18
+ * read as INT64_MAX (over any body limit). */
 static int64_t parse_length(const char *v, size_t n)
 {
     if (n == 0)
@@ -166,8 +168,9 @@ static int64_t parse_length(const char *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (v[i] < '0' || v[i] > '9')
             return -1;
-        if (x > INT64_C(100000000000000000))
-            x = INT64_MAX;
+        if (x > INT64_C(100000000000000000) ||
+            (x == INT64_C(100000000000000000) && v[i] != '0'))
+            x = INT64_MAX; /* the next digit would pass 10^18 */
         else
             x = x * 10 + (v[i] - '0');
     }
@@ -292,6 +295,18 @@ int http_parse_request(const char *buf, size_t len,
     if (err)
         return err;
     return (int)pos;
+}
+
+void http_request_move(struct http_request *req, const char *from,
+                       const char *to)
+{
+    req->method_str = to + (req->method_str - from);
+    req->target = to + (req->target - from);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        struct http_header *h = &req->headers[i];
+        h->name = to + (h->name - from);
+        h->value = to + (h->value - from);
+    }
 }
 
 const char *http_header_get(const struct http_request *req, const char *name,

@@ -59,14 +59,20 @@ struct http_limits {
  * (through the blank line) and fills *req; HTTP_INCOMPLETE when the head
  * is not complete within len bytes and no limit is passed yet; else the
  * negated status to answer, after which the connection must close:
- * -400 malformed (bad tokens, control bytes, NUL, a bare CR, folded
+ * -400 malformed (bad tokens, control bytes, NUL, a bare CR or LF, folded
  * lines, a missing or doubled Host in HTTP/1.1, conflicting lengths),
  * -414 the request line passes max_line, -431 the head passes max_head or
  * has over HTTP_MAX_HEADERS headers, -501 an unknown method or a transfer
  * coding other than chunked, -505 an HTTP major version other than 1.
- * Lines may end in CRLF or LF. */
+ * Lines end in CRLF; only the empty lines before a request may end in a
+ * bare LF. */
 int http_parse_request(const char *buf, size_t len,
                        const struct http_limits *lim, struct http_request *req);
+
+/* After the head req was parsed from (at from) was copied to to: point
+ * req's strings into the copy, without parsing it again. */
+void http_request_move(struct http_request *req, const char *from,
+                       const char *to);
 
 /* The value of header `name` (case-insensitive), or NULL; *len gets its
  * length. The first one wins. */
