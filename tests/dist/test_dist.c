@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mpi.h>
 #include <weft/dist.h>
@@ -48,10 +49,17 @@ static int leave_call(int rc)
     return rc;
 }
 
+/* > 0: the n-th MPI_Isend from now fails without starting (a fault the
+ * loops must not turn into a hang). */
+static atomic_int fail_isend_in;
+
 int MPI_Isend(const void *buf, int count, MPI_Datatype t, int dest, int tag,
               MPI_Comm comm, MPI_Request *req)
 {
     enter_call();
+    if (atomic_load(&fail_isend_in) > 0 &&
+        atomic_fetch_sub(&fail_isend_in, 1) == 1)
+        return leave_call(MPI_ERR_OTHER);
     return leave_call(PMPI_Isend(buf, count, t, dest, tag, comm, req));
 }
 
@@ -1094,6 +1102,51 @@ WT_CASE(abort_finalize_stuck)
 {
     setenv("WEFT_DIST_FINALIZE_MS", "300", 1);
     run_dist(stuck_send_body);
+}
+
+/* Rank 0's chunks take a while, so that rank 1 gets chunks and asks
+ * again (rank 0 alone would hand itself all of a loop of no-ops). */
+static void slow_on_rank0_body(long lo, long hi, void *ctx)
+{
+    (void)ctx;
+    if (rank == 0)
+        usleep((useconds_t)(1000 * (hi - lo)));
+}
+
+/* Rank 1's n-th request for a chunk of a dynamic loop fails to start
+ * (the interposer above): rank 0 would wait for its requests forever, so
+ * the job must end with weft's message. */
+static void loop_ask_fails(int nth)
+{
+    barrier();
+    if (rank == 1)
+        atomic_store(&fail_isend_in, nth);
+    struct wf_dist_for_opts o = WF_DIST_FOR_OPTS_INIT;
+    o.mode = WF_DIST_DYNAMIC;
+    o.chunk = 1;
+    int err = wf_dist_parallel_for(0, 1000, &o, slow_on_rank0_body, NULL);
+    WT_FAIL("rank %d: the loop returned (%s) instead of ending the job", rank,
+            wf_strerror(err));
+}
+
+static void first_asks_body(void)
+{
+    loop_ask_fails(2); /* the second of the two first requests */
+}
+
+WT_CASE(abort_loop_first_ask)
+{
+    run_dist(first_asks_body);
+}
+
+static void repost_body(void)
+{
+    loop_ask_fails(3); /* the request that replaces a consumed one */
+}
+
+WT_CASE(abort_loop_repost)
+{
+    run_dist(repost_body);
 }
 
 WT_MAIN()
