@@ -71,9 +71,12 @@
  * send buffer may be read, not written). Releasing the future early is
  * allowed (the operation goes on, its future is freed when it ends);
  * cancelling it (wf_future_cancel) releases the waiters with WF_ECANCELED
- * at once, but the MPI operation still runs to its end, so the buffer stays
- * in use until wf_dist_finalize returns. Use a deadline on the await to
- * bound a wait.
+ * at once. A cancelled receive is then cancelled in MPI too (MPI_Cancel,
+ * from the communication fiber), so it no longer matches later messages,
+ * unless one had matched it already (that message is then lost to the
+ * user). A cancelled send or collective still runs to its end. Either
+ * way the buffer stays in use until wf_dist_finalize returns. Use a
+ * deadline on the await to bound a wait.
  *
  * Order. As in MPI: messages between one pair of ranks with the same tag
  * arrive in the order their sends were started; collectives (broadcast,

@@ -47,6 +47,8 @@ struct op {
     int peer; /* dest, src or root */
     int tag;
     struct wf_dist_status *st;
+    atomic_bool cancel; /* receives: the future was cancelled */
+    bool cancelled;     /* the engine called MPI_Cancel on req */
 };
 
 static struct {
@@ -60,6 +62,7 @@ static struct {
     _Atomic uint64_t fiber_id; /* 0 when no communication fiber runs */
     struct op *head, **tail;
     bool stop;
+    atomic_bool cancels; /* some receive's cancel awaits MPI_Cancel */
     /* start-up arguments for the communication fiber */
     int *argc;
     char ***argv;
@@ -219,6 +222,20 @@ static int start(struct op *o)
     return xlate(rc);
 }
 
+/* A receive's future was cancelled (any thread): the communication
+ * fiber cancels it in MPI too (cancel_marked), so it stops matching
+ * messages. o stays valid: finish_op waits for this handler to return. */
+static void recv_cancelled(void *arg)
+{
+    struct op *o = arg;
+    atomic_store(&o->cancel, true);
+    atomic_store(&d.cancels, true);
+    pthread_mutex_lock(&d.lock);
+    struct wf_fiber fib = d.fiber;
+    pthread_mutex_unlock(&d.lock);
+    wf_unpark(fib);
+}
+
 /* Take o (validated), start it or queue it, hand its future to *out. */
 static int submit(struct op *o, struct wf_future **out)
 {
@@ -230,6 +247,8 @@ static int submit(struct op *o, struct wf_future **out)
     }
     o->req = MPI_REQUEST_NULL;
     o->next = NULL;
+    if (o->kind == K_RECV)
+        wf_promise_on_cancel(o->p, recv_cancelled, o); /* f is still ours */
     pthread_mutex_lock(&d.lock);
     if (d.state != UP) {
         err = WF_ENOTCONN;
@@ -453,6 +472,16 @@ struct engine {
     int n, cap;
 };
 
+/* MPI_Cancel the watched request i once (a cancelled future's receive,
+ * or any receive at finalize); finish_op sees MPI_Test_cancelled. */
+static void cancel_req(struct engine *e, int i)
+{
+    if (!e->ops[i]->cancelled) {
+        e->ops[i]->cancelled = true;
+        MPI_Cancel(&e->reqs[i]);
+    }
+}
+
 static int grow(struct engine *e, int need)
 {
     if (need <= e->cap)
@@ -626,6 +655,9 @@ static void *comm_main(void *arg)
             e.ops[e.n] = o;
             e.reqs[e.n] = o->req;
             e.n++;
+            /* cancelled since the last scan of d.cancels below */
+            if (o->kind == K_RECV && atomic_load(&o->cancel))
+                cancel_req(&e, e.n - 1);
             interval = 0;
             idle_rounds = 0;
             last_event = wf_now();
@@ -638,10 +670,15 @@ static void *comm_main(void *arg)
             wf_park(WF_FOREVER); /* a submission unparks */
             continue;
         }
+        if (atomic_exchange(&d.cancels, false)) {
+            for (int i = 0; i < e.n; i++)
+                if (e.ops[i]->kind == K_RECV && atomic_load(&e.ops[i]->cancel))
+                    cancel_req(&e, i);
+        }
         if (stopping && !cancelled_recvs) {
             for (int i = 0; i < e.n; i++)
                 if (e.ops[i]->kind == K_RECV)
-                    MPI_Cancel(&e.reqs[i]);
+                    cancel_req(&e, i);
             cancelled_recvs = true;
         }
         if (stopping && wf_now() > stop_deadline) {

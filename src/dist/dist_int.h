@@ -14,6 +14,11 @@
  *   - a callback that starts another operation: submit never waits, it
  *     queues and unparks the communication fiber (which is running the
  *     callback: the permit makes its next park return at once);
+ *   - a receive's future cancelled while it is pending: its cancel
+ *     handler marks the operation and unparks the communication fiber,
+ *     which calls MPI_Cancel (also for one still in the queue when the
+ *     handler ran); finish_op waits for a running handler before freeing
+ *     the operation (future.h), so the handler never sees freed memory;
  *   - finalize while operations are outstanding: receives are cancelled
  *     (MPI_Cancel, their futures fail with WF_ECANCELED), sends and
  *     collectives get WEFT_DIST_FINALIZE_MS, then the job is aborted;
