@@ -47,6 +47,7 @@ struct op {
     int peer; /* dest, src or root */
     int tag;
     struct wf_dist_status *st;
+    bool started;       /* its MPI start call was made */
     atomic_bool cancel; /* receives: the future was cancelled */
     bool cancelled;     /* the engine called MPI_Cancel on req */
 };
@@ -256,6 +257,7 @@ static int submit(struct op *o, struct wf_future **out)
         /* Started under the lock: the queue order is the start order, so
          * the engine never tests a request before its start returned. */
         err = start(o);
+        o->started = true;
     }
     if (err == 0) {
         *d.tail = o;
@@ -635,9 +637,11 @@ static void *comm_main(void *arg)
         d.tail = &d.head;
         stopping = d.stop;
         pthread_mutex_unlock(&d.lock);
+        bool requeued = false;
         for (struct op *o = q, *next; o; o = next) {
             next = o->next;
-            if (d.level == WF_DIST_SERIALIZED) {
+            if (d.level == WF_DIST_SERIALIZED && !o->started) {
+                o->started = true;
                 int serr = start(o);
                 if (serr < 0) {
                     wf_promise_fail(o->p, serr);
@@ -646,11 +650,21 @@ static void *comm_main(void *arg)
                 }
             }
             if (grow(&e, e.n + 1) < 0) {
-                /* No room to watch it: wait for it here (rare). */
-                MPI_Status st;
-                int rc = MPI_Wait(&o->req, &st);
-                finish_op(o, &st, xlate(rc));
-                continue;
+                /* No room to watch it: put it and the rest back at the
+                 * head of the queue (in order, before the later ones) and
+                 * try again next round. Waiting for it here would stop
+                 * the engine, and deadlock a send to oneself. */
+                struct op *last = o;
+                while (last->next)
+                    last = last->next;
+                pthread_mutex_lock(&d.lock);
+                last->next = d.head;
+                d.head = o;
+                if (d.tail == &d.head)
+                    d.tail = &last->next;
+                pthread_mutex_unlock(&d.lock);
+                requeued = true;
+                break;
             }
             e.ops[e.n] = o;
             e.reqs[e.n] = o->req;
@@ -665,6 +679,10 @@ static void *comm_main(void *arg)
         if (stopping && !stop_deadline)
             stop_deadline = wf_deadline_in(fin_ms * WF_MSEC);
         if (e.n == 0) {
+            if (requeued) {
+                wf_park(wf_deadline_in(WF_MSEC)); /* memory may come back */
+                continue;
+            }
             if (stopping)
                 break;
             wf_park(WF_FOREVER); /* a submission unparks */
@@ -692,14 +710,20 @@ static void *comm_main(void *arg)
         int outcount = 0;
         int rc = MPI_Testsome(e.n, e.reqs, &outcount, e.idx, e.sts);
         if (rc != MPI_SUCCESS && rc != MPI_ERR_IN_STATUS) {
-            /* The whole call failed: no request can be trusted any more. */
-            int ferr = xlate(rc);
-            for (int i = 0; i < e.n; i++) {
-                wf_promise_fail(e.ops[i]->p, ferr);
-                free(e.ops[i]);
-            }
-            e.n = 0;
-            continue;
+            /* The whole call failed: no request can be trusted any more,
+             * yet MPI may still write into the callers' buffers, so no
+             * future may complete (its caller would reuse the buffer). */
+            char text[MPI_MAX_ERROR_STRING];
+            int len = 0;
+            if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
+                snprintf(text, sizeof text, "error %d", rc);
+            fprintf(stderr,
+                    "weft: dist: MPI_Testsome failed on rank %d (%s) with %d "
+                    "operations outstanding; aborting the job\n",
+                    d.rank, text, e.n);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+            abort(); /* MPI_Abort does not return */
         }
         if (outcount == MPI_UNDEFINED)
             outcount = 0;

@@ -90,10 +90,15 @@ int MPI_Ibarrier(MPI_Comm comm, MPI_Request *req)
     return leave_call(PMPI_Ibarrier(comm, req));
 }
 
+/* Set: the next MPI_Testsome fails as a whole. */
+static atomic_bool fail_testsome;
+
 int MPI_Testsome(int n, MPI_Request *reqs, int *outcount, int *idx,
                  MPI_Status *sts)
 {
     enter_call();
+    if (atomic_exchange(&fail_testsome, false))
+        return leave_call(MPI_ERR_OTHER);
     return leave_call(PMPI_Testsome(n, reqs, outcount, idx, sts));
 }
 
@@ -1186,6 +1191,31 @@ static void repost_body(void)
 WT_CASE(abort_loop_repost)
 {
     run_dist(repost_body);
+}
+
+/* MPI_Testsome fails as a whole while rank 0's receive is outstanding:
+ * MPI may still write into its buffer, so the receive must not complete
+ * (with an error or otherwise); the job ends with weft's message. */
+static void testsome_fails_body(void)
+{
+    static int buf;
+    barrier();
+    if (rank == 0) {
+        struct wf_future *r;
+        START(wf_dist_recv(&r, &buf, 1, WF_DIST_INT, 1, 3, NULL));
+        atomic_store(&fail_testsome, true);
+        int err = wf_future_await(r, wf_deadline_in(10 * WF_SEC));
+        if (err == 0)
+            err = wf_future_result(r, NULL);
+        WT_FAIL("the receive completed (%s) after MPI_Testsome failed",
+                wf_strerror(err));
+    }
+    barrier(); /* rank 1 waits here until the job ends */
+}
+
+WT_CASE(abort_testsome_fails)
+{
+    run_dist(testsome_fails_body);
 }
 
 WT_MAIN()
