@@ -8,8 +8,11 @@
  * The MPI calls weft makes while it runs are interposed here (the PMPI
  * profiling interface): in serialized mode they must all come from one
  * thread (the communication fiber's worker) and never overlap; the test
- * counts those that did not. (MPI_Init_thread and MPI_Finalize come from
- * weft's MPI thread, before and after the others.)
+ * counts those that did not. Interposed: every start the engine makes
+ * (MPI_Isend, _Irecv, _Ibcast, _Ireduce, _Iallreduce, _Igather,
+ * _Ibarrier), MPI_Testsome and MPI_Cancel. (MPI_Init_thread,
+ * MPI_Comm_dup, MPI_Finalize and the like come from weft's MPI thread,
+ * before and after the others, and are not interposed.)
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -88,6 +91,27 @@ int MPI_Ibarrier(MPI_Comm comm, MPI_Request *req)
 {
     enter_call();
     return leave_call(PMPI_Ibarrier(comm, req));
+}
+
+int MPI_Ireduce(const void *s, void *r, int count, MPI_Datatype t, MPI_Op op,
+                int root, MPI_Comm comm, MPI_Request *req)
+{
+    enter_call();
+    return leave_call(PMPI_Ireduce(s, r, count, t, op, root, comm, req));
+}
+
+int MPI_Igather(const void *s, int scount, MPI_Datatype st, void *r, int rcount,
+                MPI_Datatype rt, int root, MPI_Comm comm, MPI_Request *req)
+{
+    enter_call();
+    return leave_call(
+        PMPI_Igather(s, scount, st, r, rcount, rt, root, comm, req));
+}
+
+int MPI_Cancel(MPI_Request *req)
+{
+    enter_call();
+    return leave_call(PMPI_Cancel(req));
 }
 
 /* Set: the next MPI_Testsome fails as a whole. */
