@@ -49,9 +49,10 @@
  * restarting at the shortest interval whenever an operation completes or
  * a new one is started; after 100 ms without either, up to 32 times that
  * maximum (a receive whose sender is still computing: measured here, one
- * pending receive cost 30% of a core at 200 us, under 2% after); with
- * nothing outstanding it parks and costs nothing. A shorter maximum answers sooner but each poll takes a CPU
- * from the computation: on an oversubscribed machine 20 us made a stencil
+ * pending receive cost 30% of a core at 200 us, under 2% once the 100 ms
+ * have passed; 45 ms of CPU over its first second, docs/PERFORMANCE.md);
+ * with nothing outstanding it parks and costs nothing. A shorter maximum
+ * answers sooner but each poll takes a CPU from the computation: on an oversubscribed machine 20 us made a stencil
  * several times slower (docs/PERFORMANCE.md). A worker busy with a long
  * parallel loop (weft/par.h: a task runs to its end before the worker
  * looks at fibers) delays the polling it would do: in multiple mode an

@@ -757,7 +757,8 @@ static void *comm_main(void *arg)
         } else {
             /* Nothing has moved for a while (a receive whose sender is
              * still computing): poll 32 times less often, so that a long
-             * wait costs about 1% of a core instead of 30%. */
+             * wait costs under 2% of a core instead of 30% (at the default
+             * maximum; docs/PERFORMANCE.md). */
             int64_t cap =
                 wf_now() - last_event > LONG_WAIT_NS ? 32 * poll_max : poll_max;
             interval = interval ? interval * 2 : WF_USEC;
