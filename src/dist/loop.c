@@ -84,8 +84,12 @@ struct dyn {
 
 static void run_chunk(struct dyn *y, long c)
 {
-    long clo = y->lo + c * y->chunk;
-    long chi = c == y->nchunks - 1 ? y->hi : clo + y->chunk;
+    /* unsigned: hi - lo may exceed LONG_MAX (slice) */
+    unsigned long off = (unsigned long)c * (unsigned long)y->chunk;
+    long clo = (long)((unsigned long)y->lo + off);
+    long chi = c == y->nchunks - 1
+                   ? y->hi
+                   : (long)((unsigned long)clo + (unsigned long)y->chunk);
     if (y->err < 0)
         return; /* keep taking chunks so the others finish, run nothing */
     int err = y->run(y, c, clo, chi);
@@ -163,14 +167,18 @@ static int ask(MPI_Comm comm, const long *req, long *got, struct wf_future **sf,
  * in flight while they compute. */
 static int dyn_run(struct dyn *y)
 {
-    long n = y->hi - y->lo;
+    /* unsigned, as slice(): a full-range loop has hi - lo > LONG_MAX */
+    unsigned long n = (unsigned long)y->hi - (unsigned long)y->lo;
     int size = wf_dist_size();
     if (y->chunk == 0) {
-        y->chunk = n / (16L * size);
-        if (y->chunk < 1)
-            y->chunk = 1;
+        unsigned long c = n / (16UL * (unsigned long)size);
+        y->chunk = c < 1 ? 1 : c > LONG_MAX ? LONG_MAX : (long)c;
     }
-    y->nchunks = n == 0 ? 0 : (n - 1) / y->chunk + 1;
+    /* at most LONG_MAX chunks (a chunk index is a long) */
+    unsigned long least = n / LONG_MAX + 1;
+    if ((unsigned long)y->chunk < least)
+        y->chunk = (long)least;
+    y->nchunks = n == 0 ? 0 : (long)((n - 1) / (unsigned long)y->chunk + 1);
     atomic_init(&y->next, 0);
     MPI_Comm comm = wf__dist_loop_comm();
     if (wf_dist_rank() == 0) {
@@ -405,36 +413,6 @@ out:
     return err;
 }
 
-/* The static partition's partial results, combined on rank 0 in rank
- * order with the combine function, then broadcast. */
-static int static_combine(const void *part, void *result, size_t a,
-                          wf_combine_fn *combine, void *ctx)
-{
-    MPI_Comm comm = wf__dist_loop_comm();
-    int size = wf_dist_size(), rank = wf_dist_rank();
-    unsigned char *all = NULL;
-    int err = 0;
-    if (rank == 0 && !(all = malloc(a * (size_t)size)))
-        err = WF_ENOMEM;
-    err = agree(err);
-    struct wf_future *f;
-    if (err == 0)
-        err = wf__dist_gather_on(comm, &f, part, all, (long)a, WF_DIST_BYTE, 0);
-    if (err == 0)
-        err = wf__dist_finish(f, NULL);
-    if (err == 0 && rank == 0) {
-        memcpy(result, all, a);
-        for (int r = 1; r < size; r++)
-            combine(result, all + a * (size_t)r, ctx);
-    }
-    if (err == 0)
-        err = wf__dist_bcast_on(comm, &f, result, (long)a, WF_DIST_BYTE, 0);
-    if (err == 0)
-        err = wf__dist_finish(f, NULL);
-    free(all);
-    return err;
-}
-
 int wf_dist_parallel_reduce(long lo, long hi,
                             const struct wf_dist_for_opts *opts, void *result,
                             size_t acc_size, const void *identity,
@@ -498,7 +476,14 @@ int wf_dist_parallel_reduce(long lo, long hi,
         if (err == 0)
             err = wf__dist_finish(f, NULL);
     } else if (err == 0) {
-        err = static_combine(part, result, acc_size, combine, ctx);
+        /* static: each rank's part is one chunk, the rank its index, so
+         * rank 0 combines them in rank order */
+        long mine = wf_dist_rank();
+        y.idx = &mine;
+        y.accs = part;
+        y.m = 1;
+        y.nchunks = wf_dist_size();
+        err = dyn_combine(&y, result);
     }
     free(part);
     return err;

@@ -14,6 +14,7 @@
  * MPI_Comm_dup, MPI_Finalize and the like come from weft's MPI thread,
  * before and after the others, and are not interposed.)
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -900,6 +901,37 @@ static void for_dynamic_body(void)
     check_covered(WF_DIST_DYNAMIC, 0, 3, 1, mark_body);
     check_covered(WF_DIST_DYNAMIC, 0, 0, 0, mark_body);
     check_covered(WF_DIST_DYNAMIC, 0, 100, 1000, mark_body); /* one chunk */
+}
+
+/* Over the whole range of long, each body call adds its length
+ * (unsigned: hi - lo may exceed LONG_MAX) without visiting the indices. */
+static void length_body(long lo, long hi, void *ctx)
+{
+    atomic_fetch_add((_Atomic uint64_t *)ctx,
+                     (uint64_t)((unsigned long)hi - (unsigned long)lo));
+}
+
+static void for_full_range_body(void)
+{
+    _Atomic uint64_t mine = 0;
+    uint64_t in, total = 0;
+    struct wf_dist_for_opts o = WF_DIST_FOR_OPTS_INIT;
+    o.mode = WF_DIST_DYNAMIC;
+    o.grain = LONG_MAX; /* one body call per chunk */
+    WT_CHECK_EQ(wf_dist_parallel_for(LONG_MIN, LONG_MAX, &o, length_body,
+                                     (void *)&mine),
+                0);
+    in = atomic_load(&mine);
+    struct wf_future *f;
+    START(wf_dist_allreduce(&f, &in, &total, 1, WF_DIST_UINT64, WF_DIST_SUM));
+    await_ok(f);
+    wf_future_release(f);
+    WT_CHECK_EQ(total, UINT64_MAX); /* 2^64 - 1 indices, each once */
+}
+
+WT_CASE(for_full_range)
+{
+    run_dist(for_full_range_body);
 }
 
 WT_CASE(for_dynamic)
