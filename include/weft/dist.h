@@ -137,7 +137,12 @@ extern "C" {
  *                 MPI_ERR_INTERN, a failed peer's MPI_ERR_PROC_FAILED...;
  *                 the text of the MPI error goes to stderr when it happens)
  * and from the MPI error classes: MPI_ERR_RANK, _COUNT, _TAG, _TYPE, _OP,
- * _ROOT, _BUFFER, _ARG -> WF_EINVAL; MPI_ERR_NO_MEM -> WF_ENOMEM. */
+ * _ROOT, _BUFFER, _ARG -> WF_EINVAL; MPI_ERR_NO_MEM -> WF_ENOMEM.
+ * An error of one operation fails its future. MPI_Testsome failing as a
+ * whole (not for one request) leaves every outstanding operation
+ * unknown, while MPI may still write into their buffers: the job ends
+ * (MPI_Abort) after a line "weft: dist: MPI_Testsome failed on rank N".
+ * The loops end the job too when their own messages fail (below). */
 #define WF_ENOTCONN (-ENOTCONN)
 #define WF_EMSGSIZE (-EMSGSIZE)
 #define WF_EIO      (-EIO)
@@ -340,7 +345,13 @@ struct wf_dist_for_opts {
  * since the other ranks wait for it. Every rank returns the same
  * result. Errors: WF_ENOTCONN; WF_EINVAL body NULL, hi < lo, a bad
  * mode, a negative chunk or grain; WF_ENOMEM; WF_EDEADLK from the
- * communication fiber; the translated MPI errors. */
+ * communication fiber; the translated MPI errors. A local error skips
+ * the rest of this rank's work but keeps the ranks' exchange going, so
+ * every rank returns it. When one of the loops' own messages cannot be
+ * started or fails (a dynamic loop's request for a chunk, rank 0's
+ * reply, a reduction's partial results), the other ranks would wait for
+ * it forever: the job ends instead (MPI_Abort), after a line
+ * "weft: wf_dist_parallel_for/reduce on rank N: ... aborting the job". */
 WF_API int wf_dist_parallel_for(long lo, long hi,
                                 const struct wf_dist_for_opts *opts,
                                 wf_for_fn *body, void *ctx);
