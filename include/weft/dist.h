@@ -49,9 +49,10 @@
  * restarting at the shortest interval whenever an operation completes or
  * a new one is started; after 100 ms without either, up to 32 times that
  * maximum (a receive whose sender is still computing: measured here, one
- * pending receive cost 30% of a core at 200 us, under 2% after); with
- * nothing outstanding it parks and costs nothing. A shorter maximum answers sooner but each poll takes a CPU
- * from the computation: on an oversubscribed machine 20 us made a stencil
+ * pending receive cost 30% of a core at 200 us, under 2% once the 100 ms
+ * have passed; 45 ms of CPU over its first second, docs/PERFORMANCE.md);
+ * with nothing outstanding it parks and costs nothing. A shorter maximum
+ * answers sooner but each poll takes a CPU from the computation: on an oversubscribed machine 20 us made a stencil
  * several times slower (docs/PERFORMANCE.md). A worker busy with a long
  * parallel loop (weft/par.h: a task runs to its end before the worker
  * looks at fibers) delays the polling it would do: in multiple mode an
@@ -71,9 +72,12 @@
  * send buffer may be read, not written). Releasing the future early is
  * allowed (the operation goes on, its future is freed when it ends);
  * cancelling it (wf_future_cancel) releases the waiters with WF_ECANCELED
- * at once, but the MPI operation still runs to its end, so the buffer stays
- * in use until wf_dist_finalize returns. Use a deadline on the await to
- * bound a wait.
+ * at once. A cancelled receive is then cancelled in MPI too (MPI_Cancel,
+ * from the communication fiber), so it no longer matches later messages,
+ * unless one had matched it already (that message is then lost to the
+ * user). A cancelled send or collective still runs to its end. Either
+ * way the buffer stays in use until wf_dist_finalize returns. Use a
+ * deadline on the await to bound a wait.
  *
  * Order. As in MPI: messages between one pair of ranks with the same tag
  * arrive in the order their sends were started; collectives (broadcast,
@@ -133,7 +137,12 @@ extern "C" {
  *                 MPI_ERR_INTERN, a failed peer's MPI_ERR_PROC_FAILED...;
  *                 the text of the MPI error goes to stderr when it happens)
  * and from the MPI error classes: MPI_ERR_RANK, _COUNT, _TAG, _TYPE, _OP,
- * _ROOT, _BUFFER, _ARG -> WF_EINVAL; MPI_ERR_NO_MEM -> WF_ENOMEM. */
+ * _ROOT, _BUFFER, _ARG -> WF_EINVAL; MPI_ERR_NO_MEM -> WF_ENOMEM.
+ * An error of one operation fails its future. MPI_Testsome failing as a
+ * whole (not for one request) leaves every outstanding operation
+ * unknown, while MPI may still write into their buffers: the job ends
+ * (MPI_Abort) after a line "weft: dist: MPI_Testsome failed on rank N".
+ * The loops end the job too when their own messages fail (below). */
 #define WF_ENOTCONN (-ENOTCONN)
 #define WF_EMSGSIZE (-EMSGSIZE)
 #define WF_EIO      (-EIO)
@@ -336,7 +345,13 @@ struct wf_dist_for_opts {
  * since the other ranks wait for it. Every rank returns the same
  * result. Errors: WF_ENOTCONN; WF_EINVAL body NULL, hi < lo, a bad
  * mode, a negative chunk or grain; WF_ENOMEM; WF_EDEADLK from the
- * communication fiber; the translated MPI errors. */
+ * communication fiber; the translated MPI errors. A local error skips
+ * the rest of this rank's work but keeps the ranks' exchange going, so
+ * every rank returns it. When one of the loops' own messages cannot be
+ * started or fails (a dynamic loop's request for a chunk, rank 0's
+ * reply, a reduction's partial results), the other ranks would wait for
+ * it forever: the job ends instead (MPI_Abort), after a line
+ * "weft: wf_dist_parallel_for/reduce on rank N: ... aborting the job". */
 WF_API int wf_dist_parallel_for(long lo, long hi,
                                 const struct wf_dist_for_opts *opts,
                                 wf_for_fn *body, void *ctx);

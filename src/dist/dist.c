@@ -47,6 +47,9 @@ struct op {
     int peer; /* dest, src or root */
     int tag;
     struct wf_dist_status *st;
+    bool started;       /* its MPI start call was made */
+    atomic_bool cancel; /* receives: the future was cancelled */
+    bool cancelled;     /* the engine called MPI_Cancel on req */
 };
 
 static struct {
@@ -60,6 +63,7 @@ static struct {
     _Atomic uint64_t fiber_id; /* 0 when no communication fiber runs */
     struct op *head, **tail;
     bool stop;
+    atomic_bool cancels; /* some receive's cancel awaits MPI_Cancel */
     /* start-up arguments for the communication fiber */
     int *argc;
     char ***argv;
@@ -219,6 +223,20 @@ static int start(struct op *o)
     return xlate(rc);
 }
 
+/* A receive's future was cancelled (any thread): the communication
+ * fiber cancels it in MPI too (cancel_marked), so it stops matching
+ * messages. o stays valid: finish_op waits for this handler to return. */
+static void recv_cancelled(void *arg)
+{
+    struct op *o = arg;
+    atomic_store(&o->cancel, true);
+    atomic_store(&d.cancels, true);
+    pthread_mutex_lock(&d.lock);
+    struct wf_fiber fib = d.fiber;
+    pthread_mutex_unlock(&d.lock);
+    wf_unpark(fib);
+}
+
 /* Take o (validated), start it or queue it, hand its future to *out. */
 static int submit(struct op *o, struct wf_future **out)
 {
@@ -230,6 +248,8 @@ static int submit(struct op *o, struct wf_future **out)
     }
     o->req = MPI_REQUEST_NULL;
     o->next = NULL;
+    if (o->kind == K_RECV)
+        wf_promise_on_cancel(o->p, recv_cancelled, o); /* f is still ours */
     pthread_mutex_lock(&d.lock);
     if (d.state != UP) {
         err = WF_ENOTCONN;
@@ -237,6 +257,7 @@ static int submit(struct op *o, struct wf_future **out)
         /* Started under the lock: the queue order is the start order, so
          * the engine never tests a request before its start returned. */
         err = start(o);
+        o->started = true;
     }
     if (err == 0) {
         *d.tail = o;
@@ -453,6 +474,16 @@ struct engine {
     int n, cap;
 };
 
+/* MPI_Cancel the watched request i once (a cancelled future's receive,
+ * or any receive at finalize); finish_op sees MPI_Test_cancelled. */
+static void cancel_req(struct engine *e, int i)
+{
+    if (!e->ops[i]->cancelled) {
+        e->ops[i]->cancelled = true;
+        MPI_Cancel(&e->reqs[i]);
+    }
+}
+
 static int grow(struct engine *e, int need)
 {
     if (need <= e->cap)
@@ -606,9 +637,11 @@ static void *comm_main(void *arg)
         d.tail = &d.head;
         stopping = d.stop;
         pthread_mutex_unlock(&d.lock);
+        bool requeued = false;
         for (struct op *o = q, *next; o; o = next) {
             next = o->next;
-            if (d.level == WF_DIST_SERIALIZED) {
+            if (d.level == WF_DIST_SERIALIZED && !o->started) {
+                o->started = true;
                 int serr = start(o);
                 if (serr < 0) {
                     wf_promise_fail(o->p, serr);
@@ -617,15 +650,28 @@ static void *comm_main(void *arg)
                 }
             }
             if (grow(&e, e.n + 1) < 0) {
-                /* No room to watch it: wait for it here (rare). */
-                MPI_Status st;
-                int rc = MPI_Wait(&o->req, &st);
-                finish_op(o, &st, xlate(rc));
-                continue;
+                /* No room to watch it: put it and the rest back at the
+                 * head of the queue (in order, before the later ones) and
+                 * try again next round. Waiting for it here would stop
+                 * the engine, and deadlock a send to oneself. */
+                struct op *last = o;
+                while (last->next)
+                    last = last->next;
+                pthread_mutex_lock(&d.lock);
+                last->next = d.head;
+                d.head = o;
+                if (d.tail == &d.head)
+                    d.tail = &last->next;
+                pthread_mutex_unlock(&d.lock);
+                requeued = true;
+                break;
             }
             e.ops[e.n] = o;
             e.reqs[e.n] = o->req;
             e.n++;
+            /* cancelled since the last scan of d.cancels below */
+            if (o->kind == K_RECV && atomic_load(&o->cancel))
+                cancel_req(&e, e.n - 1);
             interval = 0;
             idle_rounds = 0;
             last_event = wf_now();
@@ -633,15 +679,24 @@ static void *comm_main(void *arg)
         if (stopping && !stop_deadline)
             stop_deadline = wf_deadline_in(fin_ms * WF_MSEC);
         if (e.n == 0) {
+            if (requeued) {
+                wf_park(wf_deadline_in(WF_MSEC)); /* memory may come back */
+                continue;
+            }
             if (stopping)
                 break;
             wf_park(WF_FOREVER); /* a submission unparks */
             continue;
         }
+        if (atomic_exchange(&d.cancels, false)) {
+            for (int i = 0; i < e.n; i++)
+                if (e.ops[i]->kind == K_RECV && atomic_load(&e.ops[i]->cancel))
+                    cancel_req(&e, i);
+        }
         if (stopping && !cancelled_recvs) {
             for (int i = 0; i < e.n; i++)
                 if (e.ops[i]->kind == K_RECV)
-                    MPI_Cancel(&e.reqs[i]);
+                    cancel_req(&e, i);
             cancelled_recvs = true;
         }
         if (stopping && wf_now() > stop_deadline) {
@@ -655,14 +710,20 @@ static void *comm_main(void *arg)
         int outcount = 0;
         int rc = MPI_Testsome(e.n, e.reqs, &outcount, e.idx, e.sts);
         if (rc != MPI_SUCCESS && rc != MPI_ERR_IN_STATUS) {
-            /* The whole call failed: no request can be trusted any more. */
-            int ferr = xlate(rc);
-            for (int i = 0; i < e.n; i++) {
-                wf_promise_fail(e.ops[i]->p, ferr);
-                free(e.ops[i]);
-            }
-            e.n = 0;
-            continue;
+            /* The whole call failed: no request can be trusted any more,
+             * yet MPI may still write into the callers' buffers, so no
+             * future may complete (its caller would reuse the buffer). */
+            char text[MPI_MAX_ERROR_STRING];
+            int len = 0;
+            if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
+                snprintf(text, sizeof text, "error %d", rc);
+            fprintf(stderr,
+                    "weft: dist: MPI_Testsome failed on rank %d (%s) with %d "
+                    "operations outstanding; aborting the job\n",
+                    d.rank, text, e.n);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+            abort(); /* MPI_Abort does not return */
         }
         if (outcount == MPI_UNDEFINED)
             outcount = 0;
@@ -696,7 +757,8 @@ static void *comm_main(void *arg)
         } else {
             /* Nothing has moved for a while (a receive whose sender is
              * still computing): poll 32 times less often, so that a long
-             * wait costs about 1% of a core instead of 30%. */
+             * wait costs under 2% of a core instead of 30% (at the default
+             * maximum; docs/PERFORMANCE.md). */
             int64_t cap =
                 wf_now() - last_event > LONG_WAIT_NS ? 32 * poll_max : poll_max;
             interval = interval ? interval * 2 : WF_USEC;

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,6 @@ struct dyn {
     atomic_long next; /* rank 0: the next chunk to hand out */
     int (*run)(struct dyn *y, long c, long clo, long chi);
     int err;                     /* the first error of the local chunks */
-    int serve_err;               /* rank 0's server */
     struct wf_promise *served_p; /* rank 0: completed when serve() ends */
     struct wf_future *served;
     /* the loop's arguments */
@@ -84,8 +84,12 @@ struct dyn {
 
 static void run_chunk(struct dyn *y, long c)
 {
-    long clo = y->lo + c * y->chunk;
-    long chi = c == y->nchunks - 1 ? y->hi : clo + y->chunk;
+    /* unsigned: hi - lo may exceed LONG_MAX (slice) */
+    unsigned long off = (unsigned long)c * (unsigned long)y->chunk;
+    long clo = (long)((unsigned long)y->lo + off);
+    long chi = c == y->nchunks - 1
+                   ? y->hi
+                   : (long)((unsigned long)clo + (unsigned long)y->chunk);
     if (y->err < 0)
         return; /* keep taking chunks so the others finish, run nothing */
     int err = y->run(y, c, clo, chi);
@@ -93,9 +97,23 @@ static void run_chunk(struct dyn *y, long c)
         y->err = err;
 }
 
-static void *serve(void *arg)
+/* The loops' messages cannot go on (a failed start or completion of one
+ * of their own operations): the other ranks would wait for this one
+ * forever, so end the job with a message instead (dist.h). */
+static _Noreturn void protocol_lost(const char *what, int err)
 {
-    struct dyn *y = arg;
+    fprintf(stderr,
+            "weft: wf_dist_parallel_for/reduce on rank %d: %s failed (%s); "
+            "the other ranks would wait forever: aborting the job\n",
+            wf_dist_rank(), what, wf_strerror(err));
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    abort(); /* MPI_Abort does not return */
+}
+
+/* Answer every request until each other rank got its DEPTH -1s. */
+static void serve_all(struct dyn *y)
+{
     MPI_Comm comm = wf__dist_loop_comm();
     int ends = DEPTH * (wf_dist_size() - 1), done = 0;
     while (done < ends) {
@@ -106,20 +124,25 @@ static void *serve(void *arg)
                                    WF_DIST_ANY_SOURCE, TAG_REQ, &st);
         if (err == 0)
             err = wf__dist_finish(f, NULL);
+        if (err < 0)
+            protocol_lost("receiving a request for a chunk", err);
         long c = atomic_fetch_add(&y->next, 1);
         long reply = c < y->nchunks ? c : -1;
-        if (err == 0)
-            err = wf__dist_send_on(comm, &f, &reply, 1, WF_DIST_LONG, st.source,
-                                   TAG_CHUNK);
+        err = wf__dist_send_on(comm, &f, &reply, 1, WF_DIST_LONG, st.source,
+                               TAG_CHUNK);
         if (err == 0)
             err = wf__dist_finish(f, NULL);
-        if (err < 0) {
-            y->serve_err = err;
-            break;
-        }
+        if (err < 0)
+            protocol_lost("answering a request for a chunk", err);
         if (reply < 0)
             done++;
     }
+}
+
+static void *serve(void *arg)
+{
+    struct dyn *y = arg;
+    serve_all(y);
     wf_promise_complete(y->served_p, NULL);
     return NULL;
 }
@@ -144,27 +167,36 @@ static int ask(MPI_Comm comm, const long *req, long *got, struct wf_future **sf,
  * in flight while they compute. */
 static int dyn_run(struct dyn *y)
 {
-    long n = y->hi - y->lo;
+    /* unsigned, as slice(): a full-range loop has hi - lo > LONG_MAX */
+    unsigned long n = (unsigned long)y->hi - (unsigned long)y->lo;
     int size = wf_dist_size();
     if (y->chunk == 0) {
-        y->chunk = n / (16L * size);
-        if (y->chunk < 1)
-            y->chunk = 1;
+        unsigned long c = n / (16UL * (unsigned long)size);
+        y->chunk = c < 1 ? 1 : c > LONG_MAX ? LONG_MAX : (long)c;
     }
-    y->nchunks = n == 0 ? 0 : (n - 1) / y->chunk + 1;
+    /* at most LONG_MAX chunks (a chunk index is a long) */
+    unsigned long least = n / LONG_MAX + 1;
+    if ((unsigned long)y->chunk < least)
+        y->chunk = (long)least;
+    y->nchunks = n == 0 ? 0 : (long)((n - 1) / (unsigned long)y->chunk + 1);
     atomic_init(&y->next, 0);
     MPI_Comm comm = wf__dist_loop_comm();
-    int err = 0;
     if (wf_dist_rank() == 0) {
+        int err = 0;
         struct wf_fiber server = {0};
         if (size > 1) {
             err = wf_promise_create(&y->served_p, &y->served);
-            if (err < 0)
-                return err; /* the others wait for chunks: MPI cannot go on */
-            err = wf_go(&server, serve, y);
+            if (err == 0) {
+                err = wf_go(&server, serve, y);
+                if (err < 0) {
+                    wf_promise_fail(y->served_p, err);
+                    wf_future_release(y->served);
+                }
+            }
             if (err < 0) {
-                wf_promise_fail(y->served_p, err);
-                wf_future_release(y->served);
+                /* No server fiber: serve here, running no chunk, so that
+                 * the others still get theirs and their -1s. */
+                serve_all(y);
                 return err;
             }
         }
@@ -183,10 +215,10 @@ static int dyn_run(struct dyn *y)
             int jerr = wf__dist_finish(y->served, NULL);
             while (wf_join(server, NULL, WF_FOREVER) == WF_ECANCELED)
                 wf_yield();
-            if (y->serve_err == 0)
-                y->serve_err = jerr;
+            if (jerr < 0)
+                protocol_lost("waiting for the chunk server", jerr);
         }
-        return y->serve_err < 0 ? y->serve_err : y->err;
+        return y->err;
     }
     /* DEPTH requests in flight: while rank 0 is busy with a chunk of its
      * own, this rank still has the next one in hand. Replies come in the
@@ -194,28 +226,32 @@ static int dyn_run(struct dyn *y)
      * reposted in the order they are consumed. */
     long req = 0, got[DEPTH];
     struct wf_future *sf[DEPTH], *rf[DEPTH];
-    int posted = 0;
-    for (; posted < DEPTH && err == 0; posted++)
-        err = ask(comm, &req, &got[posted], &sf[posted], &rf[posted]);
-    int live = posted, head = 0;
+    for (int i = 0; i < DEPTH; i++) {
+        int err = ask(comm, &req, &got[i], &sf[i], &rf[i]);
+        if (err < 0)
+            protocol_lost("asking rank 0 for a chunk", err);
+    }
+    int live = DEPTH, head = 0;
     while (live > 0) {
         int serr = wf__dist_finish(sf[head], NULL);
         int rerr = wf__dist_finish(rf[head], NULL);
         live--;
-        if (err == 0)
-            err = serr < 0 ? serr : rerr;
+        if (serr < 0 || rerr < 0)
+            protocol_lost("asking rank 0 for a chunk", serr < 0 ? serr : rerr);
         long c = got[head];
-        if (err == 0 && c >= 0) {
-            /* a chunk: ask for another in its slot, then run it */
-            err = ask(comm, &req, &got[head], &sf[head], &rf[head]);
-            if (err == 0)
-                live++;
+        if (c >= 0) {
+            /* a chunk: ask for another in its slot, then run it (or skip
+             * it after a local error, run_chunk) */
+            int err = ask(comm, &req, &got[head], &sf[head], &rf[head]);
+            if (err < 0)
+                protocol_lost("asking rank 0 for a chunk", err);
+            live++;
             run_chunk(y, c);
         }
         /* after a -1 (no chunk left) the slots still live get -1 too */
         head = (head + 1) % DEPTH;
     }
-    return err < 0 ? err : y->err;
+    return y->err;
 }
 
 static int run_for(struct dyn *y, long c, long clo, long chi)
@@ -275,22 +311,21 @@ static int run_reduce(struct dyn *y, long c, long clo, long chi)
 }
 
 /* Rank 0 collects every chunk's result, combines them in chunk order into
- * result and broadcasts it. */
+ * result and broadcasts it. Every buffer is allocated, and the ranks
+ * agree on it, before any rank sends: from then on rank 0 posts every
+ * receive the counts announce, and an operation that fails to start or
+ * complete ends the job (the peer would wait for it forever). */
 static int dyn_combine(struct dyn *y, void *result)
 {
     MPI_Comm comm = wf__dist_loop_comm();
     int size = wf_dist_size(), rank = wf_dist_rank();
     size_t a = y->acc_size;
-    long *counts = NULL;
-    unsigned char *all = NULL;
+    long *counts = NULL, *idx = NULL;
+    unsigned char *all = NULL, *accs = NULL;
     struct wf_future *f;
     int err = 0;
-    if (rank == 0) {
-        counts = calloc((size_t)size, sizeof *counts);
-        all = malloc(a * (size_t)(y->nchunks ? y->nchunks : 1));
-        if (!counts || !all)
-            err = WF_ENOMEM;
-    }
+    if (rank == 0 && !(counts = calloc((size_t)size, sizeof *counts)))
+        err = WF_ENOMEM;
     err = agree(err);
     if (err < 0)
         goto out;
@@ -299,52 +334,61 @@ static int dyn_combine(struct dyn *y, void *result)
         err = wf__dist_finish(f, NULL);
     if (err < 0)
         goto out;
+    if (rank == 0) {
+        long most = 1;
+        for (int r = 1; r < size; r++)
+            if (counts[r] > most)
+                most = counts[r];
+        all = malloc(a * (size_t)(y->nchunks ? y->nchunks : 1));
+        idx = malloc(sizeof *idx * (size_t)most);
+        accs = malloc(a * (size_t)most);
+        if (!all || !idx || !accs)
+            err = WF_ENOMEM;
+    }
+    err = agree(err);
+    if (err < 0)
+        goto out;
     if (rank != 0) {
         if (y->m > 0) {
             struct wf_future *g;
             err = wf__dist_send_on(comm, &f, y->idx, y->m, WF_DIST_LONG, 0,
                                    TAG_IDX);
-            if (err == 0) {
-                err = wf__dist_send_on(comm, &g, y->accs, y->m * (long)a,
-                                       WF_DIST_BYTE, 0, TAG_ACC);
-                int e1 = wf__dist_finish(f, NULL);
-                if (err == 0)
-                    err = wf__dist_finish(g, NULL);
-                if (err == 0)
-                    err = e1;
-            }
+            if (err < 0)
+                protocol_lost("sending the chunks' results", err);
+            err = wf__dist_send_on(comm, &g, y->accs, y->m * (long)a,
+                                   WF_DIST_BYTE, 0, TAG_ACC);
+            if (err < 0)
+                protocol_lost("sending the chunks' results", err);
+            err = wf__dist_finish(f, NULL);
+            int e2 = wf__dist_finish(g, NULL);
+            if (err < 0 || e2 < 0)
+                protocol_lost("sending the chunks' results",
+                              err < 0 ? err : e2);
         }
     } else {
         for (long i = 0; i < y->m; i++)
             memcpy(all + a * (size_t)y->idx[i], y->accs + a * (size_t)i, a);
-        for (int r = 1; r < size && err == 0; r++) {
+        for (int r = 1; r < size; r++) {
             long m = counts[r];
             if (m <= 0)
                 continue;
-            long *idx = malloc(sizeof *idx * (size_t)m);
-            unsigned char *accs = malloc(a * (size_t)m);
-            if (!idx || !accs) {
-                err = WF_ENOMEM; /* MPI cannot go on without the messages */
-            } else {
-                err = wf__dist_recv_on(comm, &f, idx, m, WF_DIST_LONG, r,
-                                       TAG_IDX, NULL);
-                if (err == 0)
-                    err = wf__dist_finish(f, NULL);
-                if (err == 0)
-                    err = wf__dist_recv_on(comm, &f, accs, m * (long)a,
-                                           WF_DIST_BYTE, r, TAG_ACC, NULL);
-                if (err == 0)
-                    err = wf__dist_finish(f, NULL);
-                for (long i = 0; err == 0 && i < m; i++) {
-                    if (idx[i] < 0 || idx[i] >= y->nchunks)
-                        err = WF_EIO;
-                    else
-                        memcpy(all + a * (size_t)idx[i], accs + a * (size_t)i,
-                               a);
-                }
+            int rerr = wf__dist_recv_on(comm, &f, idx, m, WF_DIST_LONG, r,
+                                        TAG_IDX, NULL);
+            if (rerr == 0)
+                rerr = wf__dist_finish(f, NULL);
+            if (rerr == 0)
+                rerr = wf__dist_recv_on(comm, &f, accs, m * (long)a,
+                                        WF_DIST_BYTE, r, TAG_ACC, NULL);
+            if (rerr == 0)
+                rerr = wf__dist_finish(f, NULL);
+            if (rerr < 0)
+                protocol_lost("receiving the chunks' results", rerr);
+            for (long i = 0; err == 0 && i < m; i++) {
+                if (idx[i] < 0 || idx[i] >= y->nchunks)
+                    err = WF_EIO;
+                else
+                    memcpy(all + a * (size_t)idx[i], accs + a * (size_t)i, a);
             }
-            free(idx);
-            free(accs);
         }
         if (err == 0) {
             if (y->nchunks == 0) {
@@ -364,36 +408,8 @@ static int dyn_combine(struct dyn *y, void *result)
 out:
     free(counts);
     free(all);
-    return err;
-}
-
-/* The static partition's partial results, combined on rank 0 in rank
- * order with the combine function, then broadcast. */
-static int static_combine(const void *part, void *result, size_t a,
-                          wf_combine_fn *combine, void *ctx)
-{
-    MPI_Comm comm = wf__dist_loop_comm();
-    int size = wf_dist_size(), rank = wf_dist_rank();
-    unsigned char *all = NULL;
-    int err = 0;
-    if (rank == 0 && !(all = malloc(a * (size_t)size)))
-        err = WF_ENOMEM;
-    err = agree(err);
-    struct wf_future *f;
-    if (err == 0)
-        err = wf__dist_gather_on(comm, &f, part, all, (long)a, WF_DIST_BYTE, 0);
-    if (err == 0)
-        err = wf__dist_finish(f, NULL);
-    if (err == 0 && rank == 0) {
-        memcpy(result, all, a);
-        for (int r = 1; r < size; r++)
-            combine(result, all + a * (size_t)r, ctx);
-    }
-    if (err == 0)
-        err = wf__dist_bcast_on(comm, &f, result, (long)a, WF_DIST_BYTE, 0);
-    if (err == 0)
-        err = wf__dist_finish(f, NULL);
-    free(all);
+    free(idx);
+    free(accs);
     return err;
 }
 
@@ -460,7 +476,14 @@ int wf_dist_parallel_reduce(long lo, long hi,
         if (err == 0)
             err = wf__dist_finish(f, NULL);
     } else if (err == 0) {
-        err = static_combine(part, result, acc_size, combine, ctx);
+        /* static: each rank's part is one chunk, the rank its index, so
+         * rank 0 combines them in rank order */
+        long mine = wf_dist_rank();
+        y.idx = &mine;
+        y.accs = part;
+        y.m = 1;
+        y.nchunks = wf_dist_size();
+        err = dyn_combine(&y, result);
     }
     free(part);
     return err;

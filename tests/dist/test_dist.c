@@ -8,14 +8,19 @@
  * The MPI calls weft makes while it runs are interposed here (the PMPI
  * profiling interface): in serialized mode they must all come from one
  * thread (the communication fiber's worker) and never overlap; the test
- * counts those that did not. (MPI_Init_thread and MPI_Finalize come from
- * weft's MPI thread, before and after the others.)
+ * counts those that did not. Interposed: every start the engine makes
+ * (MPI_Isend, _Irecv, _Ibcast, _Ireduce, _Iallreduce, _Igather,
+ * _Ibarrier), MPI_Testsome and MPI_Cancel. (MPI_Init_thread,
+ * MPI_Comm_dup, MPI_Finalize and the like come from weft's MPI thread,
+ * before and after the others, and are not interposed.)
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mpi.h>
 #include <weft/dist.h>
@@ -48,10 +53,17 @@ static int leave_call(int rc)
     return rc;
 }
 
+/* > 0: the n-th MPI_Isend from now fails without starting (a fault the
+ * loops must not turn into a hang). */
+static atomic_int fail_isend_in;
+
 int MPI_Isend(const void *buf, int count, MPI_Datatype t, int dest, int tag,
               MPI_Comm comm, MPI_Request *req)
 {
     enter_call();
+    if (atomic_load(&fail_isend_in) > 0 &&
+        atomic_fetch_sub(&fail_isend_in, 1) == 1)
+        return leave_call(MPI_ERR_OTHER);
     return leave_call(PMPI_Isend(buf, count, t, dest, tag, comm, req));
 }
 
@@ -82,10 +94,36 @@ int MPI_Ibarrier(MPI_Comm comm, MPI_Request *req)
     return leave_call(PMPI_Ibarrier(comm, req));
 }
 
+int MPI_Ireduce(const void *s, void *r, int count, MPI_Datatype t, MPI_Op op,
+                int root, MPI_Comm comm, MPI_Request *req)
+{
+    enter_call();
+    return leave_call(PMPI_Ireduce(s, r, count, t, op, root, comm, req));
+}
+
+int MPI_Igather(const void *s, int scount, MPI_Datatype st, void *r, int rcount,
+                MPI_Datatype rt, int root, MPI_Comm comm, MPI_Request *req)
+{
+    enter_call();
+    return leave_call(
+        PMPI_Igather(s, scount, st, r, rcount, rt, root, comm, req));
+}
+
+int MPI_Cancel(MPI_Request *req)
+{
+    enter_call();
+    return leave_call(PMPI_Cancel(req));
+}
+
+/* Set: the next MPI_Testsome fails as a whole. */
+static atomic_bool fail_testsome;
+
 int MPI_Testsome(int n, MPI_Request *reqs, int *outcount, int *idx,
                  MPI_Status *sts)
 {
     enter_call();
+    if (atomic_exchange(&fail_testsome, false))
+        return leave_call(MPI_ERR_OTHER);
     return leave_call(PMPI_Testsome(n, reqs, outcount, idx, sts));
 }
 
@@ -660,12 +698,51 @@ WT_CASE(errors)
     run_dist(errors_body);
 }
 
+/* A cancelled receive is cancelled in MPI too: a later receive with the
+ * same source and tag gets the next message. */
+static void recv_cancel_body(void)
+{
+    static int stolen = -1, got = -1; /* buffers MPI may own */
+    int v = 42;
+    struct wf_future *r1 = NULL, *r2 = NULL, *s = NULL;
+    if (rank == 0) {
+        START(wf_dist_recv(&r1, &stolen, 1, WF_DIST_INT, 1, 5, NULL));
+        WT_CHECK_EQ(wf_future_cancel(r1), 0);
+        WT_CHECK_EQ(wf_future_result(r1, NULL), WF_ECANCELED);
+        START(wf_dist_recv(&r2, &got, 1, WF_DIST_INT, 1, 5, NULL));
+    }
+    /* Rank 0's barrier completes after its engine has seen the cancel
+     * (queued before it); rank 1 sends once both barriers are done. */
+    barrier();
+    barrier();
+    if (rank == 1) {
+        START(wf_dist_send(&s, &v, 1, WF_DIST_INT, 0, 5));
+        await_ok(s);
+        wf_future_release(s);
+    }
+    if (rank == 0) {
+        WT_CHECK_EQ(wf_future_await(r2, wf_deadline_in(10 * WF_SEC)), 0);
+        WT_CHECK_EQ(wf_future_result(r2, NULL), 0);
+        WT_CHECK_EQ(got, 42);
+        WT_CHECK_EQ(stolen, -1);
+        wf_future_release(r1);
+        wf_future_release(r2);
+    }
+    barrier();
+}
+
+WT_CASE(recv_cancel)
+{
+    run_dist(recv_cancel_body);
+}
+
 /* ---- the finalisation with operations outstanding ---------------------- */
 
 static void outstanding_body(void)
 {
-    /* A receive nobody sends: finalize cancels it. Its future is awaited
-     * by a fiber that is still waiting when finalize runs. */
+    /* A receive nobody sends: finalize cancels it. Its future is still
+     * pending when finalize runs (this fiber's await with a deadline
+     * expired first; no fiber waits on it then). */
     static int sink;
     struct wf_future *r;
     START(wf_dist_recv(&r, &sink, 1, WF_DIST_INT, (rank + 1) % size, 77, NULL));
@@ -824,6 +901,37 @@ static void for_dynamic_body(void)
     check_covered(WF_DIST_DYNAMIC, 0, 3, 1, mark_body);
     check_covered(WF_DIST_DYNAMIC, 0, 0, 0, mark_body);
     check_covered(WF_DIST_DYNAMIC, 0, 100, 1000, mark_body); /* one chunk */
+}
+
+/* Over the whole range of long, each body call adds its length
+ * (unsigned: hi - lo may exceed LONG_MAX) without visiting the indices. */
+static void length_body(long lo, long hi, void *ctx)
+{
+    atomic_fetch_add((_Atomic uint64_t *)ctx,
+                     (uint64_t)((unsigned long)hi - (unsigned long)lo));
+}
+
+static void for_full_range_body(void)
+{
+    _Atomic uint64_t mine = 0;
+    uint64_t in, total = 0;
+    struct wf_dist_for_opts o = WF_DIST_FOR_OPTS_INIT;
+    o.mode = WF_DIST_DYNAMIC;
+    o.grain = LONG_MAX; /* one body call per chunk */
+    WT_CHECK_EQ(wf_dist_parallel_for(LONG_MIN, LONG_MAX, &o, length_body,
+                                     (void *)&mine),
+                0);
+    in = atomic_load(&mine);
+    struct wf_future *f;
+    START(wf_dist_allreduce(&f, &in, &total, 1, WF_DIST_UINT64, WF_DIST_SUM));
+    await_ok(f);
+    wf_future_release(f);
+    WT_CHECK_EQ(total, UINT64_MAX); /* 2^64 - 1 indices, each once */
+}
+
+WT_CASE(for_full_range)
+{
+    run_dist(for_full_range_body);
 }
 
 WT_CASE(for_dynamic)
@@ -1094,6 +1202,76 @@ WT_CASE(abort_finalize_stuck)
 {
     setenv("WEFT_DIST_FINALIZE_MS", "300", 1);
     run_dist(stuck_send_body);
+}
+
+/* Rank 0's chunks take a while, so that rank 1 gets chunks and asks
+ * again (rank 0 alone would hand itself all of a loop of no-ops). */
+static void slow_on_rank0_body(long lo, long hi, void *ctx)
+{
+    (void)ctx;
+    if (rank == 0)
+        usleep((useconds_t)(1000 * (hi - lo)));
+}
+
+/* Rank 1's n-th request for a chunk of a dynamic loop fails to start
+ * (the interposer above): rank 0 would wait for its requests forever, so
+ * the job must end with weft's message. */
+static void loop_ask_fails(int nth)
+{
+    barrier();
+    if (rank == 1)
+        atomic_store(&fail_isend_in, nth);
+    struct wf_dist_for_opts o = WF_DIST_FOR_OPTS_INIT;
+    o.mode = WF_DIST_DYNAMIC;
+    o.chunk = 1;
+    int err = wf_dist_parallel_for(0, 1000, &o, slow_on_rank0_body, NULL);
+    WT_FAIL("rank %d: the loop returned (%s) instead of ending the job", rank,
+            wf_strerror(err));
+}
+
+static void first_asks_body(void)
+{
+    loop_ask_fails(2); /* the second of the two first requests */
+}
+
+WT_CASE(abort_loop_first_ask)
+{
+    run_dist(first_asks_body);
+}
+
+static void repost_body(void)
+{
+    loop_ask_fails(3); /* the request that replaces a consumed one */
+}
+
+WT_CASE(abort_loop_repost)
+{
+    run_dist(repost_body);
+}
+
+/* MPI_Testsome fails as a whole while rank 0's receive is outstanding:
+ * MPI may still write into its buffer, so the receive must not complete
+ * (with an error or otherwise); the job ends with weft's message. */
+static void testsome_fails_body(void)
+{
+    static int buf;
+    barrier();
+    if (rank == 0) {
+        struct wf_future *r;
+        START(wf_dist_recv(&r, &buf, 1, WF_DIST_INT, 1, 3, NULL));
+        atomic_store(&fail_testsome, true);
+        int err = wf_future_await(r, wf_deadline_in(10 * WF_SEC));
+        if (err == 0)
+            err = wf_future_result(r, NULL);
+        WT_FAIL("the receive completed (%s) after MPI_Testsome failed",
+                wf_strerror(err));
+    }
+    barrier(); /* rank 1 waits here until the job ends */
+}
+
+WT_CASE(abort_testsome_fails)
+{
+    run_dist(testsome_fails_body);
 }
 
 WT_MAIN()
