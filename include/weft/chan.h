@@ -84,8 +84,9 @@ WF_API void wf_chan_release(struct wf_chan *c);
  * is 0). Waits while the channel is full (unbuffered: until a receiver
  * takes it). Returns 0 when sent; WF_EPIPE if the channel is or becomes
  * closed before the element is taken; WF_ETIMEDOUT; WF_ECANCELED;
- * WF_ESHUTDOWN; WF_ENOMEM (no memory for a deadline timer); WF_EINVAL (c
- * NULL, or elem NULL with a non-zero element size). */
+ * WF_ESHUTDOWN; WF_ENOMEM (no memory for a deadline timer, or for a
+ * plain thread's first wait in weft; nothing sent); WF_EINVAL (c NULL, or
+ * elem NULL with a non-zero element size). */
 WF_API int wf_chan_send(struct wf_chan *c, const void *elem, int64_t deadline);
 
 /* Receive the oldest element into elem (may be NULL to discard it). Waits

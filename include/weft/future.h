@@ -164,7 +164,9 @@ WF_API int wf_future_await(struct wf_future *f, int64_t deadline);
 
 /* wf_future_await from anywhere: parks a fiber, blocks a plain thread.
  * Same results, and WF_ESHUTDOWN for a plain thread when no runtime runs
- * (or the runtime shuts down while it waits) and f is still pending. */
+ * (or the runtime shuts down while it waits) and f is still pending;
+ * WF_ENOMEM also when a plain thread's first wait in weft finds no memory
+ * for its parker. */
 WF_API int wf_future_wait(struct wf_future *f, int64_t deadline);
 
 /* Cancel f if it is still pending: it completes with WF_ECANCELED, its

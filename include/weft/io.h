@@ -32,7 +32,8 @@
  * returns WF_ETIMEDOUT when the deadline passes, WF_ECANCELED when the
  * calling fiber is cancelled, WF_ESHUTDOWN when no runtime runs (or it
  * shuts down while a plain thread waits), WF_ENOMEM when no memory is left
- * for the reactor's bookkeeping or a deadline timer. A call that can
+ * for the reactor's bookkeeping, a deadline timer or a plain thread's first
+ * wait in weft. A call that can
  * complete without waiting completes, even in a cancelled fiber. A read
  * or write that stops early this way has transferred nothing; data already
  * moved is reported as a count (see wf_write_all for its own rule).
