@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tools/numarg.h - how weft's programs (weft-demo, weft-trace, weft-hash,
- * weft-imgproc) read a number given on the command line: one strict form
- * for all of them, header-only (each program is linked on its own).
+ * weft-imgproc, weft-httpd, weft-heat, weft-mandel, and the soak test's
+ * weft-soak) read a number given on the command line: one strict form for
+ * all of them, header-only (each program is linked on its own).
  *
  * A whole number is decimal digits only: no sign, no blank before or
  * after, no "0x"; a fraction is digits with at most one '.' among or

@@ -640,6 +640,12 @@ def case_usage():
     check(p.returncode == 2, "bad port: %d" % p.returncode)
     p = subprocess.run([BIN, "--frob"], capture_output=True, timeout=30)
     check(p.returncode == 2, "unknown option")
+    # The one strict form of weft's programs (tools/numarg.h): strtol and
+    # strtod took a leading blank, a sign and an exponent.
+    for bad in (["--port", " 8080"], ["--workers", "+2"],
+                ["--grace", "1e1"], ["--idle-timeout", " 5"]):
+        p = subprocess.run([BIN] + bad, capture_output=True, timeout=30)
+        check(p.returncode == 2, "%r accepted: %d" % (bad, p.returncode))
     p = subprocess.run([BIN, "--root", "/no/such/dir", "--port", "0"],
                        capture_output=True, timeout=30)
     check(p.returncode == 1, "bad root")

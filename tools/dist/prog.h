@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../numarg.h"
 #include <weft.h>
 #include <weft/dist.h>
 
@@ -33,9 +34,8 @@ static inline uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 static inline long arg_long(const char *prog, const char *opt, const char *v,
                             long min, long max)
 {
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || x < min || x > max) {
+    long x;
+    if (!v || !numarg_long(v, min, max, &x, NULL)) {
         fprintf(stderr, "%s: %s needs a whole number from %ld to %ld\n", prog,
                 opt, min, max);
         exit(2);

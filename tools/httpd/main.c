@@ -41,6 +41,7 @@
 #include <weft.h>
 #include <weft/io.h>
 
+#include "../numarg.h"
 #include "httpd.h"
 
 struct server srv = {
@@ -326,23 +327,17 @@ static int usage(const char *msg, const char *arg)
     return 2;
 }
 
+/* Numbers and seconds in the one strict form of weft's programs
+ * (tools/numarg.h): digits only, no sign, blank or exponent. */
 static bool num(const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    return numarg_long(s, lo, hi, out, NULL);
 }
 
 static bool secs(const char *s, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0) || v > 86400.0 * 365)
+    double v;
+    if (!numarg_fraction(s, 0, 86400.0 * 365, &v))
         return false;
     *out = (int64_t)(v * 1e9);
     return true;
