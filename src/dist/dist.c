@@ -100,6 +100,15 @@ static bool on_comm_fiber(void)
 
 /* ---- translation ------------------------------------------------------------- */
 
+/* MPI's text for error code rc, or "error N" when it has none. */
+static const char *mpi_errtext(int rc, char text[MPI_MAX_ERROR_STRING])
+{
+    int len = 0;
+    if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
+        snprintf(text, MPI_MAX_ERROR_STRING, "error %d", rc);
+    return text;
+}
+
 static int xlate(int rc)
 {
     if (rc == MPI_SUCCESS)
@@ -123,10 +132,8 @@ static int xlate(int rc)
         return WF_ENOMEM;
     default: {
         char text[MPI_MAX_ERROR_STRING];
-        int len = 0;
-        if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
-            snprintf(text, sizeof text, "error %d", rc);
-        fprintf(stderr, "weft: dist: MPI error on rank %d: %s\n", d.rank, text);
+        fprintf(stderr, "weft: dist: MPI error on rank %d: %s\n", d.rank,
+                mpi_errtext(rc, text));
         return WF_EIO;
     }
     }
@@ -240,6 +247,8 @@ static void recv_cancelled(void *arg)
 /* Take o (validated), start it or queue it, hand its future to *out. */
 static int submit(struct op *o, struct wf_future **out)
 {
+    if (!o)
+        return WF_ENOMEM; /* new_op found no memory */
     struct wf_future *f;
     int err = wf_promise_create(&o->p, &f);
     if (err < 0) {
@@ -287,8 +296,10 @@ static int check_common(struct wf_future **out, long count,
     return 0;
 }
 
+/* An operation to submit, or NULL with no memory (submit says so). */
 static struct op *new_op(enum kind k, MPI_Comm comm, long count,
-                         enum wf_dist_type type)
+                         enum wf_dist_type type, const void *sbuf, void *rbuf,
+                         int peer)
 {
     struct op *o = calloc(1, sizeof *o);
     if (o) {
@@ -297,6 +308,9 @@ static struct op *new_op(enum kind k, MPI_Comm comm, long count,
         o->count = (int)count;
         o->type = mtype(type);
         o->mop = MPI_OP_NULL;
+        o->sbuf = sbuf;
+        o->rbuf = rbuf;
+        o->peer = peer;
     }
     return o;
 }
@@ -314,12 +328,9 @@ int wf__dist_send_on(MPI_Comm comm, struct wf_future **out, const void *buf,
         return err;
     if (bad_rank(dest) || tag < 0 || tag > WF_DIST_TAG_MAX)
         return WF_EINVAL;
-    struct op *o = new_op(K_SEND, comm, count, type);
-    if (!o)
-        return WF_ENOMEM;
-    o->sbuf = buf;
-    o->peer = dest;
-    o->tag = tag;
+    struct op *o = new_op(K_SEND, comm, count, type, buf, NULL, dest);
+    if (o)
+        o->tag = tag;
     return submit(o, out);
 }
 
@@ -333,13 +344,12 @@ int wf__dist_recv_on(MPI_Comm comm, struct wf_future **out, void *buf,
     if ((src != WF_DIST_ANY_SOURCE && bad_rank(src)) ||
         (tag != WF_DIST_ANY_TAG && (tag < 0 || tag > WF_DIST_TAG_MAX)))
         return WF_EINVAL;
-    struct op *o = new_op(K_RECV, comm, count, type);
-    if (!o)
-        return WF_ENOMEM;
-    o->rbuf = buf;
-    o->peer = src == WF_DIST_ANY_SOURCE ? MPI_ANY_SOURCE : src;
-    o->tag = tag == WF_DIST_ANY_TAG ? MPI_ANY_TAG : tag;
-    o->st = st;
+    struct op *o = new_op(K_RECV, comm, count, type, NULL, buf,
+                          src == WF_DIST_ANY_SOURCE ? MPI_ANY_SOURCE : src);
+    if (o) {
+        o->tag = tag == WF_DIST_ANY_TAG ? MPI_ANY_TAG : tag;
+        o->st = st;
+    }
     return submit(o, out);
 }
 
@@ -351,12 +361,7 @@ int wf__dist_bcast_on(MPI_Comm comm, struct wf_future **out, void *buf,
         return err;
     if (bad_rank(root))
         return WF_EINVAL;
-    struct op *o = new_op(K_BCAST, comm, count, type);
-    if (!o)
-        return WF_ENOMEM;
-    o->rbuf = buf;
-    o->peer = root;
-    return submit(o, out);
+    return submit(new_op(K_BCAST, comm, count, type, NULL, buf, root), out);
 }
 
 static int reduce_on(MPI_Comm comm, struct wf_future **out, enum kind k,
@@ -374,13 +379,9 @@ static int reduce_on(MPI_Comm comm, struct wf_future **out, enum kind k,
         return WF_EINVAL;
     if (gets && count > 0 && sendbuf == recvbuf)
         return WF_EINVAL;
-    struct op *o = new_op(k, comm, count, type);
-    if (!o)
-        return WF_ENOMEM;
-    o->sbuf = sendbuf;
-    o->rbuf = recvbuf;
-    o->mop = mop(op);
-    o->peer = root;
+    struct op *o = new_op(k, comm, count, type, sendbuf, recvbuf, root);
+    if (o)
+        o->mop = mop(op);
     return submit(o, out);
 }
 
@@ -402,13 +403,8 @@ int wf__dist_gather_on(MPI_Comm comm, struct wf_future **out,
     if (bad_rank(root) || (root == d.rank && !recvbuf && count > 0) ||
         (long)d.size * count > INT_MAX)
         return WF_EINVAL;
-    struct op *o = new_op(K_GATHER, comm, count, type);
-    if (!o)
-        return WF_ENOMEM;
-    o->sbuf = sendbuf;
-    o->rbuf = recvbuf;
-    o->peer = root;
-    return submit(o, out);
+    return submit(new_op(K_GATHER, comm, count, type, sendbuf, recvbuf, root),
+                  out);
 }
 
 int wf_dist_send(struct wf_future **out, const void *buf, long count,
@@ -454,14 +450,11 @@ int wf_dist_gather(struct wf_future **out, const void *sendbuf, void *recvbuf,
 
 int wf_dist_barrier(struct wf_future **out)
 {
-    if (state() != UP)
-        return WF_ENOTCONN;
-    if (!out)
-        return WF_EINVAL;
-    struct op *o = new_op(K_BARRIER, d.comm, 0, WF_DIST_BYTE);
-    if (!o)
-        return WF_ENOMEM;
-    return submit(o, out);
+    int err = check_common(out, 0, WF_DIST_BYTE, NULL);
+    if (err < 0)
+        return err;
+    return submit(new_op(K_BARRIER, d.comm, 0, WF_DIST_BYTE, NULL, NULL, 0),
+                  out);
 }
 
 /* ---- the progress engine ------------------------------------------------- */
@@ -714,9 +707,7 @@ static void *comm_main(void *arg)
              * yet MPI may still write into the callers' buffers, so no
              * future may complete (its caller would reuse the buffer). */
             char text[MPI_MAX_ERROR_STRING];
-            int len = 0;
-            if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
-                snprintf(text, sizeof text, "error %d", rc);
+            mpi_errtext(rc, text);
             fprintf(stderr,
                     "weft: dist: MPI_Testsome failed on rank %d (%s) with %d "
                     "operations outstanding; aborting the job\n",
@@ -990,11 +981,15 @@ int wf__dist_finish(struct wf_future *f, void **value)
 {
     struct finish_wait fw;
     atomic_init(&fw.done, 0);
-    wf__waiter_self(&fw.w);
-    int err = wf_future_then(f, finish_cb, &fw);
+    /* A plain thread's first wait needs its parker (wf_join and every
+     * other wait check it first); without one, poll as below. */
+    bool parks = wf__thread_parker_ready() == 0;
+    if (parks)
+        wf__waiter_self(&fw.w);
+    int err = parks ? wf_future_then(f, finish_cb, &fw) : WF_ENOMEM;
     if (err < 0) {
-        /* No memory for the callback: the operation still owns the
-         * caller's buffers, so wait for it by polling. */
+        /* No memory for the parker or the callback: the operation still
+         * owns the caller's buffers, so wait for it by polling. */
         while (!wf_future_done(f)) {
             if (wf_self().id)
                 wf_yield();
@@ -1010,7 +1005,8 @@ int wf__dist_finish(struct wf_future *f, void **value)
                                           WF__WHY_FUTURE) == WF_ESHUTDOWN)
             err = WF_ESHUTDOWN; /* a plain thread, the runtime stopping */
     }
-    wf__waiter_done(&fw.w);
+    if (parks)
+        wf__waiter_done(&fw.w);
     if (err == 0)
         err = wf_future_result(f, value);
     wf_future_release(f);

@@ -307,6 +307,8 @@ int wf__group_fork_shared(struct wf_task_group *tg, struct wf_task *tt,
     return err;
 }
 
+/* The joining thread's parker was made ready by wf_task_group_init: a
+ * group is initialised and joined by the same thread or fiber (par.h). */
 static void join_submit(struct wf__group *g)
 {
     wf__waiter_self(&g->waiter);
