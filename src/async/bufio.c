@@ -27,6 +27,8 @@
 
 #include "weft/io.h"
 
+#include "common/fault.h"
+
 struct wf_bufreader {
     int fd;
     bool eof;
@@ -45,14 +47,14 @@ static unsigned char *buffer(size_t *cap)
 {
     if (*cap == 0)
         *cap = WF_BUFIO_DEFAULT;
-    return malloc(*cap);
+    return wf__malloc(*cap);
 }
 
 int wf_bufreader_new(struct wf_bufreader **out, int fd, size_t cap)
 {
     if (!out || fd < 0)
         return WF_EINVAL;
-    struct wf_bufreader *r = calloc(1, sizeof *r);
+    struct wf_bufreader *r = wf__calloc(1, sizeof *r);
     if (!r || !(r->buf = buffer(&cap))) {
         free(r);
         return WF_ENOMEM;
@@ -213,7 +215,7 @@ int wf_bufwriter_new(struct wf_bufwriter **out, int fd, size_t cap)
 {
     if (!out || fd < 0)
         return WF_EINVAL;
-    struct wf_bufwriter *w = calloc(1, sizeof *w);
+    struct wf_bufwriter *w = wf__calloc(1, sizeof *w);
     if (!w || !(w->buf = buffer(&cap))) {
         free(w);
         return WF_ENOMEM;
@@ -282,11 +284,8 @@ out:
 
 int wf_bufwriter_flush(struct wf_bufwriter *w, int64_t deadline)
 {
-    while (w->len > 0) {
-        ssize_t k = wf_write(w->fd, w->buf, w->len, deadline);
-        if (k < 0)
-            return (int)k;
-        sent(w, (size_t)k);
-    }
-    return 0;
+    size_t done;
+    ssize_t k = wf_write_all(w->fd, w->buf, w->len, &done, deadline);
+    sent(w, done); /* what was written leaves the buffer, even on error */
+    return k < 0 ? (int)k : 0;
 }
