@@ -36,7 +36,8 @@ long wf__test_reactor_adds(void);
 
 /* wf_tcp_connect's deadline for one attempt at time now, with left
  * addresses (this one included) still to try before deadline: an equal
- * share of the time left (the last attempt: all of it); deadline itself
+ * share of the time left (the last attempt: all of it), never less than
+ * a millisecond or what is left if less; deadline itself
  * when WF_FOREVER or already passed. */
 int64_t wf__connect_attempt_deadline(int64_t now, int64_t deadline,
                                      size_t left);

@@ -556,7 +556,11 @@ int64_t wf__connect_attempt_deadline(int64_t now, int64_t deadline, size_t left)
 {
     if (deadline == WF_FOREVER || left <= 1 || deadline <= now)
         return deadline;
-    return now + (deadline - now) / (int64_t)left;
+    /* At least a millisecond (or all that is left): a share rounded down
+     * to nothing would give up on the address without trying it. */
+    int64_t rest = deadline - now, share = rest / (int64_t)left;
+    int64_t least = rest < WF_MSEC ? rest : WF_MSEC;
+    return now + (share > least ? share : least);
 }
 
 int wf_tcp_connect(const char *ip, int port, int64_t deadline)

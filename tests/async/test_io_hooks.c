@@ -257,10 +257,13 @@ WT_CASE(connect_attempt_share)
     WT_CHECK_EQ(wf__connect_attempt_deadline(t, WF_FOREVER, 4), WF_FOREVER);
     WT_CHECK_EQ(wf__connect_attempt_deadline(t, t - 5, 4), t - 5);
     WT_CHECK_EQ(wf__connect_attempt_deadline(t, t, 4), t);
-    /* a share is never past the deadline nor before now */
+    /* a share is never past the deadline, and never empty while time is
+     * left (7 ns over 8 addresses rounded down to none before) */
     for (size_t left = 1; left < 100; left++) {
         int64_t d = wf__connect_attempt_deadline(t, t + 7, left);
-        WT_CHECK(d >= t && d <= t + 7);
+        WT_CHECK(d > t && d <= t + 7);
+        d = wf__connect_attempt_deadline(t, t + 50 * WF_MSEC, left);
+        WT_CHECK(d >= t + (left < 50 ? 50 * WF_MSEC / (int64_t)left : WF_MSEC));
     }
 }
 
