@@ -395,6 +395,14 @@ static int take_value(const struct var *v, const char *s, struct wf__env *out)
     return 0;
 }
 
+static const struct var *find_var(const char *name)
+{
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (strcmp(vars[i].name, name) == 0)
+            return &vars[i];
+    return NULL;
+}
+
 static int read_var(const struct var *v, struct wf__env *out)
 {
     return take_value(v, getenv(v->name), out);
@@ -402,10 +410,8 @@ static int read_var(const struct var *v, struct wf__env *out)
 
 int wf__config_parse(const char *name, const char *value, struct wf__env *out)
 {
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        if (strcmp(vars[i].name, name) == 0)
-            return take_value(&vars[i], value, out);
-    return WF_ESRCH;
+    const struct var *v = find_var(name);
+    return v ? take_value(v, value, out) : WF_ESRCH;
 }
 
 const char *wf__config_name(size_t i)
@@ -415,10 +421,10 @@ const char *wf__config_name(size_t i)
 
 int wf__config_read_var(const char *name, struct wf__env *out)
 {
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        if (strcmp(vars[i].name, name) == 0)
-            return read_var(&vars[i], out);
-    WF_PANIC("no variable %s in the table", name);
+    const struct var *v = find_var(name);
+    if (!v)
+        WF_PANIC("no variable %s in the table", name);
+    return read_var(v, out);
 }
 
 int wf__config_read_env(struct wf__env *out)

@@ -724,13 +724,20 @@ int wf_cancel(struct wf_fiber f)
     return 0;
 }
 
+/* How many handle slots have been handed out. Slots below that stay
+ * mapped for the life of the process (see wf__slots_retire), so a walk
+ * over them is safe against spawns. */
+static uint32_t slots_in_use(struct wf__rt *rt)
+{
+    wf__spin_lock(&rt->slot_lock);
+    uint32_t n = rt->nslots;
+    wf__spin_unlock(&rt->slot_lock);
+    return n;
+}
+
 size_t wf__fibers_each(struct wf__rt *rt, wf__fiber_visit_fn *visit, void *arg)
 {
-    /* Slots below nslots stay mapped for the life of the process (see
-     * wf__slots_retire), so the walk is safe against spawns. */
-    wf__spin_lock(&rt->slot_lock);
-    uint32_t nslots = rt->nslots;
-    wf__spin_unlock(&rt->slot_lock);
+    uint32_t nslots = slots_in_use(rt);
     size_t n = 0;
     for (uint32_t i = 0; i < nslots; i++) {
         struct wf__slot *s = wf__slot_get((uint64_t)i + 1);
@@ -759,12 +766,8 @@ size_t wf_fibers_alive(void)
     if (atomic_load_explicit(&rt->state, memory_order_acquire) !=
         WF__RT_RUNNING)
         return 0;
-    /* Slots below nslots stay mapped for the life of the process (see
-     * wf__slots_retire), so the walk is safe against spawns; each state is
-     * read on its own, so the count is a snapshot of no single moment. */
-    wf__spin_lock(&rt->slot_lock);
-    uint32_t nslots = rt->nslots;
-    wf__spin_unlock(&rt->slot_lock);
+    /* Each state is read on its own: a snapshot of no single moment. */
+    uint32_t nslots = slots_in_use(rt);
     size_t n = 0;
     for (uint32_t i = 0; i < nslots; i++) {
         struct wf__slot *s = wf__slot_get((uint64_t)i + 1);

@@ -241,7 +241,8 @@ static void *monitor_main(void *p)
 {
     struct wf__rt *rt = p;
     int n = rt->nworkers;
-    struct sample *smp = mon_samples;
+    struct sample *smp = mon_samples; /* now the thread's to free */
+    mon_samples = NULL;
     int64_t next = wf_now();
     struct wf__dlwatch dw = {0, 0};
 

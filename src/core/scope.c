@@ -84,12 +84,11 @@ struct wf_scope {
     int err;                              /* first failure, 0 none; lock */
     bool cancelled;           /* new members start cancelled; lock */
     bool expired;             /* the deadline fired; lock */
-    bool has_timer;           /* fixed at open */
     int64_t deadline;         /* fixed at open; WF_FOREVER: none */
     struct wf__clauseq nextq; /* wf_scope_next waiters; lock */
     struct jlist pending;     /* join-set members running; lock */
     struct jlist done;        /* returned, not taken; completion order; lock */
-    struct wf_timer timer;    /* the deadline, when has_timer */
+    struct wf_timer timer;    /* the deadline's, when there is one */
 };
 
 /* A live scope's magic, and what freeing it leaves (offset 16, out of the
@@ -255,7 +254,6 @@ int wf_scope_open_ex(struct wf_scope **out, const struct wf_scope_opts *opts)
                 free(s);
                 return err;
             }
-            s->has_timer = true;
             s->deadline = opts->deadline;
         }
     }
@@ -564,7 +562,7 @@ int wf_scope_close(struct wf_scope *s)
     if (err == -ESHUTDOWN)
         return err; /* the runtime is going away and frees the scope */
     /* Waits out a deadline callback that runs now; none runs after. */
-    if (s->has_timer)
+    if (s->deadline != WF_FOREVER)
         wf_timer_stop(&s->timer);
     /* Other waiters were woken with the last member; let them unlink their
      * records before the scope goes. */
