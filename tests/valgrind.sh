@@ -13,7 +13,8 @@
 #
 #   --full    every case of the four labels; without it the few that take
 #             10 s or more each under memcheck are left out (SLOW below):
-#             the CI run (.ci/run), about 5 minutes on 2 cores. The full
+#             the CI run (.ci/run: 130 s on 2 idle cores at 1683bc9,
+#             6-10 min on a loaded machine). The full
 #             run is scripts/nightly.sh's.
 #   --tool    the valgrind tool (helgrind and drd do not understand weft's
 #             atomics and futexes: docs/RELIABILITY.md, Valgrind)
