@@ -8,13 +8,21 @@
  *
  * The file is WEFT_BENCH_FILE, default /tmp/weft-bench-1g (made once,
  * filled with non-zero bytes; reused while its size is right). Reads are
- * buffered: after the first pass the file sits in the page cache, as it
- * does for fio with its defaults, which compare.sh runs on the same file
- * with the same shape (randread, bs=4k, iodepth=64, io_uring and psync).
- * The I/O backend follows WEFT_IO (default: io_uring when available).
+ * buffered and the descriptor is advised random access (no read-ahead),
+ * as fio does for random reads. Two cases:
+ *   - warm (default): the file is read whole first, so every read hits
+ *     the page cache; compare.sh runs fio with --invalidate=0 beside it;
+ *   - cold (WEFT_BENCH_FILE_COLD=1): the file's cached pages are dropped
+ *     at the start (posix_fadvise DONTNEED, what fio's default
+ *     --invalidate=1 does), so reads go to the disk until the pages come
+ *     back.
+ * The same shape as fio's randread, bs=4k, iodepth=64 (io_uring) or 64
+ * psync jobs. The I/O backend follows WEFT_IO (default: io_uring when
+ * available).
  */
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +100,23 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* Read the whole file once, so that the measured reads find it cached
+ * (plain preads of a MiB from this fiber: only a warm-up). */
+static int warm(int fd)
+{
+    char *buf = malloc(1 << 20);
+    if (!buf)
+        return -1;
+    for (int64_t off = 0; off < FILE_SIZE; off += 1 << 20)
+        if (pread(fd, buf, 1 << 20, off) != 1 << 20) {
+            fprintf(stderr, "weft-bench: file: warm-up read failed\n");
+            free(buf);
+            return -1;
+        }
+    free(buf);
+    return 0;
+}
+
 static void *file_main(void *arg)
 {
     (void)arg;
@@ -101,6 +126,13 @@ static void *file_main(void *arg)
                 wf_strerror(fb.fd));
         return (void *)1;
     }
+    const char *cold = getenv("WEFT_BENCH_FILE_COLD");
+    bool is_cold = cold && strcmp(cold, "1") == 0;
+    if (posix_fadvise(fb.fd, 0, 0, POSIX_FADV_RANDOM) != 0 ||
+        (is_cold && posix_fadvise(fb.fd, 0, 0, POSIX_FADV_DONTNEED) != 0))
+        fprintf(stderr, "weft-bench: file: posix_fadvise failed\n");
+    if (!is_cold && warm(fb.fd) < 0)
+        return (void *)1;
     int64_t t = wf_now();
     atomic_store(&fb.start, t + 500 * WF_MSEC);
     atomic_store(&fb.stop, t + 3500 * WF_MSEC);
@@ -116,7 +148,8 @@ static void *file_main(void *arg)
         return (void *)1;
     }
     printf("file_kiops %.2f kiops\n", (double)atomic_load(&fb.reads) / 3.0 / 1e3);
-    fprintf(stderr, "weft-bench: file: backend %s\n", wf_io_backend());
+    fprintf(stderr, "weft-bench: file: backend %s, %s\n", wf_io_backend(),
+            is_cold ? "cold" : "warm");
     fflush(stdout);
     return NULL;
 }

@@ -276,14 +276,16 @@ echo_peer() {
 [ -n "$EC" ] && [ -n "$UE" ] && echo_peer uv "$UE"
 [ -n "$EC" ] && [ -n "$GE" ] && echo_peer go "$GE"
 
-# File: weft's random 4 KiB reads (io_uring backend, then epoll, where
-# file reads go through the blocking pool), and fio on the same file with
-# the same shape, with io_uring and with psync (64 jobs, one read each in
-# flight, to match a depth of 64).
+# File: weft's random 4 KiB reads and fio's on the same file with the
+# same shape, with io_uring (depth 64) and with psync (64 jobs, one read
+# each in flight). Warm: the file is in the page cache (weft-bench reads
+# it whole first; fio runs with --invalidate=0 after it). Cold: its pages
+# are dropped at the start (WEFT_BENCH_FILE_COLD=1; fio's default
+# --invalidate=1).
 FILE_PATH=${WEFT_BENCH_FILE:-/tmp/weft-bench-1g}
 if [ -n "$WB" ]; then
     run weft env WEFT_BENCH_FILE="$FILE_PATH" "$WB" file
-    run weftep env WEFT_IO=epoll WEFT_BENCH_FILE="$FILE_PATH" "$WB" file
+    run weftcold env WEFT_BENCH_FILE_COLD=1 WEFT_BENCH_FILE="$FILE_PATH" "$WB" file
 fi
 # fio_run TAG ARGS...: fio's read IOPS (terse v3 field 8) as TAG:fio_kiops.
 fio_run() {
@@ -301,8 +303,11 @@ fio_run() {
     fi
 }
 if command -v fio >/dev/null 2>&1 && [ -f "$FILE_PATH" ]; then
-    fio_run fiou --ioengine=io_uring --iodepth=64
-    fio_run fiop --ioengine=psync --numjobs=64 --group_reporting=0
+    cat "$FILE_PATH" >/dev/null
+    fio_run fiou --ioengine=io_uring --iodepth=64 --invalidate=0
+    fio_run fiop --ioengine=psync --numjobs=64 --group_reporting=0 --invalidate=0
+    fio_run fioucold --ioengine=io_uring --iodepth=64 --invalidate=1
+    fio_run fiopcold --ioengine=psync --numjobs=64 --group_reporting=0 --invalidate=1
 fi
 
 # HTTP: weft-httpd and nginx (bench/peers/nginx.conf), one worker each,
@@ -451,12 +456,14 @@ row "echo 1000 conns, krps, more better" weft:echo_krps \
     "libuv server" uv:uv_echo_krps
 row "echo 1000 conns, krps, more better" weft:echo_krps \
     "Go server" go:go_echo_krps
-row "file 4k randread, kIOPS, more better" weft:file_kiops \
+row "file 4k randread warm, kIOPS, more" weft:file_kiops \
     "fio io_uring, depth 64" fiou:fio_kiops
-row "file 4k randread, kIOPS, more better" weft:file_kiops \
+row "file 4k randread warm, kIOPS, more" weft:file_kiops \
     "fio psync, 64 jobs" fiop:fio_kiops
-row "file (epoll: pool), kIOPS" weftep:file_kiops \
-    "fio psync, 64 jobs" fiop:fio_kiops
+row "file 4k randread cold, kIOPS, more" weftcold:file_kiops \
+    "fio io_uring, depth 64" fioucold:fio_kiops
+row "file 4k randread cold, kIOPS, more" weftcold:file_kiops \
+    "fio psync, 64 jobs" fiopcold:fio_kiops
 row "httpd c100, req/s, more is better" httpd:httpd_rps_c100 \
     "nginx, 1 worker" nginx:httpd_rps_c100
 row "httpd c100, p99 latency, ms" httpd:httpd_p99_c100_ms \

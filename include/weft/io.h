@@ -354,11 +354,17 @@ WF_API int wf_connect_future(struct wf_future **out,
 
 /* ---- files ----------------------------------------------------------------------- */
 
-/* File calls hand their operation to io_uring when the reactor runs with
- * that backend (see wf_io_backend; wf_file_open excepted), else run the
- * system call on the blocking-call pool (see wf_blocking in
- * weft/future.h), and park the calling fiber until it is done; a plain
- * thread (a wf_blocking call's included) makes the system call itself.
+/* A fiber's wf_pread first asks for what the page cache holds without
+ * waiting (preadv2 with RWF_NOWAIT, on the calling worker: no hand-off,
+ * no park); what is not cached, and every other file call, goes the long
+ * way: the operation is handed to io_uring when the reactor runs with
+ * that backend (see wf_io_backend), except buffered reads (a descriptor
+ * without O_DIRECT) and wf_file_open, which run on the blocking-call
+ * pool (see wf_blocking in weft/future.h) as every call does on the
+ * epoll backend; the calling fiber parks until it is done (a cache miss
+ * on a buffered read is faster on the pool's threads than through the
+ * ring's kernel workers: docs/PERFORMANCE.md). A plain thread (a
+ * wf_blocking call's included) makes the system call itself.
  * They have no deadline and ignore the calling
  * fiber's cancellation: the kernel works on the caller's buffer until the
  * call is over, and a local file operation cannot be interrupted. They

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * File I/O at offsets (weft/io.h): pread, pwrite, fsync through the
- * reactor's io_uring where it runs with that backend, else (and open
- * always) on the blocking-call pool.
+ * File I/O at offsets (weft/io.h): a read first takes what the page
+ * cache holds on the calling worker (read_cached); the rest, pwrite and
+ * fsync go through the reactor's io_uring where it runs with that
+ * backend, else (and open and buffered reads always) on the
+ * blocking-call pool.
  *
  * Regular files are always "ready" to the kernel's readiness interfaces,
  * so a fiber cannot wait for them the way it waits for a socket; a read
@@ -30,6 +32,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/fault.h"
@@ -121,6 +124,45 @@ static int run_ring(struct fjob *j, ssize_t *res)
     return 0;
 }
 
+/* A read the page cache can answer at once: preadv2 with RWF_NOWAIT on
+ * the calling worker, which copies what is cached and refuses (EAGAIN)
+ * rather than wait for the disk. The count, or -1: nothing was cached
+ * and the read goes the long way. A cached part is kept and the read
+ * goes on from where it stopped (a short count is the end of the file
+ * only when the next try reads 0); the first refusal sends the rest the
+ * long way and the counts are added (an error there gives the part, as
+ * pread does after a partial transfer). Any error of the first try falls
+ * through to the long way, which gives the authoritative one: EOPNOTSUPP
+ * where the file system has no non-blocking reads (tmpfs here), EINVAL
+ * or ENOSYS on kernels without the flag, ESPIPE for pipes, EBADF... so
+ * one system call is the most this try costs when it cannot help. */
+static ssize_t run_slow(struct fjob *j);
+
+static ssize_t read_cached(struct fjob *j)
+{
+    size_t done = 0;
+    for (;;) {
+        struct iovec v = {(char *)j->buf + done, j->n - done};
+        ssize_t r;
+        do
+            r = preadv2(j->fd, &v, 1, j->off + (off_t)done, RWF_NOWAIT);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 && done == 0)
+            return -1;
+        if (r < 0) {
+            struct fjob rest = *j;
+            rest.buf = (char *)j->buf + done;
+            rest.n = j->n - done;
+            rest.off = j->off + (off_t)done;
+            ssize_t more = run_slow(&rest);
+            return (ssize_t)done + (more > 0 ? more : 0);
+        }
+        done += (size_t)r;
+        if (r == 0 || done == j->n)
+            return (ssize_t)done;
+    }
+}
+
 static ssize_t run(struct fjob *j)
 {
     /* A plain thread may block: it makes the call itself. Handing it to
@@ -132,7 +174,33 @@ static ssize_t run(struct fjob *j)
             return WF_ESHUTDOWN;
         return (ssize_t)(intptr_t)fjob_run(j);
     }
-    if (j->kind != F_OPEN) {
+    if (j->kind == F_PREAD) {
+        ssize_t r = read_cached(j);
+        if (r >= 0)
+            return r;
+    }
+    return run_slow(j);
+}
+
+/* Whether a read the page cache could not answer goes to io_uring: only
+ * for a descriptor opened with O_DIRECT, where the ring's read is truly
+ * asynchronous. A buffered read that misses the cache is one the ring
+ * hands to its own kernel workers (io-wq), and measured here that path
+ * is slower than the pool's threads doing plain preads (docs/
+ * PERFORMANCE.md, "File reads"); so it goes to the pool, as do reads
+ * on file systems without non-blocking reads (tmpfs). One fcntl per
+ * miss, beside a disk read. */
+static bool ring_reads(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_DIRECT);
+}
+
+/* A fiber's call the long way: io_uring (file reads: see ring_reads),
+ * else the pool. */
+static ssize_t run_slow(struct fjob *j)
+{
+    if (j->kind != F_OPEN && (j->kind != F_PREAD || ring_reads(j->fd))) {
         ssize_t res;
         int err = run_ring(j, &res);
         if (err == 0)

@@ -14,6 +14,8 @@
 #include "wt_backend.h"
 
 #include <fcntl.h>
+#include <stdbool.h>
+#include <sys/uio.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
 
@@ -197,6 +199,148 @@ WT_CASE(from_pool_job)
     wf_future_release(f);
     shutdown_clean();
     unlink(path);
+}
+
+/* Whether this file system answers non-blocking buffered reads
+ * (preadv2 RWF_NOWAIT; tmpfs does not): where it does not, every read
+ * goes the long way and the cases below say so and check only the data. */
+static bool nowait_reads(int f)
+{
+    char b[1];
+    struct iovec v = {b, 1};
+    return preadv2(f, &v, 1, 0, RWF_NOWAIT) >= 0 || errno == EAGAIN;
+}
+
+static uint64_t parks_now(void)
+{
+    struct wf_stats st;
+    WT_CHECK(wf_stats(&st, NULL, 0) >= 0);
+    return st.total.parks;
+}
+
+/* A read the page cache holds is answered on the calling worker: the
+ * fiber does not park (before, each read parked on the pool or the
+ * ring). */
+static void *cached_main(void *arg)
+{
+    (void)arg;
+    make_path();
+    int f = wf_file_open(path, O_RDWR | O_CREAT, 0600);
+    WT_CHECK(f >= 0);
+    static unsigned char data[64 * 1024];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 1);
+    WT_CHECK_EQ(wf_pwrite(f, data, sizeof data, 0), (ssize_t)sizeof data);
+    bool nowait = nowait_reads(f);
+    uint64_t before = parks_now();
+    unsigned char b[4096];
+    for (int i = 0; i < 100; i++) {
+        size_t off = (size_t)(i * 613) % (sizeof data - sizeof b);
+        WT_CHECK_EQ(wf_pread(f, b, sizeof b, (off_t)off), (ssize_t)sizeof b);
+        WT_CHECK(memcmp(b, data + off, sizeof b) == 0);
+    }
+    /* End of file: short, then 0. */
+    WT_CHECK_EQ(wf_pread(f, b, sizeof b, (off_t)sizeof data - 10), 10);
+    WT_CHECK_EQ(wf_pread(f, b, sizeof b, (off_t)sizeof data), 0);
+    uint64_t parks = parks_now() - before;
+    if (nowait)
+        WT_CHECK_EQ(parks, 0);
+    else
+        fprintf(stderr,
+                "note: no RWF_NOWAIT reads on this file system; "
+                "%llu parks\n",
+                (unsigned long long)parks);
+    WT_CHECK_EQ(wf_close(f), 0);
+    unlink(path);
+    return NULL;
+}
+
+WT_CASE(cached_read_does_not_park)
+{
+    run_main(1, cached_main, NULL);
+}
+
+/* A read whose first page is cached and whose second is not: the cached
+ * part is kept and the rest read the long way, one full count with the
+ * right bytes (a pread stops short only at the end of the file). */
+static void *part_cached_main(void *arg)
+{
+    (void)arg;
+    make_path();
+    int f = wf_file_open(path, O_RDWR | O_CREAT, 0600);
+    WT_CHECK(f >= 0);
+    static unsigned char data[256 * 1024];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 13 + 5);
+    WT_CHECK_EQ(wf_pwrite(f, data, sizeof data, 0), (ssize_t)sizeof data);
+    WT_CHECK_EQ(wf_fsync(f), 0);
+    bool nowait = nowait_reads(f);
+    int evicted = 0;
+    for (int round = 0; round < 20; round++) {
+        /* Drop the file from the cache, then bring back its first page:
+         * a read of pages 0-15 finds page 0 cached and the rest (those
+         * the kernel really dropped) not. */
+        WT_CHECK_EQ(posix_fadvise(f, 0, 0, POSIX_FADV_RANDOM), 0);
+        WT_CHECK_EQ(posix_fadvise(f, 0, 0, POSIX_FADV_DONTNEED), 0);
+        char one;
+        WT_CHECK_EQ(pread(f, &one, 1, 0), 1);
+        char probe[1];
+        struct iovec v = {probe, 1};
+        if (nowait && preadv2(f, &v, 1, 4096 * 8, RWF_NOWAIT) < 0 &&
+            errno == EAGAIN)
+            evicted++;
+        static unsigned char b[16 * 4096];
+        WT_CHECK_EQ(wf_pread(f, b, sizeof b, 0), (ssize_t)sizeof b);
+        WT_CHECK(memcmp(b, data, sizeof b) == 0);
+    }
+    if (nowait && evicted == 0)
+        fprintf(stderr, "note: the kernel kept the file cached; the "
+                        "part-cached path was not reached\n");
+    WT_CHECK_EQ(wf_close(f), 0);
+    unlink(path);
+    return NULL;
+}
+
+WT_CASE(part_cached_read_whole)
+{
+    run_main(2, part_cached_main, NULL);
+}
+
+/* O_DIRECT reads skip the page cache: they go to io_uring where the
+ * reactor has it (the pool otherwise); aligned buffers, whole blocks. */
+static void *direct_main(void *arg)
+{
+    (void)arg;
+    make_path();
+    int f = wf_file_open(path, O_RDWR | O_CREAT | O_DIRECT, 0600);
+    if (f == -EINVAL) {
+        fprintf(stderr, "note: no O_DIRECT on this file system\n");
+        unlink(path);
+        return NULL;
+    }
+    WT_CHECK(f >= 0);
+    enum { BLK = 4096, NBLK = 16 };
+    unsigned char *w = aligned_alloc(BLK, BLK * NBLK);
+    unsigned char *r = aligned_alloc(BLK, BLK);
+    WT_CHECK(w && r);
+    for (size_t i = 0; i < BLK * NBLK; i++)
+        w[i] = (unsigned char)(i * 31 + 3);
+    WT_CHECK_EQ(wf_pwrite(f, w, BLK * NBLK, 0), BLK * NBLK);
+    for (int k = NBLK - 1; k >= 0; k--) {
+        WT_CHECK_EQ(wf_pread(f, r, BLK, (off_t)k * BLK), BLK);
+        WT_CHECK(memcmp(r, w + (size_t)k * BLK, BLK) == 0);
+    }
+    WT_CHECK_EQ(wf_pread(f, r, BLK, (off_t)BLK * NBLK), 0);
+    free(w);
+    free(r);
+    WT_CHECK_EQ(wf_close(f), 0);
+    unlink(path);
+    return NULL;
+}
+
+WT_CASE(direct_reads)
+{
+    run_main(2, direct_main, NULL);
 }
 
 WT_MAIN()
