@@ -778,19 +778,6 @@ void wf__fiber_wake(struct wf__fcb *f)
     resume(f, true);
 }
 
-bool wf__fiber_claim_parked(struct wf__fcb *f)
-{
-    /* relaxed load: a cheap filter; the CAS decides (seq_cst, like every
-     * other transition of wstate: it races with resume()'s CASes). */
-    int s = WF__PARKED;
-    return atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
-               WF__PARKED &&
-           atomic_compare_exchange_strong_explicit(&f->wstate, &s,
-                                                   WF__CLAIMED,
-                                                   memory_order_seq_cst,
-                                                   memory_order_seq_cst);
-}
-
 void wf__fiber_run_claimed(struct wf__fcb *f, bool next)
 {
     /* release: publishes what the claimer stored since its claim (the
