@@ -437,8 +437,13 @@ static int wait_done(struct wait *w, struct op *single, int64_t deadline)
             return s;
         if (s == CLAIMED)
             return wait_claimed(w);
-        int rc = wf__waiter_park_word(&w->wt.w, &w->wt.state, WAITING, deadline,
-                                      WF__WHY_CHAN);
+        /* A fiber parks straight through the scheduler: one call less
+         * than through wf__waiter_park_word, on every blocked operation. */
+        int rc = w->wt.w.fiber
+                     ? wf__fiber_park_word(w->wt.w.fiber, &w->wt.state, WAITING,
+                                           deadline, WF__WHY_CHAN)
+                     : wf__waiter_park_word(&w->wt.w, &w->wt.state, WAITING,
+                                            deadline, WF__WHY_CHAN);
         if (rc == 0)
             continue;
         if (single) {

@@ -422,7 +422,17 @@ int wf__fiber_park(struct wf__fcb *self, int64_t deadline);
  * (then store the word and kick it the usual way). Saves the Dekker store
  * of a wake-up: a fiber that is off its stack cannot be between its store
  * of PARKING and its check. */
-bool wf__fiber_claim_parked(struct wf__fcb *f);
+static inline bool wf__fiber_claim_parked(struct wf__fcb *f)
+{
+    /* relaxed load: a cheap filter; the CAS decides (seq_cst, like every
+     * other transition of wstate: it races with sched.c's resume()). */
+    int s = WF__PARKED;
+    return atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
+               WF__PARKED &&
+           atomic_compare_exchange_strong_explicit(&f->wstate, &s, WF__CLAIMED,
+                                                   memory_order_seq_cst,
+                                                   memory_order_seq_cst);
+}
 /* Make a claimed fiber runnable: RUNNING (release, read by the fiber with
  * acquire when it resumes), then queued as wf__ready(f, next). */
 void wf__fiber_run_claimed(struct wf__fcb *f, bool next);

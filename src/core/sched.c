@@ -628,8 +628,11 @@ static struct wf__fcb *pick_local(struct wf__worker *w)
 /* The successor of a fiber that leaves the CPU: NULL (the scheduler loop)
  * while root tasks wait in the task inject queue, so that they start, and
  * while user timer callbacks are due, so that they run on the loop's
- * stack. Every 16th decision it fires this worker's expired timers. */
-static struct wf__fcb *pick_next(struct wf__worker *w)
+ * stack. Every 16th decision it fires this worker's expired timers.
+ * Inlined, as leave and park: the switch path of a blocked operation is
+ * short enough that each call level shows in a channel round trip. */
+static inline __attribute__((always_inline)) struct wf__fcb *
+pick_next(struct wf__worker *w)
 {
     count_switch(w); /* a scheduling decision: weft's own work, not a hog */
     /* relaxed: a hint; a root missed here is found by an idle worker
@@ -688,8 +691,10 @@ static void run_after(struct wf__worker *w)
 
 /* Leave fiber `self` for `next` (NULL: the scheduler loop), recording what
  * the next context must do for it. Returns when self is resumed. */
-static void leave(struct wf__worker *w, struct wf__fcb *self,
-                  enum wf__after what, struct wf__fcb *next)
+static inline __attribute__((always_inline)) void leave(struct wf__worker *w,
+                                                        struct wf__fcb *self,
+                                                        enum wf__after what,
+                                                        struct wf__fcb *next)
 {
     struct wf__exec *to = &w->sched;
 
@@ -773,19 +778,6 @@ void wf__fiber_wake(struct wf__fcb *f)
     resume(f, true);
 }
 
-bool wf__fiber_claim_parked(struct wf__fcb *f)
-{
-    /* relaxed load: a cheap filter; the CAS decides (seq_cst, like every
-     * other transition of wstate: it races with resume()'s CASes). */
-    int s = WF__PARKED;
-    return atomic_load_explicit(&f->wstate, memory_order_relaxed) ==
-               WF__PARKED &&
-           atomic_compare_exchange_strong_explicit(&f->wstate, &s,
-                                                   WF__CLAIMED,
-                                                   memory_order_seq_cst,
-                                                   memory_order_seq_cst);
-}
-
 void wf__fiber_run_claimed(struct wf__fcb *f, bool next)
 {
     /* release: publishes what the claimer stored since its claim (the
@@ -794,7 +786,7 @@ void wf__fiber_run_claimed(struct wf__fcb *f, bool next)
      * depend on how the queue below publishes f. */
     atomic_store_explicit(&f->wstate, WF__RUNNING, memory_order_release);
     wf__trace_wake_if(f->id, true);
-    wf__ready(f, next);
+    ready(f, next, false);
 }
 
 void wf__fiber_kick(struct wf__fcb *f)
@@ -840,8 +832,11 @@ static inline bool wake_seen(struct wf__fcb *self, atomic_int *word,
                 : take_permit(self);
 }
 
-static int park(struct wf__fcb *self, int64_t deadline, bool cancellable,
-                atomic_int *word, int expect, enum wf__why why)
+/* Inlined into each of its three callers: one call less on the path of
+ * every blocked operation. */
+static inline __attribute__((always_inline)) int
+park(struct wf__fcb *self, int64_t deadline, bool cancellable, atomic_int *word,
+     int expect, enum wf__why why)
 {
     if (wake_seen(self, word, expect))
         return 0;
