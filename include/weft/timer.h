@@ -6,7 +6,7 @@
  * A timer lives in caller storage (struct wf_timer), is set up once with
  * wf_timer_init and armed with wf_timer_start for an absolute monotonic
  * deadline (ns, the clock of wf_now()). When the deadline passes, a worker
- * runs the callback once. Timers sit in the workers' timer heaps (4-ary,
+ * runs the callback once. Timers sit in the workers' timer heaps (8-ary,
  * one per worker), so arming costs O(log n) with no allocation beyond the
  * heap's array, and a million pending timers cost about one pointer each
  * on top of their storage. An idle runtime sleeps until its next deadline.

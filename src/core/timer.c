@@ -1,20 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Timer heap (see timer.h). A 4-ary heap: half the depth of a binary heap,
- * and the four children of a node share a cache line of the array.
+ * Timer heap (see timer.h). An 8-ary heap: a third of the depth of a
+ * binary heap, and the eight children of a node fill two adjacent cache
+ * lines of the array (grow() aligns them), which the hardware fetches
+ * together. With a million timers a pop is a chain of dependent cache
+ * misses, one per level, plus a store to each timer it moves (its idx):
+ * fewer levels is what makes it cheaper. 4-ary (one line per level, ten
+ * levels for a million) popped slower on the same load, 16-ary about the
+ * same as 8-ary with twice the compares.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #include "common/fault.h"
 #include "timer.h"
 #include "trace/trace.h"
 
-#define ARITY 4
+#define ARITY 8
+#define LINE  64 /* cache line */
 
 void wf__timers_init(struct wf__timers *ts)
 {
     ts->h = NULL;
+    ts->mem = NULL;
     ts->n = ts->cap = ts->reserved = 0;
     atomic_init(&ts->earliest, INT64_MAX);
     atomic_init(&ts->lock.held, false);
@@ -28,15 +39,16 @@ void wf__timers_destroy(struct wf__timers *ts)
         if (t->discard)
             t->discard(t);
     }
-    free(ts->h);
+    free(ts->mem);
+    ts->mem = NULL;
     ts->h = NULL;
     ts->n = ts->cap = ts->reserved = 0;
 }
 
 /* Heap entries carry their deadline, so sifting compares within the
- * array (four children share a cache line) instead of following a pointer
- * to every timer it compares: with a million timers that is one cache miss
- * per level instead of five. */
+ * array (a node's children are two adjacent lines) instead of following
+ * a pointer to every timer it compares: with a million timers that is
+ * one miss per level instead of nine. */
 static void place(struct wf__timers *ts, uint32_t i, struct wf__tentry e)
 {
     ts->h[i] = e;
@@ -94,15 +106,53 @@ static void remove_at(struct wf__timers *ts, uint32_t i)
     }
 }
 
-/* Make room for one more entry beyond the reserved ones. Lock held. */
+/* Where the array starts inside its allocation: the offset that puts
+ * entry 1, and so every node's first child (ARITY * i + 1), at the start
+ * of a cache line. malloc aligns to 16, the size of an entry. */
+static size_t array_offset(void *mem)
+{
+    return (LINE - ((uintptr_t)mem + sizeof(struct wf__tentry)) % LINE) % LINE;
+}
+
+/* Ask for transparent huge pages over the whole 2 MiB pages of a large
+ * array: a pop walks a path from the root to a leaf of a heap that can
+ * be many MiB, and with 4 KiB pages its lower levels miss the TLB. */
+static void advise_huge(void *mem, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (size < 2 * huge)
+        return;
+    uintptr_t lo = ((uintptr_t)mem + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)mem + size) & ~(huge - 1);
+    if (lo < hi)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint only */
+#else
+    (void)mem;
+    (void)size;
+#endif
+}
+
+/* Make room for one more entry beyond the reserved ones. Lock held.
+ * A new block rather than realloc: the huge-page advice has to come
+ * before the copy touches the pages (and it splits the mapping, which
+ * defeats realloc's mremap anyway). */
 static int grow(struct wf__timers *ts)
 {
     if (ts->n + ts->reserved < ts->cap)
         return 0;
     uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-    struct wf__tentry *h = wf__realloc(ts->h, cap * sizeof *h);
-    if (!h)
+    size_t size = (size_t)cap * sizeof(struct wf__tentry) + LINE;
+    char *mem = wf__malloc(size);
+    if (!mem)
         return -ENOMEM;
+    advise_huge(mem, size);
+    struct wf__tentry *h =
+        (struct wf__tentry *)(void *)(mem + array_offset(mem));
+    if (ts->n)
+        memcpy(h, ts->h, ts->n * sizeof *h);
+    free(ts->mem);
+    ts->mem = mem;
     ts->h = h;
     ts->cap = cap;
     return 0;
@@ -179,7 +229,8 @@ void wf__timer_cancel(struct wf__timer *t)
 {
     /* acquire: pairs with the release in wf__timers_run, so NULL means
      * any fire of t has finished; non-NULL is re-checked under the lock. */
-    struct wf__timers *ts = atomic_load_explicit(&t->heap, memory_order_acquire);
+    struct wf__timers *ts =
+        atomic_load_explicit(&t->heap, memory_order_acquire);
     if (!ts)
         return;
     wf__spin_lock(&ts->lock);
@@ -195,7 +246,8 @@ bool wf__timer_remove(struct wf__timer *t, atomic_int *word, int state)
 {
     /* acquire: as in wf__timer_cancel; a non-NULL heap is re-checked
      * under its lock. */
-    struct wf__timers *ts = atomic_load_explicit(&t->heap, memory_order_acquire);
+    struct wf__timers *ts =
+        atomic_load_explicit(&t->heap, memory_order_acquire);
     if (!ts)
         return false;
     bool removed = false;

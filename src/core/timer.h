@@ -2,7 +2,7 @@
 /*
  * src/core/timer.h - per-worker timer heaps.
  *
- * Each worker owns one 4-ary min-heap of timers ordered by deadline. A timer
+ * Each worker owns one 8-ary min-heap of timers ordered by deadline. A timer
  * is intrusive (lives in its owner, e.g. a fiber's control block) and knows
  * its index, so removal is O(log n); the heap array holds each timer's
  * deadline beside its pointer (16 bytes a timer), so sifting compares
@@ -44,7 +44,8 @@ struct wf__tentry {
 
 struct wf__timers {
     struct wf__spin lock;
-    struct wf__tentry *h; /* protected by lock */
+    struct wf__tentry *h; /* protected by lock; inside mem, see grow() */
+    void *mem;            /* the allocation; protected by lock */
     uint32_t n, cap;      /* protected by lock */
     uint32_t reserved;    /* slots promised to wf__timer_add_reserved; lock */
     _Atomic int64_t earliest; /* INT64_MAX when empty; written under lock */
