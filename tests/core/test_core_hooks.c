@@ -224,9 +224,13 @@ static void heap_scenario(int n, int64_t base, int64_t span, int64_t step)
 
 WT_CASE(timer_heap_order_and_removal)
 {
-    /* More than 4 MiB of array (16 bytes an entry, the huge-page path of
-     * grow()), with few distinct deadlines, so many are equal. */
+    /* All due before the wheel's window: the array alone, more than 4
+     * MiB of it (16 bytes an entry, the huge-page path of grow()), with
+     * few distinct deadlines, so many are equal. */
     heap_scenario(300000, 0, 5000, 7);
+    /* Due from now to 3 s on (beyond the wheel's window of about 2 s):
+     * most pass through the wheel's buckets, the rest through the array. */
+    heap_scenario(100000, wf_now(), 3 * WF_SEC, 300 * WF_USEC);
 }
 
 WT_MAIN()
