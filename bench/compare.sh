@@ -249,6 +249,7 @@ fi
 # Timers: 1,000,000 timers over one second (default workers; Go at
 # GOMAXPROCS=nproc, libuv on its one loop thread).
 [ -n "$WB" ] && run weft "$WB" timers
+[ -n "$WB" ] && run weft1 env WEFT_WORKERS=1 "$WB" timers
 [ -n "$UV" ] && run uv "$UV"
 [ -n "$GT" ] && run go "$GT"
 
@@ -448,6 +449,10 @@ row "timers 1M: worst lateness, ms" weft:timers_late_max_ms \
     "libuv (one loop)" uv:uv_timers_late_max_ms
 row "timers 1M: worst lateness, ms" weft:timers_late_max_ms \
     "Go time.AfterFunc" go:go_timers_late_max_ms
+row "timers 1M: fire-all, ms (1 worker)" weft1:timers_total_ms \
+    "libuv (one loop)" uv:uv_timers_total_ms
+row "timers 1M: CPU, ms (1 worker)" weft1:timers_cpu_ms \
+    "libuv (one loop)" uv:uv_timers_cpu_ms
 row "echo 1 conn, us round trip" weft:echo_rtt_us \
     "libuv server" uv:uv_echo_rtt_us
 row "echo 1 conn, us round trip" weft:echo_rtt_us \

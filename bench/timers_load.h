@@ -12,7 +12,12 @@
  *   *_total_ms    from the start of arming to the end of the last
  *                 callback (at least 1,000 ms by construction);
  *   *_late_max_ms the largest lateness of any callback: when it ran minus
- *                 when it was due (arming time + its delay).
+ *                 when it was due (arming time + its delay);
+ *   *_cpu_ms      CPU time of the process (all threads, user + system)
+ *                 from before arming to the end of the last callback:
+ *                 what the work cost, where *_total_ms cannot go below
+ *                 the one second the load spans. A runtime that spins
+ *                 its idle threads pays for that here too.
  */
 #ifndef WEFT_BENCH_TIMERS_LOAD_H
 #define WEFT_BENCH_TIMERS_LOAD_H

@@ -4,7 +4,8 @@
  *
  *   weft-bench [GROUP]     GROUP: switch yield spawn idle wake mpmc ring
  *                          chan mutex threadring chameneos skynet flood
- *                          fib mandelbrot reduce sort timers echo file;
+ *                          fib mandelbrot reduce sort timers timerheap
+ *                          echo file;
  *                          none: all (fib
  *                          to sort are described in bench_par.c, the
  *                          last three in bench_timers.c, bench_echo.c
@@ -122,7 +123,7 @@
 #include "arch/ctx.h"
 #include "timing.h"
 #include "bench_par.h" /* fib mandelbrot reduce sort (bench_par.c) */
-#include "bench_timers.h" /* timers (bench_timers.c) */
+#include "bench_timers.h" /* timers timerheap (bench_timers.c) */
 #include "bench_echo.h" /* echo (bench_echo.c) */
 #include "bench_file.h" /* file (bench_file.c) */
 
@@ -1752,6 +1753,7 @@ static const struct {
     {"reduce", group_reduce},
     {"sort", group_sort},
     {"timers", group_timers},
+    {"timerheap", group_timerheap},
     {"echo", group_echo},
     {"file", group_file},
     {"trace_event", group_trace_event},
@@ -1766,7 +1768,8 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s "
                 "[switch|yield|spawn|idle|wake|mpmc|ring|chan|mutex|threadring|"
-                "chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|echo|"
+                "chameneos|skynet|flood|fib|mandelbrot|reduce|sort|timers|"
+                "timerheap|echo|"
                 "file|trace_event]\n",
                 argv[0]);
         return 2;

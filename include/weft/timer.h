@@ -6,10 +6,13 @@
  * A timer lives in caller storage (struct wf_timer), is set up once with
  * wf_timer_init and armed with wf_timer_start for an absolute monotonic
  * deadline (ns, the clock of wf_now()). When the deadline passes, a worker
- * runs the callback once. Timers sit in the workers' timer heaps (4-ary,
- * one per worker), so arming costs O(log n) with no allocation beyond the
- * heap's array, and a million pending timers cost about one pointer each
- * on top of their storage. An idle runtime sleeps until its next deadline.
+ * runs the callback once. Timers sit in the workers' timer heaps (one per
+ * worker: an 8-ary heap, and once a heap holds thousands of timers, a
+ * ring of ~1 ms buckets in front of it for deadlines up to ~2 s ahead),
+ * so arming costs O(log n) or O(1) with no allocation beyond the heap's
+ * arrays, and a million pending timers cost about 32 bytes each on top
+ * of their storage. An idle runtime sleeps until its next deadline.
+ * Timers due at the same instant run in no promised order.
  *
  * The callback runs on a worker thread's own stack (its scheduler loop),
  * outside every weft lock and outside every fiber: no fiber is current

@@ -2,11 +2,15 @@
 /*
  * src/core/timer.h - per-worker timer heaps.
  *
- * Each worker owns one 4-ary min-heap of timers ordered by deadline. A timer
- * is intrusive (lives in its owner, e.g. a fiber's control block) and knows
- * its index, so removal is O(log n); the heap array holds each timer's
- * deadline beside its pointer (16 bytes a timer), so sifting compares
- * within the array instead of chasing a pointer per comparison. The heap has a spinlock because a timer
+ * Each worker owns one timer heap: an 8-ary min-heap of timers ordered by
+ * deadline and, once it holds many, a wheel of ~1 ms buckets in front of
+ * it for the deadlines further out (timer.c), so that the heap proper
+ * holds only what is due soon and stays small. A timer is intrusive
+ * (lives in its owner, e.g. a fiber's control block) and knows where it
+ * is (heap array or bucket, and its index there), so removal is O(log n)
+ * or O(1); the heap array holds each timer's deadline beside its pointer
+ * (16 bytes a timer), so sifting compares within the array instead of
+ * chasing a pointer per comparison. The heap has a spinlock because a timer
  * is removed by whoever owns it (a fiber resumed on another worker) and
  * idle workers fire the expired timers of busy ones; `earliest` lets
  * everyone look without the lock.
@@ -14,6 +18,9 @@
  * Firing happens with the heap lock held, so a timer's owner that removes
  * it (wf__timer_cancel) either removes it first or waits until the firing
  * is over: the fire callback never runs on a timer whose owner has moved on.
+ * "In the heap" below means in the array or in a bucket: both are under
+ * the same lock, and a timer moves from a bucket to the array only under
+ * it, so the protocol does not tell them apart.
  */
 #ifndef WEFT_CORE_TIMER_H
 #define WEFT_CORE_TIMER_H
@@ -28,7 +35,8 @@ struct wf__timers;
 
 struct wf__timer {
     int64_t deadline;
-    uint32_t idx;                        /* position in the heap */
+    uint32_t idx;                        /* position in the heap or bucket */
+    bool in_wheel;                       /* in a bucket (timer.c) */
     _Atomic(struct wf__timers *) heap;   /* NULL when not armed */
     void (*fire)(struct wf__timer *t);   /* called with the heap locked */
     /* Called for a timer still armed when its heap is destroyed (runtime
@@ -42,12 +50,21 @@ struct wf__tentry {
     struct wf__timer *t;
 };
 
+struct wf__wheel;
+
 struct wf__timers {
     struct wf__spin lock;
-    struct wf__tentry *h; /* protected by lock */
-    uint32_t n, cap;      /* protected by lock */
+    struct wf__tentry *h; /* protected by lock; inside mem, see grow() */
+    void *mem;            /* the allocation; protected by lock */
+    uint32_t n, cap;      /* protected by lock; cap counts wheel_n too */
     uint32_t reserved;    /* slots promised to wf__timer_add_reserved; lock */
-    _Atomic int64_t earliest; /* INT64_MAX when empty; written under lock */
+    uint32_t wheel_n;     /* timers in buckets; lock */
+    struct wf__wheel *wheel; /* NULL until the heap is large; lock */
+    int64_t horizon;         /* every timer due before it is in h; lock */
+    int64_t wheel_next;      /* no bucket timer is due before it; lock */
+    /* INT64_MAX when empty; never later than the earliest deadline, and
+     * possibly earlier (wheel_next, timer.c); written under lock */
+    _Atomic int64_t earliest;
 };
 
 void wf__timers_init(struct wf__timers *ts);
