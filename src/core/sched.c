@@ -99,7 +99,10 @@
  * (wf__hooks.io_interrupt) instead of waking the futex. wake_one prefers
  * workers asleep on their futexes. A worker the poll returned un-marks
  * itself before it dispatches (wf__sched_poll_woke), so its own wake-ups
- * do not count it as a sleeper to wake.
+ * do not count it as a sleeper to wake. A worker that could take the
+ * poll does not spin for ~30 us first: spinning, it would not hear of
+ * I/O until it parked (a 1-connection echo's round trip paid the whole
+ * spin), while blocked in the poll it hears of everything.
  *
  * Tasks (tq.c, par/task.c). Fork-join tasks run on the scheduler loop's
  * context, never on a fiber's stack. The loop runs on the worker's task
@@ -1217,6 +1220,12 @@ static struct wf__fcb *find_work(struct wf__worker *w)
                 if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
                     break;
                 if ((round & 7) == 7 && wf_now() - start > SPIN_NS)
+                    break;
+                /* No spinning for the worker that can block in the I/O
+                 * poll: there it hears of I/O at once (spinning it would
+                 * not, until it parks) and of other work through the
+                 * backend's wakeup(). One steal round first. */
+                if (wf__hooks.io_poll_free && wf__hooks.io_poll_free())
                     break;
                 for (int k = 0; k < 32; k++)
                     wf__cpu_relax();
