@@ -101,9 +101,12 @@
  * would take events from the worker blocked there); it naps FALLBACK_NS
  * at a time and polls without blocking after a nap in which no worker
  * polled (R.npolls did not move); the fibers it wakes go to the inject
- * queue. While a worker blocks in the poll (R.sleeper) it sleeps without
- * a timeout, and the poller wakes it when it leaves the wait (leave_sleep,
- * a Dekker of R.sleeper against R.deep), so an idle runtime uses no CPU.
+ * queue. Once DEEP_AFTER naps in a row have found a worker blocked in the
+ * poll (R.sleeper), it sleeps without a timeout, and the poller wakes it
+ * when it leaves the wait (leave_sleep, a Dekker of R.sleeper against
+ * R.deep): an idle runtime uses no CPU, and a worker that leaves the
+ * poll often (a timer every millisecond) does not pay a futex wake each
+ * time.
  * A backend that workers do not poll (io_uring: its requests belong to
  * the thread that submitted them, see uring.c) keeps the token CLOSED,
  * and the reactor thread blocks in its wait as the only waiter.
@@ -190,11 +193,14 @@ __attribute__((constructor)) static void hook_shutdown(void)
 }
 
 #define CHUNK 1024
-#define POLL_MAX 128 /* events taken per poll */
-#define FALLBACK_NS \
-    2000000          /* no worker polled for this long: the
-                             * reactor thread polls */
 #define NCHUNKS 1024 /* up to 1,048,576 descriptors */
+
+/* Events taken per poll; the reactor thread polls when no worker has for
+ * FALLBACK_NS, and sleeps until the poll sleeper leaves after DEEP_AFTER
+ * naps that all found one. */
+#define POLL_MAX    128
+#define FALLBACK_NS 2000000
+#define DEEP_AFTER  8
 
 struct wf__iofd {
     struct wf__spin lock;
@@ -514,18 +520,25 @@ static void close_poller(void)
 static void fallback_main(void)
 {
     struct wf__backend_ev evs[POLL_MAX];
+    int idle_naps = 0; /* naps in a row that ended with a poll sleeper */
     for (;;) {
         /* seq_cst, no order needed: the futex re-checks it. */
         unsigned v = atomic_load_explicit(&R.nap, memory_order_seq_cst);
         /* relaxed: shutdown sets stop, then bumps nap and wakes us. */
         if (atomic_load_explicit(&R.stop, memory_order_relaxed))
             break;
-        /* seq_cst: Dekker with leave_sleep (store deep, load sleeper). */
-        if (atomic_load_explicit(&R.sleeper, memory_order_seq_cst)) {
+        /* seq_cst: Dekker with leave_sleep (store deep, load sleeper).
+         * Only after DEEP_AFTER naps that all found a poll sleeper: each
+         * deep sleep costs the poller a futex wake when it leaves the
+         * wait, which a worker woken often (a timer every millisecond)
+         * would otherwise pay every time. */
+        if (idle_naps >= DEEP_AFTER &&
+            atomic_load_explicit(&R.sleeper, memory_order_seq_cst)) {
             atomic_exchange_explicit(&R.deep, 1, memory_order_seq_cst);
             if (atomic_load_explicit(&R.sleeper, memory_order_seq_cst))
                 wf__futex_wait(&R.nap, v, WF_FOREVER);
             atomic_store_explicit(&R.deep, 0, memory_order_seq_cst);
+            idle_naps = 0;
             continue;
         }
         /* relaxed: a progress count, compared only. */
@@ -533,8 +546,14 @@ static void fallback_main(void)
         wf__futex_wait(&R.nap, v, wf_now() + FALLBACK_NS);
         if (atomic_load_explicit(&R.stop, memory_order_relaxed))
             break;
+        /* seq_cst, no order needed: a worker blocks in the poll and hears
+         * of every event itself. */
+        if (atomic_load_explicit(&R.sleeper, memory_order_seq_cst)) {
+            idle_naps++;
+            continue;
+        }
+        idle_naps = 0;
         if (atomic_load_explicit(&R.npolls, memory_order_relaxed) != before ||
-            atomic_load_explicit(&R.sleeper, memory_order_seq_cst) ||
             !token_take())
             continue;
         poll_once(evs, POLL_MAX, 0, false);
