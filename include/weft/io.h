@@ -417,7 +417,11 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
  * error of its setup. Under valgrind (detected where weft was built with
  * valgrind/valgrind.h) the reactor uses epoll, also when WEFT_IO=uring
  * asks otherwise, since io_uring waits hang there; the first start says so
- * in one line on stderr. Any thread. */
+ * in one line on stderr. With epoll the workers poll for readiness
+ * themselves (a fiber woken by I/O runs on the worker that saw the event,
+ * and an idle worker sleeps in epoll_wait), and the reactor thread polls
+ * only when every worker has been busy for a few milliseconds; with
+ * io_uring the reactor thread waits for every event. Any thread. */
 WF_API const char *wf_io_backend(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

@@ -34,6 +34,11 @@ void wf__test_set_close_hook(wf__test_close_hook_fn *fn);
  * the process started. */
 long wf__test_reactor_adds(void);
 
+/* Events dispatched since the process started: by workers polling (the
+ * worker poller) into *workers, by the reactor thread (the fallback, or
+ * the backend's only waiter) into *thread. Either may be NULL. */
+void wf__test_reactor_dispatched(long *workers, long *thread);
+
 /* wf_tcp_connect's deadline for one attempt at time now, with left
  * addresses (this one included) still to try before deadline: an equal
  * share of the time left (the last attempt: all of it), never less than

@@ -21,11 +21,16 @@
  *   - del(st, fd, key): stop watching fd, registered with key; errors are
  *     ignored by the caller. Called after the entry's generation moved on,
  *     so no re-add (below) of that key follows.
- *   - wait(st, evs, max): block until at least one event or a wakeup();
- *     store up to max events and return how many (0 after a wakeup with
- *     nothing else), or a negative errno (-EINTR is retried by the
- *     caller). Only the reactor thread calls it.
+ *   - wait(st, evs, max, deadline): block until at least one event, a
+ *     wakeup() or the absolute deadline (wf_now's clock; WF_FOREVER: no
+ *     limit; one already past: do not block); store up to max events and
+ *     return how many (0 after a wakeup or the deadline with nothing
+ *     else), or a negative errno (-EINTR is retried by the caller). One
+ *     thread at a time (the reactor's poller token, reactor.c): the
+ *     reactor thread, or a worker polling when `workers_poll` is set.
  *   - wakeup(st): make a blocked (or the next) wait() return. Any thread.
+ *   - workers_poll: whether the workers may call wait() themselves (the
+ *     worker poller, reactor.c); else only the reactor thread does.
  *   - close(st): free everything; the thread has been joined.
  *   - file(st, op), busy(st): optional file I/O (struct wf__fileop).
  * An event names the registration's key and its directions (WF__EV_READ
@@ -75,8 +80,10 @@ struct wf__backend {
     int (*open)(void **st);
     int (*add)(void *st, int fd, uint64_t key);
     int (*del)(void *st, int fd, uint64_t key);
-    int (*wait)(void *st, struct wf__backend_ev *evs, int max);
+    int (*wait)(void *st, struct wf__backend_ev *evs, int max,
+                int64_t deadline);
     void (*wakeup)(void *st);
+    bool workers_poll;
     void (*close)(void *st);
     /* Optional (NULL: files go through the blocking pool). Queue a file
      * operation; 0 or a negative errno (then p is not completed). Any

@@ -9,8 +9,16 @@
  * possible: the reactor only counts edges, and a waiter re-tries its
  * system call after each (reactor.c). wakeup() writes an eventfd that is
  * registered level-triggered under key WAKE_KEY, which wait() swallows.
+ *
+ * Workers may wait themselves (workers_poll; reactor.c's poller token
+ * lets one thread at a time in). A deadline is kept to the nanosecond
+ * with epoll_pwait2 (Linux 5.11); where the kernel lacks it, epoll_wait's
+ * milliseconds, rounded up so that a timer is never polled for early.
  */
 #include <errno.h>
+#include <stdatomic.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -18,6 +26,7 @@
 
 #include "common/fault.h"
 #include "backend.h"
+#include "weft/common.h"
 
 #define WAKE_KEY UINT64_MAX
 
@@ -85,13 +94,38 @@ static int ep_del(void *st, int fd, uint64_t key)
     return epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
 }
 
-static int ep_wait(void *st, struct wf__backend_ev *evs, int max)
+/* epoll_pwait2 is missing (ENOSYS): epoll_wait with milliseconds. */
+static atomic_bool no_pwait2;
+
+static int ep_epoll_wait(struct ep *e, struct epoll_event *buf, int max,
+                         int64_t deadline)
+{
+    if (deadline == WF_FOREVER)
+        return epoll_wait(e->epfd, buf, max, -1);
+    int64_t left = deadline - wf_now();
+    if (left <= 0)
+        return epoll_wait(e->epfd, buf, max, 0);
+    /* relaxed: a cached answer of the kernel; any thread may find it. */
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts = {.tv_sec = left / 1000000000,
+                              .tv_nsec = left % 1000000000};
+        int n = epoll_pwait2(e->epfd, buf, max, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+    }
+    int64_t ms = (left + 999999) / 1000000;
+    return epoll_wait(e->epfd, buf, max, ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
+static int ep_wait(void *st, struct wf__backend_ev *evs, int max,
+                   int64_t deadline)
 {
     struct ep *e = st;
     struct epoll_event buf[256];
     if (max > 256)
         max = 256;
-    int n = epoll_wait(e->epfd, buf, max, -1);
+    int n = ep_epoll_wait(e, buf, max, deadline);
     if (n < 0)
         return -errno;
     int k = 0;
@@ -139,5 +173,6 @@ const struct wf__backend wf__backend_epoll = {
     .del = ep_del,
     .wait = ep_wait,
     .wakeup = ep_wakeup,
+    .workers_poll = true,
     .close = ep_close,
 };

@@ -12,7 +12,7 @@
  *
  * Protocol (no lost wake-up). Each direction of an entry has an edge
  * counter `seq` and a wait queue, both under the entry's spinlock. The
- * reactor thread, for each event, takes the lock, bumps the counters of
+ * poller (a worker, or the reactor thread), for each event, takes the lock, bumps the counters of
  * the ready directions (if the event's key still names the current
  * generation) and wakes every waiter of those directions. A caller reads
  * `seq` before its attempt; when the attempt would block it takes the
@@ -62,14 +62,83 @@
  * to the next even value, so it is not disturbed). An odd generation
  * lasts only as long as one wf_close.
  *
- * Thread. One plain thread blocks in the backend's wait(); it starts on
- * the first wait of any descriptor and stops in wf__reactor_shutdown
- * (runtime STOPPING, workers still up), which wakes it through the
- * backend and joins it, then wakes every waiter left in the table: the
- * records live on fiber stacks that go away with the runtime, while the
- * table stays (left linked, a wf_close after the runtime stopped would
- * walk freed stacks). Plain threads waiting were released by wf_shutdown
- * before.
+ * The worker poller. Where the backend allows it (workers_poll: epoll),
+ * the workers poll it themselves, as Go's netpoller does, so that a fiber
+ * woken by I/O lands in the run queue of the worker that saw the event,
+ * with no thread hop (the reactor thread would have to inject it and wake
+ * a parked worker: two thread wake-ups per event). Through
+ * wf__hooks.io_poll (the core never includes this layer):
+ *   - a worker with nothing to run polls without blocking before it
+ *     searches (find_work), and dispatches what it finds itself;
+ *   - a worker about to sleep (park_worker, marked parked) blocks in the
+ *     backend's wait instead of on its futex, with its next timer as the
+ *     deadline, if it can take the token; one at a time.
+ * Only one thread at a time is inside the backend's wait (liburing's
+ * completion queue has one consumer; and epoll hands an edge to one
+ * waiter): `R.token` is FREE, HELD (by a worker or the reactor thread)
+ * or CLOSED (no backend that workers poll is open). A worker that may
+ * block sets its `poll_sleep` and then looks at its `wake_word`
+ * (wf__sched_poll_arm), while a waker (wake_parked in sched.c) stores
+ * wake_word and then looks at poll_sleep: the idle Dekker of
+ * tests/model/idle.pml (-DPOLLER), with the backend's wakeup() in place of
+ * the futex wake (io_interrupt). The arm comes after the token is taken,
+ * so a wakeup() sent after the waker saw poll_sleep can only be consumed
+ * by the armed worker's own wait (a wakeup() stays pending until then:
+ * epoll's eventfd is level-triggered, io_uring's poll completion
+ * waits in the ring). wake_one prefers a worker asleep on its futex and
+ * interrupts the poll only when none is.
+ *
+ * A worker that wants to block and finds the token held by a thread that
+ * does not block in it (a non-blocking poll of another worker or of the
+ * reactor thread) sets `missed` and tries once more; the holder gives the
+ * token back and then reads `missed` (a Dekker: either the retry gets the
+ * token or the holder wakes a parked worker, which comes round to take
+ * it). When the backend starts, one parked worker is woken the same way:
+ * workers that parked before there was a poll sleep on their futexes.
+ *
+ * The reactor thread is the fallback for workers that are all busy (long
+ * computations, no scheduling point): it never blocks in the backend (it
+ * would take events from the worker blocked there); it naps FALLBACK_NS
+ * at a time and polls without blocking after a nap in which no worker
+ * polled (R.npolls did not move); the fibers it wakes go to the inject
+ * queue. Once DEEP_AFTER naps in a row have found a worker blocked in the
+ * poll (R.sleeper), it sleeps without a timeout, and the poller wakes it
+ * when it leaves the wait (leave_sleep, a Dekker of R.sleeper against
+ * R.deep): an idle runtime uses no CPU, and a worker that leaves the
+ * poll often (a timer every millisecond) does not pay a futex wake each
+ * time.
+ * A backend that workers do not poll (io_uring: its requests belong to
+ * the thread that submitted them, see uring.c) keeps the token CLOSED,
+ * and the reactor thread blocks in its wait as the only waiter.
+ *
+ * Interleavings, each driven on purpose by tests/async/test_poller.c on
+ * both backends (with WEFT_DEBUG_MIGRATE too, test_poller_migrate.*):
+ *   - work submitted while the only idle worker goes into the poll or
+ *     sleeps there: the Dekker above (submit_races_poll_1, _2);
+ *   - a timer or deadline due while a worker blocks in the poll: the
+ *     wait's deadline is the worker's earliest timer, and a timer added
+ *     to its heap from elsewhere wakes it like work does
+ *     (deadline_while_polling, timer_from_thread_while_polling);
+ *   - shutdown while a worker blocks in the poll: close_poller sets
+ *     `closing` (every holder then gives the token to CLOSED, and a
+ *     taker that sees it gives it back: a worker polling in a loop
+ *     would otherwise win it again at each try), wakes the holder
+ *     until the token is CLOSED, then waits for io_interrupt calls under
+ *     way (`interrupting`, a Dekker with the token's state) before the
+ *     backend closes; a restart opens it again (shutdown_while_polling);
+ *   - an event for a fiber pinned to another worker: dispatch readies it
+ *     into that worker's inbox and wakes it (pinned_elsewhere);
+ *   - every worker busy while a descriptor becomes ready: the fallback
+ *     delivers it (fallback_when_busy);
+ *   - the workers' own dispatch at all (workers_dispatch).
+ *
+ * Thread. The reactor thread starts on the first wait of any descriptor
+ * and stops in wf__reactor_shutdown (runtime STOPPING, workers still
+ * up), which wakes it and joins it, closes the poller, then wakes every
+ * waiter left in the table: the records live on fiber stacks that go
+ * away with the runtime, while the table stays (left linked, a wf_close
+ * after the runtime stopped would walk freed stacks). Plain threads
+ * waiting were released by wf_shutdown before.
  *
  * Backend. pick() chooses at each start (WEFT_IO as wf_init read it, see
  * weft/io.h), except that under valgrind (detected through valgrind.h
@@ -89,6 +158,7 @@
  * others; sharing a descriptor between several readers is rare).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +169,7 @@
 #endif
 
 #include "common/fault.h"
+#include "common/futex.h"
 #include "async_test.h"
 #include "backend.h"
 #include "core/config.h"
@@ -107,13 +178,29 @@
 #include "weft/io.h"
 
 /* At load: wf_shutdown stops what this file starts (async_int.h). */
+static int worker_poll(struct wf__worker *w, int64_t deadline);
+static void io_interrupt(void);
+static bool io_poll_free(void);
+
+/* At load: wf_shutdown stops what this file starts (async_int.h), and
+ * the workers poll through it. */
 __attribute__((constructor)) static void hook_shutdown(void)
 {
     wf__async_hook();
+    wf__hooks.io_poll = worker_poll;
+    wf__hooks.io_interrupt = io_interrupt;
+    wf__hooks.io_poll_free = io_poll_free;
 }
 
 #define CHUNK 1024
 #define NCHUNKS 1024 /* up to 1,048,576 descriptors */
+
+/* Events taken per poll; the reactor thread polls when no worker has for
+ * FALLBACK_NS, and sleeps until the poll sleeper leaves after DEEP_AFTER
+ * naps that all found one. */
+#define POLL_MAX    128
+#define FALLBACK_NS 2000000
+#define DEEP_AFTER  8
 
 struct wf__iofd {
     struct wf__spin lock;
@@ -127,21 +214,36 @@ struct wf__iofd {
 static _Atomic(struct wf__iofd *) chunks[NCHUNKS];
 static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
 
+enum { TOKEN_FREE, TOKEN_HELD, TOKEN_CLOSED };
+
 static struct {
     pthread_mutex_t lock;        /* start/stop, backend calls */
     atomic_bool up;              /* a reactor thread runs; R.lock */
+    /* Set under R.lock before the token opens (start_locked); read by
+     * the token's holder and by interrupters, after the token's
+     * acquire. */
     const struct wf__backend *be;
     void *st;
     pthread_t thread;
     atomic_bool stop;
     atomic_uint epoch;           /* current run; R.lock */
-} R = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    /* The poller (see "The worker poller" above). */
+    atomic_int token;        /* TOKEN_*: who may call be->wait */
+    atomic_int closing;      /* shutdown wants the token for good */
+    atomic_int interrupting; /* io_interrupt calls under way */
+    atomic_int missed;       /* a parked worker found the token held */
+    atomic_int sleeper;      /* the holder blocks in be->wait */
+    atomic_uint npolls;      /* polls by workers (the fallback's clock) */
+    atomic_uint nap;         /* the reactor thread's futex word */
+    atomic_int deep;         /* it sleeps until `sleeper` clears */
+} R = {.lock = PTHREAD_MUTEX_INITIALIZER, .token = TOKEN_CLOSED};
 
 /* Tests only (async_test.h). relaxed: the hook is set while no wait runs,
  * and whatever started the waits since orders it; the count is a
  * statistic read after the adds it counts. */
 static _Atomic(wf__test_wait_hook_fn *) wait_hook;
 static atomic_long nadds;
+static atomic_long nby_workers, nby_thread; /* events dispatched */
 
 static int backend_add(int fd, uint64_t key)
 {
@@ -241,24 +343,238 @@ static void dispatch(const struct wf__backend_ev *ev)
     wf__spin_unlock(&e->lock);
 }
 
+/* One call of the backend's wait, by the token's holder (or the reactor
+ * thread of a backend that workers do not poll), and the dispatch of
+ * what it found. */
+static void dispatch_all(const struct wf__backend_ev *evs, int n, bool worker)
+{
+    if (n == -EINTR || n == 0)
+        return;
+    if (n < 0)
+        WF_PANIC("reactor: %s wait failed: %d", R.be->name, n);
+    for (int i = 0; i < n; i++)
+        dispatch(&evs[i]);
+    /* relaxed: statistics for tests (async_test.h). */
+    atomic_fetch_add_explicit(worker ? &nby_workers : &nby_thread, n,
+                              memory_order_relaxed);
+}
+
+static int poll_once(struct wf__backend_ev *evs, int max, int64_t deadline,
+                     bool worker)
+{
+    int n = R.be->wait(R.st, evs, max, deadline);
+    dispatch_all(evs, n, worker);
+    return n < 0 ? 0 : n;
+}
+
+/* ---- the poller token ------------------------------------------------------ */
+
+static void token_give(void);
+
+static bool token_take(void)
+{
+    int free_ = TOKEN_FREE;
+    /* seq_cst: acquires the previous holder's release (and
+     * start_locked's opening: R.be, R.st); the retry in worker_poll is
+     * the reading half of a Dekker with token_give (missed). */
+    if (!atomic_compare_exchange_strong_explicit(&R.token, &free_, TOKEN_HELD,
+                                                 memory_order_seq_cst,
+                                                 memory_order_seq_cst))
+        return false;
+    /* seq_cst: Dekker with close_poller's store of closing and its CAS:
+     * a shutdown under way gets the token (closed) instead of us. */
+    if (atomic_load_explicit(&R.closing, memory_order_seq_cst)) {
+        token_give();
+        return false;
+    }
+    return true;
+}
+
+static void token_give(void)
+{
+    /* seq_cst RMW: releases to the next holder, and is the writing half
+     * of the Dekker with a missing worker's store of `missed` and its
+     * second try at the token. While shutdown waits for it, the token
+     * goes straight to CLOSED: a worker that polls in a loop would
+     * otherwise take it back before shutdown's next try. */
+    atomic_exchange_explicit(
+        &R.token,
+        atomic_load_explicit(&R.closing, memory_order_seq_cst) ? TOKEN_CLOSED
+                                                               : TOKEN_FREE,
+        memory_order_seq_cst);
+    /* seq_cst: the reading half (the load filters the common case). */
+    if (atomic_load_explicit(&R.missed, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&R.missed, 0, memory_order_seq_cst))
+        wf__sched_poll_missed();
+}
+
+/* The blocking poller has left the wait: wake the reactor thread if it
+ * sleeps until that happens. */
+static void leave_sleep(void)
+{
+    /* seq_cst RMW, then load: Dekker with fallback_main's store of deep
+     * and load of sleeper. */
+    atomic_exchange_explicit(&R.sleeper, 0, memory_order_seq_cst);
+    if (atomic_load_explicit(&R.deep, memory_order_seq_cst)) {
+        /* seq_cst, no order needed: the futex re-checks the word. */
+        atomic_fetch_add_explicit(&R.nap, 1, memory_order_seq_cst);
+        wf__futex_wake(&R.nap, 1);
+    }
+}
+
+/* wf__hooks.io_poll (core_int.h): a worker polls. */
+static int worker_poll(struct wf__worker *w, int64_t deadline)
+{
+    /* relaxed: a filter; the CAS decides. */
+    if (atomic_load_explicit(&R.token, memory_order_relaxed) != TOKEN_FREE ||
+        !token_take()) {
+        /* relaxed: filters. Not polling is fine unless this worker is
+         * about to sleep while nobody blocks in the poll: then it asks
+         * the holder (missed) to wake a sleeper when it gives the token
+         * back, and tries once more (the Dekker with token_give). A
+         * holder that blocks (sleeper) sees every event itself. */
+        if (deadline == 0 ||
+            atomic_load_explicit(&R.token, memory_order_relaxed) ==
+                TOKEN_CLOSED ||
+            atomic_load_explicit(&R.sleeper, memory_order_relaxed))
+            return -1;
+        /* seq_cst RMW: the writing half of the Dekker with token_give. */
+        atomic_exchange_explicit(&R.missed, 1, memory_order_seq_cst);
+        if (!token_take())
+            return -1;
+    }
+    /* relaxed: a progress count only the reactor thread compares. */
+    atomic_fetch_add_explicit(&R.npolls, 1, memory_order_relaxed);
+    struct wf__backend_ev evs[POLL_MAX];
+    int n = 0;
+    if (deadline == 0) {
+        n = poll_once(evs, POLL_MAX, 0, true);
+    } else {
+        int k = 0;
+        if (wf__sched_poll_arm(w)) {
+            /* seq_cst: read by fallback_main (the Dekker of leave_sleep)
+             * and by missing workers (a filter). */
+            atomic_store_explicit(&R.sleeper, 1, memory_order_seq_cst);
+            k = R.be->wait(R.st, evs, POLL_MAX, deadline);
+            leave_sleep();
+        }
+        /* Un-marked as parked before the dispatch, whose wake-ups would
+         * otherwise count this worker as one to wake. */
+        wf__sched_poll_woke(w);
+        dispatch_all(evs, k, true);
+        n = k < 0 ? 0 : k;
+    }
+    token_give();
+    return n;
+}
+
+/* wf__hooks.io_poll_free: whether a worker parking now would likely
+ * block in the poll. relaxed: a hint for find_work's spin. */
+static bool io_poll_free(void)
+{
+    return atomic_load_explicit(&R.token, memory_order_relaxed) == TOKEN_FREE;
+}
+
+/* wf__hooks.io_interrupt: make the blocked (or next) poll return. */
+static void io_interrupt(void)
+{
+    /* seq_cst: Dekker with close_poller's CAS to CLOSED and its load of
+     * interrupting: either it waits for us, or we see CLOSED and leave
+     * the backend alone. The token's load also acquires R.be, R.st. */
+    atomic_fetch_add_explicit(&R.interrupting, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&R.token, memory_order_seq_cst) != TOKEN_CLOSED)
+        R.be->wakeup(R.st);
+    /* release: close_poller's acquire load sees we are out. */
+    atomic_fetch_sub_explicit(&R.interrupting, 1, memory_order_release);
+}
+
+/* Shutdown: take the token for good (waking a blocked holder until it
+ * gives it back), then wait out the interrupters. R.lock held, the
+ * reactor thread joined. */
+static void close_poller(void)
+{
+    /* seq_cst: see token_take. */
+    atomic_store_explicit(&R.closing, 1, memory_order_seq_cst);
+    for (;;) {
+        int free_ = TOKEN_FREE;
+        /* seq_cst: see io_interrupt; acquires the last holder's release. */
+        if (atomic_compare_exchange_strong_explicit(
+                &R.token, &free_, TOKEN_CLOSED, memory_order_seq_cst,
+                memory_order_seq_cst) ||
+            free_ == TOKEN_CLOSED)
+            break;
+        R.be->wakeup(R.st);
+        sched_yield();
+    }
+    /* acquire: pairs with io_interrupt's release decrement. */
+    while (atomic_load_explicit(&R.interrupting, memory_order_acquire) > 0)
+        sched_yield();
+}
+
+/* The reactor thread of a backend that workers poll: the fallback for
+ * when they are all busy. It never blocks in the backend (it would take
+ * events from a worker blocked there); it sleeps, until the blocking
+ * poller leaves the wait while one blocks, else for FALLBACK_NS at a
+ * time, and polls without blocking after a nap in which no worker
+ * polled. The fibers it wakes go to the inject queue. */
+static void fallback_main(void)
+{
+    struct wf__backend_ev evs[POLL_MAX];
+    int idle_naps = 0; /* naps in a row that ended with a poll sleeper */
+    for (;;) {
+        /* seq_cst, no order needed: the futex re-checks it. */
+        unsigned v = atomic_load_explicit(&R.nap, memory_order_seq_cst);
+        /* relaxed: shutdown sets stop, then bumps nap and wakes us. */
+        if (atomic_load_explicit(&R.stop, memory_order_relaxed))
+            break;
+        /* seq_cst: Dekker with leave_sleep (store deep, load sleeper).
+         * Only after DEEP_AFTER naps that all found a poll sleeper: each
+         * deep sleep costs the poller a futex wake when it leaves the
+         * wait, which a worker woken often (a timer every millisecond)
+         * would otherwise pay every time. */
+        if (idle_naps >= DEEP_AFTER &&
+            atomic_load_explicit(&R.sleeper, memory_order_seq_cst)) {
+            atomic_exchange_explicit(&R.deep, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&R.sleeper, memory_order_seq_cst))
+                wf__futex_wait(&R.nap, v, WF_FOREVER);
+            atomic_store_explicit(&R.deep, 0, memory_order_seq_cst);
+            idle_naps = 0;
+            continue;
+        }
+        /* relaxed: a progress count, compared only. */
+        unsigned before = atomic_load_explicit(&R.npolls, memory_order_relaxed);
+        wf__futex_wait(&R.nap, v, wf_now() + FALLBACK_NS);
+        if (atomic_load_explicit(&R.stop, memory_order_relaxed))
+            break;
+        /* seq_cst, no order needed: a worker blocks in the poll and hears
+         * of every event itself. */
+        if (atomic_load_explicit(&R.sleeper, memory_order_seq_cst)) {
+            idle_naps++;
+            continue;
+        }
+        idle_naps = 0;
+        if (atomic_load_explicit(&R.npolls, memory_order_relaxed) != before ||
+            !token_take())
+            continue;
+        poll_once(evs, POLL_MAX, 0, false);
+        token_give();
+    }
+}
+
 static void *reactor_main(void *arg)
 {
     (void)arg;
     wf__thread_mark_own(); /* it completes file futures: their callbacks */
+    if (R.be->workers_poll) {
+        fallback_main();
+        return NULL;
+    }
     struct wf__backend_ev evs[256];
     /* relaxed: the stop flag is set before the wakeup() that makes wait
      * return, and the backend's system calls order it. */
     while (!atomic_load_explicit(&R.stop, memory_order_relaxed) ||
-           (R.be->busy && R.be->busy(R.st))) {
-        int n = R.be->wait(R.st, evs, 256);
-        if (n < 0) {
-            if (n == -EINTR)
-                continue;
-            WF_PANIC("reactor: %s wait failed: %d", R.be->name, n);
-        }
-        for (int i = 0; i < n; i++)
-            dispatch(&evs[i]);
-    }
+           (R.be->busy && R.be->busy(R.st)))
+        poll_once(evs, 256, WF_FOREVER, false);
     return NULL;
 }
 
@@ -347,6 +663,17 @@ static int start_locked(void)
     }
     pthread_setname_np(R.thread, "weft-reactor");
     atomic_store_explicit(&R.up, true, memory_order_relaxed);
+    if (be->workers_poll) {
+        atomic_store_explicit(&R.missed, 0, memory_order_relaxed);
+        atomic_store_explicit(&R.closing, 0, memory_order_relaxed);
+        atomic_store_explicit(&R.sleeper, 0, memory_order_relaxed);
+        /* seq_cst (release would do): opens the poller to the workers,
+         * publishing R.be and R.st to token_take's acquire. */
+        atomic_store_explicit(&R.token, TOKEN_FREE, memory_order_seq_cst);
+        /* Workers that parked before there was a poll sleep on their
+         * futex: one comes round to block in it. */
+        wf__sched_poll_missed();
+    }
     return 0;
 }
 
@@ -374,8 +701,12 @@ void wf__reactor_shutdown(void)
     pthread_mutex_lock(&R.lock);
     if (atomic_load_explicit(&R.up, memory_order_relaxed)) {
         atomic_store_explicit(&R.stop, true, memory_order_relaxed);
+        /* seq_cst, no order needed: the futex re-checks the word. */
+        atomic_fetch_add_explicit(&R.nap, 1, memory_order_seq_cst);
+        wf__futex_wake(&R.nap, 1);
         R.be->wakeup(R.st);
         pthread_join(R.thread, NULL);
+        close_poller();
         R.be->close(R.st);
         R.st = NULL;
         atomic_store_explicit(&R.up, false, memory_order_relaxed);
@@ -556,4 +887,12 @@ void wf__test_set_wait_hook(wf__test_wait_hook_fn *fn)
 long wf__test_reactor_adds(void)
 {
     return atomic_load_explicit(&nadds, memory_order_relaxed);
+}
+
+void wf__test_reactor_dispatched(long *workers, long *thread)
+{
+    if (workers)
+        *workers = atomic_load_explicit(&nby_workers, memory_order_relaxed);
+    if (thread)
+        *thread = atomic_load_explicit(&nby_thread, memory_order_relaxed);
 }

@@ -60,6 +60,7 @@
 
 #include "common/fault.h"
 #include "backend.h"
+#include "weft/common.h"
 #include "weft/future.h"
 
 #define WAKE_KEY UINT64_MAX
@@ -248,11 +249,26 @@ static void del_done(struct ur *u, struct op *o)
     pthread_cond_broadcast(&u->cond);
 }
 
-static int ur_wait(void *st, struct wf__backend_ev *evs, int max)
+static int ur_wait(void *st, struct wf__backend_ev *evs, int max,
+                   int64_t deadline)
 {
     struct ur *u = st;
     prepare(u);
-    int rc = wf__uring(io_uring_submit_and_wait(&u->ring, 1), -EAGAIN);
+    int rc;
+    int64_t left = deadline == WF_FOREVER ? 1 : deadline - wf_now();
+    if (deadline == WF_FOREVER) {
+        rc = io_uring_submit_and_wait(&u->ring, 1);
+    } else if (left <= 0) {
+        rc = io_uring_submit(&u->ring);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = left / 1000000000,
+                                       .tv_nsec = left % 1000000000};
+        struct io_uring_cqe *first;
+        rc = io_uring_submit_and_wait_timeout(&u->ring, &first, 1, &ts, NULL);
+        if (rc == -ETIME)
+            rc = 0;
+    }
+    rc = wf__uring(rc, -EAGAIN);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         return rc;
     struct io_uring_cqe *cqe;

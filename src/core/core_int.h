@@ -226,6 +226,13 @@ struct wf__worker {
      * (wf__dekker_load_int); `wake_word` is the futex. */
     _Alignas(WF__CACHELINE) atomic_int parked;
     atomic_uint wake_word;
+    /* 1 while this worker, parked, may block in the I/O backend's wait
+     * instead of on wake_word's futex (wf__sched_poll_arm to
+     * wf__sched_poll_woke): wakers then interrupt the wait through
+     * wf__hooks.io_interrupt. Written by the owner, read by wakers as the
+     * reading half of a Dekker pair (sched.c, "The worker poller"). */
+    atomic_int poll_sleep;
+    bool poll_unparked; /* owner only: poll_woke un-marked it */
     atomic_int tid; /* the worker thread's kernel id (stall reports: the
                        monitor may read it while the worker starts) */
 
@@ -539,8 +546,34 @@ struct wf__hooks {
      * blocking pool and the reactor. wf_shutdown calls it once the runtime
      * is STOPPING and before the workers stop. */
     void (*async_shutdown)(void);
+    /* async (reactor.c): the workers' own I/O poll (sched.c, "The worker
+     * poller"). io_poll(w, deadline) polls the reactor's backend from
+     * worker w's scheduler loop and dispatches what it finds there, so
+     * the fibers it wakes go to w's queues. deadline 0: do not block;
+     * else w is parked and may block until an event, the deadline or an
+     * io_interrupt, if wf__sched_poll_arm(w) allows; then it calls
+     * wf__sched_poll_woke(w) before it dispatches. Returns the events
+     * found, or -1 when it polled nothing (no backend that workers poll,
+     * or another thread holds the poller token). io_interrupt() makes a
+     * blocked (or the next) poll return; any thread. */
+    int (*io_poll)(struct wf__worker *w, int64_t deadline);
+    void (*io_interrupt)(void);
+    /* Whether a worker that parked now could block in the poll (a hint:
+     * the token is free); such a worker skips the idle spin. */
+    bool (*io_poll_free)(void);
 };
 extern struct wf__hooks wf__hooks;
+
+/* The worker poller (sched.c), called by io_poll: arm says whether w may
+ * block in the backend now (no wake-up came since it parked; from here
+ * on wakers interrupt it instead of waking its futex); woke ends the
+ * blocking part, armed or not, and un-marks w as parked. missed: a
+ * worker that wanted to block in the poll found the token held by
+ * another thread and sleeps on its futex; wake one so that it tries
+ * again. */
+bool wf__sched_poll_arm(struct wf__worker *w);
+void wf__sched_poll_woke(struct wf__worker *w);
+void wf__sched_poll_missed(void);
 
 /* A timer was added to t's heap by another thread: wake t if it sleeps,
  * since it may sleep past the new deadline (sched.c). */

@@ -88,6 +88,22 @@
  * queue before sleeping: against the producer's fence that closes the
  * window for lost wake-ups.
  *
+ * The worker poller (async/reactor.c has the whole protocol). Through
+ * wf__hooks.io_poll a worker that runs dry polls for I/O without blocking
+ * (the fibers it wakes go to its own queues), and a worker about to sleep
+ * may block in the I/O backend's wait instead of on its futex, one at a
+ * time. It is still a parked worker (parked, nparked), so the protocol
+ * above is unchanged but for how it is woken: it sets `poll_sleep` and
+ * then reads `wake_word` (wf__sched_poll_arm), wake_parked stores
+ * wake_word and then reads poll_sleep, and interrupts the backend's wait
+ * (wf__hooks.io_interrupt) instead of waking the futex. wake_one prefers
+ * workers asleep on their futexes. A worker the poll returned un-marks
+ * itself before it dispatches (wf__sched_poll_woke), so its own wake-ups
+ * do not count it as a sleeper to wake. A worker that could take the
+ * poll does not spin for ~30 us first: spinning, it would not hear of
+ * I/O until it parked (a 1-connection echo's round trip paid the whole
+ * spin), while blocked in the poll it hears of everything.
+ *
  * Tasks (tq.c, par/task.c). Fork-join tasks run on the scheduler loop's
  * context, never on a fiber's stack. The loop runs on the worker's task
  * stack: a region weft maps itself (wf__stack_map_one: reserved lazily,
@@ -118,7 +134,8 @@
  * claims or stores and kicks, wf_unpark, a timer kick, a cancel), and
  * idle.pml the idle-worker protocol (find_work, park_worker,
  * work_visible, notify_idle, wake_parked, and inbox_push's wake of a
- * pinned fiber's worker; 2 and 3 workers). Spin is
+ * pinned fiber's worker; 2 and 3 workers; with -DPOLLER the worker
+ * poller's token, arm and interrupt). Spin is
  * sequentially consistent; the fence-based Dekker pairs here behave so,
  * and the models say where they approximate (claim_parked's relaxed
  * filter, the run queues as counters, no timers or tasks in
@@ -384,24 +401,40 @@ static bool wake_parked(struct wf__rt *rt, struct wf__worker *t)
         woke = true;
     }
     pthread_mutex_unlock(&rt->idle_lock);
-    if (woke)
+    if (!woke)
+        return false;
+    /* Dekker with wf__sched_poll_arm (its exchange of poll_sleep, then
+     * its load of wake_word): a worker that may block in the backend is
+     * interrupted there, any other woken on its futex. */
+    if (wf__dekker_load_int(&t->poll_sleep))
+        wf__hooks.io_interrupt();
+    else
         wf__futex_wake(&t->wake_word, 1);
-    return woke;
+    return true;
 }
 
+/* Wake one parked worker: one asleep on its futex if there is one, the
+ * worker blocked in the I/O poll only when none is (it would stop
+ * polling, and its interruption costs a system call too). */
 static void wake_one(struct wf__rt *rt)
 {
     static atomic_uint rr;
     int n = rt->nworkers;
     /* relaxed: only spreads the choice. */
     unsigned start = atomic_fetch_add_explicit(&rr, 1, memory_order_relaxed);
-    for (int k = 0; k < n; k++) {
-        struct wf__worker *t = &rt->workers[(start + (unsigned)k) % (unsigned)n];
-        /* seq_cst, no order needed: a filter; wake_parked decides
-         * under idle_lock. */
-        if (atomic_load_explicit(&t->parked, memory_order_seq_cst) &&
-            wake_parked(rt, t))
-            return;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < n; k++) {
+            struct wf__worker *t =
+                &rt->workers[(start + (unsigned)k) % (unsigned)n];
+            /* seq_cst, no order needed: filters; wake_parked decides
+             * under idle_lock (and then wakes a poller either way). */
+            if (pass == 0 &&
+                atomic_load_explicit(&t->poll_sleep, memory_order_seq_cst))
+                continue;
+            if (atomic_load_explicit(&t->parked, memory_order_seq_cst) &&
+                wake_parked(rt, t))
+                return;
+        }
     }
 }
 
@@ -419,6 +452,43 @@ static void notify_idle(struct wf__rt *rt)
 void wf__sched_notify(struct wf__rt *rt)
 {
     notify_idle(rt);
+}
+
+bool wf__sched_poll_arm(struct wf__worker *w)
+{
+    /* seq_cst RMW (an RMW so that TSan orders it): the writing half of
+     * the Dekker with wake_parked's store of wake_word and load of
+     * poll_sleep; the reading half is the load of wake_word. */
+    atomic_exchange_explicit(&w->poll_sleep, 1, memory_order_seq_cst);
+    /* seq_cst: pairs with wake_parked's (and stop's) store of 1. */
+    return atomic_load_explicit(&w->wake_word, memory_order_seq_cst) == 0;
+}
+
+void wf__sched_poll_woke(struct wf__worker *w)
+{
+    struct wf__rt *rt = w->rt;
+    /* seq_cst, no order needed: a waker that still sees 1 interrupts a
+     * poll that has ended, which only makes the next one return early. */
+    atomic_store_explicit(&w->poll_sleep, 0, memory_order_seq_cst);
+    /* Un-mark now, before the events are dispatched: ready()'s
+     * notify_idle would otherwise find this worker parked and "wake" it.
+     * seq_cst as in park_worker's own un-marking. */
+    pthread_mutex_lock(&rt->idle_lock);
+    if (atomic_load_explicit(&w->parked, memory_order_seq_cst)) {
+        atomic_store_explicit(&w->parked, 0, memory_order_seq_cst);
+        atomic_fetch_sub_explicit(&rt->nparked, 1, memory_order_seq_cst);
+        w->poll_unparked = true;
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+}
+
+void wf__sched_poll_missed(void)
+{
+    struct wf__rt *rt = &wf__rt;
+    /* relaxed: a filter; wake_one decides under idle_lock. The missing
+     * worker marked itself parked before it looked at the token. */
+    if (atomic_load_explicit(&rt->nparked, memory_order_seq_cst) > 0)
+        wake_one(rt);
 }
 
 static void inbox_push(struct wf__worker *t, struct wf__fcb *f)
@@ -1067,21 +1137,27 @@ static bool park_worker(struct wf__worker *w)
      * fence in the producers' Dekker loads (wf__dekker_load_int). */
     wf__fence();
 
+    w->poll_unparked = false;
     if (!work_visible(w)) {
         int64_t deadline = wf__timers_earliest(&w->timers);
         wf__inspect_idle(w); /* wf_stats: its live count before it sleeps */
         wf__trace_idle(true);
-        /* seq_cst: pairs with wake_parked's (and stop's) store of 1; the
-         * futex re-checks the word in the kernel. */
-        while (atomic_load_explicit(&w->wake_word, memory_order_seq_cst) ==
-               0) {
-            if (wf__futex_wait(&w->wake_word, 0, deadline) == -ETIMEDOUT)
-                break;
+        /* Block in the I/O poll when this worker can own it (the worker
+         * poller, top comment), else on the futex. */
+        if (!wf__hooks.io_poll || wf__hooks.io_poll(w, deadline) < 0) {
+            /* seq_cst: pairs with wake_parked's (and stop's) store of 1;
+             * the futex re-checks the word in the kernel. */
+            while (atomic_load_explicit(&w->wake_word, memory_order_seq_cst) ==
+                   0) {
+                if (wf__futex_wait(&w->wake_word, 0, deadline) == -ETIMEDOUT)
+                    break;
+            }
         }
         wf__trace_idle(false);
         wf__inspect_tick(wf_now()); /* the monitor may have slept too */
     }
-    bool woken = true;
+    /* Not woken when the poll un-marked us (wf__sched_poll_woke). */
+    bool woken = !w->poll_unparked;
     pthread_mutex_lock(&rt->idle_lock);
     /* seq_cst, though idle_lock orders these against wake_parked: not
      * woken (timed out, or work seen), so un-mark ourselves. */
@@ -1115,6 +1191,10 @@ static struct wf__fcb *find_work(struct wf__worker *w)
         /* Tasks first: a root is a parallel call someone waits for. */
         struct wf__task *t = wf__task_find(w, false);
         struct wf__fcb *f = t ? NULL : pick_local(w);
+        /* Run dry: poll for I/O without blocking (the worker poller);
+         * the fibers it wakes are in this worker's queues. */
+        if (!f && !t && wf__hooks.io_poll && wf__hooks.io_poll(w, 0) > 0)
+            f = pick_local(w);
         if (!f && !t) {
             if (!searching) {
                 /* seq_cst: seen by notify_idle's Dekker load, which then
@@ -1135,6 +1215,12 @@ static struct wf__fcb *find_work(struct wf__worker *w)
                 if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
                     break;
                 if ((round & 7) == 7 && wf_now() - start > SPIN_NS)
+                    break;
+                /* No spinning for the worker that can block in the I/O
+                 * poll: there it hears of I/O at once (spinning it would
+                 * not, until it parks) and of other work through the
+                 * backend's wakeup(). One steal round first. */
+                if (wf__hooks.io_poll_free && wf__hooks.io_poll_free())
                     break;
                 for (int k = 0; k < 32; k++)
                     wf__cpu_relax();
@@ -1246,6 +1332,8 @@ int wf__workers_start(struct wf__rt *rt)
         atomic_init(&w->inbox_n, 0);
         atomic_init(&w->parked, 0);
         atomic_init(&w->wake_word, 0);
+        atomic_init(&w->poll_sleep, 0);
+        w->poll_unparked = false;
         atomic_init(&w->nswitch, 0);
         atomic_init(&w->stalled, false);
         atomic_init(&w->inbox_lock.held, false);
@@ -1314,6 +1402,8 @@ void wf__workers_stop(struct wf__rt *rt)
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
         atomic_store_explicit(&w->wake_word, 1, memory_order_seq_cst);
+        /* No worker is in the I/O poll any more (wf__async_shutdown closed
+         * the poller before this), so the futex is where they sleep. */
         wf__futex_wake(&w->wake_word, 1);
     }
     for (int i = 0; i < rt->nworkers; i++)

@@ -36,6 +36,23 @@
  * inbox_push counts the fiber in that worker's inbox and then looks at
  * its `parked` (its own Dekker with park_worker's exchange of parked and
  * work_visible's read of the inbox), and only that worker may take it.
+ * With -DPOLLER, the worker poller (src/async/reactor.c): a worker about
+ * to sleep first tries to take the poller token; if it gets it, it sets
+ * poll_sleep, reads wake_word (wf__sched_poll_arm) and, if still 0,
+ * blocks in the backend's wait until a wakeup() is pending (evfd, which
+ * only the token's holder consumes), then clears poll_sleep, un-marks
+ * itself under the lock (wf__sched_poll_woke) and gives the token back,
+ * reading `missed` after; if it did not get the token and its holder is
+ * not blocking (sleeper), it sets missed and tries once more, else it
+ * sleeps on its futex. Wakers (wake_parked) store wake_word under the
+ * lock and then read poll_sleep: set, they call wakeup() instead of the
+ * futex wake; wake_one passes over poll sleepers while a futex sleeper
+ * is parked. A holder that reads missed wakes one parked worker
+ * (wf__sched_poll_missed). I/O events are not modelled (the reactor
+ * thread's fallback delivers what no worker polls for): what is checked
+ * is that the poll is as good a sleep as the futex for the idle protocol.
+ * Mutants: MUT_POLL_FUTEX (wakers never interrupt the poll),
+ * MUT_POLL_NO_ARM_CHECK (the poller blocks without reading wake_word).
  * Left out: the queues' internals (counters here: deque.pml), timers
  * (a worker whose heap has a deadline sleeps with a timeout; the heap's
  * own wake-up, wf__worker_timers_changed, has the inbox's shape), tasks
@@ -61,6 +78,14 @@ byte nparked;
 bool parked[NW];
 bool wake_word[NW];
 bit idle_lock;
+
+#ifdef POLLER
+bit token;            /* the poller token is held */
+bit sleeper;          /* its holder blocks in the wait */
+bit evfd;             /* a wakeup() of the backend is pending */
+bit missed;
+bool poll_sleep[NW];
+#endif
 
 byte made;            /* fibers made runnable */
 byte ran;             /* fibers run */
@@ -93,18 +118,29 @@ inline wake_parked(t, woke) {
         :: else -> woke = 0
         fi
     }
-    unlock()
-    /* then the futex wake: wake_word is what the sleeper waits on */
+    unlock();
+    /* then the futex wake: wake_word is what the sleeper waits on; a
+     * poll sleeper is interrupted through the backend instead */
+#if defined(POLLER) && !defined(MUT_POLL_FUTEX)
+    if
+    :: woke && poll_sleep[t] -> evfd = 1
+    :: else
+    fi
+#else
+    skip
+#endif
 }
 
 inline wake_one() {
     u = 0;
+#ifdef POLLER
+    /* first pass: futex sleepers only */
     do
     :: u < NW ->
         if
-        :: parked[u] -> wake_parked(u, woke);
+        :: parked[u] && !poll_sleep[u] -> wake_parked(u, woke);
             if
-            :: woke -> woke = 0; break
+            :: woke -> break
             :: else
             fi
         :: else
@@ -112,6 +148,25 @@ inline wake_one() {
         u++
     :: else -> break
     od;
+    if
+    :: woke -> skip
+    :: else -> u = 0
+    fi;
+#endif
+    do
+    :: !woke && u < NW ->
+        if
+        :: parked[u] -> wake_parked(u, woke);
+            if
+            :: woke -> break
+            :: else
+            fi
+        :: else
+        fi;
+        u++
+    :: else -> break
+    od;
+    woke = 0;
     u = 0
 }
 
@@ -144,7 +199,7 @@ inline take(me, stealing, got) {
 }
 
 proctype Worker(byte me) {
-    bool searching, got, v, woke, vis;
+    bool searching, got, v, woke, vis, tok, unparked;
     byte t, u;
 end:
     do
@@ -213,11 +268,63 @@ end:
 #endif
             if
             :: !vis ->
+#ifdef POLLER
+                /* io_poll(w, deadline): take the token */
+                atomic { tok = (token == 0); token = 1 };
+                if
+                :: !tok && !sleeper ->
+                    missed = 1;
+                    atomic { tok = (token == 0); token = 1 }
+                :: else
+                fi;
+                if
+                :: tok ->
+                    poll_sleep[me] = 1; /* wf__sched_poll_arm */
+#ifndef MUT_POLL_NO_ARM_CHECK
+                    if
+                    :: wake_word[me] == 0 ->
+#endif
+                        sleeper = 1;
+                        /* the backend's wait until a wakeup() */
+end_poll:               atomic { evfd != 0 -> evfd = 0 };
+                        sleeper = 0
+#ifndef MUT_POLL_NO_ARM_CHECK
+                    :: else
+                    fi;
+#endif
+                    poll_sleep[me] = 0; /* wf__sched_poll_woke */
+                    lock();
+                    d_step {
+                        if
+                        :: parked[me] ->
+                            parked[me] = 0;
+                            nparked--;
+                            unparked = 1
+                        :: else
+                        fi
+                    }
+                    unlock();
+                    /* token_give: release, then read missed */
+                    token = 0;
+                    if
+                    :: missed -> missed = 0;
+                        if
+                        :: nparked > 0 -> wake_one()
+                        :: else
+                        fi
+                    :: else
+                    fi
+                :: else ->
+end_psleep:         wake_word[me] != 0
+                fi
+#else
                 /* futex wait until wake_word is set; no timers here */
 end_sleep:      wake_word[me] != 0
+#endif
             :: else
             fi;
             vis = 0;
+            tok = 0;
             lock();
             d_step {
                 if
@@ -225,8 +332,9 @@ end_sleep:      wake_word[me] != 0
                     parked[me] = 0;
                     nparked--;
                     searching = 0
-                :: else -> searching = 1 /* a waker counted us */
-                fi
+                :: else -> searching = !unparked /* a waker counted us */
+                fi;
+                unparked = 0
             }
             unlock()
         fi
