@@ -363,9 +363,9 @@ struct wf__task_pub { /* the head of struct wf_task's storage */
 };
 
 struct wf__tq_pub { /* the owner's line of a worker's task deque */
-    long ob, osplit, otop;
+    long ob, osplit;
+    long otop; /* atomic: a thief that asks for tasks lowers it (relaxed) */
     void **buf;
-    unsigned char *splitreq; /* a thief asks for tasks (relaxed) */
 };
 
 /* The task deque of the worker running a task on this thread, or NULL. */
@@ -376,7 +376,6 @@ extern _Thread_local struct wf__tq_pub *wf__par_tq;
 #endif
 
 WF_API int wf__task_spawn_slow(struct wf_task *t, wf_task_fn *fn, void *arg);
-WF_API void wf__task_publish(void);
 WF_API int wf__task_sync_slow(struct wf_task *t);
 
 /* wf_task_spawn's work. Returns the pushed task's position in the deque
@@ -397,7 +396,13 @@ WF__ALWAYS_INLINE long wf__task_push(struct wf_task *t, wf_task_fn *fn,
                                      void *arg)
 {
     struct wf__tq_pub *q = wf__par_tq;
-    if (__builtin_expect(!q || !t || !fn || q->ob - q->otop >= WF__TQ_CAP, 0))
+    /* A full deque, or a thief asking for tasks (it lowers otop), goes
+     * through the library. */
+    if (__builtin_expect(
+            !q || !t || !fn ||
+                q->ob - __atomic_load_n(&q->otop, __ATOMIC_RELAXED) >=
+                    WF__TQ_CAP,
+            0))
         return wf__task_spawn_slow(t, fn, arg);
     struct wf__task_pub *x = (struct wf__task_pub *)(void *)t;
     long b = q->ob;
@@ -408,8 +413,6 @@ WF__ALWAYS_INLINE long wf__task_push(struct wf_task *t, wf_task_fn *fn,
     /* relaxed: published to thieves by a release store of split. */
     __atomic_store_n(&q->buf[b & (WF__TQ_CAP - 1)], (void *)x, __ATOMIC_RELAXED);
     q->ob = b + 1;
-    if (__builtin_expect(__atomic_load_n(q->splitreq, __ATOMIC_RELAXED), 0))
-        wf__task_publish(); /* a thief asked for tasks */
     return b + 1;
 }
 
