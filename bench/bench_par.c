@@ -8,6 +8,9 @@
  *               fib_w1_ms: fib(32) forking at every call (wf_task_spawn /
  *               wf_task_sync, no cutoff) on a runtime of one worker;
  *               fib_ms: the same on all workers.
+ *               fib_inline_w1_ms: fib(32) forking at every call through a
+ *               typed task (WF_TASK_TYPE: an un-stolen sync calls fib
+ *               directly) on one worker.
  *   mandelbrot  mandel_serial_ms, mandel_par_ms: 2000x2000 pixels of
  *               [-2, 1] x [-1.5, 1.5], at most 1000 iterations (uneven
  *               rows); wf_parallel_for over rows with automatic grain.
@@ -98,24 +101,51 @@ static void fib_task(void *p)
     a->r = fib_par(a->n);
 }
 
+static long fib_typed(int n);
+WF_TASK_TYPE(fib_typed_task, long, fib_typed, int)
+
+static long fib_typed(int n)
+{
+    if (n < 2)
+        return n;
+    struct fib_typed_task t;
+    fib_typed_task_spawn(&t, n - 1);
+    long y = fib_typed(n - 2);
+    return fib_typed_task_sync(&t) + y;
+}
+
+static void fib_typed_entry(void *p)
+{
+    struct fib_arg *a = p;
+    a->r = fib_typed(a->n);
+}
+
+struct fib_run {
+    wf_task_fn *entry;
+    double ms;
+};
+
 static void *fib_main(void *arg)
 {
+    struct fib_run *fr = arg;
     double t[FIB_REPS];
     for (int r = 0; r < FIB_REPS; r++) {
         struct fib_arg a = { .n = FIB_N };
         int64_t t0 = now_ns();
-        wf_par_run(fib_task, &a);
+        wf_par_run(fr->entry, &a);
         t[r] = (double)(now_ns() - t0) / 1e6;
         if (a.r != 2178309)
             return (void *)1;
     }
-    *(double *)arg = median(t, FIB_REPS);
+    fr->ms = median(t, FIB_REPS);
     return NULL;
 }
 
 int group_fib(void)
 {
-    double t[FIB_REPS], w1 = 0, wn = 0;
+    double t[FIB_REPS];
+    struct fib_run w1 = {fib_task, 0}, wn = {fib_task, 0},
+                   typed = {fib_typed_entry, 0};
     for (int r = 0; r < FIB_REPS && !par_only(); r++) {
         int64_t t0 = now_ns();
         long v = fib_serial(FIB_N);
@@ -127,11 +157,14 @@ int group_fib(void)
         put("fib_serial_ms", median(t, FIB_REPS), "ms");
         if (with_runtime("fib", 1, fib_main, &w1))
             return 1;
-        put("fib_w1_ms", w1, "ms");
+        put("fib_w1_ms", w1.ms, "ms");
+        if (with_runtime("fib", 1, fib_main, &typed))
+            return 1;
+        put("fib_inline_w1_ms", typed.ms, "ms");
     }
     if (with_runtime("fib", 0, fib_main, &wn))
         return 1;
-    put("fib_ms", wn, "ms");
+    put("fib_ms", wn.ms, "ms");
     return 0;
 }
 

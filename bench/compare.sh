@@ -419,6 +419,10 @@ row "fib(32), ms (all workers)" weftp:fib_ms \
     "oneTBB task_group, all threads" tbbn:tbb_fib_ms
 row "fib(32) 1 worker / serial" weftp:fib_w1_ms \
     "serial fib(32), ms" weftp:fib_serial_ms
+row "fib(32) inline fork, ms (1 w)" weftp:fib_inline_w1_ms \
+    "OpenMP tasks, 1 thread" omp1:omp_fib_ms
+row "fib(32) inline fork 1 w / serial" weftp:fib_inline_w1_ms \
+    "serial fib(32), ms" weftp:fib_serial_ms
 row "mandelbrot 2000^2, ms (all w)" weftp:mandel_par_ms \
     "OpenMP schedule(dynamic)" ompn:omp_mandel_ms
 row "mandelbrot 2000^2, ms (all w)" weftp:mandel_par_ms \

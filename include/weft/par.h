@@ -140,6 +140,57 @@ WF_API int wf_task_group_join(struct wf_task_group *g);
 static inline int wf_task_spawn(struct wf_task *t, wf_task_fn *fn, void *arg);
 static inline int wf_task_sync(struct wf_task *t);
 
+/* Typed tasks: spawn and sync of one known function, whose un-stolen sync
+ * calls that function directly (the compiler sees the call and may inline
+ * it), where wf_task_sync calls through the descriptor's pointer. For a
+ * function `result_type fn(arg_type)` declared before it,
+ *
+ *     WF_TASK_TYPE(name, result_type, fn, arg_type)
+ *
+ * defines, at file scope:
+ *   struct name          the task record: caller storage, typically in the
+ *                        spawning frame; it must stay in place until the
+ *                        sync returns. Its members are not API.
+ *   int name_spawn(struct name *h, arg_type arg)
+ *                        copies arg into *h and spawns fn(arg) as
+ *                        wf_task_spawn does (same contexts, same errors);
+ *                        after an error fn did not run: do not sync h.
+ *   result_type name_sync(struct name *h)
+ *                        as wf_task_sync, and returns fn's result: when
+ *                        the task is still the newest on this worker's
+ *                        deque it is popped and fn(arg) is called here;
+ *                        else (stolen, already run) its result is read.
+ *   result_type name_call(arg_type arg)
+ *                        fn(arg) as a plain call (no task): for the
+ *                        cutoff below which forking does not pay.
+ *   name_run             the runner a thief calls (not API).
+ *
+ * WF_TASK_TYPE_VOID(name, fn, arg_type) does the same for `void
+ * fn(arg_type)`; its name_sync returns wf_task_sync's int and name_call
+ * returns nothing. Several arguments travel in a struct (arg_type may be
+ * one). The generated functions are static inline; the rules of
+ * wf_task_spawn hold (sync in the reverse order of the spawns, before the
+ * spawning task returns). With no runtime, spawn runs fn on the serial
+ * stack and sync returns the result it left. An un-stolen typed spawn +
+ * sync also costs less than wf_task_spawn + wf_task_sync apart from the
+ * call: the record keeps the task's place in the deque, so the sync
+ * need not wait for a reload of the deque's bottom.
+ *
+ * Example: fib with a fork at every call.
+ *
+ *     static long fib(int n);
+ *     WF_TASK_TYPE(fib_task, long, fib, int)
+ *     static long fib(int n) {
+ *         if (n < 2)
+ *             return n;
+ *         struct fib_task t;
+ *         fib_task_spawn(&t, n - 1);
+ *         long y = fib(n - 2);
+ *         return fib_task_sync(&t) + y;
+ *     }
+ *     ... inside a task (see wf_par_run): long r = fib(32);
+ */
+
 /* Run fn(arg) as one task on the workers and wait for it: the way for a
  * fiber or a plain thread to enter task context (where task groups are a
  * push and a pop). Inside a task, calls fn(arg) directly; with no runtime,
@@ -312,9 +363,9 @@ struct wf__task_pub { /* the head of struct wf_task's storage */
 };
 
 struct wf__tq_pub { /* the owner's line of a worker's task deque */
-    long ob, osplit, otop;
+    long ob, osplit;
+    long otop; /* atomic: a thief that asks for tasks lowers it (relaxed) */
     void **buf;
-    unsigned char *splitreq; /* a thief asks for tasks (relaxed) */
 };
 
 /* The task deque of the worker running a task on this thread, or NULL. */
@@ -325,13 +376,33 @@ extern _Thread_local struct wf__tq_pub *wf__par_tq;
 #endif
 
 WF_API int wf__task_spawn_slow(struct wf_task *t, wf_task_fn *fn, void *arg);
-WF_API void wf__task_publish(void);
 WF_API int wf__task_sync_slow(struct wf_task *t);
 
-static inline int wf_task_spawn(struct wf_task *t, wf_task_fn *fn, void *arg)
+/* wf_task_spawn's work. Returns the pushed task's position in the deque
+ * plus one (> 0) when the inline push took it, else what the library's
+ * spawn returned (0 or an error). */
+/* Inline in unoptimised builds too, so that a serial recursion through
+ * spawn costs no extra frame per level (TSan bounds a thread's frames).
+ * Optimised builds inline these anyway; forcing it there changes how the
+ * compiler splits the caller (a recursive caller lost its early-out
+ * before the prologue). */
+#if defined(__OPTIMIZE__)
+#define WF__ALWAYS_INLINE static inline
+#else
+#define WF__ALWAYS_INLINE static inline __attribute__((always_inline))
+#endif
+
+WF__ALWAYS_INLINE long wf__task_push(struct wf_task *t, wf_task_fn *fn,
+                                     void *arg)
 {
     struct wf__tq_pub *q = wf__par_tq;
-    if (__builtin_expect(!q || !t || !fn || q->ob - q->otop >= WF__TQ_CAP, 0))
+    /* A full deque, or a thief asking for tasks (it lowers otop), goes
+     * through the library. */
+    if (__builtin_expect(
+            !q || !t || !fn ||
+                q->ob - __atomic_load_n(&q->otop, __ATOMIC_RELAXED) >=
+                    WF__TQ_CAP,
+            0))
         return wf__task_spawn_slow(t, fn, arg);
     struct wf__task_pub *x = (struct wf__task_pub *)(void *)t;
     long b = q->ob;
@@ -342,25 +413,114 @@ static inline int wf_task_spawn(struct wf_task *t, wf_task_fn *fn, void *arg)
     /* relaxed: published to thieves by a release store of split. */
     __atomic_store_n(&q->buf[b & (WF__TQ_CAP - 1)], (void *)x, __ATOMIC_RELAXED);
     q->ob = b + 1;
-    if (__builtin_expect(__atomic_load_n(q->splitreq, __ATOMIC_RELAXED), 0))
-        wf__task_publish(); /* a thief asked for tasks */
-    return 0;
+    return b + 1;
 }
 
-static inline int wf_task_sync(struct wf_task *t)
+WF__ALWAYS_INLINE int wf_task_spawn(struct wf_task *t, wf_task_fn *fn,
+                                    void *arg)
+{
+    long r = wf__task_push(t, fn, arg);
+    return r > 0 ? 0 : (int)r;
+}
+
+/* Pop t if it is the newest private task of the worker running this task
+ * (not stolen, and everything pushed after it has been popped): the
+ * caller then runs it. Else false: the caller goes through
+ * wf__task_sync_slow. pos: what wf__task_push returned for t, or 0 when
+ * unknown. Knowing it, the new bottom is pos - 1 without waiting for the
+ * load of the old one: an un-stolen spawn + sync then makes one
+ * store-to-load trip through the deque's bottom instead of two. */
+WF__ALWAYS_INLINE bool wf__task_pop_top(struct wf_task *t, long pos)
 {
     struct wf__tq_pub *q = wf__par_tq;
-    struct wf__task_pub *x = (struct wf__task_pub *)(void *)t;
-    if (__builtin_expect(q && t && q->ob > q->osplit &&
-                             __atomic_load_n(&q->buf[(q->ob - 1) & (WF__TQ_CAP - 1)],
-                                             __ATOMIC_RELAXED) == (void *)x, 1)) {
-        long b = q->ob - 1;
-        q->ob = b;
+    if (pos <= 0) { /* else the push found q, and a task keeps its worker */
+        if (!q)
+            return false;
+        pos = q->ob;
+    }
+    long below = pos - 1;
+#if defined(__GNUC__)
+    /* An empty statement (no instruction) that hides below's value, so
+     * that the compiler cannot store the bottom it loads below (equal to
+     * pos when it stores) minus one, which would put the load back into
+     * the chain. */
+    __asm__("" : "+r"(below));
+#endif
+    if (__builtin_expect(
+            t && q->ob == pos && pos > q->osplit &&
+                __atomic_load_n(&q->buf[(pos - 1) & (WF__TQ_CAP - 1)],
+                                __ATOMIC_RELAXED) == (void *)t,
+            1)) {
+        q->ob = below;
+        return true;
+    }
+    return false;
+}
+
+WF__ALWAYS_INLINE int wf_task_sync(struct wf_task *t)
+{
+    if (__builtin_expect(wf__task_pop_top(t, 0), 1)) {
+        struct wf__task_pub *x = (struct wf__task_pub *)(void *)t;
         x->fn(x->arg);
         return 0;
     }
     return wf__task_sync_slow(t);
 }
+
+/* A typed task's functions need not all be used. */
+#define WF__UNUSED __attribute__((unused))
+
+/* What WF_TASK_TYPE and WF_TASK_TYPE_VOID share: the record, its runner
+ * (called through the descriptor by a thief, by an out-of-order sync and
+ * with no runtime) and spawn. */
+#define WF__TASK_TYPE_COMMON(name, fn, arg_type, result_member, store) \
+    struct name {                                                      \
+        struct wf_task task;                                           \
+        long pos; /* wf__task_push's result */                         \
+        arg_type arg;                                                  \
+        result_member                                                  \
+    };                                                                 \
+    static inline void name##_run(void *p)                             \
+    {                                                                  \
+        struct name *h = (struct name *)p;                             \
+        store fn(h->arg);                                              \
+    }                                                                  \
+    WF__ALWAYS_INLINE WF__UNUSED int name##_spawn(struct name *h,      \
+                                                  arg_type arg)        \
+    {                                                                  \
+        h->arg = arg;                                                  \
+        h->pos = wf__task_push(&h->task, name##_run, h);               \
+        return h->pos > 0 ? 0 : (int)h->pos;                           \
+    }
+
+#define WF_TASK_TYPE(name, result_type, fn, arg_type)                          \
+    WF__TASK_TYPE_COMMON(name, fn, arg_type, result_type result;, h->result =) \
+    static inline WF__UNUSED result_type name##_sync(struct name *h)           \
+    {                                                                          \
+        if (__builtin_expect(wf__task_pop_top(&h->task, h->pos), 1))           \
+            return fn(h->arg);                                                 \
+        wf__task_sync_slow(&h->task);                                          \
+        return h->result;                                                      \
+    }                                                                          \
+    static inline WF__UNUSED result_type name##_call(arg_type arg)             \
+    {                                                                          \
+        return fn(arg);                                                        \
+    }
+
+#define WF_TASK_TYPE_VOID(name, fn, arg_type)                          \
+    WF__TASK_TYPE_COMMON(name, fn, arg_type, , )                       \
+    static inline WF__UNUSED int name##_sync(struct name *h)           \
+    {                                                                  \
+        if (__builtin_expect(wf__task_pop_top(&h->task, h->pos), 1)) { \
+            fn(h->arg);                                                \
+            return 0;                                                  \
+        }                                                              \
+        return wf__task_sync_slow(&h->task);                           \
+    }                                                                  \
+    static inline WF__UNUSED void name##_call(arg_type arg)            \
+    {                                                                  \
+        fn(arg);                                                       \
+    }
 
 #ifdef __cplusplus
 }

@@ -11,10 +11,14 @@
  * (Dinan et al., SC 2009; van Dijk and van de Pol's Lace, 2014):
  * buf[top .. split) is public, buf[split .. bottom) private. The owner
  * pushes and pops its private part with plain loads and stores. A thief
- * that finds the public part empty sets `splitreq`; the owner checks that
- * flag (one relaxed load, a cache hit while nobody asks) at every push and
- * between the chunks of wf_parallel_for, and then moves `split`
- * over the older half of its private tasks with a release store. Only
+ * that finds the public part empty sets `splitreq` and marks the owner's
+ * `otop` (the lower bound of top behind the full check that every push
+ * makes anyway) with WF__TQ_ASKED, so the owner's next push goes to
+ * wf__tq_push_slow, which sees the request; wf_parallel_for checks
+ * `splitreq` between its chunks. The owner then moves `split` over the
+ * older half of its private tasks with a release store. (So the fast
+ * push tests nothing beyond the full check: a look at `splitreq`, on the
+ * thieves' line, in every fork showed in fine-grained recursion.) Only
  * when its private part is empty does the owner pop from the public part,
  * and that is a Chase-Lev pop with `split` in the role of bottom: a
  * seq_cst store of split, a seq_cst load of top, and a CAS on top when one
@@ -51,9 +55,9 @@ int wf__tq_init(struct wf__tq *q)
     q->buf = wf__calloc(WF__TQ_CAP, sizeof *q->buf);
     if (!q->buf)
         return -ENOMEM;
-    q->ob = q->osplit = q->otop = 0;
+    q->ob = q->osplit = 0;
     q->depth = 0;
-    q->splitreqp = &q->splitreq;
+    atomic_init(&q->otop, 0);
     atomic_init(&q->top, 0);
     atomic_init(&q->split, 0);
     atomic_init(&q->splitreq, false);
@@ -81,6 +85,31 @@ void wf__tq_publish(struct wf__tq *q)
     /* Public tasks are what idle workers look for before they sleep
      * (wf__tasks_visible); the thief that asked may have gone to sleep. */
     wf__sched_notify(&wf__rt);
+}
+
+bool wf__tq_push_slow(struct wf__tq *q, struct wf__task *t)
+{
+    long b = q->ob;
+    /* acquire: pairs with the thieves' CAS, after which they no longer
+     * read the slot we are about to reuse. */
+    long top = atomic_load_explicit(&q->top, memory_order_acquire);
+    /* acquire RMW: reads the last otop, so a WF__TQ_ASKED stored before it
+     * is seen here, with (pairs with the thief's release store) the
+     * splitreq the thief raised first; one stored after it stays for the
+     * next push. A plain store could overwrite it unseen. */
+    atomic_exchange_explicit(&q->otop, top, memory_order_acquire);
+    bool room = b - top < WF__TQ_CAP;
+    if (room) {
+        /* relaxed: published to thieves by the release store of split. */
+        atomic_store_explicit(&q->buf[b & (WF__TQ_CAP - 1)], t,
+                              memory_order_relaxed);
+        q->ob = b + 1;
+    }
+    /* relaxed: ordered by the exchange above. Checked when full too: the
+     * exchange consumed the request's mark. */
+    if (atomic_load_explicit(&q->splitreq, memory_order_relaxed))
+        wf__tq_publish(q);
+    return room;
 }
 
 struct wf__task *wf__tq_pop_public(struct wf__tq *q)
@@ -125,8 +154,13 @@ struct wf__task *wf__tq_steal(struct wf__tq *q)
     long s = atomic_load_explicit(&q->split, memory_order_seq_cst);
     if (t >= s) {
         /* relaxed: hints; the owner publishes with a release store. */
-        if (!atomic_load_explicit(&q->splitreq, memory_order_relaxed))
+        if (!atomic_load_explicit(&q->splitreq, memory_order_relaxed)) {
             atomic_store_explicit(&q->splitreq, true, memory_order_relaxed);
+            /* release: the owner's exchange that reads this sees the
+             * splitreq above. Written only when raising the request, so
+             * searching thieves do not keep taking the owner's line. */
+            atomic_store_explicit(&q->otop, WF__TQ_ASKED, memory_order_release);
+        }
         return NULL;
     }
     struct wf__task *x =

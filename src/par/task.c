@@ -359,13 +359,6 @@ int wf_task_group_join(struct wf_task_group *tg)
     return 0;
 }
 
-/* The inline push saw a steal request. */
-void wf__task_publish(void)
-{
-    if (tls_tw)
-        wf__tq_publish(&tls_tw->tq);
-}
-
 int wf__task_spawn_slow(struct wf_task *tt, wf_task_fn *fn, void *arg)
 {
     struct wf__worker *w = tls_tw;

@@ -9,15 +9,20 @@
  * -DSPLIT: the split deque of src/core/tq.c and tq.h (fork-join tasks):
  * the owner pushes and pops its private part (wf__tq_push, wf__tq_pop),
  * publishes half of it when a thief asked (splitreq; wf__tq_publish from
- * a push or wf__tq_poll), pops the public part when the private one is
- * empty (wf__tq_pop_public); thieves steal (wf__tq_steal) and ask.
+ * the slow push or wf__tq_poll), pops the public part when the private
+ * one is empty (wf__tq_pop_public); thieves steal (wf__tq_steal) and ask:
+ * they raise splitreq, then mark the owner's otop with ASKED, which sends
+ * its next push down the slow path (wf__tq_push_slow).
  *
  * The owner pushes NITEMS distinct items into a deque of CAP slots (so
  * the full check and the reuse of slots are exercised). When every thief
  * has stopped, the owner pops until the deque is empty.
  * Checked: no item is taken twice (by anyone), none is lost (at the end
  * every pushed item was taken once), a taken slot holds the item pushed
- * there (no slot is overwritten before its taker read it).
+ * there (no slot is overwritten before its taker read it). Split deque:
+ * no request goes unseen - between the owner's operations, a raised
+ * splitreq has its ASKED mark in otop (or its thief is about to store it),
+ * so the next push publishes.
  *
  * Memory orders: spin explores sequentially consistent interleavings.
  * The code's orders are those of Lê, Pop, Cohen and Zappa Nardelli
@@ -50,8 +55,10 @@
 short top, bottom;       /* Chase-Lev; split deque: top, ob */
 #ifdef SPLIT
 short split;             /* the public split */
-short osplit, otop;      /* the owner's copies */
+short osplit, otop;      /* the owner's copies (otop: thieves mark it) */
 bit splitreq;
+byte asking;             /* ghost: thieves between splitreq and ASKED */
+#define ASKED (-100)     /* WF__TQ_ASKED: fails any full check */
 #endif
 byte buf[CAP];
 byte taken[NITEMS + 1];  /* times each item was taken */
@@ -173,23 +180,35 @@ inline push(x, ok) {
     b = bottom;
     ok = 1;
     if
-    :: b - otop >= CAP ->
-        otop = top; /* acquire */
-        if
-        :: b - otop >= CAP -> ok = 0
+    :: b - otop >= CAP -> /* full, or a thief asked: wf__tq_push_slow */
+#ifdef MUT_ASK_FIRST
+        if /* mutant: looks at the request before taking the mark */
+        :: splitreq -> publish()
         :: else
-        fi
-    :: else
-    fi;
-    if
-    :: ok ->
+        fi;
+#endif
+        t = top;  /* acquire */
+        otop = t; /* the acquire exchange */
+        if
+        :: b - t >= CAP -> ok = 0
+        :: else
+        fi;
+        if
+        :: ok ->
+            buf[b % CAP] = x;
+            bottom = b + 1
+        :: else
+        fi;
+#ifndef MUT_ASK_FIRST
+        if
+        :: splitreq -> publish() /* ordered by the exchange */
+        :: else
+        fi;
+#endif
+        t = 0
+    :: else ->
         buf[b % CAP] = x;
-        bottom = b + 1;
-        if
-        :: splitreq -> publish() /* relaxed look at the request */
-        :: else
-        fi
-    :: else
+        bottom = b + 1
     fi;
     b = 0
 }
@@ -266,7 +285,9 @@ inline steal(x) {
     if
     :: t >= s ->
         if
-        :: !splitreq -> splitreq = 1
+        :: !splitreq ->
+            d_step { splitreq = 1; asking++ };
+            d_step { otop = ASKED; asking-- } /* release */
         :: else
         fi;
         x = EMPTY
@@ -289,6 +310,9 @@ proctype Owner() {
     byte x, next = 1;
     bool ok;
     do
+#ifdef SPLIT
+    :: assert(!splitreq || otop == ASKED || asking > 0); skip
+#endif
     :: next <= NITEMS ->
         push(next, ok);
         if

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/par/test_deep.c - deep fork-join recursion: chains of nested task
- * group joins (and spawn/sync) 100,000 levels deep with about 500 bytes
+ * group joins (and spawn/sync, and typed tasks) 100,000 levels deep with about 500 bytes
  * of frames a level, and 1,000,000 deep with small frames, on 1 and 2
  * workers, entered from a plain thread and from a fiber (wf_par_run, and
  * a task group forked straight from there), and with no runtime at all
@@ -131,6 +131,37 @@ static WT_OPAQUE void spawn_level(void *p)
     me->sum = child.sum + 1;
 }
 
+/* The same chain with typed tasks (WF_TASK_TYPE): an un-stolen sync calls
+ * the level itself, with no task call in between. */
+static long typed_level(struct lvl *me);
+WF_TASK_TYPE(typed_task, long, typed_level, struct lvl *)
+
+static WT_OPAQUE long typed_level(struct lvl *me)
+{
+    struct lvl child = {.depth = me->depth + 1,
+                        .max = me->max,
+                        .up = (uintptr_t)&child,
+                        .contig = me->contig};
+    check_below(me, (uintptr_t)&child);
+    if (me->depth == me->max) {
+        me->sum = 1;
+        return 1;
+    }
+    struct typed_task t;
+    typed_task_spawn(&t, &child);
+    long below = typed_task_sync(&t);
+    if (below != child.sum)
+        WT_FAIL("level %ld: sync returned %ld, the child counted %ld",
+                me->depth, below, child.sum);
+    me->sum = below + 1;
+    return me->sum;
+}
+
+static void typed_chain(void *p)
+{
+    typed_level(p);
+}
+
 enum entry { PAR_RUN, GROUP };
 
 /* Run the chain fn from depth 0 to max through the entry; checks the
@@ -171,6 +202,7 @@ static void run_job(const struct job *j)
         chain(PAR_RUN, small_level, j->depth, j->contig);
         chain(GROUP, small_level, j->depth, j->contig);
         chain(PAR_RUN, spawn_level, j->depth, j->contig);
+        chain(PAR_RUN, typed_chain, j->depth, j->contig);
     }
 }
 
