@@ -125,7 +125,7 @@ static int ref_signal_named(const char *name)
 /* What the reference makes of s: false (refused) or the stored value. */
 static bool ref_parse(const struct ref *r, const char *s, int64_t *out)
 {
-    int64_t v;
+    int64_t v = 0;
     switch (r->kind) {
     case COUNT: {
         bool neg = *s == '-';
