@@ -17,8 +17,7 @@
  *     --invalidate=1 does), so reads go to the disk until the pages come
  *     back.
  * The same shape as fio's randread, bs=4k, iodepth=64 (io_uring) or 64
- * psync jobs. The I/O backend follows WEFT_IO (default: io_uring when
- * available).
+ * psync jobs. The I/O backend follows WEFT_IO (default: epoll).
  */
 #include <fcntl.h>
 #include <stdatomic.h>

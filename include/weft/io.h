@@ -409,12 +409,11 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
 /* The reactor backend in use: "epoll" or "uring", or NULL while no reactor
  * runs (it starts on the first call that has to wait). The environment
  * variable WEFT_IO=epoll|uring, read by wf_init, forces one (auto: none);
- * by default io_uring is used where this build has it (liburing) and the
- * kernel allows it, else epoll; a build with io_uring whose setup fails
- * (an old or locked-down kernel, no memory) says so once per process on
- * stderr, naming the error, and uses epoll. A forced backend that cannot be used makes
- * calls that have to wait fail with WF_ENOSYS (not in this build) or the
- * error of its setup. Under valgrind (detected where weft was built with
+ * by default epoll is used (with io_uring the workers do not poll yet, so
+ * every event costs a thread hop: measured slower for sockets, see
+ * docs/PERFORMANCE.md; io_uring adds file operations through the ring).
+ * A forced backend that cannot be used makes calls that have to wait
+ * fail with WF_ENOSYS (not in this build) or the error of its setup. Under valgrind (detected where weft was built with
  * valgrind/valgrind.h) the reactor uses epoll, also when WEFT_IO=uring
  * asks otherwise, since io_uring waits hang there; the first start says so
  * in one line on stderr. With epoll the workers poll for readiness

@@ -22,9 +22,12 @@
  *                         reused, and spawning works again once mappings
  *                         are freed (not under sanitizers, whose allocators
  *                         need new mappings);
- *   uring_fallback        io_uring setup fails (fault injection): the
- *                         reactor uses epoll, says so once on stderr for
- *                         two runtimes in turn, and the I/O works;
+ *   uring_unavailable     io_uring setup fails (fault injection): with
+ *                         WEFT_IO=uring a call that has to wait fails
+ *                         with the setup's error (WF_ENOMEM) and leaves
+ *                         the runtime working, twice; the default
+ *                         (epoll) never tries io_uring: the I/O works
+ *                         and nothing is said on stderr;
  *   init_signal_stack     the mapping of a worker's signal stack fails
  *                         (fault injection): wf_init fails with WF_ENOMEM
  *                         (it used to start a worker without one, which
@@ -510,18 +513,49 @@ static void *io_main(void *arg)
     return NULL;
 }
 
+static void *no_op(void *arg)
+{
+    return arg;
+}
+
+/* WEFT_IO=uring whose setup fails: a read that has to wait gets the
+ * setup's error, twice (the reactor tries again at the next wait), and
+ * the runtime goes on (a sleep, a spawn). */
+static void *forced_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    WT_CHECK_EQ(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+        0);
+    char buf[8];
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(wf_read(sv[0], buf, sizeof buf, wf_now() + 20 * WF_MSEC),
+                    WF_ENOMEM);
+    WT_CHECK(wf_io_backend() == NULL);
+    WT_CHECK_EQ(wf_sleep(WF_MSEC), 0);
+    struct wf_fiber f;
+    WT_CHECK_EQ(wf_go(&f, no_op, NULL), 0);
+    WT_CHECK_EQ(wf_join(f, NULL, WF_FOREVER), 0);
+    close(sv[0]);
+    close(sv[1]);
+    return NULL;
+}
+
 static void uring_child(long arg, void *unused)
 {
     (void)arg;
     (void)unused;
-    unsetenv("WEFT_IO"); /* auto: io_uring where it works */
     wf__fault_arm(1, true, 1u << WF__FAULT_URING); /* every setup fails */
+    setenv("WEFT_IO", "uring", 1);
+    WT_CHECK_EQ(wf_run(NULL, forced_main, NULL, NULL), 0);
+    unsetenv("WEFT_IO"); /* auto: epoll, io_uring is never tried */
     for (int round = 0; round < 2; round++)
         WT_CHECK_EQ(wf_run(NULL, io_main, NULL, NULL), 0);
     exit(0);
 }
 
-WT_CASE(uring_fallback)
+WT_CASE(uring_unavailable)
 {
     wt_fault_require();
 #ifndef WT_HAVE_URING
@@ -531,11 +565,17 @@ WT_CASE(uring_fallback)
     in_child(uring_child, 0, log);
     rewind(log);
     char line[512];
-    int said = 0;
-    while (fgets(line, sizeof line, log))
-        said += strstr(line, "weft: io_uring is not available") != NULL;
+    int said = 0, setups = 0;
+    while (fgets(line, sizeof line, log)) {
+        if (strncmp(line, "weft: fault: ", 13) == 0)
+            setups += strstr(line, "(uring)") != NULL;
+        else if (strncmp(line, "weft: ", 6) == 0)
+            said += strstr(line, "uring") || strstr(line, "epoll");
+    }
     wt_fault_dump(log);
-    WT_CHECK_EQ(said, 1);
+    /* The two forced waits tried to set io_uring up; the default never. */
+    WT_CHECK_EQ(setups, 2);
+    WT_CHECK_EQ(said, 0);
 }
 
 /* ---- a worker's signal stack ------------------------------------------------ */
