@@ -233,7 +233,7 @@ struct wf__worker {
      * reading half of a Dekker pair (sched.c, "The worker poller"). */
     atomic_int poll_sleep;
     bool poll_unparked; /* owner only: poll_woke un-marked it */
-    atomic_int tid; /* the worker thread's kernel id (stall reports: the
+    atomic_int tid;     /* the worker thread's kernel id (stall reports: the
                        monitor may read it while the worker starts) */
 
     /* Stall monitor: bumped at every switch (relaxed: a progress counter). */
