@@ -147,6 +147,8 @@ static struct {
 static void stall_cb(const struct wf_stall *s, void *arg)
 {
     (void)arg;
+    if (s->state == WF_STALL_DESCHEDULED)
+        return; /* a loaded machine, not what these cases make */
     if (atomic_fetch_add(&rep.reports, 1) == 0) {
         rep.state = s->state;
         rep.worker = s->worker;
