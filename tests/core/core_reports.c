@@ -249,21 +249,15 @@ static void *desched_main(void *arg)
 {
     (void)arg;
     atomic_store(&desched.id, wf_self().id);
-    desched.cpu = sched_getcpu();
-    /* This fiber's worker thread: pinned, and below the hogs. */
-    if (desched.cpu < 0 || !pin_self(desched.cpu) ||
+    /* This fiber's worker thread: pinned beside the hogs, and below them. */
+    if (!pin_self(desched.cpu) ||
         setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) != 0)
         return U2P(77);
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        WT_CHECK_EQ(pthread_create(&t[i], NULL, desched_hog, NULL), 0);
+    wf_yield(); /* the stall starts after the set-up */
     /* Compute without switching until the monitor has reported us. */
     volatile unsigned long n = 0;
     while (atomic_load(&desched.first_state) < 0)
         n++;
-    atomic_store(&desched.hogs_stop, 1);
-    for (int i = 0; i < 2; i++)
-        WT_CHECK_EQ(pthread_join(t[i], NULL), 0);
     return NULL;
 }
 
@@ -277,8 +271,19 @@ WT_CASE(stall_report_descheduled)
      * well clear of the first slice. */
     c.stall_ns = 100 * WF_MSEC;
     c.stall_fn = desched_cb;
+    cpu_set_t set;
+    WT_CHECK_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    desched.cpu = 0;
+    while (!CPU_ISSET(desched.cpu, &set))
+        desched.cpu++;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(pthread_create(&t[i], NULL, desched_hog, NULL), 0);
     void *r;
     WT_CHECK_EQ(wf_run(&c, desched_main, NULL, &r), 0);
+    atomic_store(&desched.hogs_stop, 1);
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(pthread_join(t[i], NULL), 0);
     if (r == U2P(77))
         WT_SKIP("cannot pin the worker thread or lower its priority");
     WT_CHECK_EQ(atomic_load(&desched.first_state), WF_STALL_DESCHEDULED);
