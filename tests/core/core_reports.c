@@ -132,16 +132,29 @@ static void stall_cb(const struct wf_stall *s, void *arg)
     atomic_fetch_add(&stall.reports, 1);
 }
 
+/* The calling thread's CPU time; a fiber that does not switch stays on
+ * its thread. */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * WF_SEC + ts.tv_nsec;
+}
+
 static void *hog_fn(void *arg)
 {
     fiber_wait(&stall.go, 1);
     atomic_store(&stall.hog_running, 1);
     /* Long enough for the monitor to sample it twice past the threshold:
      * under valgrind, which runs one thread at a time, on a loaded
-     * machine 300 ms was seen to pass with no report. */
-    int64_t end = wf_now() + (wt_under_valgrind() ? 3000 : 300) * WF_MSEC;
+     * machine 300 ms was seen to pass with no report. CPU time, not wall
+     * time: a thread that does not get the CPU is not reported as
+     * computing (WF_STALL_DESCHEDULED), and on a loaded machine 300 ms of
+     * wall time were seen to hold less than a quarter of stall_ns of it. */
+    int64_t end =
+        thread_cpu_ns() + (wt_under_valgrind() ? 3000 : 300) * WF_MSEC;
     volatile uint64_t spin = 0;
-    while (wf_now() < end)
+    while (thread_cpu_ns() < end)
         spin++;
     atomic_store(&stall.hog_running, 0);
     return NULL;
