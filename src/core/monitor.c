@@ -35,25 +35,26 @@
  * Descheduled. On a loaded machine a worker thread that is runnable may
  * not be given a CPU for a long time, and its counter stands still though
  * its fiber computed for only a moment. So the monitor also keeps the
- * thread's CPU time (/proc/self/task/TID/schedstat, first field) at the
- * sample where the counter last moved: a runnable thread that got less
+ * thread's CPU time (its CPU-time clock, pthread_getcpuclockid: one
+ * system call) at the sample where the counter last moved: a runnable thread that got less
  * than a quarter of stall_ns of CPU over the stall is DESCHEDULED. That is
  * given to the callback once (not printed: the program did nothing
  * wrong), and the stall stays open: if the fiber goes on until it has
  * computed for a quarter of stall_ns, it is reported as computing after all.
  * Rejected: comparing CPU time with the wall time of the stall (a fiber
  * that hogs its worker on a shared CPU gets a small share of the wall
- * time and would never be reported); the run-queue wait of schedstat's
- * second field (the same question asked less directly).
+ * time and would never be reported); /proc/self/task/TID/schedstat (CPU
+ * time and run-queue wait, but three system calls a read).
  *
  * Load. Every LOAD_POLL_NS while it is awake the monitor reads the
  * kernel's count of runnable threads (/proc/loadavg's fourth field, the
- * same figure as /proc/stat's procs_running, in a smaller file) and
+ * same figure as /proc/stat's procs_running, in a smaller file, kept
+ * open and read again with pread) and
  * keeps a moving average of how many more there are than online CPUs
  * (not counting itself). Above half a thread, wf__oversubscribed
  * (common/futex.h) is set: spinners then pause less before they yield or
  * park, and idle workers park after one steal round instead of searching
- * for SPIN_NS. A sample costs three system calls a few us apart; per-spin
+ * for SPIN_NS. A sample costs one system call of a few us; per-spin
  * evidence (a spin that ran out) would be free but says only that one
  * thread was slow, and a global flag must not flip on one late holder.
  * The average keeps one burst of short-lived threads from flipping it.
@@ -140,15 +141,16 @@ static int thread_state(int tid, char *wchan, size_t cap)
     return WF_STALL_SYSCALL;
 }
 
-/* The thread's CPU time in ns (schedstat's first field), -1 unknown. */
-static int64_t thread_cpu(int tid)
+/* The worker thread's CPU time in ns, -1 unknown. w->thread is set
+ * before the monitor starts, and the workers are joined after it stops. */
+static int64_t thread_cpu(struct wf__worker *w)
 {
-    char buf[128];
-    if (tid <= 0 || !read_proc(tid, "schedstat", buf, sizeof buf))
+    clockid_t clk;
+    struct timespec ts;
+    if (pthread_getcpuclockid(w->thread, &clk) != 0 ||
+        clock_gettime(clk, &ts) != 0)
         return -1;
-    char *end;
-    long long ns = strtoll(buf, &end, 10);
-    return end == buf ? -1 : (int64_t)ns;
+    return (int64_t)ts.tv_sec * WF_SEC + ts.tv_nsec;
 }
 
 /* Reports the stalled fiber `id` of w; returns false when the report was
@@ -175,7 +177,7 @@ static bool report(struct wf__rt *rt, struct wf__worker *w, struct sample *smp,
     char wchan[64];
     int tid = atomic_load_explicit(&w->tid, memory_order_relaxed);
     int state = thread_state(tid, wchan, sizeof wchan);
-    int64_t cpu = thread_cpu(tid);
+    int64_t cpu = thread_cpu(w);
     cpu = cpu >= 0 && smp->cpu >= 0 ? cpu - smp->cpu : -1;
     bool desched =
         state == WF_STALL_RUNNING && cpu >= 0 && cpu < rt->stall_ns / 4;
@@ -219,15 +221,12 @@ static bool report(struct wf__rt *rt, struct wf__worker *w, struct sample *smp,
 /* ---- load ------------------------------------------------------------------ */
 
 /* One sample of the runnable threads against the CPUs (top comment);
- * avg16 is the moving average of the excess, in sixteenths. */
-static void load_sample(int ncpu, int *avg16)
+ * fd is /proc/loadavg; avg16 is the moving average of the excess, in
+ * sixteenths. */
+static void load_sample(int fd, int ncpu, int *avg16)
 {
     char buf[128];
-    int fd = wf__fd(open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof buf - 1, 0);
     if (n <= 0)
         return;
     buf[n] = '\0';
@@ -311,10 +310,8 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
                                            memory_order_relaxed);
         if (c != smp[i].count) {
             /* The CPU time at the start of a possible stall: read only
-             * when reports are on (a /proc read per busy worker). */
-            int64_t cpu = rt->stall_ns > 0 ? thread_cpu(atomic_load_explicit(
-                                                 &w->tid, memory_order_relaxed))
-                                           : -1;
+             * when reports are on (a system call per busy worker). */
+            int64_t cpu = rt->stall_ns > 0 ? thread_cpu(w) : -1;
             smp[i] = (struct sample){c, now, cpu, false, false};
         }
         int64_t stuck = now - smp[i].since;
@@ -341,6 +338,10 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
 /* The monitor's samples, one per worker: allocated by wf__monitor_start,
  * where a failure can still fail wf_init; freed by the monitor thread. */
 static struct sample *mon_samples;
+/* /proc/loadavg, opened by wf__monitor_start (on the thread that calls
+ * wf_init, so that fault injection counts it in order; -1: no load
+ * samples), closed by the monitor thread. */
+static int mon_load_fd = -1;
 
 static void *monitor_main(void *p)
 {
@@ -353,6 +354,8 @@ static void *monitor_main(void *p)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int load_avg16 = 0;
     int64_t load_next = next;
+    int load_fd = mon_load_fd; /* now the thread's to close */
+    mon_load_fd = -1;
 
     /* seq_cst loads of stopping: against wf__monitor_stop's store, then
      * its RMW of mon_word, which the futex wait re-checks. */
@@ -394,7 +397,7 @@ static void *monitor_main(void *p)
         }
         wf__inspect_tick(now); /* fibers' state timestamps (inspect.h) */
         if (now >= load_next) {
-            load_sample(ncpu > 0 ? (int)ncpu : 1, &load_avg16);
+            load_sample(load_fd, ncpu > 0 ? (int)ncpu : 1, &load_avg16);
             load_next = now + LOAD_POLL_NS;
         }
         /* seq_cst: as the load of seen above. */
@@ -403,6 +406,8 @@ static void *monitor_main(void *p)
             continue; /* only the clock's tick: no sample due */
         next = sample_all(rt, smp, now);
     }
+    if (load_fd >= 0)
+        close(load_fd);
     free(smp);
     return NULL;
 }
@@ -412,9 +417,13 @@ int wf__monitor_start(struct wf__rt *rt)
     mon_samples = wf__calloc((size_t)rt->nworkers, sizeof *mon_samples);
     if (!mon_samples)
         return -ENOMEM;
+    mon_load_fd = wf__fd(open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
     int err = wf__pthread_create(&rt->monitor, NULL, monitor_main, rt);
     if (err) {
         free(mon_samples);
+        if (mon_load_fd >= 0)
+            close(mon_load_fd);
+        mon_load_fd = -1;
         mon_samples = NULL;
         return -err;
     }
