@@ -3,6 +3,9 @@
 # bench/compare.sh - weft's fiber costs next to its peers', in one run.
 #
 #   bench/compare.sh            (from anywhere; a few minutes on 2 cores)
+#   bench/compare.sh --hogs     (or WEFT_BENCH_HOGS=1): only the channel,
+#                               mutex and chameneos groups, weft and Go,
+#                               quiet and beside CPU hogs (see "Hogs")
 #
 # What it does:
 #   1. installs the peers' Debian packages if missing (libboost-context-dev,
@@ -27,7 +30,26 @@
 # from the same run, on an otherwise idle machine. Raw output is kept in
 # build-bench/compare-raw.txt, the programs' stderr (notes, stall reports)
 # in build-bench/compare-stderr.txt, build logs beside them.
+#
+# Hogs. With --hogs the script builds weft-bench and the Go channel peer
+# only, and runs the chan, mutex and chameneos groups of both twice in one
+# sitting: a quiet pass, then a loaded pass beside one busy process per
+# online CPU at normal priority (started before the pass, killed after it
+# and on any exit by a trap). It prints, per figure, the weft/Go ratio of
+# each pass and whether the loaded ratio is at least as good as the quiet
+# one (weft loses no more than Go to the load).
 set -u
+
+HOGS=${WEFT_BENCH_HOGS:-0}
+for arg in "$@"; do
+    case $arg in
+    --hogs) HOGS=1 ;;
+    *)
+        printf 'usage: %s [--hogs]\n' "$0" >&2
+        exit 2
+        ;;
+    esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${WEFT_BENCH_BUILD:-$ROOT/build-bench}
@@ -91,6 +113,50 @@ else
     status=1
 fi
 
+declare -A val
+
+# run TAG PROGRAM [ARGS...]: runs it (environment set by the caller through
+# env), keeps its `name value unit` lines as val[TAG:name].
+run() {
+    local tag=$1 out rc name value
+    shift
+    out=$(timeout -k 10 "$LIMIT" "$@" 2>"$BUILD/last-stderr.txt")
+    rc=$?
+    printf '%s\n' "$out" | sed "s/^/[$tag] /" >>"$RAW"
+    if [ -s "$BUILD/last-stderr.txt" ]; then
+        { echo "== [$tag] $* (exit $rc)"; cat "$BUILD/last-stderr.txt"; } >>"$ERRS"
+    fi
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        say "compare.sh: [$tag] $* HUNG: stopped after ${LIMIT} s"
+        status=1
+    elif [ "$rc" -ne 0 ]; then
+        say "compare.sh: [$tag] $* FAILED with exit status $rc; its stderr ends with:"
+        tail -n 10 "$BUILD/last-stderr.txt" >&2
+        status=1
+    fi
+    while read -r name value _; do
+        [ -n "${name:-}" ] && val["$tag:$name"]=$value
+    done <<<"$out"
+}
+
+# go_peer NAME: build bench/peers/NAME.go into $PEERS/NAME (its log beside
+# it); prints the program's path, or nothing when it cannot be built.
+go_peer() {
+    if command -v go >/dev/null 2>&1 &&
+        (cd "$ROOT/bench/peers" &&
+            env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
+                go build -o "$PEERS/$1" "$1.go") >"$PEERS/$1.log" 2>&1; then
+        echo "$PEERS/$1"
+    else
+        say "compare.sh: building the Go peer $1 FAILED (see $PEERS/$1.log; is golang-go installed?)"
+    fi
+}
+
+if [ "$HOGS" = 1 ]; then
+    . "$ROOT/bench/hogs.sh"
+    exit "$status"
+fi
+
 BC="" BF="" GO="" CK=""
 if g++ -O2 -std=c++17 -o "$PEERS/boost_context" "$ROOT/bench/peers/boost_context.cpp" \
     -lboost_context >"$PEERS/boost_context.log" 2>&1; then
@@ -104,18 +170,6 @@ if g++ -O2 -std=c++17 -pthread -o "$PEERS/boost_fiber" "$ROOT/bench/peers/boost_
 else
     say "compare.sh: building the Boost.Fiber peer FAILED (see $PEERS/boost_fiber.log)"
 fi
-# go_peer NAME: build bench/peers/NAME.go into $PEERS/NAME (its log beside
-# it); prints the program's path, or nothing when it cannot be built.
-go_peer() {
-    if command -v go >/dev/null 2>&1 &&
-        (cd "$ROOT/bench/peers" &&
-            env GOCACHE="$PEERS/gocache" GOPATH="$PEERS/gopath" GOFLAGS= GOTOOLCHAIN=local \
-                go build -o "$PEERS/$1" "$1.go") >"$PEERS/$1.log" 2>&1; then
-        echo "$PEERS/$1"
-    else
-        say "compare.sh: building the Go peer $1 FAILED (see $PEERS/$1.log; is golang-go installed?)"
-    fi
-}
 GO=$(go_peer goroutines)
 # The channel peer (chan, threadring, chameneos) is its own program.
 GC=$(go_peer gochan)
@@ -172,32 +226,6 @@ else
 fi
 
 # ---- 3. runs ----------------------------------------------------------------------
-declare -A val
-
-# run TAG PROGRAM [ARGS...]: runs it (environment set by the caller through
-# env), keeps its `name value unit` lines as val[TAG:name].
-run() {
-    local tag=$1 out rc name value
-    shift
-    out=$(timeout -k 10 "$LIMIT" "$@" 2>"$BUILD/last-stderr.txt")
-    rc=$?
-    printf '%s\n' "$out" | sed "s/^/[$tag] /" >>"$RAW"
-    if [ -s "$BUILD/last-stderr.txt" ]; then
-        { echo "== [$tag] $* (exit $rc)"; cat "$BUILD/last-stderr.txt"; } >>"$ERRS"
-    fi
-    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        say "compare.sh: [$tag] $* HUNG: stopped after ${LIMIT} s"
-        status=1
-    elif [ "$rc" -ne 0 ]; then
-        say "compare.sh: [$tag] $* FAILED with exit status $rc; its stderr ends with:"
-        tail -n 10 "$BUILD/last-stderr.txt" >&2
-        status=1
-    fi
-    while read -r name value _; do
-        [ -n "${name:-}" ] && val["$tag:$name"]=$value
-    done <<<"$out"
-}
-
 say "compare.sh: running (a few minutes)..."
 # How busy the CPUs are without us (1 s sample of /proc/stat): others'
 # work distorts every figure, so the report says how much there was.
@@ -393,6 +421,8 @@ row "chan buffered 2w, more is better" weft:chan_buffered_w2_mops \
     "Go cap 1024, GOMAXPROCS=2, M items/s" go:go_chan_buffered_mops_p2
 row "mutex, M ops/s, more is better" weft:mutex_contended_mops \
     "pthread_mutex, same thread count" weft:mutex_pthread_mops
+row "mutex, M ops/s, more is better" weft:mutex_contended_mops \
+    "Go sync.Mutex, GOMAXPROCS=2" go:go_mutex_mops_p2
 row "thread-ring 10M hops, ms (1 w)" weft1:threadring_ms \
     "Go, GOMAXPROCS=1" go:go_threadring_ms_p1
 row "thread-ring 10M hops, ms (2 w)" weft2:threadring_ms \

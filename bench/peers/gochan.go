@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// gochan.go - Go peer for weft-bench's `chan`, `threadring` and
-// `chameneos` groups, the same shapes with Go channels. Dependency-free;
+// gochan.go - Go peer for weft-bench's `chan`, `threadring`,
+// `chameneos` and `mutex` groups, the same shapes with Go channels. Dependency-free;
 // build with `go build gochan.go`.
 //
 //	chan        go_chan_pingpong_ns_pN: round trip of an int through two
@@ -19,6 +19,10 @@
 //	            of meetings left, which its holder owns together with the
 //	            waiting creature; an unbuffered channel per creature). The
 //	            reference text for 600 meetings goes to stderr.
+//	mutex       go_mutex_mops_pN: N goroutines increment one counter under
+//	            one sync.Mutex, 4,000,000 increments in all (the counter is
+//	            checked); millions of lock/unlock pairs per second (the
+//	            shape of weft-bench's mutex_contended_mops at N workers).
 //
 // Every group runs at GOMAXPROCS=1 (suffix _p1) and 2 (_p2). No argument
 // runs all groups. Timed figures are the median of several repetitions.
@@ -293,6 +297,42 @@ func benchChameneos(procs int) {
 	fmt.Printf("go_chameneos_ms_p%d %.2f ms\n", procs, median(ms))
 }
 
+func mutexOnce(procs, n int) float64 {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	counter := 0
+	per := n / procs
+	t0 := time.Now()
+	for g := 0; g < procs; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0).Seconds()
+	if counter != per*procs {
+		fmt.Fprintf(os.Stderr, "gochan: mutex: counter is %d, expected %d\n", counter, per*procs)
+		os.Exit(1)
+	}
+	return float64(counter) / el / 1e6
+}
+
+func benchMutex(procs int) {
+	const n, reps = 4000000, 5
+	mutexOnce(procs, n) // warm-up
+	var mops []float64
+	for r := 0; r < reps; r++ {
+		mops = append(mops, mutexOnce(procs, n))
+	}
+	fmt.Printf("go_mutex_mops_p%d %.2f Mops\n", procs, median(mops))
+}
+
 func main() {
 	group := ""
 	if len(os.Args) > 1 {
@@ -305,6 +345,7 @@ func main() {
 		{"chan", benchChan},
 		{"threadring", benchThreadring},
 		{"chameneos", benchChameneos},
+		{"mutex", benchMutex},
 	}
 	known := false
 	old := runtime.GOMAXPROCS(0)
@@ -320,7 +361,7 @@ func main() {
 	}
 	runtime.GOMAXPROCS(old)
 	if !known {
-		fmt.Fprintf(os.Stderr, "usage: %s [chan|threadring|chameneos]\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "usage: %s [chan|threadring|chameneos|mutex]\n", os.Args[0])
 		os.Exit(2)
 	}
 }

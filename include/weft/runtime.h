@@ -67,11 +67,20 @@ extern "C" {
 #endif
 
 /* What the worker thread of a stalled fiber was doing when it was
- * reported (read from /proc). */
+ * reported (read from /proc).
+ *
+ * WF_STALL_DESCHEDULED: the thread was runnable but the machine did not
+ * give it a CPU: over the stall it got less than a quarter of stall_ns of CPU
+ * time (`cpu_ns`), so the fiber had not computed for long; the machine is
+ * loaded (more runnable threads than CPUs). Such a report goes only to a
+ * stall_fn (stderr gets nothing), at most once per stall, and the stall
+ * stays open: if the fiber then computes for a quarter of stall_ns without
+ * switching, it is reported again as WF_STALL_RUNNING. */
 enum {
     WF_STALL_UNKNOWN = 0, /* could not be read */
-    WF_STALL_RUNNING,     /* on a CPU or ready: computing */
+    WF_STALL_RUNNING,     /* on a CPU or ready, and got the CPU: computing */
     WF_STALL_SYSCALL,     /* blocked in the kernel: a system call */
+    WF_STALL_DESCHEDULED, /* runnable, not given the CPU: a loaded machine */
 };
 
 /* What a stall report says: a fiber ran on one worker for `ran_ns` without
@@ -87,6 +96,9 @@ struct wf_stall {
                               * wait channel), "" if not known */
     const char *entry;       /* the fiber's function, if its symbol is
                               * exported, else "" */
+    int64_t cpu_ns;          /* CPU time its worker thread got during
+                              * ran_ns (about: sampled every stall_ns / 4),
+                              * -1 if not known */
 };
 
 /* Called from the runtime's monitor thread (not a worker, not a fiber);

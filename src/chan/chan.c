@@ -399,26 +399,24 @@ static bool passed(int64_t deadline)
     return deadline != WF_FOREVER && wf_now() >= deadline;
 }
 
-#define CLAIMED_SPINS 128 /* looks at a claimed wait before parking */
-
 /* A completer owns w (CLAIMED) and will publish the final state: usually
  * after a few instructions, but it may be copying a large element, or be
- * descheduled. Spin a little, then park on the word; the completer's final
+ * descheduled. Spin a little (wf__backoff_spin: less while the machine is
+ * oversubscribed), then park on the word; the completer's final
  * store and kick (or its claim of our parked fiber) wakes us. The deadline
  * and cancellation no longer count: the operation happened. Out of line,
  * so that the common paths that inline wait_done stay small. */
 static __attribute__((noinline)) int wait_claimed(struct wait *w)
 {
-    for (unsigned spins = 0;; spins++) {
+    struct wf__backoff b = WF__BACKOFF_INIT;
+    for (;;) {
         /* acquire: pairs with the store in complete(). */
         int s = atomic_load_explicit(&w->wt.state, memory_order_acquire);
         if (s != CLAIMED) {
             WF_ASSERT(s >= 0); /* CLAIMED only ever becomes a case index */
             return s;
         }
-        if (spins < CLAIMED_SPINS)
-            wf__cpu_relax();
-        else
+        if (!wf__backoff_spin(&b))
             wf__waiter_park_word_nocancel(&w->wt.w, &w->wt.state, CLAIMED,
                                           WF_FOREVER, WF__WHY_CHAN);
     }

@@ -11,6 +11,7 @@
  */
 #include "common/fault.h"
 #include "common/fault_test.h"
+#include "common/futex.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,8 +95,9 @@ static void read_env(void)
         atomic_store(&env_state, 2);
         return;
     }
-    while (atomic_load(&env_state) != 2) {
-    }
+    struct wf__backoff b = WF__BACKOFF_INIT;
+    while (atomic_load(&env_state) != 2)
+        wf__backoff_pause(&b); /* the reader may have been preempted */
 }
 
 __attribute__((noinline)) bool wf__fault_hit(enum wf__fault_kind kind)

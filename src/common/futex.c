@@ -45,15 +45,21 @@ void wf__futex_wake(atomic_uint *word, int n)
             n < 0 ? INT_MAX : n, NULL, NULL, 0);
 }
 
+atomic_bool wf__oversubscribed;
+atomic_ulong wf__spin_yields;
+
+void wf__backoff_yield(struct wf__backoff *b)
+{
+    wf__backoff_gave_up(b);
+    sched_yield(); /* whoever we wait for may have been preempted */
+}
+
 void wf__spin_lock_slow(struct wf__spin *l)
 {
-    for (unsigned spins = 0;; spins++) {
-        while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
-            if (++spins < 128)
-                wf__cpu_relax();
-            else
-                sched_yield(); /* the holder may have been preempted */
-        }
+    struct wf__backoff b = WF__BACKOFF_INIT;
+    for (;;) {
+        while (atomic_load_explicit(&l->held, memory_order_relaxed))
+            wf__backoff_pause(&b);
         /* acquire: pairs with the release in wf__spin_unlock. */
         if (!atomic_exchange_explicit(&l->held, true, memory_order_acquire))
             return;

@@ -33,9 +33,90 @@ static inline void wf__cpu_relax(void)
 #endif
 }
 
+/*
+ * Bounded, adaptive spinning. Every busy-wait in weft goes through a
+ * wf__backoff: a few pause instructions while the other side is most
+ * likely running and about to finish (a critical section of a few dozen
+ * instructions, a completer's copy), then sched_yield (wf__backoff_pause)
+ * or a park (the caller, when wf__backoff_spin says to stop). The pause
+ * budget is WF__SPIN_PAUSES, or WF__SPIN_PAUSES_LOADED while the machine
+ * is oversubscribed: there the thread we wait for is likely descheduled,
+ * and every pause takes CPU time from it.
+ *
+ * wf__oversubscribed is written by the runtime's monitor thread
+ * (core/monitor.c samples the kernel's count of runnable threads against
+ * the online CPUs) and read relaxed by every spinner: a hint, never a
+ * correctness condition. wf__spin_yields counts the waits that gave up
+ * spinning (relaxed; only on the slow path), so tests can see that a
+ * waiter for a descheduled holder yielded instead of burning its CPU.
+ */
+#define WF__SPIN_PAUSES        128
+#define WF__SPIN_PAUSES_LOADED 8
+
+extern atomic_bool wf__oversubscribed;
+extern atomic_ulong wf__spin_yields;
+
+struct wf__backoff {
+    unsigned n;   /* pauses so far */
+    bool gave_up; /* counted in wf__spin_yields */
+};
+
+#define WF__BACKOFF_INIT \
+    {                    \
+        0, false         \
+    }
+
+/* Counts b's first give-up in wf__spin_yields. */
+static inline void wf__backoff_gave_up(struct wf__backoff *b)
+{
+    if (!b->gave_up) {
+        b->gave_up = true;
+        /* relaxed: a statistic. */
+        atomic_fetch_add_explicit(&wf__spin_yields, 1, memory_order_relaxed);
+    }
+}
+
+/* The pause budget now (see above). */
+static inline unsigned wf__spin_budget(void)
+{
+    /* relaxed: a hint, see above. */
+    return atomic_load_explicit(&wf__oversubscribed, memory_order_relaxed)
+               ? WF__SPIN_PAUSES_LOADED
+               : WF__SPIN_PAUSES;
+}
+
+/* One step of a wait that parks when spinning stops paying: pauses and
+ * returns true while within the budget; returns false (and counts a
+ * give-up once per wait) when the caller should park instead. */
+static inline bool wf__backoff_spin(struct wf__backoff *b)
+{
+    if (b->n < wf__spin_budget()) {
+        b->n++;
+        wf__cpu_relax();
+        return true;
+    }
+    wf__backoff_gave_up(b);
+    return false;
+}
+
+/* One step of a wait that cannot park (nothing would wake it): pauses
+ * within the budget, then yields the CPU at every step, so a descheduled
+ * thread we wait for gets to run. */
+void wf__backoff_yield(struct wf__backoff *b);
+
+static inline void wf__backoff_pause(struct wf__backoff *b)
+{
+    if (b->n < wf__spin_budget()) {
+        b->n++;
+        wf__cpu_relax();
+        return;
+    }
+    wf__backoff_yield(b);
+}
+
 /* Test-and-test-and-set spinlock for critical sections of a few dozen
- * instructions; yields the CPU after a while so a preempted holder can
- * finish. */
+ * instructions; a waiter backs off (wf__backoff_pause) so a preempted
+ * holder can finish. */
 struct wf__spin {
     atomic_bool held;
 };

@@ -17,4 +17,13 @@ long wf__test_pending_timers(void);
 /* Stacks created with a guard page since the runtime started. */
 long wf__test_guarded_stacks(void);
 
+/* Forces wf__oversubscribed (common/futex.h) on (1) or off (0), which the
+ * monitor then leaves alone; -1 hands it back to the monitor's samples.
+ * Unlike the hooks above, it changes state. */
+void wf__test_force_oversubscribed(int on);
+
+/* Idle searches that stopped spinning early because the machine was
+ * oversubscribed (sched.c), since the process started. */
+unsigned long wf__test_idle_spins_cut(void);
+
 #endif

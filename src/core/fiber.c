@@ -124,13 +124,14 @@ struct wf__fcb *wf__slot_lock(struct wf__slot *s, uint64_t id)
     /* seq_cst loads, no order needed: a first look; the acquire CAS below
      * takes the lock and orders what follows. */
     uint64_t c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
+    struct wf__backoff b = WF__BACKOFF_INIT;
     for (;;) {
         if (GEN(c) != (uint32_t)(id >> 32))
             return NULL;
         if (!slot_alive(STATE(c)))
             return NULL;
         if (c & WF__SLOT_LOCK) {
-            wf__cpu_relax();
+            wf__backoff_pause(&b);
             c = atomic_load_explicit(&s->ctl, memory_order_seq_cst);
             continue;
         }
@@ -153,11 +154,12 @@ void wf__slot_unlock(struct wf__slot *s)
 static uint64_t slot_ctl_unlocked(struct wf__slot *s)
 {
     uint64_t c;
+    struct wf__backoff b = WF__BACKOFF_INIT;
     /* seq_cst (acquire would do: pairs with the release stores of ctl that
      * drop the lock bit; callers act on the state through a CAS). */
     while ((c = atomic_load_explicit(&s->ctl, memory_order_seq_cst)) &
            WF__SLOT_LOCK)
-        wf__cpu_relax();
+        wf__backoff_pause(&b);
     return c;
 }
 

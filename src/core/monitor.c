@@ -32,6 +32,33 @@
  * scheduling code has just counted a decision, so it is never reported.
  * A negative stall_ns turns reports off, not the rescue.
  *
+ * Descheduled. On a loaded machine a worker thread that is runnable may
+ * not be given a CPU for a long time, and its counter stands still though
+ * its fiber computed for only a moment. So the monitor also keeps the
+ * thread's CPU time (its CPU-time clock, pthread_getcpuclockid: one
+ * system call) at the sample where the counter last moved: a runnable thread that got less
+ * than a quarter of stall_ns of CPU over the stall is DESCHEDULED. That is
+ * given to the callback once (not printed: the program did nothing
+ * wrong), and the stall stays open: if the fiber goes on until it has
+ * computed for a quarter of stall_ns, it is reported as computing after all.
+ * Rejected: comparing CPU time with the wall time of the stall (a fiber
+ * that hogs its worker on a shared CPU gets a small share of the wall
+ * time and would never be reported); /proc/self/task/TID/schedstat (CPU
+ * time and run-queue wait, but three system calls a read).
+ *
+ * Load. Every LOAD_POLL_NS while it is awake the monitor reads the
+ * kernel's count of runnable threads (/proc/loadavg's fourth field, the
+ * same figure as /proc/stat's procs_running, in a smaller file, kept
+ * open and read again with pread) and
+ * keeps a moving average of how many more there are than online CPUs
+ * (not counting itself). Above half a thread, wf__oversubscribed
+ * (common/futex.h) is set: spinners then pause less before they yield or
+ * park, and idle workers park after one steal round instead of searching
+ * for SPIN_NS. A sample costs one system call of a few us; per-spin
+ * evidence (a spin that ran out) would be free but says only that one
+ * thread was slow, and a global flag must not flip on one late holder.
+ * The average keeps one burst of short-lived threads from flipping it.
+ *
  * The monitor sleeps on a futex with no timeout while every worker is
  * parked, so an idle runtime costs no CPU; a worker leaving its parked
  * state kicks it (seq_cst: Dekker between the monitor's store of
@@ -56,16 +83,23 @@
 
 #include "common/fault.h"
 #include "core_int.h"
+#include "core_test.h"
 
 #define DEFAULT_STALL_NS (100 * WF_MSEC) /* rescue threshold if reports are off */
 #define LATE_NS (2 * WF_MSEC)       /* a timer this overdue gets rescued */
 #define TIMER_POLL_NS (2 * WF_MSEC) /* sampling while timers may need it */
+#define LOAD_POLL_NS  (10 * WF_MSEC) /* runnable-thread samples, at most */
 
 struct sample {
     unsigned long count;
     int64_t since;
+    int64_t cpu; /* the thread's CPU time at `since`, -1 unknown */
     bool reported;
+    bool desched_reported; /* a DESCHEDULED report was made */
 };
+
+/* -1: wf__oversubscribed follows the samples; 0 or 1: forced (tests). */
+static atomic_int load_forced = -1;
 
 /* ---- reports ------------------------------------------------------------- */
 
@@ -107,15 +141,30 @@ static int thread_state(int tid, char *wchan, size_t cap)
     return WF_STALL_SYSCALL;
 }
 
-static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
-                   int64_t ran)
+/* The worker thread's CPU time in ns, -1 unknown. w->thread is set
+ * before the monitor starts, and the workers are joined after it stops. */
+static int64_t thread_cpu(struct wf__worker *w)
+{
+    clockid_t clk;
+    struct timespec ts;
+    if (pthread_getcpuclockid(w->thread, &clk) != 0 ||
+        clock_gettime(clk, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * WF_SEC + ts.tv_nsec;
+}
+
+/* Reports the stalled fiber `id` of w; returns false when the report was
+ * only that the thread was not given the CPU (DESCHEDULED), so that the
+ * stall stays open. */
+static bool report(struct wf__rt *rt, struct wf__worker *w, struct sample *smp,
+                   uint64_t id, int64_t ran)
 {
     char name[WF_NAME_MAX + 1] = "";
     void *fn;
     struct wf__slot *s = wf__slot_get(id);
     struct wf__fcb *f = s ? wf__slot_lock(s, id) : NULL;
     if (!f)
-        return; /* it has returned meanwhile */
+        return true; /* it has returned meanwhile */
     memcpy(name, f->name, sizeof name);
     fn = (void *)(uintptr_t)f->fn;
     wf__slot_unlock(s);
@@ -128,12 +177,24 @@ static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
     char wchan[64];
     int tid = atomic_load_explicit(&w->tid, memory_order_relaxed);
     int state = thread_state(tid, wchan, sizeof wchan);
+    int64_t cpu = thread_cpu(w);
+    cpu = cpu >= 0 && smp->cpu >= 0 ? cpu - smp->cpu : -1;
+    bool desched =
+        state == WF_STALL_RUNNING && cpu >= 0 && cpu < rt->stall_ns / 4;
+    if (desched) {
+        if (smp->desched_reported)
+            return false;
+        smp->desched_reported = true;
+        state = WF_STALL_DESCHEDULED;
+    }
 
-    struct wf_stall st = {id, name, w->index, ran, state, wchan, entry};
+    struct wf_stall st = {id, name, w->index, ran, state, wchan, entry, cpu};
     if (rt->stall_fn) {
         rt->stall_fn(&st, rt->stall_arg);
-        return;
+        return !desched;
     }
+    if (desched)
+        return false; /* the machine is loaded; nothing to fix here */
     char who[WF_NAME_MAX + 192];
     if (name[0])
         snprintf(who, sizeof who, "fiber '%s'", name);
@@ -154,6 +215,46 @@ static void report(struct wf__rt *rt, struct wf__worker *w, uint64_t id,
             "%s%s%s%s (name fibers with wf_fiber_opts.name)\n",
             who, (long long)(ran / WF_MSEC), w->index, what,
             wchan[0] ? " [kernel: " : "", wchan, wchan[0] ? "]" : "");
+    return true;
+}
+
+/* ---- load ------------------------------------------------------------------ */
+
+/* One sample of the runnable threads against the CPUs (top comment);
+ * fd is /proc/loadavg; avg16 is the moving average of the excess, in
+ * sixteenths. */
+static void load_sample(int fd, int ncpu, int *avg16)
+{
+    char buf[128];
+    ssize_t n = fd < 0 ? -1 : pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    /* "0.52 0.58 0.59 3/151 1234": runnable/total is the fourth field. */
+    const char *p = buf;
+    for (int k = 0; k < 3 && p; k++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return;
+    int excess = atoi(p) - 1 - ncpu; /* -1: this thread reads it */
+    *avg16 += (excess * 16 - *avg16) / 4;
+    bool over = *avg16 > 8;
+    /* relaxed: a hint (common/futex.h); forced by tests otherwise. */
+    if (atomic_load_explicit(&load_forced, memory_order_relaxed) < 0 &&
+        atomic_load_explicit(&wf__oversubscribed, memory_order_relaxed) != over)
+        atomic_store_explicit(&wf__oversubscribed, over, memory_order_relaxed);
+}
+
+void wf__test_force_oversubscribed(int on)
+{
+    /* relaxed: hints, as wf__oversubscribed itself. */
+    atomic_store_explicit(&load_forced, on, memory_order_relaxed);
+    if (on >= 0)
+        atomic_store_explicit(&wf__oversubscribed, on != 0,
+                              memory_order_relaxed);
 }
 
 /* ---- rescue ---------------------------------------------------------------- */
@@ -198,7 +299,7 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];
         if (atomic_load_explicit(&w->parked, memory_order_relaxed)) {
-            smp[i] = (struct sample){0, now, false};
+            smp[i] = (struct sample){0, now, -1, false, false};
             atomic_store_explicit(&w->stalled, false, memory_order_relaxed);
             continue;
         }
@@ -207,8 +308,12 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
                                                memory_order_relaxed);
         uint64_t id = atomic_load_explicit(&w->current_id,
                                            memory_order_relaxed);
-        if (c != smp[i].count)
-            smp[i] = (struct sample){c, now, false};
+        if (c != smp[i].count) {
+            /* The CPU time at the start of a possible stall: read only
+             * when reports are on (a system call per busy worker). */
+            int64_t cpu = rt->stall_ns > 0 ? thread_cpu(w) : -1;
+            smp[i] = (struct sample){c, now, cpu, false, false};
+        }
         int64_t stuck = now - smp[i].since;
         /* relaxed: a hint for thieves (steal_inbox). */
         atomic_store_explicit(&w->stalled, stuck >= stall,
@@ -222,11 +327,8 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
             if (idle && now + TIMER_POLL_NS < next)
                 next = now + TIMER_POLL_NS;
         }
-        if (id && rt->stall_ns > 0 && stuck >= rt->stall_ns &&
-            !smp[i].reported) {
-            smp[i].reported = true;
-            report(rt, w, id, stuck);
-        }
+        if (id && rt->stall_ns > 0 && stuck >= rt->stall_ns && !smp[i].reported)
+            smp[i].reported = report(rt, w, &smp[i], id, stuck);
     }
     if (rescue && idle)
         wake_helper(rt);
@@ -236,6 +338,10 @@ static int64_t sample_all(struct wf__rt *rt, struct sample *smp, int64_t now)
 /* The monitor's samples, one per worker: allocated by wf__monitor_start,
  * where a failure can still fail wf_init; freed by the monitor thread. */
 static struct sample *mon_samples;
+/* /proc/loadavg, opened by wf__monitor_start (on the thread that calls
+ * wf_init, so that fault injection counts it in order; -1: no load
+ * samples), closed by the monitor thread. */
+static int mon_load_fd = -1;
 
 static void *monitor_main(void *p)
 {
@@ -245,6 +351,11 @@ static void *monitor_main(void *p)
     mon_samples = NULL;
     int64_t next = wf_now();
     struct wf__dlwatch dw = {0, 0};
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int load_avg16 = 0;
+    int64_t load_next = next;
+    int load_fd = mon_load_fd; /* now the thread's to close */
+    mon_load_fd = -1;
 
     /* seq_cst loads of stopping: against wf__monitor_stop's store, then
      * its RMW of mon_word, which the futex wait re-checks. */
@@ -267,7 +378,7 @@ static void *monitor_main(void *p)
                                   memory_order_seq_cst);
             int64_t now = wf_now();
             for (int i = 0; i < n; i++)
-                smp[i] = (struct sample){0, now, false};
+                smp[i] = (struct sample){0, now, -1, false, false};
             next = now;
             continue;
         }
@@ -285,12 +396,18 @@ static void *monitor_main(void *p)
             now = wf_now();
         }
         wf__inspect_tick(now); /* fibers' state timestamps (inspect.h) */
+        if (now >= load_next) {
+            load_sample(load_fd, ncpu > 0 ? (int)ncpu : 1, &load_avg16);
+            load_next = now + LOAD_POLL_NS;
+        }
         /* seq_cst: as the load of seen above. */
         if (now < next &&
             atomic_load_explicit(&rt->mon_word, memory_order_seq_cst) == seen)
             continue; /* only the clock's tick: no sample due */
         next = sample_all(rt, smp, now);
     }
+    if (load_fd >= 0)
+        close(load_fd);
     free(smp);
     return NULL;
 }
@@ -300,9 +417,13 @@ int wf__monitor_start(struct wf__rt *rt)
     mon_samples = wf__calloc((size_t)rt->nworkers, sizeof *mon_samples);
     if (!mon_samples)
         return -ENOMEM;
+    mon_load_fd = wf__fd(open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
     int err = wf__pthread_create(&rt->monitor, NULL, monitor_main, rt);
     if (err) {
         free(mon_samples);
+        if (mon_load_fd >= 0)
+            close(mon_load_fd);
+        mon_load_fd = -1;
         mon_samples = NULL;
         return -err;
     }
@@ -322,6 +443,9 @@ void wf__monitor_stop(struct wf__rt *rt)
     wf__futex_wake(&rt->mon_word, 1);
     pthread_join(rt->monitor, NULL);
     rt->monitor_started = false;
+    /* relaxed: a hint; no sampler is left to clear it. */
+    if (atomic_load_explicit(&load_forced, memory_order_relaxed) < 0)
+        atomic_store_explicit(&wf__oversubscribed, false, memory_order_relaxed);
 }
 
 void wf__monitor_kick(struct wf__rt *rt)

@@ -21,8 +21,9 @@
  * and lq; the inject queue. With nothing local, the worker's
  * scheduler loop steals from random victims (lq's oldest, then their
  * deque, then their run-next slot, and fires their expired timers), spins
- * for ~30 us, then parks on a futex until woken or until its earliest
- * timer.
+ * for ~30 us (SPIN_NS; only one full steal round while the monitor finds
+ * the machine oversubscribed, common/futex.h), then parks on a futex until
+ * woken or until its earliest timer.
  *
  * Overload. A spawn puts the child in run-next and the spawner runs on
  * until it parks (Go's runnext); with lq's LIFO a tree of fibers then runs
@@ -160,6 +161,7 @@
 #include "common/fault.h"
 #include "common/atomic.h"
 #include "core_int.h"
+#include "core_test.h"
 #include "trace_core.h"
 
 #define SPIN_NS 30000          /* search before parking */
@@ -173,6 +175,13 @@
 #define THREAD_STACK (1024 * 1024)
 
 static WF__TLS struct wf__worker *tls_worker;
+static atomic_ulong idle_spins_cut; /* see core_test.h */
+
+unsigned long wf__test_idle_spins_cut(void)
+{
+    /* relaxed: a statistic. */
+    return atomic_load_explicit(&idle_spins_cut, memory_order_relaxed);
+}
 
 /* The asm statement makes the value opaque: the compiler can neither
  * treat the function as pure nor reuse an earlier result after a switch. */
@@ -1214,6 +1223,16 @@ static struct wf__fcb *find_work(struct wf__worker *w)
                     break;
                 if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
                     break;
+                /* relaxed: a hint (common/futex.h). Oversubscribed: one
+                 * full steal round (round 3), then park; spinning would
+                 * take the CPU from a thread that has work. */
+                if (round >= 3 && atomic_load_explicit(&wf__oversubscribed,
+                                                       memory_order_relaxed)) {
+                    /* relaxed: a statistic for tests. */
+                    atomic_fetch_add_explicit(&idle_spins_cut, 1,
+                                              memory_order_relaxed);
+                    break;
+                }
                 if ((round & 7) == 7 && wf_now() - start > SPIN_NS)
                     break;
                 /* No spinning for the worker that can block in the I/O

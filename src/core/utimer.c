@@ -148,15 +148,11 @@ static void pause_here(void)
 /* A STARTING timer is a few instructions from ARMED or IDLE. */
 static void wait_started(struct wf__utimer *u, int *s)
 {
+    struct wf__backoff b = WF__BACKOFF_INIT;
     /* seq_cst: as every access to state (top comment). */
-    for (int spins = 0; (*s = atomic_load_explicit(
-                             &u->state, memory_order_seq_cst)) == STARTING;
-         spins++) {
-        if (spins < 64)
-            wf__cpu_relax();
-        else
-            sched_yield(); /* its starter's thread was preempted */
-    }
+    while ((*s = atomic_load_explicit(&u->state, memory_order_seq_cst)) ==
+           STARTING)
+        wf__backoff_pause(&b); /* its starter's thread may be preempted */
 }
 
 static atomic_uint rr; /* where pick_heap starts looking; spreading only */

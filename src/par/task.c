@@ -122,8 +122,9 @@ __attribute__((constructor)) static void hook_run_task(void)
 }
 
 /* A join's child runs elsewhere: do something useful meanwhile. *idle
- * counts the calls in a row that found nothing; past ~50 us of those the
- * worker yields its CPU at each call, so that on an oversubscribed
+ * counts the calls in a row that found nothing; past ~50 us of those
+ * (twice the spin budget of common/futex.h, so fewer while the machine is
+ * oversubscribed) the worker yields its CPU at each call, so that on an oversubscribed
  * machine it does not take time from the thief it waits for. */
 static void help(struct wf__worker *w, unsigned *idle)
 {
@@ -137,7 +138,7 @@ static void help(struct wf__worker *w, unsigned *idle)
             return;
         }
     }
-    if (++*idle > 256) {
+    if (++*idle > 2 * wf__spin_budget()) {
         sched_yield();
         return;
     }

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "common/fault.h"
+#include "common/futex.h"
 #include "trace.h"
 #include "weft/trace.h"
 
@@ -334,10 +335,9 @@ static int stop_locked(void)
     pthread_mutex_unlock(&reg_lock);
     for (struct ring *r = head; r; r = r->next) {
         /* seq_cst: the reading half of the Dekker; acquires the records. */
-        for (int spins = 0;
-             atomic_load_explicit(&r->busy, memory_order_seq_cst); spins++)
-            if (spins > 64)
-                sched_yield();
+        struct wf__backoff b = WF__BACKOFF_INIT;
+        while (atomic_load_explicit(&r->busy, memory_order_seq_cst))
+            wf__backoff_pause(&b);
     }
     int err = write_trace(out_fd, stop_ts);
     if (close(out_fd) != 0 && err == 0)

@@ -5,6 +5,10 @@
  */
 #include "core_cases.h"
 
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 /* ---- stack overflow ----------------------------------------------------- */
 
 static volatile int overflow_stop = INT_MAX;
@@ -116,6 +120,8 @@ static void stall_cb(const struct wf_stall *s, void *arg)
         atomic_fetch_add(&stall.other_reports, 1);
         return;
     }
+    if (s->state == WF_STALL_DESCHEDULED)
+        return; /* the machine was loaded meanwhile: not this case's */
     if (atomic_load(&stall.reports) == 0) {
         stall.name_was_null = s->name == NULL;
         snprintf(stall.name, sizeof stall.name, "%s", s->name ? s->name : "");
@@ -126,16 +132,29 @@ static void stall_cb(const struct wf_stall *s, void *arg)
     atomic_fetch_add(&stall.reports, 1);
 }
 
+/* The calling thread's CPU time; a fiber that does not switch stays on
+ * its thread. */
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * WF_SEC + ts.tv_nsec;
+}
+
 static void *hog_fn(void *arg)
 {
     fiber_wait(&stall.go, 1);
     atomic_store(&stall.hog_running, 1);
     /* Long enough for the monitor to sample it twice past the threshold:
      * under valgrind, which runs one thread at a time, on a loaded
-     * machine 300 ms was seen to pass with no report. */
-    int64_t end = wf_now() + (wt_under_valgrind() ? 3000 : 300) * WF_MSEC;
+     * machine 300 ms was seen to pass with no report. CPU time, not wall
+     * time: a thread that does not get the CPU is not reported as
+     * computing (WF_STALL_DESCHEDULED), and on a loaded machine 300 ms of
+     * wall time were seen to hold less than a quarter of stall_ns of it. */
+    int64_t end =
+        thread_cpu_ns() + (wt_under_valgrind() ? 3000 : 300) * WF_MSEC;
     volatile uint64_t spin = 0;
-    while (wf_now() < end)
+    while (thread_cpu_ns() < end)
         spin++;
     atomic_store(&stall.hog_running, 0);
     return NULL;
@@ -192,6 +211,97 @@ WT_CASE(stall_report_stderr)
     buf[n] = '\0';
     fprintf(stderr, "---- captured stderr ----\n%s---- end ----\n", buf);
     WT_CHECK(strstr(buf, "hog-on-stderr") != NULL);
+}
+
+/* ---- a worker thread that does not get the CPU ---------------------------- */
+
+/* The fiber's worker thread is pinned to one CPU beside two busy threads
+ * at a higher priority (nice 0 against its 19): it is runnable nearly all
+ * the time but gets a small share of the CPU, so its fiber computes only
+ * a little while its worker makes no progress. The monitor must say so
+ * (DESCHEDULED), not that the fiber is computing. */
+static struct {
+    _Atomic uint64_t id;
+    atomic_int first_state; /* the first report's state, -1 none yet */
+    atomic_int reports;
+    _Atomic int64_t cpu_ns;
+    atomic_int hogs_stop;
+    int cpu;
+} desched = {.first_state = -1};
+
+static void desched_cb(const struct wf_stall *s, void *arg)
+{
+    (void)arg;
+    if (s->fiber_id != atomic_load(&desched.id))
+        return;
+    int none = -1;
+    if (atomic_compare_exchange_strong(&desched.first_state, &none, s->state))
+        atomic_store(&desched.cpu_ns, s->cpu_ns);
+    atomic_fetch_add(&desched.reports, 1);
+}
+
+static bool pin_self(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+static void *desched_hog(void *arg)
+{
+    (void)arg;
+    pin_self(desched.cpu);
+    volatile unsigned long n = 0;
+    while (!atomic_load_explicit(&desched.hogs_stop, memory_order_relaxed))
+        n++;
+    return NULL;
+}
+
+static void *desched_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&desched.id, wf_self().id);
+    /* This fiber's worker thread: pinned beside the hogs, and below them. */
+    if (!pin_self(desched.cpu) ||
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) != 0)
+        return U2P(77);
+    wf_yield(); /* the stall starts after the set-up */
+    /* Compute without switching until the monitor has reported us. */
+    volatile unsigned long n = 0;
+    while (atomic_load(&desched.first_state) < 0)
+        n++;
+    return NULL;
+}
+
+WT_CASE(stall_report_descheduled)
+{
+    if (wt_under_valgrind())
+        WT_SKIP("valgrind runs one thread at a time");
+    struct wf_config c = config(1);
+    /* The worker gets a slice of a few ms when the hogs start (the
+     * scheduler's base slice), then hardly any: a stall of 100 ms is
+     * well clear of the first slice. */
+    c.stall_ns = 100 * WF_MSEC;
+    c.stall_fn = desched_cb;
+    cpu_set_t set;
+    WT_CHECK_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+    desched.cpu = 0;
+    while (!CPU_ISSET(desched.cpu, &set))
+        desched.cpu++;
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(pthread_create(&t[i], NULL, desched_hog, NULL), 0);
+    void *r;
+    WT_CHECK_EQ(wf_run(&c, desched_main, NULL, &r), 0);
+    atomic_store(&desched.hogs_stop, 1);
+    for (int i = 0; i < 2; i++)
+        WT_CHECK_EQ(pthread_join(t[i], NULL), 0);
+    if (r == U2P(77))
+        WT_SKIP("cannot pin the worker thread or lower its priority");
+    WT_CHECK_EQ(atomic_load(&desched.first_state), WF_STALL_DESCHEDULED);
+    int64_t cpu = atomic_load(&desched.cpu_ns);
+    WT_CHECK(cpu >= 0 && cpu < c.stall_ns / 4); /* what the class means */
 }
 
 /* ---- idle CPU ------------------------------------------------------------ */
