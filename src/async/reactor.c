@@ -429,14 +429,15 @@ static int worker_poll(struct wf__worker *w, int64_t deadline)
     if (atomic_load_explicit(&R.token, memory_order_relaxed) != TOKEN_FREE ||
         !token_take()) {
         /* relaxed: filters. Not polling is fine unless this worker is
-         * about to sleep while nobody blocks in the poll: then it asks
-         * the holder (missed) to wake a sleeper when it gives the token
-         * back, and tries once more (the Dekker with token_give). A
-         * holder that blocks (sleeper) sees every event itself. */
+         * about to sleep: then it asks the holder (missed) to wake a
+         * sleeper when it gives the token back, and tries once more (the
+         * Dekker with token_give). Also when the holder blocks in the
+         * poll: it may leave it for other work (a pinned fiber, a timer)
+         * and run long, and then nobody would poll until the fallback's
+         * nap ends. */
         if (deadline == 0 ||
             atomic_load_explicit(&R.token, memory_order_relaxed) ==
-                TOKEN_CLOSED ||
-            atomic_load_explicit(&R.sleeper, memory_order_relaxed))
+                TOKEN_CLOSED)
             return -1;
         /* seq_cst RMW: the writing half of the Dekker with token_give. */
         atomic_exchange_explicit(&R.missed, 1, memory_order_seq_cst);
@@ -506,8 +507,10 @@ static void close_poller(void)
         R.be->wakeup(R.st);
         sched_yield();
     }
-    /* acquire: pairs with io_interrupt's release decrement. */
-    while (atomic_load_explicit(&R.interrupting, memory_order_acquire) > 0)
+    /* seq_cst: the reading half of the Dekker with io_interrupt's
+     * increment then token load (acquire alone would let both read the
+     * old values in C11); also pairs with its release decrement. */
+    while (atomic_load_explicit(&R.interrupting, memory_order_seq_cst) > 0)
         sched_yield();
 }
 

@@ -399,4 +399,84 @@ WT_CASE(workers_dispatch)
     run_main(1, dispatch_main, NULL);
 }
 
+/* ---- the worker in the poll leaves it for long work ------------------------ */
+
+/* Both workers idle: one blocks in the poll, the other sleeps on its
+ * futex (it found the token taken). A fiber pinned to worker k then runs
+ * a long computation. When k held the poll, it leaves it for the fiber,
+ * and the other worker must take the poll over: an event that follows is
+ * dispatched by a worker, not found by the reactor thread's fallback
+ * after its nap. (Before, a worker that found the token held by a
+ * blocking poller slept without asking to be woken when it was given
+ * back, so nobody polled until the fallback did.) Both k, one runtime
+ * each: one of them is the holder. */
+static atomic_bool stop_pinned;
+static atomic_int bytes_read;
+
+static void *counting_reader(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char c;
+    while (wf_read(fd, &c, 1, WF_FOREVER) > 0)
+        atomic_fetch_add(&bytes_read, 1);
+    return NULL;
+}
+
+static void *pinned_spinner(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&spinning, 1);
+    while (!atomic_load(&stop_pinned)) {
+    }
+    return NULL;
+}
+
+static void takeover(int k)
+{
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    int p[2];
+    wpipe(p);
+    struct wf_fiber r;
+    struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+    atomic_store(&bytes_read, 0);
+    WT_CHECK_EQ(wf_go(&r, counting_reader, U2P(p[0])), 0);
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL); /* the reader parks, the workers go idle */
+    atomic_store(&spinning, 0);
+    atomic_store(&stop_pinned, false);
+    o.worker = k;
+    struct wf_fiber s;
+    WT_CHECK_EQ(wf_go_opts(&s, &o, pinned_spinner, NULL), 0);
+    int64_t guard = wf_deadline_in(GUARD);
+    while (atomic_load(&spinning) < 1 && wf_now() < guard)
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+    nanosleep(&ts, NULL); /* the other worker settles into the poll */
+    long w0, t0, w1, t1;
+    wf__test_reactor_dispatched(&w0, &t0);
+    WT_CHECK_EQ(write(p[1], "x", 1), 1);
+    while (atomic_load(&bytes_read) < 1 && wf_now() < guard)
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+    WT_CHECK_EQ(atomic_load(&bytes_read), 1);
+    wf__test_reactor_dispatched(&w1, &t1);
+    atomic_store(&stop_pinned, true);
+    WT_CHECK_EQ(wf_join(s, NULL, wf_deadline_in(GUARD)), 0);
+    wf_close(p[1]);
+    WT_CHECK_EQ(wf_join(r, NULL, wf_deadline_in(GUARD)), 0);
+    wf_close(p[0]);
+    if (strcmp(wf_io_backend() ? wf_io_backend() : "", "epoll") == 0) {
+        WT_CHECK(w1 > w0);
+        WT_CHECK_EQ(t1, t0);
+    }
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    WT_CHECK_NONE_DISCARDED();
+}
+
+/* From a plain thread: a fiber running the test would hold a worker. */
+WT_CASE(poll_taken_over)
+{
+    for (int k = 0; k < 4; k++)
+        takeover(k % 2);
+}
+
 WT_MAIN()
