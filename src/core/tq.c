@@ -72,9 +72,12 @@ void wf__tq_destroy(struct wf__tq *q)
 
 void wf__tq_publish(struct wf__tq *q)
 {
-    /* relaxed: cleared before the new split is stored, so a request made
-     * after this point is seen at the next check. */
-    atomic_store_explicit(&q->splitreq, false, memory_order_relaxed);
+    /* seq_cst: cleared before the new split is stored, so a request made
+     * after this point is seen at the next check; and in one total order
+     * with the thieves' raises, so a raise read through another thief's
+     * mark cannot land before this clear and stay with no mark (C11
+     * would allow that with relaxed/release; x86 and ARMv8 do not). */
+    atomic_store_explicit(&q->splitreq, false, memory_order_seq_cst);
     long n = q->ob - q->osplit;
     if (n <= 0)
         return;
@@ -93,11 +96,12 @@ bool wf__tq_push_slow(struct wf__tq *q, struct wf__task *t)
     /* acquire: pairs with the thieves' CAS, after which they no longer
      * read the slot we are about to reuse. */
     long top = atomic_load_explicit(&q->top, memory_order_acquire);
-    /* acquire RMW: reads the last otop, so a WF__TQ_ASKED stored before it
-     * is seen here, with (pairs with the thief's release store) the
-     * splitreq the thief raised first; one stored after it stays for the
-     * next push. A plain store could overwrite it unseen. */
-    atomic_exchange_explicit(&q->otop, top, memory_order_acquire);
+    /* seq_cst RMW: reads the last otop, so a WF__TQ_ASKED stored before
+     * it is seen here, with the splitreq the thief raised first; one
+     * stored after it stays for the next push. A plain store could
+     * overwrite it unseen. seq_cst with the thieves' stores and the
+     * clear in wf__tq_publish (see there). */
+    atomic_exchange_explicit(&q->otop, top, memory_order_seq_cst);
     bool room = b - top < WF__TQ_CAP;
     if (room) {
         /* relaxed: published to thieves by the release store of split. */
@@ -155,11 +159,13 @@ struct wf__task *wf__tq_steal(struct wf__tq *q)
     if (t >= s) {
         /* relaxed: hints; the owner publishes with a release store. */
         if (!atomic_load_explicit(&q->splitreq, memory_order_relaxed)) {
-            atomic_store_explicit(&q->splitreq, true, memory_order_relaxed);
-            /* release: the owner's exchange that reads this sees the
-             * splitreq above. Written only when raising the request, so
-             * searching thieves do not keep taking the owner's line. */
-            atomic_store_explicit(&q->otop, WF__TQ_ASKED, memory_order_release);
+            /* seq_cst, both: the owner's exchange that reads the mark
+             * sees the splitreq above, and no clear in wf__tq_publish
+             * can be ordered before a raise it did not see. Written
+             * only when raising the request, so searching thieves do
+             * not keep taking the owner's line. */
+            atomic_store_explicit(&q->splitreq, true, memory_order_seq_cst);
+            atomic_store_explicit(&q->otop, WF__TQ_ASKED, memory_order_seq_cst);
         }
         return NULL;
     }
