@@ -23,7 +23,8 @@
 # better and a ratio below 1 means weft is cheaper. The queue, buffered
 # channel and mutex rows (mpmc, ring, chan cap 1024, mutex; labelled
 # "..., more is better") are rates: there a ratio above 1 means weft is
-# faster.
+# faster. Rows are grouped by layer; a row that carries one of the
+# issues' aims ends with it and whether this run meets it (see row()).
 #
 # Results move by 10-100% between sittings on this kind of machine, and
 # anything else running on the machine distorts them: compare only figures
@@ -368,27 +369,41 @@ echo "ratio = weft / peer; costs (ns, bytes): smaller is better, ratio < 1 means
 echo "rates (M items/s, M ops/s, more is better): ratio > 1 means weft is faster"
 echo
 
-# row FIGURE WEFT_KEY PEER_LABEL PEER_KEY
+# row FIGURE WEFT_KEY PEER_LABEL PEER_KEY [AIM]
+# AIM (an open or met aim of the issues): OP NUMBER on the ratio, e.g.
+# "<=0.33" or ">=1.2", or wOP NUMBER on weft's own figure, e.g. "w<=1200";
+# the row then ends with the aim and whether this run meets it.
 row() {
-    local w=${val[$2]:-} p=${val[$4]:-} ratio="-"
+    local w=${val[$2]:-} p=${val[$4]:-} ratio="-" verdict=""
     if [ -n "$w" ] && [ -n "$p" ]; then
         ratio=$(awk -v a="$w" -v b="$p" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
     fi
-    printf '%-34s %12s   %-36s %12s %7s\n' "$1" "${w:-n/a}" "$3" "${p:-n/a}" "$ratio"
+    if [ -n "${5:-}" ]; then
+        verdict=$(awk -v r="$ratio" -v w="${w:-}" -v a="$5" 'BEGIN {
+            x = r; what = "ratio"
+            if (substr(a, 1, 1) == "w") { x = w; what = "weft"; a = substr(a, 2) }
+            op = a; sub(/[0-9.]+$/, "", op); v = substr(a, length(op) + 1) + 0
+            if (x == "" || x == "-") { printf "aim %s %s: n/a", what, a; exit }
+            x += 0
+            ok = (op == "<=") ? x <= v : (op == "<") ? x < v : (op == ">=") ? x >= v : x > v
+            printf "aim %s %s: %s", what, a, ok ? "met" : "NOT met" }')
+    fi
+    printf '%-34s %12s   %-36s %12s %7s  %s\n' "$1" "${w:-n/a}" "$3" "${p:-n/a}" "$ratio" "$verdict"
 }
 
-printf '%-34s %12s   %-36s %12s %7s\n' figure weft peer "peer value" ratio
-printf '%-34s %12s   %-36s %12s %7s\n' ------ ---- ---- ---------- -----
+printf '%-34s %12s   %-36s %12s %7s  %s\n' figure weft peer "peer value" ratio aim
+printf '%-34s %12s   %-36s %12s %7s  %s\n' ------ ---- ---- ---------- ----- ---
+echo "-- Fibers --"
 row "switch, ns one-way" weft:switch_ns \
-    "boost::context::fiber" boost:boost_switch_ns
+    "boost::context::fiber" boost:boost_switch_ns "<=1"
 row "switch, asymmetric sites" weft:switch_asym_ns \
     "boost::context::fiber" boost:boost_switch_ns
 row "yield, ns (1 worker)" weft:yield_ns \
-    "Go Gosched, GOMAXPROCS=1" go:go_yield_ns
+    "Go Gosched, GOMAXPROCS=1" go:go_yield_ns "<=0.33"
 row "yield, ns (1 worker)" weft:yield_ns \
     "Boost.Fiber yield (1 thread)" boost:boost_fiber_yield_ns
 row "spawn+join, ns/fiber (1 worker)" weft1:spawn_join_ns \
-    "Go, GOMAXPROCS=1" go:go_spawn_join_ns_p1
+    "Go, GOMAXPROCS=1" go:go_spawn_join_ns_p1 "<=0.2"
 row "spawn+join, ns/fiber (2 workers)" weft2:spawn_join_ns \
     "Go, GOMAXPROCS=2" go:go_spawn_join_ns_p2
 row "spawn+join, ns/fiber (1 worker)" weft1:spawn_join_ns \
@@ -396,35 +411,36 @@ row "spawn+join, ns/fiber (1 worker)" weft1:spawn_join_ns \
 row "spawn+join, ns/fiber (1 worker)" weft1:spawn_join_ns \
     "Boost.Fiber, default stacks" boost:boost_fiber_spawn_join_ns
 row "idle, RSS bytes/fiber" weft:idle_fiber_bytes \
-    "Go, RSS bytes/goroutine" go:go_idle_bytes
+    "Go, RSS bytes/goroutine" go:go_idle_bytes "<=1.5"
 row "idle, RSS bytes/fiber asleep" weft:idle_sleeper_bytes \
     "Go, RSS bytes/goroutine" go:go_idle_bytes
 row "idle, page-table bytes/fiber" weft:idle_fiber_pte_bytes \
     "Go, page-table bytes/goroutine" go:go_idle_pte_bytes
 row "wake cross-worker, ns one-way" weft2:wake_cross_worker_ns \
     "(no peer)" none:none
+echo "-- Queues, channels and synchronization --"
 row "mpmc, M items/s, more is better" weft:mpmc_mops \
-    "ck_ring mpmc, 2+2 threads" ck:ck_mpmc_mops
+    "ck_ring mpmc, 2+2 threads" ck:ck_mpmc_mops ">=1"
 row "ring, M items/s, more is better" weft:ring_mops \
     "ck_ring spsc, 1+1 threads" ck:ck_spsc_mops
 row "chan ping-pong, ns rtt (1 worker)" weft:chan_pingpong_w1_ns \
-    "Go unbuffered, GOMAXPROCS=1" go:go_chan_pingpong_ns_p1
+    "Go unbuffered, GOMAXPROCS=1" go:go_chan_pingpong_ns_p1 "<=0.33"
 row "chan ping-pong, ns rtt (1 worker)" weft:chan_pingpong_w1_ns \
     "Boost.Fiber unbuffered_channel" boost:boost_fiber_chan_pingpong_ns
 row "chan ping-pong, ns rtt (2w free)" weft:chan_pingpong_w2_unpinned_ns \
     "Go unbuffered, GOMAXPROCS=2" go:go_chan_pingpong_ns_p2
 row "chan ping-pong, ns rtt (2w pinned)" weft:chan_pingpong_w2_ns \
-    "Go unbuffered, GOMAXPROCS=2" go:go_chan_pingpong_ns_p2
+    "Go unbuffered, GOMAXPROCS=2" go:go_chan_pingpong_ns_p2 "w<=1200"
 row "chan buffered 1w, more is better" weft:chan_buffered_w1_mops \
     "Go cap 1024, GOMAXPROCS=1, M items/s" go:go_chan_buffered_mops_p1
 row "chan buffered 2w, more is better" weft:chan_buffered_w2_mops \
     "Go cap 1024, GOMAXPROCS=2, M items/s" go:go_chan_buffered_mops_p2
 row "mutex, M ops/s, more is better" weft:mutex_contended_mops \
-    "pthread_mutex, same thread count" weft:mutex_pthread_mops
+    "pthread_mutex, same thread count" weft:mutex_pthread_mops ">=1"
 row "mutex, M ops/s, more is better" weft:mutex_contended_mops \
     "Go sync.Mutex, GOMAXPROCS=2" go:go_mutex_mops_p2
 row "thread-ring 10M hops, ms (1 w)" weft1:threadring_ms \
-    "Go, GOMAXPROCS=1" go:go_threadring_ms_p1
+    "Go, GOMAXPROCS=1" go:go_threadring_ms_p1 "<1"
 row "thread-ring 10M hops, ms (2 w)" weft2:threadring_ms \
     "Go, GOMAXPROCS=2" go:go_threadring_ms_p2
 row "chameneos 6M, ms (1 worker)" weft1:chameneos_ms \
@@ -432,27 +448,28 @@ row "chameneos 6M, ms (1 worker)" weft1:chameneos_ms \
 row "chameneos 6M, ms (2 workers)" weft2:chameneos_ms \
     "Go, GOMAXPROCS=2" go:go_chameneos_ms_p2
 row "skynet 1.1M fibers, ms (1 worker)" weft1:skynet_ms \
-    "Go, GOMAXPROCS=1" go:go_skynet_ms_p1
+    "Go, GOMAXPROCS=1" go:go_skynet_ms_p1 "<1"
 row "skynet 1.1M fibers, ms (2 workers)" weft2:skynet_ms \
-    "Go, GOMAXPROCS=2" go:go_skynet_ms_p2
+    "Go, GOMAXPROCS=2" go:go_skynet_ms_p2 "<1"
 row "skynet peak RSS, KiB (1 worker)" weft1:skynet_peak_rss_kb \
     "Go, GOMAXPROCS=1" go:go_skynet_peak_rss_kb_p1
 row "skynet peak RSS, KiB (2 workers)" weft2:skynet_peak_rss_kb \
     "Go, GOMAXPROCS=2" go:go_skynet_peak_rss_kb_p2
+echo "-- Parallelism --"
 row "fib(32) every call forks, ms (1 w)" weftp:fib_w1_ms \
     "OpenMP tasks, 1 thread" omp1:omp_fib_ms
 row "fib(32) every call forks, ms (1 w)" weftp:fib_w1_ms \
     "oneTBB task_group, 1 thread" tbb1:tbb_fib_ms
 row "fib(32), ms (all workers)" weftp:fib_ms \
-    "OpenMP tasks, all threads" ompn:omp_fib_ms
+    "OpenMP tasks, all threads" ompn:omp_fib_ms "<=1"
 row "fib(32), ms (all workers)" weftp:fib_ms \
-    "oneTBB task_group, all threads" tbbn:tbb_fib_ms
+    "oneTBB task_group, all threads" tbbn:tbb_fib_ms "<=1"
 row "fib(32) 1 worker / serial" weftp:fib_w1_ms \
     "serial fib(32), ms" weftp:fib_serial_ms
 row "fib(32) inline fork, ms (1 w)" weftp:fib_inline_w1_ms \
     "OpenMP tasks, 1 thread" omp1:omp_fib_ms
 row "fib(32) inline fork 1 w / serial" weftp:fib_inline_w1_ms \
-    "serial fib(32), ms" weftp:fib_serial_ms
+    "serial fib(32), ms" weftp:fib_serial_ms "<=2.5"
 row "mandelbrot 2000^2, ms (all w)" weftp:mandel_par_ms \
     "OpenMP schedule(dynamic)" ompn:omp_mandel_ms
 row "mandelbrot 2000^2, ms (all w)" weftp:mandel_par_ms \
@@ -473,14 +490,15 @@ row "sort_u64 1e7, ms (all workers)" weftp:sort_u64_ms \
     "std::sort (1 thread)" tbbn:std_sort_ms
 row "sort_u64 1e7, ms (all workers)" weftp:sort_u64_ms \
     "tbb::parallel_sort" tbbn:tbb_sort_ms
+echo "-- Asynchrony: timers, echo, files --"
 row "timers 1M: fire-all, ms" weft:timers_total_ms \
-    "libuv (one loop)" uv:uv_timers_total_ms
+    "libuv (one loop)" uv:uv_timers_total_ms "<=0.5"
 row "timers 1M: fire-all, ms" weft:timers_total_ms \
     "Go time.AfterFunc" go:go_timers_total_ms
 row "timers 1M: arm all, ms" weft:timers_arm_ms \
     "libuv (one loop)" uv:uv_timers_arm_ms
 row "timers 1M: worst lateness, ms" weft:timers_late_max_ms \
-    "libuv (one loop)" uv:uv_timers_late_max_ms
+    "libuv (one loop)" uv:uv_timers_late_max_ms "w<=10"
 row "timers 1M: worst lateness, ms" weft:timers_late_max_ms \
     "Go time.AfterFunc" go:go_timers_late_max_ms
 row "timers 1M: fire-all, ms (1 worker)" weft1:timers_total_ms \
@@ -488,29 +506,30 @@ row "timers 1M: fire-all, ms (1 worker)" weft1:timers_total_ms \
 row "timers 1M: CPU, ms (1 worker)" weft1:timers_cpu_ms \
     "libuv (one loop)" uv:uv_timers_cpu_ms
 row "echo 1 conn, us round trip" weft:echo_rtt_us \
-    "libuv server" uv:uv_echo_rtt_us
+    "libuv server" uv:uv_echo_rtt_us "<=0.8"
 row "echo 1 conn, us round trip" weft:echo_rtt_us \
     "Go server" go:go_echo_rtt_us
 row "echo 1000 conns, krps, more better" weft:echo_krps \
-    "libuv server" uv:uv_echo_krps
+    "libuv server" uv:uv_echo_krps ">=1.2"
 row "echo 1000 conns, krps, more better" weft:echo_krps \
     "Go server" go:go_echo_krps
 row "file 4k randread warm, kIOPS, more" weft:file_kiops \
-    "fio io_uring, depth 64" fiou:fio_kiops
+    "fio io_uring, depth 64" fiou:fio_kiops ">=1"
 row "file 4k randread warm, kIOPS, more" weft:file_kiops \
     "fio psync, 64 jobs" fiop:fio_kiops
 row "file 4k randread cold, kIOPS, more" weftcold:file_kiops \
     "fio io_uring, depth 64" fioucold:fio_kiops
 row "file 4k randread cold, kIOPS, more" weftcold:file_kiops \
     "fio psync, 64 jobs" fiopcold:fio_kiops
+echo "-- HTTP server --"
 row "httpd c100, req/s, more is better" httpd:httpd_rps_c100 \
-    "nginx, 1 worker" nginx:httpd_rps_c100
+    "nginx, 1 worker" nginx:httpd_rps_c100 ">=1.3"
 row "httpd c100, p99 latency, ms" httpd:httpd_p99_c100_ms \
-    "nginx, 1 worker" nginx:httpd_p99_c100_ms
+    "nginx, 1 worker" nginx:httpd_p99_c100_ms "<=1"
 row "httpd c1000, req/s, more is better" httpd:httpd_rps_c1000 \
-    "nginx, 1 worker" nginx:httpd_rps_c1000
+    "nginx, 1 worker" nginx:httpd_rps_c1000 ">=1.3"
 row "httpd c1000, p99 latency, ms" httpd:httpd_p99_c1000_ms \
-    "nginx, 1 worker" nginx:httpd_p99_c1000_ms
+    "nginx, 1 worker" nginx:httpd_p99_c1000_ms "<=1"
 row "httpd system calls per request" httpd:httpd_syscalls_per_req \
     "nginx, 1 worker" nginx:httpd_syscalls_per_req
 row "httpd c100, server CPU %" httpd:httpd_cpu_pct_c100 \
