@@ -180,7 +180,6 @@
 /* At load: wf_shutdown stops what this file starts (async_int.h). */
 static int worker_poll(struct wf__worker *w, int64_t deadline);
 static void io_interrupt(void);
-static bool io_poll_free(void);
 
 /* At load: wf_shutdown stops what this file starts (async_int.h), and
  * the workers poll through it. */
@@ -189,7 +188,6 @@ __attribute__((constructor)) static void hook_shutdown(void)
     wf__async_hook();
     wf__hooks.io_poll = worker_poll;
     wf__hooks.io_interrupt = io_interrupt;
-    wf__hooks.io_poll_free = io_poll_free;
 }
 
 #define CHUNK 1024
@@ -467,13 +465,6 @@ static int worker_poll(struct wf__worker *w, int64_t deadline)
     }
     token_give();
     return n;
-}
-
-/* wf__hooks.io_poll_free: whether a worker parking now would likely
- * block in the poll. relaxed: a hint for find_work's spin. */
-static bool io_poll_free(void)
-{
-    return atomic_load_explicit(&R.token, memory_order_relaxed) == TOKEN_FREE;
 }
 
 /* wf__hooks.io_interrupt: make the blocked (or next) poll return. */

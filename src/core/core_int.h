@@ -558,9 +558,6 @@ struct wf__hooks {
      * blocked (or the next) poll return; any thread. */
     int (*io_poll)(struct wf__worker *w, int64_t deadline);
     void (*io_interrupt)(void);
-    /* Whether a worker that parked now could block in the poll (a hint:
-     * the token is free); such a worker skips the idle spin. */
-    bool (*io_poll_free)(void);
 };
 extern struct wf__hooks wf__hooks;
 

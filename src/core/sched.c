@@ -1235,11 +1235,15 @@ static struct wf__fcb *find_work(struct wf__worker *w)
                 }
                 if ((round & 7) == 7 && wf_now() - start > SPIN_NS)
                     break;
-                /* No spinning for the worker that can block in the I/O
-                 * poll: there it hears of I/O at once (spinning it would
-                 * not, until it parks) and of other work through the
-                 * backend's wakeup(). One steal round first. */
-                if (wf__hooks.io_poll_free && wf__hooks.io_poll_free())
+                /* The worker poller: a searching worker also looks for
+                 * I/O at each round (a non-blocking poll), so it hears
+                 * of an event at once instead of when it parks. Not
+                 * spinning at all (blocking in the poll at once) cost
+                 * the wake-up of an idle CPU per event on a quiet
+                 * machine: one connection's echo round trip 52 us
+                 * against 26 us with the spin. */
+                if (wf__hooks.io_poll && wf__hooks.io_poll(w, 0) > 0 &&
+                    (f = pick_local(w)))
                     break;
                 /* A pause costs ~25 ns on some machines (AMD, virtual):
                  * 32 of them between looks left a fiber pinned here
