@@ -218,19 +218,28 @@ static uint64_t parks_now(void)
     return st.total.parks;
 }
 
+/* A new file at `path` holding data[0..n) = i * mul + add; its
+ * descriptor (wf_file_open). */
+static int filled_file(unsigned char *data, size_t n, unsigned mul,
+                       unsigned add)
+{
+    make_path();
+    int f = wf_file_open(path, O_RDWR | O_CREAT, 0600);
+    WT_CHECK(f >= 0);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * mul + add);
+    WT_CHECK_EQ(wf_pwrite(f, data, n, 0), (ssize_t)n);
+    return f;
+}
+
 /* A read the page cache holds is answered on the calling worker: the
  * fiber does not park (before, each read parked on the pool or the
  * ring). */
 static void *cached_main(void *arg)
 {
     (void)arg;
-    make_path();
-    int f = wf_file_open(path, O_RDWR | O_CREAT, 0600);
-    WT_CHECK(f >= 0);
     static unsigned char data[64 * 1024];
-    for (size_t i = 0; i < sizeof data; i++)
-        data[i] = (unsigned char)(i * 7 + 1);
-    WT_CHECK_EQ(wf_pwrite(f, data, sizeof data, 0), (ssize_t)sizeof data);
+    int f = filled_file(data, sizeof data, 7, 1);
     bool nowait = nowait_reads(f);
     uint64_t before = parks_now();
     unsigned char b[4096];
@@ -266,13 +275,8 @@ WT_CASE(cached_read_does_not_park)
 static void *part_cached_main(void *arg)
 {
     (void)arg;
-    make_path();
-    int f = wf_file_open(path, O_RDWR | O_CREAT, 0600);
-    WT_CHECK(f >= 0);
     static unsigned char data[256 * 1024];
-    for (size_t i = 0; i < sizeof data; i++)
-        data[i] = (unsigned char)(i * 13 + 5);
-    WT_CHECK_EQ(wf_pwrite(f, data, sizeof data, 0), (ssize_t)sizeof data);
+    int f = filled_file(data, sizeof data, 13, 5);
     WT_CHECK_EQ(wf_fsync(f), 0);
     bool nowait = nowait_reads(f);
     int evicted = 0;
