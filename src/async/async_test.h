@@ -11,6 +11,7 @@
 #ifndef WEFT_ASYNC_TEST_H
 #define WEFT_ASYNC_TEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,9 @@ long wf__test_reactor_adds(void);
  * worker poller) into *workers, by the reactor thread (the fallback, or
  * the backend's only waiter) into *thread. Either may be NULL. */
 void wf__test_reactor_dispatched(long *workers, long *thread);
+
+/* Whether a worker blocks in the backend's wait now (the poll sleeper). */
+bool wf__test_poll_sleeping(void);
 
 /* wf_tcp_connect's deadline for one attempt at time now, with left
  * addresses (this one included) still to try before deadline: an equal

@@ -873,6 +873,12 @@ long wf__test_reactor_adds(void)
     return atomic_load_explicit(&nadds, memory_order_relaxed);
 }
 
+bool wf__test_poll_sleeping(void)
+{
+    /* relaxed: a test's look at a moving state. */
+    return atomic_load_explicit(&R.sleeper, memory_order_relaxed) != 0;
+}
+
 void wf__test_reactor_dispatched(long *workers, long *thread)
 {
     if (workers)
