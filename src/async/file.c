@@ -135,20 +135,31 @@ static int run_ring(struct fjob *j, ssize_t *res)
  * through to the long way, which gives the authoritative one: EOPNOTSUPP
  * where the file system has no non-blocking reads (tmpfs here), EINVAL
  * or ENOSYS on kernels without the flag, ESPIPE for pipes, EBADF... so
- * one system call is the most this try costs when it cannot help. */
+ * one system call is the most this try costs when it cannot help. At
+ * most CACHED_MAX bytes are copied here. */
 static ssize_t run_slow(struct fjob *j);
+
+/* The most a read copies on the worker: a cached gigabyte would hold the
+ * worker (and the fibers queued on it) for a tenth of a second; past
+ * this the rest goes the long way, as a refusal would. */
+#define CACHED_MAX ((size_t)1 << 20)
 
 static ssize_t read_cached(struct fjob *j)
 {
     size_t done = 0;
+    size_t most = j->n < CACHED_MAX ? j->n : CACHED_MAX;
     for (;;) {
-        struct iovec v = {(char *)j->buf + done, j->n - done};
+        struct iovec v = {(char *)j->buf + done, most - done};
         ssize_t r;
         do
             r = preadv2(j->fd, &v, 1, j->off + (off_t)done, RWF_NOWAIT);
         while (r < 0 && errno == EINTR);
         if (r < 0 && done == 0)
             return -1;
+        if (r > 0 && done + (size_t)r == most && most < j->n) {
+            done += (size_t)r;
+            r = -1; /* the cap: the rest the long way */
+        }
         if (r < 0) {
             struct fjob rest = *j;
             rest.buf = (char *)j->buf + done;

@@ -269,6 +269,36 @@ WT_CASE(cached_read_does_not_park)
     run_main(1, cached_main, NULL);
 }
 
+/* A cached read larger than the most the worker copies itself (1 MiB):
+ * the whole count with the right bytes, the rest read the long way (the
+ * fiber parks for it) rather than the worker copying megabytes while the
+ * fibers queued on it wait. */
+static void *big_cached_main(void *arg)
+{
+    (void)arg;
+    enum { BIG = 4 << 20 };
+    unsigned char *data = malloc(BIG), *b = malloc(BIG);
+    WT_CHECK(data && b);
+    int f = filled_file(data, BIG, 11, 3);
+    bool nowait = nowait_reads(f);
+    uint64_t before = parks_now();
+    WT_CHECK_EQ(wf_pread(f, b, BIG, 0), BIG);
+    uint64_t parks = parks_now() - before;
+    WT_CHECK(memcmp(b, data, BIG) == 0);
+    if (nowait)
+        WT_CHECK(parks >= 1);
+    free(data);
+    free(b);
+    WT_CHECK_EQ(wf_close(f), 0);
+    unlink(path);
+    return NULL;
+}
+
+WT_CASE(big_cached_read_leaves_the_worker)
+{
+    run_main(1, big_cached_main, NULL);
+}
+
 /* A read whose first page is cached and whose second is not: the cached
  * part is kept and the rest read the long way, one full count with the
  * right bytes (a pread stops short only at the end of the file). */
