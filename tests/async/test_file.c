@@ -272,7 +272,24 @@ WT_CASE(cached_read_does_not_park)
 /* A cached read larger than the most the worker copies itself (1 MiB):
  * the whole count with the right bytes, the rest read the long way (the
  * fiber parks for it) rather than the worker copying megabytes while the
- * fibers queued on it wait. */
+ * fibers queued on it wait. The pool's one thread is held by a job until
+ * another fiber, which can run only once this one parks (1 worker),
+ * releases it: the long way must park, whatever the timing. */
+static atomic_bool hold_pool;
+
+static void *pool_holder(void *arg)
+{
+    while (atomic_load(&hold_pool))
+        usleep(100);
+    return arg;
+}
+
+static void *pool_releaser(void *arg)
+{
+    atomic_store(&hold_pool, false);
+    return arg;
+}
+
 static void *big_cached_main(void *arg)
 {
     (void)arg;
@@ -281,9 +298,17 @@ static void *big_cached_main(void *arg)
     WT_CHECK(data && b);
     int f = filled_file(data, BIG, 11, 3);
     bool nowait = nowait_reads(f);
+    atomic_store(&hold_pool, true);
+    struct wf_future *hold;
+    WT_CHECK_EQ(wf_blocking(&hold, pool_holder, NULL), 0);
+    struct wf_fiber rel;
+    WT_CHECK_EQ(wf_go(&rel, pool_releaser, NULL), 0);
     uint64_t before = parks_now();
     WT_CHECK_EQ(wf_pread(f, b, BIG, 0), BIG);
     uint64_t parks = parks_now() - before;
+    WT_CHECK_EQ(wf_join(rel, NULL, WF_FOREVER), 0);
+    WT_CHECK_EQ(wf_future_wait(hold, WF_FOREVER), 0);
+    wf_future_release(hold);
     WT_CHECK(memcmp(b, data, BIG) == 0);
     if (nowait)
         WT_CHECK(parks >= 1);
@@ -296,6 +321,7 @@ static void *big_cached_main(void *arg)
 
 WT_CASE(big_cached_read_leaves_the_worker)
 {
+    wf_blocking_set_threads(1);
     run_main(1, big_cached_main, NULL);
 }
 
