@@ -413,10 +413,11 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
  * every event costs a thread hop: measured slower for sockets, see
  * docs/PERFORMANCE.md; io_uring adds file operations through the ring).
  * A forced backend that cannot be used makes calls that have to wait
- * fail with WF_ENOSYS (not in this build) or the error of its setup. Under valgrind (detected where weft was built with
- * valgrind/valgrind.h) the reactor uses epoll, also when WEFT_IO=uring
- * asks otherwise, since io_uring waits hang there; the first start says so
- * in one line on stderr. With epoll the workers poll for readiness
+ * fail with WF_ENOSYS (not in this build) or the error of its setup.
+ * Under valgrind (detected where weft was built with valgrind/valgrind.h)
+ * the reactor uses epoll also when WEFT_IO=uring asks otherwise, since
+ * io_uring waits hang there; the first start so overruled says so in one
+ * line on stderr. With epoll the workers poll for readiness
  * themselves (a fiber woken by I/O runs on the worker that saw the event,
  * and an idle worker sleeps in epoll_wait), and the reactor thread polls
  * only when every worker has been busy for a few milliseconds; with

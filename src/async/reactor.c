@@ -584,17 +584,16 @@ static bool under_valgrind(void)
 }
 #endif
 
-/* Whether valgrind rules io_uring out (see the essay), WEFT_IO=uring
- * included; says so on stderr the first time. R.lock held. */
-static bool valgrind_vetoes_uring(bool uring_forced)
+/* Whether valgrind rules out the io_uring that WEFT_IO=uring asks for
+ * (see the essay); says so on stderr the first time. R.lock held. */
+static bool valgrind_vetoes_uring(void)
 {
     static bool told; /* R.lock */
     if (!wf__backend_uring() || !under_valgrind())
         return false;
     if (!told)
         fprintf(stderr, "weft: running under valgrind: the reactor uses "
-                        "epoll, not io_uring%s\n",
-                uring_forced ? " (WEFT_IO=uring ignored)" : "");
+                        "epoll, not io_uring (WEFT_IO=uring ignored)\n");
     told = true;
     return true;
 }
@@ -610,13 +609,9 @@ static const struct wf__backend *pick(bool *forced)
 {
     int io = wf__config_io();
     *forced = io != WF__IO_AUTO;
-    if (io == WF__IO_EPOLL)
+    if (io != WF__IO_URING || valgrind_vetoes_uring())
         return &wf__backend_epoll;
-    if (valgrind_vetoes_uring(io == WF__IO_URING))
-        return &wf__backend_epoll;
-    if (io == WF__IO_URING)
-        return wf__backend_uring();
-    return &wf__backend_epoll;
+    return wf__backend_uring();
 }
 
 /* Start the reactor if it is not running. R.lock held. */

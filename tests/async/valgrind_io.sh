@@ -4,7 +4,7 @@
 # of an I/O test program under valgrind's memcheck (any error fails). The
 # case must finish: under valgrind weft's reactor uses epoll, because
 # io_uring waits hang there. weft must say so on stderr NOTICES times (1
-# when the build has io_uring, else 0), whatever WEFT_IO asks for and
+# when WEFT_IO=uring asks for io_uring in a build that has it, else 0),
 # however often the reactor starts.
 notices=$1
 vg=$2
