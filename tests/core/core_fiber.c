@@ -427,7 +427,8 @@ static unsigned fls_key;
 
 struct fls_pair {
     int value;
-    atomic_int *ticks; /* shared step counter */
+    atomic_int *ticks;   /* shared step counter */
+    atomic_int *started; /* fibers that have set their value */
     int interleaved;
 };
 
@@ -436,6 +437,15 @@ static void *fls_pair_fn(void *arg)
     struct fls_pair *p = arg;
     WT_CHECK(wf_fls_get(fls_key) == NULL); /* NULL until set */
     WT_CHECK_EQ(wf_fls_set(fls_key, &p->value), 0);
+    /* Both on worker 0 before either counts: the spawner runs on another
+     * worker, and a descheduled spawner let the first fiber finish all
+     * its steps before the second arrived (no interleaving: a flake). */
+    atomic_fetch_add(p->started, 1);
+    while (atomic_load(p->started) < 2) {
+        WT_CHECK_EQ(wf_yield(), 0);
+        if (wf_fls_get(fls_key) != &p->value)
+            WT_FAIL("fls value of fiber %d lost while waiting", p->value);
+    }
     for (int i = 0; i < 200; i++) {
         int before = atomic_fetch_add(p->ticks, 1) + 1;
         WT_CHECK_EQ(wf_yield(), 0);
@@ -451,11 +461,11 @@ static void *fls_pair_fn(void *arg)
 static void *fls_one_worker_main(void *arg)
 {
     static struct fls_pair p[2];
-    static atomic_int ticks;
+    static atomic_int ticks, started;
     WT_CHECK_EQ(wf_fls_key_create(&fls_key, NULL), 0);
     WT_CHECK(wf_fls_get(fls_key) == NULL);
-    p[0] = (struct fls_pair){1, &ticks, 0};
-    p[1] = (struct fls_pair){2, &ticks, 0};
+    p[0] = (struct fls_pair){1, &ticks, &started, 0};
+    p[1] = (struct fls_pair){2, &ticks, &started, 0};
     struct wf_fiber a = go_named("fls-a", 0, fls_pair_fn, &p[0]);
     struct wf_fiber b = go_named("fls-b", 0, fls_pair_fn, &p[1]);
     join(a);
