@@ -78,9 +78,12 @@ static bool ref_digits(const char **s, int64_t *v)
     if (*p < '0' || *p > '9')
         return false;
     for (; *p >= '0' && *p <= '9'; p++) {
-        acc = acc * 10 + (uint64_t)(*p - '0');
-        if (acc > (uint64_t)INT64_MAX)
+        uint64_t d = (uint64_t)(*p - '0');
+        /* Checked before the step: acc * 10 + d could wrap (2^64 wraps
+         * to 0, which the reference then took for zero). */
+        if (acc > ((uint64_t)INT64_MAX - d) / 10)
             return false;
+        acc = acc * 10 + d;
     }
     *s = p;
     *v = (int64_t)acc;
