@@ -409,14 +409,20 @@ void wf__fiber_finish(struct wf__worker *w, struct wf__fcb *f)
             wf__waiter_kick_tail(&jw);
             break;
         } else if (st == WF__S_LIVE) {
+            /* acq_rel: release publishes the result; acquire pairs with
+             * the release of a slot lock taken and dropped since c was
+             * read (the CAS still matches then: the lock bit is clear
+             * again), so that holder's reads come before what follows. */
             if (atomic_compare_exchange_weak_explicit(
-                    &s->ctl, &c, CTL(gen, WF__S_DONE), memory_order_release,
+                    &s->ctl, &c, CTL(gen, WF__S_DONE), memory_order_acq_rel,
                     memory_order_acquire))
                 break;
         } else {
             WF_ASSERT(st == WF__S_DETACHED || st == WF__S_SCOPED);
+            /* acq_rel: as above; slot_free then rewrites s->fiber, which
+             * a lock holder read (TSan: deadline_races_last_exit). */
             if (atomic_compare_exchange_weak_explicit(
-                    &s->ctl, &c, CTL(gen + 1, WF__S_FREE), memory_order_release,
+                    &s->ctl, &c, CTL(gen + 1, WF__S_FREE), memory_order_acq_rel,
                     memory_order_acquire)) {
                 slot_free(rt, slot_index(f->id));
                 break;
