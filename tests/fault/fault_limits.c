@@ -496,13 +496,24 @@ WT_CASE(map_count)
 
 /* ---- io_uring unavailable ------------------------------------------------ */
 
+/* A non-blocking Unix stream pair for the I/O cases below. */
+static void socket_pair(int sv[2])
+{
+    WT_CHECK_EQ(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+        0);
+}
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
 static void *io_main(void *arg)
 {
     (void)arg;
     int sv[2];
-    WT_CHECK_EQ(
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-        0);
+    socket_pair(sv);
     char buf[8];
     /* Nothing to read yet: the read waits on the reactor. */
     WT_CHECK_EQ(wf_read(sv[0], buf, sizeof buf, wf_now() + 20 * WF_MSEC),
@@ -520,11 +531,6 @@ static void *io_main(void *arg)
     return NULL;
 }
 
-static void *no_op(void *arg)
-{
-    return arg;
-}
-
 /* WEFT_IO=uring whose setup fails: a read that has to wait gets the
  * setup's error, twice (the reactor tries again at the next wait), and
  * the runtime goes on (a sleep, a spawn). */
@@ -532,9 +538,7 @@ static void *forced_main(void *arg)
 {
     (void)arg;
     int sv[2];
-    WT_CHECK_EQ(
-        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
-        0);
+    socket_pair(sv);
     char buf[8];
     for (int i = 0; i < 2; i++)
         WT_CHECK_EQ(wf_read(sv[0], buf, sizeof buf, wf_now() + 20 * WF_MSEC),
@@ -542,7 +546,7 @@ static void *forced_main(void *arg)
     WT_CHECK(wf_io_backend() == NULL);
     WT_CHECK_EQ(wf_sleep(WF_MSEC), 0);
     struct wf_fiber f;
-    WT_CHECK_EQ(wf_go(&f, no_op, NULL), 0);
+    WT_CHECK_EQ(wf_go(&f, nothing, NULL), 0);
     WT_CHECK_EQ(wf_join(f, NULL, WF_FOREVER), 0);
     close(sv[0]);
     close(sv[1]);
@@ -586,11 +590,6 @@ WT_CASE(uring_unavailable)
 }
 
 /* ---- a worker's signal stack ------------------------------------------------ */
-
-static void *nothing(void *arg)
-{
-    return arg;
-}
 
 WT_CASE(init_signal_stack)
 {
