@@ -565,22 +565,32 @@ WT_CASE(dump_on_signal)
  * the stack, and not a data race under TSan (the CI TSan job saw one
  * with dump_on_signal's main fiber going to sleep during the dump). */
 static struct wf_chan *pp_ch[2];
-static atomic_int pp_done;
+static atomic_int pp_stop;   /* set by the dumper once it has dumped enough */
+static atomic_int pp_rounds; /* round trips completed by the pair */
 
+/* Side 0 keeps the pair going until the dumper says stop, and then ends
+ * it with -1, which side 1 echoes before it leaves too. So the pair is
+ * still parking and waking for every dump: it cannot finish before the
+ * dumper first runs (a fixed count of round trips could, on 2 workers). */
 static void *pinger(void *a)
 {
-    int side = (int)(intptr_t)a, v = 0;
-    for (int i = 0; i < 3000; i++) {
+    int side = (int)(intptr_t)a;
+    for (int i = 0;; i++) {
+        int v = i, r = 0;
         if (side == 0) {
+            if (atomic_load(&pp_stop))
+                v = -1;
             WT_CHECK_EQ(wf_chan_send(pp_ch[0], &v, WF_FOREVER), 0);
-            WT_CHECK_EQ(wf_chan_recv(pp_ch[1], &v, WF_FOREVER), 0);
+            WT_CHECK_EQ(wf_chan_recv(pp_ch[1], &r, WF_FOREVER), 0);
+            WT_CHECK_EQ(r, v);
+            atomic_fetch_add(&pp_rounds, 1);
         } else {
             WT_CHECK_EQ(wf_chan_recv(pp_ch[0], &v, WF_FOREVER), 0);
             WT_CHECK_EQ(wf_chan_send(pp_ch[1], &v, WF_FOREVER), 0);
         }
+        if (v < 0)
+            return NULL;
     }
-    atomic_fetch_add(&pp_done, 1);
-    return NULL;
 }
 
 static void *dump_racing_main(void *arg)
@@ -593,18 +603,20 @@ static void *dump_racing_main(void *arg)
         WT_CHECK_EQ(wf_go(&f[i], pinger, (void *)(intptr_t)i), 0);
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     WT_CHECK(null >= 0);
+    /* Dump until the pair has made 3,000 round trips and at least 200
+     * dumps were taken while it ran. */
     int dumps = 0;
-    while (atomic_load(&pp_done) < 2) {
-        WT_CHECK(wf_fibers_dump(null) >= 1);
+    while (dumps < 200 || atomic_load(&pp_rounds) < 3000) {
+        WT_CHECK(wf_fibers_dump(null) >= 3); /* main and the pair */
         dumps++;
         wf_yield();
     }
+    atomic_store(&pp_stop, 1);
     close(null);
     for (int i = 0; i < 2; i++) {
         WT_CHECK_EQ(wf_join(f[i], NULL, WF_FOREVER), 0);
         wf_chan_release(pp_ch[i]);
     }
-    WT_CHECK(dumps > 0);
     return NULL;
 }
 
