@@ -168,7 +168,18 @@ static void *nofile_main(void *arg)
         cl[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         WT_CHECK(cl[i] >= 0);
     }
-    wf_sleep(5 * WF_MSEC); /* the acceptor waits: the reactor runs */
+    /* The reactor's descriptors (the poll's, its wake-up's) are opened
+     * when the acceptor first waits: wait for that before the limit is
+     * lowered. (A 5 ms nap was not a handshake: on a loaded machine the
+     * acceptor ran only after the clients had connected, so its accepts
+     * did not wait, and the first echo fiber's read had to start the
+     * reactor under the lowered limit: WF_EMFILE, the connection closed,
+     * a failed round trip.) */
+    for (int64_t end = wf_now() + 20 * WF_SEC; !wf_io_backend();) {
+        if (wf_now() > end)
+            WT_FAIL("the acceptor has not started the reactor in 20 s");
+        wf_sleep(WF_MSEC);
+    }
 
     /* Fill the free numbers below the highest open one, so that exactly
      * ROOM more descriptors can be opened under the limit. */
