@@ -15,19 +15,14 @@
 #include "core/timer.h"
 #include "wtest_rt.h"
 
-
-static atomic_int started;
-
 static void *sleeper(void *arg)
 {
-    atomic_fetch_add(&started, 1);
     return U2P((uintptr_t)-wf_sleep((int64_t)P2U(arg)));
 }
 
 static void *timed_parker(void *arg)
 {
     (void)arg;
-    atomic_fetch_add(&started, 1);
     int rc;
     while ((rc = wf_park(wf_deadline_in(3600 * WF_SEC))) == 0 &&
            !wf_cancelled())
@@ -35,11 +30,26 @@ static void *timed_parker(void *arg)
     return U2P((uintptr_t)-rc);
 }
 
-static void wait_started(int n)
+/* Waits until n fibers besides the caller are parked: a fiber is listed
+ * as parked only once its deadline is in its worker's heap (src/core/
+ * sched.c, park), so then every timer is counted. (A 20 ms nap after the
+ * last one started was not a handshake: a worker descheduled between a
+ * fiber's start and its park left that timer out of the count.) */
+static void wait_parked(int n)
 {
-    while (atomic_load(&started) < n)
+    static struct wf_fiber_info in[1100];
+    int64_t give_up = wf_deadline_in(30 * WF_SEC);
+    for (;;) {
+        int k = wf_fibers_list(in, sizeof in / sizeof in[0], NULL), parked = 0;
+        WT_CHECK(k >= 0);
+        for (int i = 0; i < k; i++)
+            parked += in[i].state == WF_FIBER_PARKED;
+        if (parked >= n)
+            return;
+        if (wf_now() > give_up)
+            WT_FAIL("%d of %d fibers parked after 30 s", parked, n);
         wf_sleep(WF_MSEC);
-    wf_sleep(20 * WF_MSEC); /* the last ones have armed their timers */
+    }
 }
 
 static void *timers_main(void *arg)
@@ -51,10 +61,9 @@ static void *timers_main(void *arg)
     WT_CHECK(base >= 0);
 
     /* Sleepers cancelled: their timers go with them. */
-    atomic_store(&started, 0);
     for (int i = 0; i < N; i++)
         WT_CHECK_EQ(wf_go(&f[i], sleeper, U2P(3600 * WF_SEC)), 0);
-    wait_started(N);
+    wait_parked(N);
     WT_CHECK_EQ(wf__test_pending_timers(), base + N);
     for (int i = 0; i < N; i++)
         WT_CHECK_EQ(wf_cancel(f[i]), 0);
@@ -66,10 +75,9 @@ static void *timers_main(void *arg)
     WT_CHECK_EQ(wf__test_pending_timers(), base);
 
     /* Parks with a deadline ended by cancellation: the same. */
-    atomic_store(&started, 0);
     for (int i = 0; i < N; i++)
         WT_CHECK_EQ(wf_go(&f[i], timed_parker, NULL), 0);
-    wait_started(N);
+    wait_parked(N);
     WT_CHECK_EQ(wf__test_pending_timers(), base + N);
     for (int i = 0; i < N; i++)
         WT_CHECK_EQ(wf_cancel(f[i]), 0);
@@ -78,7 +86,6 @@ static void *timers_main(void *arg)
     WT_CHECK_EQ(wf__test_pending_timers(), base);
 
     /* Sleepers that run to their deadline leave nothing either. */
-    atomic_store(&started, 0);
     for (int i = 0; i < N; i++)
         WT_CHECK_EQ(wf_go(&f[i], sleeper, U2P(i % 7 * WF_MSEC)), 0);
     for (int i = 0; i < N; i++) {
@@ -100,7 +107,6 @@ WT_CASE(timers_removed_not_leaked)
 static void *park_until_cancelled(void *arg)
 {
     (void)arg;
-    atomic_fetch_add(&started, 1);
     while (wf_park(WF_FOREVER) == 0)
         ;
     return NULL;
@@ -111,10 +117,9 @@ static void *guard_main(void *arg)
     enum { N = 300 };
     static struct wf_fiber f[N];
     long cap = (long)P2U(arg);
-    atomic_store(&started, 0);
     for (int i = 0; i < N; i++)
         WT_CHECK_EQ(wf_go(&f[i], park_until_cancelled, NULL), 0);
-    wait_started(N);
+    wait_parked(N);
     /* main's stack and N others exist: exactly `cap` have guards. */
     WT_CHECK_EQ(wf__test_guarded_stacks(), cap);
     for (int i = 0; i < N; i++)
