@@ -9,6 +9,8 @@
 
 #include <weft.h>
 
+#include "stack_shown.h"
+
 void *gdb_receiver(void *arg);
 void inspect_gdb_stop(void);
 
@@ -46,7 +48,7 @@ static void *main_fiber(void *arg)
         for (int i = 0; i < n; i++)
             parked += in[i].state == WF_FIBER_PARKED &&
                       strncmp(in[i].name, "gdb-recv", 8) == 0;
-        if (parked == 2)
+        if (parked == 2 && wt_stack_shown(names[0]) && wt_stack_shown(names[1]))
             break;
         wf_sleep(WF_MSEC);
     }

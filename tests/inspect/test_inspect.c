@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "stack_shown.h"
 #include "wtest_rt.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -524,7 +525,7 @@ static void *dump_main(void *arg)
         struct wf_fiber_info in[4];
         int n = wf_fibers_list(in, 4, NULL);
         const struct wf_fiber_info *x = find(in, n, "recv-a");
-        if (x && x->state == WF_FIBER_PARKED)
+        if (x && x->state == WF_FIBER_PARKED && wt_stack_shown("recv-a"))
             break;
         wf_sleep(WF_MSEC);
     }
