@@ -647,6 +647,11 @@ enum {
 };
 
 static int dl_mode;
+/* no_report's child: the 1 s without a report starts once the scenario is
+ * up, not at the fork (a child slow to get there, on a loaded machine or
+ * under a sanitizer, would otherwise be stopped before it has shown it
+ * is up, or with less than 50 thresholds left to report in). */
+static bool dl_alarm_when_up;
 static struct wf_chan *plain_ch;
 static struct wf_once dl_once = WF_ONCE_INIT;
 static int dl_sv[2];
@@ -782,6 +787,8 @@ static void *deadlock_main(void *arg)
         break;
     }
     fprintf(stderr, "scenario up\n");
+    if (dl_alarm_when_up)
+        alarm(1); /* 50 thresholds of 20 ms: SIGALRM ends the child */
     wf_join(f1, NULL, WF_FOREVER);
     return NULL;
 }
@@ -832,7 +839,8 @@ static void no_report(const char *mode)
         close(p[1]);
         for (int i = 0; env[i]; i += 2)
             setenv(env[i], env[i + 1], 1);
-        alarm(1); /* 50 thresholds of 20 ms: SIGALRM ends the child */
+        alarm(60); /* a guard until the scenario is up */
+        dl_alarm_when_up = true;
         deadlock_child();
         _exit(0);
     }
