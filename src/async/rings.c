@@ -123,6 +123,7 @@ struct ring {
     atomic_int cq_lock;   /* one reaper at a time */
     atomic_int again;     /* a reaper found cq_lock held */
     atomic_long inflight; /* completions still to come */
+    atomic_uint head;     /* the CQ head as the last drain left it */
     unsigned since;       /* decisions since a submission; owner only */
     struct wf__spin lock; /* cancels, dead */
     struct op *cancels;   /* records whose cancel the owner submits */
@@ -232,6 +233,13 @@ static void drain(struct ring *r)
     io_uring_for_each_cqe(&r->ring, head, cqe)
     {
         n++;
+        /* acquire, after this entry was seen: pairs with the release by
+         * which a fiber counts its operation in (wf__ring_io), after
+         * writing its record. What really orders the record before its
+         * completion is the kernel (the SQE's submission, the completion,
+         * the tail's release), which TSan cannot see; this pair states
+         * the same order in C11. */
+        (void)atomic_load_explicit(&r->inflight, memory_order_acquire);
         uint64_t ud = io_uring_cqe_get_data64(cqe);
         if (ud == UD_CANCEL || ud == UD_TIMEOUT)
             continue;
@@ -244,6 +252,8 @@ static void drain(struct ring *r)
     }
     if (n) {
         io_uring_cq_advance(&r->ring, n);
+        /* relaxed: a hint for reap's look without the lock. */
+        atomic_store_explicit(&r->head, head, memory_order_relaxed);
         /* relaxed: a count; io_exit reads it after its own reaping. */
         atomic_fetch_sub_explicit(&r->inflight, n, memory_order_relaxed);
     }
@@ -251,8 +261,14 @@ static void drain(struct ring *r)
 
 static void reap(struct ring *r)
 {
-    if (io_uring_cq_ready(&r->ring) == 0)
-        return; /* a completion posted later comes with its own event */
+    /* Nothing posted since the last drain (liburing's cq_ready reads the
+     * head without an atomic, fine for one consumer only): the head we
+     * kept is at most the real one, which is at most the tail, so equal
+     * means empty. A completion posted later comes with its own event.
+     * acquire: the tail is the kernel's release, the entries with it. */
+    unsigned tail = __atomic_load_n(r->ring.cq.ktail, __ATOMIC_ACQUIRE);
+    if (tail == atomic_load_explicit(&r->head, memory_order_relaxed))
+        return;
     /* seq_cst: the Dekker with the holder's unlock and load (top). */
     atomic_store_explicit(&r->again, 1, memory_order_seq_cst);
     while (atomic_load_explicit(&r->again, memory_order_seq_cst)) {
@@ -529,8 +545,9 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
         io_uring_prep_link_timeout(t, &o.ts, IORING_TIMEOUT_ABS);
         io_uring_sqe_set_data64(t, UD_TIMEOUT);
     }
-    /* relaxed: a count (drain). */
-    atomic_fetch_add_explicit(&r->inflight, need, memory_order_relaxed);
+    /* release: pairs with drain's acquire (the record before its
+     * completion). */
+    atomic_fetch_add_explicit(&r->inflight, need, memory_order_release);
     w->io_active = true;
     wf__inspect_io(); /* wf_stats */
     /* The round that submits comes as soon as this fiber parks. */
