@@ -429,8 +429,7 @@ WF_API const char *wf_io_backend(void);
  * wf_write, wf_readv, wf_writev) run on per-worker io_uring rings: the environment variable
  * WEFT_IO_RINGS=1 (a boolean, read by wf_init; default off) asks for it.
  * Each worker then makes a ring the first time one of its fibers does
- * such a call; the call queues its operation there (with a linked
- * timeout for its deadline) and parks, and the worker submits what its
+ * such a call; the call queues its operation there and parks, and the worker submits what its
  * fibers queued in one io_uring_enter per scheduling round, so many
  * connections' receives and sends cost one system call; completions are
  * reaped by the workers. A deadline, a cancellation or a wf_close of the

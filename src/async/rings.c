@@ -7,9 +7,9 @@
  * time one of its fibers receives or sends (IORING_SETUP_SINGLE_ISSUER:
  * only the owner ever enters the kernel for it; Linux 6.0, else the ring
  * is made without it). A fiber's wf_recv / wf_send / wf_read / wf_write
- * (and wf_readv / wf_writev, as recvmsg / sendmsg) on a socket queues an SQE on the ring of the worker it runs on, with a
- * linked IORING_OP_LINK_TIMEOUT when it has a deadline, and parks on its
- * record's state word; no system call. The owner submits what is queued
+ * (and wf_readv / wf_writev, as recvmsg / sendmsg) on a socket queues an
+ * SQE on the ring of the worker it runs on and parks on its record's
+ * state word, with its deadline on weft's own timer; no system call. The owner submits what is queued
  * in one io_uring_enter from its scheduling round (wf__hooks.io_round,
  * core_int.h): every SUBMIT_EVERY scheduling decisions while it has
  * fibers to run, and before it looks for work elsewhere or sleeps. A ring
@@ -29,18 +29,19 @@
  * before draining and looks at it after its unlock (seq_cst): a Dekker,
  * so either the holder drains once more or the late reaper gets the lock.
  * No completion is left unreaped. A user_data is the record's address, or
- * UD_TIMEOUT / UD_CANCEL for the linked timeouts and cancellations, which
- * touch no record. `inflight` counts the completions still to come.
+ * UD_CANCEL for a cancellation, which touches no record. `inflight` counts the completions still to come.
  *
  * Interleavings considered, and how each is handled:
- *   - deadline vs completion: the kernel ends the operation itself (the
- *     linked timeout, absolute on CLOCK_MONOTONIC, wf_now's clock). The
- *     operation's own completion is the only one the fiber waits for: a
- *     result that arrives as the deadline fires is in it (a count), and
- *     is returned; -ECANCELED with no cancel asked for is the timeout
- *     (WF_ETIMEDOUT). The fiber never returns before that completion, so
- *     the kernel never writes into a buffer after the call returned
- *     (tests: deadline_races_completion, canary_after_timeout).
+ *   - deadline vs completion: the park's deadline (weft's timer heap)
+ *     wakes the fiber with WF_ETIMEDOUT, and it asks for the operation's
+ *     cancel exactly as for a cancellation (below), with WF_ETIMEDOUT as
+ *     the reason. The operation's own completion is the only one the
+ *     fiber waits for: a result that arrives as the deadline fires is in
+ *     it (a count), and is returned; -ECANCELED is our cancel, whose
+ *     reason is the result. The fiber never returns before that
+ *     completion, so the kernel never writes into a buffer after the call
+ *     returned (tests: deadline_races_completion, canary_after_timeout).
+ *     A timeout is late by the owner's round when the owner computes.
  *   - cancellation of the parked fiber (scope close, wf_cancel): the
  *     cancellable park returns WF_ECANCELED; the fiber asks the ring's
  *     owner for an IORING_OP_ASYNC_CANCEL (request_cancel: the record
@@ -85,7 +86,11 @@
  *   - plain threads keep the readiness path; so does a descriptor that
  *     turned out not to be a socket (a pipe given to wf_read).
  *
- * Rejected: letting any worker submit on any ring under a lock (an
+ * Rejected: IORING_OP_LINK_TIMEOUT for deadlines (the kernel would end
+ * the operation itself, without the owner's round): each linked timeout
+ * arms and disarms a kernel hrtimer, which took 7-8% of weft-httpd's
+ * samples (perf, 1 worker, wrk -c100); weft's timer heap costs nothing
+ * in the kernel, and a deadline that fires is rare. Letting any worker submit on any ring under a lock (an
  * io_uring_enter submits everything queued, and the requests belong to
  * the submitting thread: another worker's enter would take the owner's
  * queued receives along); per-operation io_uring_enter (as many system
@@ -114,8 +119,7 @@
  * fibers to run. */
 #define SUBMIT_EVERY 16
 
-#define UD_CANCEL  1u
-#define UD_TIMEOUT 2u
+#define UD_CANCEL 1u
 
 struct ring {
     struct io_uring ring; /* SQ: owner only; CQ: cq_lock */
@@ -132,15 +136,14 @@ struct ring {
 
 /* One operation; on its fiber's stack. */
 struct op {
-    struct wf__wait wt;          /* state: 0 in flight, 1 completed */
-    struct wf__clause cl;        /* in its descriptor's entry (its lock) */
-    struct ring *ring;           /* the ring it was queued on */
-    struct op *cnext;            /* ring->cancels (ring->lock) */
-    bool cqueued;                /* in ring->cancels (ring->lock) */
-    atomic_int why;              /* the first cancel's reason; 0: none */
-    int32_t res;                 /* written by the reaper before state */
-    struct __kernel_timespec ts; /* the deadline; read at submission */
-    struct msghdr msg;           /* RECVV, SENDV; read at submission */
+    struct wf__wait wt;   /* state: 0 in flight, 1 completed */
+    struct wf__clause cl; /* in its descriptor's entry (its lock) */
+    struct ring *ring;    /* the ring it was queued on */
+    struct op *cnext;     /* ring->cancels (ring->lock) */
+    bool cqueued;         /* in ring->cancels (ring->lock) */
+    atomic_int why;       /* the first cancel's reason; 0: none */
+    int32_t res;          /* written by the reaper before state */
+    struct msghdr msg;    /* RECVV, SENDV; read at submission */
 };
 
 /* Setting up failed in this runtime run (the run's wf__rt.gen + 1). */
@@ -241,7 +244,7 @@ static void drain(struct ring *r)
          * the same order in C11. */
         (void)atomic_load_explicit(&r->inflight, memory_order_acquire);
         uint64_t ud = io_uring_cqe_get_data64(cqe);
-        if (ud == UD_CANCEL || ud == UD_TIMEOUT)
+        if (ud == UD_CANCEL)
             continue;
         struct op *o = (struct op *)(uintptr_t)ud;
         o->res = cqe->res;
@@ -513,9 +516,6 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
         return true;
     }
     wf__trace_io_begin((enum wf__tio)what, &err, fd);
-    int need = deadline == WF_FOREVER ? 1 : 2;
-    if (io_uring_sq_space_left(&r->ring) < (unsigned)need)
-        submit(r);
     struct io_uring_sqe *sqe = sqe_get(r);
     flags &= ~MSG_DONTWAIT;
     if (n > 0x7ffff000 && kind != WF__RING_RECVV && kind != WF__RING_SENDV)
@@ -535,27 +535,18 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     else
         io_uring_prep_sendmsg(sqe, fd, &o.msg, flags | MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&o);
-    if (need == 2) {
-        sqe->flags |= IOSQE_IO_LINK;
-        if (deadline < 0)
-            deadline = 0;
-        o.ts.tv_sec = deadline / WF_SEC;
-        o.ts.tv_nsec = deadline % WF_SEC;
-        struct io_uring_sqe *t = sqe_get(r); /* space checked above */
-        io_uring_prep_link_timeout(t, &o.ts, IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data64(t, UD_TIMEOUT);
-    }
     /* release: pairs with drain's acquire (the record before its
      * completion). */
-    atomic_fetch_add_explicit(&r->inflight, need, memory_order_release);
+    atomic_fetch_add_explicit(&r->inflight, 1, memory_order_release);
     w->io_active = true;
     wf__inspect_io(); /* wf_stats */
     /* The round that submits comes as soon as this fiber parks. */
     while (atomic_load_explicit(&o.wt.state, memory_order_seq_cst) == 0) {
-        int pe = wf__waiter_park_word(&o.wt.w, &o.wt.state, 0, WF_FOREVER,
-                                      WF__WHY_IO);
-        if (pe == WF_ECANCELED) {
-            request_cancel(&o, WF_ECANCELED);
+        /* The deadline is this park's: weft's timer, not the kernel's. */
+        int pe =
+            wf__waiter_park_word(&o.wt.w, &o.wt.state, 0, deadline, WF__WHY_IO);
+        if (pe == WF_ECANCELED || pe == WF_ETIMEDOUT) {
+            request_cancel(&o, pe);
             while (atomic_load_explicit(&o.wt.state, memory_order_seq_cst) == 0)
                 wf__waiter_park_word_nocancel(&o.wt.w, &o.wt.state, 0,
                                               WF_FOREVER, WF__WHY_IO);
@@ -564,10 +555,9 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     finish(&o);
     wf__iofd_ring_unlink(e, &o.cl);
     ssize_t res = o.res;
-    if (res == -ECANCELED) {
-        int why = atomic_load_explicit(&o.why, memory_order_seq_cst);
-        res = why ? why : WF_ETIMEDOUT;
-    } else if (res == -ENOTSOCK) {
+    if (res == -ECANCELED) /* ended by our cancel: its reason */
+        res = atomic_load_explicit(&o.why, memory_order_seq_cst);
+    else if (res == -ENOTSOCK) {
         wf__iofd_set_notsock(e, gen);
         wf__trace_io_end(&err, res);
         return false; /* nothing happened: the readiness path does it */
