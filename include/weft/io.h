@@ -426,7 +426,7 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
 WF_API const char *wf_io_backend(void);
 
 /* Whether fibers' socket reads and writes (wf_recv, wf_send, wf_read,
- * wf_write, wf_readv, wf_writev) run on per-worker io_uring rings: the environment variable
+ * wf_write, wf_readv, wf_writev) and wf_accept run on per-worker io_uring rings: the environment variable
  * WEFT_IO_RINGS=1 (a boolean, read by wf_init; default off) asks for it.
  * Each worker then makes a ring the first time one of its fibers does
  * such a call; the call queues its operation there and parks, and the worker submits what its

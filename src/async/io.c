@@ -508,9 +508,19 @@ static ssize_t do_accept(int fd, void *ctx)
 
 int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
+    struct wf__ring_acc ra = {addr, len};
+    ssize_t r;
+    int fd;
+    if (wf__ring_io(lfd, WF__RING_ACCEPT, &ra, 0, 0, deadline, WF__TIO_ACCEPT,
+                    &r)) {
+        fd = (int)r;
+        if (fd >= 0)
+            wf__iofd_renew(fd);
+        return fd;
+    }
     struct acc a = {addr, len};
-    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a,
-                          WF__TIO_ACCEPT);
+    fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a,
+                      WF__TIO_ACCEPT);
     if (fd >= 0)
         wf__iofd_renew(fd);
     return fd;

@@ -7,7 +7,8 @@
  * time one of its fibers receives or sends (IORING_SETUP_SINGLE_ISSUER:
  * only the owner ever enters the kernel for it; Linux 6.0, else the ring
  * is made without it). A fiber's wf_recv / wf_send / wf_read / wf_write
- * (and wf_readv / wf_writev, as recvmsg / sendmsg) on a socket queues an
+ * (and wf_readv / wf_writev, as recvmsg / sendmsg, and wf_accept) on a
+ * socket queues an
  * SQE on the ring of the worker it runs on and parks on its record's
  * state word, with its deadline on weft's own timer; no system call. The owner submits what is queued
  * in one io_uring_enter from its scheduling round (wf__hooks.io_round,
@@ -532,8 +533,12 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
         io_uring_prep_send(sqe, fd, buf, n, flags | MSG_NOSIGNAL);
     else if (kind == WF__RING_RECVV)
         io_uring_prep_recvmsg(sqe, fd, &o.msg, flags);
-    else
+    else if (kind == WF__RING_SENDV)
         io_uring_prep_sendmsg(sqe, fd, &o.msg, flags | MSG_NOSIGNAL);
+    else
+        io_uring_prep_accept(sqe, fd, ((struct wf__ring_acc *)buf)->addr,
+                             ((struct wf__ring_acc *)buf)->len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)&o);
     /* release: pairs with drain's acquire (the record before its
      * completion). */

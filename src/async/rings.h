@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "core/waitrec.h"
@@ -17,12 +18,19 @@
 struct wf__iofd;
 
 /* RECVV, SENDV: buf is a struct iovec array, n its count (recvmsg(2),
- * sendmsg(2)). */
+ * sendmsg(2)). ACCEPT: buf is a struct wf__ring_acc, n unused; the
+ * result is the new descriptor, non-blocking and close-on-exec. */
 enum wf__ring_kind {
     WF__RING_RECV,
     WF__RING_SEND,
     WF__RING_RECVV,
-    WF__RING_SENDV
+    WF__RING_SENDV,
+    WF__RING_ACCEPT
+};
+
+struct wf__ring_acc {
+    struct sockaddr *addr;
+    socklen_t *len;
 };
 
 /* Run one receive (or send) of fd on the calling worker's ring, parking

@@ -347,6 +347,53 @@ WT_CASE(cancel_races_data)
     run_main(2, cancel_race_main, NULL);
 }
 
+/* ---- accept: timed out, cancelled, then a connection --------------------------- */
+
+static void *parked_accept(void *arg)
+{
+    atomic_fetch_add(&parked, 1);
+    return U2P((uintptr_t)-wf_accept((int)P2U(arg), NULL, NULL, WF_FOREVER));
+}
+
+static void *accept_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int l = wf_tcp_listen("127.0.0.1", 0, 16);
+    WT_CHECK(l >= 0);
+    WT_CHECK_EQ(wf_accept(l, NULL, NULL, wf_deadline_in(WF_MSEC)),
+                WF_ETIMEDOUT);
+    atomic_store(&parked, 0);
+    struct wf_fiber f = go(parked_accept, U2P(l));
+    while (atomic_load(&parked) == 0)
+        wf_yield();
+    wf_sleep(WF_MSEC);
+    WT_CHECK_EQ(wf_cancel(f), 0);
+    WT_CHECK_EQ((int)P2U(join(f)), ECANCELED);
+    /* Nothing was taken by the cancelled accept. */
+    int c = wf_tcp_connect("127.0.0.1", wf_local_port(l), WF_FOREVER);
+    WT_CHECK(c >= 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int s = wf_accept(l, (struct sockaddr *)&ss, &sl, wf_deadline_in(GUARD));
+    WT_CHECK(s >= 0);
+    WT_CHECK(sl > 0 && sl <= sizeof ss);
+    WT_CHECK_EQ(fcntl(s, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    WT_CHECK_EQ(fcntl(s, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    WT_CHECK_EQ(wf_write(c, "a", 1, WF_FOREVER), 1);
+    char ch;
+    WT_CHECK_EQ(wf_read(s, &ch, 1, wf_deadline_in(GUARD)), 1);
+    WT_CHECK_EQ(wf_close(s), 0);
+    WT_CHECK_EQ(wf_close(c), 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+    return NULL;
+}
+
+WT_CASE(accept_timeout_cancel)
+{
+    run_main(2, accept_main, NULL);
+}
+
 /* ---- wf_close of a descriptor another fiber receives on --------------------- */
 
 static void *close_main(void *arg)
