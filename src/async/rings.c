@@ -117,7 +117,9 @@
 #define RING_SQ 256
 #define RING_CQ 16384
 /* Scheduling decisions between two submissions while the owner has
- * fibers to run. */
+ * fibers to run: fewer submit more often (more system calls), more keep
+ * the first fiber's operation waiting behind the others' (latency); 16
+ * answered the most requests of 4, 16 and 64 (weft-httpd, -c100). */
 #define SUBMIT_EVERY 16
 
 #define UD_CANCEL 1u
