@@ -6,7 +6,9 @@
  * Rings. Each worker owns one ring, made lazily by that worker the first
  * time one of its fibers receives or sends (IORING_SETUP_SINGLE_ISSUER:
  * only the owner ever enters the kernel for it; Linux 6.0, else the ring
- * is made without it). A fiber's wf_recv / wf_send / wf_read / wf_write
+ * is made without it; IORING_SETUP_COOP_TASKRUN: the kernel does not
+ * interrupt the owner to post completions, see "owner computing" below).
+ * A fiber's wf_recv / wf_send / wf_read / wf_write
  * (and wf_readv / wf_writev, as recvmsg / sendmsg, and wf_accept) on a
  * socket queues an
  * SQE on the ring of the worker it runs on and parks on its record's
@@ -67,10 +69,18 @@
  *   - two reapers: cq_lock and `again` above (the owner's round and a
  *     poller's dispatch race in every test with 2 workers).
  *   - owner computing while completions arrive: the completion is posted
- *     by the kernel in the owner's task context (task work), then the
- *     ring's descriptor wakes the reactor's poll, and a polling worker or
- *     the fallback reactor thread reaps it and readies the fiber
- *     elsewhere. SQEs the owner queued but has not submitted wait for its
+ *     by the kernel in the owner's task context (task work); with
+ *     COOP_TASKRUN that happens at the owner's next entry into the kernel
+ *     or return from an interrupt (its timer tick at the latest), not
+ *     through an interrupt of its own, and at once when it sleeps (the
+ *     kernel wakes it: a futex wait restarts, a poll returns EINTR).
+ *     Then the ring's descriptor wakes the reactor's poll, and a polling
+ *     worker or the fallback reactor thread reaps it and readies the
+ *     fiber elsewhere. Interrupting the owner at once (no COOP_TASKRUN)
+ *     cost weft-httpd a quarter of its requests: each completion's
+ *     receive then ran while the sender's CPU still held the socket's
+ *     lock (perf: 10% of samples spinning in lock_sock under the task
+ *     work). SQEs the owner queued but has not submitted wait for its
  *     next round (a fiber that queues one has just parked, so the round
  *     comes as soon as the fiber's worker switches again).
  *   - shutdown: the reactor's shutdown asks for the cancel of every
@@ -191,12 +201,12 @@ static struct ring *ring_get(struct wf__worker *w)
     }
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL |
-              IORING_SETUP_CQSIZE;
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+              IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
     p.cq_entries = RING_CQ;
     int err =
         wf__uring(io_uring_queue_init_params(RING_SQ, &r->ring, &p), -ENOMEM);
-    if (err == -EINVAL) { /* before Linux 6.0: no SINGLE_ISSUER */
+    if (err == -EINVAL) { /* before 6.0 (SINGLE_ISSUER), 5.19 (COOP) */
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE;
         p.cq_entries = RING_CQ;
