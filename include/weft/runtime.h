@@ -27,6 +27,9 @@
  *                                          0 in the variable: off)
  *   -               WEFT_DEBUG_MIGRATE     off (a boolean: 1/0, true/false...)
  *   -               WEFT_IO                auto (epoll or uring; weft/io.h)
+ *   -               WEFT_IO_RINGS          off (a boolean: socket I/O on
+ *                                          per-worker io_uring rings;
+ *                                          weft/io.h)
  *   -               WEFT_BLOCKING_THREADS  16 (weft/future.h)
  *   dump_signal     WEFT_DUMP_SIGNAL       none (a signal name or number;
  *                                          weft/inspect.h)

@@ -43,6 +43,7 @@
 #include "common/fault.h"
 #include "async_test.h"
 #include "reactor.h"
+#include "rings.h"
 #include "trace/trace.h"
 #include "weft/fiber.h"
 #include "weft/future.h"
@@ -102,6 +103,9 @@ static ssize_t do_read(int fd, void *ctx)
 
 ssize_t wf_read(int fd, void *buf, size_t n, int64_t deadline)
 {
+    ssize_t r;
+    if (wf__ring_io(fd, WF__RING_RECV, buf, n, 0, deadline, WF__TIO_READ, &r))
+        return r;
     struct buf b = {buf, n, 0};
     return io_loop(fd, WF__DIR_READ, deadline, do_read, &b, WF__TIO_READ);
 }
@@ -117,6 +121,10 @@ static ssize_t do_write(int fd, void *ctx)
 
 ssize_t wf_write(int fd, const void *buf, size_t n, int64_t deadline)
 {
+    ssize_t r;
+    if (wf__ring_io(fd, WF__RING_SEND, (void *)buf, n, 0, deadline,
+                    WF__TIO_WRITE, &r))
+        return r;
     struct buf b = {(void *)buf, n, 0};
     return io_loop(fd, WF__DIR_WRITE, deadline, do_write, &b, WF__TIO_WRITE);
 }
@@ -150,6 +158,10 @@ static ssize_t do_recv(int fd, void *ctx)
 
 ssize_t wf_recv(int fd, void *buf, size_t n, int flags, int64_t deadline)
 {
+    ssize_t r;
+    if (wf__ring_io(fd, WF__RING_RECV, buf, n, flags, deadline, WF__TIO_RECV,
+                    &r))
+        return r;
     struct buf b = {buf, n, flags};
     return io_loop(fd, WF__DIR_READ, deadline, do_recv, &b, WF__TIO_RECV);
 }
@@ -163,6 +175,10 @@ static ssize_t do_send(int fd, void *ctx)
 
 ssize_t wf_send(int fd, const void *buf, size_t n, int flags, int64_t deadline)
 {
+    ssize_t r;
+    if (wf__ring_io(fd, WF__RING_SEND, (void *)buf, n, flags, deadline,
+                    WF__TIO_SEND, &r))
+        return r;
     struct buf b = {(void *)buf, n, flags};
     return io_loop(fd, WF__DIR_WRITE, deadline, do_send, &b, WF__TIO_SEND);
 }
@@ -182,6 +198,10 @@ ssize_t wf_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
 {
     if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
         return WF_EINVAL;
+    ssize_t r;
+    if (wf__ring_io(fd, WF__RING_RECVV, (void *)iov, (size_t)iovcnt, 0,
+                    deadline, WF__TIO_READV, &r))
+        return r;
     struct vec v = {iov, iovcnt};
     return io_loop(fd, WF__DIR_READ, deadline, do_readv, &v, WF__TIO_READV);
 }
@@ -204,6 +224,10 @@ ssize_t wf_writev(int fd, const struct iovec *iov, int iovcnt,
 {
     if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov))
         return WF_EINVAL;
+    ssize_t r;
+    if (wf__ring_io(fd, WF__RING_SENDV, (void *)iov, (size_t)iovcnt, 0,
+                    deadline, WF__TIO_WRITEV, &r))
+        return r;
     struct vec v = {iov, iovcnt};
     return io_loop(fd, WF__DIR_WRITE, deadline, do_writev, &v, WF__TIO_WRITEV);
 }
@@ -484,9 +508,19 @@ static ssize_t do_accept(int fd, void *ctx)
 
 int wf_accept(int lfd, struct sockaddr *addr, socklen_t *len, int64_t deadline)
 {
+    struct wf__ring_acc ra = {addr, len};
+    ssize_t r;
+    int fd;
+    if (wf__ring_io(lfd, WF__RING_ACCEPT, &ra, 0, 0, deadline, WF__TIO_ACCEPT,
+                    &r)) {
+        fd = (int)r;
+        if (fd >= 0)
+            wf__iofd_renew(fd);
+        return fd;
+    }
     struct acc a = {addr, len};
-    int fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a,
-                          WF__TIO_ACCEPT);
+    fd = (int)io_loop(lfd, WF__DIR_READ, deadline, do_accept, &a,
+                      WF__TIO_ACCEPT);
     if (fd >= 0)
         wf__iofd_renew(fd);
     return fd;

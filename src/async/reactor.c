@@ -174,6 +174,7 @@
 #include "backend.h"
 #include "core/config.h"
 #include "reactor.h"
+#include "rings.h"
 #include "sync/sync_int.h"
 #include "weft/io.h"
 
@@ -207,6 +208,10 @@ struct wf__iofd {
                                   * written under R.lock and lock */
     atomic_uint seq[2];          /* edges; written under lock */
     struct wf__waitq q[2];       /* lock */
+    struct wf__clauseq rq;       /* ring operations in flight (rings.c);
+                                  * lock */
+    atomic_uint notsock;         /* gen + 1 of a generation seen not to be
+                                  * a socket (rings.c); 0: none */
 };
 
 static _Atomic(struct wf__iofd *) chunks[NCHUNKS];
@@ -311,10 +316,24 @@ static uint64_t key_of(int fd, uint32_t gen)
 
 /* ---- the reactor thread ------------------------------------------------- */
 
+/* A worker's io_uring ring (rings.c) is watched under a key whose
+ * generation part no descriptor's registration has: GEN_MASK is odd, and
+ * only even generations are ever registered. */
+static uint64_t ring_key(uint32_t index)
+{
+    return (uint64_t)GEN_MASK << 32 | index;
+}
+
 static void dispatch(const struct wf__backend_ev *ev)
 {
     int fd = (int)(uint32_t)ev->key;
     uint32_t gen = (uint32_t)(ev->key >> 32);
+    if (gen == GEN_MASK) {
+        int rfd = wf__ring_event((uint32_t)ev->key);
+        if (rfd >= 0 && (ev->events & WF__EV_ENDED))
+            backend_add(rfd, ev->key);
+        return;
+    }
     struct wf__iofd *e = lookup(fd);
     if (!e)
         return;
@@ -706,9 +725,71 @@ void wf__reactor_shutdown(void)
             wf__spin_lock(&e->lock);
             wf__waitq_wake_all(&e->q[WF__DIR_READ]);
             wf__waitq_wake_all(&e->q[WF__DIR_WRITE]);
+            /* Ring operations: cancelled, and unlinked, since a fiber
+             * the stop discards never unlinks its own record. */
+            while (e->rq.head) {
+                struct wf__clause *cl = e->rq.head;
+                wf__ring_cancel(cl, WF_ESHUTDOWN);
+                wf__clauseq_unlink(&e->rq, cl);
+            }
             wf__spin_unlock(&e->lock);
         }
     }
+}
+
+/* ---- rings (rings.c) ------------------------------------------------------ */
+
+int wf__reactor_watch_ring(int ringfd, uint32_t index)
+{
+    pthread_mutex_lock(&R.lock);
+    int err = start_locked();
+    if (err == 0)
+        err = backend_add(ringfd, ring_key(index));
+    pthread_mutex_unlock(&R.lock);
+    return err;
+}
+
+int wf__iofd_ring_link(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl)
+{
+    int err = 0;
+    wf__spin_lock(&e->lock);
+    /* As in wf__iofd_wait: the generation under the lock, and R.up
+     * (cleared before shutdown's walk takes this lock). */
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
+        err = WF_EBADF;
+    else if (!atomic_load_explicit(&R.up, memory_order_relaxed))
+        err = WF_ESHUTDOWN;
+    else
+        wf__clauseq_link(&e->rq, cl, false);
+    wf__spin_unlock(&e->lock);
+    return err;
+}
+
+void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl)
+{
+    wf__spin_lock(&e->lock);
+    if (cl->linked)
+        wf__clauseq_unlink(&e->rq, cl);
+    wf__spin_unlock(&e->lock);
+}
+
+bool wf__iofd_notsock(struct wf__iofd *e)
+{
+    /* relaxed: a hint; a stale answer costs one ring operation that
+     * fails with ENOTSOCK, or one readiness attempt. */
+    unsigned v = atomic_load_explicit(&e->notsock, memory_order_relaxed);
+    return v != 0 &&
+           v == atomic_load_explicit(&e->gen, memory_order_relaxed) + 1;
+}
+
+void wf__iofd_set_notsock(struct wf__iofd *e, uint32_t gen)
+{
+    atomic_store_explicit(&e->notsock, gen + 1, memory_order_relaxed);
+}
+
+bool wf__reactor_valgrind(void)
+{
+    return under_valgrind();
 }
 
 /* ---- waiting -------------------------------------------------------------- */
@@ -802,6 +883,8 @@ static uint32_t bump(struct wf__iofd *e, bool closing, uint32_t *now)
     atomic_store_explicit(&e->epoch, 0, memory_order_relaxed);
     wf__waitq_wake_all(&e->q[WF__DIR_READ]);
     wf__waitq_wake_all(&e->q[WF__DIR_WRITE]);
+    for (struct wf__clause *cl = e->rq.head; cl; cl = cl->next)
+        wf__ring_cancel(cl, WF_EBADF);
     wf__spin_unlock(&e->lock);
     if (now)
         *now = next;

@@ -89,6 +89,8 @@ static const struct var vars[] = {
      "1, true, yes, on, or 0, false, no, off"},
     {"WEFT_IO", NAME, FIELD(io), 0, 0, false, 0, io_names,
      "auto, epoll or uring"},
+    {"WEFT_IO_RINGS", BOOLEAN, FIELD(io_rings), 0, 1, false, 0, NULL,
+     "1, true, yes, on, or 0, false, no, off"},
     {"WEFT_BLOCKING_THREADS", COUNT, FIELD(blocking_threads), 1,
      WF__BLOCKING_MAX, false, 0, NULL,
      "a whole number of threads from 1 to 4096"},
@@ -107,6 +109,7 @@ static const struct var vars[] = {
 };
 
 static atomic_int cur_io;
+static atomic_bool cur_rings;
 static atomic_long cur_blocking;
 
 /* ---- forms ------------------------------------------------------------- */
@@ -437,6 +440,7 @@ int wf__config_read_env(struct wf__env *out)
     }
     /* relaxed: settings on their own, no pair (see the top) */
     atomic_store_explicit(&cur_io, out->io, memory_order_relaxed);
+    atomic_store_explicit(&cur_rings, out->io_rings, memory_order_relaxed);
     atomic_store_explicit(&cur_blocking, out->blocking_threads,
                           memory_order_relaxed);
     return 0;
@@ -461,4 +465,10 @@ long wf__config_blocking_threads(void)
 {
     /* relaxed: a setting on its own, no pair */
     return atomic_load_explicit(&cur_blocking, memory_order_relaxed);
+}
+
+bool wf__config_io_rings(void)
+{
+    /* relaxed: as cur_io */
+    return atomic_load_explicit(&cur_rings, memory_order_relaxed);
 }

@@ -54,6 +54,7 @@ struct wf__env {
     int64_t stall_ns;
     bool debug_migrate;
     int io;
+    bool io_rings;
     long blocking_threads;
     int dump_signal;     /* a signal number; 0 unset, -1 off */
     int64_t deadlock_ns; /* 0 unset, -1 off */
@@ -98,6 +99,9 @@ void wf__config_reject(const char *name, const char *why);
 /* WEFT_IO as the last successful wf__config_read_env read it (WF__IO_*;
  * WF__IO_AUTO before any). Any thread. */
 int wf__config_io(void);
+
+/* WEFT_IO_RINGS likewise (false: unset or off). Any thread. */
+bool wf__config_io_rings(void);
 
 /* WEFT_BLOCKING_THREADS likewise (0: unset). Any thread. */
 long wf__config_blocking_threads(void);

@@ -181,6 +181,13 @@ struct wf__worker {
     unsigned tick;                 /* scheduling decisions, for fairness */
     unsigned ttick;                /* fiber switches, for timer passes */
     unsigned streak;               /* run-next and newest picks in a row */
+    /* The async layer's per-worker io_uring (async/rings.c), when it
+     * made one: set by the owner (release), read by pollers that reap it
+     * (acquire); freed after the workers are joined. `io_active`: the
+     * ring has submissions queued or operations in flight, so each
+     * scheduling decision calls wf__hooks.io_round (owner only). */
+    bool io_active;
+    _Atomic(void *) io_ring;
     bool runnext_spawned;          /* what this worker last put in run-next
                                     * was a spawn, not yet run; owner only */
     long lq_seen_top;              /* lq's oldest end at the last look, and */
@@ -232,6 +239,11 @@ struct wf__worker {
      * wf__hooks.io_interrupt. Written by the owner, read by wakers as the
      * reading half of a Dekker pair (sched.c, "The worker poller"). */
     atomic_int poll_sleep;
+    /* Another thread handed this worker's ring work only the owner may
+     * do (a cancellation, async/rings.c): set with seq_cst by
+     * wf__worker_io_kick, cleared by the owner's io_round; work_visible
+     * reads it (the idle Dekker, as inbox_n). */
+    atomic_int io_kick;
     bool poll_unparked; /* owner only: poll_woke un-marked it */
     atomic_int tid;     /* the worker thread's kernel id (stall reports: the
                        monitor may read it while the worker starts) */
@@ -558,6 +570,17 @@ struct wf__hooks {
      * blocked (or the next) poll return; any thread. */
     int (*io_poll)(struct wf__worker *w, int64_t deadline);
     void (*io_interrupt)(void);
+    /* async (rings.c): the worker's own io_uring. io_round(w, idle) runs
+     * on w's thread, no fiber's stack needed, at each scheduling decision
+     * while w->io_active or w->io_kick is set (idle false: submit every
+     * few decisions, reap what completed) and before w looks for work
+     * elsewhere or sleeps (idle true: submit everything queued). io_exit(w)
+     * runs on w's thread as it leaves its loop at shutdown: no operation
+     * may stay in flight on the ring (the kernel would cancel them with
+     * the thread). io_free(w) runs once every worker is joined. */
+    void (*io_round)(struct wf__worker *w, bool idle);
+    void (*io_exit)(struct wf__worker *w);
+    void (*io_free)(struct wf__worker *w);
 };
 extern struct wf__hooks wf__hooks;
 
@@ -575,6 +598,10 @@ void wf__sched_poll_missed(void);
 /* A timer was added to t's heap by another thread: wake t if it sleeps,
  * since it may sleep past the new deadline (sched.c). */
 void wf__worker_timers_changed(struct wf__worker *t);
+
+/* Another thread left ring work for t's own thread (wf__hooks.io_round):
+ * set t->io_kick and wake t if it sleeps (sched.c). Any thread. */
+void wf__worker_io_kick(struct wf__worker *t);
 
 /* ---- utimer.c ------------------------------------------------------------ */
 

@@ -630,6 +630,16 @@ static inline void drain_due(struct wf__worker *w)
         wf__utimers_drain(w);
 }
 
+void wf__worker_io_kick(struct wf__worker *t)
+{
+    /* seq_cst RMW, then the Dekker load of `parked`: pairs with
+     * park_worker's exchange of parked and work_visible's load of
+     * io_kick, so either t sees the kick or we see it parked. */
+    atomic_exchange_explicit(&t->io_kick, 1, memory_order_seq_cst);
+    if (wf__dekker_load_int(&t->parked))
+        wake_parked(t->rt, t);
+}
+
 void wf__worker_timers_changed(struct wf__worker *t)
 {
     /* The heap's new `earliest` before the load of `parked`: Dekker with
@@ -720,6 +730,10 @@ pick_next(struct wf__worker *w)
         return NULL;
     if ((++w->ttick & 15) == 0)
         run_timers(w, w);
+    /* relaxed: io_kick is a hint here; work_visible reads it seq_cst
+     * before the worker sleeps. */
+    if (w->io_active || atomic_load_explicit(&w->io_kick, memory_order_relaxed))
+        wf__hooks.io_round(w, false); /* async/rings.c */
     if (w->due)
         return NULL;
     return pick_local(w);
@@ -1061,6 +1075,7 @@ static bool work_visible(struct wf__worker *w)
     struct wf__rt *rt = w->rt;
     if (atomic_load_explicit(&rt->inject_n, memory_order_seq_cst) > 0 ||
         atomic_load_explicit(&w->inbox_n, memory_order_seq_cst) > 0 ||
+        atomic_load_explicit(&w->io_kick, memory_order_seq_cst) ||
         atomic_load_explicit(&rt->stopping, memory_order_seq_cst))
         return true;
     if (wf__timers_earliest(&w->timers) <= wf_now())
@@ -1195,6 +1210,12 @@ static struct wf__fcb *find_work(struct wf__worker *w)
             return NULL;
         }
         count_switch(w); /* progress, for the monitor (tasks included) */
+        /* Submit what this worker's fibers queued on its ring, and reap
+         * it, before looking elsewhere or sleeping (relaxed: see
+         * pick_next). */
+        if (w->io_active ||
+            atomic_load_explicit(&w->io_kick, memory_order_relaxed))
+            wf__hooks.io_round(w, true);
         run_timers(w, w);
         drain_due(w);
         /* Tasks first: a root is a parallel call someone waits for. */
@@ -1327,6 +1348,8 @@ static void *worker_main(void *p)
     atomic_store_explicit(&w->tid, (int)gettid(), memory_order_relaxed);
     setup_altstack(w);
     wf__stack_call(w->tstack, worker_loop, w);
+    if (atomic_load_explicit(&w->io_ring, memory_order_relaxed))
+        wf__hooks.io_exit(w); /* async/rings.c: nothing left in flight */
     stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
     sigaltstack(&ss, NULL);
     munmap(w->altstack, ALTSTACK_SIZE);
@@ -1365,6 +1388,9 @@ int wf__workers_start(struct wf__rt *rt)
         atomic_init(&w->parked, 0);
         atomic_init(&w->wake_word, 0);
         atomic_init(&w->poll_sleep, 0);
+        atomic_init(&w->io_kick, 0);
+        atomic_init(&w->io_ring, NULL);
+        w->io_active = false;
         w->poll_unparked = false;
         atomic_init(&w->nswitch, 0);
         atomic_init(&w->stalled, false);
@@ -1440,6 +1466,9 @@ void wf__workers_stop(struct wf__rt *rt)
     }
     for (int i = 0; i < rt->nworkers; i++)
         pthread_join(rt->workers[i].thread, NULL);
+    for (int i = 0; i < rt->nworkers; i++)
+        if (atomic_load_explicit(&rt->workers[i].io_ring, memory_order_relaxed))
+            wf__hooks.io_free(&rt->workers[i]); /* async/rings.c */
     unmap_worker_stacks(rt);
     for (int i = 0; i < rt->nworkers; i++) {
         struct wf__worker *w = &rt->workers[i];

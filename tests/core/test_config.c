@@ -31,8 +31,14 @@
  * whatever the environment running the tests says (ctest sets WEFT_IO for
  * other programs, a developer may have WEFT_WORKERS). */
 static const char *const all_vars[] = {
-    "WEFT_WORKERS", "WEFT_STACK_SIZE", "WEFT_TASK_STACK_SIZE",
-    "WEFT_GUARDED_STACKS", "WEFT_STALL_MS", "WEFT_DEBUG_MIGRATE", "WEFT_IO",
+    "WEFT_WORKERS",
+    "WEFT_STACK_SIZE",
+    "WEFT_TASK_STACK_SIZE",
+    "WEFT_GUARDED_STACKS",
+    "WEFT_STALL_MS",
+    "WEFT_DEBUG_MIGRATE",
+    "WEFT_IO",
+    "WEFT_IO_RINGS",
     "WEFT_BLOCKING_THREADS",
 };
 
@@ -564,6 +570,36 @@ WT_CASE(io_variable)
                                       " epoll", "epoll,uring", "1"};
     for (size_t i = 0; i < COUNT(bad); i++)
         expect_rejected("WEFT_IO", bad[i], FORM_IO);
+}
+
+/* ---- WEFT_IO_RINGS ----------------------------------------------------- */
+
+static void *rings_main(void *arg)
+{
+    (void)arg;
+    return U2P(wf_io_rings());
+}
+
+WT_CASE(io_rings_variable)
+{
+    /* off (or unset): never rings; on: rings where io_uring works */
+    static const char *const off[] = {"0", "off", "NO", "false"};
+    for (size_t i = 0; i < COUNT(off); i++) {
+        WT_CHECK_EQ(setenv("WEFT_IO_RINGS", off[i], 1), 0);
+        WT_CHECK_EQ(P2U(run_main(2, rings_main, NULL)), 0);
+    }
+    WT_CHECK_EQ(unsetenv("WEFT_IO_RINGS"), 0);
+    WT_CHECK_EQ(P2U(run_main(2, rings_main, NULL)), 0);
+    WT_CHECK(!wf_io_rings()); /* no runtime */
+    static const char *const on[] = {"1", "on", "TRUE"};
+    for (size_t i = 0; i < COUNT(on); i++) {
+        WT_CHECK_EQ(setenv("WEFT_IO_RINGS", on[i], 1), 0);
+        run_main(2, rings_main, NULL);
+    }
+    static const char *const bad[] = {"2", "rings", "", " 1", "uring"};
+    for (size_t i = 0; i < COUNT(bad); i++)
+        if (bad[i][0]) /* empty: unset */
+            expect_rejected("WEFT_IO_RINGS", bad[i], FORM_BOOL);
 }
 
 /* ---- WEFT_BLOCKING_THREADS --------------------------------------------- */

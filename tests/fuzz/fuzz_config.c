@@ -46,6 +46,7 @@ static const struct ref {
     {"WEFT_STALL_MS", DURATION, WF_MSEC, 3600 * WF_SEC, true, WF_MSEC},
     {"WEFT_DEBUG_MIGRATE", BOOLEAN, 0, 1, false, 0},
     {"WEFT_IO", NAME, 0, 2, false, 0},
+    {"WEFT_IO_RINGS", BOOLEAN, 0, 1, false, 0},
     {"WEFT_BLOCKING_THREADS", COUNT, 1, 4096, false, 0},
     {"WEFT_DUMP_SIGNAL", SIGNAL, 1, 64, true, 0},
     {"WEFT_DEADLOCK_MS", DURATION, WF_MSEC, 3600 * WF_SEC, true, WF_MSEC},
@@ -252,6 +253,8 @@ static int64_t field(const struct ref *r, const struct wf__env *e)
         return e->debug_migrate;
     if (!strcmp(n, "WEFT_IO"))
         return e->io;
+    if (!strcmp(n, "WEFT_IO_RINGS"))
+        return e->io_rings;
     if (!strcmp(n, "WEFT_BLOCKING_THREADS"))
         return e->blocking_threads;
     if (!strcmp(n, "WEFT_DUMP_SIGNAL"))

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/async/test_rings.c - socket operations on per-worker io_uring
+ * rings (WEFT_IO_RINGS=1, src/async/rings.c): the interleavings listed
+ * in rings.c's top comment, each driven on purpose. ctest runs every
+ * case with WEFT_IO_RINGS=1 on epoll (and io_uring where built), some
+ * with WEFT_DEBUG_MIGRATE=1 too, and the ones that make sense both ways
+ * with rings off (tests/async/CMakeLists.txt). A case that needs rings
+ * skips (77) where they cannot be set up. Hangs are bounded by GUARD
+ * deadlines; no timing is asserted.
+ */
+#include <weft.h>
+#include <weft/io.h>
+
+#include "wtest_rt.h"
+#include "wt_backend.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define GUARD (20 * WF_SEC)
+
+static bool rings_wanted(void)
+{
+    const char *s = getenv("WEFT_IO_RINGS");
+    return s && strcmp(s, "1") == 0;
+}
+
+/* Rings must be in use when asked for (skip where the kernel refuses). */
+static void check_rings(void)
+{
+    if (rings_wanted() && !wf_io_rings()) {
+        fprintf(stderr, "SKIP: WEFT_IO_RINGS=1 but no ring here\n");
+        exit(77);
+    }
+    if (!rings_wanted())
+        WT_CHECK(!wf_io_rings());
+}
+
+static struct wf_fiber go(wf_fiber_fn *fn, void *arg)
+{
+    struct wf_fiber f;
+    WT_CHECK_EQ(wf_go(&f, fn, arg), 0);
+    return f;
+}
+
+static void *join(struct wf_fiber f)
+{
+    void *r = NULL;
+    WT_CHECK_EQ(wf_join(f, &r, wf_deadline_in(GUARD)), 0);
+    return r;
+}
+
+static void tcp_pair(int *a, int *b)
+{
+    int l = wf_tcp_listen("127.0.0.1", 0, 16);
+    WT_CHECK(l >= 0);
+    int port = wf_local_port(l);
+    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
+    WT_CHECK(*a >= 0);
+    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
+    WT_CHECK(*b >= 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+}
+
+/* ---- echo ---------------------------------------------------------------- */
+
+#define MSG 512
+
+static void *echo_side(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char buf[MSG];
+    for (;;) {
+        ssize_t n = wf_recv(fd, buf, sizeof buf, 0, wf_deadline_in(GUARD));
+        WT_CHECK(n >= 0);
+        if (n == 0)
+            break;
+        WT_CHECK_EQ(
+            wf_write_all(fd, buf, (size_t)n, NULL, wf_deadline_in(GUARD)), n);
+    }
+    WT_CHECK_EQ(wf_close(fd), 0);
+    return NULL;
+}
+
+static long rounds;
+
+static void *client_side(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char out[MSG], in[MSG];
+    for (long r = 0; r < rounds; r++) {
+        size_t len = 1 + (size_t)(r * 7 + fd) % MSG;
+        for (size_t i = 0; i < len; i++)
+            out[i] = (char)(r + (long)i + fd);
+        WT_CHECK_EQ(wf_send(fd, out, len, 0, wf_deadline_in(GUARD)),
+                    (ssize_t)len);
+        size_t got = 0;
+        while (got < len) {
+            ssize_t n = wf_read(fd, in + got, len - got, wf_deadline_in(GUARD));
+            WT_CHECK(n > 0);
+            got += (size_t)n;
+        }
+        WT_CHECK(memcmp(in, out, len) == 0);
+    }
+    WT_CHECK_EQ(wf_close(fd), 0);
+    return NULL;
+}
+
+/* n connections, each served by a `server` fiber and driven by a
+ * client_side fiber; returns once all have finished. */
+static void echo_pairs(long n, wf_fiber_fn *server)
+{
+    struct wf_fiber *fs = calloc((size_t)n * 2, sizeof *fs);
+    WT_CHECK(fs != NULL);
+    for (long i = 0; i < n; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        fs[2 * i] = go(server, U2P(b));
+        fs[2 * i + 1] = go(client_side, U2P(a));
+    }
+    for (long i = 0; i < 2 * n; i++)
+        join(fs[i]);
+    free(fs);
+}
+
+static void *echo_main(void *arg)
+{
+    check_rings();
+    echo_pairs((long)P2U(arg), echo_side);
+    return NULL;
+}
+
+WT_CASE(echo_1worker)
+{
+    rounds = scaled(200);
+    run_main(1, echo_main, U2P(scaled(100)));
+}
+
+WT_CASE(echo_2workers)
+{
+    rounds = scaled(200);
+    run_main(2, echo_main, U2P(scaled(200)));
+}
+
+/* ---- a deadline racing the completion ------------------------------------- */
+
+/* The receiver takes whatever comes, with deadlines that end around when
+ * the sender sends; every byte sent must be received (a result that came
+ * as the deadline fired is returned, never dropped). */
+static atomic_long sent_bytes;
+
+static void *racing_sender(void *arg)
+{
+    int fd = (int)P2U(arg);
+    unsigned seed = 7;
+    for (long i = 0; i < rounds; i++) {
+        wf_sleep((int64_t)(rand_r(&seed) % 200) * WF_USEC);
+        char buf[64];
+        size_t len = 1 + rand_r(&seed) % sizeof buf;
+        memset(buf, 'a', len);
+        WT_CHECK_EQ(wf_write_all(fd, buf, len, NULL, wf_deadline_in(GUARD)),
+                    (ssize_t)len);
+        atomic_fetch_add(&sent_bytes, (long)len);
+    }
+    WT_CHECK_EQ(wf_close(fd), 0);
+    return NULL;
+}
+
+static void *deadline_race_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    struct wf_fiber s = go(racing_sender, U2P(b));
+    unsigned seed = 11;
+    long got = 0, timeouts = 0;
+    char buf[256];
+    for (;;) {
+        int64_t d = wf_deadline_in((int64_t)(rand_r(&seed) % 200) * WF_USEC);
+        ssize_t n = wf_recv(a, buf, sizeof buf, 0, d);
+        if (n == WF_ETIMEDOUT) {
+            timeouts++;
+            continue;
+        }
+        WT_CHECK(n >= 0);
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            WT_CHECK_EQ(buf[i], 'a');
+        got += n;
+    }
+    join(s);
+    WT_CHECK_EQ(got, atomic_load(&sent_bytes));
+    WT_CHECK_EQ(wf_close(a), 0);
+    (void)timeouts;
+    return NULL;
+}
+
+WT_CASE(deadline_races_completion)
+{
+    rounds = scaled(3000);
+    run_main(2, deadline_race_main, NULL);
+}
+
+/* ---- a buffer is the caller's again after a timed-out receive -------------- */
+
+static void *canary_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    char buf[64];
+    for (int i = 0; i < 20; i++) {
+        memset(buf, 0, sizeof buf);
+        WT_CHECK_EQ(wf_recv(a, buf, sizeof buf, 0, wf_deadline_in(WF_MSEC)),
+                    WF_ETIMEDOUT);
+        memset(buf, 'C', sizeof buf); /* the canary */
+        WT_CHECK_EQ(wf_write(b, "data", 4, WF_FOREVER), 4);
+        char other[8];
+        size_t got = 0;
+        while (got < 4) {
+            ssize_t n = wf_read(a, other + got, 4 - got, wf_deadline_in(GUARD));
+            WT_CHECK(n > 0);
+            got += (size_t)n;
+        }
+        WT_CHECK(memcmp(other, "data", 4) == 0);
+        wf_sleep(WF_MSEC);
+        for (size_t k = 0; k < sizeof buf; k++)
+            WT_CHECK_EQ(buf[k], 'C');
+    }
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(canary_after_timeout)
+{
+    run_main(2, canary_main, NULL);
+}
+
+/* ---- cancellation of a fiber parked in a receive ---------------------------- */
+
+static atomic_int parked;
+
+static void *parked_recv(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char buf[16];
+    atomic_fetch_add(&parked, 1);
+    return U2P((uintptr_t)-wf_recv(fd, buf, sizeof buf, 0, WF_FOREVER));
+}
+
+/* A fiber parked in a receive on fd (its result: minus the return). */
+static struct wf_fiber park_receiver(int fd)
+{
+    atomic_store(&parked, 0);
+    struct wf_fiber f = go(parked_recv, U2P(fd));
+    while (atomic_load(&parked) == 0)
+        wf_yield();
+    return f;
+}
+
+static void *cancel_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (int i = 0; i < 20; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        struct wf_fiber f = park_receiver(a);
+        wf_sleep((i % 4) * WF_MSEC);
+        WT_CHECK_EQ(wf_cancel(f), 0);
+        WT_CHECK_EQ((int)P2U(join(f)), ECANCELED);
+        /* The cancelled receive took nothing: the next one gets it all. */
+        WT_CHECK_EQ(wf_write(b, "hello", 5, WF_FOREVER), 5);
+        char buf[8];
+        size_t got = 0;
+        while (got < 5) {
+            ssize_t n =
+                wf_recv(a, buf + got, 5 - got, 0, wf_deadline_in(GUARD));
+            WT_CHECK(n > 0);
+            got += (size_t)n;
+        }
+        WT_CHECK(memcmp(buf, "hello", 5) == 0);
+        WT_CHECK_EQ(wf_close(a), 0);
+        WT_CHECK_EQ(wf_close(b), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(cancel_parked_recv)
+{
+    run_main(2, cancel_main, NULL);
+}
+
+/* A cancel racing data: whatever the receive returned (data or
+ * WF_ECANCELED), no byte is lost. */
+static void *counting_recv(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char buf[16];
+    long got = 0;
+    ssize_t n = wf_recv(fd, buf, sizeof buf, 0, WF_FOREVER);
+    if (n > 0)
+        got = n;
+    else
+        WT_CHECK_EQ(n, WF_ECANCELED);
+    return U2P((uintptr_t)got);
+}
+
+static void *cancel_race_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (long i = 0; i < rounds; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        struct wf_fiber f = go(counting_recv, U2P(a));
+        wf_yield();
+        WT_CHECK_EQ(wf_write(b, "xyz", 3, WF_FOREVER), 3);
+        wf_cancel(f);
+        long got = (long)P2U(join(f));
+        char buf[8];
+        while (got < 3) {
+            ssize_t n = wf_recv(a, buf, sizeof buf, 0, wf_deadline_in(GUARD));
+            WT_CHECK(n > 0);
+            got += n;
+        }
+        WT_CHECK_EQ(got, 3);
+        WT_CHECK_EQ(wf_close(a), 0);
+        WT_CHECK_EQ(wf_close(b), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(cancel_races_data)
+{
+    rounds = scaled(500);
+    run_main(2, cancel_race_main, NULL);
+}
+
+/* ---- accept: timed out, cancelled, then a connection --------------------------- */
+
+static void *parked_accept(void *arg)
+{
+    atomic_fetch_add(&parked, 1);
+    return U2P((uintptr_t)-wf_accept((int)P2U(arg), NULL, NULL, WF_FOREVER));
+}
+
+static void *accept_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int l = wf_tcp_listen("127.0.0.1", 0, 16);
+    WT_CHECK(l >= 0);
+    WT_CHECK_EQ(wf_accept(l, NULL, NULL, wf_deadline_in(WF_MSEC)),
+                WF_ETIMEDOUT);
+    atomic_store(&parked, 0);
+    struct wf_fiber f = go(parked_accept, U2P(l));
+    while (atomic_load(&parked) == 0)
+        wf_yield();
+    wf_sleep(WF_MSEC);
+    WT_CHECK_EQ(wf_cancel(f), 0);
+    WT_CHECK_EQ((int)P2U(join(f)), ECANCELED);
+    /* Nothing was taken by the cancelled accept. */
+    int c = wf_tcp_connect("127.0.0.1", wf_local_port(l), WF_FOREVER);
+    WT_CHECK(c >= 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int s = wf_accept(l, (struct sockaddr *)&ss, &sl, wf_deadline_in(GUARD));
+    WT_CHECK(s >= 0);
+    WT_CHECK(sl > 0 && sl <= sizeof ss);
+    WT_CHECK_EQ(fcntl(s, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    WT_CHECK_EQ(fcntl(s, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    WT_CHECK_EQ(wf_write(c, "a", 1, WF_FOREVER), 1);
+    char ch;
+    WT_CHECK_EQ(wf_read(s, &ch, 1, wf_deadline_in(GUARD)), 1);
+    WT_CHECK_EQ(wf_close(s), 0);
+    WT_CHECK_EQ(wf_close(c), 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+    return NULL;
+}
+
+WT_CASE(accept_timeout_cancel)
+{
+    run_main(2, accept_main, NULL);
+}
+
+/* ---- wf_close of a descriptor another fiber receives on --------------------- */
+
+static void *close_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    struct wf_fiber f = park_receiver(a);
+    wf_sleep(2 * WF_MSEC);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ((int)P2U(join(f)), EBADF);
+    /* The socket is really closed: the peer sees the end of stream. */
+    char c;
+    WT_CHECK_EQ(wf_recv(b, &c, 1, 0, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(close_while_parked)
+{
+    run_main(2, close_main, NULL);
+}
+
+/* ---- migration between submission and completion ---------------------------- */
+
+/* Many fibers park in receives on one worker's ring and are woken on
+ * others (WEFT_DEBUG_MIGRATE moves every wake-up); each yields between
+ * its calls so that it also submits from several workers' rings. */
+static void *hopping_echo(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char buf[MSG];
+    for (;;) {
+        wf_yield();
+        ssize_t n = wf_read(fd, buf, sizeof buf, wf_deadline_in(GUARD));
+        WT_CHECK(n >= 0);
+        if (n == 0)
+            break;
+        wf_yield();
+        WT_CHECK_EQ(
+            wf_write_all(fd, buf, (size_t)n, NULL, wf_deadline_in(GUARD)), n);
+    }
+    WT_CHECK_EQ(wf_close(fd), 0);
+    return NULL;
+}
+
+static void *migrate_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    echo_pairs(16, hopping_echo);
+    return NULL;
+}
+
+WT_CASE(migrate_between_submit_and_completion)
+{
+    rounds = scaled(100);
+    run_main(4, migrate_main, NULL);
+}
+
+/* ---- the peer closes or resets ------------------------------------------------ */
+
+static void *peer_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    struct wf_fiber f = park_receiver(a);
+    wf_sleep(WF_MSEC);
+    WT_CHECK_EQ(wf_close(b), 0); /* end of stream: 0 */
+    WT_CHECK_EQ((int)P2U(join(f)), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+
+    tcp_pair(&a, &b);
+    f = park_receiver(a);
+    wf_sleep(WF_MSEC);
+    struct linger lg = {1, 0};
+    WT_CHECK_EQ(setsockopt(b, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    WT_CHECK_EQ(wf_close(b), 0); /* RST */
+    WT_CHECK_EQ((int)P2U(join(f)), ECONNRESET);
+    ssize_t w = wf_send(a, "x", 1, 0, WF_FOREVER);
+    WT_CHECK(w == WF_EPIPE || w == WF_ECONNRESET);
+    WT_CHECK_EQ(wf_close(a), 0);
+    return NULL;
+}
+
+WT_CASE(peer_close_reset)
+{
+    run_main(2, peer_main, NULL);
+}
+
+/* ---- a plain thread's I/O beside fibers' ---------------------------------------- */
+
+static void *thread_echo(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char buf[MSG];
+    for (;;) {
+        ssize_t n = wf_read(fd, buf, sizeof buf, wf_deadline_in(GUARD));
+        WT_CHECK(n >= 0);
+        if (n == 0)
+            break;
+        WT_CHECK_EQ(
+            wf_write_all(fd, buf, (size_t)n, NULL, wf_deadline_in(GUARD)), n);
+    }
+    return NULL;
+}
+
+static void *mixed_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int tfd[2];
+    pthread_t th[2];
+    struct wf_fiber fs[2];
+    for (int i = 0; i < 2; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        tfd[i] = b;
+        WT_CHECK_EQ(pthread_create(&th[i], NULL, thread_echo, U2P(b)), 0);
+        fs[i] = go(client_side, U2P(a));
+    }
+    echo_pairs(8, echo_side);
+    for (int i = 0; i < 2; i++) {
+        join(fs[i]);
+        WT_CHECK_EQ(pthread_join(th[i], NULL), 0);
+        WT_CHECK_EQ(wf_close(tfd[i]), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(plain_thread_mixed)
+{
+    rounds = scaled(200);
+    run_main(2, mixed_main, NULL);
+}
+
+/* ---- vectored calls (recvmsg, sendmsg on the ring) --------------------------- */
+
+static void *vectored_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    struct iovec out[2] = {{"hello ", 6}, {"world", 5}};
+    WT_CHECK_EQ(wf_writev(a, out, 2, wf_deadline_in(GUARD)), 11);
+    char x[4], y[16];
+    struct iovec in[2] = {{x, sizeof x}, {y, sizeof y}};
+    size_t got = 0;
+    char all[11];
+    while (got < 11) {
+        ssize_t n = wf_readv(b, in, 2, wf_deadline_in(GUARD));
+        WT_CHECK(n > 0);
+        for (ssize_t i = 0; i < n; i++)
+            all[got + (size_t)i] = i < 4 ? x[i] : y[i - 4];
+        got += (size_t)n;
+    }
+    WT_CHECK(memcmp(all, "hello world", 11) == 0);
+    WT_CHECK_EQ(wf_readv(b, in, 2, wf_deadline_in(WF_MSEC)), WF_ETIMEDOUT);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_readv(b, in, 2, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(vectored)
+{
+    run_main(2, vectored_main, NULL);
+}
+
+/* ---- a pipe: not a socket, the readiness path -------------------------------- */
+
+static void *pipe_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int p[2];
+    WT_CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    WT_CHECK_EQ(wf_fd_register(p[0]), 0);
+    WT_CHECK_EQ(wf_fd_register(p[1]), 0);
+    for (int i = 0; i < 3; i++) {
+        WT_CHECK_EQ(wf_write(p[1], "abc", 3, WF_FOREVER), 3);
+        char buf[4];
+        WT_CHECK_EQ(wf_read(p[0], buf, sizeof buf, wf_deadline_in(GUARD)), 3);
+        WT_CHECK(memcmp(buf, "abc", 3) == 0);
+    }
+    char c;
+    WT_CHECK_EQ(wf_read(p[0], &c, 1, wf_deadline_in(WF_MSEC)), WF_ETIMEDOUT);
+    WT_CHECK_EQ(wf_close(p[0]), 0);
+    WT_CHECK_EQ(wf_close(p[1]), 0);
+    return NULL;
+}
+
+WT_CASE(pipe_readiness)
+{
+    run_main(2, pipe_main, NULL);
+}
+
+/* ---- shutdown while receives are parked -------------------------------------- */
+
+WT_CASE(shutdown_with_parked_receives)
+{
+    struct wf_config c = config(2);
+    WT_CHECK_EQ(wf_init(&c), 0);
+    check_rings();
+    enum { N = 32 };
+    int fds[2 * N];
+    atomic_store(&parked, 0);
+    for (int i = 0; i < N; i++) {
+        int a, b;
+        int sv[2];
+        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        a = sv[0];
+        b = sv[1];
+        WT_CHECK_EQ(wf_fd_register(a), 0);
+        WT_CHECK_EQ(wf_fd_register(b), 0);
+        fds[2 * i] = a;
+        fds[2 * i + 1] = b;
+        struct wf_fiber f;
+        WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(a)), 0);
+        WT_CHECK_EQ(wf_detach(f), 0);
+    }
+    while (atomic_load(&parked) < N) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    WT_CHECK_EQ(wf_shutdown(), 0);
+    for (int i = 0; i < 2 * N; i++)
+        WT_CHECK_EQ(close(fds[i]), 0);
+}
+
+WT_MAIN()
