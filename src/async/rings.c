@@ -60,8 +60,14 @@
  *   - wf_close of a descriptor with operations on it (another fiber):
  *     each operation is linked into the descriptor's entry (reactor.c)
  *     while in flight, and the generation's bump asks for its cancel
- *     (WF_EBADF); the kernel holds the file until then, so the peer sees
- *     the close once the owner's next round has submitted the cancels.
+ *     (WF_EBADF) before close(2). An operation the kernel has taken
+ *     holds the file until the cancel, so the peer sees the close once
+ *     the owner's next round has submitted the cancels. One whose SQE
+ *     the owner has not submitted yet must never be: by then the number
+ *     may name another descriptor (a receive would take its data, a send
+ *     write into it); submit turns its SQE into a NOP, holding the
+ *     ring's lock across that and the enter, so request_cancel's return
+ *     means taken or scrubbed (test: close_then_reuse_before_submit).
  *   - migration: the record names the ring it was queued on; the
  *     completion may be reaped by any thread and the fiber resumes on any
  *     worker; a cancel goes to the record's ring's owner, whoever asks
@@ -154,6 +160,7 @@ struct op {
     struct ring *ring;    /* the ring it was queued on */
     struct op *cnext;     /* ring->cancels (ring->lock) */
     bool cqueued;         /* in ring->cancels (ring->lock) */
+    bool scrubbed;        /* its SQE became a NOP (submit; ring->lock) */
     atomic_int why;       /* the first cancel's reason; 0: none */
     int32_t res;          /* written by the reaper before state */
     struct msghdr msg;    /* RECVV, SENDV; read at submission */
@@ -349,17 +356,68 @@ void wf__ring_cancel(struct wf__clause *cl, int why)
 
 /* ---- submitting (owner only) ------------------------------------------------- */
 
-static void submit(struct ring *r)
+/* o's SQE if it is still in the submission queue, not yet consumed by the
+ * kernel; NULL once submitted. Owner only (no SQPOLL: the kernel
+ * consumes SQEs only in the owner's io_uring_enter); liburing fills the
+ * SQ array once, so position i is sqes[i & mask]. */
+static struct io_uring_sqe *queued_sqe(struct ring *r, struct op *o)
 {
-    r->since = 0;
-    if (io_uring_sq_ready(&r->ring) == 0)
-        return;
+    struct io_uring_sq *sq = &r->ring.sq;
+    unsigned head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+    for (unsigned i = head; i != sq->sqe_tail; i++) {
+        struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
+        if (sqe->user_data == (uint64_t)(uintptr_t)o)
+            return sqe;
+    }
+    return NULL;
+}
+
+static void enter(struct ring *r)
+{
     int rc;
     do
         rc = wf__uring(io_uring_submit(&r->ring), -EAGAIN);
     while (rc == -EINTR);
     /* -EAGAIN, -EBUSY (completions backed up): the SQEs stay queued for
      * the next round; nothing is lost. */
+}
+
+/* Submit what is queued, after turning the cancels handed to us into
+ * SQEs (owner only). A cancelled record whose own SQE is still queued is
+ * not submitted at all: its SQE becomes a NOP (`scrubbed`), since the
+ * descriptor it names may be closed, and its number reused, by now (a
+ * wf_close asks for the cancel and then closes). r->lock is held across
+ * that and the enter, so a canceller that returns from request_cancel
+ * has either found its operation in the kernel (which then holds the
+ * file) or left it where the next submit scrubs it. */
+static void submit(struct ring *r)
+{
+    r->since = 0;
+    wf__spin_lock(&r->lock);
+    while (r->cancels) {
+        struct op *o = r->cancels;
+        struct io_uring_sqe *sqe = queued_sqe(r, o);
+        if (sqe) {
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)o);
+            o->scrubbed = true;
+        } else {
+            sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe) {
+                enter(r); /* the cancels wait for room */
+                continue;
+            }
+            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            /* relaxed: a count (drain). */
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+        }
+        r->cancels = o->cnext;
+        o->cqueued = false;
+    }
+    if (io_uring_sq_ready(&r->ring) > 0)
+        enter(r);
+    wf__spin_unlock(&r->lock);
 }
 
 /* An SQE, submitting what is queued when the queue is full. */
@@ -371,45 +429,21 @@ static struct io_uring_sqe *sqe_get(struct ring *r)
     return sqe;
 }
 
-/* Turn the cancels handed to us into SQEs. */
-static void take_cancels(struct ring *r)
-{
-    for (;;) {
-        wf__spin_lock(&r->lock);
-        struct op *o = r->cancels;
-        if (!o) {
-            wf__spin_unlock(&r->lock);
-            return;
-        }
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-        if (!sqe) {
-            wf__spin_unlock(&r->lock);
-            submit(r);
-            continue;
-        }
-        r->cancels = o->cnext;
-        o->cqueued = false;
-        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
-        io_uring_sqe_set_data64(sqe, UD_CANCEL);
-        /* relaxed: a count (drain). */
-        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
-        wf__spin_unlock(&r->lock);
-    }
-}
-
 static void io_round(struct wf__worker *w, bool idle)
 {
     /* relaxed: the owner's own store. */
     struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
     /* seq_cst: pairs with wf__worker_io_kick's exchange. */
+    bool kicked = false;
     if (atomic_load_explicit(&w->io_kick, memory_order_relaxed) &&
         atomic_exchange_explicit(&w->io_kick, 0, memory_order_seq_cst)) {
-        take_cancels(r);
         if (io_uring_cq_has_overflow(&r->ring))
             io_uring_get_events(&r->ring);
-        idle = true; /* a canceller waits: submit now */
+        kicked = true; /* a canceller waits: submit now */
     }
-    if (idle || ++r->since >= SUBMIT_EVERY)
+    if (!kicked && io_uring_sq_ready(&r->ring) == 0)
+        r->since = 0; /* nothing to submit, no cancel handed to us */
+    else if (kicked || idle || ++r->since >= SUBMIT_EVERY)
         submit(r);
     reap(r);
     w->io_active = io_uring_sq_ready(&r->ring) > 0 ||
@@ -420,12 +454,9 @@ static void io_exit(struct wf__worker *w)
 {
     struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
     wf__spin_lock(&r->lock);
-    r->dead = true;
-    while (r->cancels) { /* covered by the cancel of everything below */
-        r->cancels->cqueued = false;
-        r->cancels = r->cancels->cnext;
-    }
+    r->dead = true; /* no more cancels: the one below covers them */
     wf__spin_unlock(&r->lock);
+    submit(r); /* the cancels handed to us before, scrubbed or sent */
     /* relaxed: only this thread submits now, and reaps (the reactor,
      * whose pollers reap too, stopped before the workers). */
     if (atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0) {
@@ -477,13 +508,15 @@ bool wf_io_rings(void)
 }
 
 /* The fiber's part once o has completed: leave the cancel list if a
- * cancel was asked for and not yet taken. */
-static void finish(struct op *o)
+ * cancel was asked for and not yet taken. Whether o's SQE was never
+ * submitted (scrubbed: o ended by its cancel). */
+static bool finish(struct op *o)
 {
     /* seq_cst: see request_cancel; a canceller that we miss here sees
-     * state 1 under the lock and queues nothing. */
+     * state 1 under the lock and queues nothing. A scrubbed record had
+     * its why set before it was queued. */
     if (!atomic_load_explicit(&o->why, memory_order_seq_cst))
-        return;
+        return false;
     struct ring *r = o->ring;
     wf__spin_lock(&r->lock);
     if (o->cqueued) {
@@ -494,7 +527,9 @@ static void finish(struct op *o)
             }
         o->cqueued = false;
     }
+    bool scrubbed = o->scrubbed;
     wf__spin_unlock(&r->lock);
+    return scrubbed;
 }
 
 bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
@@ -517,6 +552,7 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct op o;
     o.ring = r;
     o.cqueued = false;
+    o.scrubbed = false;
     o.res = 0;
     atomic_init(&o.why, 0);
     wf__wait_init(&o.wt, self);
@@ -569,10 +605,10 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
                                               WF_FOREVER, WF__WHY_IO);
         }
     }
-    finish(&o);
+    bool scrubbed = finish(&o);
     wf__iofd_ring_unlink(e, &o.cl);
     ssize_t res = o.res;
-    if (res == -ECANCELED) /* ended by our cancel: its reason */
+    if (res == -ECANCELED || scrubbed) /* ended by our cancel: its reason */
         res = atomic_load_explicit(&o.why, memory_order_seq_cst);
     else if (res == -ENOTSOCK) {
         wf__iofd_set_notsock(e, gen);

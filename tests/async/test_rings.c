@@ -418,6 +418,41 @@ WT_CASE(close_while_parked)
     run_main(2, close_main, NULL);
 }
 
+/* wf_close, then the descriptor's number reused (another fiber's socket,
+ * here by dup2), before the owner's round submitted a receive queued on
+ * the closed descriptor: the receive must end with WF_EBADF and must not
+ * run on the new socket (it would take that socket's data). One worker,
+ * so the close and the reuse come before the round that submits. */
+static void *reuse_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (int i = 0; i < 5; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        struct wf_fiber f = park_receiver(a);
+        int sv[2];
+        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        WT_CHECK_EQ(write(sv[1], "other", 5), 5);
+        WT_CHECK_EQ(wf_close(a), 0);
+        WT_CHECK_EQ(dup2(sv[0], a), a); /* the number, reused at once */
+        WT_CHECK_EQ((int)P2U(join(f)), EBADF);
+        char buf[8];
+        WT_CHECK_EQ(read(a, buf, sizeof buf), 5); /* nothing taken */
+        WT_CHECK(memcmp(buf, "other", 5) == 0);
+        WT_CHECK_EQ(close(a), 0);
+        WT_CHECK_EQ(close(sv[0]), 0);
+        WT_CHECK_EQ(close(sv[1]), 0);
+        WT_CHECK_EQ(wf_close(b), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(close_then_reuse_before_submit)
+{
+    run_main(1, reuse_main, NULL);
+}
+
 /* ---- migration between submission and completion ---------------------------- */
 
 /* Many fibers park in receives on one worker's ring and are woken on
