@@ -423,6 +423,7 @@ static void submit(struct ring *r)
 /* An SQE, submitting what is queued when the queue is full. */
 static struct io_uring_sqe *sqe_get(struct ring *r)
 {
+    WF_ASSERT(r->owner == wf__worker_self());
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&r->ring)))
         submit(r);
@@ -544,11 +545,15 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
         return false;
+    if (!ring_get(wf__worker_self()))
+        return false; /* before spending: the readiness path spends */
+    /* The spend may yield, and the fiber then goes on on another worker,
+     * whose ring is the one to use: the worker is read after it. */
+    wf__coop_spend(self);
     struct wf__worker *w = wf__worker_self();
     struct ring *r = ring_get(w);
     if (!r)
         return false;
-    wf__coop_spend(self);
     struct op o;
     o.ring = r;
     o.cqueued = false;

@@ -490,6 +490,48 @@ WT_CASE(migrate_between_submit_and_completion)
     run_main(4, migrate_main, NULL);
 }
 
+/* A receive that starts with the fiber's cooperative budget used up
+ * yields first (and WEFT_DEBUG_MIGRATE moves every yield to another
+ * worker): the operation must go on the ring of the worker the fiber
+ * runs on after the yield, never on the one it started on (only a
+ * ring's owner touches its submission queue). The budget is spent by
+ * reads of a pipe that has data (the readiness path, no park). */
+static void *budget_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    int p[2];
+    WT_CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    WT_CHECK_EQ(wf_fd_register(p[0]), 0);
+    WT_CHECK_EQ(wf_fd_register(p[1]), 0);
+    static char junk[4096];
+    WT_CHECK_EQ(write(p[1], junk, sizeof junk), (ssize_t)sizeof junk);
+    char c;
+    WT_CHECK_EQ(wf_read(p[0], &c, 1, WF_FOREVER), 1); /* seen: no socket */
+    for (int i = 0; i < 20; i++) {
+        WT_CHECK_EQ(wf_send(b, "x", 1, 0, wf_deadline_in(GUARD)), 1);
+        WT_CHECK_EQ(wf_recv(a, &c, 1, 0, wf_deadline_in(GUARD)), 1);
+        /* The receive parked (a full budget); 127 calls that do not
+         * park leave one unit, which the next send spends. */
+        for (int k = 0; k < 127; k++)
+            WT_CHECK_EQ(wf_read(p[0], &c, 1, WF_FOREVER), 1);
+        WT_CHECK_EQ(write(p[1], junk, 127), 127);
+    }
+    WT_CHECK_EQ(wf_close(p[0]), 0);
+    WT_CHECK_EQ(wf_close(p[1]), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(budget_yield_before_queueing)
+{
+    setenv("WEFT_DEBUG_MIGRATE", "1", 1);
+    run_main(2, budget_main, NULL);
+}
+
 /* ---- the peer closes or resets ------------------------------------------------ */
 
 static void *peer_main(void *arg)
