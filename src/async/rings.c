@@ -563,14 +563,22 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     wf__wait_init(&o.wt, self);
     atomic_init(&o.wt.state, 0);
     o.cl.wait = &o.wt;
+    /* The SQE before the link: a submit that makes room takes the
+     * cancels handed to us, and one for o (a close once o is linked) must
+     * find o's SQE in the queue to scrub it. No submit comes between the
+     * link and the SQE's preparation below (this thread, no switch). */
+    struct io_uring_sqe *sqe = sqe_get(r);
     uint32_t gen = wf__iofd_gen(e);
     err = wf__iofd_ring_link(e, gen, &o.cl);
     if (err) {
+        io_uring_prep_nop(sqe); /* the SQE is taken: make it harmless */
+        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+        /* relaxed: a count (drain). */
+        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
         *out = err;
         return true;
     }
     wf__trace_io_begin((enum wf__tio)what, &err, fd);
-    struct io_uring_sqe *sqe = sqe_get(r);
     flags &= ~MSG_DONTWAIT;
     if (n > 0x7ffff000 && kind != WF__RING_RECVV && kind != WF__RING_SENDV)
         /* Linux's most per call (MAX_RW_COUNT) */
