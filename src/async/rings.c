@@ -160,6 +160,7 @@ struct op {
     struct ring *ring;    /* the ring it was queued on */
     struct op *cnext;     /* ring->cancels (ring->lock) */
     bool cqueued;         /* in ring->cancels (ring->lock) */
+    bool closed;          /* its descriptor is being closed (ring->lock) */
     bool scrubbed;        /* its SQE became a NOP (submit; ring->lock) */
     atomic_int why;       /* the first cancel's reason; 0: none */
     int32_t res;          /* written by the reaper before state */
@@ -329,15 +330,21 @@ static void request_cancel(struct op *o, int why)
 {
     int none = 0;
     /* seq_cst: against the fiber's load after its completion (finish). */
-    if (!atomic_compare_exchange_strong_explicit(
-            &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst))
+    bool first = atomic_compare_exchange_strong_explicit(
+        &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst);
+    /* A close must reach the owner even when a deadline or a cancel asked
+     * first: o's SQE, if still queued, must then not be submitted. */
+    bool closed = why == WF_EBADF;
+    if (!first && !closed)
         return; /* asked already */
     struct ring *r = o->ring;
     bool kick = false;
     wf__spin_lock(&r->lock);
+    if (closed)
+        o->closed = true;
     /* seq_cst: after our store of why, so a fiber that missed it finds
      * state 1 here (finish). */
-    if (!r->dead &&
+    if (!r->dead && !o->cqueued &&
         atomic_load_explicit(&o->wt.state, memory_order_seq_cst) == 0) {
         o->cnext = r->cancels;
         r->cancels = o;
@@ -383,20 +390,23 @@ static void enter(struct ring *r)
 }
 
 /* Submit what is queued, after turning the cancels handed to us into
- * SQEs (owner only). A cancelled record whose own SQE is still queued is
- * not submitted at all: its SQE becomes a NOP (`scrubbed`), since the
- * descriptor it names may be closed, and its number reused, by now (a
+ * SQEs (owner only). A record whose descriptor is being closed and whose
+ * own SQE is still queued is not submitted at all: its SQE becomes a NOP
+ * (`scrubbed`), since by now the number may name another descriptor (a
  * wf_close asks for the cancel and then closes). r->lock is held across
- * that and the enter, so a canceller that returns from request_cancel
- * has either found its operation in the kernel (which then holds the
- * file) or left it where the next submit scrubs it. */
+ * that and the enter, so a close that returns from request_cancel has
+ * either found its operation in the kernel (which then holds the file)
+ * or left it where the next submit scrubs it. A deadline's or a cancel's
+ * ASYNC_CANCEL goes after the operation's SQE: it still runs once. */
 static void submit(struct ring *r)
 {
     r->since = 0;
     wf__spin_lock(&r->lock);
     while (r->cancels) {
         struct op *o = r->cancels;
-        struct io_uring_sqe *sqe = queued_sqe(r, o);
+        /* A deadline or a cancel lets the SQE go first (a call tries
+         * once, as on the readiness path), a close never. */
+        struct io_uring_sqe *sqe = o->closed ? queued_sqe(r, o) : NULL;
         if (sqe) {
             io_uring_prep_nop(sqe);
             io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)o);
@@ -557,6 +567,7 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct op o;
     o.ring = r;
     o.cqueued = false;
+    o.closed = false;
     o.scrubbed = false;
     o.res = 0;
     atomic_init(&o.why, 0);

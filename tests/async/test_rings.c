@@ -246,6 +246,36 @@ WT_CASE(canary_after_timeout)
     run_main(2, canary_main, NULL);
 }
 
+/* ---- an expired deadline still tries once ------------------------------------ */
+
+/* As on the readiness path, a receive whose deadline has passed before it
+ * is submitted still runs once: data already there is returned, not
+ * WF_ETIMEDOUT. */
+static void *expired_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int sv[2];
+    WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+    WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
+    for (int i = 0; i < 10; i++) {
+        WT_CHECK_EQ(write(sv[1], "abc", 3), 3);
+        char buf[8];
+        WT_CHECK_EQ(wf_recv(sv[0], buf, sizeof buf, 0, wf_now()), 3);
+        WT_CHECK(memcmp(buf, "abc", 3) == 0);
+        WT_CHECK_EQ(wf_recv(sv[0], buf, sizeof buf, 0, wf_now()), WF_ETIMEDOUT);
+    }
+    WT_CHECK_EQ(wf_close(sv[0]), 0);
+    WT_CHECK_EQ(wf_close(sv[1]), 0);
+    return NULL;
+}
+
+WT_CASE(expired_deadline_tries_once)
+{
+    run_main(1, expired_main, NULL);
+}
+
 /* ---- cancellation of a fiber parked in a receive ---------------------------- */
 
 static atomic_int parked;
