@@ -737,4 +737,44 @@ WT_CASE(shutdown_with_parked_receives)
         WT_CHECK_EQ(close(fds[i]), 0);
 }
 
+/* ---- a runtime started again after a shutdown -------------------------------- */
+
+/* Each run makes its rings anew (the last run's are freed after its
+ * workers are joined), and a shutdown with receives in flight leaves
+ * nothing for the next run to trip on. */
+WT_CASE(restart_after_shutdown)
+{
+    rounds = scaled(20);
+    for (int run = 0; run < 3; run++) {
+        struct wf_config c = config(2);
+        WT_CHECK_EQ(wf_init(&c), 0);
+        check_rings();
+        enum { N = 4 };
+        int fds[2 * N];
+        atomic_store(&parked, 0);
+        for (int i = 0; i < N; i++) {
+            int sv[2];
+            WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+                        0);
+            WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+            WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
+            fds[2 * i] = sv[0];
+            fds[2 * i + 1] = sv[1];
+            struct wf_fiber f;
+            WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(sv[0])), 0);
+            WT_CHECK_EQ(wf_detach(f), 0);
+        }
+        while (atomic_load(&parked) < N) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+        WT_CHECK_EQ(wf_shutdown(), 0);
+        for (int i = 0; i < 2 * N; i++)
+            WT_CHECK_EQ(close(fds[i]), 0);
+        run_main(2, echo_main, U2P(4));
+    }
+}
+
 WT_MAIN()
