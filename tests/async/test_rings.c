@@ -704,37 +704,40 @@ WT_CASE(pipe_readiness)
 
 /* ---- shutdown while receives are parked -------------------------------------- */
 
-WT_CASE(shutdown_with_parked_receives)
+/* Start a runtime of 2 workers, park n fibers in receives on unix
+ * sockets (from the main thread), shut it down, close the sockets. */
+static void shutdown_with_receives(int n)
 {
     struct wf_config c = config(2);
     WT_CHECK_EQ(wf_init(&c), 0);
     check_rings();
-    enum { N = 32 };
-    int fds[2 * N];
+    int *fds = calloc(2 * (size_t)n, sizeof *fds);
+    WT_CHECK(fds != NULL);
     atomic_store(&parked, 0);
-    for (int i = 0; i < N; i++) {
-        int a, b;
-        int sv[2];
+    for (int i = 0; i < n; i++) {
+        int *sv = &fds[2 * i];
         WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-        a = sv[0];
-        b = sv[1];
-        WT_CHECK_EQ(wf_fd_register(a), 0);
-        WT_CHECK_EQ(wf_fd_register(b), 0);
-        fds[2 * i] = a;
-        fds[2 * i + 1] = b;
+        WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+        WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
         struct wf_fiber f;
-        WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(a)), 0);
+        WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(sv[0])), 0);
         WT_CHECK_EQ(wf_detach(f), 0);
     }
-    while (atomic_load(&parked) < N) {
+    while (atomic_load(&parked) < n) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
     WT_CHECK_EQ(wf_shutdown(), 0);
-    for (int i = 0; i < 2 * N; i++)
+    for (int i = 0; i < 2 * n; i++)
         WT_CHECK_EQ(close(fds[i]), 0);
+    free(fds);
+}
+
+WT_CASE(shutdown_with_parked_receives)
+{
+    shutdown_with_receives(32);
 }
 
 /* ---- a runtime started again after a shutdown -------------------------------- */
@@ -746,33 +749,7 @@ WT_CASE(restart_after_shutdown)
 {
     rounds = scaled(20);
     for (int run = 0; run < 3; run++) {
-        struct wf_config c = config(2);
-        WT_CHECK_EQ(wf_init(&c), 0);
-        check_rings();
-        enum { N = 4 };
-        int fds[2 * N];
-        atomic_store(&parked, 0);
-        for (int i = 0; i < N; i++) {
-            int sv[2];
-            WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
-                        0);
-            WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
-            WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
-            fds[2 * i] = sv[0];
-            fds[2 * i + 1] = sv[1];
-            struct wf_fiber f;
-            WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(sv[0])), 0);
-            WT_CHECK_EQ(wf_detach(f), 0);
-        }
-        while (atomic_load(&parked) < N) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-        WT_CHECK_EQ(wf_shutdown(), 0);
-        for (int i = 0; i < 2 * N; i++)
-            WT_CHECK_EQ(close(fds[i]), 0);
+        shutdown_with_receives(4);
         run_main(2, echo_main, U2P(4));
     }
 }
