@@ -333,8 +333,10 @@ static void request_cancel(struct op *o, int why)
     bool first = atomic_compare_exchange_strong_explicit(
         &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst);
     /* A close must reach the owner even when a deadline or a cancel asked
-     * first: o's SQE, if still queued, must then not be submitted. */
-    bool closed = why == WF_EBADF;
+     * first: o's SQE, if still queued, must then not be submitted. So
+     * must a shutdown: its walk unlinks o, so that a later close finds
+     * nothing to cancel. */
+    bool closed = why == WF_EBADF || why == WF_ESHUTDOWN;
     if (!first && !closed)
         return; /* asked already */
     struct ring *r = o->ring;
