@@ -60,8 +60,14 @@
  *   - wf_close of a descriptor with operations on it (another fiber):
  *     each operation is linked into the descriptor's entry (reactor.c)
  *     while in flight, and the generation's bump asks for its cancel
- *     (WF_EBADF); the kernel holds the file until then, so the peer sees
- *     the close once the owner's next round has submitted the cancels.
+ *     (WF_EBADF) before close(2). An operation the kernel has taken
+ *     holds the file until the cancel, so the peer sees the close once
+ *     the owner's next round has submitted the cancels. One whose SQE
+ *     the owner has not submitted yet must never be: by then the number
+ *     may name another descriptor (a receive would take its data, a send
+ *     write into it); submit turns its SQE into a NOP, holding the
+ *     ring's lock across that and the enter, so request_cancel's return
+ *     means taken or scrubbed (test: close_then_reuse_before_submit).
  *   - migration: the record names the ring it was queued on; the
  *     completion may be reaped by any thread and the fiber resumes on any
  *     worker; a cancel goes to the record's ring's owner, whoever asks
@@ -154,6 +160,8 @@ struct op {
     struct ring *ring;    /* the ring it was queued on */
     struct op *cnext;     /* ring->cancels (ring->lock) */
     bool cqueued;         /* in ring->cancels (ring->lock) */
+    bool closed;          /* its descriptor is being closed (ring->lock) */
+    bool scrubbed;        /* its SQE became a NOP (submit; ring->lock) */
     atomic_int why;       /* the first cancel's reason; 0: none */
     int32_t res;          /* written by the reaper before state */
     struct msghdr msg;    /* RECVV, SENDV; read at submission */
@@ -322,15 +330,23 @@ static void request_cancel(struct op *o, int why)
 {
     int none = 0;
     /* seq_cst: against the fiber's load after its completion (finish). */
-    if (!atomic_compare_exchange_strong_explicit(
-            &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst))
+    bool first = atomic_compare_exchange_strong_explicit(
+        &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst);
+    /* A close must reach the owner even when a deadline or a cancel asked
+     * first: o's SQE, if still queued, must then not be submitted. So
+     * must a shutdown: its walk unlinks o, so that a later close finds
+     * nothing to cancel. */
+    bool closed = why == WF_EBADF || why == WF_ESHUTDOWN;
+    if (!first && !closed)
         return; /* asked already */
     struct ring *r = o->ring;
     bool kick = false;
     wf__spin_lock(&r->lock);
+    if (closed)
+        o->closed = true;
     /* seq_cst: after our store of why, so a fiber that missed it finds
      * state 1 here (finish). */
-    if (!r->dead &&
+    if (!r->dead && !o->cqueued &&
         atomic_load_explicit(&o->wt.state, memory_order_seq_cst) == 0) {
         o->cnext = r->cancels;
         r->cancels = o;
@@ -349,11 +365,24 @@ void wf__ring_cancel(struct wf__clause *cl, int why)
 
 /* ---- submitting (owner only) ------------------------------------------------- */
 
-static void submit(struct ring *r)
+/* o's SQE if it is still in the submission queue, not yet consumed by the
+ * kernel; NULL once submitted. Owner only (no SQPOLL: the kernel
+ * consumes SQEs only in the owner's io_uring_enter); liburing fills the
+ * SQ array once, so position i is sqes[i & mask]. */
+static struct io_uring_sqe *queued_sqe(struct ring *r, struct op *o)
 {
-    r->since = 0;
-    if (io_uring_sq_ready(&r->ring) == 0)
-        return;
+    struct io_uring_sq *sq = &r->ring.sq;
+    unsigned head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+    for (unsigned i = head; i != sq->sqe_tail; i++) {
+        struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
+        if (sqe->user_data == (uint64_t)(uintptr_t)o)
+            return sqe;
+    }
+    return NULL;
+}
+
+static void enter(struct ring *r)
+{
     int rc;
     do
         rc = wf__uring(io_uring_submit(&r->ring), -EAGAIN);
@@ -362,39 +391,55 @@ static void submit(struct ring *r)
      * the next round; nothing is lost. */
 }
 
+/* Submit what is queued, after turning the cancels handed to us into
+ * SQEs (owner only). A record whose descriptor is being closed and whose
+ * own SQE is still queued is not submitted at all: its SQE becomes a NOP
+ * (`scrubbed`), since by now the number may name another descriptor (a
+ * wf_close asks for the cancel and then closes). r->lock is held across
+ * that and the enter, so a close that returns from request_cancel has
+ * either found its operation in the kernel (which then holds the file)
+ * or left it where the next submit scrubs it. A deadline's or a cancel's
+ * ASYNC_CANCEL goes after the operation's SQE: it still runs once. */
+static void submit(struct ring *r)
+{
+    r->since = 0;
+    wf__spin_lock(&r->lock);
+    while (r->cancels) {
+        struct op *o = r->cancels;
+        /* A deadline or a cancel lets the SQE go first (a call tries
+         * once, as on the readiness path), a close never. */
+        struct io_uring_sqe *sqe = o->closed ? queued_sqe(r, o) : NULL;
+        if (sqe) {
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)o);
+            o->scrubbed = true;
+        } else {
+            sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe) {
+                enter(r); /* the cancels wait for room */
+                continue;
+            }
+            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            /* relaxed: a count (drain). */
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+        }
+        r->cancels = o->cnext;
+        o->cqueued = false;
+    }
+    if (io_uring_sq_ready(&r->ring) > 0)
+        enter(r);
+    wf__spin_unlock(&r->lock);
+}
+
 /* An SQE, submitting what is queued when the queue is full. */
 static struct io_uring_sqe *sqe_get(struct ring *r)
 {
+    WF_ASSERT(r->owner == wf__worker_self());
     struct io_uring_sqe *sqe;
     while (!(sqe = io_uring_get_sqe(&r->ring)))
         submit(r);
     return sqe;
-}
-
-/* Turn the cancels handed to us into SQEs. */
-static void take_cancels(struct ring *r)
-{
-    for (;;) {
-        wf__spin_lock(&r->lock);
-        struct op *o = r->cancels;
-        if (!o) {
-            wf__spin_unlock(&r->lock);
-            return;
-        }
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-        if (!sqe) {
-            wf__spin_unlock(&r->lock);
-            submit(r);
-            continue;
-        }
-        r->cancels = o->cnext;
-        o->cqueued = false;
-        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
-        io_uring_sqe_set_data64(sqe, UD_CANCEL);
-        /* relaxed: a count (drain). */
-        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
-        wf__spin_unlock(&r->lock);
-    }
 }
 
 static void io_round(struct wf__worker *w, bool idle)
@@ -402,14 +447,16 @@ static void io_round(struct wf__worker *w, bool idle)
     /* relaxed: the owner's own store. */
     struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
     /* seq_cst: pairs with wf__worker_io_kick's exchange. */
+    bool kicked = false;
     if (atomic_load_explicit(&w->io_kick, memory_order_relaxed) &&
         atomic_exchange_explicit(&w->io_kick, 0, memory_order_seq_cst)) {
-        take_cancels(r);
         if (io_uring_cq_has_overflow(&r->ring))
             io_uring_get_events(&r->ring);
-        idle = true; /* a canceller waits: submit now */
+        kicked = true; /* a canceller waits: submit now */
     }
-    if (idle || ++r->since >= SUBMIT_EVERY)
+    if (!kicked && io_uring_sq_ready(&r->ring) == 0)
+        r->since = 0; /* nothing to submit, no cancel handed to us */
+    else if (kicked || idle || ++r->since >= SUBMIT_EVERY)
         submit(r);
     reap(r);
     w->io_active = io_uring_sq_ready(&r->ring) > 0 ||
@@ -420,12 +467,9 @@ static void io_exit(struct wf__worker *w)
 {
     struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
     wf__spin_lock(&r->lock);
-    r->dead = true;
-    while (r->cancels) { /* covered by the cancel of everything below */
-        r->cancels->cqueued = false;
-        r->cancels = r->cancels->cnext;
-    }
+    r->dead = true; /* no more cancels: the one below covers them */
     wf__spin_unlock(&r->lock);
+    submit(r); /* the cancels handed to us before, scrubbed or sent */
     /* relaxed: only this thread submits now, and reaps (the reactor,
      * whose pollers reap too, stopped before the workers). */
     if (atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0) {
@@ -477,13 +521,15 @@ bool wf_io_rings(void)
 }
 
 /* The fiber's part once o has completed: leave the cancel list if a
- * cancel was asked for and not yet taken. */
-static void finish(struct op *o)
+ * cancel was asked for and not yet taken. Whether o's SQE was never
+ * submitted (scrubbed: o ended by its cancel). */
+static bool finish(struct op *o)
 {
     /* seq_cst: see request_cancel; a canceller that we miss here sees
-     * state 1 under the lock and queues nothing. */
+     * state 1 under the lock and queues nothing. A scrubbed record had
+     * its why set before it was queued. */
     if (!atomic_load_explicit(&o->why, memory_order_seq_cst))
-        return;
+        return false;
     struct ring *r = o->ring;
     wf__spin_lock(&r->lock);
     if (o->cqueued) {
@@ -494,7 +540,9 @@ static void finish(struct op *o)
             }
         o->cqueued = false;
     }
+    bool scrubbed = o->scrubbed;
     wf__spin_unlock(&r->lock);
+    return scrubbed;
 }
 
 bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
@@ -509,27 +557,41 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
         return false;
+    if (!ring_get(wf__worker_self()))
+        return false; /* before spending: the readiness path spends */
+    /* The spend may yield, and the fiber then goes on on another worker,
+     * whose ring is the one to use: the worker is read after it. */
+    wf__coop_spend(self);
     struct wf__worker *w = wf__worker_self();
     struct ring *r = ring_get(w);
     if (!r)
         return false;
-    wf__coop_spend(self);
     struct op o;
     o.ring = r;
     o.cqueued = false;
+    o.closed = false;
+    o.scrubbed = false;
     o.res = 0;
     atomic_init(&o.why, 0);
     wf__wait_init(&o.wt, self);
     atomic_init(&o.wt.state, 0);
     o.cl.wait = &o.wt;
+    /* The SQE before the link: a submit that makes room takes the
+     * cancels handed to us, and one for o (a close once o is linked) must
+     * find o's SQE in the queue to scrub it. No submit comes between the
+     * link and the SQE's preparation below (this thread, no switch). */
+    struct io_uring_sqe *sqe = sqe_get(r);
     uint32_t gen = wf__iofd_gen(e);
     err = wf__iofd_ring_link(e, gen, &o.cl);
     if (err) {
+        io_uring_prep_nop(sqe); /* the SQE is taken: make it harmless */
+        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+        /* relaxed: a count (drain). */
+        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
         *out = err;
         return true;
     }
     wf__trace_io_begin((enum wf__tio)what, &err, fd);
-    struct io_uring_sqe *sqe = sqe_get(r);
     flags &= ~MSG_DONTWAIT;
     if (n > 0x7ffff000 && kind != WF__RING_RECVV && kind != WF__RING_SENDV)
         /* Linux's most per call (MAX_RW_COUNT) */
@@ -569,10 +631,10 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
                                               WF_FOREVER, WF__WHY_IO);
         }
     }
-    finish(&o);
+    bool scrubbed = finish(&o);
     wf__iofd_ring_unlink(e, &o.cl);
     ssize_t res = o.res;
-    if (res == -ECANCELED) /* ended by our cancel: its reason */
+    if (res == -ECANCELED || scrubbed) /* ended by our cancel: its reason */
         res = atomic_load_explicit(&o.why, memory_order_seq_cst);
     else if (res == -ENOTSOCK) {
         wf__iofd_set_notsock(e, gen);
