@@ -139,6 +139,10 @@
 #define SUBMIT_EVERY 16
 
 #define UD_CANCEL 1u
+/* Tries of one io_uring_enter that the kernel refuses, reaping between. */
+#define ENTER_TRIES 3
+/* A leaving worker's wait for its last completions, between submits. */
+#define EXIT_WAIT_NS 10000000
 
 struct ring {
     struct io_uring ring; /* SQ: owner only; CQ: cq_lock */
@@ -381,14 +385,27 @@ static struct io_uring_sqe *queued_sqe(struct ring *r, struct op *o)
     return NULL;
 }
 
-static void enter(struct ring *r)
+/* io_uring_enter for what is queued (owner only): 0 or more submitted, or
+ * the refusal of the last of ENTER_TRIES tries (-EAGAIN, -EBUSY). What
+ * was refused stays queued; io_round sees it and keeps its worker from
+ * sleeping until a later enter takes it. */
+static int enter(struct ring *r)
 {
     int rc;
-    do
-        rc = wf__uring(io_uring_submit(&r->ring), -EAGAIN);
-    while (rc == -EINTR);
-    /* -EAGAIN, -EBUSY (completions backed up): the SQEs stay queued for
-     * the next round; nothing is lost. */
+    for (int tries = 0;; tries++) {
+        do
+            rc = wf__uring(io_uring_submit(&r->ring), -EAGAIN);
+        while (rc == -EINTR);
+        if (rc >= 0 || tries == ENTER_TRIES)
+            return rc;
+        /* -EBUSY: completions backed up in the kernel's overflow list;
+         * flush them into the queue (the owner may) and reap them, which
+         * makes room. -EAGAIN: no kernel memory for now; reaping frees
+         * requests too. */
+        if (rc == -EBUSY)
+            (void)io_uring_get_events(&r->ring);
+        reap(r);
+    }
 }
 
 /* Submit what is queued, after turning the cancels handed to us into
@@ -416,7 +433,10 @@ static void submit(struct ring *r)
         } else {
             sqe = io_uring_get_sqe(&r->ring);
             if (!sqe) {
-                enter(r); /* the cancels wait for room */
+                /* The cancels wait for room; the rest stay handed to us
+                 * for the next round if the kernel refuses it. */
+                if (enter(r) < 0)
+                    break;
                 continue;
             }
             io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
@@ -432,13 +452,16 @@ static void submit(struct ring *r)
     wf__spin_unlock(&r->lock);
 }
 
-/* An SQE, submitting what is queued when the queue is full. */
+/* An SQE, submitting what is queued when the queue is full; NULL when
+ * the kernel refuses to take the queue (the caller does without). */
 static struct io_uring_sqe *sqe_get(struct ring *r)
 {
     WF_ASSERT(r->owner == wf__worker_self());
-    struct io_uring_sqe *sqe;
-    while (!(sqe = io_uring_get_sqe(&r->ring)))
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) {
         submit(r);
+        sqe = io_uring_get_sqe(&r->ring);
+    }
     return sqe;
 }
 
@@ -459,8 +482,14 @@ static void io_round(struct wf__worker *w, bool idle)
     else if (kicked || idle || ++r->since >= SUBMIT_EVERY)
         submit(r);
     reap(r);
-    w->io_active = io_uring_sq_ready(&r->ring) > 0 ||
-                   atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0;
+    bool queued = io_uring_sq_ready(&r->ring) > 0;
+    w->io_active =
+        queued || atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0;
+    /* Refused by the kernel (enter): the worker must not sleep with
+     * operations it never submitted, so it kicks itself and comes back
+     * (relaxed: its own word; work_visible reads it before sleeping). */
+    if (queued && idle)
+        atomic_store_explicit(&w->io_kick, 1, memory_order_relaxed);
 }
 
 static void io_exit(struct wf__worker *w)
@@ -469,20 +498,27 @@ static void io_exit(struct wf__worker *w)
     wf__spin_lock(&r->lock);
     r->dead = true; /* no more cancels: the one below covers them */
     wf__spin_unlock(&r->lock);
-    submit(r); /* the cancels handed to us before, scrubbed or sent */
-    /* relaxed: only this thread submits now, and reaps (the reactor,
+    /* The cancels handed to us before (scrubbed or sent), then one for
+     * everything still in flight; each round submits what the kernel
+     * refused before and waits at most EXIT_WAIT_NS for a completion.
+     * relaxed: only this thread submits now, and reaps (the reactor,
      * whose pollers reap too, stopped before the workers). */
-    if (atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0) {
-        struct io_uring_sqe *sqe = sqe_get(r);
-        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-        io_uring_sqe_set_data64(sqe, UD_CANCEL);
-        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
-    }
+    bool asked = false;
     submit(r);
     while (atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0) {
+        struct io_uring_sqe *sqe = asked ? NULL : sqe_get(r);
+        if (sqe) {
+            io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+            asked = true;
+        }
+        submit(r);
         struct io_uring_cqe *cqe;
-        int rc = io_uring_wait_cqe(&r->ring, &cqe);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
+        struct __kernel_timespec ts = {0, EXIT_WAIT_NS};
+        int rc = io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -ETIME &&
+            rc != -EBUSY)
             WF_PANIC("rings: waiting for the last completions: %d", rc);
         reap(r);
     }
@@ -581,6 +617,8 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
      * find o's SQE in the queue to scrub it. No submit comes between the
      * link and the SQE's preparation below (this thread, no switch). */
     struct io_uring_sqe *sqe = sqe_get(r);
+    if (!sqe)
+        return false; /* the kernel takes no more now: readiness */
     uint32_t gen = wf__iofd_gen(e);
     err = wf__iofd_ring_link(e, gen, &o.cl);
     if (err) {
@@ -634,9 +672,11 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     bool scrubbed = finish(&o);
     wf__iofd_ring_unlink(e, &o.cl);
     ssize_t res = o.res;
-    if (res == -ECANCELED || scrubbed) /* ended by our cancel: its reason */
+    if (res == -ECANCELED || scrubbed) { /* ended by our cancel: its reason */
         res = atomic_load_explicit(&o.why, memory_order_seq_cst);
-    else if (res == -ENOTSOCK) {
+        if (res == 0) /* cancelled by the kernel itself (not by weft) */
+            res = WF_ECANCELED;
+    } else if (res == -ENOTSOCK) {
         wf__iofd_set_notsock(e, gen);
         wf__trace_io_end(&err, res);
         return false; /* nothing happened: the readiness path does it */
