@@ -14,6 +14,7 @@
 
 #include "wtest_rt.h"
 #include "wt_backend.h"
+#include "wt_tcp.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -54,18 +55,6 @@ static void *join(struct wf_fiber f)
     void *r = NULL;
     WT_CHECK_EQ(wf_join(f, &r, wf_deadline_in(GUARD)), 0);
     return r;
-}
-
-static void tcp_pair(int *a, int *b)
-{
-    int l = wf_tcp_listen("127.0.0.1", 0, 16);
-    WT_CHECK(l >= 0);
-    int port = wf_local_port(l);
-    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
-    WT_CHECK(*a >= 0);
-    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
-    WT_CHECK(*b >= 0);
-    WT_CHECK_EQ(wf_close(l), 0);
 }
 
 /* ---- echo ---------------------------------------------------------------- */
