@@ -73,7 +73,7 @@ mkdir -p "$PEERS" || exit 1
 pkgs="libboost-context-dev libboost-fiber-dev golang-go libck-dev libtbb-dev libuv1-dev fio"
 missing=""
 for p in $pkgs; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    grep -q "install ok installed" <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" ||
         missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -75,7 +75,7 @@ bn() { WEFT_WORKERS=$ncpu "$tool" "$work/big$size.ppm" "$work/out/big.ppm" "blur
 # -blur 0xSIGMA: ImageMagick picks the radius (about 3 SIGMA as well).
 m1() { MAGICK_THREAD_LIMIT=1 convert "$work/big$size.ppm" -blur "0x$sigma" "$work/out/im.ppm"; }
 mn() { MAGICK_THREAD_LIMIT=$ncpu convert "$work/big$size.ppm" -blur "0x$sigma" "$work/out/im.ppm"; }
-if command -v convert >/dev/null && convert -version 2>/dev/null | grep -q ImageMagick; then
+if command -v convert >/dev/null && grep -q ImageMagick <<<"$(convert -version 2>/dev/null)"; then
   medians b1 bn m1 mn
 else
   medians b1 bn

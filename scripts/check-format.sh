@@ -29,7 +29,7 @@ if ! git cat-file -e "$base^{commit}" 2>/dev/null; then
 fi
 
 out=$(git clang-format --quiet --diff --extensions c,h "$base" -- src include tests bench examples tools 2>&1) || true
-if [ -n "$out" ] && ! printf '%s\n' "$out" | grep -qE '^(no modified files to format|clang-format did not modify any files)$'; then
+if [ -n "$out" ] && ! grep -qE '^(no modified files to format|clang-format did not modify any files)$' <<<"$out"; then
     printf '%s\n' "$out"
     echo "check-format: the lines above, changed since ${base:0:12}, are not formatted;" >&2
     echo "check-format: run 'git clang-format $base' (or format them by hand) and commit" >&2

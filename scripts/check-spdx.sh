@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 missing=0
 while IFS= read -r f; do
-    if ! head -n 5 "$f" | grep -q 'SPDX-License-Identifier: MIT'; then
+    if ! grep -q 'SPDX-License-Identifier: MIT' <<<"$(head -n 5 "$f")"; then
         echo "check-spdx: $f has no 'SPDX-License-Identifier: MIT' line at the top"
         missing=$((missing + 1))
     fi

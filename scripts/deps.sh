@@ -11,7 +11,7 @@
 weft_need_debs() {
     local missing=() p
     for p in "$@"; do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        if ! grep -q 'install ok installed' <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)"; then
             missing+=("$p")
         fi
     done
