@@ -149,7 +149,7 @@ done
 
 base_heat=$(stat heat@0x1)
 base_mandel=$(stat mandel@0x1)
-cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p;T;q' /proc/cpuinfo)
 echo "machine: $NCPU CPUs online, ${cpu:-unknown CPU}, Linux $(uname -r); $(mpirun --version | head -n 1)"
 echo "hosts: ${HOSTFILE:-this machine only (--oversubscribe)}; reps $REPS (interleaved); load average before: $load, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "each cell: median/fastest ms of the reps; speedups and the overlap gain are of the medians"
