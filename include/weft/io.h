@@ -441,7 +441,19 @@ WF_API const char *wf_io_backend(void);
  * said once on stderr. Called from a fiber: whether its worker has a
  * ring (making it if needed); from a plain thread: whether rings are
  * asked for and none has failed to set up in this run. false while no
- * runtime runs. Any thread. */
+ * runtime runs. Any thread.
+ *
+ * With rings, WEFT_IO_MSHOT=1 (read as each ring is made; default off)
+ * also makes a fiber's first wf_read, wf_recv (flags 0) or wf_readv of a
+ * socket arm one multishot receive with provided buffers on its worker's
+ * ring: data that arrives with no reader waiting is kept in the ring's
+ * buffers (4 KiB each; WEFT_IO_MSHOT_BUFS, a power of two up to
+ * 32768, sets their count per ring, default 1024) and a later read copies
+ * it out with no system call. The data, then the end of the stream or an
+ * error, come in order; a close drops what is kept. MSG_PEEK and
+ * MSG_WAITALL are served from what is kept once a socket has it. Plain
+ * threads and wf_fd_wait do not see kept data: a socket read by fibers
+ * must not also be read by plain threads or waited on for reading. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

@@ -145,7 +145,22 @@ struct ring {
     struct wf__spin lock; /* cancels, dead */
     struct op *cancels;   /* records whose cancel the owner submits */
     bool dead;            /* the owner has left (io_exit) */
+    /* Multishot receive (see "Multishot receive" below). */
+    struct io_uring_buf_ring *br; /* NULL: no multishot on this ring */
+    char *bufs;                   /* nbuf buffers of BUF_SIZE */
+    unsigned nbuf;
+    struct ms *mcancels; /* multishots whose cancel the owner submits */
 };
+
+struct ms;
+static void ms_setup(struct ring *r);
+static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe);
+static void take_mcancels(struct ring *r);
+static void ms_cancel(struct wf__clause *cl);
+static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
+                 enum wf__ring_kind kind, void *buf, size_t n, int flags,
+                 int64_t deadline, int what, ssize_t *out);
+#define UD_MS 2u /* tag bit: the user_data is a struct ms's address */
 
 /* One operation; on its fiber's stack. */
 struct op {
@@ -227,6 +242,7 @@ static struct ring *ring_get(struct wf__worker *w)
             tell_once("watching the ring", err);
         goto fail_ring;
     }
+    ms_setup(r);
     /* release: pairs with wf__ring_event's acquire. */
     atomic_store_explicit(&w->io_ring, r, memory_order_release);
     return r;
@@ -245,7 +261,7 @@ fail:
 static void drain(struct ring *r)
 {
     struct io_uring_cqe *cqe;
-    unsigned head, n = 0;
+    unsigned head, n = 0, done = 0;
     io_uring_for_each_cqe(&r->ring, head, cqe)
     {
         n++;
@@ -257,8 +273,14 @@ static void drain(struct ring *r)
          * the same order in C11. */
         (void)atomic_load_explicit(&r->inflight, memory_order_acquire);
         uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (!(ud & UD_MS) || !(cqe->flags & IORING_CQE_F_MORE))
+            done++; /* a multishot's last completion counts */
         if (ud == UD_CANCEL)
             continue;
+        if (ud & UD_MS) {
+            ms_cqe(r, (struct ms *)(uintptr_t)(ud & ~(uint64_t)UD_MS), cqe);
+            continue;
+        }
         struct op *o = (struct op *)(uintptr_t)ud;
         o->res = cqe->res;
         struct wf__waiter who = o->wt.w; /* o may go once state is 1 */
@@ -271,7 +293,7 @@ static void drain(struct ring *r)
         /* relaxed: a hint for reap's look without the lock. */
         atomic_store_explicit(&r->head, head, memory_order_relaxed);
         /* relaxed: a count; io_exit reads it after its own reaping. */
-        atomic_fetch_sub_explicit(&r->inflight, n, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&r->inflight, done, memory_order_relaxed);
     }
 }
 
@@ -344,6 +366,10 @@ static void request_cancel(struct op *o, int why)
 
 void wf__ring_cancel(struct wf__clause *cl, int why)
 {
+    if (!cl->wait) { /* a multishot's clause */
+        ms_cancel(cl);
+        return;
+    }
     request_cancel((struct op *)((char *)cl - offsetof(struct op, cl)), why);
 }
 
@@ -405,6 +431,7 @@ static void io_round(struct wf__worker *w, bool idle)
     if (atomic_load_explicit(&w->io_kick, memory_order_relaxed) &&
         atomic_exchange_explicit(&w->io_kick, 0, memory_order_seq_cst)) {
         take_cancels(r);
+        take_mcancels(r);
         if (io_uring_cq_has_overflow(&r->ring))
             io_uring_get_events(&r->ring);
         idle = true; /* a canceller waits: submit now */
@@ -425,6 +452,7 @@ static void io_exit(struct wf__worker *w)
         r->cancels->cqueued = false;
         r->cancels = r->cancels->cnext;
     }
+    r->mcancels = NULL; /* the same; their records see `dead` */
     wf__spin_unlock(&r->lock);
     /* relaxed: only this thread submits now, and reaps (the reactor,
      * whose pollers reap too, stopped before the workers). */
@@ -448,7 +476,12 @@ static void io_exit(struct wf__worker *w)
 
 static void io_free(struct wf__worker *w)
 {
-    free(atomic_load_explicit(&w->io_ring, memory_order_relaxed));
+    struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
+    if (r) {
+        free(r->br);
+        free(r->bufs);
+    }
+    free(r);
     atomic_store_explicit(&w->io_ring, NULL, memory_order_relaxed);
 }
 
@@ -514,6 +547,11 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     if (!r)
         return false;
     wf__coop_spend(self);
+    if (r->br && (kind == WF__RING_RECV || kind == WF__RING_RECVV)) {
+        int took = ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out);
+        if (took != 0)
+            return took > 0; /* < 0: not a socket, readiness */
+    }
     struct op o;
     o.ring = r;
     o.cqueued = false;
@@ -582,4 +620,479 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     wf__trace_io_end(&err, res);
     *out = res;
     return true;
+}
+
+/* ---- multishot receive ---------------------------------------------------- */
+/*
+ * Multishot receive (WEFT_IO_MSHOT=1, with WEFT_IO_RINGS=1; weft/io.h).
+ * Each ring registers a provided-buffer ring (group BGID, `nbuf` buffers
+ * of BUF_SIZE; WEFT_IO_MSHOT_BUFS sets the count, a power of two, for
+ * tests of exhaustion). The first wf_read / wf_recv (flags 0) /
+ * wf_readv of a socket by a fiber attaches a `struct ms` to the
+ * descriptor's entry in the reactor's table (under the entry's lock,
+ * which guards every field below but `mcq`/`cnext`, under the ring's
+ * lock) and arms one IORING_OP_RECV with IORING_RECV_MULTISHOT and
+ * buffer select on the reader's ring. Each completion's buffer is kept
+ * in the descriptor's queue (ring, buffer id, length, offset consumed);
+ * a reader copies from the queue into its own buffer and gives each
+ * emptied buffer back, with no system call and no ring operation while
+ * data is queued. A completion without IORING_CQE_F_MORE ends the
+ * multishot (ENOBUFS when the buffer ring ran dry, or the kernel's
+ * choice): a reader that finds the queue empty and nothing armed arms
+ * again on its own ring. End of stream (res 0) and errors are kept
+ * after the data and returned once the queue is empty; end of stream
+ * stays (every later read returns 0), an error is returned once.
+ *
+ * Interleavings considered:
+ *   - buffers: only one thread at a time may publish on a buffer ring
+ *     (liburing: the application is the ring's single producer; the
+ *     tail is a plain read-modify-release). The producer need not be the
+ *     owner, so any reader gives buffers back to the ring they came from,
+ *     under that ring's lock; a ring whose owner left (`dead`) takes none
+ *     back (its memory stays until io_free, after the joins).
+ *   - a reader on another worker than the ring that owns the multishot:
+ *     data is per descriptor, and the reaper (any thread) queues it and
+ *     wakes every parked reader; the reader copies and returns buffers
+ *     itself (above). Only an owner submits: a reader that must arm again
+ *     does it on the ring of the worker it runs on, which becomes the
+ *     multishot's ring; at most one multishot is armed per descriptor
+ *     (`armed`), and the queue keeps each buffer's ring, so data from the
+ *     previous ring is read first, in order.
+ *   - close (wf_close by another fiber) or renew while data is queued or
+ *     a completion is on its way: the generation's bump calls
+ *     wf__ring_cancel on the multishot's clause, under the entry's lock:
+ *     the state is detached from the entry (the next descriptor with the
+ *     number starts afresh), its kept buffers go back, parked readers
+ *     wake (and return WF_EBADF, seeing the new generation), and, if a
+ *     multishot is armed, its ring's owner is asked to cancel it
+ *     (`mcancels`, as for operations). The state is freed by the reaper
+ *     of the multishot's last completion (`dead`: its buffers go back,
+ *     its data is dropped), or at once when nothing is armed. A cancel
+ *     SQE for a freed state cannot hit a later one at the same address:
+ *     the owner takes the request under its lock before the state can be
+ *     freed, and submits in order.
+ *   - peek and other flags: a descriptor with no multishot state keeps
+ *     the single-shot path for MSG_PEEK, MSG_WAITALL and every other
+ *     flag. Once it has one, every fiber read goes through the queue (a
+ *     single-shot receive would overtake the queued data): MSG_PEEK
+ *     copies without consuming, MSG_WAITALL waits until the buffer is
+ *     full or the stream ends, other flags are ignored.
+ *   - deadline or cancellation of a parked reader while data arrives:
+ *     data is queued by the reaper under the entry's lock whether or not
+ *     a reader waits; a reader that wakes with WF_ETIMEDOUT or
+ *     WF_ECANCELED takes what is queued by then (a count) or returns the
+ *     error, and whatever it did not take stays for the next read.
+ *   - shutdown with data queued: the reactor's walk detaches and cancels
+ *     every entry's clause (WF_ESHUTDOWN), as for a close; io_exit's
+ *     IORING_ASYNC_CANCEL_ANY ends the armed multishots and waits for
+ *     their last completions, whose reaper frees the states.
+ *   - exhaustion under many connections: each connection holds only the
+ *     buffers its reader has not consumed; a dry buffer ring ends the
+ *     multishots that find it dry (ENOBUFS), and their readers arm again
+ *     once their queues are empty, by which time buffers came back. No
+ *     data is lost (the kernel keeps it in the socket meanwhile).
+ *   - a descriptor that is not a socket (a pipe): the multishot ends with
+ *     ENOTSOCK; the state is dropped and the readiness path used.
+ * Not handled: plain threads (and wf_fd_wait) use readiness and do not
+ * see queued data; a descriptor read by fibers and by plain threads, or
+ * waited on with wf_fd_wait for reading, must not use WEFT_IO_MSHOT.
+ */
+
+#define BUF_SIZE     4096
+#define NBUF_DEFAULT 1024 /* 4 MiB per ring */
+#define BGID         0
+
+struct kept {
+    struct ring *r; /* whose buffer */
+    uint32_t bid, len, off;
+};
+
+/* A parked reader (on its stack). */
+struct rdr {
+    struct wf__wait wt;
+    struct rdr *next;
+};
+
+struct ms {
+    struct wf__clause cl; /* in the entry's rq while attached; wait NULL */
+    struct wf__iofd *e;
+    int fd;
+    struct ring *r;   /* the ring it was last armed on */
+    bool armed;       /* a multishot is in flight */
+    bool dead;        /* detached: a close, renew or shutdown */
+    bool ended;       /* endres follows the queue */
+    bool mcq;         /* in r->mcancels (r->lock) */
+    int endres;       /* 0: end of stream; < 0: error */
+    struct ms *cnext; /* r->mcancels (r->lock) */
+    struct kept *q;   /* circular: qn entries from qh, qcap slots */
+    unsigned qh, qn, qcap;
+    struct rdr *readers;
+};
+
+static void ms_setup(struct ring *r)
+{
+    const char *on = getenv("WEFT_IO_MSHOT");
+    if (!on || strcmp(on, "1") != 0)
+        return;
+    unsigned n = NBUF_DEFAULT;
+    const char *s = getenv("WEFT_IO_MSHOT_BUFS");
+    if (s) {
+        unsigned long v = strtoul(s, NULL, 10);
+        if (v >= 1 && v <= 32768 && (v & (v - 1)) == 0)
+            n = (unsigned)v;
+    }
+    void *br = NULL;
+    if (posix_memalign(&br, 4096, n * sizeof(struct io_uring_buf)))
+        return;
+    char *bufs = malloc((size_t)n * BUF_SIZE);
+    if (!bufs) {
+        free(br);
+        return;
+    }
+    io_uring_buf_ring_init(br);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)br;
+    reg.ring_entries = n;
+    reg.bgid = BGID;
+    if (io_uring_register_buf_ring(&r->ring, &reg, 0) != 0) {
+        free(bufs); /* before 5.19: single-shot receives */
+        free(br);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++)
+        io_uring_buf_ring_add(br, bufs + (size_t)i * BUF_SIZE, BUF_SIZE,
+                              (unsigned short)i, io_uring_buf_ring_mask(n),
+                              (int)i);
+    io_uring_buf_ring_advance(br, (int)n);
+    r->br = br;
+    r->bufs = bufs;
+    r->nbuf = n;
+}
+
+/* Give buffer bid back to r's buffer ring. Any thread. */
+static void buf_put(struct ring *r, unsigned bid)
+{
+    wf__spin_lock(&r->lock);
+    if (!r->dead) {
+        io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
+                              (unsigned short)bid,
+                              io_uring_buf_ring_mask(r->nbuf), 0);
+        io_uring_buf_ring_advance(r->br, 1);
+    }
+    wf__spin_unlock(&r->lock);
+}
+
+static struct kept *q_at(struct ms *m, unsigned i)
+{
+    return &m->q[(m->qh + i) % m->qcap];
+}
+
+static bool q_push(struct ms *m, struct kept k)
+{
+    if (m->qn == m->qcap) {
+        unsigned cap = m->qcap ? 2 * m->qcap : 4;
+        struct kept *q = malloc(cap * sizeof *q);
+        if (!q)
+            return false;
+        for (unsigned i = 0; i < m->qn; i++)
+            q[i] = *q_at(m, i);
+        free(m->q);
+        m->q = q;
+        m->qh = 0;
+        m->qcap = cap;
+    }
+    m->qn++;
+    *q_at(m, m->qn - 1) = k;
+    return true;
+}
+
+static void q_drop(struct ms *m)
+{
+    for (unsigned i = 0; i < m->qn; i++)
+        buf_put(q_at(m, i)->r, q_at(m, i)->bid);
+    m->qn = 0;
+}
+
+/* Wake every parked reader (they look again). Entry lock held. */
+static void wake_readers(struct ms *m)
+{
+    for (struct rdr *d = m->readers, *nx; d; d = nx) {
+        nx = d->next;
+        struct wf__waiter who = d->wt.w; /* d may go once state is 1 */
+        /* seq_cst: the waker's half of the park-on-word Dekker. */
+        atomic_store_explicit(&d->wt.state, 1, memory_order_seq_cst);
+        wf__waiter_kick(&who);
+    }
+    m->readers = NULL;
+}
+
+static void ms_free(struct ms *m)
+{
+    free(m->q);
+    free(m);
+}
+
+/* A completion of m's multishot on r (the reaper: r's cq_lock held). */
+static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
+{
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    bool hasbuf = cqe->flags & IORING_CQE_F_BUFFER;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    int res = cqe->res;
+    bool gone = false;
+    wf__iofd_lock(m->e);
+    if (!more)
+        m->armed = false;
+    if (m->dead) {
+        if (hasbuf)
+            buf_put(r, bid);
+        gone = !more;
+    } else {
+        if (hasbuf && res > 0 &&
+            !q_push(m, (struct kept){r, bid, (uint32_t)res, 0})) {
+            res = WF_ENOMEM; /* this buffer's data is lost: say so */
+            more = false;
+        }
+        if (hasbuf && res <= 0)
+            buf_put(r, bid);
+        if (!more && res <= 0 && res != -ENOBUFS && res != -ECANCELED &&
+            !m->ended) {
+            m->ended = true;
+            m->endres = res;
+        }
+        wake_readers(m);
+    }
+    wf__iofd_unlock(m->e);
+    if (gone) {
+        wf__spin_lock(&r->lock);
+        if (m->mcq)
+            for (struct ms **p = &r->mcancels; *p; p = &(*p)->cnext)
+                if (*p == m) {
+                    *p = m->cnext;
+                    break;
+                }
+        wf__spin_unlock(&r->lock);
+        ms_free(m);
+    }
+}
+
+/* The descriptor is closed, renewed or the reactor shuts down: detach
+ * m (entry lock held; see the top of this section). */
+static void ms_cancel(struct wf__clause *cl)
+{
+    struct ms *m = (struct ms *)((char *)cl - offsetof(struct ms, cl));
+    wf__iofd_ms_detach(m->e, cl);
+    m->dead = true;
+    q_drop(m);
+    wake_readers(m);
+    if (!m->armed) {
+        ms_free(m);
+        return;
+    }
+    struct ring *r = m->r;
+    bool kick = false;
+    wf__spin_lock(&r->lock);
+    if (!r->dead) {
+        m->cnext = r->mcancels;
+        r->mcancels = m;
+        m->mcq = true;
+        kick = true;
+    }
+    wf__spin_unlock(&r->lock);
+    if (kick)
+        wf__worker_io_kick(r->owner);
+}
+
+/* Owner only: turn the multishot cancels handed to us into SQEs. */
+static void take_mcancels(struct ring *r)
+{
+    for (;;) {
+        wf__spin_lock(&r->lock);
+        struct ms *m = r->mcancels;
+        struct io_uring_sqe *sqe = m ? io_uring_get_sqe(&r->ring) : NULL;
+        if (sqe) {
+            r->mcancels = m->cnext;
+            m->mcq = false;
+            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m | UD_MS, 0);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            /* relaxed: a count (drain). */
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+        }
+        wf__spin_unlock(&r->lock);
+        if (!m)
+            return;
+        if (!sqe)
+            submit(r);
+    }
+}
+
+/* Arm m's multishot on r, the calling worker's ring (entry lock held). */
+static void ms_arm(struct ring *r, struct ms *m)
+{
+    struct io_uring_sqe *sqe = sqe_get(r);
+    io_uring_prep_recv_multishot(sqe, m->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | UD_MS);
+    m->r = r;
+    m->armed = true;
+    /* release: as in wf__ring_io. */
+    atomic_fetch_add_explicit(&r->inflight, 1, memory_order_release);
+    r->owner->io_active = true;
+}
+
+/* Copy queued data into iov past its first `skip` bytes, consuming it
+ * unless peek. Entry lock held. */
+static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
+                      size_t skip, bool peek)
+{
+    size_t got = 0, vi = 0, vo = skip;
+    while (vi < cnt && vo >= iov[vi].iov_len)
+        vo -= iov[vi++].iov_len;
+    unsigned qi = 0;
+    uint32_t off = m->qn ? q_at(m, 0)->off : 0;
+    while (vi < cnt && qi < m->qn) {
+        struct kept *k = q_at(m, qi);
+        size_t c = iov[vi].iov_len - vo;
+        if (c > k->len - off)
+            c = k->len - off;
+        memcpy((char *)iov[vi].iov_base + vo,
+               k->r->bufs + (size_t)k->bid * BUF_SIZE + off, c);
+        got += c;
+        vo += c;
+        off += (uint32_t)c;
+        if (off == k->len) {
+            qi++;
+            off = 0;
+        }
+        if (vo == iov[vi].iov_len) {
+            vi++;
+            vo = 0;
+        }
+    }
+    if (!peek) {
+        for (unsigned i = 0; i < qi; i++)
+            buf_put(q_at(m, i)->r, q_at(m, i)->bid);
+        m->qh = m->qcap ? (m->qh + qi) % m->qcap : 0;
+        m->qn -= qi;
+        if (m->qn)
+            q_at(m, 0)->off = off;
+    }
+    return got;
+}
+
+/* A fiber's read of fd through its multishot state: 1 with the result
+ * in *out; 0 (before any park: the fiber is still on r's owner) for the
+ * single-shot path; -1 for the readiness path (fd is not a socket; the
+ * fiber may have moved since r was its worker's ring). */
+static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
+                 enum wf__ring_kind kind, void *buf, size_t n, int flags,
+                 int64_t deadline, int what, ssize_t *out)
+{
+    struct iovec one = {buf, n};
+    const struct iovec *iov = kind == WF__RING_RECV ? &one : buf;
+    size_t cnt = kind == WF__RING_RECV ? 1 : n, want = 0;
+    for (size_t i = 0; i < cnt; i++)
+        want += iov[i].iov_len;
+    bool peek = flags & MSG_PEEK, all = flags & MSG_WAITALL;
+    uint32_t gen = wf__iofd_gen(e);
+    struct ms *fresh = NULL;
+    wf__iofd_lock(e);
+    struct ms *m = wf__iofd_ms(e);
+    if (!m) {
+        wf__iofd_unlock(e);
+        if (flags & ~MSG_DONTWAIT)
+            return 0; /* the single-shot path (see above) */
+        fresh = calloc(1, sizeof *fresh);
+        if (!fresh)
+            return 0;
+        fresh->e = e;
+        fresh->fd = fd;
+        wf__iofd_lock(e);
+        m = wf__iofd_ms(e);
+    }
+    int err;
+    wf__trace_io_begin((enum wf__tio)what, &err, fd);
+    ssize_t res = 0;
+    size_t got = 0;
+    struct rdr me;
+    wf__wait_init(&me.wt, wf__fiber_self());
+    if (wf__iofd_gen(e) != gen || (gen & 1)) {
+        res = WF_EBADF;
+        goto out_unlock;
+    }
+    if (!m) {
+        res = wf__iofd_ms_attach(e, gen, &fresh->cl, fresh);
+        if (res)
+            goto out_unlock;
+        m = fresh;
+        fresh = NULL;
+    }
+    for (;;) {
+        if (m->qn) {
+            got += ms_copy(m, iov, cnt, got, peek);
+            if (!all || peek || got == want)
+                break;
+        }
+        if (want == 0)
+            break;
+        if (m->ended) {
+            if (got == 0 && m->endres == -ENOTSOCK) {
+                wf__iofd_ms_detach(e, &m->cl);
+                wf__iofd_unlock(e);
+                ms_free(m);
+                free(fresh);
+                wf__iofd_set_notsock(e, gen);
+                wf__trace_io_end(&err, -ENOTSOCK);
+                return -1; /* the readiness path does it */
+            }
+            if (got == 0) {
+                res = m->endres;
+                m->ended = res == 0; /* end of stream stays */
+            }
+            break;
+        }
+        if (!m->armed) {
+            if (!r || !r->br) {
+                res = got ? 0 : WF_ENOMEM; /* a ring without buffers */
+                break;
+            }
+            ms_arm(r, m);
+        }
+        atomic_store_explicit(&me.wt.state, 0, memory_order_relaxed);
+        me.next = m->readers;
+        m->readers = &me;
+        wf__iofd_unlock(e);
+        wf__inspect_io(); /* wf_stats */
+        /* The round that submits an arming comes as soon as we park. */
+        int pe = wf__waiter_park_word(&me.wt.w, &me.wt.state, 0, deadline,
+                                      WF__WHY_IO);
+        r = ring_get(wf__worker_self()); /* we may have moved */
+        wf__iofd_lock(e);
+        if (wf__iofd_gen(e) != gen || wf__iofd_ms(e) != m) {
+            /* Detached (and woken: not in the list any more). */
+            res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
+            goto out_unlock;
+        }
+        for (struct rdr **p = &m->readers; *p; p = &(*p)->next)
+            if (*p == &me) {
+                *p = me.next;
+                break;
+            }
+        if (pe != 0) {
+            got += ms_copy(m, iov, cnt, got, peek);
+            if (got == 0)
+                res = pe; /* data after this stays queued */
+            break;
+        }
+    }
+out_unlock:
+    wf__iofd_unlock(e);
+    free(fresh);
+    if (res == 0)
+        res = (ssize_t)got;
+    wf__trace_io_end(&err, res);
+    *out = res;
+    return 1;
 }

@@ -68,6 +68,19 @@ void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl);
  * began (reads and writes on it then take the readiness path). */
 bool wf__iofd_notsock(struct wf__iofd *e);
 void wf__iofd_set_notsock(struct wf__iofd *e, uint32_t gen);
+/* Multishot receive state of an entry (rings.c), under the entry's
+ * lock (wf__iofd_lock): the state's pointer; attach it with its clause
+ * linked in the entry while gen is current and the reactor up (0,
+ * WF_EBADF, WF_ESHUTDOWN), detach it (clause unlinked if linked). The
+ * reactor's close/renew and shutdown call wf__ring_cancel on the clause
+ * like any ring operation's, with the entry's lock held; that call may
+ * detach and free the state (the reactor reads the next clause first). */
+void wf__iofd_lock(struct wf__iofd *e);
+void wf__iofd_unlock(struct wf__iofd *e);
+void *wf__iofd_ms(struct wf__iofd *e);
+int wf__iofd_ms_attach(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl,
+                       void *ms);
+void wf__iofd_ms_detach(struct wf__iofd *e, struct wf__clause *cl);
 /* Whether the process runs under valgrind (io_uring waits hang there). */
 bool wf__reactor_valgrind(void);
 

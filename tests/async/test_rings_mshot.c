@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/async/test_rings_mshot.c - multishot receive with provided
+ * buffers on the per-worker io_uring rings (WEFT_IO_RINGS=1
+ * WEFT_IO_MSHOT=1, src/async/rings.c "Multishot receive"): data kept
+ * before and between reads, across many buffers, the end of the stream
+ * and a reset after kept data, a close with data kept, a reader whose
+ * deadline or cancellation comes before the data, peek and waitall, and
+ * a buffer ring much smaller than the data (WEFT_IO_MSHOT_BUFS=2). ctest
+ * runs every case on epoll and io_uring, with WEFT_DEBUG_MIGRATE=1, with
+ * the tiny buffer ring, and with multishot off (the same results through
+ * single-shot receives). No timing is asserted; GUARD bounds hangs.
+ */
+#include <weft.h>
+#include <weft/io.h>
+
+#include "wtest_rt.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define GUARD (20 * WF_SEC)
+
+static bool env_is(const char *name, const char *v)
+{
+    const char *s = getenv(name);
+    return s && strcmp(s, v) == 0;
+}
+
+static bool mshot(void)
+{
+    return env_is("WEFT_IO_RINGS", "1") && env_is("WEFT_IO_MSHOT", "1");
+}
+
+static void check_rings(void)
+{
+    if (env_is("WEFT_IO_RINGS", "1") && !wf_io_rings()) {
+        fprintf(stderr, "SKIP: WEFT_IO_RINGS=1 but no ring here\n");
+        exit(77);
+    }
+}
+
+static struct wf_fiber go(wf_fiber_fn *fn, void *arg)
+{
+    struct wf_fiber f;
+    WT_CHECK_EQ(wf_go(&f, fn, arg), 0);
+    return f;
+}
+
+static void *join(struct wf_fiber f)
+{
+    void *r = NULL;
+    WT_CHECK_EQ(wf_join(f, &r, wf_deadline_in(GUARD)), 0);
+    return r;
+}
+
+static void tcp_pair(int *a, int *b)
+{
+    int l = wf_tcp_listen("127.0.0.1", 0, 16);
+    WT_CHECK(l >= 0);
+    int port = wf_local_port(l);
+    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
+    WT_CHECK(*a >= 0);
+    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
+    WT_CHECK(*b >= 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+}
+
+/* With multishot, data that reached fd's socket is taken into the ring's
+ * buffers once fd's multishot is armed, without any read: wait until
+ * the socket's queue is empty (proof that the data is kept). Without
+ * multishot nothing takes it; return at once. */
+static void wait_kept(int fd)
+{
+    if (!mshot())
+        return;
+    int64_t end = wf_deadline_in(GUARD);
+    for (;;) {
+        int q = -1;
+        WT_CHECK_EQ(ioctl(fd, FIONREAD, &q), 0);
+        if (q == 0)
+            return;
+        WT_CHECK(wf_now() < end);
+        wf_sleep(WF_MSEC);
+    }
+}
+
+static void send_str(int fd, const char *s)
+{
+    ssize_t n = (ssize_t)strlen(s);
+    WT_CHECK_EQ(wf_write_all(fd, s, (size_t)n, NULL, wf_deadline_in(GUARD)), n);
+}
+
+/* Read exactly n bytes (several reads) and compare with s. */
+static void expect(int fd, const char *s)
+{
+    size_t n = strlen(s), got = 0;
+    char buf[256];
+    WT_CHECK(n < sizeof buf);
+    while (got < n) {
+        ssize_t r = wf_read(fd, buf + got, n - got, wf_deadline_in(GUARD));
+        WT_CHECK(r > 0);
+        got += (size_t)r;
+    }
+    WT_CHECK(memcmp(buf, s, n) == 0);
+}
+
+/* The first read arms the multishot; a one-byte exchange does it. */
+static void arm(int a, int b)
+{
+    send_str(b, "!");
+    expect(a, "!");
+}
+
+/* ---- data before the first read, between reads ------------------------------ */
+
+static void *before_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    send_str(b, "abc");
+    send_str(b, "defgh");
+    expect(a, "abcdefgh");
+    send_str(b, "ij");
+    wait_kept(a);
+    send_str(b, "klm");
+    wait_kept(a);
+    expect(a, "ijk");
+    expect(a, "lm");
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(before_and_between_reads)
+{
+    run_main(2, before_main, NULL);
+}
+
+/* ---- one message larger than a buffer, many buffers, vectored reads ------ */
+
+#define BIG (1024 * 1024 + 333)
+
+static unsigned char pat(size_t i)
+{
+    return (unsigned char)(i * 131 + (i >> 9));
+}
+
+static void *big_sender(void *arg)
+{
+    int fd = (int)P2U(arg);
+    unsigned char *p = malloc(BIG);
+    WT_CHECK(p != NULL);
+    for (size_t i = 0; i < BIG; i++)
+        p[i] = pat(i);
+    WT_CHECK_EQ(wf_write_all(fd, p, BIG, NULL, wf_deadline_in(GUARD)),
+                (ssize_t)BIG);
+    free(p);
+    WT_CHECK_EQ(wf_sock_shutdown(fd, SHUT_WR), 0);
+    return NULL;
+}
+
+/* Read fd to its end, in pieces of varying sizes (and through readv),
+ * checking the pattern; returns the count. */
+static size_t read_pattern(int fd)
+{
+    static const size_t sizes[] = {1, 7000, 4096, 100, 9000, 65536, 3};
+    unsigned char buf[65536 + 16];
+    size_t got = 0;
+    for (unsigned k = 0;; k++) {
+        size_t want = sizes[k % 7];
+        ssize_t r;
+        if (k % 3 == 2) {
+            struct iovec v[3] = {{buf, want / 3},
+                                 {buf + want / 3, 1},
+                                 {buf + want / 3 + 1, want - want / 3 - 1}};
+            r = wf_readv(fd, v, 3, wf_deadline_in(GUARD));
+        } else {
+            r = wf_read(fd, buf, want, wf_deadline_in(GUARD));
+        }
+        WT_CHECK(r >= 0);
+        if (r == 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != pat(got + (size_t)i))
+                WT_CHECK(!"pattern broken");
+        got += (size_t)r;
+    }
+    return got;
+}
+
+static void *big_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    struct wf_fiber f = go(big_sender, U2P(b));
+    WT_CHECK_EQ(read_pattern(a), (size_t)BIG);
+    join(f);
+    /* The end stays. */
+    char c;
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(larger_than_buffers)
+{
+    run_main(2, big_main, NULL);
+}
+
+/* ---- the end of the stream, a reset, after kept data ------------------------ */
+
+static void *eof_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    send_str(b, "tail");
+    WT_CHECK_EQ(wf_close(b), 0);
+    wait_kept(a);
+    expect(a, "ta");
+    expect(a, "il");
+    char c;
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    return NULL;
+}
+
+WT_CASE(eof_after_kept)
+{
+    run_main(2, eof_main, NULL);
+}
+
+static void *reset_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    send_str(b, "data");
+    wait_kept(a);
+    struct linger lg = {1, 0}; /* close sends a reset */
+    WT_CHECK_EQ(setsockopt(b, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    char buf[16];
+    ssize_t r = wf_read(a, buf, sizeof buf, wf_deadline_in(GUARD));
+    if (mshot()) { /* kept before the reset: delivered first */
+        WT_CHECK_EQ(r, 4);
+        WT_CHECK(memcmp(buf, "data", 4) == 0);
+        r = wf_read(a, buf, sizeof buf, wf_deadline_in(GUARD));
+        WT_CHECK_EQ(r, WF_ECONNRESET);
+    } else { /* the kernel may drop unread data at a reset */
+        WT_CHECK(r == 4 || r == WF_ECONNRESET);
+    }
+    /* After the error: the end, or the error again; never data. */
+    r = wf_read(a, buf, sizeof buf, wf_deadline_in(GUARD));
+    WT_CHECK(r == 0 || r == WF_ECONNRESET);
+    WT_CHECK_EQ(wf_close(a), 0);
+    return NULL;
+}
+
+WT_CASE(reset_after_kept)
+{
+    run_main(2, reset_main, NULL);
+}
+
+/* ---- close with data kept, and the number reused ----------------------- */
+
+static void *parked_read(void *arg)
+{
+    int fd = (int)P2U(arg);
+    char c;
+    ssize_t r = wf_read(fd, &c, 1, wf_deadline_in(GUARD));
+    return U2P((uintptr_t)(intptr_t)r);
+}
+
+static void *close_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (int round = 0; round < 20; round++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        arm(a, b);
+        send_str(b, "stale data");
+        wait_kept(a);
+        /* Kept data and an armed multishot, a completion maybe on its
+         * way: close it under them (ASan: nothing leaks). */
+        send_str(b, "more");
+        WT_CHECK_EQ(wf_close(a), 0);
+        /* A new descriptor, likely with a's number, sees none of it. */
+        int c, d;
+        tcp_pair(&c, &d);
+        struct wf_fiber f = go(parked_read, U2P(c));
+        wf_yield();
+        send_str(d, "N");
+        WT_CHECK_EQ((intptr_t)P2U(join(f)), 1);
+        WT_CHECK_EQ(wf_close(b), 0);
+        WT_CHECK_EQ(wf_close(c), 0);
+        WT_CHECK_EQ(wf_close(d), 0);
+    }
+    /* A reader parked on a descriptor closed by another fiber. */
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    struct wf_fiber f = go(parked_read, U2P(a));
+    wf_sleep(5 * WF_MSEC);
+    WT_CHECK_EQ(wf_close(a), 0);
+    intptr_t r = (intptr_t)P2U(join(f));
+    WT_CHECK(r == WF_EBADF || r == 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(close_while_kept)
+{
+    run_main(2, close_main, NULL);
+}
+
+/* ---- a waiting reader's deadline or cancellation, then data ---------------- */
+
+static void *cancel_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    char buf[16];
+    WT_CHECK_EQ(wf_read(a, buf, sizeof buf, wf_deadline_in(10 * WF_MSEC)),
+                WF_ETIMEDOUT);
+    send_str(b, "one");
+    wait_kept(a);
+    expect(a, "one");
+    for (int i = 0; i < 20; i++) {
+        struct wf_fiber f = go(parked_read, U2P(a));
+        if (i % 2)
+            wf_yield();
+        else
+            wf_sleep(WF_MSEC);
+        if (i % 4 < 2)
+            send_str(b, "x"); /* races the cancel */
+        wf_cancel(f);
+        intptr_t r = (intptr_t)P2U(join(f));
+        WT_CHECK(r == 1 || r == WF_ECANCELED);
+        if (i % 4 < 2 && r != 1)
+            expect(a, "x"); /* not lost */
+    }
+    send_str(b, "two");
+    expect(a, "two");
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(cancel_then_read)
+{
+    run_main(2, cancel_main, NULL);
+}
+
+/* ---- peek and waitall ------------------------------------------------------- */
+
+static void *late_sender(void *arg)
+{
+    int fd = (int)P2U(arg);
+    wf_sleep(2 * WF_MSEC);
+    send_str(fd, "def");
+    return NULL;
+}
+
+static void *flags_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    send_str(b, "hello world");
+    wait_kept(a);
+    char buf[16];
+    WT_CHECK_EQ(wf_recv(a, buf, 5, MSG_PEEK, wf_deadline_in(GUARD)), 5);
+    WT_CHECK(memcmp(buf, "hello", 5) == 0);
+    expect(a, "hello world");
+    send_str(b, "abc");
+    struct wf_fiber f = go(late_sender, U2P(b));
+    WT_CHECK_EQ(wf_recv(a, buf, 6, MSG_WAITALL, wf_deadline_in(GUARD)), 6);
+    WT_CHECK(memcmp(buf, "abcdef", 6) == 0);
+    join(f);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(peek_waitall)
+{
+    run_main(2, flags_main, NULL);
+}
+
+/* ---- many connections' data before any read (exhaustion with a tiny ring) -- */
+
+#define CONNS 64
+
+static void *pattern_reader(void *arg)
+{
+    return U2P(read_pattern((int)P2U(arg)));
+}
+
+static void *exhaust_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int as[CONNS], bs[CONNS];
+    struct wf_fiber rs[CONNS], ss[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        tcp_pair(&as[i], &bs[i]);
+        arm(as[i], bs[i]);
+    }
+    for (int i = 0; i < CONNS; i++)
+        ss[i] = go(big_sender, U2P(bs[i]));
+    wf_sleep(5 * WF_MSEC); /* let the multishots drain the buffer ring */
+    for (int i = 0; i < CONNS; i++)
+        rs[i] = go(pattern_reader, U2P(as[i]));
+    for (int i = 0; i < CONNS; i++) {
+        WT_CHECK_EQ((size_t)P2U(join(rs[i])), (size_t)BIG);
+        join(ss[i]);
+        WT_CHECK_EQ(wf_close(as[i]), 0);
+        WT_CHECK_EQ(wf_close(bs[i]), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(many_connections_exhaust)
+{
+    run_main(2, exhaust_main, NULL);
+}
+
+/* ---- descriptors that are not sockets ------------------------------------ */
+
+/* A file or a pipe read by a fiber: the multishot ends with ENOTSOCK and
+ * the read takes the readiness path, wherever the fiber woke. */
+static void *notsock_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    char path[] = "/tmp/weft_mshot_XXXXXX";
+    int tfd = mkstemp(path);
+    WT_CHECK(tfd >= 0);
+    WT_CHECK_EQ(write(tfd, "file data", 9), 9);
+    close(tfd);
+    for (int i = 0; i < 50; i++) {
+        int fd = wf_file_open(path, O_RDONLY, 0);
+        WT_CHECK(fd >= 0);
+        expect(fd, "file data");
+        char c;
+        WT_CHECK_EQ(wf_read(fd, &c, 1, wf_deadline_in(GUARD)), 0);
+        WT_CHECK_EQ(wf_close(fd), 0);
+        int p[2];
+        WT_CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+        WT_CHECK_EQ(wf_fd_register(p[0]), 0);
+        WT_CHECK_EQ(write(p[1], "pipe", 4), 4);
+        expect(p[0], "pipe");
+        WT_CHECK_EQ(close(p[1]), 0);
+        WT_CHECK_EQ(wf_read(p[0], &c, 1, wf_deadline_in(GUARD)), 0);
+        WT_CHECK_EQ(wf_close(p[0]), 0);
+    }
+    unlink(path);
+    return NULL;
+}
+
+WT_CASE(not_a_socket)
+{
+    run_main(2, notsock_main, NULL);
+}
+
+WT_MAIN()
