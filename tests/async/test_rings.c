@@ -23,50 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define GUARD (20 * WF_SEC)
-
-static bool rings_wanted(void)
-{
-    const char *s = getenv("WEFT_IO_RINGS");
-    return s && strcmp(s, "1") == 0;
-}
-
-/* Rings must be in use when asked for (skip where the kernel refuses). */
-static void check_rings(void)
-{
-    if (rings_wanted() && !wf_io_rings()) {
-        fprintf(stderr, "SKIP: WEFT_IO_RINGS=1 but no ring here\n");
-        exit(77);
-    }
-    if (!rings_wanted())
-        WT_CHECK(!wf_io_rings());
-}
-
-static struct wf_fiber go(wf_fiber_fn *fn, void *arg)
-{
-    struct wf_fiber f;
-    WT_CHECK_EQ(wf_go(&f, fn, arg), 0);
-    return f;
-}
-
-static void *join(struct wf_fiber f)
-{
-    void *r = NULL;
-    WT_CHECK_EQ(wf_join(f, &r, wf_deadline_in(GUARD)), 0);
-    return r;
-}
-
-static void tcp_pair(int *a, int *b)
-{
-    int l = wf_tcp_listen("127.0.0.1", 0, 16);
-    WT_CHECK(l >= 0);
-    int port = wf_local_port(l);
-    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
-    WT_CHECK(*a >= 0);
-    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
-    WT_CHECK(*b >= 0);
-    WT_CHECK_EQ(wf_close(l), 0);
-}
+#include "wt_rings.h"
 
 /* ---- echo ---------------------------------------------------------------- */
 
