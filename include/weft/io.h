@@ -451,9 +451,10 @@ WF_API const char *wf_io_backend(void);
  * 32768, sets their count per ring, default 1024) and a later read copies
  * it out with no system call. The data, then the end of the stream or an
  * error, come in order; a close drops what is kept. MSG_PEEK and
- * MSG_WAITALL are served from what is kept once a socket has it. Plain
- * threads and wf_fd_wait do not see kept data: a socket read by fibers
- * must not also be read by plain threads or waited on for reading. */
+ * MSG_WAITALL are served from what is kept once a socket has it, and a
+ * fiber's wf_fd_wait for reading is ready when something is kept. Plain
+ * threads do not see kept data: a socket read by fibers must not also be
+ * read by plain threads. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

@@ -327,6 +327,10 @@ int wf_fd_wait(int fd, int events, int64_t deadline)
     /* One direction per call: a waiter sits in one direction's queue. */
     if (events != WF_IO_READ && events != WF_IO_WRITE)
         return WF_EINVAL;
+    ssize_t r;
+    if (events == WF_IO_READ && wf__ring_io(fd, WF__RING_POLLIN, NULL, 0, 0,
+                                            deadline, WF__TIO_POLL, &r))
+        return (int)r; /* kept data of a multishot receive (rings.c) */
     struct pollctx p = {0};
     p.events = events == WF_IO_READ ? POLLIN | POLLRDHUP : POLLOUT;
     int dir = events == WF_IO_READ ? WF__DIR_READ : WF__DIR_WRITE;

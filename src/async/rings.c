@@ -547,6 +547,9 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     if (!r)
         return false;
     wf__coop_spend(self);
+    if (kind == WF__RING_POLLIN)
+        return r->br &&
+               ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out) > 0;
     if (r->br && (kind == WF__RING_RECV || kind == WF__RING_RECVV)) {
         int took = ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out);
         if (took != 0)
@@ -693,9 +696,13 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     data is lost (the kernel keeps it in the socket meanwhile).
  *   - a descriptor that is not a socket (a pipe): the multishot ends with
  *     ENOTSOCK; the state is dropped and the readiness path used.
- * Not handled: plain threads (and wf_fd_wait) use readiness and do not
- * see queued data; a descriptor read by fibers and by plain threads, or
- * waited on with wf_fd_wait for reading, must not use WEFT_IO_MSHOT.
+ *   - wf_fd_wait for reading, from a fiber, on a descriptor with
+ *     multishot state: ready when data or the end is kept, else it waits
+ *     as a reader that takes nothing (its readiness would never come: the
+ *     multishot empties the socket).
+ * Not handled: plain threads use readiness and do not see kept data; a
+ * descriptor read by fibers and by plain threads must not use
+ * WEFT_IO_MSHOT.
  */
 
 #define BUF_SIZE     4096
@@ -990,9 +997,10 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                  enum wf__ring_kind kind, void *buf, size_t n, int flags,
                  int64_t deadline, int what, ssize_t *out)
 {
+    bool poll = kind == WF__RING_POLLIN; /* wait for kept data only */
     struct iovec one = {buf, n};
     const struct iovec *iov = kind == WF__RING_RECV ? &one : buf;
-    size_t cnt = kind == WF__RING_RECV ? 1 : n, want = 0;
+    size_t cnt = kind == WF__RING_RECV ? 1 : poll ? 0 : n, want = 0;
     for (size_t i = 0; i < cnt; i++)
         want += iov[i].iov_len;
     bool peek = flags & MSG_PEEK, all = flags & MSG_WAITALL;
@@ -1002,8 +1010,8 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     struct ms *m = wf__iofd_ms(e);
     if (!m) {
         wf__iofd_unlock(e);
-        if (flags & ~MSG_DONTWAIT)
-            return 0; /* the single-shot path (see above) */
+        if (poll || (flags & ~MSG_DONTWAIT))
+            return 0; /* readiness, or the single-shot path (see above) */
         fresh = calloc(1, sizeof *fresh);
         if (!fresh)
             return 0;
@@ -1030,12 +1038,16 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
         fresh = NULL;
     }
     for (;;) {
-        if (m->qn) {
+        if (poll && (m->qn || m->ended)) {
+            res = WF_IO_READ;
+            break;
+        }
+        if (m->qn && !poll) {
             got += ms_copy(m, iov, cnt, got, peek);
             if (!all || peek || got == want)
                 break;
         }
-        if (want == 0)
+        if (want == 0 && !poll)
             break;
         if (m->ended) {
             if (got == 0 && m->endres == -ENOTSOCK) {

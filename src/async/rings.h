@@ -25,7 +25,9 @@ enum wf__ring_kind {
     WF__RING_SEND,
     WF__RING_RECVV,
     WF__RING_SENDV,
-    WF__RING_ACCEPT
+    WF__RING_ACCEPT,
+    WF__RING_POLLIN /* wf_fd_wait for reading: only where multishot data
+                     * is kept (rings.c); buf, n unused, result WF_IO_READ */
 };
 
 struct wf__ring_acc {

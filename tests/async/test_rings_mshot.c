@@ -415,6 +415,46 @@ WT_CASE(many_connections_exhaust)
     run_main(2, exhaust_main, NULL);
 }
 
+/* ---- wf_fd_wait for reading sees kept data ---------------------------------- */
+
+static void *fd_waiter(void *arg)
+{
+    int fd = (int)P2U(arg);
+    return U2P(
+        (uintptr_t)(intptr_t)wf_fd_wait(fd, WF_IO_READ, wf_deadline_in(GUARD)));
+}
+
+static void *fd_wait_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    send_str(b, "kept");
+    wait_kept(a); /* the socket is empty: only the kept data says ready */
+    WT_CHECK_EQ(wf_fd_wait(a, WF_IO_READ, wf_deadline_in(GUARD)), WF_IO_READ);
+    expect(a, "kept");
+    /* Nothing kept: the wait ends when data comes. */
+    struct wf_fiber f = go(fd_waiter, U2P(a));
+    wf_sleep(2 * WF_MSEC);
+    send_str(b, "later");
+    WT_CHECK_EQ((intptr_t)P2U(join(f)), WF_IO_READ);
+    expect(a, "later");
+    /* The end is ready too. */
+    WT_CHECK_EQ(wf_close(b), 0);
+    WT_CHECK_EQ(wf_fd_wait(a, WF_IO_READ, wf_deadline_in(GUARD)), WF_IO_READ);
+    char c;
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    return NULL;
+}
+
+WT_CASE(fd_wait_sees_kept)
+{
+    run_main(2, fd_wait_main, NULL);
+}
+
 /* ---- descriptors that are not sockets ------------------------------------ */
 
 /* A file or a pipe read by a fiber: the multishot ends with ENOTSOCK and
