@@ -285,6 +285,8 @@ fi
 # Echo: weft's server runs inside weft-bench; a peer server runs as its
 # own process on a free loopback port, driven by the same load generator.
 [ -n "$WB" ] && run weft "$WB" echo
+# The same on per-worker io_uring rings (opt-in, weft/io.h).
+[ -n "$WB" ] && run weftr env WEFT_IO_RINGS=1 "$WB" echo
 # echo_peer TAG SERVER: start SERVER PORT, run the client against it, stop it.
 echo_peer() {
     local tag=$1 server=$2 port pid tries
@@ -354,6 +356,7 @@ else
 fi
 if command -v wrk >/dev/null 2>&1; then
     [ -n "$HB" ] && run httpd "$ROOT/bench/httpd.sh" weft "$HB"
+    [ -n "$HB" ] && run httpdr env WEFT_IO_RINGS=1 "$ROOT/bench/httpd.sh" weft "$HB"
     command -v nginx >/dev/null 2>&1 && run nginx "$ROOT/bench/httpd.sh" nginx
 fi
 
@@ -513,6 +516,10 @@ row "echo 1000 conns, krps, more better" weft:echo_krps \
     "libuv server" uv:uv_echo_krps ">=1.2"
 row "echo 1000 conns, krps, more better" weft:echo_krps \
     "Go server" go:go_echo_krps
+row "echo 1 conn, us rtt, io_uring rings" weftr:echo_rtt_us \
+    "libuv server" uv:uv_echo_rtt_us "<=0.8"
+row "echo 1000 conns, krps, rings" weftr:echo_krps \
+    "libuv server" uv:uv_echo_krps ">=1.2"
 row "file 4k randread warm, kIOPS, more" weft:file_kiops \
     "fio io_uring, depth 64" fiou:fio_kiops ">=1"
 row "file 4k randread warm, kIOPS, more" weft:file_kiops \
@@ -534,6 +541,16 @@ row "httpd system calls per request" httpd:httpd_syscalls_per_req \
     "nginx, 1 worker" nginx:httpd_syscalls_per_req
 row "httpd c100, server CPU %" httpd:httpd_cpu_pct_c100 \
     "nginx, 1 worker" nginx:httpd_cpu_pct_c100
+row "httpd rings c100, req/s" httpdr:httpd_rps_c100 \
+    "nginx, 1 worker" nginx:httpd_rps_c100 ">=1.3"
+row "httpd rings c100, p99 latency, ms" httpdr:httpd_p99_c100_ms \
+    "nginx, 1 worker" nginx:httpd_p99_c100_ms "<=1"
+row "httpd rings c1000, req/s" httpdr:httpd_rps_c1000 \
+    "nginx, 1 worker" nginx:httpd_rps_c1000 ">=1.3"
+row "httpd rings c1000, p99 latency, ms" httpdr:httpd_p99_c1000_ms \
+    "nginx, 1 worker" nginx:httpd_p99_c1000_ms "<=1"
+row "httpd rings system calls per req" httpdr:httpd_syscalls_per_req \
+    "nginx, 1 worker" nginx:httpd_syscalls_per_req
 echo
 echo "raw figures ([run] name value unit; weft1/weft2: WEFT_WORKERS=1/2, weft: default workers;"
 echo "  weftp: WEFT_WORKERS=nproc; omp1/tbb1: 1 thread, ompn/tbbn: nproc threads):"

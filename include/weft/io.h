@@ -426,22 +426,25 @@ WF_API int wf_signal_wait(const sigset_t *set, int64_t deadline);
 WF_API const char *wf_io_backend(void);
 
 /* Whether fibers' socket reads and writes (wf_recv, wf_send, wf_read,
- * wf_write, wf_readv, wf_writev) and wf_accept run on per-worker io_uring rings: the environment variable
- * WEFT_IO_RINGS=1 (a boolean, read by wf_init; default off) asks for it.
- * Each worker then makes a ring the first time one of its fibers does
- * such a call; the call queues its operation there and parks, and the worker submits what its
- * fibers queued in one io_uring_enter per scheduling round, so many
- * connections' receives and sends cost one system call; completions are
- * reaped by the workers. A deadline, a cancellation or a wf_close of the
- * descriptor ends the kernel's operation before the call returns, so the
- * kernel never writes into the buffer afterwards. Plain threads, and
- * descriptors that are not sockets, keep the readiness path (as do every
- * other call). A ring that cannot be set up (no io_uring, an old kernel,
- * valgrind, a build without liburing) leaves the readiness path in use,
- * said once on stderr. Called from a fiber: whether its worker has a
- * ring (making it if needed); from a plain thread: whether rings are
- * asked for and none has failed to set up in this run. false while no
- * runtime runs. Any thread.
+ * wf_write, wf_readv, wf_writev) and wf_accept run on per-worker io_uring
+ * rings: the environment variable WEFT_IO_RINGS=1 (a boolean, read by
+ * wf_init; default off) asks for it. Each worker then makes a ring the
+ * first time one of its fibers does such a call; the call queues its
+ * operation there and parks, and the worker submits what its fibers
+ * queued in one io_uring_enter per scheduling round, so many connections'
+ * receives and sends cost one system call; completions are reaped by the
+ * workers. A deadline, a cancellation or a wf_close of the descriptor
+ * ends the kernel's operation before the call returns, so the kernel
+ * never writes into the buffer afterwards. Plain threads, and descriptors
+ * that are not sockets, keep the readiness path (as do every other call).
+ * A ring that cannot be set up (no io_uring, an old kernel, valgrind, a
+ * build without liburing) leaves the readiness path in use, said once on
+ * stderr. Off by default: on this project's measurements the rings make
+ * far fewer system calls but serve no more requests, and one connection's
+ * round trip is longer (docs/PERFORMANCE.md). Called from a fiber: whether
+ * its worker has a ring (making it if needed); from a plain thread:
+ * whether rings are asked for and none has failed to set up in this run.
+ * false while no runtime runs. Any thread.
  *
  * With rings, WEFT_IO_MSHOT=1 (read as each ring is made; default off)
  * also makes a fiber's first wf_read, wf_recv (flags 0) or wf_readv of a

@@ -60,8 +60,14 @@
  *   - wf_close of a descriptor with operations on it (another fiber):
  *     each operation is linked into the descriptor's entry (reactor.c)
  *     while in flight, and the generation's bump asks for its cancel
- *     (WF_EBADF); the kernel holds the file until then, so the peer sees
- *     the close once the owner's next round has submitted the cancels.
+ *     (WF_EBADF) before close(2). An operation the kernel has taken
+ *     holds the file until the cancel, so the peer sees the close once
+ *     the owner's next round has submitted the cancels. One whose SQE
+ *     the owner has not submitted yet must never be: by then the number
+ *     may name another descriptor (a receive would take its data, a send
+ *     write into it); submit turns its SQE into a NOP, holding the
+ *     ring's lock across that and the enter, so request_cancel's return
+ *     means taken or scrubbed (test: close_then_reuse_before_submit).
  *   - migration: the record names the ring it was queued on; the
  *     completion may be reaped by any thread and the fiber resumes on any
  *     worker; a cancel goes to the record's ring's owner, whoever asks
@@ -133,6 +139,10 @@
 #define SUBMIT_EVERY 16
 
 #define UD_CANCEL 1u
+/* Tries of one io_uring_enter that the kernel refuses, reaping between. */
+#define ENTER_TRIES 3
+/* A leaving worker's wait for its last completions, between submits. */
+#define EXIT_WAIT_NS 10000000
 
 struct ring {
     struct io_uring ring; /* SQ: owner only; CQ: cq_lock */
@@ -149,7 +159,9 @@ struct ring {
     struct io_uring_buf_ring *br; /* NULL: no multishot on this ring */
     char *bufs;                   /* nbuf buffers of BUF_SIZE */
     unsigned nbuf;
-    struct ms *mcancels; /* multishots whose cancel the owner submits */
+    struct wf__spin blk; /* br's producer side (buf_put) */
+    struct ms *mcancels; /* multishots whose cancel the owner submits
+                          * (lock) */
 };
 
 struct ms;
@@ -169,6 +181,8 @@ struct op {
     struct ring *ring;    /* the ring it was queued on */
     struct op *cnext;     /* ring->cancels (ring->lock) */
     bool cqueued;         /* in ring->cancels (ring->lock) */
+    bool closed;          /* its descriptor is being closed (ring->lock) */
+    bool scrubbed;        /* its SQE became a NOP (submit; ring->lock) */
     atomic_int why;       /* the first cancel's reason; 0: none */
     int32_t res;          /* written by the reaper before state */
     struct msghdr msg;    /* RECVV, SENDV; read at submission */
@@ -344,15 +358,23 @@ static void request_cancel(struct op *o, int why)
 {
     int none = 0;
     /* seq_cst: against the fiber's load after its completion (finish). */
-    if (!atomic_compare_exchange_strong_explicit(
-            &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst))
+    bool first = atomic_compare_exchange_strong_explicit(
+        &o->why, &none, why, memory_order_seq_cst, memory_order_seq_cst);
+    /* A close must reach the owner even when a deadline or a cancel asked
+     * first: o's SQE, if still queued, must then not be submitted. So
+     * must a shutdown: its walk unlinks o, so that a later close finds
+     * nothing to cancel. */
+    bool closed = why == WF_EBADF || why == WF_ESHUTDOWN;
+    if (!first && !closed)
         return; /* asked already */
     struct ring *r = o->ring;
     bool kick = false;
     wf__spin_lock(&r->lock);
+    if (closed)
+        o->closed = true;
     /* seq_cst: after our store of why, so a fiber that missed it finds
      * state 1 here (finish). */
-    if (!r->dead &&
+    if (!r->dead && !o->cqueued &&
         atomic_load_explicit(&o->wt.state, memory_order_seq_cst) == 0) {
         o->cnext = r->cancels;
         r->cancels = o;
@@ -375,52 +397,102 @@ void wf__ring_cancel(struct wf__clause *cl, int why)
 
 /* ---- submitting (owner only) ------------------------------------------------- */
 
+/* o's SQE if it is still in the submission queue, not yet consumed by the
+ * kernel; NULL once submitted. Owner only (no SQPOLL: the kernel
+ * consumes SQEs only in the owner's io_uring_enter); liburing fills the
+ * SQ array once, so position i is sqes[i & mask]. */
+static struct io_uring_sqe *queued_sqe(struct ring *r, uint64_t ud)
+{
+    struct io_uring_sq *sq = &r->ring.sq;
+    unsigned head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+    for (unsigned i = head; i != sq->sqe_tail; i++) {
+        struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
+        if (sqe->user_data == ud)
+            return sqe;
+    }
+    return NULL;
+}
+
+/* io_uring_enter for what is queued (owner only): 0 or more submitted, or
+ * the refusal of the last of ENTER_TRIES tries (-EAGAIN, -EBUSY). What
+ * was refused stays queued; io_round sees it and keeps its worker from
+ * sleeping until a later enter takes it. */
+static int enter(struct ring *r)
+{
+    int rc;
+    for (int tries = 0;; tries++) {
+        do
+            rc = wf__uring(io_uring_submit(&r->ring), -EAGAIN);
+        while (rc == -EINTR);
+        if (rc >= 0 || tries == ENTER_TRIES)
+            return rc;
+        /* -EBUSY: completions backed up in the kernel's overflow list;
+         * flush them into the queue (the owner may) and reap them, which
+         * makes room. -EAGAIN: no kernel memory for now; reaping frees
+         * requests too. */
+        if (rc == -EBUSY)
+            (void)io_uring_get_events(&r->ring);
+        reap(r);
+    }
+}
+
+/* Submit what is queued, after turning the cancels handed to us into
+ * SQEs (owner only). A record whose descriptor is being closed and whose
+ * own SQE is still queued is not submitted at all: its SQE becomes a NOP
+ * (`scrubbed`), since by now the number may name another descriptor (a
+ * wf_close asks for the cancel and then closes). r->lock is held across
+ * that and the enter, so a close that returns from request_cancel has
+ * either found its operation in the kernel (which then holds the file)
+ * or left it where the next submit scrubs it. A deadline's or a cancel's
+ * ASYNC_CANCEL goes after the operation's SQE: it still runs once. */
 static void submit(struct ring *r)
 {
     r->since = 0;
-    if (io_uring_sq_ready(&r->ring) == 0)
-        return;
-    int rc;
-    do
-        rc = wf__uring(io_uring_submit(&r->ring), -EAGAIN);
-    while (rc == -EINTR);
-    /* -EAGAIN, -EBUSY (completions backed up): the SQEs stay queued for
-     * the next round; nothing is lost. */
-}
-
-/* An SQE, submitting what is queued when the queue is full. */
-static struct io_uring_sqe *sqe_get(struct ring *r)
-{
-    struct io_uring_sqe *sqe;
-    while (!(sqe = io_uring_get_sqe(&r->ring)))
-        submit(r);
-    return sqe;
-}
-
-/* Turn the cancels handed to us into SQEs. */
-static void take_cancels(struct ring *r)
-{
-    for (;;) {
-        wf__spin_lock(&r->lock);
+    wf__spin_lock(&r->lock);
+    while (r->cancels) {
         struct op *o = r->cancels;
-        if (!o) {
-            wf__spin_unlock(&r->lock);
-            return;
-        }
-        struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-        if (!sqe) {
-            wf__spin_unlock(&r->lock);
-            submit(r);
-            continue;
+        /* A deadline or a cancel lets the SQE go first (a call tries
+         * once, as on the readiness path), a close never. */
+        struct io_uring_sqe *sqe =
+            o->closed ? queued_sqe(r, (uintptr_t)o) : NULL;
+        if (sqe) {
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)o);
+            o->scrubbed = true;
+        } else {
+            sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe) {
+                /* The cancels wait for room; the rest stay handed to us
+                 * for the next round if the kernel refuses it. */
+                if (enter(r) < 0)
+                    break;
+                continue;
+            }
+            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            /* relaxed: a count (drain). */
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
         }
         r->cancels = o->cnext;
         o->cqueued = false;
-        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)o, 0);
-        io_uring_sqe_set_data64(sqe, UD_CANCEL);
-        /* relaxed: a count (drain). */
-        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
-        wf__spin_unlock(&r->lock);
     }
+    take_mcancels(r);
+    if (io_uring_sq_ready(&r->ring) > 0)
+        enter(r);
+    wf__spin_unlock(&r->lock);
+}
+
+/* An SQE, submitting what is queued when the queue is full; NULL when
+ * the kernel refuses to take the queue (the caller does without). */
+static struct io_uring_sqe *sqe_get(struct ring *r)
+{
+    WF_ASSERT(r->owner == wf__worker_self());
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) {
+        submit(r);
+        sqe = io_uring_get_sqe(&r->ring);
+    }
+    return sqe;
 }
 
 static void io_round(struct wf__worker *w, bool idle)
@@ -428,45 +500,55 @@ static void io_round(struct wf__worker *w, bool idle)
     /* relaxed: the owner's own store. */
     struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
     /* seq_cst: pairs with wf__worker_io_kick's exchange. */
+    bool kicked = false;
     if (atomic_load_explicit(&w->io_kick, memory_order_relaxed) &&
         atomic_exchange_explicit(&w->io_kick, 0, memory_order_seq_cst)) {
-        take_cancels(r);
-        take_mcancels(r);
         if (io_uring_cq_has_overflow(&r->ring))
             io_uring_get_events(&r->ring);
-        idle = true; /* a canceller waits: submit now */
+        kicked = true; /* a canceller waits: submit now */
     }
-    if (idle || ++r->since >= SUBMIT_EVERY)
+    if (!kicked && io_uring_sq_ready(&r->ring) == 0)
+        r->since = 0; /* nothing to submit, no cancel handed to us */
+    else if (kicked || idle || ++r->since >= SUBMIT_EVERY)
         submit(r);
     reap(r);
-    w->io_active = io_uring_sq_ready(&r->ring) > 0 ||
-                   atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0;
+    bool queued = io_uring_sq_ready(&r->ring) > 0;
+    w->io_active =
+        queued || atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0;
+    /* Refused by the kernel (enter): the worker must not sleep with
+     * operations it never submitted, so it kicks itself and comes back
+     * (relaxed: its own word; work_visible reads it before sleeping). */
+    if (queued && idle)
+        atomic_store_explicit(&w->io_kick, 1, memory_order_relaxed);
 }
 
 static void io_exit(struct wf__worker *w)
 {
     struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
     wf__spin_lock(&r->lock);
-    r->dead = true;
-    while (r->cancels) { /* covered by the cancel of everything below */
-        r->cancels->cqueued = false;
-        r->cancels = r->cancels->cnext;
-    }
-    r->mcancels = NULL; /* the same; their records see `dead` */
+    r->dead = true; /* no more cancels: the one below covers them */
     wf__spin_unlock(&r->lock);
-    /* relaxed: only this thread submits now, and reaps (the reactor,
+    /* The cancels handed to us before (scrubbed or sent), then one for
+     * everything still in flight; each round submits what the kernel
+     * refused before and waits at most EXIT_WAIT_NS for a completion.
+     * relaxed: only this thread submits now, and reaps (the reactor,
      * whose pollers reap too, stopped before the workers). */
-    if (atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0) {
-        struct io_uring_sqe *sqe = sqe_get(r);
-        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-        io_uring_sqe_set_data64(sqe, UD_CANCEL);
-        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
-    }
+    bool asked = false;
     submit(r);
     while (atomic_load_explicit(&r->inflight, memory_order_relaxed) > 0) {
+        struct io_uring_sqe *sqe = asked ? NULL : sqe_get(r);
+        if (sqe) {
+            io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+            asked = true;
+        }
+        submit(r);
         struct io_uring_cqe *cqe;
-        int rc = io_uring_wait_cqe(&r->ring, &cqe);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN)
+        struct __kernel_timespec ts = {0, EXIT_WAIT_NS};
+        int rc = io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -ETIME &&
+            rc != -EBUSY)
             WF_PANIC("rings: waiting for the last completions: %d", rc);
         reap(r);
     }
@@ -510,13 +592,15 @@ bool wf_io_rings(void)
 }
 
 /* The fiber's part once o has completed: leave the cancel list if a
- * cancel was asked for and not yet taken. */
-static void finish(struct op *o)
+ * cancel was asked for and not yet taken. Whether o's SQE was never
+ * submitted (scrubbed: o ended by its cancel). */
+static bool finish(struct op *o)
 {
     /* seq_cst: see request_cancel; a canceller that we miss here sees
-     * state 1 under the lock and queues nothing. */
+     * state 1 under the lock and queues nothing. A scrubbed record had
+     * its why set before it was queued. */
     if (!atomic_load_explicit(&o->why, memory_order_seq_cst))
-        return;
+        return false;
     struct ring *r = o->ring;
     wf__spin_lock(&r->lock);
     if (o->cqueued) {
@@ -527,7 +611,9 @@ static void finish(struct op *o)
             }
         o->cqueued = false;
     }
+    bool scrubbed = o->scrubbed;
     wf__spin_unlock(&r->lock);
+    return scrubbed;
 }
 
 bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
@@ -542,35 +628,51 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
         return false;
+    if (!ring_get(wf__worker_self()))
+        return false; /* before spending: the readiness path spends */
+    /* The spend may yield, and the fiber then goes on on another worker,
+     * whose ring is the one to use: the worker is read after it. */
+    wf__coop_spend(self);
     struct wf__worker *w = wf__worker_self();
     struct ring *r = ring_get(w);
     if (!r)
         return false;
-    wf__coop_spend(self);
     if (kind == WF__RING_POLLIN)
         return r->br &&
                ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out) > 0;
     if (r->br && (kind == WF__RING_RECV || kind == WF__RING_RECVV)) {
         int took = ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out);
         if (took != 0)
-            return took > 0; /* < 0: not a socket, readiness */
+            return took > 0; /* < 0: readiness */
     }
     struct op o;
     o.ring = r;
     o.cqueued = false;
+    o.closed = false;
+    o.scrubbed = false;
     o.res = 0;
     atomic_init(&o.why, 0);
     wf__wait_init(&o.wt, self);
     atomic_init(&o.wt.state, 0);
     o.cl.wait = &o.wt;
+    /* The SQE before the link: a submit that makes room takes the
+     * cancels handed to us, and one for o (a close once o is linked) must
+     * find o's SQE in the queue to scrub it. No submit comes between the
+     * link and the SQE's preparation below (this thread, no switch). */
+    struct io_uring_sqe *sqe = sqe_get(r);
+    if (!sqe)
+        return false; /* the kernel takes no more now: readiness */
     uint32_t gen = wf__iofd_gen(e);
     err = wf__iofd_ring_link(e, gen, &o.cl);
     if (err) {
+        io_uring_prep_nop(sqe); /* the SQE is taken: make it harmless */
+        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+        /* relaxed: a count (drain). */
+        atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
         *out = err;
         return true;
     }
     wf__trace_io_begin((enum wf__tio)what, &err, fd);
-    struct io_uring_sqe *sqe = sqe_get(r);
     flags &= ~MSG_DONTWAIT;
     if (n > 0x7ffff000 && kind != WF__RING_RECVV && kind != WF__RING_SENDV)
         /* Linux's most per call (MAX_RW_COUNT) */
@@ -610,12 +712,14 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
                                               WF_FOREVER, WF__WHY_IO);
         }
     }
-    finish(&o);
+    bool scrubbed = finish(&o);
     wf__iofd_ring_unlink(e, &o.cl);
     ssize_t res = o.res;
-    if (res == -ECANCELED) /* ended by our cancel: its reason */
+    if (res == -ECANCELED || scrubbed) { /* ended by our cancel: its reason */
         res = atomic_load_explicit(&o.why, memory_order_seq_cst);
-    else if (res == -ENOTSOCK) {
+        if (res == 0) /* cancelled by the kernel itself (not by weft) */
+            res = WF_ECANCELED;
+    } else if (res == -ENOTSOCK) {
         wf__iofd_set_notsock(e, gen);
         wf__trace_io_end(&err, res);
         return false; /* nothing happened: the readiness path does it */
@@ -632,9 +736,8 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  * of BUF_SIZE; WEFT_IO_MSHOT_BUFS sets the count, a power of two, for
  * tests of exhaustion). The first wf_read / wf_recv (flags 0) /
  * wf_readv of a socket by a fiber attaches a `struct ms` to the
- * descriptor's entry in the reactor's table (under the entry's lock,
- * which guards every field below but `mcq`/`cnext`, under the ring's
- * lock) and arms one IORING_OP_RECV with IORING_RECV_MULTISHOT and
+ * descriptor's entry in the reactor's table (under the entry's lock)
+ * and arms one IORING_OP_RECV with IORING_RECV_MULTISHOT and
  * buffer select on the reader's ring. Each completion's buffer is kept
  * in the descriptor's queue (ring, buffer id, length, offset consumed);
  * a reader copies from the queue into its own buffer and gives each
@@ -646,13 +749,32 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  * after the data and returned once the queue is empty; end of stream
  * stays (every later read returns 0), an error is returned once.
  *
+ * Locks, in the order they are taken (never the other way):
+ *   entry's lock (reactor.c: wf__iofd_lock; the state's attachment, and
+ *     held by a reader throughout but across its park, and by the
+ *     reactor's close/renew/shutdown walk that calls ms_cancel)
+ *   -> r->lock (a ring's: its cancels and mcancels, `dead`, `mcq`,
+ *     `cnext`; submit holds it across the scrub and the enter, and the
+ *     enter may reap)
+ *   -> m->lock (a state's: armed, dead, ended, the queue, the readers,
+ *     r; the reaper takes it, under r->lock when submit's enter reaps)
+ *   -> r->blk (a ring's buffer ring, producer side; innermost).
+ * So the reaper (ms_cqe) takes only m->lock and r->blk, never an entry's
+ * or a ring's lock, and a reader never holds m->lock across sqe_get
+ * (which may submit and reap). `cq_lock` is only ever tried, never
+ * waited for. A state is freed by whoever drops its last reference
+ * (`refs`: one for the attachment, one while a multishot is armed, one
+ * while it is in a ring's mcancels), so the reaper of the last
+ * completion, the close and the owner's submit need not agree under
+ * one lock which of them frees it.
+ *
  * Interleavings considered:
  *   - buffers: only one thread at a time may publish on a buffer ring
  *     (liburing: the application is the ring's single producer; the
  *     tail is a plain read-modify-release). The producer need not be the
  *     owner, so any reader gives buffers back to the ring they came from,
- *     under that ring's lock; a ring whose owner left (`dead`) takes none
- *     back (its memory stays until io_free, after the joins).
+ *     under that ring's `blk`; a ring whose owner left takes them too,
+ *     harmlessly (its memory stays until io_free, after the joins).
  *   - a reader on another worker than the ring that owns the multishot:
  *     data is per descriptor, and the reaper (any thread) queues it and
  *     wakes every parked reader; the reader copies and returns buffers
@@ -668,12 +790,24 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     number starts afresh), its kept buffers go back, parked readers
  *     wake (and return WF_EBADF, seeing the new generation), and, if a
  *     multishot is armed, its ring's owner is asked to cancel it
- *     (`mcancels`, as for operations). The state is freed by the reaper
- *     of the multishot's last completion (`dead`: its buffers go back,
- *     its data is dropped), or at once when nothing is armed. A cancel
- *     SQE for a freed state cannot hit a later one at the same address:
- *     the owner takes the request under its lock before the state can be
- *     freed, and submits in order.
+ *     (`mcancels`, as for operations). The state goes with its last
+ *     reference (above): after the multishot's last completion (`dead`:
+ *     its buffers go back, its data is dropped) and the owner's taking
+ *     of the cancel, or at once when nothing is armed. A cancel SQE for
+ *     a freed state cannot hit a later one at the same address: the
+ *     state lives until the owner has prepared it, and the owner submits
+ *     in order.
+ *   - close, and the number reused, before the owner submitted the
+ *     arming SQE: as for operations, submit (r->lock held across it and
+ *     the enter) turns a queued arming of a state in mcancels into a NOP
+ *     with the state's user_data, whose completion ends the state like a
+ *     last one; so a close that has queued the cancel has either found
+ *     the multishot in the kernel (which holds the old file) or left its
+ *     SQE where it is never submitted (test:
+ *     mshot_close_then_reuse_before_submit).
+ *   - the ring refuses an arming (sqe_get returns NULL): nothing is kept
+ *     and nothing armed, so the reader takes the readiness path, in
+ *     order.
  *   - peek and other flags: a descriptor with no multishot state keeps
  *     the single-shot path for MSG_PEEK, MSG_WAITALL and every other
  *     flag. Once it has one, every fiber read goes through the queue (a
@@ -733,16 +867,18 @@ struct ms {
     struct wf__clause cl; /* in the entry's rq while attached; wait NULL */
     struct wf__iofd *e;
     int fd;
-    struct ring *r;   /* the ring it was last armed on */
-    bool armed;       /* a multishot is in flight */
-    bool dead;        /* detached: a close, renew or shutdown */
-    bool ended;       /* endres follows the queue */
-    bool mcq;         /* in r->mcancels (r->lock) */
-    int endres;       /* 0: end of stream; < 0: error */
-    struct ms *cnext; /* r->mcancels (r->lock) */
-    struct kept *q;   /* circular: qn entries from qh, qcap slots */
+    atomic_int refs;      /* attached, armed, in mcancels: one each */
+    struct wf__spin lock; /* the fields below but mcq, cnext */
+    struct ring *r;       /* the ring it was last armed on */
+    bool armed;           /* a multishot is in flight */
+    bool dead;            /* detached: a close, renew or shutdown */
+    bool ended;           /* endres follows the queue */
+    int endres;           /* 0: end of stream; < 0: error */
+    struct kept *q;       /* circular: qn entries from qh, qcap slots */
     unsigned qh, qn, qcap;
     struct rdr *readers;
+    bool mcq;         /* in r->mcancels (r->lock) */
+    struct ms *cnext; /* r->mcancels (r->lock) */
 };
 
 static void ms_setup(struct ring *r)
@@ -786,17 +922,18 @@ static void ms_setup(struct ring *r)
     r->nbuf = n;
 }
 
-/* Give buffer bid back to r's buffer ring. Any thread. */
+/* Give buffer bid back to r's buffer ring. Any thread, under at most
+ * entry, ring and state locks (r->blk is the innermost). A ring whose
+ * owner left takes it too: its kernel side is gone, its memory stays
+ * until io_free, after the joins. */
 static void buf_put(struct ring *r, unsigned bid)
 {
-    wf__spin_lock(&r->lock);
-    if (!r->dead) {
-        io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
-                              (unsigned short)bid,
-                              io_uring_buf_ring_mask(r->nbuf), 0);
-        io_uring_buf_ring_advance(r->br, 1);
-    }
-    wf__spin_unlock(&r->lock);
+    wf__spin_lock(&r->blk);
+    io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
+                          (unsigned short)bid, io_uring_buf_ring_mask(r->nbuf),
+                          0);
+    io_uring_buf_ring_advance(r->br, 1);
+    wf__spin_unlock(&r->blk);
 }
 
 static struct kept *q_at(struct ms *m, unsigned i)
@@ -830,7 +967,7 @@ static void q_drop(struct ms *m)
     m->qn = 0;
 }
 
-/* Wake every parked reader (they look again). Entry lock held. */
+/* Wake every parked reader (they look again). m->lock held. */
 static void wake_readers(struct ms *m)
 {
     for (struct rdr *d = m->readers, *nx; d; d = nx) {
@@ -849,21 +986,30 @@ static void ms_free(struct ms *m)
     free(m);
 }
 
-/* A completion of m's multishot on r (the reaper: r's cq_lock held). */
+/* Drop one of m's references; the last frees it. */
+static void ms_unref(struct ms *m)
+{
+    /* acq_rel: every holder's writes before the free. */
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        ms_free(m);
+}
+
+/* A completion of m's multishot on r (the reaper: r's cq_lock held, and
+ * maybe r->lock by the submit whose enter reaps; so m->lock and buffer
+ * locks only, never an entry's lock or a ring's lock). */
 static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
 {
     bool more = cqe->flags & IORING_CQE_F_MORE;
+    bool last = !more;
     bool hasbuf = cqe->flags & IORING_CQE_F_BUFFER;
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
     int res = cqe->res;
-    bool gone = false;
-    wf__iofd_lock(m->e);
-    if (!more)
+    wf__spin_lock(&m->lock);
+    if (last)
         m->armed = false;
     if (m->dead) {
         if (hasbuf)
             buf_put(r, bid);
-        gone = !more;
     } else {
         if (hasbuf && res > 0 &&
             !q_push(m, (struct kept){r, bid, (uint32_t)res, 0})) {
@@ -879,18 +1025,9 @@ static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
         }
         wake_readers(m);
     }
-    wf__iofd_unlock(m->e);
-    if (gone) {
-        wf__spin_lock(&r->lock);
-        if (m->mcq)
-            for (struct ms **p = &r->mcancels; *p; p = &(*p)->cnext)
-                if (*p == m) {
-                    *p = m->cnext;
-                    break;
-                }
-        wf__spin_unlock(&r->lock);
-        ms_free(m);
-    }
+    wf__spin_unlock(&m->lock);
+    if (last)
+        ms_unref(m); /* the arming's */
 }
 
 /* The descriptor is closed, renewed or the reactor shuts down: detach
@@ -899,67 +1036,87 @@ static void ms_cancel(struct wf__clause *cl)
 {
     struct ms *m = (struct ms *)((char *)cl - offsetof(struct ms, cl));
     wf__iofd_ms_detach(m->e, cl);
+    wf__spin_lock(&m->lock);
     m->dead = true;
     q_drop(m);
     wake_readers(m);
-    if (!m->armed) {
-        ms_free(m);
-        return;
-    }
+    /* Stable while we hold the entry's lock: only a reader arms, under
+     * it, and none arms a detached state. armed may turn false now
+     * (its last completion), and the cancel below then finds nothing. */
+    bool armed = m->armed;
     struct ring *r = m->r;
-    bool kick = false;
-    wf__spin_lock(&r->lock);
-    if (!r->dead) {
-        m->cnext = r->mcancels;
-        r->mcancels = m;
-        m->mcq = true;
-        kick = true;
+    wf__spin_unlock(&m->lock);
+    if (armed) {
+        bool kick = false;
+        wf__spin_lock(&r->lock);
+        if (!r->dead && !m->mcq) {
+            /* relaxed: we hold the attachment's reference. */
+            atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+            m->cnext = r->mcancels;
+            r->mcancels = m;
+            m->mcq = true;
+            kick = true;
+        }
+        wf__spin_unlock(&r->lock);
+        if (kick)
+            wf__worker_io_kick(r->owner);
     }
-    wf__spin_unlock(&r->lock);
-    if (kick)
-        wf__worker_io_kick(r->owner);
+    ms_unref(m); /* the attachment's */
 }
 
-/* Owner only: turn the multishot cancels handed to us into SQEs. */
+/* Owner only, from submit with r->lock held: the multishot cancels
+ * handed to us. A multishot whose arming SQE is still queued is never
+ * submitted (the number may name another socket by now): the SQE
+ * becomes a NOP under m's user_data, which ends m like a last
+ * completion. Else an ASYNC_CANCEL; m stays alive (its mcancels
+ * reference) until that is prepared, so the cancel never names a later
+ * state at the same address (the owner submits in order). */
 static void take_mcancels(struct ring *r)
 {
-    for (;;) {
-        wf__spin_lock(&r->lock);
+    while (r->mcancels) {
         struct ms *m = r->mcancels;
-        struct io_uring_sqe *sqe = m ? io_uring_get_sqe(&r->ring) : NULL;
+        uint64_t ud = (uint64_t)(uintptr_t)m | UD_MS;
+        struct io_uring_sqe *sqe = queued_sqe(r, ud);
         if (sqe) {
-            r->mcancels = m->cnext;
-            m->mcq = false;
-            io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m | UD_MS, 0);
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, ud);
+        } else {
+            sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe) {
+                if (enter(r) < 0)
+                    return; /* the rest wait for the next round */
+                continue;
+            }
+            io_uring_prep_cancel64(sqe, ud, 0);
             io_uring_sqe_set_data64(sqe, UD_CANCEL);
             /* relaxed: a count (drain). */
             atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
         }
-        wf__spin_unlock(&r->lock);
-        if (!m)
-            return;
-        if (!sqe)
-            submit(r);
+        r->mcancels = m->cnext;
+        m->mcq = false;
+        ms_unref(m); /* the list's */
     }
 }
 
-/* Arm m's multishot on r, the calling worker's ring (entry lock held). */
-static void ms_arm(struct ring *r, struct ms *m)
+/* Arm m's multishot on r, the calling worker's ring, in sqe (entry lock
+ * and m->lock held). */
+static void ms_arm(struct ring *r, struct ms *m, struct io_uring_sqe *sqe)
 {
-    struct io_uring_sqe *sqe = sqe_get(r);
     io_uring_prep_recv_multishot(sqe, m->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | UD_MS);
     m->r = r;
     m->armed = true;
+    /* relaxed: we hold the attachment's reference. */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
     /* release: as in wf__ring_io. */
     atomic_fetch_add_explicit(&r->inflight, 1, memory_order_release);
     r->owner->io_active = true;
 }
 
 /* Copy queued data into iov past its first `skip` bytes, consuming it
- * unless peek. Entry lock held. */
+ * unless peek. m->lock held. */
 static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
                       size_t skip, bool peek)
 {
@@ -1000,8 +1157,11 @@ static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
 
 /* A fiber's read of fd through its multishot state: 1 with the result
  * in *out; 0 (before any park: the fiber is still on r's owner) for the
- * single-shot path; -1 for the readiness path (fd is not a socket; the
- * fiber may have moved since r was its worker's ring). */
+ * single-shot path; -1 for the readiness path (fd is not a socket, or
+ * the ring took no arming and nothing is kept; the fiber may have moved
+ * since r was its worker's ring). Locks: the entry's throughout but
+ * across the park; m->lock inside it, but not across sqe_get (a submit
+ * that makes room reaps, and the reaper takes m->lock). */
 static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                  enum wf__ring_kind kind, void *buf, size_t n, int flags,
                  int64_t deadline, int what, ssize_t *out)
@@ -1026,6 +1186,7 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
             return 0;
         fresh->e = e;
         fresh->fd = fd;
+        atomic_init(&fresh->refs, 1); /* the attachment's */
         wf__iofd_lock(e);
         m = wf__iofd_ms(e);
     }
@@ -1046,6 +1207,7 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
         m = fresh;
         fresh = NULL;
     }
+    wf__spin_lock(&m->lock);
     for (;;) {
         if (poll && (m->qn || m->ended)) {
             res = WF_IO_READ;
@@ -1061,8 +1223,9 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
         if (m->ended) {
             if (got == 0 && m->endres == -ENOTSOCK) {
                 wf__iofd_ms_detach(e, &m->cl);
+                wf__spin_unlock(&m->lock);
                 wf__iofd_unlock(e);
-                ms_free(m);
+                ms_unref(m); /* the attachment's: nothing else holds it */
                 free(fresh);
                 wf__iofd_set_notsock(e, gen);
                 wf__trace_io_end(&err, -ENOTSOCK);
@@ -1079,11 +1242,28 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                 res = got ? 0 : WF_ENOMEM; /* a ring without buffers */
                 break;
             }
-            ms_arm(r, m);
+            /* Nothing changes m meanwhile: only a reader arms (under the
+             * entry's lock, held), and nothing armed posts nothing. */
+            wf__spin_unlock(&m->lock);
+            struct io_uring_sqe *sqe = sqe_get(r);
+            wf__spin_lock(&m->lock);
+            if (!sqe) {
+                if (got)
+                    break;
+                /* The kernel takes no more now, and nothing is kept or
+                 * armed: a read of the socket itself is in order. */
+                wf__spin_unlock(&m->lock);
+                wf__iofd_unlock(e);
+                free(fresh);
+                wf__trace_io_end(&err, -EAGAIN);
+                return -1;
+            }
+            ms_arm(r, m, sqe);
         }
         atomic_store_explicit(&me.wt.state, 0, memory_order_relaxed);
         me.next = m->readers;
         m->readers = &me;
+        wf__spin_unlock(&m->lock);
         wf__iofd_unlock(e);
         wf__inspect_io(); /* wf_stats */
         /* The round that submits an arming comes as soon as we park. */
@@ -1096,6 +1276,7 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
             res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
             goto out_unlock;
         }
+        wf__spin_lock(&m->lock);
         for (struct rdr **p = &m->readers; *p; p = &(*p)->next)
             if (*p == &me) {
                 *p = me.next;
@@ -1108,6 +1289,7 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
             break;
         }
     }
+    wf__spin_unlock(&m->lock);
 out_unlock:
     wf__iofd_unlock(e);
     free(fresh);

@@ -16,24 +16,12 @@
 #include <weft/io.h>
 
 #include "wtest_rt.h"
+#include "wt_tcp.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* A connected TCP pair on loopback: *a the client, *b the server side. */
-static void tcp_pair(int *a, int *b)
-{
-    int l = wf_tcp_listen("127.0.0.1", 0, 16);
-    WT_CHECK(l >= 0);
-    int port = wf_local_port(l);
-    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
-    WT_CHECK(*a >= 0);
-    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
-    WT_CHECK(*b >= 0);
-    WT_CHECK_EQ(wf_close(l), 0);
-}
 
 static void put(int fd, const char *s)
 {

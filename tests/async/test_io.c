@@ -19,6 +19,7 @@
 
 #include "wtest_rt.h"
 #include "wt_backend.h"
+#include "wt_tcp.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -71,20 +72,6 @@ static void need_fds(long need)
         rl.rlim_cur = (rlim_t)need;
         WT_CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
-}
-
-/* A connected TCP pair on loopback: *a the client, *b the server side. */
-static void tcp_pair(int *a, int *b)
-{
-    int l = wf_tcp_listen("127.0.0.1", 0, 16);
-    WT_CHECK(l >= 0);
-    int port = wf_local_port(l);
-    WT_CHECK(port > 0);
-    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
-    WT_CHECK(*a >= 0);
-    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
-    WT_CHECK(*b >= 0);
-    WT_CHECK_EQ(wf_close(l), 0);
 }
 
 static int open_fds(void)

@@ -14,6 +14,7 @@
 
 #include "wtest_rt.h"
 #include "wt_backend.h"
+#include "wt_tcp.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -203,6 +204,36 @@ WT_CASE(canary_after_timeout)
     run_main(2, canary_main, NULL);
 }
 
+/* ---- an expired deadline still tries once ------------------------------------ */
+
+/* As on the readiness path, a receive whose deadline has passed before it
+ * is submitted still runs once: data already there is returned, not
+ * WF_ETIMEDOUT. */
+static void *expired_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int sv[2];
+    WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+    WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
+    for (int i = 0; i < 10; i++) {
+        WT_CHECK_EQ(write(sv[1], "abc", 3), 3);
+        char buf[8];
+        WT_CHECK_EQ(wf_recv(sv[0], buf, sizeof buf, 0, wf_now()), 3);
+        WT_CHECK(memcmp(buf, "abc", 3) == 0);
+        WT_CHECK_EQ(wf_recv(sv[0], buf, sizeof buf, 0, wf_now()), WF_ETIMEDOUT);
+    }
+    WT_CHECK_EQ(wf_close(sv[0]), 0);
+    WT_CHECK_EQ(wf_close(sv[1]), 0);
+    return NULL;
+}
+
+WT_CASE(expired_deadline_tries_once)
+{
+    run_main(1, expired_main, NULL);
+}
+
 /* ---- cancellation of a fiber parked in a receive ---------------------------- */
 
 static atomic_int parked;
@@ -375,6 +406,41 @@ WT_CASE(close_while_parked)
     run_main(2, close_main, NULL);
 }
 
+/* wf_close, then the descriptor's number reused (another fiber's socket,
+ * here by dup2), before the owner's round submitted a receive queued on
+ * the closed descriptor: the receive must end with WF_EBADF and must not
+ * run on the new socket (it would take that socket's data). One worker,
+ * so the close and the reuse come before the round that submits. */
+static void *reuse_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (int i = 0; i < 5; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        struct wf_fiber f = park_receiver(a);
+        int sv[2];
+        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        WT_CHECK_EQ(write(sv[1], "other", 5), 5);
+        WT_CHECK_EQ(wf_close(a), 0);
+        WT_CHECK_EQ(dup2(sv[0], a), a); /* the number, reused at once */
+        WT_CHECK_EQ((int)P2U(join(f)), EBADF);
+        char buf[8];
+        WT_CHECK_EQ(read(a, buf, sizeof buf), 5); /* nothing taken */
+        WT_CHECK(memcmp(buf, "other", 5) == 0);
+        WT_CHECK_EQ(close(a), 0);
+        WT_CHECK_EQ(close(sv[0]), 0);
+        WT_CHECK_EQ(close(sv[1]), 0);
+        WT_CHECK_EQ(wf_close(b), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(close_then_reuse_before_submit)
+{
+    run_main(1, reuse_main, NULL);
+}
+
 /* ---- migration between submission and completion ---------------------------- */
 
 /* Many fibers park in receives on one worker's ring and are woken on
@@ -410,6 +476,48 @@ WT_CASE(migrate_between_submit_and_completion)
 {
     rounds = scaled(100);
     run_main(4, migrate_main, NULL);
+}
+
+/* A receive that starts with the fiber's cooperative budget used up
+ * yields first (and WEFT_DEBUG_MIGRATE moves every yield to another
+ * worker): the operation must go on the ring of the worker the fiber
+ * runs on after the yield, never on the one it started on (only a
+ * ring's owner touches its submission queue). The budget is spent by
+ * reads of a pipe that has data (the readiness path, no park). */
+static void *budget_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    int p[2];
+    WT_CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    WT_CHECK_EQ(wf_fd_register(p[0]), 0);
+    WT_CHECK_EQ(wf_fd_register(p[1]), 0);
+    static char junk[4096];
+    WT_CHECK_EQ(write(p[1], junk, sizeof junk), (ssize_t)sizeof junk);
+    char c;
+    WT_CHECK_EQ(wf_read(p[0], &c, 1, WF_FOREVER), 1); /* seen: no socket */
+    for (int i = 0; i < 20; i++) {
+        WT_CHECK_EQ(wf_send(b, "x", 1, 0, wf_deadline_in(GUARD)), 1);
+        WT_CHECK_EQ(wf_recv(a, &c, 1, 0, wf_deadline_in(GUARD)), 1);
+        /* The receive parked (a full budget); 127 calls that do not
+         * park leave one unit, which the next send spends. */
+        for (int k = 0; k < 127; k++)
+            WT_CHECK_EQ(wf_read(p[0], &c, 1, WF_FOREVER), 1);
+        WT_CHECK_EQ(write(p[1], junk, 127), 127);
+    }
+    WT_CHECK_EQ(wf_close(p[0]), 0);
+    WT_CHECK_EQ(wf_close(p[1]), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(budget_yield_before_queueing)
+{
+    setenv("WEFT_DEBUG_MIGRATE", "1", 1);
+    run_main(2, budget_main, NULL);
 }
 
 /* ---- the peer closes or resets ------------------------------------------------ */
@@ -554,37 +662,54 @@ WT_CASE(pipe_readiness)
 
 /* ---- shutdown while receives are parked -------------------------------------- */
 
-WT_CASE(shutdown_with_parked_receives)
+/* Start a runtime of 2 workers, park n fibers in receives on unix
+ * sockets (from the main thread), shut it down, close the sockets. */
+static void shutdown_with_receives(int n)
 {
     struct wf_config c = config(2);
     WT_CHECK_EQ(wf_init(&c), 0);
     check_rings();
-    enum { N = 32 };
-    int fds[2 * N];
+    int *fds = calloc(2 * (size_t)n, sizeof *fds);
+    WT_CHECK(fds != NULL);
     atomic_store(&parked, 0);
-    for (int i = 0; i < N; i++) {
-        int a, b;
-        int sv[2];
+    for (int i = 0; i < n; i++) {
+        int *sv = &fds[2 * i];
         WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-        a = sv[0];
-        b = sv[1];
-        WT_CHECK_EQ(wf_fd_register(a), 0);
-        WT_CHECK_EQ(wf_fd_register(b), 0);
-        fds[2 * i] = a;
-        fds[2 * i + 1] = b;
+        WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+        WT_CHECK_EQ(wf_fd_register(sv[1]), 0);
         struct wf_fiber f;
-        WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(a)), 0);
+        WT_CHECK_EQ(wf_go(&f, parked_recv, U2P(sv[0])), 0);
         WT_CHECK_EQ(wf_detach(f), 0);
     }
-    while (atomic_load(&parked) < N) {
+    while (atomic_load(&parked) < n) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
     struct timespec ts = {0, 20000000};
     nanosleep(&ts, NULL);
     WT_CHECK_EQ(wf_shutdown(), 0);
-    for (int i = 0; i < 2 * N; i++)
+    for (int i = 0; i < 2 * n; i++)
         WT_CHECK_EQ(close(fds[i]), 0);
+    free(fds);
+}
+
+WT_CASE(shutdown_with_parked_receives)
+{
+    shutdown_with_receives(32);
+}
+
+/* ---- a runtime started again after a shutdown -------------------------------- */
+
+/* Each run makes its rings anew (the last run's are freed after its
+ * workers are joined), and a shutdown with receives in flight leaves
+ * nothing for the next run to trip on. */
+WT_CASE(restart_after_shutdown)
+{
+    rounds = scaled(20);
+    for (int run = 0; run < 3; run++) {
+        shutdown_with_receives(4);
+        run_main(2, echo_main, U2P(4));
+    }
 }
 
 WT_MAIN()

@@ -2,7 +2,7 @@
 /*
  * tests/async/wt_rings.h - what the ring tests share (test_rings.c,
  * test_rings_mshot.c): a guard deadline, whether rings are asked for and
- * in use, fibers started and joined under the guard, a TCP pair.
+ * in use, fibers started and joined under the guard; the TCP pair is wt_tcp.h's.
  */
 #ifndef WEFT_TESTS_WT_RINGS_H
 #define WEFT_TESTS_WT_RINGS_H
@@ -10,6 +10,7 @@
 #include <weft.h>
 #include <weft/io.h>
 
+#include "wt_tcp.h"
 #include "wtest_rt.h"
 
 #include <stdlib.h>
@@ -46,18 +47,6 @@ static void *join(struct wf_fiber f)
     void *r = NULL;
     WT_CHECK_EQ(wf_join(f, &r, wf_deadline_in(GUARD)), 0);
     return r;
-}
-
-static void tcp_pair(int *a, int *b)
-{
-    int l = wf_tcp_listen("127.0.0.1", 0, 16);
-    WT_CHECK(l >= 0);
-    int port = wf_local_port(l);
-    *a = wf_tcp_connect("127.0.0.1", port, WF_FOREVER);
-    WT_CHECK(*a >= 0);
-    *b = wf_accept(l, NULL, NULL, WF_FOREVER);
-    WT_CHECK(*b >= 0);
-    WT_CHECK_EQ(wf_close(l), 0);
 }
 
 #endif
