@@ -298,6 +298,58 @@ WT_CASE(close_while_kept)
     run_main(2, close_main, NULL);
 }
 
+/* wf_close, then the number reused (here by dup2), before the owner's
+ * round submitted the arming SQE of the first read's multishot: the
+ * read must end with WF_EBADF, and the multishot must never be armed on
+ * the new socket (it would take that socket's data into the old,
+ * closed state, where it is dropped). One worker, so the close and the
+ * reuse come before the round that submits (as test_rings'
+ * close_then_reuse_before_submit). Then the new descriptor, registered,
+ * reads its own data through a multishot of its own. */
+static atomic_int parked;
+
+static void *flagged_read(void *arg)
+{
+    atomic_store(&parked, 1);
+    return parked_read(arg);
+}
+
+static void *reuse_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (int i = 0; i < 20; i++) {
+        int a, b;
+        tcp_pair(&a, &b);
+        atomic_store(&parked, 0);
+        struct wf_fiber f = go(flagged_read, U2P(a));
+        while (atomic_load(&parked) == 0)
+            wf_yield();
+        int sv[2];
+        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        WT_CHECK_EQ(write(sv[1], "other", 5), 5);
+        WT_CHECK_EQ(wf_close(a), 0);
+        WT_CHECK_EQ(dup2(sv[0], a), a); /* the number, reused at once */
+        WT_CHECK_EQ((intptr_t)P2U(join(f)), WF_EBADF);
+        char buf[8];
+        WT_CHECK_EQ(read(a, buf, sizeof buf), 5); /* nothing taken */
+        WT_CHECK(memcmp(buf, "other", 5) == 0);
+        WT_CHECK_EQ(wf_fd_register(a), 0);
+        WT_CHECK_EQ(write(sv[1], "again", 5), 5);
+        expect(a, "again");
+        WT_CHECK_EQ(wf_close(a), 0);
+        WT_CHECK_EQ(close(sv[0]), 0);
+        WT_CHECK_EQ(close(sv[1]), 0);
+        WT_CHECK_EQ(wf_close(b), 0);
+    }
+    return NULL;
+}
+
+WT_CASE(mshot_close_then_reuse_before_submit)
+{
+    run_main(1, reuse_main, NULL);
+}
+
 /* ---- a waiting reader's deadline or cancellation, then data ---------------- */
 
 static void *cancel_main(void *arg)
