@@ -1194,6 +1194,7 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     wf__trace_io_begin((enum wf__tio)what, &err, fd);
     ssize_t res = 0;
     size_t got = 0;
+    bool swept = false; /* an expired deadline's last look (below) */
     struct rdr me;
     wf__wait_init(&me.wt, wf__fiber_self());
     if (wf__iofd_gen(e) != gen || (gen & 1)) {
@@ -1282,6 +1283,41 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                 *p = me.next;
                 break;
             }
+        if (pe == WF_ETIMEDOUT && !poll && !m->qn && !m->ended && m->armed &&
+            got == 0) {
+            /* Tries once, as the single-shot path: what the socket holds
+             * now (data or its end) is the multishot's next completion,
+             * maybe not submitted yet (the owner's round), maybe waiting
+             * for the owner's task work, maybe posted and not reaped.
+             * The owner of m's ring submits and runs its task work
+             * itself; another reader asks the owner and yields. Once
+             * more after the socket is seen empty, for a completion
+             * still on its way. */
+            struct ring *mr = m->r;
+            char c;
+            bool pending = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+            if (pending || !swept) {
+                swept = !pending;
+                wf__spin_unlock(&m->lock);
+                wf__iofd_unlock(e);
+                if (mr->owner == wf__worker_self()) {
+                    submit(mr);
+                    (void)io_uring_get_events(&mr->ring);
+                } else {
+                    wf__worker_io_kick(mr->owner);
+                    wf_yield();
+                }
+                reap(mr);
+                r = ring_get(wf__worker_self()); /* we may have moved */
+                wf__iofd_lock(e);
+                if (wf__iofd_gen(e) != gen || wf__iofd_ms(e) != m) {
+                    res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
+                    goto out_unlock;
+                }
+                wf__spin_lock(&m->lock);
+                continue;
+            }
+        }
         if (pe != 0) {
             got += ms_copy(m, iov, cnt, got, peek);
             if (got == 0)
