@@ -815,10 +815,16 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     copies without consuming, MSG_WAITALL waits until the buffer is
  *     full or the stream ends, other flags are ignored.
  *   - deadline or cancellation of a parked reader while data arrives:
- *     data is queued by the reaper under the entry's lock whether or not
+ *     data is queued by the reaper under the state's lock whether or not
  *     a reader waits; a reader that wakes with WF_ETIMEDOUT or
  *     WF_ECANCELED takes what is queued by then (a count) or returns the
- *     error, and whatever it did not take stays for the next read.
+ *     error, and whatever it did not take stays for the next read. A
+ *     deadline that passed with nothing kept still tries once, as on the
+ *     single-shot path: while the socket holds data (MSG_PEEK) the reader
+ *     moves the multishot along (the owner of its ring submits and runs
+ *     its task work; another reader kicks the owner and yields), then
+ *     looks once more (test: test_rings' expired_deadline_tries_once,
+ *     run with multishot on).
  *   - shutdown with data queued: the reactor's walk detaches and cancels
  *     every entry's clause (WF_ESHUTDOWN), as for a close; io_exit's
  *     IORING_ASYNC_CANCEL_ANY ends the armed multishots and waits for
