@@ -239,7 +239,8 @@ static struct ring *ring_get(struct wf__worker *w)
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE;
         p.cq_entries = RING_CQ;
-        err = io_uring_queue_init_params(RING_SQ, &r->ring, &p);
+        err = wf__uring(io_uring_queue_init_params(RING_SQ, &r->ring, &p),
+                        -ENOMEM);
     }
     if (err < 0) {
         tell_once("io_uring_setup", err);

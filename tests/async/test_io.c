@@ -863,7 +863,35 @@ static char thread_state(const char *name)
 
 /* Many open, idle connections: the reactor thread sleeps in the kernel
  * (state S), it does not poll. Checked by sampling its state; a reactor
- * that spun would be seen running (R) in nearly every sample. */
+ * that spun would be seen running (R) in nearly every sample.
+ *
+ * The samples are taken by a plain thread while the main fiber waits on a
+ * semaphore, so that the runtime is idle: a worker blocks in the poll with
+ * no deadline and the reactor thread, after DEEP_AFTER naps that found it
+ * there, sleeps on its futex until woken (reactor.c). A fiber sampling
+ * between 1 ms sleeps kept a worker leaving the poll every millisecond,
+ * so the reactor kept napping 2 ms at a time, and whether 20 samples in a
+ * row missed its brief wake-ups depended on the machine's load (CI's
+ * valgrind step, loaded: 8 in a row at best in 400). */
+struct idle_sampling {
+    struct wf_sem done;
+    int sleeping; /* samples in a row that found it asleep */
+    int missing;  /* samples that found no reactor thread */
+};
+
+static void *idle_sampler(void *arg)
+{
+    struct idle_sampling *s = arg;
+    for (int i = 0; i < 400 && s->sleeping < 20; i++) {
+        nap_ms(1);
+        char st = thread_state("weft-reactor");
+        s->missing += st == '?';
+        s->sleeping = st == 'S' ? s->sleeping + 1 : 0;
+    }
+    wf_sem_post(&s->done);
+    return NULL;
+}
+
 static void *idle_main(void *arg)
 {
     (void)arg;
@@ -873,14 +901,15 @@ static void *idle_main(void *arg)
         tcp_pair(&a[i], &b[i]);
     char c;
     WT_CHECK_EQ(wf_read(a[0], &c, 1, wf_deadline_in(WF_MSEC)), WF_ETIMEDOUT);
-    int sleeping = 0;
-    for (int i = 0; i < 400 && sleeping < 20; i++) {
-        wf_sleep(WF_MSEC);
-        char st = thread_state("weft-reactor");
-        WT_CHECK(st != '?');
-        sleeping = st == 'S' ? sleeping + 1 : 0;
-    }
-    WT_CHECK_EQ(sleeping, 20);
+    struct idle_sampling s = {.sleeping = 0};
+    WT_CHECK_EQ(wf_sem_init(&s.done, 0), 0);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, idle_sampler, &s), 0);
+    WT_CHECK_EQ(wf_sem_wait(&s.done, WF_FOREVER), 0);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    WT_CHECK_EQ(s.missing, 0);
+    WT_CHECK_EQ(s.sleeping, 20);
+    WT_CHECK_EQ(wf_sem_destroy(&s.done), 0);
     for (int i = 0; i < N; i++) {
         wf_close(a[i]);
         wf_close(b[i]);
