@@ -455,9 +455,12 @@ WF_API const char *wf_io_backend(void);
  * it out with no system call. The data, then the end of the stream or an
  * error, come in order; a close drops what is kept. MSG_PEEK and
  * MSG_WAITALL are served from what is kept once a socket has it, and a
- * fiber's wf_fd_wait for reading is ready when something is kept. Plain
- * threads do not see kept data: a socket read by fibers must not also be
- * read by plain threads. */
+ * fiber's wf_fd_wait for reading is ready when something is kept. A
+ * plain thread's wf_read, wf_recv, wf_readv or wf_fd_wait for reading of
+ * a socket (or a fiber's, on a worker whose ring has no buffers) takes
+ * what is kept first, in order, and stops the socket's multishot for
+ * good: from then on fibers and plain threads read the socket itself, so
+ * a socket may be read by both, nothing lost or reordered. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

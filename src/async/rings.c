@@ -118,6 +118,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <liburing.h>
@@ -158,6 +159,7 @@ struct ring {
     /* Multishot receive (see "Multishot receive" below). */
     struct io_uring_buf_ring *br; /* NULL: no multishot on this ring */
     char *bufs;                   /* nbuf buffers of BUF_SIZE */
+    struct kept *kept;            /* nbuf records: what a buffer keeps */
     unsigned nbuf;
     struct wf__spin blk; /* br's producer side (buf_put) */
     struct ms *mcancels; /* multishots whose cancel the owner submits
@@ -165,13 +167,20 @@ struct ring {
 };
 
 struct ms;
+/* A reader parked on a multishot state (on its stack). */
+struct rdr {
+    struct wf__wait wt;
+    struct rdr *next;
+};
 static void ms_setup(struct ring *r);
 static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe);
 static void take_mcancels(struct ring *r);
 static void ms_cancel(struct wf__clause *cl);
 static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                  enum wf__ring_kind kind, void *buf, size_t n, int flags,
-                 int64_t deadline, int what, ssize_t *out);
+                 int64_t deadline, int what, struct rdr *me, ssize_t *out);
+static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
+                    int flags, int64_t deadline, int what, ssize_t *out);
 #define UD_MS 2u /* tag bit: the user_data is a struct ms's address */
 
 /* One operation; on its fiber's stack. */
@@ -563,6 +572,7 @@ static void io_free(struct wf__worker *w)
     if (r) {
         free(r->br);
         free(r->bufs);
+        free(r->kept);
     }
     free(r);
     atomic_store_explicit(&w->io_ring, NULL, memory_order_relaxed);
@@ -622,28 +632,37 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
 {
     if (!wf__config_io_rings())
         return false;
+    /* A read that cannot go through a multishot of its own still goes
+     * through the descriptor's multishot state, if any (ms_gate). */
+    bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
+              kind == WF__RING_POLLIN;
     struct wf__fcb *self = wf__fiber_self();
-    if (!self)
-        return false; /* plain thread: readiness */
+    if (!self) /* plain thread: readiness */
+        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
         return false;
-    if (!ring_get(wf__worker_self()))
-        return false; /* before spending: the readiness path spends */
+    if (!ring_get(wf__worker_self())) /* before spending: readiness does */
+        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
     /* The spend may yield, and the fiber then goes on on another worker,
      * whose ring is the one to use: the worker is read after it. */
     wf__coop_spend(self);
     struct wf__worker *w = wf__worker_self();
     struct ring *r = ring_get(w);
     if (!r)
-        return false;
-    if (kind == WF__RING_POLLIN)
-        return r->br &&
-               ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out) > 0;
-    if (r->br && (kind == WF__RING_RECV || kind == WF__RING_RECVV)) {
-        int took = ms_io(e, fd, r, kind, buf, n, flags, deadline, what, out);
-        if (took != 0)
+        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
+    if (rd && !r->br) {
+        if (ms_gate(fd, kind, buf, n, flags, deadline, what, out))
+            return true;
+        if (kind == WF__RING_POLLIN)
+            return false;
+    } else if (rd) {
+        struct rdr me;
+        wf__wait_init(&me.wt, self);
+        int took =
+            ms_io(e, fd, r, kind, buf, n, flags, deadline, what, &me, out);
+        if (took != 0 || kind == WF__RING_POLLIN)
             return took > 0; /* < 0: readiness */
     }
     struct op o;
@@ -740,7 +759,9 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  * descriptor's entry in the reactor's table (under the entry's lock)
  * and arms one IORING_OP_RECV with IORING_RECV_MULTISHOT and
  * buffer select on the reader's ring. Each completion's buffer is kept
- * in the descriptor's queue (ring, buffer id, length, offset consumed);
+ * in the descriptor's queue, a list of the buffers' own records (ring,
+ * buffer id, length, offset consumed; r->kept[bid]), so keeping data
+ * never allocates and cannot fail;
  * a reader copies from the queue into its own buffer and gives each
  * emptied buffer back, with no system call and no ring operation while
  * data is queued. A completion without IORING_CQE_F_MORE ends the
@@ -757,8 +778,9 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *   -> r->lock (a ring's: its cancels and mcancels, `dead`, `mcq`,
  *     `cnext`; submit holds it across the scrub and the enter, and the
  *     enter may reap)
- *   -> m->lock (a state's: armed, dead, ended, the queue, the readers,
- *     r; the reaper takes it, under r->lock when submit's enter reaps)
+ *   -> m->lock (a state's: armed, dead, noarm, nopped, ended, the queue,
+ *     the readers, r; the reaper takes it, under r->lock when submit's
+ *     enter reaps; take_mcancels, under r->lock, for `nopped`)
  *   -> r->blk (a ring's buffer ring, producer side; innermost).
  * So the reaper (ms_cqe) takes only m->lock and r->blk, never an entry's
  * or a ring's lock, and a reader never holds m->lock across sqe_get
@@ -806,9 +828,25 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     the multishot in the kernel (which holds the old file) or left its
  *     SQE where it is never submitted (test:
  *     mshot_close_then_reuse_before_submit).
- *   - the ring refuses an arming (sqe_get returns NULL): nothing is kept
- *     and nothing armed, so the reader takes the readiness path, in
- *     order.
+ *   - readers that cannot arm (the rule: nothing kept is ever left
+ *     behind a reader that waits on the socket itself). A plain thread,
+ *     a fiber whose worker has no ring or whose ring has no buffers
+ *     (ms_gate), and a reader whose ring refuses an arming (sqe_get
+ *     returns NULL) make the state `noarm`, making one if the descriptor
+ *     has none (a plain thread waiting on readiness while a fiber then
+ *     armed a multishot would never see the data it took; test:
+ *     plain_thread_reads_first). A noarm state is never armed again; if
+ *     a multishot is armed, its owner is asked to cancel it (ms_stop,
+ *     mcancels, as for a close). Every reader, fiber or plain thread,
+ *     then takes what is kept first, waits as a reader of the state
+ *     (plain threads park on their futex parker; the reaper's wake-up
+ *     reaches both) while the multishot is armed, and once the queue is
+ *     empty and nothing is armed reads the socket itself (readiness or
+ *     single-shot), which holds everything after the kept data: the
+ *     multishot's data before its cancel came as completions before its
+ *     last one (test: plain_thread_reads). A cancelled arming that was
+ *     never submitted becomes a NOP whose completion says res 0: `nopped`
+ *     keeps it from reading as the end of the stream.
  *   - peek and other flags: a descriptor with no multishot state keeps
  *     the single-shot path for MSG_PEEK, MSG_WAITALL and every other
  *     flag. Once it has one, every fiber read goes through the queue (a
@@ -850,24 +888,34 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  * close" -c50) on and off answered the same, so arming early costs
  * nothing measurable. Registered files (IOSQE_FIXED_FILE) not done:
  * fget and fdget were 0.9% of the server's samples (perf, -c100).
- * Not handled: plain threads use readiness and do not see kept data; a
- * descriptor read by fibers and by plain threads must not use
- * WEFT_IO_MSHOT.
+ *   - the queue: a buffer is in at most one queue at a time, so its
+ *     record in its ring serves as the queue's link; keeping data takes
+ *     no memory and cannot fail (it used to grow an array in the
+ *     reaper: a failed growth dropped a buffer's data while the
+ *     multishot went on; test: test_fault_limits' mshot_kept_oom). A
+ *     record is the reader's until it gives the buffer back (buf_put),
+ *     never after: the next completion may fill it at once.
+ * Not handled: a wf_fd_wait for reading, by a fiber or a plain thread,
+ * of a socket with no state yet waits on readiness; a fiber's first read
+ * then arms a multishot that can take the data the waiter would have
+ * seen (the waiter sleeps until the reader reads again or more comes).
+ * Likewise a single-shot receive with flags (no state) waiting when a
+ * flags-0 read arms.
  */
 
 #define BUF_SIZE     4096
 #define NBUF_DEFAULT 1024 /* 4 MiB per ring */
 #define BGID         0
 
+/* A buffer's data kept for a descriptor: one record per buffer of a
+ * ring, in r->kept[bid], linked into the queue of the state that holds
+ * the buffer (a buffer is in one queue at a time, from its completion
+ * until a reader, a close or the reaper gives it back), so that keeping
+ * data never allocates. */
 struct kept {
     struct ring *r; /* whose buffer */
     uint32_t bid, len, off;
-};
-
-/* A parked reader (on its stack). */
-struct rdr {
-    struct wf__wait wt;
-    struct rdr *next;
+    struct kept *next;
 };
 
 struct ms {
@@ -879,19 +927,35 @@ struct ms {
     struct ring *r;       /* the ring it was last armed on */
     bool armed;           /* a multishot is in flight */
     bool dead;            /* detached: a close, renew or shutdown */
+    bool noarm;           /* never armed again: readers use the socket
+                           * once the queue is empty and nothing armed */
+    bool nopped;          /* the arming became a NOP (take_mcancels) */
     bool ended;           /* endres follows the queue */
     int endres;           /* 0: end of stream; < 0: error */
-    struct kept *q;       /* circular: qn entries from qh, qcap slots */
-    unsigned qh, qn, qcap;
+    struct kept *qh, *qt; /* the queue: first and last */
     struct rdr *readers;
     bool mcq;         /* in r->mcancels (r->lock) */
     struct ms *cnext; /* r->mcancels (r->lock) */
 };
 
+/* WEFT_IO_MSHOT=1, read once: plain threads and fibers without a
+ * buffer ring look at a descriptor's multishot state only then. */
+static bool ms_wanted(void)
+{
+    static atomic_int wanted; /* 0 unread, 1 no, 2 yes */
+    /* relaxed: every reader computes the same answer. */
+    int w = atomic_load_explicit(&wanted, memory_order_relaxed);
+    if (!w) {
+        const char *on = getenv("WEFT_IO_MSHOT");
+        w = on && strcmp(on, "1") == 0 ? 2 : 1;
+        atomic_store_explicit(&wanted, w, memory_order_relaxed);
+    }
+    return w == 2;
+}
+
 static void ms_setup(struct ring *r)
 {
-    const char *on = getenv("WEFT_IO_MSHOT");
-    if (!on || strcmp(on, "1") != 0)
+    if (!ms_wanted())
         return;
     unsigned n = NBUF_DEFAULT;
     const char *s = getenv("WEFT_IO_MSHOT_BUFS");
@@ -903,8 +967,11 @@ static void ms_setup(struct ring *r)
     void *br = NULL;
     if (posix_memalign(&br, 4096, n * sizeof(struct io_uring_buf)))
         return;
-    char *bufs = malloc((size_t)n * BUF_SIZE);
-    if (!bufs) {
+    char *bufs = wf__malloc((size_t)n * BUF_SIZE);
+    struct kept *kept = wf__calloc(n, sizeof *kept);
+    if (!bufs || !kept) {
+        free(kept);
+        free(bufs);
         free(br);
         return;
     }
@@ -915,6 +982,7 @@ static void ms_setup(struct ring *r)
     reg.ring_entries = n;
     reg.bgid = BGID;
     if (io_uring_register_buf_ring(&r->ring, &reg, 0) != 0) {
+        free(kept);
         free(bufs); /* before 5.19: single-shot receives */
         free(br);
         return;
@@ -926,13 +994,15 @@ static void ms_setup(struct ring *r)
     io_uring_buf_ring_advance(br, (int)n);
     r->br = br;
     r->bufs = bufs;
+    r->kept = kept;
     r->nbuf = n;
 }
 
 /* Give buffer bid back to r's buffer ring. Any thread, under at most
  * entry, ring and state locks (r->blk is the innermost). A ring whose
  * owner left takes it too: its kernel side is gone, its memory stays
- * until io_free, after the joins. */
+ * until io_free. The buffer's record (r->kept[bid]) is not the caller's
+ * any more: another completion may fill it at once. */
 static void buf_put(struct ring *r, unsigned bid)
 {
     wf__spin_lock(&r->blk);
@@ -943,35 +1013,30 @@ static void buf_put(struct ring *r, unsigned bid)
     wf__spin_unlock(&r->blk);
 }
 
-static struct kept *q_at(struct ms *m, unsigned i)
+/* Keep len bytes of r's buffer bid after m's queue (m->lock held). */
+static void q_push(struct ms *m, struct ring *r, unsigned bid, uint32_t len)
 {
-    return &m->q[(m->qh + i) % m->qcap];
-}
-
-static bool q_push(struct ms *m, struct kept k)
-{
-    if (m->qn == m->qcap) {
-        unsigned cap = m->qcap ? 2 * m->qcap : 4;
-        struct kept *q = malloc(cap * sizeof *q);
-        if (!q)
-            return false;
-        for (unsigned i = 0; i < m->qn; i++)
-            q[i] = *q_at(m, i);
-        free(m->q);
-        m->q = q;
-        m->qh = 0;
-        m->qcap = cap;
-    }
-    m->qn++;
-    *q_at(m, m->qn - 1) = k;
-    return true;
+    WF_ASSERT(bid < r->nbuf);
+    struct kept *k = &r->kept[bid];
+    k->r = r;
+    k->bid = bid;
+    k->len = len;
+    k->off = 0;
+    k->next = NULL;
+    if (m->qt)
+        m->qt->next = k;
+    else
+        m->qh = k;
+    m->qt = k;
 }
 
 static void q_drop(struct ms *m)
 {
-    for (unsigned i = 0; i < m->qn; i++)
-        buf_put(q_at(m, i)->r, q_at(m, i)->bid);
-    m->qn = 0;
+    for (struct kept *k = m->qh, *nx; k; k = nx) {
+        nx = k->next; /* before: k is the buffer's, once it is back */
+        buf_put(k->r, k->bid);
+    }
+    m->qh = m->qt = NULL;
 }
 
 /* Wake every parked reader (they look again). m->lock held. */
@@ -987,18 +1052,12 @@ static void wake_readers(struct ms *m)
     m->readers = NULL;
 }
 
-static void ms_free(struct ms *m)
-{
-    free(m->q);
-    free(m);
-}
-
 /* Drop one of m's references; the last frees it. */
 static void ms_unref(struct ms *m)
 {
     /* acq_rel: every holder's writes before the free. */
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
-        ms_free(m);
+        free(m);
 }
 
 /* A completion of m's multishot on r (the reaper: r's cq_lock held, and
@@ -1014,16 +1073,15 @@ static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
     wf__spin_lock(&m->lock);
     if (last)
         m->armed = false;
+    if (last && m->nopped)
+        res = -ECANCELED; /* the arming's NOP: no end of stream */
     if (m->dead) {
         if (hasbuf)
             buf_put(r, bid);
     } else {
-        if (hasbuf && res > 0 &&
-            !q_push(m, (struct kept){r, bid, (uint32_t)res, 0})) {
-            res = WF_ENOMEM; /* this buffer's data is lost: say so */
-            more = false;
-        }
-        if (hasbuf && res <= 0)
+        if (hasbuf && res > 0)
+            q_push(m, r, bid, (uint32_t)res);
+        else if (hasbuf)
             buf_put(r, bid);
         if (!more && res <= 0 && res != -ENOBUFS && res != -ECANCELED &&
             !m->ended) {
@@ -1035,6 +1093,26 @@ static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
     wf__spin_unlock(&m->lock);
     if (last)
         ms_unref(m); /* the arming's */
+}
+
+/* Ask the owner of mr, the ring m was last armed on, to cancel m's
+ * multishot (entry lock held, m->lock not; m is detached or noarm, so
+ * nothing arms it again and mr stays its ring). */
+static void ms_stop(struct ms *m, struct ring *mr)
+{
+    bool kick = false;
+    wf__spin_lock(&mr->lock);
+    if (!mr->dead && !m->mcq) {
+        /* relaxed: the caller holds a reference. */
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+        m->cnext = mr->mcancels;
+        mr->mcancels = m;
+        m->mcq = true;
+        kick = true;
+    }
+    wf__spin_unlock(&mr->lock);
+    if (kick)
+        wf__worker_io_kick(mr->owner);
 }
 
 /* The descriptor is closed, renewed or the reactor shuts down: detach
@@ -1053,21 +1131,8 @@ static void ms_cancel(struct wf__clause *cl)
     bool armed = m->armed;
     struct ring *r = m->r;
     wf__spin_unlock(&m->lock);
-    if (armed) {
-        bool kick = false;
-        wf__spin_lock(&r->lock);
-        if (!r->dead && !m->mcq) {
-            /* relaxed: we hold the attachment's reference. */
-            atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
-            m->cnext = r->mcancels;
-            r->mcancels = m;
-            m->mcq = true;
-            kick = true;
-        }
-        wf__spin_unlock(&r->lock);
-        if (kick)
-            wf__worker_io_kick(r->owner);
-    }
+    if (armed)
+        ms_stop(m, r);
     ms_unref(m); /* the attachment's */
 }
 
@@ -1075,9 +1140,10 @@ static void ms_cancel(struct wf__clause *cl)
  * handed to us. A multishot whose arming SQE is still queued is never
  * submitted (the number may name another socket by now): the SQE
  * becomes a NOP under m's user_data, which ends m like a last
- * completion. Else an ASYNC_CANCEL; m stays alive (its mcancels
- * reference) until that is prepared, so the cancel never names a later
- * state at the same address (the owner submits in order). */
+ * completion that keeps nothing (`nopped`). Else an ASYNC_CANCEL; m
+ * stays alive (its mcancels reference) until that is prepared, so the
+ * cancel never names a later state at the same address (the owner
+ * submits in order). */
 static void take_mcancels(struct ring *r)
 {
     while (r->mcancels) {
@@ -1087,6 +1153,9 @@ static void take_mcancels(struct ring *r)
         if (sqe) {
             io_uring_prep_nop(sqe);
             io_uring_sqe_set_data64(sqe, ud);
+            wf__spin_lock(&m->lock);
+            m->nopped = true;
+            wf__spin_unlock(&m->lock);
         } else {
             sqe = io_uring_get_sqe(&r->ring);
             if (!sqe) {
@@ -1115,6 +1184,7 @@ static void ms_arm(struct ring *r, struct ms *m, struct io_uring_sqe *sqe)
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | UD_MS);
     m->r = r;
     m->armed = true;
+    m->nopped = false;
     /* relaxed: we hold the attachment's reference. */
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
     /* release: as in wf__ring_io. */
@@ -1130,10 +1200,9 @@ static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
     size_t got = 0, vi = 0, vo = skip;
     while (vi < cnt && vo >= iov[vi].iov_len)
         vo -= iov[vi++].iov_len;
-    unsigned qi = 0;
-    uint32_t off = m->qn ? q_at(m, 0)->off : 0;
-    while (vi < cnt && qi < m->qn) {
-        struct kept *k = q_at(m, qi);
+    struct kept *k = m->qh;
+    uint32_t off = k ? k->off : 0;
+    while (vi < cnt && k) {
         size_t c = iov[vi].iov_len - vo;
         if (c > k->len - off)
             c = k->len - off;
@@ -1143,7 +1212,10 @@ static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
         vo += c;
         off += (uint32_t)c;
         if (off == k->len) {
-            qi++;
+            struct kept *nx = k->next;
+            if (!peek)
+                buf_put(k->r, k->bid); /* k is not ours after this */
+            k = nx;
             off = 0;
         }
         if (vo == iov[vi].iov_len) {
@@ -1152,26 +1224,35 @@ static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
         }
     }
     if (!peek) {
-        for (unsigned i = 0; i < qi; i++)
-            buf_put(q_at(m, i)->r, q_at(m, i)->bid);
-        m->qh = m->qcap ? (m->qh + qi) % m->qcap : 0;
-        m->qn -= qi;
-        if (m->qn)
-            q_at(m, 0)->off = off;
+        m->qh = k;
+        if (k)
+            k->off = off;
+        else
+            m->qt = NULL;
     }
     return got;
 }
 
-/* A fiber's read of fd through its multishot state: 1 with the result
- * in *out; 0 (before any park: the fiber is still on r's owner) for the
+/* r if it has a buffer ring (it can arm a multishot), else NULL. */
+static struct ring *usable(struct ring *r)
+{
+    return r && r->br ? r : NULL;
+}
+
+/* A read of fd through its multishot state: 1 with the result in *out;
+ * 0 (before any park: a fiber is still on r's owner) for the
  * single-shot path; -1 for the readiness path (fd is not a socket, or
- * the ring took no arming and nothing is kept; the fiber may have moved
- * since r was its worker's ring). Locks: the entry's throughout but
- * across the park; m->lock inside it, but not across sqe_get (a submit
- * that makes room reaps, and the reaper takes m->lock). */
+ * the state is noarm with nothing kept and nothing armed; a fiber may
+ * have moved since r was its worker's ring). r: the calling fiber's
+ * ring, with buffers; NULL where the caller cannot arm (a plain thread,
+ * a fiber whose worker has no ring or no buffer ring), which makes the
+ * state noarm. `me` is ready for a wait (wf__wait_init). Locks: the
+ * entry's throughout but across the park; m->lock inside it, but not
+ * across sqe_get (a submit that makes room reaps, and the reaper takes
+ * m->lock) nor across ms_stop (r->lock comes before m->lock). */
 static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                  enum wf__ring_kind kind, void *buf, size_t n, int flags,
-                 int64_t deadline, int what, ssize_t *out)
+                 int64_t deadline, int what, struct rdr *me, ssize_t *out)
 {
     bool poll = kind == WF__RING_POLLIN; /* wait for kept data only */
     struct iovec one = {buf, n};
@@ -1180,19 +1261,21 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     for (size_t i = 0; i < cnt; i++)
         want += iov[i].iov_len;
     bool peek = flags & MSG_PEEK, all = flags & MSG_WAITALL;
+    bool fiber = me->wt.w.fiber != NULL;
     uint32_t gen = wf__iofd_gen(e);
     struct ms *fresh = NULL;
     wf__iofd_lock(e);
     struct ms *m = wf__iofd_ms(e);
     if (!m) {
         wf__iofd_unlock(e);
-        if (poll || (flags & ~MSG_DONTWAIT))
+        if (poll || (r && (flags & ~MSG_DONTWAIT)))
             return 0; /* readiness, or the single-shot path (see above) */
-        fresh = calloc(1, sizeof *fresh);
+        fresh = wf__calloc(1, sizeof *fresh);
         if (!fresh)
             return 0;
         fresh->e = e;
         fresh->fd = fd;
+        fresh->noarm = !r;
         atomic_init(&fresh->refs, 1); /* the attachment's */
         wf__iofd_lock(e);
         m = wf__iofd_ms(e);
@@ -1202,8 +1285,6 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     ssize_t res = 0;
     size_t got = 0;
     bool swept = false; /* an expired deadline's last look (below) */
-    struct rdr me;
-    wf__wait_init(&me.wt, wf__fiber_self());
     if (wf__iofd_gen(e) != gen || (gen & 1)) {
         res = WF_EBADF;
         goto out_unlock;
@@ -1217,11 +1298,23 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     }
     wf__spin_lock(&m->lock);
     for (;;) {
-        if (poll && (m->qn || m->ended)) {
+        if (!r && !m->noarm) {
+            /* A reader that cannot arm: nothing arms m again, and an
+             * armed multishot is stopped; its data before the stop is
+             * kept and read first, the socket holds the rest. */
+            m->noarm = true;
+            if (m->armed) {
+                struct ring *mr = m->r;
+                wf__spin_unlock(&m->lock);
+                ms_stop(m, mr);
+                wf__spin_lock(&m->lock);
+            }
+        }
+        if (poll && (m->qh || m->ended)) {
             res = WF_IO_READ;
             break;
         }
-        if (m->qn && !poll) {
+        if (m->qh && !poll) {
             got += ms_copy(m, iov, cnt, got, peek);
             if (!all || peek || got == want)
                 break;
@@ -1245,52 +1338,62 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
             }
             break;
         }
-        if (!m->armed) {
-            if (!r || !r->br) {
-                res = got ? 0 : WF_ENOMEM; /* a ring without buffers */
+        if (!m->armed && m->noarm) {
+            if (got)
                 break;
-            }
+            /* Nothing kept and nothing armed, and nothing arms m any
+             * more: the socket holds what comes next. */
+            wf__spin_unlock(&m->lock);
+            wf__iofd_unlock(e);
+            free(fresh);
+            wf__trace_io_end(&err, -EAGAIN);
+            return -1;
+        }
+        if (!m->armed) {
             /* Nothing changes m meanwhile: only a reader arms (under the
              * entry's lock, held), and nothing armed posts nothing. */
             wf__spin_unlock(&m->lock);
             struct io_uring_sqe *sqe = sqe_get(r);
             wf__spin_lock(&m->lock);
             if (!sqe) {
-                if (got)
-                    break;
-                /* The kernel takes no more now, and nothing is kept or
-                 * armed: a read of the socket itself is in order. */
-                wf__spin_unlock(&m->lock);
-                wf__iofd_unlock(e);
-                free(fresh);
-                wf__trace_io_end(&err, -EAGAIN);
-                return -1;
+                /* The kernel takes no more now: m is never armed again
+                 * (a reader in the readiness path would not see data a
+                 * later multishot took). */
+                m->noarm = true;
+                continue;
             }
             ms_arm(r, m, sqe);
         }
-        atomic_store_explicit(&me.wt.state, 0, memory_order_relaxed);
-        me.next = m->readers;
-        m->readers = &me;
+        atomic_store_explicit(&me->wt.state, 0, memory_order_relaxed);
+        me->next = m->readers;
+        m->readers = me;
         wf__spin_unlock(&m->lock);
         wf__iofd_unlock(e);
         wf__inspect_io(); /* wf_stats */
         /* The round that submits an arming comes as soon as we park. */
-        int pe = wf__waiter_park_word(&me.wt.w, &me.wt.state, 0, deadline,
+        int pe = wf__waiter_park_word(&me->wt.w, &me->wt.state, 0, deadline,
                                       WF__WHY_IO);
-        r = ring_get(wf__worker_self()); /* we may have moved */
+        if (r)
+            r = usable(ring_get(wf__worker_self())); /* we may have moved */
         wf__iofd_lock(e);
         if (wf__iofd_gen(e) != gen || wf__iofd_ms(e) != m) {
-            /* Detached (and woken: not in the list any more). */
+            /* Detached (and woken: not in the list any more): closed,
+             * shut down, or found not a socket by another reader. */
+            if (wf__iofd_gen(e) == gen && wf__iofd_notsock(e)) {
+                wf__iofd_unlock(e);
+                wf__trace_io_end(&err, -ENOTSOCK);
+                return -1;
+            }
             res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
             goto out_unlock;
         }
         wf__spin_lock(&m->lock);
         for (struct rdr **p = &m->readers; *p; p = &(*p)->next)
-            if (*p == &me) {
-                *p = me.next;
+            if (*p == me) {
+                *p = me->next;
                 break;
             }
-        if (pe == WF_ETIMEDOUT && !poll && !m->qn && !m->ended && m->armed &&
+        if (pe == WF_ETIMEDOUT && !poll && !m->qh && !m->ended && m->armed &&
             got == 0) {
             /* Tries once, as the single-shot path: what the socket holds
              * now (data or its end) is the multishot's next completion,
@@ -1312,10 +1415,14 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                     (void)io_uring_get_events(&mr->ring);
                 } else {
                     wf__worker_io_kick(mr->owner);
-                    wf_yield();
+                    if (fiber)
+                        wf_yield();
+                    else
+                        sched_yield();
                 }
                 reap(mr);
-                r = ring_get(wf__worker_self()); /* we may have moved */
+                if (r)
+                    r = usable(ring_get(wf__worker_self()));
                 wf__iofd_lock(e);
                 if (wf__iofd_gen(e) != gen || wf__iofd_ms(e) != m) {
                     res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
@@ -1341,4 +1448,28 @@ out_unlock:
     wf__trace_io_end(&err, res);
     *out = res;
     return 1;
+}
+
+/* A read by a caller that cannot arm a multishot (a plain thread, a
+ * fiber whose worker has no ring or no buffer ring), with multishot
+ * receives wanted: through fd's multishot state (made noarm, made if
+ * there is none: a fiber must not arm one while this caller waits on
+ * the socket's readiness). True with the result in *out; false: the
+ * caller's own path (readiness, or single-shot on its ring). */
+static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
+                    int flags, int64_t deadline, int what, ssize_t *out)
+{
+    if (!ms_wanted())
+        return false;
+    int err;
+    struct wf__iofd *e = wf__iofd_get(fd, &err);
+    if (!e || wf__iofd_notsock(e))
+        return false;
+    struct rdr me;
+    if (wf__wait_init(&me.wt, wf__fiber_self()))
+        return false; /* a plain thread with no runtime: no multishot */
+    int took =
+        ms_io(e, fd, NULL, kind, buf, n, flags, deadline, what, &me, out);
+    wf__wait_finish(&me.wt);
+    return took > 0;
 }

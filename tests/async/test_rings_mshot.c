@@ -17,6 +17,8 @@
 #include "wtest_rt.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -557,6 +559,147 @@ static void *notsock_main(void *arg)
 WT_CASE(not_a_socket)
 {
     run_main(2, notsock_main, NULL);
+}
+
+/* ---- plain threads read a socket fibers read ------------------------------ */
+
+/* A plain thread's read of a socket that has kept data or an armed
+ * multishot: the kept data first, in order, and a plain thread that
+ * waits gets the data that comes (the multishot stops for the socket;
+ * fibers and plain threads then read the socket itself). */
+struct plain {
+    int fd, step;
+    atomic_int go, done;
+    char got[64];
+    ssize_t res;
+};
+
+static void plain_wait_for(atomic_int *word, int v)
+{
+    while (atomic_load(word) < v)
+        sched_yield(); /* the fiber's step comes */
+}
+
+static void *plain_reader(void *arg)
+{
+    struct plain *p = arg;
+    int64_t dl = wf_deadline_in(GUARD);
+    /* 1: kept data, wf_read. */
+    plain_wait_for(&p->go, 1);
+    p->res = wf_read(p->fd, p->got, 3, dl);
+    atomic_store(&p->done, 1);
+    /* 2: a wait for reading, then wf_readv, the data sent while it waits
+     * (or before: the test does not know which). */
+    plain_wait_for(&p->go, 2);
+    if (wf_fd_wait(p->fd, WF_IO_READ, dl) != WF_IO_READ) {
+        p->res = -1000;
+    } else {
+        struct iovec v[2] = {{p->got, 2}, {p->got + 2, 2}};
+        p->res = wf_readv(p->fd, v, 2, dl);
+    }
+    atomic_store(&p->done, 2);
+    /* 3: wf_recv blocked before the data comes. */
+    plain_wait_for(&p->go, 3);
+    atomic_store(&p->done, 3); /* about to read */
+    p->res = wf_recv(p->fd, p->got, 2, 0, dl);
+    atomic_store(&p->done, 4);
+    return NULL;
+}
+
+/* The fiber's side: wait (a handshake, bounded by GUARD) until the plain
+ * thread has done step v. */
+static void fiber_wait_for(atomic_int *word, int v)
+{
+    int64_t end = wf_deadline_in(GUARD);
+    while (atomic_load(word) < v) {
+        WT_CHECK(wf_now() < end);
+        wf_sleep(WF_MSEC);
+    }
+}
+
+static void *plain_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b); /* a fiber's read: the multishot is armed */
+    struct plain p = {.fd = a};
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, plain_reader, &p), 0);
+    send_str(b, "abc");
+    wait_kept(a);
+    atomic_store(&p.go, 1);
+    fiber_wait_for(&p.done, 1);
+    WT_CHECK_EQ(p.res, 3);
+    WT_CHECK(memcmp(p.got, "abc", 3) == 0);
+    atomic_store(&p.go, 2);
+    send_str(b, "defg");
+    fiber_wait_for(&p.done, 2);
+    WT_CHECK_EQ(p.res, 4);
+    WT_CHECK(memcmp(p.got, "defg", 4) == 0);
+    atomic_store(&p.go, 3);
+    fiber_wait_for(&p.done, 3);
+    send_str(b, "hi");
+    fiber_wait_for(&p.done, 4);
+    WT_CHECK_EQ(p.res, 2);
+    WT_CHECK(memcmp(p.got, "hi", 2) == 0);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    /* Fibers read on, in order. */
+    send_str(b, "jkl");
+    send_str(b, "mno");
+    expect(a, "jklmno");
+    WT_CHECK_EQ(wf_close(b), 0);
+    char c;
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(GUARD)), 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    return NULL;
+}
+
+WT_CASE(plain_thread_reads)
+{
+    run_main(2, plain_main, NULL);
+}
+
+/* A plain thread waits in a read of a socket with no multishot state
+ * yet, and a fiber's read of the socket (it times out: nothing is sent)
+ * would arm one: the data that then comes is the plain thread's. */
+static void *plain_first_reader(void *arg)
+{
+    struct plain *p = arg;
+    atomic_store(&p->done, 1); /* about to read */
+    p->res = wf_read(p->fd, p->got, 3, wf_deadline_in(GUARD));
+    atomic_store(&p->done, 2);
+    return NULL;
+}
+
+static void *plain_first_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    struct plain p = {.fd = a};
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, plain_first_reader, &p), 0);
+    fiber_wait_for(&p.done, 1);
+    char c;
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(2 * WF_MSEC)), WF_ETIMEDOUT);
+    send_str(b, "ghi");
+    fiber_wait_for(&p.done, 2);
+    WT_CHECK_EQ(p.res, 3);
+    WT_CHECK(memcmp(p.got, "ghi", 3) == 0);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    send_str(b, "jk");
+    expect(a, "jk");
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(plain_thread_reads_first)
+{
+    run_main(2, plain_first_main, NULL);
 }
 
 WT_MAIN()
