@@ -1017,6 +1017,12 @@ static void buf_put(struct ring *r, unsigned bid)
 static void q_push(struct ms *m, struct ring *r, unsigned bid, uint32_t len)
 {
     WF_ASSERT(bid < r->nbuf);
+    /* The buffer's last reader was done with its record before its
+     * buf_put's release of the tail, and the kernel handed the buffer
+     * out again only after reading that tail: an acquire load of the
+     * tail says so to the C11 model (and to TSan, which does not see
+     * the kernel's ordering). */
+    (void)io_uring_smp_load_acquire(&r->br->tail);
     struct kept *k = &r->kept[bid];
     k->r = r;
     k->bid = bid;

@@ -702,4 +702,49 @@ WT_CASE(plain_thread_reads_first)
     run_main(2, plain_first_main, NULL);
 }
 
+/* ---- the runtime stops with data kept and readers parked ------------------ */
+
+static struct plain stop_p;
+static int stop_fds[6];
+
+static void *stop_reader(void *arg)
+{
+    struct plain *p = arg;
+    atomic_store(&p->done, 1); /* about to read */
+    p->res = wf_read(p->fd, p->got, 1, wf_deadline_in(GUARD));
+    atomic_store(&p->done, 2);
+    return NULL;
+}
+
+static void *stop_main(void *arg)
+{
+    pthread_t *t = arg;
+    check_rings();
+    int *f = stop_fds;
+    tcp_pair(&f[0], &f[1]);
+    tcp_pair(&f[2], &f[3]);
+    tcp_pair(&f[4], &f[5]);
+    arm(f[0], f[1]);
+    send_str(f[1], "kept");
+    wait_kept(f[0]); /* kept at the stop */
+    arm(f[2], f[3]);
+    struct wf_fiber r = go(parked_read, U2P(f[2])); /* parked at the stop */
+    WT_CHECK_EQ(wf_detach(r), 0);
+    arm(f[4], f[5]);
+    stop_p.fd = f[4]; /* a plain thread reads at the stop */
+    WT_CHECK_EQ(pthread_create(t, NULL, stop_reader, &stop_p), 0);
+    fiber_wait_for(&stop_p.done, 1);
+    return NULL;
+}
+
+WT_CASE(shutdown_with_kept_and_readers)
+{
+    pthread_t t;
+    run_main_leaving(2, stop_main, &t);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    WT_CHECK(stop_p.res < 0); /* the stop's error: nothing was sent */
+    for (int i = 0; i < 6; i++)
+        WT_CHECK_EQ(close(stop_fds[i]), 0);
+}
+
 WT_MAIN()
