@@ -1471,6 +1471,20 @@ static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
         return false;
+    /* The common case after the first such read: a noarm state with
+     * nothing kept or armed sends every read to the socket at once
+     * (a plain thread's wait record costs a runtime mutex). */
+    wf__iofd_lock(e);
+    struct ms *m = wf__iofd_ms(e);
+    bool idle = false;
+    if (m) {
+        wf__spin_lock(&m->lock);
+        idle = m->noarm && !m->armed && !m->qh && !m->ended;
+        wf__spin_unlock(&m->lock);
+    }
+    wf__iofd_unlock(e);
+    if (idle)
+        return false; /* and it stays so: nothing arms a noarm state */
     struct rdr me;
     if (wf__wait_init(&me.wt, wf__fiber_self()))
         return false; /* a plain thread with no runtime: no multishot */

@@ -747,4 +747,74 @@ WT_CASE(shutdown_with_kept_and_readers)
         WT_CHECK_EQ(close(stop_fds[i]), 0);
 }
 
+/* ---- two fibers read one socket ------------------------------------------ */
+
+/* Records of 8 bytes (a sequence number) read whole (MSG_WAITALL) by
+ * two fibers at once, on two workers (with WEFT_DEBUG_MIGRATE=1 moving
+ * between them): each sees its records in increasing order, and
+ * together they see every record once. */
+#define NREC 4000
+
+struct rec_reader {
+    int fd;
+    uint32_t *seen; /* NREC: how often each record was read */
+    size_t n;
+};
+
+static void *rec_reader(void *arg)
+{
+    struct rec_reader *rr = arg;
+    int64_t last = -1;
+    for (;;) {
+        uint64_t v;
+        ssize_t r =
+            wf_recv(rr->fd, &v, sizeof v, MSG_WAITALL, wf_deadline_in(GUARD));
+        if (r == 0)
+            break;
+        WT_CHECK_EQ(r, (ssize_t)sizeof v);
+        WT_CHECK(v < NREC);
+        WT_CHECK((int64_t)v > last);
+        last = (int64_t)v;
+        rr->seen[v]++;
+        rr->n++;
+    }
+    return NULL;
+}
+
+static void *two_readers_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    arm(a, b);
+    static uint32_t seen[2][NREC];
+    memset(seen, 0, sizeof seen);
+    struct rec_reader rr[2] = {{a, seen[0], 0}, {a, seen[1], 0}};
+    struct wf_fiber f0 = go(rec_reader, &rr[0]);
+    struct wf_fiber f1 = go(rec_reader, &rr[1]);
+    for (uint64_t i = 0; i < NREC; i += 16) {
+        uint64_t chunk[16];
+        for (int j = 0; j < 16; j++)
+            chunk[j] = i + (uint64_t)j;
+        WT_CHECK_EQ(
+            wf_write_all(b, chunk, sizeof chunk, NULL, wf_deadline_in(GUARD)),
+            (ssize_t)sizeof chunk);
+    }
+    WT_CHECK_EQ(wf_sock_shutdown(b, SHUT_WR), 0);
+    join(f0);
+    join(f1);
+    WT_CHECK_EQ(rr[0].n + rr[1].n, (size_t)NREC);
+    for (int i = 0; i < NREC; i++)
+        WT_CHECK_EQ(seen[0][i] + seen[1][i], 1u);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(two_readers_one_socket)
+{
+    run_main(2, two_readers_main, NULL);
+}
+
 WT_MAIN()
