@@ -895,12 +895,12 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     multishot went on; test: test_fault_limits' mshot_kept_oom). A
  *     record is the reader's until it gives the buffer back (buf_put),
  *     never after: the next completion may fill it at once.
- * Not handled: a wf_fd_wait for reading, by a fiber or a plain thread,
- * of a socket with no state yet waits on readiness; a fiber's first read
- * then arms a multishot that can take the data the waiter would have
- * seen (the waiter sleeps until the reader reads again or more comes).
- * Likewise a single-shot receive with flags (no state) waiting when a
- * flags-0 read arms.
+ * Not handled: a fiber's wf_fd_wait for reading of a socket with no
+ * state yet waits on readiness (a plain thread's makes a noarm state);
+ * another fiber's first read then arms a multishot that can take the
+ * data the waiter would have seen (the waiter sleeps until the reader
+ * reads again or more comes). Likewise a fiber's single-shot receive
+ * with flags (no state) waiting when another fiber's flags-0 read arms.
  */
 
 #define BUF_SIZE     4096
@@ -1274,7 +1274,11 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     struct ms *m = wf__iofd_ms(e);
     if (!m) {
         wf__iofd_unlock(e);
-        if (poll || (r && (flags & ~MSG_DONTWAIT)))
+        /* A fiber that can arm waits for reading on readiness (a
+         * multishot armed by a wait alone would end at once on a
+         * listening socket); one that reads with flags goes single-shot.
+         * A reader that cannot arm makes a noarm state (ms_gate). */
+        if (r && (poll || (flags & ~MSG_DONTWAIT)))
             return 0; /* readiness, or the single-shot path (see above) */
         fresh = wf__calloc(1, sizeof *fresh);
         if (!fresh)

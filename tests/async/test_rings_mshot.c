@@ -661,14 +661,17 @@ WT_CASE(plain_thread_reads)
     run_main(2, plain_main, NULL);
 }
 
-/* A plain thread waits in a read of a socket with no multishot state
- * yet, and a fiber's read of the socket (it times out: nothing is sent)
- * would arm one: the data that then comes is the plain thread's. */
+/* A plain thread waits for reading, then reads, a socket with no
+ * multishot state yet, and a fiber's read of the socket (it times out:
+ * nothing is sent) would arm one: the data that then comes is the plain
+ * thread's. */
 static void *plain_first_reader(void *arg)
 {
     struct plain *p = arg;
-    atomic_store(&p->done, 1); /* about to read */
-    p->res = wf_read(p->fd, p->got, 3, wf_deadline_in(GUARD));
+    atomic_store(&p->done, 1); /* about to wait */
+    p->res = wf_fd_wait(p->fd, WF_IO_READ, wf_deadline_in(GUARD));
+    if (p->res == WF_IO_READ)
+        p->res = wf_read(p->fd, p->got, 3, wf_deadline_in(GUARD));
     atomic_store(&p->done, 2);
     return NULL;
 }
