@@ -677,6 +677,17 @@ static int start_locked(void)
     return 0;
 }
 
+int wf__reactor_up(void)
+{
+    /* relaxed: a hint; start_locked decides under R.lock. */
+    if (atomic_load_explicit(&R.up, memory_order_relaxed))
+        return 0;
+    pthread_mutex_lock(&R.lock);
+    int err = start_locked();
+    pthread_mutex_unlock(&R.lock);
+    return err;
+}
+
 int wf__reactor_file(struct wf__fileop *op)
 {
     pthread_mutex_lock(&R.lock);

@@ -1489,6 +1489,8 @@ static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     wf__iofd_unlock(e);
     if (idle)
         return false; /* and it stays so: nothing arms a noarm state */
+    if (wf__reactor_up() != 0)
+        return false; /* no runtime: its readiness path says so */
     struct rdr me;
     if (wf__wait_init(&me.wt, wf__fiber_self()))
         return false; /* a plain thread with no runtime: no multishot */

@@ -70,6 +70,9 @@ void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl);
  * began (reads and writes on it then take the readiness path). */
 bool wf__iofd_notsock(struct wf__iofd *e);
 void wf__iofd_set_notsock(struct wf__iofd *e, uint32_t gen);
+/* Start the reactor if it is not running (a plain thread's read may come
+ * before any I/O started it): 0, or why not (WF_ESHUTDOWN: no runtime). */
+int wf__reactor_up(void);
 /* Multishot receive state of an entry (rings.c), under the entry's
  * lock (wf__iofd_lock): the state's pointer; attach it with its clause
  * linked in the entry while gen is current and the reactor up (0,

@@ -820,4 +820,31 @@ WT_CASE(two_readers_one_socket)
     run_main(2, two_readers_main, NULL);
 }
 
+/* ---- a plain thread reads before any I/O started the reactor ------------- */
+
+static void *early_main(void *arg)
+{
+    (void)arg;
+    int sv[2]; /* no weft I/O before the plain thread's read */
+    WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct plain p = {.fd = sv[0]};
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, plain_first_reader, &p), 0);
+    fiber_wait_for(&p.done, 1);
+    WT_CHECK_EQ(write(sv[1], "abc", 3), 3);
+    fiber_wait_for(&p.done, 2);
+    WT_CHECK_EQ(p.res, 3);
+    WT_CHECK(memcmp(p.got, "abc", 3) == 0);
+    WT_CHECK_EQ(pthread_join(t, NULL), 0);
+    check_rings();
+    WT_CHECK_EQ(wf_close(sv[0]), 0);
+    WT_CHECK_EQ(close(sv[1]), 0);
+    return NULL;
+}
+
+WT_CASE(plain_thread_reads_early)
+{
+    run_main(2, early_main, NULL);
+}
+
 WT_MAIN()
