@@ -564,6 +564,8 @@ WT_CASE(peer_close_reset)
 
 /* ---- a plain thread's I/O beside fibers' ---------------------------------------- */
 
+static atomic_int echoes_done;
+
 static void *thread_echo(void *arg)
 {
     int fd = (int)P2U(arg);
@@ -576,6 +578,7 @@ static void *thread_echo(void *arg)
         WT_CHECK_EQ(
             wf_write_all(fd, buf, (size_t)n, NULL, wf_deadline_in(GUARD)), n);
     }
+    atomic_fetch_add(&echoes_done, 1);
     return NULL;
 }
 
@@ -594,8 +597,19 @@ static void *mixed_main(void *arg)
         fs[i] = go(client_side, U2P(a));
     }
     echo_pairs(8, echo_side);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         join(fs[i]);
+    /* The threads see the end of their streams, then are joined; not
+     * before: a pthread_join would block this worker, and with multishot
+     * receives a client's close reaches the kernel (the multishot holds
+     * the socket) only once its ring's owner submits the cancel, which
+     * may be this worker. */
+    int64_t end = wf_deadline_in(GUARD);
+    while (atomic_load(&echoes_done) < 2) {
+        WT_CHECK(wf_now() < end);
+        wf_sleep(WF_MSEC);
+    }
+    for (int i = 0; i < 2; i++) {
         WT_CHECK_EQ(pthread_join(th[i], NULL), 0);
         WT_CHECK_EQ(wf_close(tfd[i]), 0);
     }
