@@ -901,6 +901,12 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  * data the waiter would have seen (the waiter sleeps until the reader
  * reads again or more comes). Likewise a fiber's single-shot receive
  * with flags (no state) waiting when another fiber's flags-0 read arms.
+ * A close's cancel is the owner's to submit: until then the armed
+ * multishot holds the file, so the socket is not released (the peer
+ * sees no end) while the owner's worker is blocked in a system call
+ * (test_rings' plain_thread_mixed used to block it in pthread_join).
+ * Flags other than MSG_PEEK, MSG_WAITALL and MSG_DONTWAIT are ignored
+ * once a socket has a state.
  */
 
 #define BUF_SIZE     4096
