@@ -786,6 +786,13 @@ void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl)
     wf__spin_unlock(&e->lock);
 }
 
+void wf__iofd_edge_read(struct wf__iofd *e)
+{
+    /* release: pairs with the acquire in wf__iofd_seq. */
+    atomic_fetch_add_explicit(&e->seq[WF__DIR_READ], 1, memory_order_release);
+    wf__waitq_wake_all(&e->q[WF__DIR_READ]);
+}
+
 void wf__iofd_lock(struct wf__iofd *e)
 {
     wf__spin_lock(&e->lock);

@@ -895,12 +895,16 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     multishot went on; test: test_fault_limits' mshot_kept_oom). A
  *     record is the reader's until it gives the buffer back (buf_put),
  *     never after: the next completion may fill it at once.
- * Not handled: a fiber's wf_fd_wait for reading of a socket with no
- * state yet waits on readiness (a plain thread's makes a noarm state);
- * another fiber's first read then arms a multishot that can take the
- * data the waiter would have seen (the waiter sleeps until the reader
- * reads again or more comes). Likewise a fiber's single-shot receive
- * with flags (no state) waiting when another fiber's flags-0 read arms.
+ *   - a fiber's wf_fd_wait for reading of a socket with no state yet
+ *     waits on readiness (a plain thread's makes a noarm state); another
+ *     fiber's read that arms a multishot then gives the entry's readers
+ *     an edge (wf__iofd_edge_read), and the waiter, finding the socket
+ *     empty and a live state (wf__ring_ms_live), waits on the state
+ *     instead (io.c's wf_fd_wait; test: fd_wait_then_another_arms).
+ * Not handled: a fiber's single-shot receive with flags (no state)
+ * waiting in the kernel when another fiber's flags-0 read arms: the
+ * multishot may take data the receive would have had, and the receive
+ * waits for more.
  * A close's cancel is the owner's to submit: until then the armed
  * multishot holds the file, so the socket is not released (the peer
  * sees no end) while the owner's worker is blocked in a system call
@@ -1379,6 +1383,9 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                 continue;
             }
             ms_arm(r, m, sqe);
+            /* A fiber's wf_fd_wait on readiness (begun with no state)
+             * looks again, and waits on m from now on. */
+            wf__iofd_edge_read(e);
         }
         atomic_store_explicit(&me->wt.state, 0, memory_order_relaxed);
         me->next = m->readers;
@@ -1464,6 +1471,26 @@ out_unlock:
     wf__trace_io_end(&err, res);
     *out = res;
     return 1;
+}
+
+bool wf__ring_ms_live(int fd)
+{
+    if (!wf__config_io_rings() || !ms_wanted())
+        return false;
+    int err;
+    struct wf__iofd *e = wf__iofd_get(fd, &err);
+    if (!e)
+        return false;
+    wf__iofd_lock(e);
+    struct ms *m = wf__iofd_ms(e);
+    bool live = false;
+    if (m) {
+        wf__spin_lock(&m->lock);
+        live = !m->noarm;
+        wf__spin_unlock(&m->lock);
+    }
+    wf__iofd_unlock(e);
+    return live;
 }
 
 /* A read by a caller that cannot arm a multishot (a plain thread, a

@@ -86,6 +86,13 @@ void *wf__iofd_ms(struct wf__iofd *e);
 int wf__iofd_ms_attach(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl,
                        void *ms);
 void wf__iofd_ms_detach(struct wf__iofd *e, struct wf__clause *cl);
+/* An edge for the entry's readers on readiness (entry lock held): they
+ * look again (a multishot was armed: wf_fd_wait goes to its state). */
+void wf__iofd_edge_read(struct wf__iofd *e);
+/* Whether fd has a multishot state that may be armed (not noarm): a
+ * fiber's wf_fd_wait for reading then waits on it (wf__ring_io with
+ * WF__RING_POLLIN), not on readiness, which the multishot swallows. */
+bool wf__ring_ms_live(int fd);
 /* Whether the process runs under valgrind (io_uring waits hang there). */
 bool wf__reactor_valgrind(void);
 

@@ -847,4 +847,42 @@ WT_CASE(plain_thread_reads_early)
     run_main(2, early_main, NULL);
 }
 
+/* ---- a fiber waits for reading, another fiber's read arms ----------------- */
+
+static atomic_int waiting;
+
+static void *flag_fd_waiter(void *arg)
+{
+    atomic_store(&waiting, 1); /* about to wait */
+    return fd_waiter(arg);
+}
+
+/* A fiber waits for reading a socket with no multishot state (on
+ * readiness); another fiber's read, which times out, arms a multishot:
+ * the wait still ends when data comes (it used to sleep on readiness
+ * while the multishot took the data). */
+static void *wait_then_arm_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    atomic_store(&waiting, 0);
+    struct wf_fiber f = go(flag_fd_waiter, U2P(a));
+    fiber_wait_for(&waiting, 1);
+    char c;
+    WT_CHECK_EQ(wf_read(a, &c, 1, wf_deadline_in(2 * WF_MSEC)), WF_ETIMEDOUT);
+    send_str(b, "x");
+    WT_CHECK_EQ((intptr_t)P2U(join(f)), WF_IO_READ);
+    expect(a, "x");
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(fd_wait_then_another_arms)
+{
+    run_main(2, wait_then_arm_main, NULL);
+}
+
 WT_MAIN()
