@@ -446,7 +446,7 @@ WF_API const char *wf_io_backend(void);
  * whether rings are asked for and none has failed to set up in this run.
  * false while no runtime runs. Any thread.
  *
- * With rings, WEFT_IO_MSHOT=1 (read as each ring is made; default off)
+ * With rings, WEFT_IO_MSHOT=1 (read once a process; default off)
  * also makes a fiber's first wf_read, wf_recv (flags 0) or wf_readv of a
  * socket arm one multishot receive with provided buffers on its worker's
  * ring: data that arrives with no reader waiting is kept in the ring's
@@ -460,7 +460,11 @@ WF_API const char *wf_io_backend(void);
  * a socket (or a fiber's, on a worker whose ring has no buffers) takes
  * what is kept first, in order, and stops the socket's multishot for
  * good: from then on fibers and plain threads read the socket itself, so
- * a socket may be read by both, nothing lost or reordered. */
+ * a socket may be read by both, nothing lost or reordered. Once a socket
+ * has kept data or an armed multishot, wf_recv flags other than MSG_PEEK
+ * and MSG_WAITALL are ignored. A close reaches the kernel once the ring's
+ * worker submits the multishot's cancel: a fiber that blocks that worker
+ * in a system call delays it. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */
