@@ -870,9 +870,14 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     their last completions, whose reaper frees the states.
  *   - exhaustion under many connections: each connection holds only the
  *     buffers its reader has not consumed; a dry buffer ring ends the
- *     multishots that find it dry (ENOBUFS), and their readers arm again
- *     once their queues are empty, by which time buffers came back. No
- *     data is lost (the kernel keeps it in the socket meanwhile).
+ *     multishots that find it dry (ENOBUFS, `dry`). No data is lost (the
+ *     kernel keeps it in the socket). A reader of a dry state with its
+ *     queue empty reads the socket itself (ms_direct, nonblocking, the
+ *     entry's lock held so that nobody arms meanwhile) and arms again
+ *     only when the socket is empty: arming into a ring whose buffers
+ *     are all kept for other sockets, whose readers may wait for this
+ *     one, ended at once, again and again, until the deadline (test:
+ *     buffers_kept_elsewhere).
  *   - a descriptor that is not a socket (a pipe): the multishot ends with
  *     ENOTSOCK; the state is dropped and the readiness path used.
  *   - wf_fd_wait for reading, from a fiber, on a descriptor with
@@ -940,6 +945,7 @@ struct ms {
     bool noarm;           /* never armed again: readers use the socket
                            * once the queue is empty and nothing armed */
     bool nopped;          /* the arming became a NOP (take_mcancels) */
+    bool dry;             /* the last multishot ended with ENOBUFS */
     bool ended;           /* endres follows the queue */
     int endres;           /* 0: end of stream; < 0: error */
     struct kept *qh, *qt; /* the queue: first and last */
@@ -1091,6 +1097,8 @@ static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
         m->armed = false;
     if (last && m->nopped)
         res = -ECANCELED; /* the arming's NOP: no end of stream */
+    if (last)
+        m->dry = res == -ENOBUFS;
     if (m->dead) {
         if (hasbuf)
             buf_put(r, bid);
@@ -1249,6 +1257,29 @@ static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
     return got;
 }
 
+/* A nonblocking read of the socket itself into iov (peek: without
+ * consuming); for a wait (poll), whether it is readable: WF_IO_READ.
+ * The result, 0 at the end, or a negative errno (-EAGAIN: nothing). */
+static ssize_t ms_direct(int fd, const struct iovec *iov, size_t cnt, bool peek,
+                         bool poll)
+{
+    char c;
+    struct iovec one = {&c, 1};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = poll ? &one : (struct iovec *)iov;
+    msg.msg_iovlen = poll ? 1 : cnt;
+    ssize_t d;
+    do
+        d = recvmsg(fd, &msg, MSG_DONTWAIT | (peek || poll ? MSG_PEEK : 0));
+    while (d < 0 && errno == EINTR);
+    if (d < 0)
+        d = -errno;
+    if (poll && d != -EAGAIN && d != -EWOULDBLOCK)
+        return WF_IO_READ; /* data, the end or an error: readable */
+    return d;
+}
+
 /* r if it has a buffer ring (it can arm a multishot), else NULL. */
 static struct ring *usable(struct ring *r)
 {
@@ -1368,6 +1399,23 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
             free(fresh);
             wf__trace_io_end(&err, -EAGAIN);
             return -1;
+        }
+        if (!m->armed && m->dry) {
+            /* The last multishot ended for want of buffers: the ring's
+             * may all be kept for other sockets, by readers that wait
+             * for this one. Nothing is kept or armed, so the socket's
+             * own data is next: take it directly (no one arms while we
+             * hold the entry's lock, and nothing armed posts nothing),
+             * and arm only when the socket is empty. */
+            if (got)
+                break;
+            wf__spin_unlock(&m->lock);
+            ssize_t d = ms_direct(fd, iov, cnt, peek, poll);
+            wf__spin_lock(&m->lock);
+            if (d != -EAGAIN && d != -EWOULDBLOCK) {
+                res = d;
+                break;
+            }
         }
         if (!m->armed) {
             /* Nothing changes m meanwhile: only a reader arms (under the

@@ -885,4 +885,60 @@ WT_CASE(fd_wait_then_another_arms)
     run_main(2, wait_then_arm_main, NULL);
 }
 
+/* ---- the buffers are all kept for another socket ----------------------------- */
+
+/* With WEFT_IO_MSHOT_BUFS=2 (the tiny variant), one worker: socket a
+ * keeps both buffers (nobody reads it yet), so c's multishot ends with
+ * ENOBUFS when c's data comes. A read of c gets the data (it used to arm
+ * again into the dry ring, end again, and wait until its deadline),
+ * and a's data then comes whole and in order. */
+#define HOG (4 * 4096)
+
+static void *dry_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b, c, d;
+    tcp_pair(&a, &b);
+    tcp_pair(&c, &d);
+    arm(a, b);
+    arm(c, d);
+    static unsigned char big[HOG];
+    for (size_t i = 0; i < HOG; i++)
+        big[i] = pat(i);
+    WT_CHECK_EQ(wf_write_all(b, big, HOG, NULL, wf_deadline_in(GUARD)), HOG);
+    if (env_is("WEFT_IO_MSHOT_BUFS", "2")) {
+        /* Until a keeps both buffers: the rest stays in its socket. */
+        int64_t end = wf_deadline_in(GUARD);
+        for (;;) {
+            int q = -1;
+            WT_CHECK_EQ(ioctl(a, FIONREAD, &q), 0);
+            if (q <= HOG - 2 * 4096)
+                break;
+            WT_CHECK(wf_now() < end);
+            wf_sleep(WF_MSEC);
+        }
+    }
+    send_str(d, "abc");
+    expect(c, "abc");
+    /* A wait too, the ring still dry. */
+    WT_CHECK_EQ(wf_fd_wait(c, WF_IO_READ, wf_deadline_in(2 * WF_MSEC)),
+                WF_ETIMEDOUT);
+    send_str(d, "de");
+    WT_CHECK_EQ(wf_fd_wait(c, WF_IO_READ, wf_deadline_in(GUARD)), WF_IO_READ);
+    expect(c, "de");
+    WT_CHECK_EQ(wf_sock_shutdown(b, SHUT_WR), 0);
+    WT_CHECK_EQ(read_pattern(a), (size_t)HOG);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    WT_CHECK_EQ(wf_close(c), 0);
+    WT_CHECK_EQ(wf_close(d), 0);
+    return NULL;
+}
+
+WT_CASE(buffers_kept_elsewhere)
+{
+    run_main(1, dry_main, NULL);
+}
+
 WT_MAIN()
