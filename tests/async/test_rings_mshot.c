@@ -6,7 +6,10 @@
  * before and between reads, across many buffers, the end of the stream
  * and a reset after kept data, a close with data kept, a reader whose
  * deadline or cancellation comes before the data, peek and waitall, and
- * a buffer ring much smaller than the data (WEFT_IO_MSHOT_BUFS=2). ctest
+ * a buffer ring much smaller than the data (WEFT_IO_MSHOT_BUFS=2), plain
+ * threads reading sockets that fibers read, two fibers on one socket, a
+ * wait for reading overtaken by another fiber's arming, buffers all kept
+ * for another socket, and a stop with data kept and readers parked. ctest
  * runs every case on epoll and io_uring, with WEFT_DEBUG_MIGRATE=1, with
  * the tiny buffer ring, and with multishot off (the same results through
  * single-shot receives). No timing is asserted; GUARD bounds hangs.
