@@ -164,7 +164,7 @@ struct ring {
     struct ms *mcancels; /* multishots whose cancel the owner submits
                           * (lock) */
     /* Multishot accept (see "Multishot accept" below). */
-    bool macc;                       /* WEFT_IO_MSHOT=1 when made */
+    bool macc;                     /* WEFT_IO_MSHOT=1 when made */
     _Atomic(struct macc *) astops; /* whose multishot the owner cancels */
 };
 
@@ -651,7 +651,8 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
         return false;
     struct wf__fcb *self = wf__fiber_self();
     if (!self) /* plain thread: readiness (accept: see macc_plain) */
-        return kind == WF__RING_ACCEPT && macc_plain(fd, buf, deadline, what, out);
+        return kind == WF__RING_ACCEPT &&
+               macc_plain(fd, buf, deadline, what, out);
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
@@ -676,7 +677,7 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     if (r->macc && kind == WF__RING_ACCEPT) {
         int took = macc_io(e, fd, r, buf, deadline, what, out);
         if (took != 0)
-            return took > 0; /* < 0: readiness */
+            return took > 0;   /* < 0: readiness */
         w = wf__worker_self(); /* single-shot: we may have moved */
         r = ring_get(w);
         if (!r)
@@ -1646,8 +1647,8 @@ static void macc_cqe(struct ring *r, struct macc *m, struct io_uring_cqe *cqe)
 static void take_astops(struct ring *r)
 {
     /* acquire: pairs with macc_push's release. */
-    struct macc *m = atomic_exchange_explicit(&r->astops, NULL,
-                                              memory_order_acquire);
+    struct macc *m =
+        atomic_exchange_explicit(&r->astops, NULL, memory_order_acquire);
     while (m) {
         struct macc *nx = m->snext;
         uint64_t ud = (uint64_t)(uintptr_t)m | UD_MACC;
@@ -1875,6 +1876,12 @@ static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e)
         return false;
+    /* Only a listener is marked: the mark would send a connected
+     * socket's fiber reads past its kept data (multishot receive). */
+    int on = 0;
+    socklen_t olen = sizeof on;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) != 0 || !on)
+        return false;
     struct rdr me;
     bool inited = false;
     ssize_t res = 0;
@@ -1903,8 +1910,7 @@ static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
         else if (pe) {
             res = pe;
             done = true;
-        }
-        else if (m->armed && inited) {
+        } else if (m->armed && inited) {
             wait = true;
             atomic_store_explicit(&me.wt.state, 0, memory_order_relaxed);
             me.next = m->waiters;

@@ -100,7 +100,8 @@ static uint32_t read_idx(int s)
     uint32_t i = 0;
     size_t got = 0;
     while (got < 4) {
-        ssize_t r = wf_read(s, (char *)&i + got, 4 - got, wf_deadline_in(GUARD));
+        ssize_t r =
+            wf_read(s, (char *)&i + got, 4 - got, wf_deadline_in(GUARD));
         WT_CHECK(r > 0);
         got += (size_t)r;
     }
@@ -211,7 +212,8 @@ static void *race_main(void *arg)
     for (unsigned k = 0; got < RACE; k++) {
         WT_CHECK(wf_now() < end);
         /* 0 to 63 microseconds, and now and then one already passed. */
-        int64_t d = k % 5 == 0 ? wf_now() : wf_deadline_in((int64_t)(k % 64) * WF_USEC);
+        int64_t d =
+            k % 5 == 0 ? wf_now() : wf_deadline_in((int64_t)(k % 64) * WF_USEC);
         int s = wf_accept(r.l, NULL, NULL, d);
         if (s == WF_ETIMEDOUT) {
             timeouts++;
