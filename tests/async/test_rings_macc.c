@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -607,6 +608,61 @@ static void *refused_main(void *arg)
 WT_CASE(refused_falls_back)
 {
     run_main(1, refused_main, NULL);
+}
+
+/* ---- a plain thread's accept on a connected socket ---------------------------- */
+
+/* wf_accept from a plain thread on a connected socket whose fiber reads
+ * keep data (multishot receive) answers WF_EINVAL and leaves the socket
+ * as it was: the kept data comes first, in order. (It marked any socket
+ * readiness-only, and the fiber's next read took the newer data past the
+ * kept.) */
+static void *plain_accept_einval(void *arg)
+{
+    int a = (int)P2U(arg);
+    int r = wf_accept(a, NULL, NULL, wf_deadline_in(GUARD));
+    return U2P((uintptr_t)(intptr_t)r);
+}
+
+static void *connected_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int a, b;
+    tcp_pair(&a, &b);
+    char buf[8];
+    WT_CHECK_EQ(wf_write(b, "0", 1, wf_deadline_in(GUARD)), 1);
+    WT_CHECK_EQ(wf_read(a, buf, 1, wf_deadline_in(GUARD)), 1); /* arms */
+    WT_CHECK_EQ(wf_write(b, "xyz", 3, wf_deadline_in(GUARD)), 3);
+    for (int64_t end = wf_deadline_in(GUARD);;) { /* kept, if multishot */
+        int q = -1;
+        WT_CHECK_EQ(ioctl(a, FIONREAD, &q), 0);
+        if (q == 0 || !mshot())
+            break;
+        WT_CHECK(wf_now() < end);
+        wf_sleep(WF_MSEC);
+    }
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, plain_accept_einval, U2P(a)), 0);
+    void *res;
+    WT_CHECK_EQ(pthread_join(t, &res), 0);
+    WT_CHECK_EQ((int)(intptr_t)P2U(res), WF_EINVAL);
+    WT_CHECK_EQ(wf_write(b, "w", 1, wf_deadline_in(GUARD)), 1);
+    size_t got = 0;
+    while (got < 4) {
+        ssize_t r = wf_read(a, buf + got, 4 - got, wf_deadline_in(GUARD));
+        WT_CHECK(r > 0);
+        got += (size_t)r;
+    }
+    WT_CHECK(memcmp(buf, "xyzw", 4) == 0);
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+    return NULL;
+}
+
+WT_CASE(plain_accept_on_connected_socket)
+{
+    run_main(1, connected_main, NULL);
 }
 
 WT_MAIN()
