@@ -1796,8 +1796,10 @@ static int macc_io(struct wf__iofd *e, int fd, struct ring *r,
         if (res)
             goto out_unlock;
         m = fresh;
-        fresh = NULL;
+    } else {
+        macc_free(fresh); /* not across the park: a shutdown may discard us */
     }
+    fresh = NULL;
     wf__spin_lock(&m->lock);
     for (;;) {
         if (macc_take(m, &res))
