@@ -241,6 +241,72 @@ WT_CASE(deadlines_race_connects)
     run_main(2, race_main, NULL);
 }
 
+/* ---- cancellation racing completions ------------------------------------------- */
+
+#define CANCELS 200
+
+static void *cancel_acceptor(void *arg)
+{
+    int l = (int)P2U(arg);
+    int s = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
+    return U2P((uintptr_t)(intptr_t)s);
+}
+
+/* An acceptor cancelled at varying points while its connection comes:
+ * it returns the descriptor or WF_ECANCELED, and what it did not take is
+ * the next acceptor's: every connection is accepted exactly once. */
+static void *cancel_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int port, l = listener(&port, 1024);
+    int *cs = calloc(CANCELS, sizeof *cs);
+    WT_CHECK(cs != NULL);
+    char *seen = calloc(CANCELS, 1);
+    WT_CHECK(seen != NULL);
+    int got = 0;
+    for (uint32_t i = 0; i < CANCELS; i++) {
+        struct wf_fiber f = go(cancel_acceptor, U2P(l));
+        for (unsigned k = 0; k < i % 4; k++)
+            wf_yield();
+        cs[i] = connect_to(port);
+        send_idx(cs[i], i);
+        for (unsigned k = 0; k < i % 3; k++)
+            wf_yield();
+        WT_CHECK_EQ(wf_cancel(f), 0);
+        int s = (int)(intptr_t)P2U(join(f));
+        if (s == WF_ECANCELED)
+            continue;
+        WT_CHECK(s >= 0);
+        uint32_t k = read_idx(s);
+        WT_CHECK(k < CANCELS && !seen[k]);
+        seen[k] = 1;
+        got++;
+        WT_CHECK_EQ(wf_close(s), 0);
+    }
+    for (; got < CANCELS; got++) { /* the rest: kept or in the backlog */
+        int s = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
+        WT_CHECK(s >= 0);
+        uint32_t k = read_idx(s);
+        WT_CHECK(k < CANCELS && !seen[k]);
+        seen[k] = 1;
+        WT_CHECK_EQ(wf_close(s), 0);
+    }
+    WT_CHECK_EQ(wf_accept(l, NULL, NULL, wf_deadline_in(20 * WF_MSEC)),
+                WF_ETIMEDOUT);
+    for (int i = 0; i < CANCELS; i++)
+        WT_CHECK_EQ(wf_close(cs[i]), 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+    free(seen);
+    free(cs);
+    return NULL;
+}
+
+WT_CASE(cancel_races_connects)
+{
+    run_main(2, cancel_main, NULL);
+}
+
 /* ---- a close with connections kept ---------------------------------------------- */
 
 #define KEPT 20
