@@ -109,6 +109,16 @@ static uint32_t read_idx(int s)
     return i;
 }
 
+/* Read accepted s's index (below n), mark it seen (once), close s. */
+static void mark_seen(int s, char *seen, uint32_t n)
+{
+    WT_CHECK(s >= 0);
+    uint32_t k = read_idx(s);
+    WT_CHECK(k < n && !seen[k]);
+    seen[k] = 1;
+    WT_CHECK_EQ(wf_close(s), 0);
+}
+
 /* An accepted descriptor and its peer's address. */
 static int accept_checked(int l, int64_t deadline)
 {
@@ -150,12 +160,7 @@ static void *many_main(void *arg)
     char *seen = calloc(MANY, 1);
     WT_CHECK(seen != NULL);
     for (int i = 0; i < MANY; i++) {
-        int s = accept_checked(l, wf_deadline_in(GUARD));
-        WT_CHECK(s >= 0);
-        uint32_t k = read_idx(s);
-        WT_CHECK(k < MANY && !seen[k]);
-        seen[k] = 1;
-        WT_CHECK_EQ(wf_close(s), 0);
+        mark_seen(accept_checked(l, wf_deadline_in(GUARD)), seen, MANY);
     }
     /* Nothing more: a short deadline finds none. */
     WT_CHECK_EQ(wf_accept(l, NULL, NULL, wf_deadline_in(20 * WF_MSEC)),
@@ -220,12 +225,8 @@ static void *race_main(void *arg)
             timeouts++;
             continue;
         }
-        WT_CHECK(s >= 0);
-        uint32_t i = read_idx(s);
-        WT_CHECK(i < RACE && !seen[i]);
-        seen[i] = 1;
+        mark_seen(s, seen, RACE);
         got++;
-        WT_CHECK_EQ(wf_close(s), 0);
     }
     join(f);
     WT_CHECK_EQ(wf_accept(r.l, NULL, NULL, wf_deadline_in(20 * WF_MSEC)),
@@ -277,20 +278,12 @@ static void *cancel_main(void *arg)
         int s = (int)(intptr_t)P2U(join(f));
         if (s == WF_ECANCELED)
             continue;
-        WT_CHECK(s >= 0);
-        uint32_t k = read_idx(s);
-        WT_CHECK(k < CANCELS && !seen[k]);
-        seen[k] = 1;
+        mark_seen(s, seen, CANCELS);
         got++;
-        WT_CHECK_EQ(wf_close(s), 0);
     }
     for (; got < CANCELS; got++) { /* the rest: kept or in the backlog */
-        int s = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
-        WT_CHECK(s >= 0);
-        uint32_t k = read_idx(s);
-        WT_CHECK(k < CANCELS && !seen[k]);
-        seen[k] = 1;
-        WT_CHECK_EQ(wf_close(s), 0);
+        mark_seen(wf_accept(l, NULL, NULL, wf_deadline_in(GUARD)), seen,
+                  CANCELS);
     }
     WT_CHECK_EQ(wf_accept(l, NULL, NULL, wf_deadline_in(20 * WF_MSEC)),
                 WF_ETIMEDOUT);
