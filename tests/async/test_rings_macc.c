@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -337,6 +338,72 @@ static void *close_main(void *arg)
 WT_CASE(close_listener_with_kept)
 {
     run_main(2, close_main, NULL);
+}
+
+/* The listener closed with close(2), not wf_close, and its number given
+ * to another descriptor (renewed by wf_fd_register): the kept
+ * connections are closed and the multishot is cancelled (the listening
+ * socket goes: a new connect is refused). */
+static void *renew_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int base = nfds();
+    for (int done = 0, i = 0; done < 3; i++) {
+        WT_CHECK(i < 50);
+        int port, l = listener(&port, 64);
+        int c0 = connect_to(port);
+        int s0 = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
+        WT_CHECK(s0 >= 0);
+        int cs[KEPT];
+        for (int k = 0; k < KEPT; k++)
+            cs[k] = connect_to(port);
+        if (mshot())
+            wait_nfds(base + 3 + 2 * KEPT);
+        int sv[2];
+        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+        WT_CHECK_EQ(close(l), 0);
+        int d = fcntl(sv[0], F_DUPFD_CLOEXEC, l);
+        WT_CHECK(d >= l);
+        WT_CHECK_EQ(wf_fd_register(d), 0);
+        if (d == l && mshot()) {
+            done++;
+            for (int k = 0; k < KEPT; k++) {
+                char c;
+                ssize_t n = wf_read(cs[k], &c, 1, wf_deadline_in(GUARD));
+                WT_CHECK(n == 0 || n == WF_ECONNRESET);
+            }
+            for (int64_t end = wf_deadline_in(GUARD);;) {
+                int c =
+                    wf_tcp_connect("127.0.0.1", port, wf_deadline_in(GUARD));
+                if (c == WF_ECONNREFUSED)
+                    break;
+                WT_CHECK(c >= 0 && wf_now() < end); /* not cancelled yet */
+                WT_CHECK_EQ(wf_close(c), 0);
+                wf_sleep(WF_MSEC);
+            }
+        } else if (!mshot()) {
+            done++;
+        } else { /* the number went elsewhere: the stop closes the rest */
+            fprintf(stderr, "number %d taken meanwhile: round skipped\n", l);
+            done = 3;
+        }
+        for (int k = 0; k < KEPT; k++)
+            WT_CHECK_EQ(wf_close(cs[k]), 0);
+        WT_CHECK_EQ(wf_close(d), 0);
+        WT_CHECK_EQ(close(sv[0]), 0);
+        WT_CHECK_EQ(close(sv[1]), 0);
+        WT_CHECK_EQ(wf_close(s0), 0);
+        WT_CHECK_EQ(wf_close(c0), 0);
+        if (d == l || !mshot())
+            wait_nfds(base);
+    }
+    return NULL;
+}
+
+WT_CASE(renewed_number_closes_kept)
+{
+    run_main(2, renew_main, NULL);
 }
 
 /* ---- shutdown with an acceptor parked, or connections kept --------------------- */
