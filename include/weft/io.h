@@ -464,7 +464,24 @@ WF_API const char *wf_io_backend(void);
  * has kept data or an armed multishot, wf_recv flags other than MSG_PEEK
  * and MSG_WAITALL are ignored. A close reaches the kernel once the ring's
  * worker submits the multishot's cancel: a fiber that blocks that worker
- * in a system call delays it. */
+ * in a system call delays it.
+ *
+ * WEFT_IO_MSHOT=1 also makes a fiber's first wf_accept on a listener arm
+ * one multishot accept on its worker's ring (Linux 5.19; an older kernel
+ * refuses it and the listener keeps single-shot accepts): connections
+ * accepted with no acceptor waiting are kept, up to about 256 a listener
+ * (then the multishot is cancelled and the kernel's backlog holds the
+ * rest until the kept ones are taken), and a later wf_accept takes the
+ * oldest with no system call. The peer's address, when asked for, then
+ * comes from getpeername(2) (*len 0 when the peer is already gone). An
+ * error that ends the multishot (WF_EMFILE, WF_ENFILE...) is returned
+ * once and the next wf_accept arms again; the descriptor limit is the
+ * one in force when the multishot was armed. A close of the listener
+ * (wf_close, or its number renewed) or the runtime's shutdown closes
+ * every kept connection, which was never handed out. A plain thread's
+ * wf_accept on such a listener takes kept connections first, waits for
+ * the armed multishot's, and turns the listener back to readiness
+ * accepts for fibers too until it is closed. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

@@ -214,6 +214,8 @@ struct wf__iofd {
                                   * a socket (rings.c); 0: none */
     void *ms;                    /* multishot receive state (rings.c);
                                   * lock */
+    void *macc;                  /* multishot accept state (rings.c);
+                                  * lock */
 };
 
 static _Atomic(struct wf__iofd *) chunks[NCHUNKS];
@@ -825,6 +827,30 @@ void wf__iofd_ms_detach(struct wf__iofd *e, struct wf__clause *cl)
     if (cl->linked)
         wf__clauseq_unlink(&e->rq, cl);
     e->ms = NULL;
+}
+
+void *wf__iofd_macc(struct wf__iofd *e)
+{
+    return e->macc;
+}
+
+int wf__iofd_macc_attach(struct wf__iofd *e, uint32_t gen,
+                         struct wf__clause *cl, void *macc)
+{
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
+        return WF_EBADF;
+    if (!atomic_load_explicit(&R.up, memory_order_relaxed))
+        return WF_ESHUTDOWN;
+    wf__clauseq_link(&e->rq, cl, false);
+    e->macc = macc;
+    return 0;
+}
+
+void wf__iofd_macc_detach(struct wf__iofd *e, struct wf__clause *cl)
+{
+    if (cl->linked)
+        wf__clauseq_unlink(&e->rq, cl);
+    e->macc = NULL;
 }
 
 bool wf__iofd_notsock(struct wf__iofd *e)

@@ -19,7 +19,9 @@ struct wf__iofd;
 
 /* RECVV, SENDV: buf is a struct iovec array, n its count (recvmsg(2),
  * sendmsg(2)). ACCEPT: buf is a struct wf__ring_acc, n unused; the
- * result is the new descriptor, non-blocking and close-on-exec. */
+ * result is the new descriptor, non-blocking and close-on-exec (with
+ * WEFT_IO_MSHOT=1 from a multishot accept, also for plain threads while
+ * one is armed on the listener: rings.c). */
 enum wf__ring_kind {
     WF__RING_RECV,
     WF__RING_SEND,
@@ -93,6 +95,12 @@ void wf__iofd_edge_read(struct wf__iofd *e);
  * fiber's wf_fd_wait for reading then waits on it (wf__ring_io with
  * WF__RING_POLLIN), not on readiness, which the multishot swallows. */
 bool wf__ring_ms_live(int fd);
+/* Multishot accept state of a listener's entry (rings.c), the same way
+ * as the receive's above, in a slot of its own. */
+void *wf__iofd_macc(struct wf__iofd *e);
+int wf__iofd_macc_attach(struct wf__iofd *e, uint32_t gen,
+                         struct wf__clause *cl, void *macc);
+void wf__iofd_macc_detach(struct wf__iofd *e, struct wf__clause *cl);
 /* Whether the process runs under valgrind (io_uring waits hang there). */
 bool wf__reactor_valgrind(void);
 
