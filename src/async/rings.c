@@ -1386,6 +1386,10 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
         m = fresh;
         fresh = NULL;
     }
+    /* Another reader attached first: the spare goes now, not after a
+     * park that a shutdown ends by discarding this fiber. */
+    free(fresh);
+    fresh = NULL;
     wf__spin_lock(&m->lock);
     for (;;) {
         if (!r && !m->noarm) {

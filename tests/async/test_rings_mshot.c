@@ -753,6 +753,46 @@ WT_CASE(shutdown_with_kept_and_readers)
         WT_CHECK_EQ(close(stop_fds[i]), 0);
 }
 
+/* ---- readers racing to attach, then the stop ----------------------------- */
+
+/* Fibers on two workers read fresh sockets at once, so that some lose
+ * the race to attach the socket's state and park on the winner's; the
+ * runtime then stops with all of them parked and discards them. A loser
+ * that kept its spare state across the park leaked it (LSan). */
+#define RACE_SOCKS 8
+#define RACE_READERS 4
+
+static atomic_int race_entered;
+
+static void *race_reader(void *arg)
+{
+    atomic_fetch_add(&race_entered, 1);
+    return parked_read(arg);
+}
+
+static void *race_main(void *arg)
+{
+    int *f = arg;
+    check_rings();
+    for (int i = 0; i < RACE_SOCKS; i++)
+        tcp_pair(&f[2 * i], &f[2 * i + 1]);
+    for (int i = 0; i < RACE_SOCKS; i++)
+        for (int j = 0; j < RACE_READERS; j++)
+            WT_CHECK_EQ(wf_detach(go(race_reader, U2P(f[2 * i]))), 0);
+    while (atomic_load(&race_entered) < RACE_SOCKS * RACE_READERS)
+        wf_sleep(WF_MSEC);
+    wf_sleep(20 * WF_MSEC); /* widens the window for the last to park */
+    return NULL;
+}
+
+WT_CASE(attach_race_then_stop)
+{
+    int f[2 * RACE_SOCKS];
+    run_main_leaving(2, race_main, f);
+    for (int i = 0; i < 2 * RACE_SOCKS; i++)
+        WT_CHECK_EQ(close(f[i]), 0);
+}
+
 /* ---- two fibers read one socket ------------------------------------------ */
 
 /* Records of 8 bytes (a sequence number) read whole (MSG_WAITALL) by
