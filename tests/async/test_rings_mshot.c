@@ -759,7 +759,7 @@ WT_CASE(shutdown_with_kept_and_readers)
  * the race to attach the socket's state and park on the winner's; the
  * runtime then stops with all of them parked and discards them. A loser
  * that kept its spare state across the park leaked it (LSan). */
-#define RACE_SOCKS 8
+#define RACE_SOCKS   8
 #define RACE_READERS 4
 
 static atomic_int race_entered;
