@@ -444,7 +444,44 @@ WF_API const char *wf_io_backend(void);
  * round trip is longer (docs/PERFORMANCE.md). Called from a fiber: whether
  * its worker has a ring (making it if needed); from a plain thread:
  * whether rings are asked for and none has failed to set up in this run.
- * false while no runtime runs. Any thread. */
+ * false while no runtime runs. Any thread.
+ *
+ * With rings, WEFT_IO_MSHOT=1 (read once a process; default off)
+ * also makes a fiber's first wf_read, wf_recv (flags 0) or wf_readv of a
+ * socket arm one multishot receive with provided buffers on its worker's
+ * ring: data that arrives with no reader waiting is kept in the ring's
+ * buffers (4 KiB each; WEFT_IO_MSHOT_BUFS, a power of two up to
+ * 32768, sets their count per ring, default 1024) and a later read copies
+ * it out with no system call. The data, then the end of the stream or an
+ * error, come in order; a close drops what is kept. MSG_PEEK and
+ * MSG_WAITALL are served from what is kept once a socket has it, and a
+ * fiber's wf_fd_wait for reading is ready when something is kept. A
+ * plain thread's wf_read, wf_recv, wf_readv or wf_fd_wait for reading of
+ * a socket (or a fiber's, on a worker whose ring has no buffers) takes
+ * what is kept first, in order, and stops the socket's multishot for
+ * good: from then on fibers and plain threads read the socket itself, so
+ * a socket may be read by both, nothing lost or reordered. Once a socket
+ * has kept data or an armed multishot, wf_recv flags other than MSG_PEEK
+ * and MSG_WAITALL are ignored. A close reaches the kernel once the ring's
+ * worker submits the multishot's cancel: a fiber that blocks that worker
+ * in a system call delays it.
+ *
+ * WEFT_IO_MSHOT=1 also makes a fiber's first wf_accept on a listener arm
+ * one multishot accept on its worker's ring (Linux 5.19; an older kernel
+ * refuses it and the listener keeps single-shot accepts): connections
+ * accepted with no acceptor waiting are kept, up to about 256 a listener
+ * (then the multishot is cancelled and the kernel's backlog holds the
+ * rest until the kept ones are taken), and a later wf_accept takes the
+ * oldest with no system call. The peer's address, when asked for, then
+ * comes from getpeername(2) (*len 0 when the peer is already gone). An
+ * error that ends the multishot (WF_EMFILE, WF_ENFILE...) is returned
+ * once and the next wf_accept arms again; the descriptor limit is the
+ * one in force when the multishot was armed. A close of the listener
+ * (wf_close, or its number renewed) or the runtime's shutdown closes
+ * every kept connection, which was never handed out. A plain thread's
+ * wf_accept on such a listener takes kept connections first, waits for
+ * the armed multishot's, and turns the listener back to readiness
+ * accepts for fibers too until it is closed. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

@@ -322,15 +322,39 @@ static ssize_t do_poll(int fd, void *ctx)
     return r;
 }
 
+/* A multishot receive was armed on fd while we waited on readiness:
+ * wait on its state instead (rings.c), which takes what comes. */
+#define MS_ARMED (-EINPROGRESS)
+
+static ssize_t do_poll_read(int fd, void *ctx)
+{
+    ssize_t r = do_poll(fd, ctx);
+    if (r == WF_EAGAIN && wf__fiber_self() && wf__ring_ms_live(fd))
+        return MS_ARMED;
+    return r;
+}
+
 int wf_fd_wait(int fd, int events, int64_t deadline)
 {
     /* One direction per call: a waiter sits in one direction's queue. */
     if (events != WF_IO_READ && events != WF_IO_WRITE)
         return WF_EINVAL;
     struct pollctx p = {0};
-    p.events = events == WF_IO_READ ? POLLIN | POLLRDHUP : POLLOUT;
-    int dir = events == WF_IO_READ ? WF__DIR_READ : WF__DIR_WRITE;
-    return (int)io_loop(fd, dir, deadline, do_poll, &p, WF__TIO_POLL);
+    if (events == WF_IO_WRITE) {
+        p.events = POLLOUT;
+        return (int)io_loop(fd, WF__DIR_WRITE, deadline, do_poll, &p,
+                            WF__TIO_POLL);
+    }
+    p.events = POLLIN | POLLRDHUP;
+    for (;;) {
+        ssize_t r;
+        if (wf__ring_io(fd, WF__RING_POLLIN, NULL, 0, 0, deadline, WF__TIO_POLL,
+                        &r))
+            return (int)r; /* kept data of a multishot receive (rings.c) */
+        r = io_loop(fd, WF__DIR_READ, deadline, do_poll_read, &p, WF__TIO_POLL);
+        if (r != MS_ARMED)
+            return (int)r;
+    }
 }
 
 /* ---- listen, accept, connect ---------------------------------------------------- */

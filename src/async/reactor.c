@@ -212,6 +212,10 @@ struct wf__iofd {
                                   * lock */
     atomic_uint notsock;         /* gen + 1 of a generation seen not to be
                                   * a socket (rings.c); 0: none */
+    void *ms;                    /* multishot receive state (rings.c);
+                                  * lock */
+    void *macc;                  /* multishot accept state (rings.c);
+                                  * lock */
 };
 
 static _Atomic(struct wf__iofd *) chunks[NCHUNKS];
@@ -675,6 +679,17 @@ static int start_locked(void)
     return 0;
 }
 
+int wf__reactor_up(void)
+{
+    /* relaxed: a hint; start_locked decides under R.lock. */
+    if (atomic_load_explicit(&R.up, memory_order_relaxed))
+        return 0;
+    pthread_mutex_lock(&R.lock);
+    int err = start_locked();
+    pthread_mutex_unlock(&R.lock);
+    return err;
+}
+
 int wf__reactor_file(struct wf__fileop *op)
 {
     pthread_mutex_lock(&R.lock);
@@ -729,8 +744,8 @@ void wf__reactor_shutdown(void)
              * the stop discards never unlinks its own record. */
             while (e->rq.head) {
                 struct wf__clause *cl = e->rq.head;
+                wf__clauseq_unlink(&e->rq, cl); /* before: it may go */
                 wf__ring_cancel(cl, WF_ESHUTDOWN);
-                wf__clauseq_unlink(&e->rq, cl);
             }
             wf__spin_unlock(&e->lock);
         }
@@ -771,6 +786,71 @@ void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl)
     if (cl->linked)
         wf__clauseq_unlink(&e->rq, cl);
     wf__spin_unlock(&e->lock);
+}
+
+void wf__iofd_edge_read(struct wf__iofd *e)
+{
+    /* release: pairs with the acquire in wf__iofd_seq. */
+    atomic_fetch_add_explicit(&e->seq[WF__DIR_READ], 1, memory_order_release);
+    wf__waitq_wake_all(&e->q[WF__DIR_READ]);
+}
+
+void wf__iofd_lock(struct wf__iofd *e)
+{
+    wf__spin_lock(&e->lock);
+}
+
+void wf__iofd_unlock(struct wf__iofd *e)
+{
+    wf__spin_unlock(&e->lock);
+}
+
+void *wf__iofd_ms(struct wf__iofd *e)
+{
+    return e->ms;
+}
+
+int wf__iofd_ms_attach(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl,
+                       void *ms)
+{
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
+        return WF_EBADF;
+    if (!atomic_load_explicit(&R.up, memory_order_relaxed))
+        return WF_ESHUTDOWN;
+    wf__clauseq_link(&e->rq, cl, false);
+    e->ms = ms;
+    return 0;
+}
+
+void wf__iofd_ms_detach(struct wf__iofd *e, struct wf__clause *cl)
+{
+    if (cl->linked)
+        wf__clauseq_unlink(&e->rq, cl);
+    e->ms = NULL;
+}
+
+void *wf__iofd_macc(struct wf__iofd *e)
+{
+    return e->macc;
+}
+
+int wf__iofd_macc_attach(struct wf__iofd *e, uint32_t gen,
+                         struct wf__clause *cl, void *macc)
+{
+    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
+        return WF_EBADF;
+    if (!atomic_load_explicit(&R.up, memory_order_relaxed))
+        return WF_ESHUTDOWN;
+    wf__clauseq_link(&e->rq, cl, false);
+    e->macc = macc;
+    return 0;
+}
+
+void wf__iofd_macc_detach(struct wf__iofd *e, struct wf__clause *cl)
+{
+    if (cl->linked)
+        wf__clauseq_unlink(&e->rq, cl);
+    e->macc = NULL;
 }
 
 bool wf__iofd_notsock(struct wf__iofd *e)
@@ -883,8 +963,10 @@ static uint32_t bump(struct wf__iofd *e, bool closing, uint32_t *now)
     atomic_store_explicit(&e->epoch, 0, memory_order_relaxed);
     wf__waitq_wake_all(&e->q[WF__DIR_READ]);
     wf__waitq_wake_all(&e->q[WF__DIR_WRITE]);
-    for (struct wf__clause *cl = e->rq.head; cl; cl = cl->next)
+    for (struct wf__clause *cl = e->rq.head, *nx; cl; cl = nx) {
+        nx = cl->next; /* a multishot's clause leaves (rings.c) */
         wf__ring_cancel(cl, WF_EBADF);
+    }
     wf__spin_unlock(&e->lock);
     if (now)
         *now = next;

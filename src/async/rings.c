@@ -118,7 +118,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <liburing.h>
 
@@ -155,7 +157,46 @@ struct ring {
     struct wf__spin lock; /* cancels, dead */
     struct op *cancels;   /* records whose cancel the owner submits */
     bool dead;            /* the owner has left (io_exit) */
+    /* Multishot receive (see "Multishot receive" below). */
+    struct io_uring_buf_ring *br; /* NULL: no multishot on this ring */
+    char *bufs;                   /* nbuf buffers of BUF_SIZE */
+    struct kept *kept;            /* nbuf records: what a buffer keeps */
+    unsigned nbuf;
+    struct wf__spin blk; /* br's producer side (buf_put) */
+    struct ms *mcancels; /* multishots whose cancel the owner submits
+                          * (lock) */
+    /* Multishot accept (see "Multishot accept" below). */
+    bool macc;                     /* WEFT_IO_MSHOT=1 when made */
+    _Atomic(struct macc *) astops; /* whose multishot the owner cancels */
 };
+
+struct ms;
+/* A reader parked on a multishot state (on its stack). */
+struct rdr {
+    struct wf__wait wt;
+    struct rdr *next;
+};
+static void ms_setup(struct ring *r);
+static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe);
+static void take_mcancels(struct ring *r);
+static void ms_cancel(struct wf__clause *cl);
+static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
+                 enum wf__ring_kind kind, void *buf, size_t n, int flags,
+                 int64_t deadline, int what, struct rdr *me, ssize_t *out);
+static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
+                    int flags, int64_t deadline, int what, ssize_t *out);
+#define UD_MS 2u /* tag bit: the user_data is a struct ms's address */
+struct macc;
+static void macc_cqe(struct ring *r, struct macc *m, struct io_uring_cqe *cqe);
+static void take_astops(struct ring *r);
+static void macc_cancel(struct wf__clause *cl);
+static int macc_io(struct wf__iofd *e, int fd, struct ring *r,
+                   struct wf__ring_acc *a, int64_t deadline, int what,
+                   ssize_t *out);
+static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
+                       int what, ssize_t *out);
+#define UD_MACC     4u /* tag bit: a struct macc's address */
+#define MACC_CLAUSE 1  /* a multishot accept's clause (its `queue`) */
 
 /* One operation; on its fiber's stack. */
 struct op {
@@ -240,6 +281,9 @@ static struct ring *ring_get(struct wf__worker *w)
             tell_once("watching the ring", err);
         goto fail_ring;
     }
+    ms_setup(r);
+    const char *on = getenv("WEFT_IO_MSHOT");
+    r->macc = on && strcmp(on, "1") == 0;
     /* release: pairs with wf__ring_event's acquire. */
     atomic_store_explicit(&w->io_ring, r, memory_order_release);
     return r;
@@ -258,7 +302,7 @@ fail:
 static void drain(struct ring *r)
 {
     struct io_uring_cqe *cqe;
-    unsigned head, n = 0;
+    unsigned head, n = 0, done = 0;
     io_uring_for_each_cqe(&r->ring, head, cqe)
     {
         n++;
@@ -270,8 +314,19 @@ static void drain(struct ring *r)
          * the same order in C11. */
         (void)atomic_load_explicit(&r->inflight, memory_order_acquire);
         uint64_t ud = io_uring_cqe_get_data64(cqe);
+        if (!(ud & (UD_MS | UD_MACC)) || !(cqe->flags & IORING_CQE_F_MORE))
+            done++; /* a multishot's last completion counts */
         if (ud == UD_CANCEL)
             continue;
+        if (ud & UD_MACC) {
+            macc_cqe(r, (struct macc *)(uintptr_t)(ud & ~(uint64_t)UD_MACC),
+                     cqe);
+            continue;
+        }
+        if (ud & UD_MS) {
+            ms_cqe(r, (struct ms *)(uintptr_t)(ud & ~(uint64_t)UD_MS), cqe);
+            continue;
+        }
         struct op *o = (struct op *)(uintptr_t)ud;
         o->res = cqe->res;
         struct wf__waiter who = o->wt.w; /* o may go once state is 1 */
@@ -284,7 +339,7 @@ static void drain(struct ring *r)
         /* relaxed: a hint for reap's look without the lock. */
         atomic_store_explicit(&r->head, head, memory_order_relaxed);
         /* relaxed: a count; io_exit reads it after its own reaping. */
-        atomic_fetch_sub_explicit(&r->inflight, n, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&r->inflight, done, memory_order_relaxed);
     }
 }
 
@@ -365,6 +420,13 @@ static void request_cancel(struct op *o, int why)
 
 void wf__ring_cancel(struct wf__clause *cl, int why)
 {
+    if (!cl->wait) { /* a multishot's clause */
+        if (cl->queue == MACC_CLAUSE)
+            macc_cancel(cl);
+        else
+            ms_cancel(cl);
+        return;
+    }
     request_cancel((struct op *)((char *)cl - offsetof(struct op, cl)), why);
 }
 
@@ -374,13 +436,13 @@ void wf__ring_cancel(struct wf__clause *cl, int why)
  * kernel; NULL once submitted. Owner only (no SQPOLL: the kernel
  * consumes SQEs only in the owner's io_uring_enter); liburing fills the
  * SQ array once, so position i is sqes[i & mask]. */
-static struct io_uring_sqe *queued_sqe(struct ring *r, struct op *o)
+static struct io_uring_sqe *queued_sqe(struct ring *r, uint64_t ud)
 {
     struct io_uring_sq *sq = &r->ring.sq;
     unsigned head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
     for (unsigned i = head; i != sq->sqe_tail; i++) {
         struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
-        if (sqe->user_data == (uint64_t)(uintptr_t)o)
+        if (sqe->user_data == ud)
             return sqe;
     }
     return NULL;
@@ -426,7 +488,8 @@ static void submit(struct ring *r)
         struct op *o = r->cancels;
         /* A deadline or a cancel lets the SQE go first (a call tries
          * once, as on the readiness path), a close never. */
-        struct io_uring_sqe *sqe = o->closed ? queued_sqe(r, o) : NULL;
+        struct io_uring_sqe *sqe =
+            o->closed ? queued_sqe(r, (uintptr_t)o) : NULL;
         if (sqe) {
             io_uring_prep_nop(sqe);
             io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)o);
@@ -448,6 +511,8 @@ static void submit(struct ring *r)
         r->cancels = o->cnext;
         o->cqueued = false;
     }
+    take_mcancels(r);
+    take_astops(r);
     if (io_uring_sq_ready(&r->ring) > 0)
         enter(r);
     wf__spin_unlock(&r->lock);
@@ -523,13 +588,20 @@ static void io_exit(struct wf__worker *w)
             WF_PANIC("rings: waiting for the last completions: %d", rc);
         reap(r);
     }
+    take_astops(r); /* references only: nothing is armed any more */
     io_uring_queue_exit(&r->ring);
     w->io_active = false;
 }
 
 static void io_free(struct wf__worker *w)
 {
-    free(atomic_load_explicit(&w->io_ring, memory_order_relaxed));
+    struct ring *r = atomic_load_explicit(&w->io_ring, memory_order_relaxed);
+    if (r) {
+        free(r->br);
+        free(r->bufs);
+        free(r->kept);
+    }
+    free(r);
     atomic_store_explicit(&w->io_ring, NULL, memory_order_relaxed);
 }
 
@@ -587,22 +659,51 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
 {
     if (!wf__config_io_rings())
         return false;
+    /* A read that cannot go through a multishot of its own still goes
+     * through the descriptor's multishot state, if any (ms_gate). */
+    bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
+              kind == WF__RING_POLLIN;
     struct wf__fcb *self = wf__fiber_self();
-    if (!self)
-        return false; /* plain thread: readiness */
+    if (!self) { /* plain thread: readiness (accept: see macc_plain) */
+        if (kind == WF__RING_ACCEPT)
+            return macc_plain(fd, buf, deadline, what, out);
+        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
+    }
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e || wf__iofd_notsock(e))
         return false;
-    if (!ring_get(wf__worker_self()))
-        return false; /* before spending: the readiness path spends */
+    if (!ring_get(wf__worker_self())) /* before spending: readiness does */
+        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
     /* The spend may yield, and the fiber then goes on on another worker,
      * whose ring is the one to use: the worker is read after it. */
     wf__coop_spend(self);
     struct wf__worker *w = wf__worker_self();
     struct ring *r = ring_get(w);
     if (!r)
-        return false;
+        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
+    if (rd && !r->br) {
+        if (ms_gate(fd, kind, buf, n, flags, deadline, what, out))
+            return true;
+        if (kind == WF__RING_POLLIN)
+            return false;
+    } else if (rd) {
+        struct rdr me;
+        wf__wait_init(&me.wt, self);
+        int took =
+            ms_io(e, fd, r, kind, buf, n, flags, deadline, what, &me, out);
+        if (took != 0 || kind == WF__RING_POLLIN)
+            return took > 0; /* < 0: readiness */
+    }
+    if (r->macc && kind == WF__RING_ACCEPT) {
+        int took = macc_io(e, fd, r, buf, deadline, what, out);
+        if (took != 0)
+            return took > 0;   /* < 0: readiness */
+        w = wf__worker_self(); /* single-shot: we may have moved */
+        r = ring_get(w);
+        if (!r)
+            return false;
+    }
     struct op o;
     o.ring = r;
     o.cqueued = false;
@@ -683,6 +784,1439 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
         return false; /* nothing happened: the readiness path does it */
     }
     wf__trace_io_end(&err, res);
+    *out = res;
+    return true;
+}
+
+/* ---- multishot receive ---------------------------------------------------- */
+/*
+ * Multishot receive (WEFT_IO_MSHOT=1, with WEFT_IO_RINGS=1; weft/io.h).
+ * Each ring registers a provided-buffer ring (group BGID, `nbuf` buffers
+ * of BUF_SIZE; WEFT_IO_MSHOT_BUFS sets the count, a power of two, for
+ * tests of exhaustion). The first wf_read / wf_recv (flags 0) /
+ * wf_readv of a socket by a fiber attaches a `struct ms` to the
+ * descriptor's entry in the reactor's table (under the entry's lock)
+ * and arms one IORING_OP_RECV with IORING_RECV_MULTISHOT and
+ * buffer select on the reader's ring. Each completion's buffer is kept
+ * in the descriptor's queue, a list of the buffers' own records (ring,
+ * buffer id, length, offset consumed; r->kept[bid]), so keeping data
+ * never allocates and cannot fail;
+ * a reader copies from the queue into its own buffer and gives each
+ * emptied buffer back, with no system call and no ring operation while
+ * data is queued. A completion without IORING_CQE_F_MORE ends the
+ * multishot (ENOBUFS when the buffer ring ran dry, or the kernel's
+ * choice): a reader that finds the queue empty and nothing armed arms
+ * again on its own ring. End of stream (res 0) and errors are kept
+ * after the data and returned once the queue is empty; end of stream
+ * stays (every later read returns 0), an error is returned once.
+ *
+ * Locks, in the order they are taken (never the other way):
+ *   entry's lock (reactor.c: wf__iofd_lock; the state's attachment, and
+ *     held by a reader throughout but across its park, and by the
+ *     reactor's close/renew/shutdown walk that calls ms_cancel)
+ *   -> r->lock (a ring's: its cancels and mcancels, `dead`, `mcq`,
+ *     `cnext`; submit holds it across the scrub and the enter, and the
+ *     enter may reap)
+ *   -> m->lock (a state's: armed, dead, noarm, nopped, ended, the queue,
+ *     the readers, r; the reaper takes it, under r->lock when submit's
+ *     enter reaps; take_mcancels, under r->lock, for `nopped`)
+ *   -> r->blk (a ring's buffer ring, producer side; innermost).
+ * So the reaper (ms_cqe) takes only m->lock and r->blk, never an entry's
+ * or a ring's lock, and a reader never holds m->lock across sqe_get
+ * (which may submit and reap). `cq_lock` is only ever tried, never
+ * waited for. A state is freed by whoever drops its last reference
+ * (`refs`: one for the attachment, one while a multishot is armed, one
+ * while it is in a ring's mcancels), so the reaper of the last
+ * completion, the close and the owner's submit need not agree under
+ * one lock which of them frees it.
+ *
+ * Interleavings considered:
+ *   - buffers: only one thread at a time may publish on a buffer ring
+ *     (liburing: the application is the ring's single producer; the
+ *     tail is a plain read-modify-release). The producer need not be the
+ *     owner, so any reader gives buffers back to the ring they came from,
+ *     under that ring's `blk`; a ring whose owner left takes them too,
+ *     harmlessly (its memory stays until io_free, after the joins).
+ *   - a reader on another worker than the ring that owns the multishot:
+ *     data is per descriptor, and the reaper (any thread) queues it and
+ *     wakes every parked reader; the reader copies and returns buffers
+ *     itself (above). Only an owner submits: a reader that must arm again
+ *     does it on the ring of the worker it runs on, which becomes the
+ *     multishot's ring; at most one multishot is armed per descriptor
+ *     (`armed`), and the queue keeps each buffer's ring, so data from the
+ *     previous ring is read first, in order.
+ *   - close (wf_close by another fiber) or renew while data is queued or
+ *     a completion is on its way: the generation's bump calls
+ *     wf__ring_cancel on the multishot's clause, under the entry's lock:
+ *     the state is detached from the entry (the next descriptor with the
+ *     number starts afresh), its kept buffers go back, parked readers
+ *     wake (and return WF_EBADF, seeing the new generation), and, if a
+ *     multishot is armed, its ring's owner is asked to cancel it
+ *     (`mcancels`, as for operations). The state goes with its last
+ *     reference (above): after the multishot's last completion (`dead`:
+ *     its buffers go back, its data is dropped) and the owner's taking
+ *     of the cancel, or at once when nothing is armed. A cancel SQE for
+ *     a freed state cannot hit a later one at the same address: the
+ *     state lives until the owner has prepared it, and the owner submits
+ *     in order.
+ *   - close, and the number reused, before the owner submitted the
+ *     arming SQE: as for operations, submit (r->lock held across it and
+ *     the enter) turns a queued arming of a state in mcancels into a NOP
+ *     with the state's user_data, whose completion ends the state like a
+ *     last one; so a close that has queued the cancel has either found
+ *     the multishot in the kernel (which holds the old file) or left its
+ *     SQE where it is never submitted (test:
+ *     mshot_close_then_reuse_before_submit).
+ *   - readers that cannot arm (the rule: nothing kept is ever left
+ *     behind a reader that waits on the socket itself). A plain thread,
+ *     a fiber whose worker has no ring or whose ring has no buffers
+ *     (ms_gate), and a reader whose ring refuses an arming (sqe_get
+ *     returns NULL) make the state `noarm`, making one if the descriptor
+ *     has none (a plain thread waiting on readiness while a fiber then
+ *     armed a multishot would never see the data it took; test:
+ *     plain_thread_reads_first). A noarm state is never armed again; if
+ *     a multishot is armed, its owner is asked to cancel it (ms_stop,
+ *     mcancels, as for a close). Every reader, fiber or plain thread,
+ *     then takes what is kept first, waits as a reader of the state
+ *     (plain threads park on their futex parker; the reaper's wake-up
+ *     reaches both) while the multishot is armed, and once the queue is
+ *     empty and nothing is armed reads the socket itself (readiness or
+ *     single-shot), which holds everything after the kept data: the
+ *     multishot's data before its cancel came as completions before its
+ *     last one (test: plain_thread_reads). A cancelled arming that was
+ *     never submitted becomes a NOP whose completion says res 0: `nopped`
+ *     keeps it from reading as the end of the stream.
+ *   - peek and other flags: a descriptor with no multishot state keeps
+ *     the single-shot path for MSG_PEEK, MSG_WAITALL and every other
+ *     flag. Once it has one, every fiber read goes through the queue (a
+ *     single-shot receive would overtake the queued data): MSG_PEEK
+ *     copies without consuming, MSG_WAITALL waits until the buffer is
+ *     full or the stream ends, other flags are ignored.
+ *   - deadline or cancellation of a parked reader while data arrives:
+ *     data is queued by the reaper under the state's lock whether or not
+ *     a reader waits; a reader that wakes with WF_ETIMEDOUT or
+ *     WF_ECANCELED takes what is queued by then (a count) or returns the
+ *     error, and whatever it did not take stays for the next read. A
+ *     deadline that passed with nothing kept still tries once, as on the
+ *     single-shot path: while the socket holds data (MSG_PEEK) the reader
+ *     moves the multishot along (the owner of its ring submits and runs
+ *     its task work; another reader kicks the owner and yields), then
+ *     looks once more (test: test_rings' expired_deadline_tries_once,
+ *     run with multishot on).
+ *   - shutdown with data queued: the reactor's walk detaches and cancels
+ *     every entry's clause (WF_ESHUTDOWN), as for a close; io_exit's
+ *     IORING_ASYNC_CANCEL_ANY ends the armed multishots and waits for
+ *     their last completions, whose reaper frees the states.
+ *   - exhaustion under many connections: each connection holds only the
+ *     buffers its reader has not consumed; a dry buffer ring ends the
+ *     multishots that find it dry (ENOBUFS, `dry`). No data is lost (the
+ *     kernel keeps it in the socket). A reader of a dry state with its
+ *     queue empty reads the socket itself (ms_direct, nonblocking, the
+ *     entry's lock held so that nobody arms meanwhile) and arms again
+ *     only when the socket is empty: arming into a ring whose buffers
+ *     are all kept for other sockets, whose readers may wait for this
+ *     one, ended at once, again and again, until the deadline (test:
+ *     buffers_kept_elsewhere).
+ *   - a descriptor that is not a socket (a pipe): the multishot ends with
+ *     ENOTSOCK; the state is dropped and the readiness path used.
+ *   - wf_fd_wait for reading, from a fiber, on a descriptor with
+ *     multishot state: ready when data or the end is kept, else it waits
+ *     as a reader that takes nothing (its readiness would never come: the
+ *     multishot empties the socket).
+ * Measured (weft-httpd --workers 1, bench/httpd.sh, a loaded 2-core
+ * machine): multishot answered 1.15 times the requests of single-shot
+ * receives at -c100 and -c1000 (medians of 8 alternating rounds) with
+ * 0.10 system calls a request instead of 0.15; weft-bench echo the same
+ * within noise. Armed at the first read rather than after the first that
+ * would block: with one request a connection (wrk -H "Connection:
+ * close" -c50) on and off answered the same, so arming early costs
+ * nothing measurable. Registered files (IOSQE_FIXED_FILE) not done:
+ * fget and fdget were 0.9% of the server's samples (perf, -c100).
+ *   - the queue: a buffer is in at most one queue at a time, so its
+ *     record in its ring serves as the queue's link; keeping data takes
+ *     no memory and cannot fail (it used to grow an array in the
+ *     reaper: a failed growth dropped a buffer's data while the
+ *     multishot went on; test: test_fault_limits' mshot_kept_oom). A
+ *     record is the reader's until it gives the buffer back (buf_put),
+ *     never after: the next completion may fill it at once.
+ *   - a fiber's wf_fd_wait for reading of a socket with no state yet
+ *     waits on readiness (a plain thread's makes a noarm state); another
+ *     fiber's read that arms a multishot then gives the entry's readers
+ *     an edge (wf__iofd_edge_read), and the waiter, finding the socket
+ *     empty and a live state (wf__ring_ms_live), waits on the state
+ *     instead (io.c's wf_fd_wait; test: fd_wait_then_another_arms).
+ * Not handled: a fiber's single-shot receive with flags (no state)
+ * waiting in the kernel when another fiber's flags-0 read arms: the
+ * multishot may take data the receive would have had, and the receive
+ * waits for more.
+ * A close's cancel is the owner's to submit: until then the armed
+ * multishot holds the file, so the socket is not released (the peer
+ * sees no end) while the owner's worker is blocked in a system call
+ * (test_rings' plain_thread_mixed used to block it in pthread_join).
+ * Flags other than MSG_PEEK, MSG_WAITALL and MSG_DONTWAIT are ignored
+ * once a socket has a state.
+ */
+
+#define BUF_SIZE     4096
+#define NBUF_DEFAULT 1024 /* 4 MiB per ring */
+#define BGID         0
+
+/* A buffer's data kept for a descriptor: one record per buffer of a
+ * ring, in r->kept[bid], linked into the queue of the state that holds
+ * the buffer (a buffer is in one queue at a time, from its completion
+ * until a reader, a close or the reaper gives it back), so that keeping
+ * data never allocates. */
+struct kept {
+    struct ring *r; /* whose buffer */
+    uint32_t bid, len, off;
+    struct kept *next;
+};
+
+struct ms {
+    struct wf__clause cl; /* in the entry's rq while attached; wait NULL */
+    struct wf__iofd *e;
+    int fd;
+    atomic_int refs;      /* attached, armed, in mcancels: one each */
+    struct wf__spin lock; /* the fields below but mcq, cnext */
+    struct ring *r;       /* the ring it was last armed on */
+    bool armed;           /* a multishot is in flight */
+    bool dead;            /* detached: a close, renew or shutdown */
+    bool noarm;           /* never armed again: readers use the socket
+                           * once the queue is empty and nothing armed */
+    bool nopped;          /* the arming became a NOP (take_mcancels) */
+    bool dry;             /* the last multishot ended with ENOBUFS */
+    bool ended;           /* endres follows the queue */
+    int endres;           /* 0: end of stream; < 0: error */
+    struct kept *qh, *qt; /* the queue: first and last */
+    struct rdr *readers;
+    bool mcq;         /* in r->mcancels (r->lock) */
+    struct ms *cnext; /* r->mcancels (r->lock) */
+};
+
+/* WEFT_IO_MSHOT=1, read once: plain threads and fibers without a
+ * buffer ring look at a descriptor's multishot state only then. */
+static bool ms_wanted(void)
+{
+    static atomic_int wanted; /* 0 unread, 1 no, 2 yes */
+    /* relaxed: every reader computes the same answer. */
+    int w = atomic_load_explicit(&wanted, memory_order_relaxed);
+    if (!w) {
+        const char *on = getenv("WEFT_IO_MSHOT");
+        w = on && strcmp(on, "1") == 0 ? 2 : 1;
+        atomic_store_explicit(&wanted, w, memory_order_relaxed);
+    }
+    return w == 2;
+}
+
+static void ms_setup(struct ring *r)
+{
+    if (!ms_wanted())
+        return;
+    unsigned n = NBUF_DEFAULT;
+    const char *s = getenv("WEFT_IO_MSHOT_BUFS");
+    if (s) {
+        unsigned long v = strtoul(s, NULL, 10);
+        if (v >= 1 && v <= 32768 && (v & (v - 1)) == 0)
+            n = (unsigned)v;
+    }
+    void *br = NULL;
+    if (posix_memalign(&br, 4096, n * sizeof(struct io_uring_buf)))
+        return;
+    char *bufs = wf__malloc((size_t)n * BUF_SIZE);
+    struct kept *kept = wf__calloc(n, sizeof *kept);
+    if (!bufs || !kept) {
+        free(kept);
+        free(bufs);
+        free(br);
+        return;
+    }
+    io_uring_buf_ring_init(br);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)br;
+    reg.ring_entries = n;
+    reg.bgid = BGID;
+    if (io_uring_register_buf_ring(&r->ring, &reg, 0) != 0) {
+        free(kept);
+        free(bufs); /* before 5.19: single-shot receives */
+        free(br);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++)
+        io_uring_buf_ring_add(br, bufs + (size_t)i * BUF_SIZE, BUF_SIZE,
+                              (unsigned short)i, io_uring_buf_ring_mask(n),
+                              (int)i);
+    io_uring_buf_ring_advance(br, (int)n);
+    r->br = br;
+    r->bufs = bufs;
+    r->kept = kept;
+    r->nbuf = n;
+}
+
+/* Give buffer bid back to r's buffer ring. Any thread, under at most
+ * entry, ring and state locks (r->blk is the innermost). A ring whose
+ * owner left takes it too: its kernel side is gone, its memory stays
+ * until io_free. The buffer's record (r->kept[bid]) is not the caller's
+ * any more: another completion may fill it at once. */
+static void buf_put(struct ring *r, unsigned bid)
+{
+    wf__spin_lock(&r->blk);
+    io_uring_buf_ring_add(r->br, r->bufs + (size_t)bid * BUF_SIZE, BUF_SIZE,
+                          (unsigned short)bid, io_uring_buf_ring_mask(r->nbuf),
+                          0);
+    io_uring_buf_ring_advance(r->br, 1);
+    wf__spin_unlock(&r->blk);
+}
+
+/* Keep len bytes of r's buffer bid after m's queue (m->lock held). */
+static void q_push(struct ms *m, struct ring *r, unsigned bid, uint32_t len)
+{
+    WF_ASSERT(bid < r->nbuf);
+    /* The buffer's last reader was done with its record before its
+     * buf_put's release of the tail, and the kernel handed the buffer
+     * out again only after reading that tail: an acquire load of the
+     * tail says so to the C11 model (and to TSan, which does not see
+     * the kernel's ordering). */
+    (void)io_uring_smp_load_acquire(&r->br->tail);
+    struct kept *k = &r->kept[bid];
+    k->r = r;
+    k->bid = bid;
+    k->len = len;
+    k->off = 0;
+    k->next = NULL;
+    if (m->qt)
+        m->qt->next = k;
+    else
+        m->qh = k;
+    m->qt = k;
+}
+
+static void q_drop(struct ms *m)
+{
+    for (struct kept *k = m->qh, *nx; k; k = nx) {
+        nx = k->next; /* before: k is the buffer's, once it is back */
+        buf_put(k->r, k->bid);
+    }
+    m->qh = m->qt = NULL;
+}
+
+/* Wake every parked reader (they look again). m->lock held. */
+static void wake_readers(struct ms *m)
+{
+    for (struct rdr *d = m->readers, *nx; d; d = nx) {
+        nx = d->next;
+        struct wf__waiter who = d->wt.w; /* d may go once state is 1 */
+        /* seq_cst: the waker's half of the park-on-word Dekker. */
+        atomic_store_explicit(&d->wt.state, 1, memory_order_seq_cst);
+        wf__waiter_kick(&who);
+    }
+    m->readers = NULL;
+}
+
+/* Drop one of m's references; the last frees it. */
+static void ms_unref(struct ms *m)
+{
+    /* acq_rel: every holder's writes before the free. */
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        free(m);
+}
+
+/* A completion of m's multishot on r (the reaper: r's cq_lock held, and
+ * maybe r->lock by the submit whose enter reaps; so m->lock and buffer
+ * locks only, never an entry's lock or a ring's lock). */
+static void ms_cqe(struct ring *r, struct ms *m, struct io_uring_cqe *cqe)
+{
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    bool last = !more;
+    bool hasbuf = cqe->flags & IORING_CQE_F_BUFFER;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    int res = cqe->res;
+    wf__spin_lock(&m->lock);
+    if (last)
+        m->armed = false;
+    if (last && m->nopped)
+        res = -ECANCELED; /* the arming's NOP: no end of stream */
+    if (last)
+        m->dry = res == -ENOBUFS;
+    if (m->dead) {
+        if (hasbuf)
+            buf_put(r, bid);
+    } else {
+        if (hasbuf && res > 0)
+            q_push(m, r, bid, (uint32_t)res);
+        else if (hasbuf)
+            buf_put(r, bid);
+        if (!more && res <= 0 && res != -ENOBUFS && res != -ECANCELED &&
+            !m->ended) {
+            m->ended = true;
+            m->endres = res;
+        }
+        wake_readers(m);
+    }
+    wf__spin_unlock(&m->lock);
+    if (last)
+        ms_unref(m); /* the arming's */
+}
+
+/* Ask the owner of mr, the ring m was last armed on, to cancel m's
+ * multishot (entry lock held, m->lock not; m is detached or noarm, so
+ * nothing arms it again and mr stays its ring). */
+static void ms_stop(struct ms *m, struct ring *mr)
+{
+    bool kick = false;
+    wf__spin_lock(&mr->lock);
+    if (!mr->dead && !m->mcq) {
+        /* relaxed: the caller holds a reference. */
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+        m->cnext = mr->mcancels;
+        mr->mcancels = m;
+        m->mcq = true;
+        kick = true;
+    }
+    wf__spin_unlock(&mr->lock);
+    if (kick)
+        wf__worker_io_kick(mr->owner);
+}
+
+/* The descriptor is closed, renewed or the reactor shuts down: detach
+ * m (entry lock held; see the top of this section). */
+static void ms_cancel(struct wf__clause *cl)
+{
+    struct ms *m = (struct ms *)((char *)cl - offsetof(struct ms, cl));
+    wf__iofd_ms_detach(m->e, cl);
+    wf__spin_lock(&m->lock);
+    m->dead = true;
+    q_drop(m);
+    wake_readers(m);
+    /* Stable while we hold the entry's lock: only a reader arms, under
+     * it, and none arms a detached state. armed may turn false now
+     * (its last completion), and the cancel below then finds nothing. */
+    bool armed = m->armed;
+    struct ring *r = m->r;
+    wf__spin_unlock(&m->lock);
+    if (armed)
+        ms_stop(m, r);
+    ms_unref(m); /* the attachment's */
+}
+
+/* Owner only, from submit with r->lock held: the multishot cancels
+ * handed to us. A multishot whose arming SQE is still queued is never
+ * submitted (the number may name another socket by now): the SQE
+ * becomes a NOP under m's user_data, which ends m like a last
+ * completion that keeps nothing (`nopped`). Else an ASYNC_CANCEL; m
+ * stays alive (its mcancels reference) until that is prepared, so the
+ * cancel never names a later state at the same address (the owner
+ * submits in order). */
+static void take_mcancels(struct ring *r)
+{
+    while (r->mcancels) {
+        struct ms *m = r->mcancels;
+        uint64_t ud = (uint64_t)(uintptr_t)m | UD_MS;
+        struct io_uring_sqe *sqe = queued_sqe(r, ud);
+        if (sqe) {
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, ud);
+            wf__spin_lock(&m->lock);
+            m->nopped = true;
+            wf__spin_unlock(&m->lock);
+        } else {
+            sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe) {
+                if (enter(r) < 0)
+                    return; /* the rest wait for the next round */
+                continue;
+            }
+            io_uring_prep_cancel64(sqe, ud, 0);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            /* relaxed: a count (drain). */
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+        }
+        r->mcancels = m->cnext;
+        m->mcq = false;
+        ms_unref(m); /* the list's */
+    }
+}
+
+/* Arm m's multishot on r, the calling worker's ring, in sqe (entry lock
+ * and m->lock held). */
+static void ms_arm(struct ring *r, struct ms *m, struct io_uring_sqe *sqe)
+{
+    io_uring_prep_recv_multishot(sqe, m->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | UD_MS);
+    m->r = r;
+    m->armed = true;
+    m->nopped = false;
+    /* relaxed: we hold the attachment's reference. */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    /* release: as in wf__ring_io. */
+    atomic_fetch_add_explicit(&r->inflight, 1, memory_order_release);
+    r->owner->io_active = true;
+}
+
+/* Copy queued data into iov past its first `skip` bytes, consuming it
+ * unless peek. m->lock held. */
+static size_t ms_copy(struct ms *m, const struct iovec *iov, size_t cnt,
+                      size_t skip, bool peek)
+{
+    size_t got = 0, vi = 0, vo = skip;
+    while (vi < cnt && vo >= iov[vi].iov_len)
+        vo -= iov[vi++].iov_len;
+    struct kept *k = m->qh;
+    uint32_t off = k ? k->off : 0;
+    while (vi < cnt && k) {
+        size_t c = iov[vi].iov_len - vo;
+        if (c > k->len - off)
+            c = k->len - off;
+        memcpy((char *)iov[vi].iov_base + vo,
+               k->r->bufs + (size_t)k->bid * BUF_SIZE + off, c);
+        got += c;
+        vo += c;
+        off += (uint32_t)c;
+        if (off == k->len) {
+            struct kept *nx = k->next;
+            if (!peek)
+                buf_put(k->r, k->bid); /* k is not ours after this */
+            k = nx;
+            off = 0;
+        }
+        if (vo == iov[vi].iov_len) {
+            vi++;
+            vo = 0;
+        }
+    }
+    if (!peek) {
+        m->qh = k;
+        if (k)
+            k->off = off;
+        else
+            m->qt = NULL;
+    }
+    return got;
+}
+
+/* A nonblocking read of the socket itself into iov (peek: without
+ * consuming); for a wait (poll), whether it is readable: WF_IO_READ.
+ * The result, 0 at the end, or a negative errno (-EAGAIN: nothing). */
+static ssize_t ms_direct(int fd, const struct iovec *iov, size_t cnt, bool peek,
+                         bool poll)
+{
+    char c;
+    struct iovec one = {&c, 1};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = poll ? &one : (struct iovec *)iov;
+    msg.msg_iovlen = poll ? 1 : cnt;
+    ssize_t d;
+    do
+        d = recvmsg(fd, &msg, MSG_DONTWAIT | (peek || poll ? MSG_PEEK : 0));
+    while (d < 0 && errno == EINTR);
+    if (d < 0)
+        d = -errno;
+    if (poll && d != -EAGAIN && d != -EWOULDBLOCK)
+        return WF_IO_READ; /* data, the end or an error: readable */
+    return d;
+}
+
+/* r if it has a buffer ring (it can arm a multishot), else NULL. */
+static struct ring *usable(struct ring *r)
+{
+    return r && r->br ? r : NULL;
+}
+
+/* A read of fd through its multishot state: 1 with the result in *out;
+ * 0 (before any park: a fiber is still on r's owner) for the
+ * single-shot path; -1 for the readiness path (fd is not a socket, or
+ * the state is noarm with nothing kept and nothing armed; a fiber may
+ * have moved since r was its worker's ring). r: the calling fiber's
+ * ring, with buffers; NULL where the caller cannot arm (a plain thread,
+ * a fiber whose worker has no ring or no buffer ring), which makes the
+ * state noarm. `me` is ready for a wait (wf__wait_init). Locks: the
+ * entry's throughout but across the park; m->lock inside it, but not
+ * across sqe_get (a submit that makes room reaps, and the reaper takes
+ * m->lock) nor across ms_stop (r->lock comes before m->lock). */
+static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
+                 enum wf__ring_kind kind, void *buf, size_t n, int flags,
+                 int64_t deadline, int what, struct rdr *me, ssize_t *out)
+{
+    bool poll = kind == WF__RING_POLLIN; /* wait for kept data only */
+    struct iovec one = {buf, n};
+    const struct iovec *iov = kind == WF__RING_RECV ? &one : buf;
+    size_t cnt = kind == WF__RING_RECV ? 1 : poll ? 0 : n, want = 0;
+    for (size_t i = 0; i < cnt; i++)
+        want += iov[i].iov_len;
+    bool peek = flags & MSG_PEEK, all = flags & MSG_WAITALL;
+    bool fiber = me->wt.w.fiber != NULL;
+    uint32_t gen = wf__iofd_gen(e);
+    struct ms *fresh = NULL;
+    wf__iofd_lock(e);
+    struct ms *m = wf__iofd_ms(e);
+    if (!m) {
+        wf__iofd_unlock(e);
+        /* A fiber that can arm waits for reading on readiness (a
+         * multishot armed by a wait alone would end at once on a
+         * listening socket); one that reads with flags goes single-shot.
+         * A reader that cannot arm makes a noarm state (ms_gate). */
+        if (r && (poll || (flags & ~MSG_DONTWAIT)))
+            return 0; /* readiness, or the single-shot path (see above) */
+        fresh = wf__calloc(1, sizeof *fresh);
+        if (!fresh)
+            return 0;
+        fresh->e = e;
+        fresh->fd = fd;
+        fresh->noarm = !r;
+        atomic_init(&fresh->refs, 1); /* the attachment's */
+        wf__iofd_lock(e);
+        m = wf__iofd_ms(e);
+    }
+    int err;
+    wf__trace_io_begin((enum wf__tio)what, &err, fd);
+    ssize_t res = 0;
+    size_t got = 0;
+    bool swept = false; /* an expired deadline's last look (below) */
+    if (wf__iofd_gen(e) != gen || (gen & 1)) {
+        res = WF_EBADF;
+        goto out_unlock;
+    }
+    if (!m) {
+        res = wf__iofd_ms_attach(e, gen, &fresh->cl, fresh);
+        if (res)
+            goto out_unlock;
+        m = fresh;
+        fresh = NULL;
+    }
+    /* Another reader attached first: the spare goes now, not after a
+     * park that a shutdown ends by discarding this fiber. */
+    free(fresh);
+    fresh = NULL;
+    wf__spin_lock(&m->lock);
+    for (;;) {
+        if (!r && !m->noarm) {
+            /* A reader that cannot arm: nothing arms m again, and an
+             * armed multishot is stopped; its data before the stop is
+             * kept and read first, the socket holds the rest. */
+            m->noarm = true;
+            if (m->armed) {
+                struct ring *mr = m->r;
+                wf__spin_unlock(&m->lock);
+                ms_stop(m, mr);
+                wf__spin_lock(&m->lock);
+            }
+        }
+        if (poll && (m->qh || m->ended)) {
+            res = WF_IO_READ;
+            break;
+        }
+        if (m->qh && !poll) {
+            got += ms_copy(m, iov, cnt, got, peek);
+            if (!all || peek || got == want)
+                break;
+        }
+        if (want == 0 && !poll)
+            break;
+        if (m->ended) {
+            if (got == 0 && m->endres == -ENOTSOCK) {
+                wf__iofd_ms_detach(e, &m->cl);
+                wf__spin_unlock(&m->lock);
+                wf__iofd_unlock(e);
+                ms_unref(m); /* the attachment's: nothing else holds it */
+                free(fresh);
+                wf__iofd_set_notsock(e, gen);
+                wf__trace_io_end(&err, -ENOTSOCK);
+                return -1; /* the readiness path does it */
+            }
+            if (got == 0) {
+                res = m->endres;
+                m->ended = res == 0; /* end of stream stays */
+            }
+            break;
+        }
+        if (!m->armed && m->noarm) {
+            if (got)
+                break;
+            /* Nothing kept and nothing armed, and nothing arms m any
+             * more: the socket holds what comes next. */
+            wf__spin_unlock(&m->lock);
+            wf__iofd_unlock(e);
+            free(fresh);
+            wf__trace_io_end(&err, -EAGAIN);
+            return -1;
+        }
+        if (!m->armed && m->dry) {
+            /* The last multishot ended for want of buffers: the ring's
+             * may all be kept for other sockets, by readers that wait
+             * for this one. Nothing is kept or armed, so the socket's
+             * own data is next: take it directly (no one arms while we
+             * hold the entry's lock, and nothing armed posts nothing),
+             * and arm only when the socket is empty. */
+            if (got)
+                break;
+            wf__spin_unlock(&m->lock);
+            ssize_t d = ms_direct(fd, iov, cnt, peek, poll);
+            wf__spin_lock(&m->lock);
+            if (d != -EAGAIN && d != -EWOULDBLOCK) {
+                res = d;
+                break;
+            }
+        }
+        if (!m->armed) {
+            /* Nothing changes m meanwhile: only a reader arms (under the
+             * entry's lock, held), and nothing armed posts nothing. */
+            wf__spin_unlock(&m->lock);
+            struct io_uring_sqe *sqe = sqe_get(r);
+            wf__spin_lock(&m->lock);
+            if (!sqe) {
+                /* The kernel takes no more now: m is never armed again
+                 * (a reader in the readiness path would not see data a
+                 * later multishot took). */
+                m->noarm = true;
+                continue;
+            }
+            ms_arm(r, m, sqe);
+            /* A fiber's wf_fd_wait on readiness (begun with no state)
+             * looks again, and waits on m from now on. */
+            wf__iofd_edge_read(e);
+        }
+        atomic_store_explicit(&me->wt.state, 0, memory_order_relaxed);
+        me->next = m->readers;
+        m->readers = me;
+        wf__spin_unlock(&m->lock);
+        wf__iofd_unlock(e);
+        wf__inspect_io(); /* wf_stats */
+        /* The round that submits an arming comes as soon as we park. */
+        int pe = wf__waiter_park_word(&me->wt.w, &me->wt.state, 0, deadline,
+                                      WF__WHY_IO);
+        if (r)
+            r = usable(ring_get(wf__worker_self())); /* we may have moved */
+        wf__iofd_lock(e);
+        if (wf__iofd_gen(e) != gen || wf__iofd_ms(e) != m) {
+            /* Detached (and woken: not in the list any more): closed,
+             * shut down, or found not a socket by another reader. */
+            if (wf__iofd_gen(e) == gen && wf__iofd_notsock(e)) {
+                wf__iofd_unlock(e);
+                wf__trace_io_end(&err, -ENOTSOCK);
+                return -1;
+            }
+            res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
+            goto out_unlock;
+        }
+        wf__spin_lock(&m->lock);
+        for (struct rdr **p = &m->readers; *p; p = &(*p)->next)
+            if (*p == me) {
+                *p = me->next;
+                break;
+            }
+        if (pe == WF_ETIMEDOUT && !poll && !m->qh && !m->ended && m->armed &&
+            got == 0) {
+            /* Tries once, as the single-shot path: what the socket holds
+             * now (data or its end) is the multishot's next completion,
+             * maybe not submitted yet (the owner's round), maybe waiting
+             * for the owner's task work, maybe posted and not reaped.
+             * The owner of m's ring submits and runs its task work
+             * itself; another reader asks the owner and yields. Once
+             * more after the socket is seen empty, for a completion
+             * still on its way. */
+            struct ring *mr = m->r;
+            char c;
+            bool pending = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+            if (pending || !swept) {
+                swept = !pending;
+                wf__spin_unlock(&m->lock);
+                wf__iofd_unlock(e);
+                if (mr->owner == wf__worker_self()) {
+                    submit(mr);
+                    (void)io_uring_get_events(&mr->ring);
+                } else {
+                    wf__worker_io_kick(mr->owner);
+                    if (fiber)
+                        wf_yield();
+                    else
+                        sched_yield();
+                }
+                reap(mr);
+                if (r)
+                    r = usable(ring_get(wf__worker_self()));
+                wf__iofd_lock(e);
+                if (wf__iofd_gen(e) != gen || wf__iofd_ms(e) != m) {
+                    res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
+                    goto out_unlock;
+                }
+                wf__spin_lock(&m->lock);
+                continue;
+            }
+        }
+        if (pe != 0) {
+            got += ms_copy(m, iov, cnt, got, peek);
+            if (got == 0)
+                res = pe; /* data after this stays queued */
+            break;
+        }
+    }
+    wf__spin_unlock(&m->lock);
+out_unlock:
+    wf__iofd_unlock(e);
+    free(fresh);
+    if (res == 0)
+        res = (ssize_t)got;
+    wf__trace_io_end(&err, res);
+    *out = res;
+    return 1;
+}
+
+bool wf__ring_ms_live(int fd)
+{
+    if (!wf__config_io_rings() || !ms_wanted())
+        return false;
+    int err;
+    struct wf__iofd *e = wf__iofd_get(fd, &err);
+    if (!e)
+        return false;
+    wf__iofd_lock(e);
+    struct ms *m = wf__iofd_ms(e);
+    bool live = false;
+    if (m) {
+        wf__spin_lock(&m->lock);
+        live = !m->noarm;
+        wf__spin_unlock(&m->lock);
+    }
+    wf__iofd_unlock(e);
+    return live;
+}
+
+/* A read by a caller that cannot arm a multishot (a plain thread, a
+ * fiber whose worker has no ring or no buffer ring), with multishot
+ * receives wanted: through fd's multishot state (made noarm, made if
+ * there is none: a fiber must not arm one while this caller waits on
+ * the socket's readiness). True with the result in *out; false: the
+ * caller's own path (readiness, or single-shot on its ring). */
+static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
+                    int flags, int64_t deadline, int what, ssize_t *out)
+{
+    if (!ms_wanted())
+        return false;
+    int err;
+    struct wf__iofd *e = wf__iofd_get(fd, &err);
+    if (!e || wf__iofd_notsock(e))
+        return false;
+    /* The common case after the first such read: a noarm state with
+     * nothing kept or armed sends every read to the socket at once
+     * (a plain thread's wait record costs a runtime mutex). */
+    wf__iofd_lock(e);
+    struct ms *m = wf__iofd_ms(e);
+    bool idle = false;
+    if (m) {
+        wf__spin_lock(&m->lock);
+        idle = m->noarm && !m->armed && !m->qh && !m->ended;
+        wf__spin_unlock(&m->lock);
+    }
+    wf__iofd_unlock(e);
+    if (idle)
+        return false; /* and it stays so: nothing arms a noarm state */
+    if (wf__reactor_up() != 0)
+        return false; /* no runtime: its readiness path says so */
+    struct rdr me;
+    if (wf__wait_init(&me.wt, wf__fiber_self()))
+        return false; /* a plain thread with no runtime: no multishot */
+    int took =
+        ms_io(e, fd, NULL, kind, buf, n, flags, deadline, what, &me, out);
+    wf__wait_finish(&me.wt);
+    return took > 0;
+}
+
+/* ---- multishot accept ------------------------------------------------------ */
+/*
+ * Multishot accept (WEFT_IO_MSHOT=1, with WEFT_IO_RINGS=1; weft/io.h).
+ * A fiber's first wf_accept on a listener attaches a `struct macc` to
+ * the listener's entry (under the entry's lock, as the receive's state
+ * above, in a slot of its own) and arms one IORING_OP_ACCEPT with
+ * IORING_ACCEPT_MULTISHOT (non-blocking, close-on-exec, as accept4 on the
+ * readiness path) on its worker's ring. Each completion's descriptor goes
+ * into the listener's FIFO (`q`) and every parked acceptor is woken; an
+ * acceptor takes the oldest with no system call, and arms again (on its
+ * own ring) when the FIFO is empty and nothing is armed. The peer's
+ * address, when asked for, comes from getpeername (a multishot writes no
+ * address per connection).
+ *
+ * Locks: as the receive's (entry -> r->lock -> m->lock); the reaper
+ * (macc_cqe) takes only m->lock. `refs`: one for the attachment, one
+ * while armed, one while in a ring's `astops`; the last frees.
+ *
+ * How each rule is met:
+ *   - nothing lost: a descriptor is in the FIFO, in a caller's hands, or
+ *     closed because its listener is gone (`dead`: wf_close, renew,
+ *     shutdown). The FIFO grows in the reaper only past KEPT_INIT slots
+ *     (allocated with the state, where a failure means single-shot
+ *     accepts: nothing armed, nothing lost); a failure there closes that
+ *     one connection and returns WF_ENOMEM to an acceptor, said on
+ *     stderr (it needs KEPT_INIT - KEPT_MAX connections accepted between
+ *     the bound and the owner's cancel, below).
+ *   - bound: a completion that finds KEPT_MAX kept asks the owner of the
+ *     ring to cancel the multishot (`astops`, a lock-free stack, since
+ *     the reaper may run inside the owner's submit, under r->lock); the
+ *     kernel's backlog holds the rest, and an acceptor that empties the
+ *     FIFO arms again. A state is in at most one ring's astops (`stopq`),
+ *     and none arms while it is there, so the stack it is in is that of
+ *     the ring where it may be armed.
+ *   - close, renew, shutdown (the reactor's walk, entry's lock held):
+ *     detach, close every kept descriptor, wake the acceptors (WF_EBADF /
+ *     WF_ESHUTDOWN), and ask the owner to cancel an armed multishot; its
+ *     later completions close their descriptors. As for the receive, an
+ *     arming SQE not yet submitted becomes a NOP (the number may name
+ *     another socket by then): the close pushes under r->lock, which the
+ *     owner holds across take_astops and the enter.
+ *   - deadline or cancel racing a completion: the completion goes into
+ *     the FIFO under m->lock whether or not an acceptor waits; an
+ *     acceptor that wakes with an error takes a kept descriptor if there
+ *     is one, else returns the error; what it leaves is the next
+ *     acceptor's. A deadline that passed with nothing kept tries once,
+ *     as the single-shot path does: accept4 under the entry's lock (so
+ *     the number is still the listener).
+ *   - errors: a last completion with an error ends the multishot; the
+ *     error is returned once (WF_EMFILE, WF_ENFILE: the connection stays
+ *     in the backlog) and the next call arms again. -EINVAL (a kernel
+ *     before 5.19, or not a listener) and -ENOTSOCK make the listener
+ *     single-shot (`single`), whose own result is then returned.
+ *   - plain threads (no ring): a plain thread's wf_accept marks the
+ *     listener's generation "readiness only" (the entry's notsock mark,
+ *     under its lock: fibers then take the readiness path as well, and
+ *     no multishot is armed again), makes the state single-shot and asks
+ *     for the cancel of an armed multishot; it takes kept descriptors
+ *     first and waits with the fibers while one is armed, then uses
+ *     readiness. So a listener a plain thread accepts on stays off
+ *     multishot until it is closed; a fiber's accept that reads the mark
+ *     late still finds it under the entry's lock before arming.
+ * Measured (1 worker, one fiber accepting without the address and
+ * closing, a separate process of 2 threads connecting and resetting;
+ * 5 alternating rounds of 3 s on a 2-core machine at load 7.4-8.3):
+ * the server's CPU time per accept, median 7.8 us with WEFT_IO_MSHOT=1
+ * against 9.3 us with 0 (lower in each round) and 9.5 us for the
+ * receive-only multishot build; accepts per second too noisy to tell
+ * there (the client and other work share the cores). An acceptor that
+ * asks for the address pays a getpeername: weft-httpd does.
+ */
+
+#define KEPT_MAX  256 /* kept descriptors before the multishot is cancelled */
+#define KEPT_INIT 512 /* FIFO slots allocated with the state */
+
+struct macc {
+    struct wf__clause cl; /* in the entry's rq while attached; wait NULL,
+                           * queue MACC_CLAUSE */
+    struct wf__iofd *e;
+    int fd;
+    atomic_int refs;      /* attached, armed, in astops: one each */
+    struct wf__spin lock; /* the fields below but snext */
+    struct ring *r;       /* the ring it was last armed on */
+    bool armed;           /* a multishot is in flight */
+    bool dead;            /* detached: a close, renew or shutdown */
+    bool single;          /* single-shot accepts from now on */
+    bool stopq;           /* in r's astops */
+    bool scrubbed;        /* its arming SQE became a NOP */
+    int err;              /* what ended the multishot, returned once */
+    int *q;               /* circular: qn descriptors from qh, qcap slots */
+    unsigned qh, qn, qcap;
+    struct rdr *waiters;
+    struct macc *snext; /* r->astops */
+};
+
+static struct macc *macc_new(struct wf__iofd *e, int fd)
+{
+    struct macc *m = wf__calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->q = wf__malloc(KEPT_INIT * sizeof *m->q);
+    if (!m->q) {
+        free(m);
+        return NULL;
+    }
+    m->qcap = KEPT_INIT;
+    m->e = e;
+    m->fd = fd;
+    m->cl.queue = MACC_CLAUSE;
+    atomic_init(&m->refs, 1); /* the attachment's */
+    return m;
+}
+
+static void macc_free(struct macc *m)
+{
+    if (m) {
+        free(m->q);
+        free(m);
+    }
+}
+
+static void macc_unref(struct macc *m)
+{
+    /* acq_rel: every holder's writes before the free. */
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        macc_free(m);
+}
+
+static int aq_take(struct macc *m)
+{
+    int fd = m->q[m->qh];
+    m->qh = (m->qh + 1) % m->qcap;
+    m->qn--;
+    return fd;
+}
+
+static bool aq_put(struct macc *m, int fd)
+{
+    if (m->qn == m->qcap) {
+        unsigned cap = 2 * m->qcap;
+        int *q = wf__malloc(cap * sizeof *q);
+        if (!q)
+            return false;
+        for (unsigned i = 0; i < m->qn; i++)
+            q[i] = m->q[(m->qh + i) % m->qcap];
+        free(m->q);
+        m->q = q;
+        m->qh = 0;
+        m->qcap = cap;
+    }
+    m->q[(m->qh + m->qn) % m->qcap] = fd;
+    m->qn++;
+    return true;
+}
+
+/* Wake every parked acceptor (they look again). m->lock held. */
+static void macc_wake(struct macc *m)
+{
+    for (struct rdr *d = m->waiters, *nx; d; d = nx) {
+        nx = d->next;
+        struct wf__waiter who = d->wt.w; /* d may go once state is 1 */
+        /* seq_cst: the waker's half of the park-on-word Dekker. */
+        atomic_store_explicit(&d->wt.state, 1, memory_order_seq_cst);
+        wf__waiter_kick(&who);
+    }
+    m->waiters = NULL;
+}
+
+static void macc_unwait(struct macc *m, struct rdr *me)
+{
+    for (struct rdr **p = &m->waiters; *p; p = &(*p)->next)
+        if (*p == me) {
+            *p = me->next;
+            break;
+        }
+}
+
+/* Whether m's multishot is to be cancelled. m->lock held. */
+static bool macc_want_stop(struct macc *m)
+{
+    return m->armed && (m->dead || m->single || m->qn >= KEPT_MAX);
+}
+
+/* Mark m for its ring's astops (m->lock held): true when the caller is
+ * to push it (macc_push), holding the reference taken here. */
+static bool macc_mark(struct macc *m)
+{
+    if (m->stopq || !macc_want_stop(m))
+        return false;
+    m->stopq = true;
+    /* relaxed: the caller holds a reference. */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return true;
+}
+
+static void macc_push(struct ring *r, struct macc *m)
+{
+    struct macc *h = atomic_load_explicit(&r->astops, memory_order_relaxed);
+    do
+        m->snext = h;
+    /* release: snext before the owner's exchange (acquire). */
+    while (!atomic_compare_exchange_weak_explicit(
+        &r->astops, &h, m, memory_order_release, memory_order_relaxed));
+}
+
+/* Push a marked m on its ring r and kick the owner (entry's lock held or
+ * not, never m->lock or r->lock): under r->lock, so that a close's stop
+ * is either taken by a submit after this or was submitted before (the
+ * scrub, above); a ring whose owner left has cancelled everything. */
+static void macc_send(struct ring *r, struct macc *m)
+{
+    wf__spin_lock(&r->lock);
+    bool dead = r->dead;
+    if (!dead)
+        macc_push(r, m);
+    wf__spin_unlock(&r->lock);
+    if (!dead) {
+        wf__worker_io_kick(r->owner);
+        return;
+    }
+    wf__spin_lock(&m->lock);
+    m->stopq = false;
+    wf__spin_unlock(&m->lock);
+    macc_unref(m);
+}
+
+/* A completion of m's multishot on r (the reaper: m->lock only). */
+static void macc_cqe(struct ring *r, struct macc *m, struct io_uring_cqe *cqe)
+{
+    bool last = !(cqe->flags & IORING_CQE_F_MORE);
+    int res = cqe->res, gone = -1;
+    bool push = false, nomem = false;
+    wf__spin_lock(&m->lock);
+    if (m->scrubbed) { /* the NOP of an arming never submitted */
+        m->scrubbed = false;
+        res = -ECANCELED;
+    }
+    if (last)
+        m->armed = false;
+    if (m->dead) {
+        gone = res; /* its listener is closed: never handed out */
+    } else {
+        if (res >= 0 && !aq_put(m, res)) {
+            gone = res;
+            nomem = true;
+            m->err = WF_ENOMEM;
+        } else if (res < 0 && last) {
+            if (res == -EINVAL || res == -ENOTSOCK)
+                m->single = true; /* the single-shot path answers */
+            else if (res != -ECANCELED)
+                m->err = res;
+        }
+        push = macc_mark(m);
+        macc_wake(m);
+    }
+    wf__spin_unlock(&m->lock);
+    if (gone >= 0)
+        close(gone);
+    if (nomem)
+        fprintf(stderr, "weft: multishot accept: no memory to keep a "
+                        "connection; it was closed\n");
+    if (push) {
+        macc_push(r, m); /* r's owner is up: a completion with more */
+        wf__worker_io_kick(r->owner);
+    }
+    if (last)
+        macc_unref(m); /* the arming's */
+}
+
+/* Owner only, from submit with r->lock held: the multishot cancels
+ * asked for. An arming SQE still queued becomes a NOP under m's
+ * user_data (ends m like a last completion); else an ASYNC_CANCEL. */
+static void take_astops(struct ring *r)
+{
+    /* acquire: pairs with macc_push's release. */
+    struct macc *m =
+        atomic_exchange_explicit(&r->astops, NULL, memory_order_acquire);
+    while (m) {
+        struct macc *nx = m->snext;
+        uint64_t ud = (uint64_t)(uintptr_t)m | UD_MACC;
+        wf__spin_lock(&m->lock);
+        bool want = macc_want_stop(m) && m->r == r;
+        wf__spin_unlock(&m->lock);
+        struct io_uring_sqe *sqe = want ? queued_sqe(r, ud) : NULL;
+        if (sqe) {
+            wf__spin_lock(&m->lock);
+            m->scrubbed = true; /* no completion comes before the NOP's */
+            wf__spin_unlock(&m->lock);
+            io_uring_prep_nop(sqe);
+            io_uring_sqe_set_data64(sqe, ud);
+        } else if (want) {
+            sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe && enter(r) >= 0)
+                sqe = io_uring_get_sqe(&r->ring);
+            if (!sqe) { /* the kernel takes no more now: next round */
+                for (struct macc *p = m, *pn; p; p = pn) {
+                    pn = p->snext;
+                    macc_push(r, p);
+                }
+                atomic_store_explicit(&r->owner->io_kick, 1,
+                                      memory_order_relaxed);
+                return;
+            }
+            io_uring_prep_cancel64(sqe, ud, 0);
+            io_uring_sqe_set_data64(sqe, UD_CANCEL);
+            /* relaxed: a count (drain). */
+            atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+        }
+        wf__spin_lock(&m->lock);
+        m->stopq = false;
+        macc_wake(m); /* one may wait to arm again */
+        wf__spin_unlock(&m->lock);
+        macc_unref(m); /* the stack's */
+        m = nx;
+    }
+}
+
+/* The listener is closed, renewed or the reactor shuts down (entry's
+ * lock held): detach m, close what it kept, cancel its multishot. */
+static void macc_cancel(struct wf__clause *cl)
+{
+    struct macc *m = (struct macc *)((char *)cl - offsetof(struct macc, cl));
+    wf__iofd_macc_detach(m->e, cl);
+    wf__spin_lock(&m->lock);
+    m->dead = true;
+    while (m->qn)
+        close(aq_take(m));
+    macc_wake(m);
+    bool push = macc_mark(m);
+    struct ring *r = m->r;
+    wf__spin_unlock(&m->lock);
+    if (push)
+        macc_send(r, m);
+    macc_unref(m); /* the attachment's */
+}
+
+/* Arm m's multishot on r, the calling worker's ring, in sqe (entry's
+ * lock and m->lock held). */
+static void macc_arm(struct ring *r, struct macc *m, struct io_uring_sqe *sqe)
+{
+    io_uring_prep_multishot_accept(sqe, m->fd, NULL, NULL,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m | UD_MACC);
+    m->r = r;
+    m->armed = true;
+    /* relaxed: we hold the attachment's reference. */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    /* release: as in wf__ring_io. */
+    atomic_fetch_add_explicit(&r->inflight, 1, memory_order_release);
+    r->owner->io_active = true;
+}
+
+/* The peer's address of an accepted fd, as accept(2) would store it; a
+ * peer already gone leaves *len 0. */
+static void macc_peer(int fd, struct wf__ring_acc *a)
+{
+    if (!a->addr || !a->len)
+        return;
+    if (getpeername(fd, a->addr, a->len) != 0)
+        *a->len = 0;
+}
+
+/* Take what m holds for an acceptor (m->lock held): true with *res. */
+static bool macc_take(struct macc *m, ssize_t *res)
+{
+    if (m->qn) {
+        *res = aq_take(m);
+        return true;
+    }
+    if (m->err) {
+        *res = m->err;
+        m->err = 0;
+        return true;
+    }
+    return false;
+}
+
+/* A deadline that passed with nothing kept tries once (entry's lock
+ * held: fd is still the listener). */
+static ssize_t macc_try(int fd, ssize_t pe)
+{
+    int s = wf__fd(accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    return s >= 0 ? s : pe;
+}
+
+/* A fiber's accept of fd through its multishot state: 1 with the result
+ * in *out, 0 for the single-shot path (the fiber may have moved since r
+ * was its worker's ring). Locks: the entry's throughout but across the
+ * park; m->lock inside it, but not across sqe_get. */
+static int macc_io(struct wf__iofd *e, int fd, struct ring *r,
+                   struct wf__ring_acc *a, int64_t deadline, int what,
+                   ssize_t *out)
+{
+    uint32_t gen = wf__iofd_gen(e);
+    struct macc *fresh = NULL;
+    wf__iofd_lock(e);
+    struct macc *m = wf__iofd_macc(e);
+    if (!m && !wf__iofd_notsock(e)) {
+        wf__iofd_unlock(e);
+        fresh = macc_new(e, fd);
+        if (!fresh)
+            return 0; /* nothing armed, nothing lost */
+        wf__iofd_lock(e);
+        m = wf__iofd_macc(e);
+    }
+    int err;
+    wf__trace_io_begin((enum wf__tio)what, &err, fd);
+    ssize_t res = 0;
+    int pe = 0, took = 1;
+    struct rdr me;
+    wf__wait_init(&me.wt, wf__fiber_self());
+    if (wf__iofd_gen(e) != gen || (gen & 1)) {
+        res = WF_EBADF;
+        goto out_unlock;
+    }
+    if (!m && wf__iofd_notsock(e)) { /* a plain thread's mark (above) */
+        took = 0;
+        goto out_unlock;
+    }
+    if (!m) {
+        res = wf__iofd_macc_attach(e, gen, &fresh->cl, fresh);
+        if (res)
+            goto out_unlock;
+        m = fresh;
+    } else {
+        macc_free(fresh); /* not across the park: a shutdown may discard us */
+    }
+    fresh = NULL;
+    wf__spin_lock(&m->lock);
+    for (;;) {
+        if (macc_take(m, &res))
+            break;
+        if (pe) {
+            res = pe == WF_ETIMEDOUT ? macc_try(fd, pe) : pe;
+            break;
+        }
+        if (!m->armed && (m->single || !r)) {
+            took = 0; /* the single-shot path */
+            break;
+        }
+        if (!m->armed && !m->stopq) {
+            /* Nothing changes m meanwhile: only an acceptor arms (under
+             * the entry's lock, held), and nothing armed posts nothing. */
+            wf__spin_unlock(&m->lock);
+            struct io_uring_sqe *sqe = sqe_get(r);
+            wf__spin_lock(&m->lock);
+            if (!sqe) {
+                took = 0; /* the single-shot path gets none either */
+                break;
+            }
+            macc_arm(r, m, sqe);
+        }
+        atomic_store_explicit(&me.wt.state, 0, memory_order_relaxed);
+        me.next = m->waiters;
+        m->waiters = &me;
+        wf__spin_unlock(&m->lock);
+        wf__iofd_unlock(e);
+        wf__inspect_io(); /* wf_stats */
+        /* The round that submits an arming comes as soon as we park. */
+        int p = wf__waiter_park_word(&me.wt.w, &me.wt.state, 0, deadline,
+                                     WF__WHY_IO);
+        r = ring_get(wf__worker_self()); /* we may have moved */
+        wf__iofd_lock(e);
+        if (wf__iofd_gen(e) != gen || wf__iofd_macc(e) != m) {
+            /* Detached (and woken: not in the list any more). */
+            res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
+            goto out_unlock;
+        }
+        wf__spin_lock(&m->lock);
+        macc_unwait(m, &me);
+        if (p == WF_ETIMEDOUT || p == WF_ECANCELED)
+            pe = p;
+    }
+    wf__spin_unlock(&m->lock);
+out_unlock:
+    wf__iofd_unlock(e);
+    macc_free(fresh);
+    if (!took) {
+        wf__trace_io_end(&err, -EAGAIN);
+        return 0;
+    }
+    if (res >= 0)
+        macc_peer((int)res, a);
+    wf__trace_io_end(&err, res);
+    *out = res;
+    return 1;
+}
+
+/* Whether a multishot accept may be armed in this process. */
+static bool macc_maybe(void)
+{
+    const char *on = getenv("WEFT_IO_MSHOT");
+    return on && strcmp(on, "1") == 0;
+}
+
+/* A plain thread's wf_accept (see the top of this section): true with
+ * the result in *out, false for the readiness path. */
+static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
+                       int what, ssize_t *out)
+{
+    if (!macc_maybe())
+        return false;
+    int err;
+    struct wf__iofd *e = wf__iofd_get(fd, &err);
+    if (!e)
+        return false;
+    /* Only a listener is marked: the mark would send a connected
+     * socket's fiber reads past its kept data (multishot receive). */
+    int on = 0;
+    socklen_t olen = sizeof on;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) != 0 || !on)
+        return false;
+    struct rdr me;
+    bool inited = false;
+    ssize_t res = 0;
+    int pe = 0;
+    bool done = false;
+    for (;;) {
+        wf__iofd_lock(e);
+        uint32_t gen = wf__iofd_gen(e);
+        if (gen & 1) {
+            wf__iofd_unlock(e);
+            break; /* the readiness path says WF_EBADF */
+        }
+        wf__iofd_set_notsock(e, gen); /* no fiber arms from now on */
+        struct macc *m = wf__iofd_macc(e);
+        if (!m) {
+            wf__iofd_unlock(e);
+            break;
+        }
+        wf__spin_lock(&m->lock);
+        m->single = true;
+        bool push = macc_mark(m);
+        struct ring *r = m->r;
+        bool wait = false;
+        if (macc_take(m, &res))
+            done = true;
+        else if (pe) {
+            res = pe;
+            done = true;
+        } else if (m->armed && inited) {
+            wait = true;
+            atomic_store_explicit(&me.wt.state, 0, memory_order_relaxed);
+            me.next = m->waiters;
+            m->waiters = &me;
+        }
+        bool armed = m->armed;
+        wf__spin_unlock(&m->lock);
+        if (push)
+            macc_send(r, m);
+        if (done) {
+            wf__iofd_unlock(e);
+            break;
+        }
+        if (!armed) {
+            wf__iofd_unlock(e);
+            break; /* nothing will be kept: readiness */
+        }
+        wf__iofd_unlock(e);
+        if (!wait) {
+            int ie = wf__wait_init(&me.wt, NULL); /* no lock held */
+            if (ie) {
+                res = ie;
+                done = true;
+                break;
+            }
+            inited = true;
+            continue;
+        }
+        int p = wf__waiter_park_word(&me.wt.w, &me.wt.state, 0, deadline,
+                                     WF__WHY_IO);
+        wf__iofd_lock(e);
+        if (wf__iofd_gen(e) != gen || wf__iofd_macc(e) != m) {
+            /* Detached: woken, unlinked. */
+            res = wf__iofd_gen(e) != gen ? WF_EBADF : WF_ESHUTDOWN;
+            wf__iofd_unlock(e);
+            done = true;
+            break;
+        }
+        wf__spin_lock(&m->lock);
+        macc_unwait(m, &me);
+        wf__spin_unlock(&m->lock);
+        wf__iofd_unlock(e);
+        if (p < 0)
+            pe = p;
+    }
+    if (inited)
+        wf__wait_finish(&me.wt);
+    if (!done)
+        return false;
+    (void)what;
+    if (res >= 0)
+        macc_peer((int)res, a);
     *out = res;
     return true;
 }

@@ -19,13 +19,17 @@ struct wf__iofd;
 
 /* RECVV, SENDV: buf is a struct iovec array, n its count (recvmsg(2),
  * sendmsg(2)). ACCEPT: buf is a struct wf__ring_acc, n unused; the
- * result is the new descriptor, non-blocking and close-on-exec. */
+ * result is the new descriptor, non-blocking and close-on-exec (with
+ * WEFT_IO_MSHOT=1 from a multishot accept, also for plain threads while
+ * one is armed on the listener: rings.c). */
 enum wf__ring_kind {
     WF__RING_RECV,
     WF__RING_SEND,
     WF__RING_RECVV,
     WF__RING_SENDV,
-    WF__RING_ACCEPT
+    WF__RING_ACCEPT,
+    WF__RING_POLLIN /* wf_fd_wait for reading: only where multishot data
+                     * is kept (rings.c); buf, n unused, result WF_IO_READ */
 };
 
 struct wf__ring_acc {
@@ -68,6 +72,35 @@ void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl);
  * began (reads and writes on it then take the readiness path). */
 bool wf__iofd_notsock(struct wf__iofd *e);
 void wf__iofd_set_notsock(struct wf__iofd *e, uint32_t gen);
+/* Start the reactor if it is not running (a plain thread's read may come
+ * before any I/O started it): 0, or why not (WF_ESHUTDOWN: no runtime). */
+int wf__reactor_up(void);
+/* Multishot receive state of an entry (rings.c), under the entry's
+ * lock (wf__iofd_lock): the state's pointer; attach it with its clause
+ * linked in the entry while gen is current and the reactor up (0,
+ * WF_EBADF, WF_ESHUTDOWN), detach it (clause unlinked if linked). The
+ * reactor's close/renew and shutdown call wf__ring_cancel on the clause
+ * like any ring operation's, with the entry's lock held; that call may
+ * detach and free the state (the reactor reads the next clause first). */
+void wf__iofd_lock(struct wf__iofd *e);
+void wf__iofd_unlock(struct wf__iofd *e);
+void *wf__iofd_ms(struct wf__iofd *e);
+int wf__iofd_ms_attach(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl,
+                       void *ms);
+void wf__iofd_ms_detach(struct wf__iofd *e, struct wf__clause *cl);
+/* An edge for the entry's readers on readiness (entry lock held): they
+ * look again (a multishot was armed: wf_fd_wait goes to its state). */
+void wf__iofd_edge_read(struct wf__iofd *e);
+/* Whether fd has a multishot state that may be armed (not noarm): a
+ * fiber's wf_fd_wait for reading then waits on it (wf__ring_io with
+ * WF__RING_POLLIN), not on readiness, which the multishot swallows. */
+bool wf__ring_ms_live(int fd);
+/* Multishot accept state of a listener's entry (rings.c), the same way
+ * as the receive's above, in a slot of its own. */
+void *wf__iofd_macc(struct wf__iofd *e);
+int wf__iofd_macc_attach(struct wf__iofd *e, uint32_t gen,
+                         struct wf__clause *cl, void *macc);
+void wf__iofd_macc_detach(struct wf__iofd *e, struct wf__clause *cl);
 /* Whether the process runs under valgrind (io_uring waits hang there). */
 bool wf__reactor_valgrind(void);
 

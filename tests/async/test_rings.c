@@ -24,38 +24,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define GUARD (20 * WF_SEC)
-
-static bool rings_wanted(void)
-{
-    const char *s = getenv("WEFT_IO_RINGS");
-    return s && strcmp(s, "1") == 0;
-}
-
-/* Rings must be in use when asked for (skip where the kernel refuses). */
-static void check_rings(void)
-{
-    if (rings_wanted() && !wf_io_rings()) {
-        fprintf(stderr, "SKIP: WEFT_IO_RINGS=1 but no ring here\n");
-        exit(77);
-    }
-    if (!rings_wanted())
-        WT_CHECK(!wf_io_rings());
-}
-
-static struct wf_fiber go(wf_fiber_fn *fn, void *arg)
-{
-    struct wf_fiber f;
-    WT_CHECK_EQ(wf_go(&f, fn, arg), 0);
-    return f;
-}
-
-static void *join(struct wf_fiber f)
-{
-    void *r = NULL;
-    WT_CHECK_EQ(wf_join(f, &r, wf_deadline_in(GUARD)), 0);
-    return r;
-}
+#include "wt_rings.h"
 
 /* ---- echo ---------------------------------------------------------------- */
 
@@ -595,6 +564,8 @@ WT_CASE(peer_close_reset)
 
 /* ---- a plain thread's I/O beside fibers' ---------------------------------------- */
 
+static atomic_int echoes_done;
+
 static void *thread_echo(void *arg)
 {
     int fd = (int)P2U(arg);
@@ -607,6 +578,7 @@ static void *thread_echo(void *arg)
         WT_CHECK_EQ(
             wf_write_all(fd, buf, (size_t)n, NULL, wf_deadline_in(GUARD)), n);
     }
+    atomic_fetch_add(&echoes_done, 1);
     return NULL;
 }
 
@@ -625,8 +597,19 @@ static void *mixed_main(void *arg)
         fs[i] = go(client_side, U2P(a));
     }
     echo_pairs(8, echo_side);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++)
         join(fs[i]);
+    /* The threads see the end of their streams, then are joined; not
+     * before: a pthread_join would block this worker, and with multishot
+     * receives a client's close reaches the kernel (the multishot holds
+     * the socket) only once its ring's owner submits the cancel, which
+     * may be this worker. */
+    int64_t end = wf_deadline_in(GUARD);
+    while (atomic_load(&echoes_done) < 2) {
+        WT_CHECK(wf_now() < end);
+        wf_sleep(WF_MSEC);
+    }
+    for (int i = 0; i < 2; i++) {
         WT_CHECK_EQ(pthread_join(th[i], NULL), 0);
         WT_CHECK_EQ(wf_close(tfd[i]), 0);
     }

@@ -35,7 +35,10 @@
  *   trace_ring_lost       a thread's trace ring cannot be allocated (fault
  *                         injection): wf_trace_stop writes the file and
  *                         returns WF_ENOMEM (it used to return 0, the
- *                         thread's events missing without a word).
+ *                         thread's events missing without a word);
+ *   mshot_kept_oom        every allocation fails while a multishot
+ *                         receive keeps data (WEFT_IO_MSHOT=1): all of it
+ *                         is read, in order.
  * Each case runs its runtime in a forked child (limits stay there).
  */
 #include "wtest.h"
@@ -44,6 +47,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <pthread.h>
 #include <sys/resource.h>
@@ -645,6 +649,98 @@ WT_CASE(trace_ring_lost)
         WT_CHECK(st.st_size > 0); /* written, with or without the thread */
     }
     unlink(path);
+}
+
+/* ---- a multishot receive's kept data while allocations fail ---------------- */
+
+#define MS_N (6 * 4096 + 77) /* more buffers than a fresh queue has room for */
+
+static unsigned char ms_pat(size_t i)
+{
+    return (unsigned char)(i * 7 + (i >> 8));
+}
+
+/* Data the multishot keeps while every allocation fails is all read, in
+ * order (its queue used to grow with malloc in the completion handler:
+ * a failure dropped a buffer's data and ended the stream with WF_ENOMEM
+ * while the multishot went on). */
+static void *ms_oom_main(void *arg)
+{
+    (void)arg;
+    if (!wf_io_rings()) {
+        printf("SKIP: no ring here\n");
+        return NULL;
+    }
+    int sv[2];
+    socket_pair(sv);
+    WT_CHECK_EQ(wf_fd_register(sv[0]), 0);
+    char c;
+    WT_CHECK_EQ(write(sv[1], "!", 1), 1);
+    WT_CHECK_EQ(wf_read(sv[0], &c, 1, wf_deadline_in(20 * WF_SEC)), 1);
+    static unsigned char out[MS_N], in[MS_N];
+    for (size_t i = 0; i < MS_N; i++)
+        out[i] = ms_pat(i);
+    wf__fault_arm(1, true, 1u << WF__FAULT_ALLOC); /* every one fails */
+    WT_CHECK_EQ(write(sv[1], out, MS_N), MS_N);
+    /* Wait until the multishot has taken it all (the socket is empty). */
+    int64_t end = wf_deadline_in(20 * WF_SEC);
+    for (;;) {
+        int q = -1;
+        WT_CHECK_EQ(ioctl(sv[0], FIONREAD, &q), 0);
+        if (q == 0)
+            break;
+        WT_CHECK(wf_now() < end);
+        (void)wf_sleep(WF_MSEC);
+    }
+    /* Read it with allocations still failing: the completions may wait
+     * in the ring's queue until a read reaps them. */
+    size_t got = 0;
+    while (got < MS_N) {
+        ssize_t r =
+            wf_read(sv[0], in + got, MS_N - got, wf_deadline_in(20 * WF_SEC));
+        if (r <= 0)
+            WT_FAIL("read after %zu bytes: %zd", got, r);
+        got += (size_t)r;
+    }
+    long failed = wf__fault_failed();
+    wf__fault_arm(0, false, 0);
+    printf("allocations failed while the data was kept: %ld\n", failed);
+    WT_CHECK(memcmp(in, out, MS_N) == 0);
+    WT_CHECK_EQ(wf_close(sv[0]), 0);
+    close(sv[1]);
+    return NULL;
+}
+
+static void ms_oom_child(long arg, void *unused)
+{
+    (void)arg;
+    (void)unused;
+    setenv("WEFT_IO", "epoll", 1);
+    setenv("WEFT_IO_RINGS", "1", 1);
+    setenv("WEFT_IO_MSHOT", "1", 1);
+    struct wf_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.workers = 1;
+    WT_CHECK_EQ(wf_run(&cfg, ms_oom_main, NULL, NULL), 0);
+    exit(0);
+}
+
+WT_CASE(mshot_kept_oom)
+{
+    wt_fault_require();
+#ifndef WT_HAVE_URING
+    WT_SKIP("built without io_uring (liburing)");
+#endif
+    FILE *log = child_log();
+    in_child(ms_oom_child, 0, log);
+    rewind(log);
+    char line[512];
+    bool skip = false;
+    while (fgets(line, sizeof line, log))
+        skip |= strncmp(line, "SKIP:", 5) == 0;
+    wt_fault_dump(log);
+    if (skip)
+        WT_SKIP("no io_uring ring here");
 }
 
 WT_MAIN()
