@@ -23,9 +23,11 @@
 # Left out everywhere: the <prog>_uring.* duplicates (the reactor uses
 # epoll under valgrind, so they would repeat the epoll cases) - the
 # test_io_valgrind* cases, which start valgrind themselves, do run - and
-# the test_rings.* / test_rings_migrate.* cases: weft refuses io_uring
-# rings under valgrind (weft/io.h), so they skip, from inside a running
-# runtime; test_rings_off.* runs the same cases on the readiness path.
+# the test_rings.* / test_rings_migrate.* cases and the multishot ones
+# (test_rings_ms.*, test_rings_mshot*, test_rings_macc*, test_io_mshot*):
+# weft refuses io_uring rings under valgrind (weft/io.h), so they skip,
+# from inside a running runtime; test_rings_off.* runs the same cases on
+# the readiness path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +53,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-exclude='_uring\.|^test_rings(_migrate)?\.'
+exclude='_uring\.|^test_rings(_migrate|_ms|_mshot_[a-z]+|_macc_[a-z]+)?\.|^test_rings_(mshot|macc)\.|^test_io_mshot'
 [ "$full" = 1 ] || exclude+="|$SLOW"
 
 cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON \
