@@ -287,6 +287,8 @@ fi
 [ -n "$WB" ] && run weft "$WB" echo
 # The same on per-worker io_uring rings (opt-in, weft/io.h).
 [ -n "$WB" ] && run weftr env WEFT_IO_RINGS=1 "$WB" echo
+# And with multishot receives and accepts on the rings (weft/io.h).
+[ -n "$WB" ] && run weftm env WEFT_IO_RINGS=1 WEFT_IO_MSHOT=1 "$WB" echo
 # echo_peer TAG SERVER: start SERVER PORT, run the client against it, stop it.
 echo_peer() {
     local tag=$1 server=$2 port pid tries
@@ -357,6 +359,8 @@ fi
 if command -v wrk >/dev/null 2>&1; then
     [ -n "$HB" ] && run httpd "$ROOT/bench/httpd.sh" weft "$HB"
     [ -n "$HB" ] && run httpdr env WEFT_IO_RINGS=1 "$ROOT/bench/httpd.sh" weft "$HB"
+    [ -n "$HB" ] && run httpdm env WEFT_IO_RINGS=1 WEFT_IO_MSHOT=1 \
+        "$ROOT/bench/httpd.sh" weft "$HB"
     command -v nginx >/dev/null 2>&1 && run nginx "$ROOT/bench/httpd.sh" nginx
 fi
 
@@ -520,6 +524,10 @@ row "echo 1 conn, us rtt, io_uring rings" weftr:echo_rtt_us \
     "libuv server" uv:uv_echo_rtt_us "<=0.8"
 row "echo 1000 conns, krps, rings" weftr:echo_krps \
     "libuv server" uv:uv_echo_krps ">=1.2"
+row "echo 1 conn, us rtt, multishot" weftm:echo_rtt_us \
+    "libuv server" uv:uv_echo_rtt_us "<=0.8"
+row "echo 1000 conns, krps, multishot" weftm:echo_krps \
+    "libuv server" uv:uv_echo_krps ">=1.2"
 row "file 4k randread warm, kIOPS, more" weft:file_kiops \
     "fio io_uring, depth 64" fiou:fio_kiops ">=1"
 row "file 4k randread warm, kIOPS, more" weft:file_kiops \
@@ -550,6 +558,16 @@ row "httpd rings c1000, req/s" httpdr:httpd_rps_c1000 \
 row "httpd rings c1000, p99 latency, ms" httpdr:httpd_p99_c1000_ms \
     "nginx, 1 worker" nginx:httpd_p99_c1000_ms "<=1"
 row "httpd rings system calls per req" httpdr:httpd_syscalls_per_req \
+    "nginx, 1 worker" nginx:httpd_syscalls_per_req
+row "httpd multishot c100, req/s" httpdm:httpd_rps_c100 \
+    "nginx, 1 worker" nginx:httpd_rps_c100 ">=1.3"
+row "httpd multishot c100, p99 ms" httpdm:httpd_p99_c100_ms \
+    "nginx, 1 worker" nginx:httpd_p99_c100_ms "<=1"
+row "httpd multishot c1000, req/s" httpdm:httpd_rps_c1000 \
+    "nginx, 1 worker" nginx:httpd_rps_c1000 ">=1.3"
+row "httpd multishot c1000, p99 ms" httpdm:httpd_p99_c1000_ms \
+    "nginx, 1 worker" nginx:httpd_p99_c1000_ms "<=1"
+row "httpd multishot syscalls per req" httpdm:httpd_syscalls_per_req \
     "nginx, 1 worker" nginx:httpd_syscalls_per_req
 echo
 echo "raw figures ([run] name value unit; weft1/weft2: WEFT_WORKERS=1/2, weft: default workers;"
