@@ -446,11 +446,11 @@ WF_API const char *wf_io_backend(void);
  * whether rings are asked for and none has failed to set up in this run.
  * false while no runtime runs. Any thread.
  *
- * With rings, WEFT_IO_MSHOT=1 (read once a process; default off)
- * also makes a fiber's first wf_read, wf_recv (flags 0) or wf_readv of a
+ * With rings, WEFT_IO_MSHOT (a boolean, read by wf_init like every
+ * variable, weft/runtime.h; default off) also makes a fiber's first wf_read, wf_recv (flags 0) or wf_readv of a
  * socket arm one multishot receive with provided buffers on its worker's
  * ring: data that arrives with no reader waiting is kept in the ring's
- * buffers (4 KiB each; WEFT_IO_MSHOT_BUFS, a power of two up to
+ * buffers (4 KiB each; WEFT_IO_MSHOT_BUFS, a power of two from 1 to
  * 32768, sets their count per ring, default 1024) and a later read copies
  * it out with no system call. The data, then the end of the stream or an
  * error, come in order; a close drops what is kept. MSG_PEEK and
@@ -466,7 +466,7 @@ WF_API const char *wf_io_backend(void);
  * worker submits the multishot's cancel: a fiber that blocks that worker
  * in a system call delays it.
  *
- * WEFT_IO_MSHOT=1 also makes a fiber's first wf_accept on a listener arm
+ * WEFT_IO_MSHOT also makes a fiber's first wf_accept on a listener arm
  * one multishot accept on its worker's ring (Linux 5.19; an older kernel
  * refuses it and the listener keeps single-shot accepts): connections
  * accepted with no acceptor waiting are kept, up to about 256 a listener

@@ -30,6 +30,11 @@
  *   -               WEFT_IO_RINGS          off (a boolean: socket I/O on
  *                                          per-worker io_uring rings;
  *                                          weft/io.h)
+ *   -               WEFT_IO_MSHOT          off (a boolean: multishot
+ *                                          receives and accepts on the
+ *                                          rings; weft/io.h)
+ *   -               WEFT_IO_MSHOT_BUFS     1024 (a power of two from 1 to
+ *                                          32768: 4 KiB buffers per ring)
  *   -               WEFT_BLOCKING_THREADS  16 (weft/future.h)
  *   dump_signal     WEFT_DUMP_SIGNAL       none (a signal name or number;
  *                                          weft/inspect.h)

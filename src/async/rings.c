@@ -282,8 +282,7 @@ static struct ring *ring_get(struct wf__worker *w)
         goto fail_ring;
     }
     ms_setup(r);
-    const char *on = getenv("WEFT_IO_MSHOT");
-    r->macc = on && strcmp(on, "1") == 0;
+    r->macc = wf__config_io_mshot();
     /* release: pairs with wf__ring_event's acquire. */
     atomic_store_explicit(&w->io_ring, r, memory_order_release);
     return r;
@@ -993,32 +992,22 @@ struct ms {
     struct ms *cnext; /* r->mcancels (r->lock) */
 };
 
-/* WEFT_IO_MSHOT=1, read once: plain threads and fibers without a
- * buffer ring look at a descriptor's multishot state only then. */
+/* WEFT_IO_MSHOT as wf_init read it (core/config.c): plain threads and
+ * fibers without a buffer ring look at a descriptor's multishot state
+ * only then. */
 static bool ms_wanted(void)
 {
-    static atomic_int wanted; /* 0 unread, 1 no, 2 yes */
-    /* relaxed: every reader computes the same answer. */
-    int w = atomic_load_explicit(&wanted, memory_order_relaxed);
-    if (!w) {
-        const char *on = getenv("WEFT_IO_MSHOT");
-        w = on && strcmp(on, "1") == 0 ? 2 : 1;
-        atomic_store_explicit(&wanted, w, memory_order_relaxed);
-    }
-    return w == 2;
+    return wf__config_io_mshot();
 }
 
 static void ms_setup(struct ring *r)
 {
     if (!ms_wanted())
         return;
-    unsigned n = NBUF_DEFAULT;
-    const char *s = getenv("WEFT_IO_MSHOT_BUFS");
-    if (s) {
-        unsigned long v = strtoul(s, NULL, 10);
-        if (v >= 1 && v <= 32768 && (v & (v - 1)) == 0)
-            n = (unsigned)v;
-    }
+    /* WEFT_IO_MSHOT_BUFS: checked by wf_init (a power of two, at most
+     * 32768); 0 when unset. */
+    long set = wf__config_io_mshot_bufs();
+    unsigned n = set > 0 ? (unsigned)set : NBUF_DEFAULT;
     void *br = NULL;
     if (posix_memalign(&br, 4096, n * sizeof(struct io_uring_buf)))
         return;
@@ -2112,11 +2101,10 @@ out_unlock:
     return 1;
 }
 
-/* Whether a multishot accept may be armed in this process. */
+/* Whether a multishot accept may be armed in this run. */
 static bool macc_maybe(void)
 {
-    const char *on = getenv("WEFT_IO_MSHOT");
-    return on && strcmp(on, "1") == 0;
+    return wf__config_io_mshot();
 }
 
 /* A plain thread's wf_accept (see the top of this section): true with

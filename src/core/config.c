@@ -48,13 +48,13 @@
 #include "config.h"
 #include "core_int.h"
 
-enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME, SIGNAL, PATH };
+enum kind { COUNT, POW2, SIZE, DURATION, BOOLEAN, NAME, SIGNAL, PATH };
 
 struct var {
     const char *name;
     enum kind kind;
     size_t at, width;        /* the field of struct wf__env it sets */
-    int64_t min, max;        /* COUNT, SIZE (bytes), DURATION (ns) */
+    int64_t min, max;        /* COUNT, POW2, SIZE (bytes), DURATION (ns) */
     bool zero_is_off;        /* 0 is taken too, and stored as -1 */
     int64_t unit;            /* DURATION: a bare number's unit, in ns */
     const char *const *names; /* NAME: index = value stored */
@@ -91,6 +91,10 @@ static const struct var vars[] = {
      "auto, epoll or uring"},
     {"WEFT_IO_RINGS", BOOLEAN, FIELD(io_rings), 0, 1, false, 0, NULL,
      "1, true, yes, on, or 0, false, no, off"},
+    {"WEFT_IO_MSHOT", BOOLEAN, FIELD(io_mshot), 0, 1, false, 0, NULL,
+     "1, true, yes, on, or 0, false, no, off"},
+    {"WEFT_IO_MSHOT_BUFS", POW2, FIELD(io_mshot_bufs), 1, 32768, false, 0, NULL,
+     "a power of two from 1 to 32768 (buffers of 4 KiB per ring)"},
     {"WEFT_BLOCKING_THREADS", COUNT, FIELD(blocking_threads), 1,
      WF__BLOCKING_MAX, false, 0, NULL,
      "a whole number of threads from 1 to 4096"},
@@ -110,6 +114,8 @@ static const struct var vars[] = {
 
 static atomic_int cur_io;
 static atomic_bool cur_rings;
+static atomic_bool cur_mshot;
+static atomic_long cur_mshot_bufs;
 static atomic_long cur_blocking;
 
 /* ---- forms ------------------------------------------------------------- */
@@ -290,6 +296,9 @@ static bool parse(const struct var *v, const char *s, int64_t *out)
     case COUNT:
         ok = parse_count(s, out);
         break;
+    case POW2:
+        ok = parse_count(s, out) && *out > 0 && (*out & (*out - 1)) == 0;
+        break;
     case SIZE:
         ok = parse_size(s, out);
         break;
@@ -322,6 +331,7 @@ static void store(const struct var *v, struct wf__env *env, int64_t val)
     char *p = (char *)env + v->at;
     switch (v->kind) {
     case COUNT:
+    case POW2:
         WF_ASSERT(v->width == sizeof(long));
         *(long *)(void *)p = (long)val;
         break;
@@ -441,6 +451,9 @@ int wf__config_read_env(struct wf__env *out)
     /* relaxed: settings on their own, no pair (see the top) */
     atomic_store_explicit(&cur_io, out->io, memory_order_relaxed);
     atomic_store_explicit(&cur_rings, out->io_rings, memory_order_relaxed);
+    atomic_store_explicit(&cur_mshot, out->io_mshot, memory_order_relaxed);
+    atomic_store_explicit(&cur_mshot_bufs, out->io_mshot_bufs,
+                          memory_order_relaxed);
     atomic_store_explicit(&cur_blocking, out->blocking_threads,
                           memory_order_relaxed);
     return 0;
@@ -471,4 +484,16 @@ bool wf__config_io_rings(void)
 {
     /* relaxed: as cur_io */
     return atomic_load_explicit(&cur_rings, memory_order_relaxed);
+}
+
+bool wf__config_io_mshot(void)
+{
+    /* relaxed: as cur_io */
+    return atomic_load_explicit(&cur_mshot, memory_order_relaxed);
+}
+
+long wf__config_io_mshot_bufs(void)
+{
+    /* relaxed: as cur_io */
+    return atomic_load_explicit(&cur_mshot_bufs, memory_order_relaxed);
 }

@@ -55,6 +55,8 @@ struct wf__env {
     bool debug_migrate;
     int io;
     bool io_rings;
+    bool io_mshot;      /* WEFT_IO_MSHOT */
+    long io_mshot_bufs; /* WEFT_IO_MSHOT_BUFS: a power of two; 0 unset */
     long blocking_threads;
     int dump_signal;     /* a signal number; 0 unset, -1 off */
     int64_t deadlock_ns; /* 0 unset, -1 off */
@@ -102,6 +104,11 @@ int wf__config_io(void);
 
 /* WEFT_IO_RINGS likewise (false: unset or off). Any thread. */
 bool wf__config_io_rings(void);
+
+/* WEFT_IO_MSHOT and WEFT_IO_MSHOT_BUFS likewise (false, 0: unset). Any
+ * thread. */
+bool wf__config_io_mshot(void);
+long wf__config_io_mshot_bufs(void);
 
 /* WEFT_BLOCKING_THREADS likewise (0: unset). Any thread. */
 long wf__config_blocking_threads(void);

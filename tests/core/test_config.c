@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <weft.h>
@@ -39,6 +41,8 @@ static const char *const all_vars[] = {
     "WEFT_DEBUG_MIGRATE",
     "WEFT_IO",
     "WEFT_IO_RINGS",
+    "WEFT_IO_MSHOT",
+    "WEFT_IO_MSHOT_BUFS",
     "WEFT_BLOCKING_THREADS",
 };
 
@@ -62,6 +66,8 @@ __attribute__((constructor)) static void clear_vars(void)
     "0 (no reports) or a duration from 1ms to 3600s: whole milliseconds, "  \
     "or a whole number with a unit ns, us, ms or s"
 #define FORM_BOOL "1, true, yes, on, or 0, false, no, off"
+#define FORM_MSHOT_BUFS \
+    "a power of two from 1 to 32768 (buffers of 4 KiB per ring)"
 #define FORM_IO "auto, epoll or uring"
 #define FORM_BLOCKING "a whole number of threads from 1 to 4096"
 
@@ -600,6 +606,79 @@ WT_CASE(io_rings_variable)
     for (size_t i = 0; i < COUNT(bad); i++)
         if (bad[i][0]) /* empty: unset */
             expect_rejected("WEFT_IO_RINGS", bad[i], FORM_BOOL);
+}
+
+/* ---- WEFT_IO_MSHOT, WEFT_IO_MSHOT_BUFS ---------------------------------- */
+
+/* Whether multishot receives are on, seen from outside: after a first
+ * read has armed one, bytes sent later leave the socket's queue
+ * (FIONREAD 0) with no read, taken into the ring's buffers. 1 on, 0 off
+ * (the bytes stay queued for 300 ms), 2 no rings here. */
+static void *mshot_main(void *arg)
+{
+    (void)arg;
+    if (!wf_io_rings())
+        return U2P(2);
+    int sv[2];
+    WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    char c;
+    WT_CHECK_EQ(write(sv[1], "!", 1), 1);
+    WT_CHECK_EQ(wf_read(sv[0], &c, 1, wf_deadline_in(5 * WF_SEC)), 1);
+    WT_CHECK_EQ(write(sv[1], "xy", 2), 2);
+    int q = -1;
+    for (int i = 0; i < 300; i++) {
+        WT_CHECK_EQ(ioctl(sv[0], FIONREAD, &q), 0);
+        if (q == 0)
+            break;
+        wf_sleep(WF_MSEC);
+    }
+    char two[2];
+    WT_CHECK_EQ(wf_read(sv[0], two, 2, wf_deadline_in(5 * WF_SEC)), 2);
+    WT_CHECK(memcmp(two, "xy", 2) == 0);
+    WT_CHECK_EQ(wf_close(sv[0]), 0);
+    WT_CHECK_EQ(close(sv[1]), 0);
+    return U2P(q == 0);
+}
+
+WT_CASE(io_mshot_variables)
+{
+    /* Every boolean spelling takes effect (only "1" did once: "true" was
+     * silently off), and the buffer count is checked, not ignored. */
+    WT_CHECK_EQ(setenv("WEFT_IO_RINGS", "1", 1), 0);
+    static const char *const on[] = {"1", "true", "ON", "yes"};
+    for (size_t i = 0; i < COUNT(on); i++) {
+        WT_CHECK_EQ(setenv("WEFT_IO_MSHOT", on[i], 1), 0);
+        uintptr_t r = P2U(run_main(1, mshot_main, NULL));
+        if (r == 2)
+            return; /* no io_uring rings on this machine */
+        if (r != 1)
+            WT_FAIL("WEFT_IO_MSHOT=%s: multishot not on", on[i]);
+    }
+    static const char *const off[] = {"0", "off", "false"};
+    for (size_t i = 0; i < COUNT(off); i++) {
+        WT_CHECK_EQ(setenv("WEFT_IO_MSHOT", off[i], 1), 0);
+        WT_CHECK_EQ(P2U(run_main(1, mshot_main, NULL)), 0);
+    }
+    WT_CHECK_EQ(unsetenv("WEFT_IO_MSHOT"), 0);
+    WT_CHECK_EQ(P2U(run_main(1, mshot_main, NULL)), 0);
+    static const char *const bad[] = {"2", "mshot", " 1"};
+    for (size_t i = 0; i < COUNT(bad); i++)
+        expect_rejected("WEFT_IO_MSHOT", bad[i], FORM_BOOL);
+    WT_CHECK_EQ(unsetenv("WEFT_IO_MSHOT"), 0);
+
+    WT_CHECK_EQ(setenv("WEFT_IO_MSHOT", "1", 1), 0);
+    static const char *const bufs[] = {"1", "2", "1024", "32768"};
+    for (size_t i = 0; i < COUNT(bufs); i++) {
+        WT_CHECK_EQ(setenv("WEFT_IO_MSHOT_BUFS", bufs[i], 1), 0);
+        WT_CHECK_EQ(P2U(run_main(1, mshot_main, NULL)), 1);
+    }
+    static const char *const badbufs[] = {"0",     "3",  "1000",
+                                          "65536", "-2", "4k"};
+    for (size_t i = 0; i < COUNT(badbufs); i++)
+        expect_rejected("WEFT_IO_MSHOT_BUFS", badbufs[i], FORM_MSHOT_BUFS);
+    WT_CHECK_EQ(unsetenv("WEFT_IO_MSHOT_BUFS"), 0);
+    WT_CHECK_EQ(unsetenv("WEFT_IO_MSHOT"), 0);
+    WT_CHECK_EQ(unsetenv("WEFT_IO_RINGS"), 0);
 }
 
 /* ---- WEFT_BLOCKING_THREADS --------------------------------------------- */

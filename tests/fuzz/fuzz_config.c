@@ -28,7 +28,7 @@
 
 #include "core/config.h"
 
-enum kind { COUNT, SIZE, DURATION, BOOLEAN, NAME, SIGNAL, PATH };
+enum kind { COUNT, POW2, SIZE, DURATION, BOOLEAN, NAME, SIGNAL, PATH };
 
 /* The reference: each variable's kind and range, from README.md's table. */
 static const struct ref {
@@ -47,6 +47,8 @@ static const struct ref {
     {"WEFT_DEBUG_MIGRATE", BOOLEAN, 0, 1, false, 0},
     {"WEFT_IO", NAME, 0, 2, false, 0},
     {"WEFT_IO_RINGS", BOOLEAN, 0, 1, false, 0},
+    {"WEFT_IO_MSHOT", BOOLEAN, 0, 1, false, 0},
+    {"WEFT_IO_MSHOT_BUFS", POW2, 1, 32768, false, 0},
     {"WEFT_BLOCKING_THREADS", COUNT, 1, 4096, false, 0},
     {"WEFT_DUMP_SIGNAL", SIGNAL, 1, 64, true, 0},
     {"WEFT_DEADLOCK_MS", DURATION, WF_MSEC, 3600 * WF_SEC, true, WF_MSEC},
@@ -141,6 +143,15 @@ static bool ref_parse(const struct ref *r, const char *s, int64_t *out)
             v = -v;
         break;
     }
+    case POW2: /* a count that is a power of two */
+        if (*s == '-' || !ref_digits(&s, &v) || *s)
+            return false;
+        for (int64_t rest = v; rest > 1; rest /= 2)
+            if (rest % 2)
+                return false; /* an odd factor */
+        if (v == 0)
+            return false;
+        break;
     case SIZE: {
         int64_t mul = 1;
         if (!ref_digits(&s, &v))
@@ -255,6 +266,10 @@ static int64_t field(const struct ref *r, const struct wf__env *e)
         return e->io;
     if (!strcmp(n, "WEFT_IO_RINGS"))
         return e->io_rings;
+    if (!strcmp(n, "WEFT_IO_MSHOT"))
+        return e->io_mshot;
+    if (!strcmp(n, "WEFT_IO_MSHOT_BUFS"))
+        return e->io_mshot_bufs;
     if (!strcmp(n, "WEFT_BLOCKING_THREADS"))
         return e->blocking_threads;
     if (!strcmp(n, "WEFT_DUMP_SIGNAL"))
