@@ -481,7 +481,9 @@ WF_API const char *wf_io_backend(void);
  * every kept connection, which was never handed out. A plain thread's
  * wf_accept on such a listener takes kept connections first, waits for
  * the armed multishot's, and turns the listener back to readiness
- * accepts for fibers too until it is closed. */
+ * accepts for fibers too until it is closed (kept connections are still
+ * taken first); so does a wf_fd_wait for reading on it by anyone, which
+ * is ready while a connection is kept. */
 WF_API bool wf_io_rings(void);
 
 /* ---- name resolution ----------------------------------------------------------- */

@@ -193,8 +193,8 @@ static void macc_cancel(struct wf__clause *cl);
 static int macc_io(struct wf__iofd *e, int fd, struct ring *r,
                    struct wf__ring_acc *a, int64_t deadline, int what,
                    ssize_t *out);
-static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
-                       int what, ssize_t *out);
+static bool macc_plain(int fd, struct wf__ring_acc *a, bool poll,
+                       int64_t deadline, int what, ssize_t *out);
 #define UD_MACC     4u /* tag bit: a struct macc's address */
 #define MACC_CLAUSE 1  /* a multishot accept's clause (its `queue`) */
 
@@ -653,6 +653,20 @@ static bool finish(struct op *o)
     return scrubbed;
 }
 
+/* A call by a plain thread or a fiber on a worker without a ring: the
+ * descriptor's multishot states still come first (nothing they kept may
+ * be left behind a caller that waits on the socket itself): reads go
+ * through ms_gate, accepts through macc_plain. False: readiness. */
+static bool no_ring(int fd, enum wf__ring_kind kind, void *buf, size_t n,
+                    int flags, int64_t deadline, int what, ssize_t *out)
+{
+    if (kind == WF__RING_ACCEPT)
+        return macc_plain(fd, buf, false, deadline, what, out);
+    bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
+              kind == WF__RING_POLLIN;
+    return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
+}
+
 bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
                  int flags, int64_t deadline, int what, ssize_t *out)
 {
@@ -662,25 +676,30 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
      * through the descriptor's multishot state, if any (ms_gate). */
     bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
               kind == WF__RING_POLLIN;
+    /* A wait for reading on a listener whose multishot accept keeps
+     * connections: ready while one is kept (macc_plain). */
+    if (kind == WF__RING_POLLIN &&
+        macc_plain(fd, NULL, true, deadline, what, out))
+        return true;
     struct wf__fcb *self = wf__fiber_self();
-    if (!self) { /* plain thread: readiness (accept: see macc_plain) */
-        if (kind == WF__RING_ACCEPT)
-            return macc_plain(fd, buf, deadline, what, out);
-        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
-    }
+    if (!self) /* plain thread: readiness (accept: see macc_plain) */
+        return no_ring(fd, kind, buf, n, flags, deadline, what, out);
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
-    if (!e || wf__iofd_notsock(e))
+    if (!e)
         return false;
+    if (wf__iofd_notsock(e)) /* a listener marked by macc_plain: its */
+        return kind == WF__RING_ACCEPT && /* kept connections first */
+               macc_plain(fd, buf, false, deadline, what, out);
     if (!ring_get(wf__worker_self())) /* before spending: readiness does */
-        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
+        return no_ring(fd, kind, buf, n, flags, deadline, what, out);
     /* The spend may yield, and the fiber then goes on on another worker,
      * whose ring is the one to use: the worker is read after it. */
     wf__coop_spend(self);
     struct wf__worker *w = wf__worker_self();
     struct ring *r = ring_get(w);
     if (!r)
-        return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
+        return no_ring(fd, kind, buf, n, flags, deadline, what, out);
     if (rd && !r->br) {
         if (ms_gate(fd, kind, buf, n, flags, deadline, what, out))
             return true;
@@ -701,7 +720,7 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
         w = wf__worker_self(); /* single-shot: we may have moved */
         r = ring_get(w);
         if (!r)
-            return false;
+            return no_ring(fd, kind, buf, n, flags, deadline, what, out);
     }
     struct op o;
     o.ring = r;
@@ -1646,7 +1665,13 @@ static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     kernel's backlog holds the rest, and an acceptor that empties the
  *     FIFO arms again. A state is in at most one ring's astops (`stopq`),
  *     and none arms while it is there, so the stack it is in is that of
- *     the ring where it may be armed.
+ *     the ring where it may be armed. The owner that finds nothing to
+ *     stop unmarks in the same m->lock section in which it looked: a
+ *     close between a look and a later unmark found the mark set, did
+ *     not push, and the multishot stayed armed on the closed listener
+ *     (found by reading; the reaper of a closed state's completion also
+ *     marks it now). One marked on a ring and armed again on another
+ *     (the mark's reference moves with it) is pushed on that one.
  *   - close, renew, shutdown (the reactor's walk, entry's lock held):
  *     detach, close every kept descriptor, wake the acceptors (WF_EBADF /
  *     WF_ESHUTDOWN), and ask the owner to cancel an armed multishot; its
@@ -1674,7 +1699,18 @@ static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     first and waits with the fibers while one is armed, then uses
  *     readiness. So a listener a plain thread accepts on stays off
  *     multishot until it is closed; a fiber's accept that reads the mark
- *     late still finds it under the entry's lock before arming.
+ *     late still finds it under the entry's lock before arming. A fiber
+ *     on a worker without a ring (one failed to set up) takes the same
+ *     path, and so does every accept on a marked listener, fiber or not:
+ *     the kept descriptors come first (they went to the empty backlog;
+ *     test: plain_accept_then_fibers).
+ *   - wf_fd_wait for reading on a listener, by anyone: through the same
+ *     path with `poll` (macc_plain): ready while a connection is kept
+ *     (none is taken), else it waits with the acceptors while one is
+ *     armed, then on readiness; the listener is marked as above, so no
+ *     multishot armed later can take a connection from under the wait
+ *     (it waited for the backlog while the FIFO held connections; test:
+ *     fd_wait_sees_kept).
  * Measured (1 worker, one fiber accepting without the address and
  * closing, a separate process of 2 threads connecting and resetting;
  * 5 alternating rounds of 3 s on a 2-core machine at load 7.4-8.3):
@@ -1853,7 +1889,8 @@ static void macc_cqe(struct ring *r, struct macc *m, struct io_uring_cqe *cqe)
     if (last)
         m->armed = false;
     if (m->dead) {
-        gone = res; /* its listener is closed: never handed out */
+        gone = res;          /* its listener is closed: never handed out */
+        push = macc_mark(m); /* and its multishot stopped */
     } else {
         if (res >= 0 && !aq_put(m, res)) {
             gone = res;
@@ -1895,15 +1932,38 @@ static void take_astops(struct ring *r)
         uint64_t ud = (uint64_t)(uintptr_t)m | UD_MACC;
         wf__spin_lock(&m->lock);
         bool want = macc_want_stop(m) && m->r == r;
+        struct ring *mr = m->r;
+        bool elsewhere = !want && macc_want_stop(m);
+        if (!want && !elsewhere) {
+            /* Nothing to stop: unmarked in the same section that looked,
+             * so that a close after it marks and pushes again (one
+             * between a look and a later unmark found the mark set and
+             * left the multishot armed for good). */
+            m->stopq = false;
+            macc_wake(m);
+        }
         wf__spin_unlock(&m->lock);
-        struct io_uring_sqe *sqe = want ? queued_sqe(r, ud) : NULL;
+        if (elsewhere) {
+            /* Armed again on another ring since it was marked: the stop
+             * goes there, with the mark and its reference. */
+            macc_push(mr, m);
+            wf__worker_io_kick(mr->owner);
+            m = nx;
+            continue;
+        }
+        if (!want) {
+            macc_unref(m); /* the stack's */
+            m = nx;
+            continue;
+        }
+        struct io_uring_sqe *sqe = queued_sqe(r, ud);
         if (sqe) {
             wf__spin_lock(&m->lock);
             m->scrubbed = true; /* no completion comes before the NOP's */
             wf__spin_unlock(&m->lock);
             io_uring_prep_nop(sqe);
             io_uring_sqe_set_data64(sqe, ud);
-        } else if (want) {
+        } else {
             sqe = io_uring_get_sqe(&r->ring);
             if (!sqe && enter(r) >= 0)
                 sqe = io_uring_get_sqe(&r->ring);
@@ -2107,10 +2167,16 @@ static bool macc_maybe(void)
     return wf__config_io_mshot();
 }
 
-/* A plain thread's wf_accept (see the top of this section): true with
- * the result in *out, false for the readiness path. */
-static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
-                       int what, ssize_t *out)
+/* An accept that cannot arm a multishot (a plain thread's, or a fiber's
+ * on a worker without a ring; see the top of this section), or with
+ * poll a wait for reading (wf_fd_wait) by anyone: the listener is marked
+ * so that nothing arms it again and its multishot is stopped; kept
+ * connections come first (poll: WF_IO_READ while one is kept, without
+ * taking it), then the caller waits on the state while the multishot is
+ * armed, then takes the readiness path. True with the result in *out,
+ * false for the readiness path. */
+static bool macc_plain(int fd, struct wf__ring_acc *a, bool poll,
+                       int64_t deadline, int what, ssize_t *out)
 {
     if (!macc_maybe())
         return false;
@@ -2147,9 +2213,11 @@ static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
         bool push = macc_mark(m);
         struct ring *r = m->r;
         bool wait = false;
-        if (macc_take(m, &res))
+        if (poll ? m->qn || m->err : macc_take(m, &res)) {
+            if (poll)
+                res = WF_IO_READ;
             done = true;
-        else if (pe) {
+        } else if (pe) {
             res = pe;
             done = true;
         } else if (m->armed && inited) {
@@ -2172,7 +2240,8 @@ static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
         }
         wf__iofd_unlock(e);
         if (!wait) {
-            int ie = wf__wait_init(&me.wt, NULL); /* no lock held */
+            /* no lock held */
+            int ie = wf__wait_init(&me.wt, wf__fiber_self());
             if (ie) {
                 res = ie;
                 done = true;
@@ -2203,7 +2272,7 @@ static bool macc_plain(int fd, struct wf__ring_acc *a, int64_t deadline,
     if (!done)
         return false;
     (void)what;
-    if (res >= 0)
+    if (res >= 0 && !poll)
         macc_peer((int)res, a);
     *out = res;
     return true;

@@ -792,3 +792,160 @@ WT_CASE(plain_accept_on_connected_socket)
 }
 
 WT_MAIN()
+
+/* ---- a wait for reading on a listener with connections kept --------------------- */
+
+/* wf_fd_wait(l, WF_IO_READ) with connections kept by the multishot (the
+ * kernel's backlog is empty): ready at once, and then every connection
+ * is accepted. It waited for a connection the multishot would take. */
+static void *fd_wait_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int port, l = listener(&port, 64);
+    int base = nfds();
+    int c0 = connect_to(port);
+    int s0 = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
+    WT_CHECK(s0 >= 0);
+    int cs[KEPT];
+    for (int i = 0; i < KEPT; i++) {
+        cs[i] = connect_to(port);
+        send_idx(cs[i], (uint32_t)i);
+    }
+    if (mshot())
+        wait_nfds(base + 2 + 2 * KEPT); /* kept: accepted, not handed */
+    WT_CHECK_EQ(wf_fd_wait(l, WF_IO_READ, wf_deadline_in(GUARD)), WF_IO_READ);
+    char seen[KEPT] = {0};
+    for (int i = 0; i < KEPT; i++) {
+        WT_CHECK_EQ(wf_fd_wait(l, WF_IO_READ, wf_deadline_in(GUARD)),
+                    WF_IO_READ);
+        mark_seen(accept_checked(l, wf_deadline_in(GUARD)), seen, KEPT);
+    }
+    for (int i = 0; i < KEPT; i++)
+        WT_CHECK_EQ(wf_close(cs[i]), 0);
+    WT_CHECK_EQ(wf_close(s0), 0);
+    WT_CHECK_EQ(wf_close(c0), 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+    return NULL;
+}
+
+WT_CASE(fd_wait_sees_kept)
+{
+    run_main(2, fd_wait_main, NULL);
+}
+
+/* ---- a close racing the owner's look at a stop ------------------------------------ */
+
+/* The bound reached marks the multishot for a stop; an accept then takes
+ * one (below the bound again) while the listener is closed. The owner's
+ * look at the stop (nothing to stop) and the close's mark (already
+ * marked) must not leave the multishot armed on the closed listener: a
+ * connect to its port is then refused, not accepted by the kernel for a
+ * listener nobody has. */
+#define OVER 260 /* past the bound of 256 */
+
+static int connect_raw(int port)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    WT_CHECK(c >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int rc = connect(c, (struct sockaddr *)&sa, sizeof sa);
+    int e = rc == 0 ? 0 : errno;
+    close(c);
+    return e;
+}
+
+static void *stop_race_accept(void *arg)
+{
+    int l = (int)P2U(arg);
+    int s = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
+    if (s >= 0)
+        WT_CHECK_EQ(wf_close(s), 0);
+    return NULL;
+}
+
+static void *stop_race_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int *cs = calloc(OVER, sizeof *cs);
+    WT_CHECK(cs != NULL);
+    for (int round = 0; round < 4; round++) {
+        int port, l = listener(&port, 1024);
+        int base = nfds();
+        int c0 = connect_to(port);
+        int s0 = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
+        WT_CHECK(s0 >= 0);
+        for (int i = 0; i < OVER; i++)
+            cs[i] = connect_to(port);
+        if (mshot()) /* the bound reached: the stop is marked */
+            wait_nfds_(base + 2 + OVER + 256, true);
+        struct wf_fiber a = go(stop_race_accept, U2P(l));
+        WT_CHECK_EQ(wf_close(l), 0);
+        join(a);
+        /* Refused once the listening socket is gone for good. */
+        int64_t end = wf_deadline_in(GUARD);
+        int e;
+        while ((e = connect_raw(port)) != ECONNREFUSED) {
+            if (wf_now() >= end)
+                WT_FAIL("round %d: port %d still accepts (%d)", round, port, e);
+            wf_sleep(WF_MSEC);
+        }
+        for (int i = 0; i < OVER; i++)
+            WT_CHECK_EQ(wf_close(cs[i]), 0);
+        WT_CHECK_EQ(wf_close(s0), 0);
+        WT_CHECK_EQ(wf_close(c0), 0);
+    }
+    free(cs);
+    return NULL;
+}
+
+WT_CASE(close_racing_a_stop)
+{
+    run_main(2, stop_race_main, NULL);
+}
+
+/* ---- a plain thread's accept, then fibers' ------------------------------------------ */
+
+/* A plain thread's accept marks the listener readiness-only while
+ * connections are kept; the fibers' accepts after it must still take
+ * the kept ones first (they went to the kernel's empty backlog, and the
+ * kept connections were closed unseen with the listener). */
+static void *plain_then_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    int port, l = listener(&port, 64);
+    int base = nfds();
+    int c0 = connect_to(port);
+    int s0 = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD)); /* arms */
+    WT_CHECK(s0 >= 0);
+    int cs[KEPT];
+    for (int i = 0; i < KEPT; i++) {
+        cs[i] = connect_to(port);
+        send_idx(cs[i], (uint32_t)i);
+    }
+    if (mshot())
+        wait_nfds(base + 2 + 2 * KEPT);
+    pthread_t t;
+    WT_CHECK_EQ(pthread_create(&t, NULL, plain_one, U2P(l)), 0);
+    void *res;
+    WT_CHECK_EQ(pthread_join(t, &res), 0); /* a kept one: no wait */
+    char seen[KEPT] = {0};
+    mark_seen((int)(intptr_t)P2U(res), seen, KEPT);
+    for (int i = 1; i < KEPT; i++)
+        mark_seen(accept_checked(l, wf_deadline_in(GUARD)), seen, KEPT);
+    for (int i = 0; i < KEPT; i++)
+        WT_CHECK_EQ(wf_close(cs[i]), 0);
+    WT_CHECK_EQ(wf_close(s0), 0);
+    WT_CHECK_EQ(wf_close(c0), 0);
+    WT_CHECK_EQ(wf_close(l), 0);
+    return NULL;
+}
+
+WT_CASE(plain_accept_then_fibers)
+{
+    run_main(2, plain_then_main, NULL);
+}
