@@ -456,6 +456,9 @@ WF_API const char *wf_io_backend(void);
  * error, come in order; a close drops what is kept. MSG_PEEK and
  * MSG_WAITALL are served from what is kept once a socket has it, and a
  * fiber's wf_fd_wait for reading is ready when something is kept. A
+ * wf_recv with flags on a socket with nothing kept waits on the socket
+ * itself; while it waits, other fibers' reads of that socket do too (no
+ * multishot is armed that could keep the data it waits for). A
  * plain thread's wf_read, wf_recv, wf_readv or wf_fd_wait for reading of
  * a socket (or a fiber's, on a worker whose ring has no buffers) takes
  * what is kept first, in order, and stops the socket's multishot for

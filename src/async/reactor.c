@@ -766,18 +766,22 @@ int wf__reactor_watch_ring(int ringfd, uint32_t index)
 
 int wf__iofd_ring_link(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl)
 {
-    int err = 0;
-    wf__spin_lock(&e->lock);
-    /* As in wf__iofd_wait: the generation under the lock, and R.up
-     * (cleared before shutdown's walk takes this lock). */
+    /* As in wf__iofd_wait: the generation under the lock (the caller's),
+     * and R.up (cleared before shutdown's walk takes this lock). */
     if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
-        err = WF_EBADF;
-    else if (!atomic_load_explicit(&R.up, memory_order_relaxed))
-        err = WF_ESHUTDOWN;
-    else
-        wf__clauseq_link(&e->rq, cl, false);
-    wf__spin_unlock(&e->lock);
-    return err;
+        return WF_EBADF;
+    if (!atomic_load_explicit(&R.up, memory_order_relaxed))
+        return WF_ESHUTDOWN;
+    wf__clauseq_link(&e->rq, cl, false);
+    return 0;
+}
+
+bool wf__iofd_rq_has(struct wf__iofd *e, uint8_t queue)
+{
+    for (struct wf__clause *cl = e->rq.head; cl; cl = cl->next)
+        if (cl->queue == queue)
+            return true;
+    return false;
 }
 
 void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl)

@@ -197,6 +197,8 @@ static bool macc_plain(int fd, struct wf__ring_acc *a, bool poll,
                        int64_t deadline, int what, ssize_t *out);
 #define UD_MACC     4u /* tag bit: a struct macc's address */
 #define MACC_CLAUSE 1  /* a multishot accept's clause (its `queue`) */
+#define RECV_CLAUSE 2  /* a single-shot receive's clause (its `queue`) */
+static bool ms_busy(struct wf__iofd *e);
 
 /* One operation; on its fiber's stack. */
 struct op {
@@ -700,6 +702,7 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     struct ring *r = ring_get(w);
     if (!r)
         return no_ring(fd, kind, buf, n, flags, deadline, what, out);
+again: /* a receive that found a state at its link (below) */
     if (rd && !r->br) {
         if (ms_gate(fd, kind, buf, n, flags, deadline, what, out))
             return true;
@@ -732,6 +735,7 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     wf__wait_init(&o.wt, self);
     atomic_init(&o.wt.state, 0);
     o.cl.wait = &o.wt;
+    o.cl.queue = rd ? RECV_CLAUSE : 0;
     /* The SQE before the link: a submit that makes room takes the
      * cancels handed to us, and one for o (a close once o is linked) must
      * find o's SQE in the queue to scrub it. No submit comes between the
@@ -740,12 +744,21 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     if (!sqe)
         return false; /* the kernel takes no more now: readiness */
     uint32_t gen = wf__iofd_gen(e);
-    err = wf__iofd_ring_link(e, gen, &o.cl);
-    if (err) {
+    /* A receive never waits in the kernel beside a multishot state that
+     * may keep data (the multishot would take what it waits for): one
+     * that finds such a state now goes through it (multishot receive,
+     * "flagged receives"). */
+    wf__iofd_lock(e);
+    bool via_ms = rd && ms_busy(e);
+    err = via_ms ? 0 : wf__iofd_ring_link(e, gen, &o.cl);
+    wf__iofd_unlock(e);
+    if (err || via_ms) {
         io_uring_prep_nop(sqe); /* the SQE is taken: make it harmless */
         io_uring_sqe_set_data64(sqe, UD_CANCEL);
         /* relaxed: a count (drain). */
         atomic_fetch_add_explicit(&r->inflight, 1, memory_order_relaxed);
+        if (via_ms)
+            goto again; /* no switch since: still w's fiber, r its ring */
         *out = err;
         return true;
     }
@@ -910,6 +923,35 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     single-shot receive would overtake the queued data): MSG_PEEK
  *     copies without consuming, MSG_WAITALL waits until the buffer is
  *     full or the stream ends, other flags are ignored.
+ *   - flagged receives (a single-shot receive waiting in the kernel while
+ *     another reader would arm): a multishot armed beside it may take
+ *     the data it waits for, and it would wait on. The invariant, under
+ *     the entry's lock: a single-shot receive (IORING_OP_RECV/RECVMSG,
+ *     its clause in the entry's rq with `queue` RECV_CLAUSE) is never
+ *     linked while the entry has a state that may keep data ("busy",
+ *     ms_busy: any but a noarm one with nothing kept, armed or ended,
+ *     which stays so, since nothing arms a noarm state), and a state
+ *     that may arm is never attached while such a receive is linked.
+ *     Both checks are made under the entry's lock together with the
+ *     link (wf__ring_io) or the attachment (ms_io), so of a receive and
+ *     an arming reader whoever takes the lock first decides:
+ *       . the receive links first: the reader finds it (at ms_io's first
+ *         look, or at the attachment, for one linked while the reader
+ *         allocated the state) and goes single-shot too; both wait in
+ *         the kernel, which hands the data to one of them, and nothing
+ *         is kept. The next read after the receives are unlinked arms
+ *         (tests: peek_parked_then_read_arms, waitall_parked_then_read_
+ *         arms, _apart for two workers).
+ *       . the reader attaches first: the receive, flagged or one sent
+ *         single-shot by the case above, finds the busy state when it
+ *         links (ms_io's early return for flags, or for a linked
+ *         receive, came before) and, its SQE made a NOP, starts again
+ *         through the state (ms_io, or ms_gate on a ring without
+ *         buffers), where it reads the queue first (test:
+ *         flagged_recv_races_arming, the two orders at random).
+ *     A state's own re-arming needs no check: while it is attached no
+ *     receive links. A plain thread's or bufferless ring's noarm state
+ *     may come beside a linked receive: it never arms.
  *   - deadline or cancellation of a parked reader while data arrives:
  *     data is queued by the reaper under the state's lock whether or not
  *     a reader waits; a reader that wakes with WF_ETIMEDOUT or
@@ -963,10 +1005,6 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     an edge (wf__iofd_edge_read), and the waiter, finding the socket
  *     empty and a live state (wf__ring_ms_live), waits on the state
  *     instead (io.c's wf_fd_wait; test: fd_wait_then_another_arms).
- * Not handled: a fiber's single-shot receive with flags (no state)
- * waiting in the kernel when another fiber's flags-0 read arms: the
- * multishot may take data the receive would have had, and the receive
- * waits for more.
  * A close's cancel is the owner's to submit: until then the armed
  * multishot holds the file, so the socket is not released (the peer
  * sees no end) while the owner's worker is blocked in a system call
@@ -1361,12 +1399,16 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     wf__iofd_lock(e);
     struct ms *m = wf__iofd_ms(e);
     if (!m) {
-        wf__iofd_unlock(e);
         /* A fiber that can arm waits for reading on readiness (a
          * multishot armed by a wait alone would end at once on a
-         * listening socket); one that reads with flags goes single-shot.
+         * listening socket); one that reads with flags goes single-shot,
+         * and so does one that finds a single-shot receive of the socket
+         * waiting (nothing arms beside it: "flagged receives" above).
          * A reader that cannot arm makes a noarm state (ms_gate). */
-        if (r && (poll || (flags & ~MSG_DONTWAIT)))
+        bool single = r && (poll || (flags & ~MSG_DONTWAIT) ||
+                            wf__iofd_rq_has(e, RECV_CLAUSE));
+        wf__iofd_unlock(e);
+        if (single)
             return 0; /* readiness, or the single-shot path (see above) */
         fresh = wf__calloc(1, sizeof *fresh);
         if (!fresh)
@@ -1386,6 +1428,13 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
     if (wf__iofd_gen(e) != gen || (gen & 1)) {
         res = WF_EBADF;
         goto out_unlock;
+    }
+    if (!m && r && wf__iofd_rq_has(e, RECV_CLAUSE)) {
+        /* One was linked while we allocated: single-shot, as above. */
+        wf__iofd_unlock(e);
+        free(fresh);
+        wf__trace_io_end(&err, -EAGAIN);
+        return 0;
     }
     if (!m) {
         res = wf__iofd_ms_attach(e, gen, &fresh->cl, fresh);
@@ -1572,6 +1621,21 @@ out_unlock:
     return 1;
 }
 
+/* Whether e's multishot state may keep data now or later (entry lock
+ * held): all but none, and a noarm one with nothing kept, armed or
+ * ended, which stays so (nothing arms a noarm state). A single-shot
+ * receive waits in the kernel only beside none of those. */
+static bool ms_busy(struct wf__iofd *e)
+{
+    struct ms *m = wf__iofd_ms(e);
+    if (!m)
+        return false;
+    wf__spin_lock(&m->lock);
+    bool busy = !m->noarm || m->armed || m->qh || m->ended;
+    wf__spin_unlock(&m->lock);
+    return busy;
+}
+
 bool wf__ring_ms_live(int fd)
 {
     if (!wf__config_io_rings() || !ms_wanted())
@@ -1611,13 +1675,7 @@ static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
      * nothing kept or armed sends every read to the socket at once
      * (a plain thread's wait record costs a runtime mutex). */
     wf__iofd_lock(e);
-    struct ms *m = wf__iofd_ms(e);
-    bool idle = false;
-    if (m) {
-        wf__spin_lock(&m->lock);
-        idle = m->noarm && !m->armed && !m->qh && !m->ended;
-        wf__spin_unlock(&m->lock);
-    }
+    bool idle = wf__iofd_ms(e) && !ms_busy(e);
     wf__iofd_unlock(e);
     if (idle)
         return false; /* and it stays so: nothing arms a noarm state */

@@ -64,10 +64,14 @@ void wf__ring_cancel(struct wf__clause *cl, int why);
  * reactor if needed; events come back as wf__ring_event(index). */
 int wf__reactor_watch_ring(int ringfd, uint32_t index);
 /* Link cl into e while gen is e's generation, the descriptor usable and
- * the reactor up: 0, WF_EBADF or WF_ESHUTDOWN. Unlink: after the
- * operation completed; a cancel made by a close in between is done. */
+ * the reactor up (the entry's lock held: wf__iofd_lock): 0, WF_EBADF or
+ * WF_ESHUTDOWN. Unlink (takes the lock): after the operation completed;
+ * a cancel made by a close in between is done. */
 int wf__iofd_ring_link(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl);
 void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl);
+/* Whether a clause whose `queue` is queue is linked in e (the entry's
+ * lock held): rings.c's single-shot receives. */
+bool wf__iofd_rq_has(struct wf__iofd *e, uint8_t queue);
 /* Whether fd was seen not to be a socket since its entry's generation
  * began (reads and writes on it then take the readiness path). */
 bool wf__iofd_notsock(struct wf__iofd *e);

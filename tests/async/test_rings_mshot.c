@@ -9,7 +9,9 @@
  * a buffer ring much smaller than the data (WEFT_IO_MSHOT_BUFS=2), plain
  * threads reading sockets that fibers read, two fibers on one socket, a
  * wait for reading overtaken by another fiber's arming, buffers all kept
- * for another socket, and a stop with data kept and readers parked. ctest
+ * for another socket, a stop with data kept and readers parked, and a
+ * peek or waitall receive waiting in the kernel while another fiber's
+ * read would arm (parked first, or racing it). ctest
  * runs every case on epoll and io_uring, with WEFT_DEBUG_MIGRATE=1, with
  * the tiny buffer ring, and with multishot off (the same results through
  * single-shot receives). No timing is asserted; GUARD bounds hangs.
@@ -982,6 +984,128 @@ static void *dry_main(void *arg)
 WT_CASE(buffers_kept_elsewhere)
 {
     run_main(1, dry_main, NULL);
+}
+
+/* ---- a receive with flags waits in the kernel, another fiber's read arms -- */
+
+/* A fiber's wf_recv with MSG_PEEK or MSG_WAITALL on a socket with no
+ * multishot state waits in the kernel (single-shot); another fiber's
+ * wf_read of the socket then comes (on the same worker or another) and
+ * times out, then data comes. The read used to arm a multishot, which
+ * took the data into its queue: the flagged receive, waiting on the
+ * socket, never saw it and waited until its deadline (GUARD; src/async/
+ * rings.c, "flagged receives"). Now the receive returns the data, and a
+ * read then gets it (peek) or the next data (waitall), in order. */
+struct flagged {
+    int fd, flags;
+    size_t want;
+    int64_t deadline;
+    atomic_int started;
+    ssize_t res;
+    char got[8];
+};
+
+static void *flagged_recv(void *arg)
+{
+    struct flagged *fl = arg;
+    atomic_store(&fl->started, 1);
+    fl->res = wf_recv(fl->fd, fl->got, fl->want, fl->flags, fl->deadline);
+    return NULL;
+}
+
+static struct wf_fiber go_on(wf_fiber_fn *fn, void *arg, int worker)
+{
+    struct wf_fiber f;
+    struct wf_fiber_opts o = WF_FIBER_OPTS_INIT;
+    o.worker = worker;
+    WT_CHECK_EQ(wf_go_opts(&f, &o, fn, arg), 0);
+    return f;
+}
+
+/* flags: the receive's; apart: the receive on worker 1, the read on
+ * worker 0; wait_each: the receive is in the kernel (started, and some
+ * time given) before the read, else both start at once (a race of the
+ * receive's link with the read's arming). */
+static void flagged_then_read(int flags, bool apart, bool wait_each)
+{
+    int a, b;
+    tcp_pair(&a, &b);
+    struct flagged fa = {
+        .fd = a, .flags = flags, .want = 3, .deadline = wf_deadline_in(GUARD)};
+    struct flagged fb = {.fd = a,
+                         .flags = 0,
+                         .want = 1,
+                         .deadline = wf_deadline_in(2 * WF_MSEC)};
+    atomic_init(&fa.started, 0);
+    atomic_init(&fb.started, 0);
+    struct wf_fiber f = go_on(flagged_recv, &fa, apart ? 1 : WF_ANY_WORKER);
+    if (wait_each) {
+        fiber_wait_for(&fa.started, 1);
+        wf_sleep(2 * WF_MSEC);
+    }
+    struct wf_fiber g = go_on(flagged_recv, &fb, apart ? 0 : WF_ANY_WORKER);
+    join(g);
+    WT_CHECK_EQ(fb.res, WF_ETIMEDOUT); /* nothing sent yet */
+    send_str(b, "abc");
+    join(f); /* it used to wait here until GUARD */
+    if (flags & MSG_PEEK) {
+        WT_CHECK(fa.res >= 1 && fa.res <= 3);
+        WT_CHECK(memcmp(fa.got, "abc", (size_t)fa.res) == 0);
+        expect(a, "abc");
+    } else {
+        WT_CHECK_EQ(fa.res, 3);
+        WT_CHECK(memcmp(fa.got, "abc", 3) == 0);
+    }
+    send_str(b, "de");
+    expect(a, "de");
+    WT_CHECK_EQ(wf_close(a), 0);
+    WT_CHECK_EQ(wf_close(b), 0);
+}
+
+/* arg: the receive's flags times 2, plus 1 for two workers. */
+static void *parked_main(void *arg)
+{
+    check_rings();
+    uintptr_t v = P2U(arg);
+    for (int i = 0; i < 5; i++)
+        flagged_then_read((int)(v >> 1), v & 1, true);
+    return NULL;
+}
+
+WT_CASE(peek_parked_then_read_arms)
+{
+    run_main(2, parked_main, U2P(MSG_PEEK * 2));
+}
+
+WT_CASE(peek_parked_then_read_arms_apart)
+{
+    run_main(2, parked_main, U2P(MSG_PEEK * 2 + 1));
+}
+
+WT_CASE(waitall_parked_then_read_arms)
+{
+    run_main(2, parked_main, U2P(MSG_WAITALL * 2));
+}
+
+WT_CASE(waitall_parked_then_read_arms_apart)
+{
+    run_main(2, parked_main, U2P(MSG_WAITALL * 2 + 1));
+}
+
+/* The flagged receive and the arming read start together, many times:
+ * the receive's link and the read's attachment come in either order. */
+static void *flagged_race_main(void *arg)
+{
+    (void)arg;
+    check_rings();
+    for (int i = 0; i < 100; i++)
+        flagged_then_read(i % 2 ? MSG_PEEK : MSG_WAITALL, i % 4 < 2, false);
+    return NULL;
+}
+
+WT_CASE(flagged_recv_races_arming)
+{
+    run_main(2, flagged_race_main, NULL);
 }
 
 WT_MAIN()
