@@ -793,6 +793,39 @@ WT_CASE(plain_accept_on_connected_socket)
 
 WT_MAIN()
 
+/* ---- a listener with connections kept ------------------------------------------- */
+
+/* A listener whose multishot was armed by a first accept (s0, of c0),
+ * then KEPT clients that each sent their index, kept by the multishot
+ * (accepted, not handed out) when it is on. */
+struct kept_setup {
+    int port, l, c0, s0, cs[KEPT];
+};
+
+static void kept_setup(struct kept_setup *k)
+{
+    k->l = listener(&k->port, 64);
+    int base = nfds();
+    k->c0 = connect_to(k->port);
+    k->s0 = wf_accept(k->l, NULL, NULL, wf_deadline_in(GUARD)); /* arms */
+    WT_CHECK(k->s0 >= 0);
+    for (int i = 0; i < KEPT; i++) {
+        k->cs[i] = connect_to(k->port);
+        send_idx(k->cs[i], (uint32_t)i);
+    }
+    if (mshot())
+        wait_nfds(base + 2 + 2 * KEPT);
+}
+
+static void kept_teardown(struct kept_setup *k)
+{
+    for (int i = 0; i < KEPT; i++)
+        WT_CHECK_EQ(wf_close(k->cs[i]), 0);
+    WT_CHECK_EQ(wf_close(k->s0), 0);
+    WT_CHECK_EQ(wf_close(k->c0), 0);
+    WT_CHECK_EQ(wf_close(k->l), 0);
+}
+
 /* ---- a wait for reading on a listener with connections kept --------------------- */
 
 /* wf_fd_wait(l, WF_IO_READ) with connections kept by the multishot (the
@@ -802,30 +835,16 @@ static void *fd_wait_main(void *arg)
 {
     (void)arg;
     check_rings();
-    int port, l = listener(&port, 64);
-    int base = nfds();
-    int c0 = connect_to(port);
-    int s0 = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD));
-    WT_CHECK(s0 >= 0);
-    int cs[KEPT];
-    for (int i = 0; i < KEPT; i++) {
-        cs[i] = connect_to(port);
-        send_idx(cs[i], (uint32_t)i);
-    }
-    if (mshot())
-        wait_nfds(base + 2 + 2 * KEPT); /* kept: accepted, not handed */
-    WT_CHECK_EQ(wf_fd_wait(l, WF_IO_READ, wf_deadline_in(GUARD)), WF_IO_READ);
+    struct kept_setup k;
+    kept_setup(&k);
+    WT_CHECK_EQ(wf_fd_wait(k.l, WF_IO_READ, wf_deadline_in(GUARD)), WF_IO_READ);
     char seen[KEPT] = {0};
     for (int i = 0; i < KEPT; i++) {
-        WT_CHECK_EQ(wf_fd_wait(l, WF_IO_READ, wf_deadline_in(GUARD)),
+        WT_CHECK_EQ(wf_fd_wait(k.l, WF_IO_READ, wf_deadline_in(GUARD)),
                     WF_IO_READ);
-        mark_seen(accept_checked(l, wf_deadline_in(GUARD)), seen, KEPT);
+        mark_seen(accept_checked(k.l, wf_deadline_in(GUARD)), seen, KEPT);
     }
-    for (int i = 0; i < KEPT; i++)
-        WT_CHECK_EQ(wf_close(cs[i]), 0);
-    WT_CHECK_EQ(wf_close(s0), 0);
-    WT_CHECK_EQ(wf_close(c0), 0);
-    WT_CHECK_EQ(wf_close(l), 0);
+    kept_teardown(&k);
     return NULL;
 }
 
@@ -917,31 +936,17 @@ static void *plain_then_main(void *arg)
 {
     (void)arg;
     check_rings();
-    int port, l = listener(&port, 64);
-    int base = nfds();
-    int c0 = connect_to(port);
-    int s0 = wf_accept(l, NULL, NULL, wf_deadline_in(GUARD)); /* arms */
-    WT_CHECK(s0 >= 0);
-    int cs[KEPT];
-    for (int i = 0; i < KEPT; i++) {
-        cs[i] = connect_to(port);
-        send_idx(cs[i], (uint32_t)i);
-    }
-    if (mshot())
-        wait_nfds(base + 2 + 2 * KEPT);
+    struct kept_setup k;
+    kept_setup(&k);
     pthread_t t;
-    WT_CHECK_EQ(pthread_create(&t, NULL, plain_one, U2P(l)), 0);
+    WT_CHECK_EQ(pthread_create(&t, NULL, plain_one, U2P(k.l)), 0);
     void *res;
     WT_CHECK_EQ(pthread_join(t, &res), 0); /* a kept one: no wait */
     char seen[KEPT] = {0};
     mark_seen((int)(intptr_t)P2U(res), seen, KEPT);
     for (int i = 1; i < KEPT; i++)
-        mark_seen(accept_checked(l, wf_deadline_in(GUARD)), seen, KEPT);
-    for (int i = 0; i < KEPT; i++)
-        WT_CHECK_EQ(wf_close(cs[i]), 0);
-    WT_CHECK_EQ(wf_close(s0), 0);
-    WT_CHECK_EQ(wf_close(c0), 0);
-    WT_CHECK_EQ(wf_close(l), 0);
+        mark_seen(accept_checked(k.l, wf_deadline_in(GUARD)), seen, KEPT);
+    kept_teardown(&k);
     return NULL;
 }
 
