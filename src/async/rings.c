@@ -1146,17 +1146,24 @@ static void q_drop(struct ms *m)
     m->qh = m->qt = NULL;
 }
 
-/* Wake every parked reader (they look again). m->lock held. */
-static void wake_readers(struct ms *m)
+/* Wake every waiter of a list (they look again) and empty it; the
+ * state's lock held. */
+static void rdrs_wake(struct rdr **list)
 {
-    for (struct rdr *d = m->readers, *nx; d; d = nx) {
+    for (struct rdr *d = *list, *nx; d; d = nx) {
         nx = d->next;
         struct wf__waiter who = d->wt.w; /* d may go once state is 1 */
         /* seq_cst: the waker's half of the park-on-word Dekker. */
         atomic_store_explicit(&d->wt.state, 1, memory_order_seq_cst);
         wf__waiter_kick(&who);
     }
-    m->readers = NULL;
+    *list = NULL;
+}
+
+/* Wake every parked reader (they look again). m->lock held. */
+static void wake_readers(struct ms *m)
+{
+    rdrs_wake(&m->readers);
 }
 
 /* Drop one of m's references; the last frees it. */
@@ -1865,14 +1872,7 @@ static bool aq_put(struct macc *m, int fd)
 /* Wake every parked acceptor (they look again). m->lock held. */
 static void macc_wake(struct macc *m)
 {
-    for (struct rdr *d = m->waiters, *nx; d; d = nx) {
-        nx = d->next;
-        struct wf__waiter who = d->wt.w; /* d may go once state is 1 */
-        /* seq_cst: the waker's half of the park-on-word Dekker. */
-        atomic_store_explicit(&d->wt.state, 1, memory_order_seq_cst);
-        wf__waiter_kick(&who);
-    }
-    m->waiters = NULL;
+    rdrs_wake(&m->waiters);
 }
 
 static void macc_unwait(struct macc *m, struct rdr *me)
