@@ -315,6 +315,11 @@ static void drain(struct ring *r)
          * the same order in C11. */
         (void)atomic_load_explicit(&r->inflight, memory_order_acquire);
         uint64_t ud = io_uring_cqe_get_data64(cqe);
+        /* liburing's own timeout for io_uring_wait_cqe_timeout (io_exit)
+         * on a kernel without IORING_FEAT_EXT_ARG (before 5.11): not
+         * ours; its bits would read as a multishot's tag. */
+        if (ud == LIBURING_UDATA_TIMEOUT)
+            continue;
         if (!(ud & (UD_MS | UD_MACC)) || !(cqe->flags & IORING_CQE_F_MORE))
             done++; /* a multishot's last completion counts */
         if (ud == UD_CANCEL)
