@@ -193,8 +193,8 @@ static void macc_cancel(struct wf__clause *cl);
 static int macc_io(struct wf__iofd *e, int fd, struct ring *r,
                    struct wf__ring_acc *a, int64_t deadline, int what,
                    ssize_t *out);
-static bool macc_plain(int fd, struct wf__ring_acc *a, bool poll,
-                       int64_t deadline, int what, ssize_t *out);
+static bool macc_gate(int fd, struct wf__ring_acc *a, bool poll,
+                      int64_t deadline, int what, ssize_t *out);
 #define UD_MACC     4u /* tag bit: a struct macc's address */
 #define MACC_CLAUSE 1  /* a multishot accept's clause (its `queue`) */
 #define RECV_CLAUSE 2  /* a single-shot receive's clause (its `queue`) */
@@ -663,12 +663,12 @@ static bool finish(struct op *o)
 /* A call by a plain thread or a fiber on a worker without a ring: the
  * descriptor's multishot states still come first (nothing they kept may
  * be left behind a caller that waits on the socket itself): reads go
- * through ms_gate, accepts through macc_plain. False: readiness. */
+ * through ms_gate, accepts through macc_gate. False: readiness. */
 static bool no_ring(int fd, enum wf__ring_kind kind, void *buf, size_t n,
                     int flags, int64_t deadline, int what, ssize_t *out)
 {
     if (kind == WF__RING_ACCEPT)
-        return macc_plain(fd, buf, false, deadline, what, out);
+        return macc_gate(fd, buf, false, deadline, what, out);
     bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
               kind == WF__RING_POLLIN;
     return rd && ms_gate(fd, kind, buf, n, flags, deadline, what, out);
@@ -684,20 +684,20 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
     bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
               kind == WF__RING_POLLIN;
     /* A wait for reading on a listener whose multishot accept keeps
-     * connections: ready while one is kept (macc_plain). */
+     * connections: ready while one is kept (macc_gate). */
     if (kind == WF__RING_POLLIN &&
-        macc_plain(fd, NULL, true, deadline, what, out))
+        macc_gate(fd, NULL, true, deadline, what, out))
         return true;
     struct wf__fcb *self = wf__fiber_self();
-    if (!self) /* plain thread: readiness (accept: see macc_plain) */
+    if (!self) /* plain thread: readiness (accept: see macc_gate) */
         return no_ring(fd, kind, buf, n, flags, deadline, what, out);
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
     if (!e)
         return false;
-    if (wf__iofd_notsock(e)) /* a listener marked by macc_plain: its */
+    if (wf__iofd_notsock(e)) /* a listener marked by macc_gate: its */
         return kind == WF__RING_ACCEPT && /* kept connections first */
-               macc_plain(fd, buf, false, deadline, what, out);
+               macc_gate(fd, buf, false, deadline, what, out);
     if (!ring_get(wf__worker_self())) /* before spending: readiness does */
         return no_ring(fd, kind, buf, n, flags, deadline, what, out);
     /* The spend may yield, and the fiber then goes on on another worker,
@@ -995,8 +995,8 @@ again: /* a receive that found a state at its link (below) */
  * within noise. Armed at the first read rather than after the first that
  * would block: with one request a connection (wrk -H "Connection:
  * close" -c50) on and off answered the same, so arming early costs
- * nothing measurable. Registered files (IOSQE_FIXED_FILE) not done:
- * fget and fdget were 0.9% of the server's samples (perf, -c100).
+ * nothing measurable. Registered files (IOSQE_FIXED_FILE) are not used:
+ * docs/ARCHITECTURE.md says why, with what they could save.
  *   - the queue: a buffer is in at most one queue at a time, so its
  *     record in its ring serves as the queue's link; keeping data takes
  *     no memory and cannot fail (it used to grow an array in the
@@ -1054,17 +1054,9 @@ struct ms {
     struct ms *cnext; /* r->mcancels (r->lock) */
 };
 
-/* WEFT_IO_MSHOT as wf_init read it (core/config.c): plain threads and
- * fibers without a buffer ring look at a descriptor's multishot state
- * only then. */
-static bool ms_wanted(void)
-{
-    return wf__config_io_mshot();
-}
-
 static void ms_setup(struct ring *r)
 {
-    if (!ms_wanted())
+    if (!wf__config_io_mshot())
         return;
     /* WEFT_IO_MSHOT_BUFS: checked by wf_init (a power of two, at most
      * 32768); 0 when unset. */
@@ -1490,7 +1482,6 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
                 wf__spin_unlock(&m->lock);
                 wf__iofd_unlock(e);
                 ms_unref(m); /* the attachment's: nothing else holds it */
-                free(fresh);
                 wf__iofd_set_notsock(e, gen);
                 wf__trace_io_end(&err, -ENOTSOCK);
                 return -1; /* the readiness path does it */
@@ -1508,7 +1499,6 @@ static int ms_io(struct wf__iofd *e, int fd, struct ring *r,
              * more: the socket holds what comes next. */
             wf__spin_unlock(&m->lock);
             wf__iofd_unlock(e);
-            free(fresh);
             wf__trace_io_end(&err, -EAGAIN);
             return -1;
         }
@@ -1650,7 +1640,7 @@ static bool ms_busy(struct wf__iofd *e)
 
 bool wf__ring_ms_live(int fd)
 {
-    if (!wf__config_io_rings() || !ms_wanted())
+    if (!wf__config_io_rings() || !wf__config_io_mshot())
         return false;
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
@@ -1677,7 +1667,7 @@ bool wf__ring_ms_live(int fd)
 static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
                     int flags, int64_t deadline, int what, ssize_t *out)
 {
-    if (!ms_wanted())
+    if (!wf__config_io_mshot())
         return false;
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
@@ -1775,7 +1765,7 @@ static bool ms_gate(int fd, enum wf__ring_kind kind, void *buf, size_t n,
  *     the kept descriptors come first (they went to the empty backlog;
  *     test: plain_accept_then_fibers).
  *   - wf_fd_wait for reading on a listener, by anyone: through the same
- *     path with `poll` (macc_plain): ready while a connection is kept
+ *     path with `poll` (macc_gate): ready while a connection is kept
  *     (none is taken), else it waits with the acceptors while one is
  *     armed, then on readiness; the listener is marked as above, so no
  *     multishot armed later can take a connection from under the wait
@@ -2224,12 +2214,6 @@ out_unlock:
     return 1;
 }
 
-/* Whether a multishot accept may be armed in this run. */
-static bool macc_maybe(void)
-{
-    return wf__config_io_mshot();
-}
-
 /* An accept that cannot arm a multishot (a plain thread's, or a fiber's
  * on a worker without a ring; see the top of this section), or with
  * poll a wait for reading (wf_fd_wait) by anyone: the listener is marked
@@ -2238,10 +2222,10 @@ static bool macc_maybe(void)
  * taking it), then the caller waits on the state while the multishot is
  * armed, then takes the readiness path. True with the result in *out,
  * false for the readiness path. */
-static bool macc_plain(int fd, struct wf__ring_acc *a, bool poll,
-                       int64_t deadline, int what, ssize_t *out)
+static bool macc_gate(int fd, struct wf__ring_acc *a, bool poll,
+                      int64_t deadline, int what, ssize_t *out)
 {
-    if (!macc_maybe())
+    if (!wf__config_io_mshot())
         return false;
     int err;
     struct wf__iofd *e = wf__iofd_get(fd, &err);
