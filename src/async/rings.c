@@ -679,6 +679,11 @@ bool wf__ring_io(int fd, enum wf__ring_kind kind, void *buf, size_t n,
 {
     if (!wf__config_io_rings())
         return false;
+    /* A wait for reading looks only at multishot states: without them,
+     * readiness (io_loop) answers it at once, with no lookup or spend
+     * here. */
+    if (kind == WF__RING_POLLIN && !wf__config_io_mshot())
+        return false;
     /* A read that cannot go through a multishot of its own still goes
      * through the descriptor's multishot state, if any (ms_gate). */
     bool rd = kind == WF__RING_RECV || kind == WF__RING_RECVV ||
@@ -2232,11 +2237,27 @@ static bool macc_gate(int fd, struct wf__ring_acc *a, bool poll,
     if (!e)
         return false;
     /* Only a listener is marked: the mark would send a connected
-     * socket's fiber reads past its kept data (multishot receive). */
-    int on = 0;
-    socklen_t olen = sizeof on;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) != 0 || !on)
+     * socket's fiber reads past its kept data (multishot receive). A
+     * descriptor already marked (a listener, or not a socket) needs no
+     * look, nor one with a receive's state (not a listener): a wait for
+     * reading comes here each time. */
+    wf__iofd_lock(e);
+    bool marked = wf__iofd_notsock(e), reader = wf__iofd_ms(e) != NULL;
+    uint32_t seen = wf__iofd_gen(e);
+    wf__iofd_unlock(e);
+    if (reader && !marked)
         return false;
+    if (!marked) {
+        int on = 0;
+        socklen_t olen = sizeof on;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) != 0) {
+            if (errno == ENOTSOCK)
+                wf__iofd_set_notsock(e, seen); /* no look next time */
+            return false;
+        }
+        if (!on)
+            return false;
+    }
     struct rdr me;
     bool inited = false;
     ssize_t res = 0;
