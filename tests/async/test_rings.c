@@ -410,11 +410,10 @@ WT_CASE(close_while_parked)
  * by F_DUPFD), before the owner's round submitted a receive queued on the
  * closed descriptor: the receive must end with WF_EBADF and must not run
  * on the new socket (it would take that socket's data). One worker, so
- * the close and the reuse come before the round that submits. F_DUPFD,
- * not dup2: another thread of the process (the runtime's monitor reading
- * /proc, say) may take the freed number first, and dup2 would close its
- * file under it; such a round checks only the close, and the case goes
- * on until five rounds did reuse the number. */
+ * the close and the reuse come before the round that submits. Another
+ * thread may take the freed number first (close_and_reuse, wt_rings.h);
+ * such a round checks only the close, and the case goes on until five
+ * rounds did reuse the number. */
 static void *reuse_main(void *arg)
 {
     (void)arg;
@@ -426,16 +425,11 @@ static void *reuse_main(void *arg)
         tcp_pair(&a, &b);
         struct wf_fiber f = park_receiver(a);
         int sv[2];
-        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-        WT_CHECK_EQ(write(sv[1], "other", 5), 5);
-        WT_CHECK_EQ(wf_close(a), 0);
-        int n = fcntl(sv[0], F_DUPFD_CLOEXEC, a); /* a, unless taken */
-        WT_CHECK(n >= a);
+        other_pair(sv);
+        int n = close_and_reuse(a, sv[0]);
         WT_CHECK_EQ((int)P2U(join(f)), EBADF);
         if (n == a) {
-            char buf[8];
-            WT_CHECK_EQ(read(n, buf, sizeof buf), 5); /* nothing taken */
-            WT_CHECK(memcmp(buf, "other", 5) == 0);
+            check_other(n); /* nothing taken */
             reused++;
         }
         WT_CHECK_EQ(close(n), 0);

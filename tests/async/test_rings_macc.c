@@ -31,12 +31,6 @@
 
 #include "wt_rings.h"
 
-static bool mshot(void)
-{
-    const char *r = getenv("WEFT_IO_RINGS"), *m = getenv("WEFT_IO_MSHOT");
-    return r && m && strcmp(r, "1") == 0 && strcmp(m, "1") == 0;
-}
-
 /* The process's open sockets (not its rings, which workers make when
  * they first need them). */
 static int nfds(void)

@@ -33,17 +33,6 @@
 
 #include "wt_rings.h"
 
-static bool env_is(const char *name, const char *v)
-{
-    const char *s = getenv(name);
-    return s && strcmp(s, v) == 0;
-}
-
-static bool mshot(void)
-{
-    return env_is("WEFT_IO_RINGS", "1") && env_is("WEFT_IO_MSHOT", "1");
-}
-
 /* With multishot, data that reached fd's socket is taken into the ring's
  * buffers once fd's multishot is armed, without any read: wait until
  * the socket's queue is empty (proof that the data is kept). Without
@@ -287,12 +276,8 @@ static void *close_main(void *arg)
         send_str(b, "more");
         int c0, d;
         tcp_pair(&c0, &d); /* before the close: its numbers are not a's */
-        WT_CHECK_EQ(wf_close(a), 0);
-        /* A new descriptor with a's number (the lowest free from a,
-         * unless another thread of the process took it: see test_rings'
-         * reuse_main) sees none of the old data. */
-        int c = fcntl(c0, F_DUPFD_CLOEXEC, a);
-        WT_CHECK(c >= a);
+        /* A new descriptor with a's number sees none of the old data. */
+        int c = close_and_reuse(a, c0);
         reused += c == a;
         WT_CHECK_EQ(wf_close(c0), 0);
         WT_CHECK_EQ(wf_fd_register(c), 0);
@@ -342,15 +327,8 @@ static void *reuse_main(void *arg)
         while (atomic_load(&parked) == 0)
             wf_yield();
         int sv[2];
-        WT_CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-        WT_CHECK_EQ(write(sv[1], "other", 5), 5);
-        WT_CHECK_EQ(wf_close(a), 0);
-        /* The number, reused at once: the lowest free one from a, so
-         * never one that another thread of the process took meanwhile
-         * (the runtime's monitor opens /proc files; dup2 would close its
-         * file, which it then reads and closes: our socket). */
-        int d = fcntl(sv[0], F_DUPFD_CLOEXEC, a);
-        WT_CHECK(d >= a);
+        other_pair(sv);
+        int d = close_and_reuse(a, sv[0]); /* a, unless taken */
         WT_CHECK_EQ((intptr_t)P2U(join(f)), WF_EBADF);
         if (d != a) { /* taken: this round shows nothing, again */
             WT_CHECK_EQ(close(d), 0);
@@ -360,9 +338,7 @@ static void *reuse_main(void *arg)
             continue;
         }
         done++;
-        char buf[8];
-        WT_CHECK_EQ(read(a, buf, sizeof buf), 5); /* nothing taken */
-        WT_CHECK(memcmp(buf, "other", 5) == 0);
+        check_other(a); /* nothing taken */
         WT_CHECK_EQ(wf_fd_register(a), 0);
         WT_CHECK_EQ(write(sv[1], "again", 5), 5);
         expect(a, "again");
