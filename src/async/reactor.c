@@ -328,6 +328,15 @@ static uint64_t ring_key(uint32_t index)
     return (uint64_t)GEN_MASK << 32 | index;
 }
 
+/* An edge in direction dir for e's waiters (e's lock held): its count
+ * moves and they look again. */
+static void edge(struct wf__iofd *e, int dir)
+{
+    /* release: pairs with the acquire in wf__iofd_seq. */
+    atomic_fetch_add_explicit(&e->seq[dir], 1, memory_order_release);
+    wf__waitq_wake_all(&e->q[dir]);
+}
+
 static void dispatch(const struct wf__backend_ev *ev)
 {
     int fd = (int)(uint32_t)ev->key;
@@ -348,9 +357,7 @@ static void dispatch(const struct wf__backend_ev *ev)
             if (!(ev->events & (dir == WF__DIR_READ ? WF__EV_READ
                                                     : WF__EV_WRITE)))
                 continue;
-            /* release: pairs with the acquire in wf__iofd_seq. */
-            atomic_fetch_add_explicit(&e->seq[dir], 1, memory_order_release);
-            wf__waitq_wake_all(&e->q[dir]);
+            edge(e, dir);
         }
         /* A registration that ended by itself: poll again while current
          * (forget bumps gen under this lock before its del). The event
@@ -764,6 +771,13 @@ int wf__reactor_watch_ring(int ringfd, uint32_t index)
     return err;
 }
 
+/* The clause out of e's rq (e's lock held), if still in it. */
+static void rq_leave(struct wf__iofd *e, struct wf__clause *cl)
+{
+    if (cl->linked)
+        wf__clauseq_unlink(&e->rq, cl);
+}
+
 int wf__iofd_ring_link(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl)
 {
     /* As in wf__iofd_wait: the generation under the lock (the caller's),
@@ -787,16 +801,13 @@ bool wf__iofd_rq_has(struct wf__iofd *e, uint8_t queue)
 void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl)
 {
     wf__spin_lock(&e->lock);
-    if (cl->linked)
-        wf__clauseq_unlink(&e->rq, cl);
+    rq_leave(e, cl);
     wf__spin_unlock(&e->lock);
 }
 
 void wf__iofd_edge_read(struct wf__iofd *e)
 {
-    /* release: pairs with the acquire in wf__iofd_seq. */
-    atomic_fetch_add_explicit(&e->seq[WF__DIR_READ], 1, memory_order_release);
-    wf__waitq_wake_all(&e->q[WF__DIR_READ]);
+    edge(e, WF__DIR_READ);
 }
 
 void wf__iofd_lock(struct wf__iofd *e)
@@ -817,19 +828,15 @@ void *wf__iofd_ms(struct wf__iofd *e)
 int wf__iofd_ms_attach(struct wf__iofd *e, uint32_t gen, struct wf__clause *cl,
                        void *ms)
 {
-    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
-        return WF_EBADF;
-    if (!atomic_load_explicit(&R.up, memory_order_relaxed))
-        return WF_ESHUTDOWN;
-    wf__clauseq_link(&e->rq, cl, false);
-    e->ms = ms;
-    return 0;
+    int err = wf__iofd_ring_link(e, gen, cl);
+    if (!err)
+        e->ms = ms;
+    return err;
 }
 
 void wf__iofd_ms_detach(struct wf__iofd *e, struct wf__clause *cl)
 {
-    if (cl->linked)
-        wf__clauseq_unlink(&e->rq, cl);
+    rq_leave(e, cl);
     e->ms = NULL;
 }
 
@@ -841,19 +848,15 @@ void *wf__iofd_macc(struct wf__iofd *e)
 int wf__iofd_macc_attach(struct wf__iofd *e, uint32_t gen,
                          struct wf__clause *cl, void *macc)
 {
-    if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen || (gen & 1))
-        return WF_EBADF;
-    if (!atomic_load_explicit(&R.up, memory_order_relaxed))
-        return WF_ESHUTDOWN;
-    wf__clauseq_link(&e->rq, cl, false);
-    e->macc = macc;
-    return 0;
+    int err = wf__iofd_ring_link(e, gen, cl);
+    if (!err)
+        e->macc = macc;
+    return err;
 }
 
 void wf__iofd_macc_detach(struct wf__iofd *e, struct wf__clause *cl)
 {
-    if (cl->linked)
-        wf__clauseq_unlink(&e->rq, cl);
+    rq_leave(e, cl);
     e->macc = NULL;
 }
 
