@@ -431,8 +431,9 @@ WF_API const char *wf_io_backend(void);
  * wf_init; default off) asks for it. Each worker then makes a ring the
  * first time one of its fibers does such a call; the call queues its
  * operation there and parks, and the worker submits what its fibers
- * queued in one io_uring_enter per scheduling round, so many connections'
- * receives and sends cost one system call; completions are reaped by the
+ * queued in one io_uring_enter every 16 scheduling decisions, or at once
+ * when it goes idle or a cancel waits, so many connections' receives and
+ * sends cost one system call; completions are reaped by the
  * workers. A deadline, a cancellation or a wf_close of the descriptor
  * ends the kernel's operation before the call returns, so the kernel
  * never writes into the buffer afterwards. Plain threads, and descriptors

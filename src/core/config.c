@@ -12,6 +12,7 @@
  * Forms, exact (no spaces, no signs but a count's '-', nothing after the
  * value); letters in either case:
  *   count     decimal digits, a leading '-' where the range allows it;
+ *   pow2      a count that is a power of two;
  *   size      decimal digits, optionally followed by k, m or g (powers of
  *             1024), which may be followed by b or ib ("512k", "512KiB",
  *             "512kb"); a plain number may end in b ("4096b");
