@@ -150,7 +150,7 @@ done
 base_heat=$(stat heat@0x1)
 base_mandel=$(stat mandel@0x1)
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p;T;q' /proc/cpuinfo)
-echo "machine: $NCPU CPUs online, ${cpu:-unknown CPU}, Linux $(uname -r); $(mpirun --version | head -n 1)"
+echo "machine: $NCPU CPUs online, ${cpu:-unknown CPU}, Linux $(uname -r); $(mpirun --version | sed -n 1p)"
 echo "hosts: ${HOSTFILE:-this machine only (--oversubscribe)}; reps $REPS (interleaved); load average before: $load, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "each cell: median/fastest ms of the reps; speedups and the overlap gain are of the medians"
 echo "heat: $HEAT_ARGS; mandel: $MANDEL_ARGS"

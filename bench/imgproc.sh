@@ -85,7 +85,7 @@ row "weft-imgproc, WEFT_WORKERS=$ncpu" "$T_bn" "$T_b1"
 if [ -n "${T_m1:-}" ]; then
   row "ImageMagick convert -blur 0x$sigma, 1 thread" "$T_m1" "$T_b1"
   row "ImageMagick convert -blur 0x$sigma, $ncpu threads" "$T_mn" "$T_b1"
-  echo "($(convert -version | head -1 | cut -d' ' -f2-3); speedups against weft on 1 worker)"
+  echo "($(convert -version | sed -n 1p | cut -d' ' -f2-3); speedups against weft on 1 worker)"
 else
   echo "(ImageMagick's convert not installed: no comparison)"
 fi

@@ -60,8 +60,9 @@ fi
 # Each check reads a command's whole output before matching: under
 # pipefail, `cmd | grep -q` fails whenever grep's early exit makes cmd die
 # of SIGPIPE (CI saw it once on the ldd check below).
-if [ -n "$(find "$prefix" -name '*test*')" ]; then
-    fail "test files installed: $(find "$prefix" -name '*test*')"
+tests_found=$(find "$prefix" -name '*test*')
+if [ -n "$tests_found" ]; then
+    fail "test files installed: $tests_found"
 fi
 echo "ok"
 
