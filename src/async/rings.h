@@ -72,8 +72,11 @@ void wf__iofd_ring_unlink(struct wf__iofd *e, struct wf__clause *cl);
 /* Whether a clause whose `queue` is queue is linked in e (the entry's
  * lock held): rings.c's single-shot receives. */
 bool wf__iofd_rq_has(struct wf__iofd *e, uint8_t queue);
-/* Whether fd was seen not to be a socket since its entry's generation
- * began (reads and writes on it then take the readiness path). */
+/* Whether fd's entry is marked for readiness only since its generation
+ * began: fd was seen not to be a socket, or is a listener that an
+ * accept or a wait which could not arm a multishot marked (rings.c,
+ * macc_gate); its ring calls then take the readiness path, but a marked
+ * listener's accepts still take its kept connections first. */
 bool wf__iofd_notsock(struct wf__iofd *e);
 void wf__iofd_set_notsock(struct wf__iofd *e, uint32_t gen);
 /* Start the reactor if it is not running (a plain thread's read may come
