@@ -12,15 +12,18 @@ Every socket has a timeout and every wait a bound, so a case ends by
 itself. Nothing is timed: timeouts of the server are only checked as
 "the connection was answered 408 / closed" within a generous bound.
 """
+import fcntl
 import os
 import re
 import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 
@@ -416,6 +419,23 @@ def case_statuses():
     srv.stop()
 
 
+def wait_stuck(s, quiet, bound=60.0):
+    """Return once nothing more has arrived on s (bytes queued, unread)
+    for quiet seconds; fail after bound seconds."""
+    end = time.monotonic() + bound
+    last, since = -1, time.monotonic()
+    while True:
+        n = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD,
+                                           b"\0\0\0\0"))[0]
+        now = time.monotonic()
+        if n != last:
+            last, since = n, now
+        elif now - since >= quiet:
+            return
+        check(now < end, "the answer to a non-reader kept arriving")
+        time.sleep(0.05)
+
+
 def case_slow_clients():
     """A client sending a byte a second, one that never finishes its head,
     one that never reads a large answer, garbage senders: all of them at
@@ -460,7 +480,12 @@ def case_slow_clients():
     r = Reader(partial)
     st, _, _ = r.response()
     check(st == 408 and r.closed(), "stalled head got 408")
-    # the non-reader is cut off by the write timeout
+    # the non-reader is cut off by the write timeout: only once the
+    # server's write has been stuck past it, so first read nothing until
+    # the answer stops arriving for three write timeouts (reading earlier
+    # lets the writes go on, and the timeout never comes; the other steps'
+    # time did not always cover it on a slow machine)
+    wait_stuck(nonreader, 3.0)
     check(Reader(nonreader).closed(30), "non-reading client closed")
     for j in junk:
         r = Reader(j)
